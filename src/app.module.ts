@@ -1,0 +1,15 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { ChatModule } from './chat/chat.module.js';
+import { AppConfigModule } from './config/config.module.js';
+import type { Environment } from './config/environment.js';
+
+@Module({})
+export class AppModule {
+  /** `overrides` take precedence over the environment (tests run several instances this way). */
+  static async forRoot(overrides: Environment = {}): Promise<DynamicModule> {
+    return {
+      module: AppModule,
+      imports: [await AppConfigModule.forRoot(overrides), ChatModule],
+    };
+  }
+}

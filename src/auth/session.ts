@@ -1,0 +1,20 @@
+/** Who a verified token says the caller is. */
+export interface Session {
+  userId: string;
+  /** `exp` in epoch milliseconds; null when the token has no `exp`. */
+  expiresAt: number | null;
+  /** A service token may read any room and manage any room's membership. */
+  isService: boolean;
+}
+
+/** Why a token or a handshake was refused, with the HTTP answer (PROTOCOL §1). */
+export class AuthError extends Error {
+  constructor(
+    readonly status: 401 | 403 | 503,
+    readonly code: 'unauthorized' | 'token_expired' | 'origin_not_allowed' | 'unavailable',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'AuthError';
+  }
+}

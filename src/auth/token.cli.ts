@@ -1,0 +1,20 @@
+/**
+ * `npm run token -- <user_id> [--ttl 1h] [--service]` prints a JWT signed with
+ * the configured secret and algorithm, for trying the service by hand.
+ */
+import { JwtService } from '@nestjs/jwt';
+import { loadEnvironment } from '../config/environment.js';
+
+const args = process.argv.slice(2);
+const userId = args.find((arg, i) => !arg.startsWith('--') && args[i - 1] !== '--ttl');
+if (!userId) {
+  console.error('usage: npm run token -- <user_id> [--ttl 1h] [--service]');
+  process.exit(2);
+}
+const ttlAt = args.indexOf('--ttl');
+const ttl = ttlAt >= 0 ? args[ttlAt + 1] : '1h';
+const env = loadEnvironment();
+const jwt = new JwtService({ secret: env.JWT_SECRET });
+const payload = args.includes('--service') ? { sub: userId, role: 'service' } : { sub: userId };
+const algorithm = env.JWT_ALGORITHM as 'HS256' | 'HS384' | 'HS512';
+console.log(jwt.sign(payload, { algorithm, expiresIn: ttl as `${number}h` }));

@@ -1,0 +1,29 @@
+import { Injectable } from '@nestjs/common';
+import type { RoomBus } from './room-bus.js';
+import type { RoomEvent, RoomEventListener } from './room-event.js';
+
+/** The embedded bus: one process, so "every instance" is this one. */
+@Injectable()
+export class MemoryBus implements RoomBus {
+  private listener: RoomEventListener = () => undefined;
+  private readonly subscribed = new Set<string>();
+
+  onEvent(listener: RoomEventListener): void {
+    this.listener = listener;
+  }
+
+  async subscribe(roomId: string): Promise<void> {
+    this.subscribed.add(roomId);
+  }
+
+  async unsubscribe(roomId: string): Promise<void> {
+    this.subscribed.delete(roomId);
+  }
+
+  /** Queued as a microtask: asynchronous like Redis, and in publish order. */
+  async publish(roomId: string, event: RoomEvent): Promise<void> {
+    queueMicrotask(() => {
+      if (this.subscribed.has(roomId)) this.listener(roomId, event);
+    });
+  }
+}

@@ -1,0 +1,21 @@
+import type { RoomEvent, RoomEventListener } from './room-event.js';
+
+export const ROOM_BUS = Symbol('ROOM_BUS');
+
+/**
+ * Moves room events between instances.
+ *
+ * Contract: an instance receives the events of the rooms it subscribed to,
+ * its own publishes included, each once, in the order they were published
+ * (per room), always asynchronously (never inside `publish`). Delivery is
+ * at-most-once: events published while a subscription is down are not
+ * replayed; the message store is what makes messages recoverable.
+ */
+export interface RoomBus {
+  /** Sets this instance's single listener. */
+  onEvent(listener: RoomEventListener): void;
+  /** Starts receiving a room's events; resolves once the subscription is active. */
+  subscribe(roomId: string): Promise<void>;
+  unsubscribe(roomId: string): Promise<void>;
+  publish(roomId: string, event: RoomEvent): Promise<void>;
+}

@@ -1,0 +1,129 @@
+import { Inject, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  OnGatewayConnection,
+  OnGatewayDisconnect,
+  SubscribeMessage,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import type { WebSocket } from 'ws';
+import { AuthError } from '../auth/session.js';
+import { TokenService } from '../auth/token.service.js';
+import { WsJwtGuard } from '../auth/ws-jwt.guard.js';
+import { SETTINGS, Settings, WS_PATH } from '../config/settings.js';
+import { MessagesService } from '../messages/messages.service.js';
+import { PresenceService } from '../presence/presence.service.js';
+import { RoomsService } from '../rooms/rooms.service.js';
+import { ChatError } from './chat.error.js';
+import type { Connection } from './connection.js';
+import { ConnectionRegistry } from './connection.registry.js';
+import {
+  JoinRoomFrame,
+  LeaveRoomFrame,
+  RefreshTokenFrame,
+  SendMessageFrame,
+  TypingFrame,
+} from './dto/frames.dto.js';
+import type { Reply } from './protocol.js';
+import { framePipe } from './validation.js';
+import { WsErrorFilter } from './ws-error.filter.js';
+
+/**
+ * The WebSocket endpoint. Translates frames into service calls and their
+ * results into answer frames; the rules live in the services.
+ * What a handler returns is sent as the answer, with the frame's `ref`.
+ */
+@WebSocketGateway({ path: WS_PATH })
+@UseFilters(WsErrorFilter)
+@UseGuards(WsJwtGuard)
+@UsePipes(framePipe)
+export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
+  constructor(
+    private readonly connections: ConnectionRegistry,
+    private readonly rooms: RoomsService,
+    private readonly presence: PresenceService,
+    private readonly messages: MessagesService,
+    private readonly tokens: TokenService,
+    @Inject(SETTINGS) private readonly settings: Settings,
+  ) {}
+
+  handleConnection(socket: WebSocket): void {
+    const connection = this.connection(socket);
+    connection.send({
+      type: 'connected',
+      message: 'WebSocket connection established',
+      user_id: connection.userId,
+      connection_id: connection.id,
+      heartbeat_interval_ms: this.settings.ws.heartbeatIntervalMs,
+    });
+  }
+
+  async handleDisconnect(socket: WebSocket): Promise<void> {
+    const connection = this.connections.remove(socket);
+    if (connection) await this.rooms.leaveAll(connection);
+  }
+
+  @SubscribeMessage('ping')
+  ping(): Reply {
+    return { type: 'pong' };
+  }
+
+  /** Answers `joined` itself: recovered messages and live events must follow it, not precede it. */
+  @SubscribeMessage('join_room')
+  async joinRoom(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: JoinRoomFrame): Promise<void> {
+    const connection = this.connection(socket);
+    const join = await this.rooms.join(connection, frame.room_id, frame.since);
+    connection.send(join.joined, frame.ref);
+    join.complete();
+  }
+
+  @SubscribeMessage('leave_room')
+  async leaveRoom(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: LeaveRoomFrame): Promise<Reply> {
+    await this.rooms.leave(this.connection(socket), frame.room_id);
+    return { type: 'left', room_id: frame.room_id };
+  }
+
+  @SubscribeMessage('typing')
+  async typing(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: TypingFrame): Promise<void> {
+    const connection = this.joined(socket, frame.room_id);
+    await this.presence.typing(frame.room_id, connection, frame.is_typing ?? true);
+  }
+
+  @SubscribeMessage('send_message')
+  async sendMessage(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: SendMessageFrame): Promise<Reply> {
+    const connection = this.joined(socket, frame.room_id);
+    const { message } = await this.messages.send(connection.userId, frame.room_id, frame);
+    return { type: 'message_ack', client_msg_id: frame.client_msg_id ?? null, message };
+  }
+
+  @SubscribeMessage('refresh_token')
+  refreshToken(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: RefreshTokenFrame): Reply {
+    const connection = this.connection(socket);
+    let session;
+    try {
+      session = this.tokens.verify(frame.token);
+    } catch (error) {
+      if (error instanceof AuthError) throw new ChatError('token_invalid', error.message);
+      throw error;
+    }
+    if (session.userId !== connection.userId) {
+      throw new ChatError('token_invalid', 'The new token must be for the same user');
+    }
+    this.connections.refresh(connection, session);
+    const expiresAt = session.expiresAt === null ? null : new Date(session.expiresAt).toISOString();
+    return { type: 'token_refreshed', expires_at: expiresAt };
+  }
+
+  private connection(socket: WebSocket): Connection {
+    const connection = this.connections.get(socket);
+    if (!connection) throw new ChatError('unavailable', 'The connection is closing');
+    return connection;
+  }
+
+  private joined(socket: WebSocket, roomId: string): Connection {
+    const connection = this.connection(socket);
+    if (!connection.rooms.has(roomId)) throw new ChatError('not_joined', 'Join the room first', roomId);
+    return connection;
+  }
+}

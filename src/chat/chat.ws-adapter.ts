@@ -1,0 +1,167 @@
+import { INestApplication, Logger } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { MessageMappingProperties } from '@nestjs/websockets';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { lastValueFrom, type Observable } from 'rxjs';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { AuthError } from '../auth/session.js';
+import { ACCESS_TOKEN_PROTOCOL, TokenService } from '../auth/token.service.js';
+import { SETTINGS, Settings } from '../config/settings.js';
+import type { Connection } from './connection.js';
+import { ConnectionRegistry } from './connection.registry.js';
+import { CloseCode, type Reply } from './protocol.js';
+import { toErrorFrame } from './ws-error.filter.js';
+
+/** A parsed client frame: a JSON object with a string `type`. */
+type Frame = Record<string, unknown> & { type: string; ref?: string };
+
+/** Keys that could reach an object's prototype; dropped while parsing. */
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
+/**
+ * Nest's `ws` adapter, made to speak PROTOCOL.md at the edge:
+ * - the upgrade is authenticated before it is accepted, and refused with a
+ *   plain HTTP answer and JSON body (404, 401, 403, 503);
+ * - frames are parsed, checked for shape and rate, and dispatched by `type`
+ *   one at a time per connection, so a client's frames take effect in order;
+ * - handler results are written as the answer, carrying the frame's `ref`.
+ */
+export class ChatWsAdapter extends WsAdapter {
+  private readonly log = new Logger(ChatWsAdapter.name);
+  private readonly settings: Settings;
+  private readonly tokens: TokenService;
+  private readonly connections: ConnectionRegistry;
+  private readonly upgradeListeners: Array<(req: IncomingMessage, socket: Duplex, head: Buffer) => void> = [];
+
+  constructor(app: INestApplication) {
+    super(app);
+    this.settings = app.get(SETTINGS);
+    this.tokens = app.get(TokenService);
+    this.connections = app.get(ConnectionRegistry);
+  }
+
+  override create(): WebSocketServer {
+    const server = new WebSocketServer({
+      noServer: true,
+      maxPayload: this.settings.ws.maxPayloadBytes,
+      perMessageDeflate: false,
+      clientTracking: false,
+      handleProtocols: (offered) => (offered.has(ACCESS_TOKEN_PROTOCOL) ? ACCESS_TOKEN_PROTOCOL : false),
+    });
+    server.on('error', (error) => this.log.error(error));
+    const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(server, req, socket, head);
+    this.httpServer.on('upgrade', listener);
+    this.upgradeListeners.push(listener);
+    return server;
+  }
+
+  override async dispose(): Promise<void> {
+    for (const listener of this.upgradeListeners) this.httpServer.off('upgrade', listener);
+    this.upgradeListeners.length = 0;
+  }
+
+  override bindMessageHandlers(
+    socket: WebSocket,
+    handlers: MessageMappingProperties[],
+    transform: (data: unknown) => Observable<unknown>,
+  ): void {
+    const connection = this.connections.get(socket);
+    if (!connection) return socket.terminate();
+    const byType = new Map(handlers.map((handler) => [handler.message as string, handler]));
+    let queue = Promise.resolve();
+    socket.on('error', (error) => this.log.debug(`socket error: ${error.message}`));
+    socket.on('message', (data, isBinary) => {
+      connection.lastSeenAt = Date.now();
+      const verdict = connection.limiter.take();
+      if (verdict === 'abuse') return connection.close(CloseCode.policy, 'rate_limit_abuse');
+      if (verdict !== 'ok') {
+        if (verdict === 'drop_and_tell') {
+          connection.send({ type: 'error', code: 'rate_limited', message: 'Too many frames; some were dropped' });
+        }
+        return;
+      }
+      const parsed = this.parse(data, isBinary);
+      queue = queue.then(() =>
+        'error' in parsed ? connection.send(parsed.error) : this.dispatch(connection, parsed.frame, byType, transform),
+      );
+    });
+  }
+
+  private parse(data: RawData, isBinary: boolean): { frame: Frame } | { error: Reply } {
+    const invalid = (code: 'invalid_json' | 'invalid_frame', message: string) => ({
+      error: { type: 'error' as const, code, message },
+    });
+    if (isBinary) return invalid('invalid_frame', 'Binary frames are not accepted; send JSON text');
+    let value: unknown;
+    try {
+      value = JSON.parse(data.toString(), (key, v: unknown) => (UNSAFE_KEYS.has(key) ? undefined : v));
+    } catch {
+      return invalid('invalid_json', 'The frame is not valid JSON');
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      return invalid('invalid_frame', 'A frame must be a JSON object');
+    }
+    const frame = value as Record<string, unknown>;
+    if (typeof frame.type !== 'string') return invalid('invalid_frame', 'type must be a string');
+    const maxRef = this.settings.limits.maxRefLength;
+    if (frame.ref !== undefined && (typeof frame.ref !== 'string' || frame.ref.length > maxRef)) {
+      return invalid('invalid_frame', `ref must be a string of at most ${maxRef} characters`);
+    }
+    return { frame: frame as Frame };
+  }
+
+  private async dispatch(
+    connection: Connection,
+    frame: Frame,
+    byType: Map<string, MessageMappingProperties>,
+    transform: (data: unknown) => Observable<unknown>,
+  ): Promise<void> {
+    const handler = byType.get(frame.type);
+    if (!handler) {
+      const type = frame.type.slice(0, 64);
+      return connection.send({ type: 'error', code: 'unknown_type', message: `Unknown frame type "${type}"` }, frame.ref);
+    }
+    try {
+      const reply = await lastValueFrom(transform(await handler.callback(frame, frame.type)), { defaultValue: undefined });
+      if (reply) connection.send(reply as Reply, frame.ref);
+    } catch (error) {
+      // Handler errors normally reach WsErrorFilter; this is the last resort.
+      connection.send(toErrorFrame(error, this.log), frame.ref);
+    }
+  }
+
+  private upgrade(server: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    try {
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      if (path !== this.settings.ws.path) return reject(socket, 404, 'not_found', 'No WebSocket endpoint here');
+      this.connections.assertAdmissible();
+      if (!this.tokens.originAllowed(req.headers.origin)) {
+        throw new AuthError(403, 'origin_not_allowed', 'This Origin is not allowed');
+      }
+      const session = this.tokens.verify(this.tokens.fromUpgrade(req));
+      server.handleUpgrade(req, socket, head, (ws) => {
+        this.connections.open(ws, session);
+        server.emit('connection', ws, req);
+      });
+    } catch (error) {
+      if (error instanceof AuthError) return reject(socket, error.status, error.code, error.message);
+      this.log.error(error);
+      reject(socket, 400, 'bad_request', 'The upgrade request is malformed');
+    }
+  }
+}
+
+/** Answers a refused upgrade with a plain HTTP response, never a half-open socket. */
+function reject(socket: Duplex, status: number, error: string, message: string): void {
+  const body = JSON.stringify({ error, message });
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[
+    status
+  ];
+  socket.end(
+    `HTTP/1.1 ${status} ${reason ?? 'Error'}\r\n` +
+      'Connection: close\r\nContent-Type: application/json\r\n' +
+      `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
+}

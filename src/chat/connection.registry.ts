@@ -1,0 +1,122 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { WebSocket } from 'ws';
+import { AuthError, Session } from '../auth/session.js';
+import { TokenService } from '../auth/token.service.js';
+import { WsSessions } from '../auth/ws-sessions.js';
+import { SETTINGS, Settings } from '../config/settings.js';
+import { Connection } from './connection.js';
+import { CloseCode } from './protocol.js';
+import { RateLimiter } from './rate-limiter.js';
+
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * This instance's open connections: admission (connection limit, draining),
+ * protocol-level heartbeat, token expiry, and the drain on shutdown.
+ */
+@Injectable()
+export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(ConnectionRegistry.name);
+  private readonly bySocket = new Map<WebSocket, Connection>();
+  private heartbeat: NodeJS.Timeout | undefined;
+  private draining = false;
+
+  constructor(
+    @Inject(SETTINGS) private readonly settings: Settings,
+    private readonly sessions: WsSessions,
+    private readonly tokens: TokenService,
+  ) {}
+
+  get size(): number {
+    return this.bySocket.size;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Throws the handshake's 503 when this instance takes no more connections. */
+  assertAdmissible(): void {
+    if (this.draining) throw new AuthError(503, 'unavailable', 'The instance is shutting down');
+    if (this.bySocket.size >= this.settings.ws.maxConnections) {
+      throw new AuthError(503, 'unavailable', 'The instance is at its connection limit');
+    }
+  }
+
+  open(socket: WebSocket, session: Session): Connection {
+    const { rateLimit, maxBufferedBytes } = this.settings.ws;
+    const connection = new Connection(
+      socket,
+      session.userId,
+      new RateLimiter(rateLimit.perSecond, rateLimit.burst),
+      maxBufferedBytes,
+    );
+    this.bySocket.set(socket, connection);
+    this.sessions.set(socket, session);
+    this.scheduleExpiry(connection, session);
+    socket.on('pong', () => (connection.lastSeenAt = Date.now()));
+    return connection;
+  }
+
+  get(socket: WebSocket): Connection | undefined {
+    return this.bySocket.get(socket);
+  }
+
+  remove(socket: WebSocket): Connection | undefined {
+    const connection = this.bySocket.get(socket);
+    if (!connection) return undefined;
+    clearTimeout(connection.expiryTimer);
+    this.bySocket.delete(socket);
+    return connection;
+  }
+
+  /** Replaces the session after `refresh_token`; the new token must name the same user. */
+  refresh(connection: Connection, session: Session): void {
+    this.sessions.set(connection.socket, session);
+    this.scheduleExpiry(connection, session);
+  }
+
+  onModuleInit(): void {
+    const interval = this.settings.ws.heartbeatIntervalMs;
+    this.heartbeat = setInterval(() => this.beat(interval), interval);
+    this.heartbeat.unref();
+  }
+
+  /** Refuses new upgrades, then closes every socket with 1012 so clients reconnect elsewhere. */
+  async onModuleDestroy(): Promise<void> {
+    this.draining = true;
+    clearInterval(this.heartbeat);
+    if (this.bySocket.size === 0) return;
+    this.logger.log(`Draining ${this.bySocket.size} connections`);
+    const closed = [...this.bySocket.keys()].map(
+      (socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())),
+    );
+    for (const connection of this.bySocket.values()) connection.close(CloseCode.restarting, 'server_restarting');
+    const grace = new Promise<void>((resolve) => setTimeout(resolve, this.settings.shutdownGraceMs).unref());
+    await Promise.race([Promise.all(closed), grace]);
+    for (const socket of this.bySocket.keys()) socket.terminate();
+  }
+
+  private beat(interval: number): void {
+    const now = Date.now();
+    for (const connection of this.bySocket.values()) {
+      if (now - connection.lastSeenAt > 2 * interval) {
+        connection.socket.terminate();
+      } else if (connection.isOpen) {
+        connection.socket.ping();
+      }
+    }
+  }
+
+  private scheduleExpiry(connection: Connection, session: Session): void {
+    clearTimeout(connection.expiryTimer);
+    const deadline = this.tokens.deadline(session);
+    if (deadline === null) return;
+    const delay = deadline - Date.now();
+    connection.expiryTimer = setTimeout(() => {
+      if (delay > MAX_TIMER_MS) this.scheduleExpiry(connection, session);
+      else connection.close(CloseCode.policy, 'token_expired');
+    }, Math.max(0, Math.min(delay, MAX_TIMER_MS)));
+    connection.expiryTimer.unref();
+  }
+}

@@ -1,0 +1,52 @@
+import { randomUUID } from 'node:crypto';
+import { WebSocket } from 'ws';
+import { CloseCode, Reply, encode } from './protocol.js';
+import { RateLimiter } from './rate-limiter.js';
+
+/**
+ * One open WebSocket of one user on this instance, and what the protocol
+ * tracks per connection: its rooms, its rate, its liveness.
+ */
+export class Connection {
+  readonly id = randomUUID();
+  /** Rooms joined on this connection. */
+  readonly rooms = new Set<string>();
+  /** Last time the client showed it is alive (a frame or a pong). */
+  lastSeenAt = Date.now();
+  expiryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    readonly socket: WebSocket,
+    readonly userId: string,
+    readonly limiter: RateLimiter,
+    private readonly maxBufferedBytes: number,
+  ) {}
+
+  get isOpen(): boolean {
+    return this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /** Writes one frame; `ref` is set on the frame that answers a client frame. */
+  send(frame: Reply, ref?: string): void {
+    this.sendEncoded(encode(ref === undefined ? frame : { ...frame, ref }));
+  }
+
+  /**
+   * Writes an already serialized frame. A client that falls further behind
+   * than the configured buffer is closed with 1013 rather than held in memory.
+   */
+  sendEncoded(data: string): void {
+    if (!this.isOpen) return;
+    if (this.socket.bufferedAmount > this.maxBufferedBytes) {
+      this.close(CloseCode.tryAgainLater, 'slow_consumer');
+      return;
+    }
+    this.socket.send(data);
+  }
+
+  close(code: number, reason: string): void {
+    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
+      this.socket.close(code, reason);
+    }
+  }
+}

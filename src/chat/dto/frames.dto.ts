@@ -1,0 +1,75 @@
+import { Type } from 'class-transformer';
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  MaxLength,
+  Min,
+  ValidateNested,
+} from 'class-validator';
+
+/**
+ * Client frames (PROTOCOL §2). `type` and `ref` are checked by the adapter
+ * before a frame reaches its handler; unknown fields are ignored so that
+ * newer clients keep working.
+ */
+export const MAX_ID_LENGTH = 128;
+
+export class RoomFrame {
+  @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  room_id!: string;
+
+  ref?: string;
+}
+
+export class Since {
+  @IsInt() @Min(0)
+  seq!: number;
+
+  @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  epoch!: string;
+}
+
+export class JoinRoomFrame extends RoomFrame {
+  @IsOptional() @ValidateNested() @Type(() => Since)
+  since?: Since;
+}
+
+export class LeaveRoomFrame extends RoomFrame {}
+
+export class TypingFrame extends RoomFrame {
+  @IsOptional() @IsBoolean()
+  is_typing?: boolean;
+}
+
+/** The body of a new message, over the socket or REST. Its length limit is a setting, checked by the service. */
+export class MessageBody {
+  @IsString() @IsNotEmpty()
+  content!: string;
+
+  @IsOptional() @IsIn(['text'])
+  message_type?: string;
+
+  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  client_msg_id?: string;
+
+  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  parent_message_id?: string;
+}
+
+export class SendMessageFrame extends MessageBody {
+  @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  room_id!: string;
+
+  ref?: string;
+}
+
+export class RefreshTokenFrame {
+  @IsString() @IsNotEmpty()
+  token!: string;
+
+  ref?: string;
+}

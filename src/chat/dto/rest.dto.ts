@@ -1,0 +1,37 @@
+import { Type } from 'class-transformer';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import { MAX_ID_LENGTH } from './frames.dto.js';
+
+/** REST bodies and queries (PROTOCOL §5). Unknown fields are stripped. */
+export class CreateRoomBody {
+  @IsIn(['direct', 'team'])
+  room_type!: 'direct' | 'team';
+
+  @IsOptional() @IsString() @MaxLength(200)
+  room_name?: string;
+
+  @IsOptional() @IsString() @MaxLength(2000)
+  description?: string;
+
+  @IsOptional() @IsArray() @ArrayMaxSize(1000)
+  @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(MAX_ID_LENGTH, { each: true })
+  member_ids?: string[];
+}
+
+export class AddMemberBody {
+  @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  user_id!: string;
+}
+
+export class HistoryQuery {
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  limit?: number;
+
+  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  before_message_id?: string;
+}
+
+export class EditMessageBody {
+  @IsString() @IsNotEmpty()
+  content!: string;
+}

@@ -1,0 +1,85 @@
+/**
+ * The wire protocol (PROTOCOL.md, v1): every frame the server writes, the
+ * error codes and the close codes. Client frames are the DTOs in `dto/`.
+ */
+
+/** A chat message as every client sees it (PROTOCOL §3). */
+export interface Message {
+  message_id: string;
+  room_id: string;
+  sender_id: string;
+  /** Position in the room, 1, 2, 3 … without gaps; absent on events of the main backend. */
+  seq?: number;
+  message_type: string;
+  content: string;
+  attachments: unknown[] | null;
+  parent_message_id: string | null;
+  thread_count: number;
+  reactions: unknown[];
+  is_edited: boolean;
+  is_deleted: boolean;
+  created_at: string;
+  updated_at: string;
+  client_msg_id: string | null;
+}
+
+export const ERROR_CODES = [
+  'invalid_json',
+  'invalid_frame',
+  'unknown_type',
+  'not_a_member',
+  'not_joined',
+  'too_many_rooms',
+  'content_too_long',
+  'rate_limited',
+  'token_invalid',
+  'unavailable',
+  'internal_error',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export type ServerFrame =
+  | {
+      type: 'connected';
+      message: string;
+      user_id: string;
+      connection_id: string;
+      heartbeat_interval_ms: number;
+    }
+  | { type: 'pong' }
+  | {
+      type: 'joined';
+      room_id: string;
+      seq: number;
+      epoch: string;
+      recovered: boolean;
+      online: string[];
+      typing: string[];
+    }
+  | { type: 'left'; room_id: string; reason?: 'removed' }
+  | { type: 'message'; message: Message }
+  | { type: 'message_updated'; message: Message }
+  | { type: 'message_deleted'; room_id: string; message_id: string }
+  | { type: 'typing'; room_id: string; user_id: string; is_typing: true }
+  | { type: 'typing_stopped'; room_id: string; user_id: string }
+  | { type: 'presence'; room_id: string; user_id: string; status: 'online' | 'offline' }
+  | { type: 'message_ack'; client_msg_id: string | null; message: Message }
+  | { type: 'token_refreshed'; expires_at: string | null }
+  | { type: 'error'; code: ErrorCode; message: string; room_id?: string };
+
+/** A frame that answers a client frame carries that frame's `ref`. */
+export type Reply = ServerFrame & { ref?: string };
+
+export const CloseCode = {
+  normal: 1000,
+  policy: 1008,
+  tooBig: 1009,
+  internalError: 1011,
+  restarting: 1012,
+  tryAgainLater: 1013,
+} as const;
+
+/** Serializes a frame; broadcasts call this once and write the string to every socket. */
+export function encode(frame: Reply): string {
+  return JSON.stringify(frame);
+}

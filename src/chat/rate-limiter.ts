@@ -1,0 +1,57 @@
+/**
+ * Per-connection token bucket (PROTOCOL §2 "Rate limit"): `perSecond`
+ * sustained, `burst` at once. Frames over it are dropped and the client is
+ * told at most once a second; a client that keeps sending at five times the
+ * rate for ten seconds is abusive and gets closed.
+ */
+export type RateVerdict = 'ok' | 'drop' | 'drop_and_tell' | 'abuse';
+
+const ABUSE_FACTOR = 5;
+const ABUSE_SECONDS = 10;
+
+export class RateLimiter {
+  private tokens: number;
+  private refilledAt: number;
+  private toldAt = -Infinity;
+  private windowStart: number;
+  private windowCount = 0;
+  private abusiveSince: number | null = null;
+
+  constructor(
+    private readonly perSecond: number,
+    private readonly burst: number,
+    now = Date.now(),
+  ) {
+    this.tokens = burst;
+    this.refilledAt = now;
+    this.windowStart = now;
+  }
+
+  take(now = Date.now()): RateVerdict {
+    if (this.isAbusive(now)) return 'abuse';
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.refilledAt) / 1000) * this.perSecond);
+    this.refilledAt = now;
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return 'ok';
+    }
+    if (now - this.toldAt >= 1000) {
+      this.toldAt = now;
+      return 'drop_and_tell';
+    }
+    return 'drop';
+  }
+
+  /** Counts frames in one-second windows; abusive once every window for ten seconds ran hot. */
+  private isAbusive(now: number): boolean {
+    if (now - this.windowStart >= 1000) {
+      const hot = this.windowCount >= this.perSecond * ABUSE_FACTOR && now - this.windowStart < 2000;
+      if (!hot) this.abusiveSince = null;
+      else this.abusiveSince ??= this.windowStart;
+      this.windowStart = now;
+      this.windowCount = 0;
+    }
+    this.windowCount += 1;
+    return this.abusiveSince !== null && now - this.abusiveSince >= ABUSE_SECONDS * 1000;
+  }
+}

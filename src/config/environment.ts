@@ -1,0 +1,158 @@
+import { plainToInstance } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  MinLength,
+  validateSync,
+} from 'class-validator';
+
+export const DEV_JWT_SECRET = 'dev-secret-change-me';
+
+/**
+ * Every environment variable the service reads, with its default.
+ * `.env.example` documents the same list; keep them in step.
+ */
+export class EnvironmentVariables {
+  /** development | production | test. Outside development a real JWT_SECRET is required. */
+  @IsIn(['development', 'production', 'test'])
+  NODE_ENV: string = 'development';
+
+  /** HTTP and WebSocket port. */
+  @IsInt() @Min(0) @Max(65535)
+  PORT: number = 8000;
+
+  /** Interface to listen on. */
+  @IsString() @MinLength(1)
+  HOST: string = '0.0.0.0';
+
+  /** Shared secret of the main backend's tokens. */
+  @IsString() @MinLength(16)
+  JWT_SECRET: string = DEV_JWT_SECRET;
+
+  /** The only accepted signing algorithm. */
+  @IsIn(['HS256', 'HS384', 'HS512'])
+  JWT_ALGORITHM: string = 'HS256';
+
+  /** Seconds of clock difference tolerated on `exp`. */
+  @IsInt() @Min(0) @Max(300)
+  JWT_CLOCK_SKEW_S: number = 30;
+
+  /** Comma-separated allowed Origins (REST CORS and the WebSocket upgrade); `*` allows any. */
+  @IsString()
+  @Matches(/^(\*|https?:\/\/[^,\s]+(,\s*https?:\/\/[^,\s]+)*)$/, {
+    message: 'CORS_ORIGINS must be `*` or a comma-separated list of http(s) origins',
+  })
+  CORS_ORIGINS: string = 'http://localhost:3000,http://localhost:3001,http://localhost:5173,http://localhost:8080';
+
+  /** Protocol ping period; a connection silent for two periods is terminated. */
+  @IsInt() @Min(100) @Max(600_000)
+  HEARTBEAT_INTERVAL_MS: number = 10_000;
+
+  /** Largest accepted frame; larger ones close the socket with 1009. */
+  @IsInt() @Min(1024) @Max(16 * 1024 * 1024)
+  MAX_PAYLOAD_BYTES: number = 65_536;
+
+  /** Unsent bytes a client may fall behind before it is closed with 1013. */
+  @IsInt() @Min(1024)
+  MAX_BUFFERED_BYTES: number = 4 * 1024 * 1024;
+
+  /** Open sockets per process; further upgrades get 503. */
+  @IsInt() @Min(1)
+  MAX_CONNECTIONS: number = 10_000;
+
+  /** Sustained frames per second per connection. */
+  @IsInt() @Min(1) @Max(10_000)
+  RATE_LIMIT_PER_SECOND: number = 20;
+
+  /** Frames a connection may send at once above the sustained rate. */
+  @IsInt() @Min(1) @Max(100_000)
+  RATE_LIMIT_BURST: number = 40;
+
+  /** At most one `typing` broadcast per user and room per window. */
+  @IsInt() @Min(0) @Max(60_000)
+  TYPING_THROTTLE_MS: number = 1_000;
+
+  /** Typing ends by itself this long after the latest start. */
+  @IsInt() @Min(100) @Max(600_000)
+  TYPING_TTL_MS: number = 5_000;
+
+  /** Rooms one connection may join. */
+  @IsInt() @Min(1) @Max(10_000)
+  MAX_ROOMS_PER_CONNECTION: number = 100;
+
+  /** Longest message `content`, in JavaScript string length. */
+  @IsInt() @Min(1) @Max(1_000_000)
+  MAX_MESSAGE_LENGTH: number = 4_000;
+
+  /** Longest `ref` a client may attach to a frame. */
+  @IsInt() @Min(1) @Max(1024)
+  MAX_REF_LENGTH: number = 64;
+
+  /** How long a `client_msg_id` is remembered for deduplication. */
+  @IsInt() @Min(1_000)
+  DEDUP_WINDOW_MS: number = 10 * 60_000;
+
+  /** Messages kept per room (older ones are trimmed). */
+  @IsInt() @Min(1)
+  HISTORY_MAX_PER_ROOM: number = 10_000;
+
+  /** Most messages one `join_room` with `since` may replay; beyond it, `recovered: false`. */
+  @IsInt() @Min(1) @Max(100_000)
+  RECOVERY_MAX_MESSAGES: number = 1_000;
+
+  /** Shared Redis (`redis://host:port/db`); empty runs everything in this process. */
+  @IsOptional()
+  @Matches(/^(|rediss?:\/\/\S+)$/, { message: 'REDIS_URL must be empty or a redis:// or rediss:// URL' })
+  REDIS_URL: string = '';
+
+  /** Prefix for every Redis key and channel of this service. */
+  @IsString() @MaxLength(64)
+  REDIS_KEY_PREFIX: string = '';
+
+  /** How long shutdown waits for sockets to close before exiting. */
+  @IsInt() @Min(0) @Max(60_000)
+  SHUTDOWN_GRACE_MS: number = 3_000;
+}
+
+export type Environment = { [K in keyof EnvironmentVariables]?: string | number };
+
+/**
+ * Turns raw variables into a validated `EnvironmentVariables`, or throws one
+ * error whose message lists every bad variable and what it accepts.
+ */
+export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVariables {
+  const known = Object.keys(new EnvironmentVariables());
+  const picked: Record<string, unknown> = {};
+  for (const key of known) {
+    const value = raw[key];
+    if (value !== undefined && value !== '') picked[key] = value;
+  }
+  const env = plainToInstance(EnvironmentVariables, picked, { enableImplicitConversion: true });
+  const problems = validateSync(env, { forbidUnknownValues: true }).map((error) => {
+    const rules = Object.values(error.constraints ?? {}).map((text) => text.replace(`${error.property} `, ''));
+    return `${error.property}=${JSON.stringify(picked[error.property])}: ${rules.join(', ')}`;
+  });
+  if (env.NODE_ENV !== 'development' && env.JWT_SECRET === DEV_JWT_SECRET) {
+    problems.push(`JWT_SECRET must be set to a real secret when NODE_ENV is ${env.NODE_ENV}`);
+  }
+  if (problems.length > 0) {
+    throw new Error(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  return env;
+}
+
+/** The validated environment outside Nest (command-line tools): `.env` if present, then the process's variables. */
+export function loadEnvironment(): EnvironmentVariables {
+  try {
+    process.loadEnvFile();
+  } catch {
+    // No .env file: the process environment alone.
+  }
+  return parseEnvironment(process.env);
+}

@@ -1,0 +1,65 @@
+import { EnvironmentVariables } from './environment.js';
+
+/** The validated, typed settings of one instance. Injected with `@Inject(SETTINGS)`. */
+export interface Settings {
+  env: 'development' | 'production' | 'test';
+  http: { host: string; port: number; corsOrigins: string[] | '*' };
+  jwt: { secret: string; algorithm: 'HS256' | 'HS384' | 'HS512'; clockSkewS: number };
+  ws: {
+    path: string;
+    heartbeatIntervalMs: number;
+    maxPayloadBytes: number;
+    maxBufferedBytes: number;
+    maxConnections: number;
+    rateLimit: { perSecond: number; burst: number };
+  };
+  typing: { throttleMs: number; ttlMs: number };
+  limits: { maxRoomsPerConnection: number; maxMessageLength: number; maxRefLength: number };
+  messages: { dedupWindowMs: number; historyMaxPerRoom: number; recoveryMaxMessages: number };
+  redis: { url: string | undefined; keyPrefix: string };
+  shutdownGraceMs: number;
+}
+
+export const SETTINGS = Symbol('SETTINGS');
+
+/** Where the REST API lives; the WebSocket endpoint is under it. */
+export const API_PREFIX = 'api/v1/chats';
+export const WS_PATH = `/${API_PREFIX}/ws`;
+
+export function toSettings(env: EnvironmentVariables): Settings {
+  const origins = env.CORS_ORIGINS.trim();
+  return {
+    env: env.NODE_ENV as Settings['env'],
+    http: {
+      host: env.HOST,
+      port: env.PORT,
+      corsOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim().replace(/\/$/, '')),
+    },
+    jwt: {
+      secret: env.JWT_SECRET,
+      algorithm: env.JWT_ALGORITHM as Settings['jwt']['algorithm'],
+      clockSkewS: env.JWT_CLOCK_SKEW_S,
+    },
+    ws: {
+      path: WS_PATH,
+      heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
+      maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
+      maxBufferedBytes: env.MAX_BUFFERED_BYTES,
+      maxConnections: env.MAX_CONNECTIONS,
+      rateLimit: { perSecond: env.RATE_LIMIT_PER_SECOND, burst: env.RATE_LIMIT_BURST },
+    },
+    typing: { throttleMs: env.TYPING_THROTTLE_MS, ttlMs: env.TYPING_TTL_MS },
+    limits: {
+      maxRoomsPerConnection: env.MAX_ROOMS_PER_CONNECTION,
+      maxMessageLength: env.MAX_MESSAGE_LENGTH,
+      maxRefLength: env.MAX_REF_LENGTH,
+    },
+    messages: {
+      dedupWindowMs: env.DEDUP_WINDOW_MS,
+      historyMaxPerRoom: env.HISTORY_MAX_PER_ROOM,
+      recoveryMaxMessages: env.RECOVERY_MAX_MESSAGES,
+    },
+    redis: { url: env.REDIS_URL || undefined, keyPrefix: env.REDIS_KEY_PREFIX },
+    shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+  };
+}

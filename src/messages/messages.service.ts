@@ -1,0 +1,71 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { ChatError } from '../chat/chat.error.js';
+import type { Message } from '../chat/protocol.js';
+import { SETTINGS, Settings } from '../config/settings.js';
+import { PresenceService } from '../presence/presence.service.js';
+import { MESSAGE_STORE, type HistoryHead, type MessageStore } from './message.store.js';
+
+export interface SendInput {
+  content: string;
+  message_type?: string;
+  client_msg_id?: string;
+  parent_message_id?: string;
+}
+
+export interface Since {
+  seq: number;
+  epoch: string;
+}
+
+/**
+ * Sending and reading messages. Callers check membership first (a joined
+ * room on the socket, a member on REST); this service owns the message rules.
+ */
+@Injectable()
+export class MessagesService {
+  constructor(
+    @Inject(MESSAGE_STORE) private readonly store: MessageStore,
+    private readonly presence: PresenceService,
+    @Inject(SETTINGS) private readonly settings: Settings,
+  ) {}
+
+  /** Appends and broadcasts; a retried `client_msg_id` returns the original and broadcasts nothing. */
+  async send(senderId: string, roomId: string, input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
+    const max = this.settings.limits.maxMessageLength;
+    if (input.content.length > max) {
+      throw new ChatError('content_too_long', `content must be at most ${max} characters`, roomId);
+    }
+    const result = await this.store.append(
+      {
+        room_id: roomId,
+        sender_id: senderId,
+        content: input.content,
+        message_type: input.message_type ?? 'text',
+        parent_message_id: input.parent_message_id ?? null,
+        client_msg_id: input.client_msg_id ?? null,
+      },
+      this.settings.messages.dedupWindowMs,
+    );
+    if (!result.duplicate) await this.presence.stopTyping(roomId, senderId);
+    return result;
+  }
+
+  head(roomId: string): Promise<HistoryHead> {
+    return this.store.head(roomId);
+  }
+
+  /**
+   * What a join owes the client: with `since` from the same epoch and still
+   * retained, every later message; otherwise none and `recovered: false`.
+   */
+  async recover(
+    roomId: string,
+    since: Since | undefined,
+    limit: number,
+  ): Promise<{ head: HistoryHead; messages: Message[]; recovered: boolean }> {
+    if (!since) return { head: await this.store.head(roomId), messages: [], recovered: false };
+    const { head, messages, complete } = await this.store.readAfter(roomId, since.seq, limit + 1);
+    const recovered = complete && since.epoch === head.epoch && since.seq <= head.seq && messages.length <= limit;
+    return { head, messages: recovered ? messages : [], recovered };
+  }
+}

@@ -1,0 +1,100 @@
+import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
+import { SETTINGS, Settings } from '../config/settings.js';
+import { PRESENCE_STORE, type PresenceStore, type Typist } from './presence.store.js';
+
+/** The connection a presence change comes from. */
+export interface Participant {
+  id: string;
+  userId: string;
+}
+
+/**
+ * Online presence and typing per room (PROTOCOL §2 "Typing", "Presence").
+ * Every change is decided atomically by the store and published once on the
+ * room's bus channel; delivery to sockets is the rooms' job.
+ */
+@Injectable()
+export class PresenceService implements OnModuleDestroy {
+  /** Self-expiry of typing started through this instance, keyed `room\nuser`. */
+  private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    @Inject(PRESENCE_STORE) private readonly store: PresenceStore,
+    @Inject(ROOM_BUS) private readonly bus: RoomBus,
+    @Inject(SETTINGS) private readonly settings: Settings,
+  ) {}
+
+  /** A connection joined the room; returns who is online (the joiner included) and typing. */
+  async joined(roomId: string, participant: Participant): Promise<{ online: string[]; typing: string[] }> {
+    if (await this.store.addConnection(roomId, participant.userId, participant.id)) {
+      await this.bus.publish(roomId, { type: 'presence', data: { user_id: participant.userId, status: 'online', connection_id: participant.id } });
+    }
+    const [online, typing] = await Promise.all([this.store.online(roomId), this.store.typing(roomId, Date.now())]);
+    return { online, typing };
+  }
+
+  /** A connection left the room or closed; the user's last one ends their typing and presence. */
+  async left(roomId: string, participant: Participant): Promise<void> {
+    if (!(await this.store.removeConnection(roomId, participant.userId, participant.id))) return;
+    await this.stopTyping(roomId, participant.userId);
+    await this.bus.publish(roomId, { type: 'presence', data: { user_id: participant.userId, status: 'offline', connection_id: participant.id } });
+  }
+
+  async typing(roomId: string, participant: Participant, isTyping: boolean): Promise<void> {
+    if (!isTyping) return this.stopTyping(roomId, participant.userId);
+    const { throttleMs, ttlMs } = this.settings.typing;
+    const typist = { userId: participant.userId, connectionId: participant.id };
+    const broadcast = await this.store.startTyping(roomId, typist, Date.now(), throttleMs, ttlMs);
+    this.scheduleExpiry(roomId, participant.userId, ttlMs);
+    if (broadcast) {
+      await this.bus.publish(roomId, {
+        type: 'typing',
+        data: { user_id: participant.userId, connection_id: participant.id },
+      });
+    }
+  }
+
+  /** Ends a user's typing (explicit stop, a sent message, the last connection gone). */
+  async stopTyping(roomId: string, userId: string): Promise<void> {
+    this.clearExpiry(roomId, userId);
+    const typist = await this.store.stopTyping(roomId, userId);
+    if (typist) await this.publishStopped(roomId, typist);
+  }
+
+  onModuleDestroy(): void {
+    for (const timer of this.expiryTimers.values()) clearTimeout(timer);
+    this.expiryTimers.clear();
+  }
+
+  private scheduleExpiry(roomId: string, userId: string, ttlMs: number): void {
+    const key = `${roomId}\n${userId}`;
+    clearTimeout(this.expiryTimers.get(key));
+    const timer = setTimeout(() => {
+      this.expiryTimers.delete(key);
+      void this.expire(roomId);
+    }, ttlMs);
+    timer.unref();
+    this.expiryTimers.set(key, timer);
+  }
+
+  private clearExpiry(roomId: string, userId: string): void {
+    const key = `${roomId}\n${userId}`;
+    clearTimeout(this.expiryTimers.get(key));
+    this.expiryTimers.delete(key);
+  }
+
+  /** Publishes a stop for each typing that ran out; the store hands each one to one caller only. */
+  async expire(roomId: string): Promise<void> {
+    for (const typist of await this.store.expireTyping(roomId, Date.now())) {
+      await this.publishStopped(roomId, typist);
+    }
+  }
+
+  private publishStopped(roomId: string, typist: Typist): Promise<void> {
+    return this.bus.publish(roomId, {
+      type: 'typing_stopped',
+      data: { user_id: typist.userId, connection_id: typist.connectionId },
+    });
+  }
+}

@@ -1,0 +1,31 @@
+export const PRESENCE_STORE = Symbol('PRESENCE_STORE');
+
+/** Someone typing in a room, and the connection their latest start came from. */
+export interface Typist {
+  userId: string;
+  connectionId: string;
+}
+
+/**
+ * Who is online and who is typing, per room, shared by every instance.
+ * Each method is atomic, so of two instances racing on the same change only
+ * one is told that it happened (and broadcasts it).
+ */
+export interface PresenceStore {
+  /** Records a connection joined to a room; true when the user just came online there. */
+  addConnection(roomId: string, userId: string, connectionId: string): Promise<boolean>;
+  /** Forgets the connection; true when it was the user's last one in the room. */
+  removeConnection(roomId: string, userId: string, connectionId: string): Promise<boolean>;
+  online(roomId: string): Promise<string[]>;
+
+  /**
+   * Records a start that lasts `ttlMs`; true when no start was broadcast within
+   * the last `throttleMs`, i.e. this one is to be broadcast.
+   */
+  startTyping(roomId: string, typist: Typist, now: number, throttleMs: number, ttlMs: number): Promise<boolean>;
+  /** Ends the user's typing; returns who was typing, or undefined if they were not. */
+  stopTyping(roomId: string, userId: string): Promise<Typist | undefined>;
+  /** Ends and returns every typing in the room that expired by `now`. */
+  expireTyping(roomId: string, now: number): Promise<Typist[]>;
+  typing(roomId: string, now: number): Promise<string[]>;
+}

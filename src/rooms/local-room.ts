@@ -1,0 +1,57 @@
+import type { Connection } from '../chat/connection.js';
+
+/** A frame held for a connection until its join has answered. */
+interface Held {
+  seq: number | undefined;
+  data: string;
+}
+
+/**
+ * One room's connections on this instance. A joining connection receives
+ * the room's events from the moment it subscribes, but they are held until
+ * `joined` (and any recovered history) has gone out, so nothing is lost or
+ * doubled at the seam ("subscribe before you read").
+ */
+export class LocalRoom {
+  readonly connections = new Set<Connection>();
+  private readonly joining = new Map<Connection, Held[]>();
+  /** Resolves once this instance receives the room's events. */
+  subscribed: Promise<void> = Promise.resolve();
+
+  add(connection: Connection): void {
+    this.connections.add(connection);
+    this.joining.set(connection, []);
+  }
+
+  delete(connection: Connection): void {
+    this.connections.delete(connection);
+    this.joining.delete(connection);
+  }
+
+  get isEmpty(): boolean {
+    return this.connections.size === 0;
+  }
+
+  /** Writes one serialized frame to every connection but `except`; `seq` marks a message. */
+  deliver(data: string, seq: number | undefined, except?: string): void {
+    for (const connection of this.connections) {
+      if (connection.id === except) continue;
+      const held = this.joining.get(connection);
+      if (held) held.push({ seq, data });
+      else connection.sendEncoded(data);
+    }
+  }
+
+  /**
+   * Ends the join: writes the held frames except messages the client
+   * already has (seq up to `upToSeq`), then lets the live stream through.
+   */
+  release(connection: Connection, upToSeq: number): void {
+    const held = this.joining.get(connection);
+    if (!held) return;
+    this.joining.delete(connection);
+    for (const frame of held) {
+      if (frame.seq === undefined || frame.seq > upToSeq) connection.sendEncoded(frame.data);
+    }
+  }
+}
