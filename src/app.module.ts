@@ -2,6 +2,8 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ChatModule } from './chat/chat.module.js';
 import { AppConfigModule } from './config/config.module.js';
 import type { Environment } from './config/environment.js';
+import { HealthModule } from './health/health.module.js';
+import { RedisModule } from './redis/redis.module.js';
 
 @Module({})
 export class AppModule {
@@ -9,7 +11,7 @@ export class AppModule {
   static async forRoot(overrides: Environment = {}): Promise<DynamicModule> {
     return {
       module: AppModule,
-      imports: [await AppConfigModule.forRoot(overrides), ChatModule],
+      imports: [await AppConfigModule.forRoot(overrides), RedisModule, ChatModule, HealthModule],
     };
   }
 }

@@ -1,9 +1,19 @@
 import { Module } from '@nestjs/common';
+import { SETTINGS, type Settings } from '../config/settings.js';
+import { RedisService } from '../redis/redis.service.js';
 import { MemoryBus } from './memory.bus.js';
-import { ROOM_BUS } from './room-bus.js';
+import { ROOM_BUS, type RoomBus } from './room-bus.js';
+import { RedisBus } from './redis.bus.js';
 
 @Module({
-  providers: [{ provide: ROOM_BUS, useClass: MemoryBus }],
+  providers: [
+    {
+      provide: ROOM_BUS,
+      inject: [SETTINGS, RedisService],
+      useFactory: (settings: Settings, redis: RedisService): RoomBus =>
+        settings.redis.url ? new RedisBus(redis) : new MemoryBus(),
+    },
+  ],
   exports: [ROOM_BUS],
 })
 export class BusModule {}

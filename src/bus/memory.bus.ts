@@ -12,6 +12,9 @@ export class MemoryBus implements RoomBus {
     this.listener = listener;
   }
 
+  /** Nothing is ever missed in one process. */
+  onResync(): void {}
+
   async subscribe(roomId: string): Promise<void> {
     this.subscribed.add(roomId);
   }

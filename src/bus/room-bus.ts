@@ -18,4 +18,6 @@ export interface RoomBus {
   subscribe(roomId: string): Promise<void>;
   unsubscribe(roomId: string): Promise<void>;
   publish(roomId: string, event: RoomEvent): Promise<void>;
+  /** Sets what to call when events may have been missed (the subscription was lost and is back). */
+  onResync(listener: () => void): void;
 }

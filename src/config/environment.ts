@@ -115,6 +115,10 @@ export class EnvironmentVariables {
   @IsString() @MaxLength(64)
   REDIS_KEY_PREFIX: string = '';
 
+  /** An instance that stopped heartbeating this long is presumed dead; others clear its presence and typing. */
+  @IsInt() @Min(1_000) @Max(600_000)
+  INSTANCE_TTL_MS: number = 15_000;
+
   /** How long shutdown waits for sockets to close before exiting. */
   @IsInt() @Min(0) @Max(60_000)
   SHUTDOWN_GRACE_MS: number = 3_000;

@@ -16,7 +16,7 @@ export interface Settings {
   typing: { throttleMs: number; ttlMs: number };
   limits: { maxRoomsPerConnection: number; maxMessageLength: number; maxRefLength: number };
   messages: { dedupWindowMs: number; historyMaxPerRoom: number; recoveryMaxMessages: number };
-  redis: { url: string | undefined; keyPrefix: string };
+  redis: { url: string | undefined; keyPrefix: string; instanceTtlMs: number };
   shutdownGraceMs: number;
 }
 
@@ -59,7 +59,7 @@ export function toSettings(env: EnvironmentVariables): Settings {
       historyMaxPerRoom: env.HISTORY_MAX_PER_ROOM,
       recoveryMaxMessages: env.RECOVERY_MAX_MESSAGES,
     },
-    redis: { url: env.REDIS_URL || undefined, keyPrefix: env.REDIS_KEY_PREFIX },
+    redis: { url: env.REDIS_URL || undefined, keyPrefix: env.REDIS_KEY_PREFIX, instanceTtlMs: env.INSTANCE_TTL_MS },
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
   };
 }

@@ -3,11 +3,11 @@ import { randomUUID } from 'node:crypto';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import type { Message } from '../chat/protocol.js';
 import { SETTINGS, Settings } from '../config/settings.js';
-import type { HistoryHead, MessageDraft, MessageStore } from './message.store.js';
+import { newMessage, type HistoryHead, type HistoryPage, type MessageDraft, type MessageStore } from './message.store.js';
 
 interface RoomHistory {
   seq: number;
-  /** Retained messages, oldest first; `messages[0].seq` is the oldest kept. */
+  /** Retained messages, oldest first. Seqs are contiguous, so seq s sits at `s - messages[0].seq`. */
   messages: Message[];
 }
 
@@ -35,24 +35,7 @@ export class MemoryMessageStore implements MessageStore {
       if (original && original.until > now) return { message: original.message, duplicate: true };
     }
     const history = this.history(draft.room_id);
-    const at = new Date(now).toISOString();
-    const message: Message = {
-      message_id: randomUUID(),
-      room_id: draft.room_id,
-      sender_id: draft.sender_id,
-      seq: ++history.seq,
-      message_type: draft.message_type,
-      content: draft.content,
-      attachments: null,
-      parent_message_id: draft.parent_message_id,
-      thread_count: 0,
-      reactions: [],
-      is_edited: false,
-      is_deleted: false,
-      created_at: at,
-      updated_at: at,
-      client_msg_id: draft.client_msg_id,
-    };
+    const message = newMessage(draft, ++history.seq, new Date(now));
     history.messages.push(message);
     if (history.messages.length > this.settings.messages.historyMaxPerRoom) history.messages.shift();
     if (key) {
@@ -72,10 +55,34 @@ export class MemoryMessageStore implements MessageStore {
   async readAfter(roomId: string, afterSeq: number, limit: number) {
     const head = await this.head(roomId);
     const messages = this.rooms.get(roomId)?.messages ?? [];
-    // Retained seqs are contiguous, so the first one after `afterSeq` sits at a known index.
     const oldest = messages[0]?.seq ?? head.seq + 1;
     const from = Math.max(0, afterSeq + 1 - oldest);
     return { head, messages: messages.slice(from, from + limit), complete: afterSeq + 1 >= oldest };
+  }
+
+  async get(roomId: string, messageId: string): Promise<Message | undefined> {
+    return this.rooms.get(roomId)?.messages.find((m) => m.message_id === messageId);
+  }
+
+  async replace(message: Message, event: 'message_updated' | 'message_deleted'): Promise<void> {
+    const messages = this.rooms.get(message.room_id)?.messages ?? [];
+    const at = messages.findIndex((m) => m.message_id === message.message_id);
+    if (at < 0) return;
+    messages[at] = message;
+    await this.bus.publish(
+      message.room_id,
+      event === 'message_updated'
+        ? { type: event, data: message }
+        : { type: event, data: { room_id: message.room_id, message_id: message.message_id } },
+    );
+  }
+
+  async page(roomId: string, beforeSeq: number | undefined, limit: number): Promise<HistoryPage> {
+    const messages = this.rooms.get(roomId)?.messages ?? [];
+    const oldest = messages[0]?.seq ?? 1;
+    const end = beforeSeq === undefined ? messages.length : Math.max(0, Math.min(messages.length, beforeSeq - oldest));
+    const start = Math.max(0, end - limit);
+    return { messages: messages.slice(start, end), total: messages.length, hasMore: start > 0 };
   }
 
   private history(roomId: string): RoomHistory {

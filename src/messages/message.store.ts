@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Message } from '../chat/protocol.js';
 
 export const MESSAGE_STORE = Symbol('MESSAGE_STORE');
@@ -17,6 +18,35 @@ export interface HistoryHead {
   seq: number;
   epoch: string;
   lastMessageAt: string | null;
+}
+
+/** One page of history, oldest first. `total` counts the room's retained messages. */
+export interface HistoryPage {
+  messages: Message[];
+  total: number;
+  hasMore: boolean;
+}
+
+/** A new message in the PROTOCOL §3 shape. */
+export function newMessage(draft: MessageDraft, seq: number, now = new Date()): Message {
+  const at = now.toISOString();
+  return {
+    message_id: randomUUID(),
+    room_id: draft.room_id,
+    sender_id: draft.sender_id,
+    seq,
+    message_type: draft.message_type,
+    content: draft.content,
+    attachments: null,
+    parent_message_id: draft.parent_message_id,
+    thread_count: 0,
+    reactions: [],
+    is_edited: false,
+    is_deleted: false,
+    created_at: at,
+    updated_at: at,
+    client_msg_id: draft.client_msg_id,
+  };
 }
 
 /**
@@ -44,4 +74,10 @@ export interface MessageStore {
     afterSeq: number,
     limit: number,
   ): Promise<{ head: HistoryHead; messages: Message[]; complete: boolean }>;
+  /** A retained message by id, as it is now (edited, tombstoned). */
+  get(roomId: string, messageId: string): Promise<Message | undefined>;
+  /** Stores a new state of a message (edit, tombstone) and publishes `event` for it. */
+  replace(message: Message, event: 'message_updated' | 'message_deleted'): Promise<void>;
+  /** The newest `limit` messages with a seq below `beforeSeq` (or the newest overall). */
+  page(roomId: string, beforeSeq: number | undefined, limit: number): Promise<HistoryPage>;
 }

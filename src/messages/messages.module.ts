@@ -1,13 +1,27 @@
 import { Module } from '@nestjs/common';
 import { BusModule } from '../bus/bus.module.js';
+import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
+import { SETTINGS, type Settings } from '../config/settings.js';
 import { PresenceModule } from '../presence/presence.module.js';
+import { RedisService } from '../redis/redis.service.js';
 import { MemoryMessageStore } from './memory-message.store.js';
-import { MESSAGE_STORE } from './message.store.js';
+import { MESSAGE_STORE, type MessageStore } from './message.store.js';
 import { MessagesService } from './messages.service.js';
+import { RedisMessageStore } from './redis-message.store.js';
 
 @Module({
   imports: [BusModule, PresenceModule],
-  providers: [MessagesService, { provide: MESSAGE_STORE, useClass: MemoryMessageStore }],
+  providers: [
+    MessagesService,
+    {
+      provide: MESSAGE_STORE,
+      inject: [SETTINGS, RedisService, ROOM_BUS],
+      useFactory: (settings: Settings, redis: RedisService, bus: RoomBus): MessageStore =>
+        settings.redis.url
+          ? new RedisMessageStore(redis, settings.messages.historyMaxPerRoom)
+          : new MemoryMessageStore(bus, settings),
+    },
+  ],
   exports: [MessagesService],
 })
 export class MessagesModule {}

@@ -54,6 +54,11 @@ export class MessagesService {
     return this.store.head(roomId);
   }
 
+  /** Up to `limit` messages after `afterSeq`, oldest first. */
+  async readAfter(roomId: string, afterSeq: number, limit: number): Promise<{ messages: Message[]; complete: boolean }> {
+    return this.store.readAfter(roomId, afterSeq, limit);
+  }
+
   /**
    * What a join owes the client: with `since` from the same epoch and still
    * retained, every later message; otherwise none and `recovered: false`.

@@ -33,6 +33,11 @@ export class MemoryPresenceStore implements PresenceStore {
     return true;
   }
 
+  /** Every (room, user) with a connection here. */
+  *entries(): Iterable<[roomId: string, userId: string]> {
+    for (const [roomId, users] of this.connections) for (const userId of users.keys()) yield [roomId, userId];
+  }
+
   async online(roomId: string): Promise<string[]> {
     return [...(this.connections.get(roomId)?.keys() ?? [])];
   }

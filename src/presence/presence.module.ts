@@ -1,12 +1,23 @@
 import { Module } from '@nestjs/common';
 import { BusModule } from '../bus/bus.module.js';
+import { SETTINGS, type Settings } from '../config/settings.js';
+import { RedisService } from '../redis/redis.service.js';
 import { MemoryPresenceStore } from './memory-presence.store.js';
-import { PRESENCE_STORE } from './presence.store.js';
+import { PRESENCE_STORE, type PresenceStore } from './presence.store.js';
 import { PresenceService } from './presence.service.js';
+import { RedisPresenceStore } from './redis-presence.store.js';
 
 @Module({
   imports: [BusModule],
-  providers: [PresenceService, { provide: PRESENCE_STORE, useClass: MemoryPresenceStore }],
+  providers: [
+    PresenceService,
+    {
+      provide: PRESENCE_STORE,
+      inject: [SETTINGS, RedisService],
+      useFactory: (settings: Settings, redis: RedisService): PresenceStore =>
+        settings.redis.url ? new RedisPresenceStore(redis, settings.redis.instanceTtlMs) : new MemoryPresenceStore(),
+    },
+  ],
   exports: [PresenceService],
 })
 export class PresenceModule {}

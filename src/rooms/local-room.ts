@@ -1,3 +1,4 @@
+import type { RoomEvent } from '../bus/room-event.js';
 import type { Connection } from '../chat/connection.js';
 
 /** A frame held for a connection until its join has answered. */
@@ -17,6 +18,10 @@ export class LocalRoom {
   private readonly joining = new Map<Connection, Held[]>();
   /** Resolves once this instance receives the room's events. */
   subscribed: Promise<void> = Promise.resolve();
+  /** The last message seq written to this room's connections. */
+  lastSeq: number | undefined;
+  /** Events waiting, in order, while missed messages are read from the store. */
+  backlog: Array<Exclude<RoomEvent, { type: 'member_removed' }>> | undefined;
 
   add(connection: Connection): void {
     this.connections.add(connection);

@@ -1,14 +1,27 @@
 import { Module } from '@nestjs/common';
 import { BusModule } from '../bus/bus.module.js';
+import { SETTINGS, type Settings } from '../config/settings.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { PresenceModule } from '../presence/presence.module.js';
+import { RedisService } from '../redis/redis.service.js';
 import { MemoryRoomStore } from './memory-room.store.js';
-import { ROOM_STORE } from './room.store.js';
+import { RedisRoomStore } from './redis-room.store.js';
+import { RoomFanout } from './room-fanout.js';
+import { ROOM_STORE, type RoomStore } from './room.store.js';
 import { RoomsService } from './rooms.service.js';
 
 @Module({
   imports: [BusModule, PresenceModule, MessagesModule],
-  providers: [RoomsService, { provide: ROOM_STORE, useClass: MemoryRoomStore }],
+  providers: [
+    RoomsService,
+    RoomFanout,
+    {
+      provide: ROOM_STORE,
+      inject: [SETTINGS, RedisService],
+      useFactory: (settings: Settings, redis: RedisService): RoomStore =>
+        settings.redis.url ? new RedisRoomStore(redis) : new MemoryRoomStore(),
+    },
+  ],
   exports: [RoomsService],
 })
 export class RoomsModule {}

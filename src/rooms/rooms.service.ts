@@ -1,14 +1,13 @@
-import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
-import type { RoomEvent } from '../bus/room-event.js';
 import { ChatError } from '../chat/chat.error.js';
 import type { Connection } from '../chat/connection.js';
-import { encode, type ServerFrame } from '../chat/protocol.js';
+import type { ServerFrame } from '../chat/protocol.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { MessagesService, type Since } from '../messages/messages.service.js';
 import { PresenceService } from '../presence/presence.service.js';
-import { LocalRoom } from './local-room.js';
+import { RoomFanout } from './room-fanout.js';
 import { ROOM_STORE, type Member, type Room, type RoomStore } from './room.store.js';
 
 /** Who is asking, for the REST rules of PROTOCOL §5. */
@@ -31,25 +30,27 @@ export interface Join {
 }
 
 /**
- * Rooms and membership, and which local connections joined which room.
- * Room events arrive from the bus and are written to those connections,
- * each frame serialized once.
+ * Rooms and membership: who may join, the joins and leaves of local
+ * connections, and the REST rules of PROTOCOL §5. Room events from the bus
+ * go to the fan-out, except a removal, which makes connections leave.
  */
 @Injectable()
 export class RoomsService implements OnModuleInit {
-  private readonly logger = new Logger(RoomsService.name);
-  private readonly local = new Map<string, LocalRoom>();
-
   constructor(
     @Inject(ROOM_STORE) private readonly store: RoomStore,
     @Inject(ROOM_BUS) private readonly bus: RoomBus,
+    private readonly fanout: RoomFanout,
     private readonly presence: PresenceService,
     private readonly messages: MessagesService,
     @Inject(SETTINGS) private readonly settings: Settings,
   ) {}
 
   onModuleInit(): void {
-    this.bus.onEvent((roomId, event) => this.deliver(roomId, event));
+    this.bus.onEvent((roomId, event) => {
+      if (event.type === 'member_removed') this.removeLocally(roomId, event.data.user_id);
+      else this.fanout.deliver(roomId, event);
+    });
+    this.bus.onResync(() => this.fanout.resync());
   }
 
   // ── Joining and leaving on a connection ────────────────────────────────
@@ -62,7 +63,7 @@ export class RoomsService implements OnModuleInit {
     if (!(await this.store.isMember(roomId, connection.userId))) {
       throw new ChatError('not_a_member', 'You are not a member of this room', roomId);
     }
-    const room = this.attach(connection, roomId);
+    const room = this.fanout.attach(connection, roomId);
     let presence: { online: string[]; typing: string[] };
     let recovery: Awaited<ReturnType<MessagesService['recover']>>;
     try {
@@ -80,6 +81,7 @@ export class RoomsService implements OnModuleInit {
     }
     const { head, messages, recovered } = recovery;
     const upToSeq = Math.max(head.seq, messages.at(-1)?.seq ?? 0);
+    room.lastSeq ??= head.seq;
     return {
       joined: { type: 'joined', room_id: roomId, seq: upToSeq, epoch: head.epoch, recovered, ...presence },
       complete: () => {
@@ -92,12 +94,7 @@ export class RoomsService implements OnModuleInit {
   /** Leaves one room; false if the connection had not joined it. */
   async leave(connection: Connection, roomId: string): Promise<boolean> {
     if (!connection.rooms.delete(roomId)) return false;
-    const room = this.local.get(roomId);
-    room?.delete(connection);
-    if (room?.isEmpty) {
-      this.local.delete(roomId);
-      await this.bus.unsubscribe(roomId);
-    }
+    await this.fanout.detach(connection, roomId);
     await this.presence.left(roomId, connection);
     return true;
   }
@@ -106,36 +103,14 @@ export class RoomsService implements OnModuleInit {
     await Promise.all([...connection.rooms].map((roomId) => this.leave(connection, roomId)));
   }
 
-  private attach(connection: Connection, roomId: string): LocalRoom {
-    let room = this.local.get(roomId);
-    if (!room) {
-      room = new LocalRoom();
-      room.subscribed = this.bus.subscribe(roomId);
-      this.local.set(roomId, room);
+  /** A member was removed (on any instance): their connections here leave the room. */
+  private removeLocally(roomId: string, userId: string): void {
+    for (const connection of this.fanout.connections(roomId)) {
+      if (connection.userId !== userId) continue;
+      void this.leave(connection, roomId).then((left) => {
+        if (left) connection.send({ type: 'left', room_id: roomId, reason: 'removed' });
+      });
     }
-    connection.rooms.add(roomId);
-    room.add(connection);
-    return room;
-  }
-
-  // ── Delivery ───────────────────────────────────────────────────────────
-
-  private deliver(roomId: string, event: RoomEvent): void {
-    const room = this.local.get(roomId);
-    if (!room) return;
-    if (event.type === 'member_removed') {
-      for (const connection of [...room.connections]) {
-        if (connection.userId !== event.data.user_id) continue;
-        void this.leave(connection, roomId).then((left) => {
-          if (left) connection.send({ type: 'left', room_id: roomId, reason: 'removed' });
-        });
-      }
-      return;
-    }
-    const frame = toFrame(roomId, event);
-    const except = 'connection_id' in event.data ? event.data.connection_id : undefined;
-    const seq = event.type === 'message' ? event.data.seq : undefined;
-    room.deliver(encode(frame), seq, except);
   }
 
   // ── Rooms and members (REST) ───────────────────────────────────────────
@@ -227,23 +202,5 @@ export class RoomsService implements OnModuleInit {
   private async withLastMessage(room: Room): Promise<Room> {
     const head = await this.messages.head(room.room_id);
     return { ...room, last_message_at: head.lastMessageAt };
-  }
-}
-
-/** The frame a room event becomes on the sockets of the room. */
-function toFrame(roomId: string, event: Exclude<RoomEvent, { type: 'member_removed' }>): ServerFrame {
-  switch (event.type) {
-    case 'message':
-      return { type: 'message', message: event.data };
-    case 'message_updated':
-      return { type: 'message_updated', message: event.data };
-    case 'message_deleted':
-      return { type: 'message_deleted', room_id: roomId, message_id: event.data.message_id };
-    case 'typing':
-      return { type: 'typing', room_id: roomId, user_id: event.data.user_id, is_typing: true };
-    case 'typing_stopped':
-      return { type: 'typing_stopped', room_id: roomId, user_id: event.data.user_id };
-    case 'presence':
-      return { type: 'presence', room_id: roomId, user_id: event.data.user_id, status: event.data.status };
   }
 }

@@ -1,0 +1,86 @@
+import { Logger, OnModuleInit } from '@nestjs/common';
+import { RedisService } from '../redis/redis.service.js';
+import type { RoomBus } from './room-bus.js';
+import { parseRoomEvent, type RoomEvent, type RoomEventListener } from './room-event.js';
+
+/**
+ * Room events over Redis pub/sub: one channel per room, subscribed on this
+ * instance's one subscriber connection while the instance has a local
+ * member in the room. Its own publishes come back through the subscription,
+ * so every instance delivers a room's events in the same (publish) order.
+ *
+ * While Redis is away, publishes are delivered to this instance's own
+ * listener only, so local rooms keep working; when the subscriber
+ * reconnects it resubscribes every room and calls the resync listener.
+ */
+export class RedisBus implements RoomBus, OnModuleInit {
+  private readonly logger = new Logger(RedisBus.name);
+  private listener: RoomEventListener = () => undefined;
+  private resyncListener: () => void = () => undefined;
+  private readonly rooms = new Set<string>();
+  /** Payloads on room channels that were not room events; dropped. */
+  malformed = 0;
+
+  constructor(private readonly redis: RedisService) {}
+
+  onModuleInit(): void {
+    const subscriber = this.redis.subscriber;
+    subscriber.on('message', (channel: string, payload: string) => this.receive(channel, payload));
+    subscriber.on('ready', () => void this.resubscribe());
+  }
+
+  onEvent(listener: RoomEventListener): void {
+    this.listener = listener;
+  }
+
+  /** Called after the subscription was lost and restored: events in between were missed. */
+  onResync(listener: () => void): void {
+    this.resyncListener = listener;
+  }
+
+  async subscribe(roomId: string): Promise<void> {
+    this.rooms.add(roomId);
+    if (this.redis.subscriber.status !== 'ready') return;
+    await this.redis.subscriber.subscribe(this.redis.keys.channel(roomId)).catch(() => undefined);
+  }
+
+  async unsubscribe(roomId: string): Promise<void> {
+    this.rooms.delete(roomId);
+    if (this.redis.subscriber.status !== 'ready') return;
+    await this.redis.subscriber.unsubscribe(this.redis.keys.channel(roomId)).catch(() => undefined);
+  }
+
+  async publish(roomId: string, event: RoomEvent): Promise<void> {
+    if (this.redis.notReadyReason === undefined) {
+      try {
+        await this.redis.client.publish(this.redis.keys.channel(roomId), JSON.stringify(event));
+        return;
+      } catch {
+        // Fall through: at least this instance's connections hear it.
+      }
+    }
+    queueMicrotask(() => {
+      if (this.rooms.has(roomId)) this.listener(roomId, event);
+    });
+  }
+
+  private receive(channel: string, payload: string): void {
+    const roomId = this.redis.keys.roomOfChannel(channel);
+    if (roomId === undefined || !this.rooms.has(roomId)) return;
+    const event = parseRoomEvent(payload);
+    if (!event) {
+      this.malformed += 1;
+      this.logger.debug(`dropped a malformed event on ${channel}`);
+      return;
+    }
+    this.listener(roomId, event);
+  }
+
+  private async resubscribe(): Promise<void> {
+    const channels = [...this.rooms].map((roomId) => this.redis.keys.channel(roomId));
+    if (channels.length > 0) {
+      await this.redis.subscriber.subscribe(...channels).catch(() => undefined);
+    }
+    this.resyncListener();
+  }
+}

@@ -1,0 +1,28 @@
+import { Controller, Get, HttpCode, ServiceUnavailableException } from '@nestjs/common';
+import { ConnectionRegistry } from '../chat/connection.registry.js';
+import { RedisService } from '../redis/redis.service.js';
+
+/**
+ * Liveness (the process answers) and readiness (it should get traffic:
+ * not draining, and Redis reachable when configured).
+ */
+@Controller('health')
+export class HealthController {
+  constructor(
+    private readonly connections: ConnectionRegistry,
+    private readonly redis: RedisService,
+  ) {}
+
+  @Get('live')
+  @HttpCode(200)
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
+  @Get('ready')
+  ready(): { status: 'ok'; connections: number } {
+    const reason = this.connections.isDraining ? 'draining' : this.redis.notReadyReason;
+    if (reason) throw new ServiceUnavailableException({ statusCode: 503, error: 'Service Unavailable', message: reason });
+    return { status: 'ok', connections: this.connections.size };
+  }
+}

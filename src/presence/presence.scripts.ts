@@ -1,0 +1,95 @@
+/**
+ * Lua scripts of `RedisPresenceStore`; each runs atomically in Redis, which
+ * is what lets exactly one instance learn (and broadcast) each change.
+ * Typing entries are `connection|instance|broadcastAt|expiresAt` in a hash per room.
+ */
+
+/** KEYS: online:<room>:<user>, room online set, instance held set. ARGV: instance, user, "room\nuser". Returns 1 if the user came online. */
+export const PRESENCE_JOIN = `
+redis.call('SADD', KEYS[3], ARGV[3])
+local added = redis.call('SADD', KEYS[1], ARGV[1])
+if added == 1 and redis.call('SCARD', KEYS[1]) == 1 then
+  redis.call('SADD', KEYS[2], ARGV[2])
+  return 1
+end
+return 0`;
+
+/** Same KEYS and ARGV as PRESENCE_JOIN. Returns 1 if the user went offline. */
+export const PRESENCE_LEAVE = `
+redis.call('SREM', KEYS[3], ARGV[3])
+local removed = redis.call('SREM', KEYS[1], ARGV[1])
+if removed == 1 and redis.call('SCARD', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[2], ARGV[2])
+  return 1
+end
+return 0`;
+
+/** KEYS: typing hash. ARGV: user, connection, instance, now, throttleMs, ttlMs. Returns 1 to broadcast. */
+export const TYPING_START = `
+local now = tonumber(ARGV[4])
+local broadcastAt = now
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then
+  local _, _, at, expires = string.match(current, '^(.-)|(.-)|(.-)|(.-)$')
+  if tonumber(expires) > now and now - tonumber(at) < tonumber(ARGV[5]) then broadcastAt = tonumber(at) end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. '|' .. ARGV[3] .. '|' .. broadcastAt .. '|' .. (now + tonumber(ARGV[6])))
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[6]) * 2)
+if broadcastAt == now then return 1 end
+return 0`;
+
+/** KEYS: typing hash. ARGV: user. Returns the typist's connection id, or nil. */
+export const TYPING_STOP = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if not current then return nil end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return string.match(current, '^(.-)|')`;
+
+/** KEYS: typing hash. ARGV: now. Removes expired entries; returns [user, connection, …]. */
+export const TYPING_EXPIRE = `
+local now = tonumber(ARGV[1])
+local all = redis.call('HGETALL', KEYS[1])
+local expired = {}
+for i = 1, #all, 2 do
+  local connection, _, _, expires = string.match(all[i + 1], '^(.-)|(.-)|(.-)|(.-)$')
+  if tonumber(expires) <= now then
+    redis.call('HDEL', KEYS[1], all[i])
+    table.insert(expired, all[i])
+    table.insert(expired, connection)
+  end
+end
+return expired`;
+
+/**
+ * KEYS: instances sorted set. ARGV: now, key prefix, channel prefix.
+ * Clears what instances whose heartbeat ran out still held: their users go
+ * offline where no other instance holds them, and their typing stops; the
+ * resulting events are published from here, once.
+ */
+export const REAP_DEAD_INSTANCES = `
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 20)
+local prefix, channels = ARGV[2], ARGV[3]
+for _, id in ipairs(dead) do
+  local held = prefix .. 'chat:instance:' .. id .. ':held'
+  for _, pair in ipairs(redis.call('SMEMBERS', held)) do
+    local room, user = string.match(pair, '^(.*)\\n(.*)$')
+    local base = prefix .. 'chat:room:' .. room
+    local online = base .. ':online:' .. user
+    redis.call('SREM', online, id)
+    local typing = redis.call('HGET', base .. ':typing', user)
+    if typing then
+      local connection, instance = string.match(typing, '^(.-)|(.-)|')
+      if instance == id then
+        redis.call('HDEL', base .. ':typing', user)
+        redis.call('PUBLISH', channels .. room, cjson.encode({type = 'typing_stopped', data = {user_id = user, connection_id = connection}}))
+      end
+    end
+    if redis.call('SCARD', online) == 0 then
+      redis.call('SREM', base .. ':online', user)
+      redis.call('PUBLISH', channels .. room, cjson.encode({type = 'presence', data = {user_id = user, status = 'offline', connection_id = id}}))
+    end
+  end
+  redis.call('DEL', held)
+  redis.call('ZREM', KEYS[1], id)
+end
+return #dead`;

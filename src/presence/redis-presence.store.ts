@@ -1,0 +1,144 @@
+import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { RedisService } from '../redis/redis.service.js';
+import { MemoryPresenceStore } from './memory-presence.store.js';
+import {
+  PRESENCE_JOIN,
+  PRESENCE_LEAVE,
+  REAP_DEAD_INSTANCES,
+  TYPING_EXPIRE,
+  TYPING_START,
+  TYPING_STOP,
+} from './presence.scripts.js';
+import type { PresenceStore, Typist } from './presence.store.js';
+
+/**
+ * Presence and typing shared over Redis.
+ *
+ * This instance's own connections are kept in a `MemoryPresenceStore`, and
+ * Redis learns only when a user's first (or last) connection on this
+ * instance joins (or leaves) a room. While Redis is away every answer falls
+ * back to the local store, so presence and typing keep working among this
+ * instance's connections; when Redis is back, the local presence is
+ * registered again.
+ *
+ * Each instance heartbeats in a sorted set; any instance reaps one whose
+ * heartbeat ran out (a crash), clearing its presence and typing within
+ * `INSTANCE_TTL_MS`.
+ */
+export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(RedisPresenceStore.name);
+  private readonly local = new MemoryPresenceStore();
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly redis: RedisService,
+    private readonly instanceTtlMs: number,
+  ) {}
+
+  onModuleInit(): void {
+    this.heartbeat = setInterval(() => void this.beat(), Math.max(250, Math.floor(this.instanceTtlMs / 3)));
+    this.heartbeat.unref();
+    this.redis.client.on('ready', () => void this.beat().then(() => this.reregister()));
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.heartbeat);
+  }
+
+  async addConnection(roomId: string, userId: string, connectionId: string): Promise<boolean> {
+    if (!(await this.local.addConnection(roomId, userId, connectionId))) return false;
+    return this.orLocal(async () => (await this.eval(PRESENCE_JOIN, this.presenceKeys(roomId, userId), this.presenceArgs(roomId, userId))) === 1, true);
+  }
+
+  async removeConnection(roomId: string, userId: string, connectionId: string): Promise<boolean> {
+    if (!(await this.local.removeConnection(roomId, userId, connectionId))) return false;
+    return this.orLocal(async () => (await this.eval(PRESENCE_LEAVE, this.presenceKeys(roomId, userId), this.presenceArgs(roomId, userId))) === 1, true);
+  }
+
+  async online(roomId: string): Promise<string[]> {
+    const local = await this.local.online(roomId);
+    const shared = await this.orLocal(() => this.redis.client.smembers(this.redis.keys.room(roomId, 'online')), []);
+    return [...new Set([...shared, ...local])];
+  }
+
+  async startTyping(roomId: string, typist: Typist, now: number, throttleMs: number, ttlMs: number): Promise<boolean> {
+    return this.orLocal(
+      async () => {
+        const args = [typist.userId, typist.connectionId, this.redis.instanceId, now, throttleMs, ttlMs];
+        return (await this.eval(TYPING_START, [this.redis.keys.room(roomId, 'typing')], args)) === 1;
+      },
+      () => this.local.startTyping(roomId, typist, now, throttleMs, ttlMs),
+    );
+  }
+
+  async stopTyping(roomId: string, userId: string): Promise<Typist | undefined> {
+    const local = await this.local.stopTyping(roomId, userId);
+    const connectionId = await this.orLocal(
+      async () => (await this.eval(TYPING_STOP, [this.redis.keys.room(roomId, 'typing')], [userId])) as string | null,
+      null,
+    );
+    return connectionId ? { userId, connectionId } : local;
+  }
+
+  async expireTyping(roomId: string, now: number): Promise<Typist[]> {
+    const local = await this.local.expireTyping(roomId, now);
+    const flat = await this.orLocal(
+      async () => (await this.eval(TYPING_EXPIRE, [this.redis.keys.room(roomId, 'typing')], [now])) as string[],
+      [],
+    );
+    const shared: Typist[] = [];
+    for (let i = 0; i < flat.length; i += 2) shared.push({ userId: flat[i], connectionId: flat[i + 1] });
+    return [...shared, ...local.filter((l) => !shared.some((s) => s.userId === l.userId))];
+  }
+
+  async typing(roomId: string, now: number): Promise<string[]> {
+    const local = await this.local.typing(roomId, now);
+    const all = await this.orLocal(() => this.redis.client.hgetall(this.redis.keys.room(roomId, 'typing')), {});
+    const shared = Object.entries(all)
+      .filter(([, value]) => Number(value.split('|')[3]) > now)
+      .map(([userId]) => userId);
+    return [...new Set([...shared, ...local])];
+  }
+
+  private presenceKeys(roomId: string, userId: string): string[] {
+    const { keys, instanceId } = this.redis;
+    return [keys.online(roomId, userId), keys.room(roomId, 'online'), keys.instanceHeld(instanceId)];
+  }
+
+  private presenceArgs(roomId: string, userId: string): string[] {
+    return [this.redis.instanceId, userId, `${roomId}\n${userId}`];
+  }
+
+  /** Renews this instance's heartbeat and reaps instances whose heartbeat ran out. */
+  private async beat(): Promise<void> {
+    const { client, keys, instanceId } = this.redis;
+    const now = Date.now();
+    try {
+      await client.zadd(keys.instances(), now + this.instanceTtlMs, instanceId);
+      const reaped = await this.eval(REAP_DEAD_INSTANCES, [keys.instances()], [now, keys.prefix, keys.channel('')]);
+      if (reaped) this.logger.log(`Cleared the presence of ${String(reaped)} dead instance(s)`);
+    } catch {
+      // Redis is away; the next beat tries again.
+    }
+  }
+
+  /** After Redis comes back, it learns again who is online through this instance. */
+  private async reregister(): Promise<void> {
+    for (const [roomId, userId] of this.local.entries()) {
+      await this.eval(PRESENCE_JOIN, this.presenceKeys(roomId, userId), this.presenceArgs(roomId, userId)).catch(() => undefined);
+    }
+  }
+
+  private eval(script: string, keys: string[], args: Array<string | number>): Promise<unknown> {
+    return this.redis.run(script, keys, args);
+  }
+
+  /** The shared answer, or the local one while Redis is away. */
+  private async orLocal<T>(shared: () => Promise<T>, local: T | (() => Promise<T>)): Promise<T> {
+    try {
+      return await shared();
+    } catch {
+      return typeof local === 'function' ? (local as () => Promise<T>)() : local;
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { createHash, randomUUID } from 'node:crypto';
+import { ChatError } from '../chat/chat.error.js';
+import { SETTINGS, Settings } from '../config/settings.js';
+import { RedisKeys } from './redis-keys.js';
+
+/**
+ * The shared Redis, when `REDIS_URL` is set: one connection for commands and
+ * one for subscriptions per instance. Both reconnect with backoff for ever;
+ * while a connection is down its commands fail at once (no offline queue),
+ * so nothing piles up in memory and callers answer `unavailable`.
+ */
+@Injectable()
+export class RedisService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger(RedisService.name);
+  readonly instanceId = randomUUID();
+  readonly keys: RedisKeys;
+  private readonly connections: { client: Redis; subscriber: Redis } | undefined;
+  private readonly shas = new Map<string, string>();
+
+  constructor(@Inject(SETTINGS) settings: Settings) {
+    this.keys = new RedisKeys(settings.redis.keyPrefix);
+    const url = settings.redis.url;
+    if (!url) return;
+    const options = {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 2_000,
+      connectTimeout: 2_000,
+      autoResubscribe: false,
+      retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 5), 2_000),
+    };
+    const client = new Redis(url, { ...options, connectionName: `chat:${this.instanceId}:commands` });
+    const subscriber = new Redis(url, { ...options, connectionName: `chat:${this.instanceId}:subscriber` });
+    this.watch(client, 'commands');
+    this.watch(subscriber, 'subscriber');
+    this.connections = { client, subscriber };
+  }
+
+  get enabled(): boolean {
+    return this.connections !== undefined;
+  }
+
+  get client(): Redis {
+    if (!this.connections) throw new Error('REDIS_URL is not set');
+    return this.connections.client;
+  }
+
+  get subscriber(): Redis {
+    if (!this.connections) throw new Error('REDIS_URL is not set');
+    return this.connections.subscriber;
+  }
+
+  /**
+   * Gives Redis a moment to connect before the instance takes traffic; if it
+   * is down the instance starts anyway, not ready, and becomes ready when it arrives.
+   */
+  async onModuleInit(): Promise<void> {
+    if (!this.connections) return;
+    const ready = (connection: Redis) =>
+      connection.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => connection.once('ready', () => resolve()));
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref());
+    await Promise.race([Promise.all(Object.values(this.connections).map(ready)), timeout]);
+    if (this.notReadyReason) this.logger.warn(`Starting without Redis: ${this.notReadyReason}`);
+  }
+
+  /** Undefined when ready (or not configured), else why not. */
+  get notReadyReason(): string | undefined {
+    if (!this.connections) return undefined;
+    const { client, subscriber } = this.connections;
+    if (client.status !== 'ready') return `redis commands connection is ${client.status}`;
+    if (subscriber.status !== 'ready') return `redis subscriber connection is ${subscriber.status}`;
+    return undefined;
+  }
+
+  /**
+   * Runs a Lua script by its SHA (EVALSHA), loading it on first use or after
+   * a Redis restart forgot it.
+   */
+  async run(script: string, keys: string[], args: Array<string | number>): Promise<unknown> {
+    let sha = this.shas.get(script);
+    if (!sha) this.shas.set(script, (sha = createHash('sha1').update(script).digest('hex')));
+    try {
+      return await this.client.evalsha(sha, keys.length, ...keys, ...args);
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return this.client.eval(script, keys.length, ...keys, ...args);
+    }
+  }
+
+  /** Runs a Redis call; a connection failure becomes the protocol's `unavailable`. */
+  async call<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof ChatError) throw error;
+      this.logger.debug(`redis call failed: ${error instanceof Error ? error.message : String(error)}`);
+      throw new ChatError('unavailable', 'The shared store is unreachable; try again');
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    if (!this.connections) return;
+    await Promise.all(Object.values(this.connections).map((c) => c.quit().catch(() => c.disconnect())));
+  }
+
+  /** Logs each change of state once, not every failed reconnect attempt. */
+  private watch(connection: Redis, name: string): void {
+    let down = false;
+    connection.on('error', (error: Error) => {
+      if (!down) this.logger.warn(`redis ${name} connection lost: ${error.message}`);
+      down = true;
+    });
+    connection.on('ready', () => {
+      if (down) this.logger.log(`redis ${name} connection is back`);
+      down = false;
+    });
+  }
+}

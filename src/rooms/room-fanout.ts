@@ -1,0 +1,134 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
+import type { RoomEvent } from '../bus/room-event.js';
+import type { Connection } from '../chat/connection.js';
+import { encode, type ServerFrame } from '../chat/protocol.js';
+import { SETTINGS, Settings } from '../config/settings.js';
+import { MessagesService } from '../messages/messages.service.js';
+import { LocalRoom } from './local-room.js';
+
+type DeliveredEvent = Exclude<RoomEvent, { type: 'member_removed' }>;
+
+/**
+ * Which local connections joined which room, and the delivery of room
+ * events to them: each event is serialized once and written to every
+ * connection of the room.
+ *
+ * No silent gaps: the fan-out knows the last `seq` it delivered per room.
+ * A message whose seq jumps past it, or a bus that lost its subscription,
+ * makes it read the missing messages from the store and deliver them first;
+ * later events wait in order meanwhile.
+ */
+@Injectable()
+export class RoomFanout {
+  private readonly logger = new Logger(RoomFanout.name);
+  private readonly rooms = new Map<string, LocalRoom>();
+
+  constructor(
+    @Inject(ROOM_BUS) private readonly bus: RoomBus,
+    private readonly messages: MessagesService,
+    @Inject(SETTINGS) private readonly settings: Settings,
+  ) {}
+
+  /** Adds a joining connection; its frames are held until `LocalRoom.release`. */
+  attach(connection: Connection, roomId: string): LocalRoom {
+    let room = this.rooms.get(roomId);
+    if (!room) {
+      room = new LocalRoom();
+      room.subscribed = this.bus.subscribe(roomId);
+      this.rooms.set(roomId, room);
+    }
+    connection.rooms.add(roomId);
+    room.add(connection);
+    return room;
+  }
+
+  /** Removes the connection; the last one out unsubscribes the room. */
+  async detach(connection: Connection, roomId: string): Promise<void> {
+    const room = this.rooms.get(roomId);
+    room?.delete(connection);
+    if (room?.isEmpty) {
+      this.rooms.delete(roomId);
+      await this.bus.unsubscribe(roomId);
+    }
+  }
+
+  connections(roomId: string): Connection[] {
+    return [...(this.rooms.get(roomId)?.connections ?? [])];
+  }
+
+  deliver(roomId: string, event: DeliveredEvent): void {
+    const room = this.rooms.get(roomId);
+    if (!room) return;
+    if (room.backlog) {
+      room.backlog.push(event);
+      return;
+    }
+    const seq = event.type === 'message' ? event.data.seq : undefined;
+    if (seq !== undefined && room.lastSeq !== undefined) {
+      if (seq <= room.lastSeq) return;
+      if (seq > room.lastSeq + 1) {
+        room.backlog = [event];
+        void this.catchUp(roomId, room);
+        return;
+      }
+    }
+    this.write(room, roomId, event);
+  }
+
+  /** After the bus lost its subscription: every room reads what it missed. */
+  resync(): void {
+    for (const [roomId, room] of this.rooms) {
+      if (room.backlog || room.lastSeq === undefined) continue;
+      room.backlog = [];
+      void this.catchUp(roomId, room);
+    }
+  }
+
+  private async catchUp(roomId: string, room: LocalRoom): Promise<void> {
+    const from = room.lastSeq ?? 0;
+    try {
+      const { messages } = await this.messages.readAfter(roomId, from, this.settings.messages.recoveryMaxMessages);
+      for (const message of messages) {
+        if ((message.seq ?? 0) > (room.lastSeq ?? 0)) this.write(room, roomId, { type: 'message', data: message });
+      }
+    } catch (error) {
+      this.logger.warn(`Could not catch up room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const backlog = room.backlog ?? [];
+    room.backlog = undefined;
+    const first = backlog.find((e) => e.type === 'message' && e.data.seq !== undefined);
+    const next = first?.type === 'message' ? (first.data.seq ?? 0) : 0;
+    if (room.lastSeq !== undefined && next > room.lastSeq + 1) {
+      // The store no longer has them (or is away): accept the gap rather than stall the room.
+      this.logger.warn(`Room ${roomId}: messages ${room.lastSeq + 1}..${next - 1} could not be recovered`);
+      room.lastSeq = next - 1;
+    }
+    for (const event of backlog) this.deliver(roomId, event);
+  }
+
+  private write(room: LocalRoom, roomId: string, event: DeliveredEvent): void {
+    const seq = event.type === 'message' ? event.data.seq : undefined;
+    if (seq !== undefined) room.lastSeq = seq;
+    const except = 'connection_id' in event.data ? event.data.connection_id : undefined;
+    room.deliver(encode(toFrame(roomId, event)), seq, except);
+  }
+}
+
+/** The frame a room event becomes on the sockets of the room. */
+function toFrame(roomId: string, event: DeliveredEvent): ServerFrame {
+  switch (event.type) {
+    case 'message':
+      return { type: 'message', message: event.data };
+    case 'message_updated':
+      return { type: 'message_updated', message: event.data };
+    case 'message_deleted':
+      return { type: 'message_deleted', room_id: roomId, message_id: event.data.message_id };
+    case 'typing':
+      return { type: 'typing', room_id: roomId, user_id: event.data.user_id, is_typing: true };
+    case 'typing_stopped':
+      return { type: 'typing_stopped', room_id: roomId, user_id: event.data.user_id };
+    case 'presence':
+      return { type: 'presence', room_id: roomId, user_id: event.data.user_id, status: event.data.status };
+  }
+}

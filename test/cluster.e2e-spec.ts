@@ -1,0 +1,38 @@
+import { startApp, type RunningApp } from './support/app.js';
+import { uniquePrefix, redisUrl } from './support/redis.js';
+import { createRoom } from './support/rest.js';
+import { token } from './support/tokens.js';
+import { TestClient } from './support/ws-client.js';
+
+describe('several instances on one Redis', () => {
+  let a: RunningApp;
+  let b: RunningApp;
+
+  beforeAll(async () => {
+    const env = { REDIS_URL: await redisUrl(), REDIS_KEY_PREFIX: uniquePrefix() };
+    [a, b] = await Promise.all([startApp(env), startApp(env)]);
+  });
+  afterAll(() => Promise.all([a.close(), b.close()]));
+
+  it('users on different instances chat, type and see each other', async () => {
+    const roomId = await createRoom(a.http, 'alice', ['bob']);
+    const alice = await TestClient.connect(a.ws, token('alice'));
+    const bob = await TestClient.connect(b.ws, token('bob'));
+    alice.send({ type: 'join_room', room_id: roomId });
+    await alice.next('joined');
+    bob.send({ type: 'join_room', room_id: roomId });
+    expect(await bob.next('joined')).toMatchObject({ online: expect.arrayContaining(['alice', 'bob']) });
+    expect(await alice.next('presence')).toMatchObject({ user_id: 'bob', status: 'online' });
+    bob.send({ type: 'typing', room_id: roomId });
+    expect(await alice.next('typing')).toMatchObject({ user_id: 'bob' });
+    alice.send({ type: 'send_message', room_id: roomId, content: 'from a' });
+    bob.send({ type: 'send_message', room_id: roomId, content: 'from b' });
+    const seen = [await alice.next('message'), await alice.next('message')].map((f) => (f.message as { seq: number }).seq);
+    const seenB = [await bob.next('message'), await bob.next('message')].map((f) => (f.message as { seq: number }).seq);
+    expect(seen).toEqual([1, 2]);
+    expect(seenB).toEqual([1, 2]);
+    await bob.close();
+    expect(await alice.next('presence')).toMatchObject({ user_id: 'bob', status: 'offline' });
+    await alice.close();
+  });
+});
