@@ -1,14 +1,18 @@
-import { Body, Controller, Param, Post, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Param, Patch, Post, Query, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
 import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
 import { API_PREFIX } from '../config/settings.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import { MessageBody } from './dto/frames.dto.js';
+import { EditMessageBody, HistoryQuery } from './dto/rest.dto.js';
 import { HttpErrorFilter } from './http-error.filter.js';
-import { restPipe } from './validation.js';
 import type { Message } from './protocol.js';
+import { restPipe } from './validation.js';
 
+const DEFAULT_PAGE = 50;
+
+/** A room's messages over HTTP (PROTOCOL §5), with FocusMate's shapes. */
 @Controller(`${API_PREFIX}/rooms/:room_id/messages`)
 @UseGuards(HttpJwtGuard)
 @UseFilters(HttpErrorFilter)
@@ -18,6 +22,16 @@ export class MessagesController {
     private readonly rooms: RoomsService,
     private readonly messages: MessagesService,
   ) {}
+
+  @Get()
+  async history(
+    @CurrentSession() caller: Session,
+    @Param('room_id') roomId: string,
+    @Query() query: HistoryQuery,
+  ): Promise<{ messages: Message[]; total: number; has_more: boolean }> {
+    await this.rooms.readable(caller, roomId);
+    return this.messages.history(roomId, query.limit ?? DEFAULT_PAGE, query.before_message_id);
+  }
 
   /** Sends as over the socket: broadcast to the room, deduplicated by `client_msg_id`. */
   @Post()
@@ -29,5 +43,26 @@ export class MessagesController {
     await this.rooms.assertMember(caller, roomId);
     const { message } = await this.messages.send(caller.userId, roomId, body);
     return message;
+  }
+
+  @Patch(':message_id')
+  async edit(
+    @CurrentSession() caller: Session,
+    @Param('room_id') roomId: string,
+    @Param('message_id') messageId: string,
+    @Body() body: EditMessageBody,
+  ): Promise<Message> {
+    await this.rooms.assertMember(caller, roomId);
+    return this.messages.edit(caller.userId, roomId, messageId, body.content);
+  }
+
+  @Delete(':message_id')
+  async delete(
+    @CurrentSession() caller: Session,
+    @Param('room_id') roomId: string,
+    @Param('message_id') messageId: string,
+  ): Promise<Message> {
+    await this.rooms.assertMember(caller, roomId);
+    return this.messages.delete(caller.userId, roomId, messageId);
   }
 }

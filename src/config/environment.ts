@@ -1,3 +1,4 @@
+import 'reflect-metadata';
 import { plainToInstance } from 'class-transformer';
 import {
   IsIn,
@@ -140,7 +141,8 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
   const env = plainToInstance(EnvironmentVariables, picked, { enableImplicitConversion: true });
   const problems = validateSync(env, { forbidUnknownValues: true }).map((error) => {
     const rules = Object.values(error.constraints ?? {}).map((text) => text.replace(`${error.property} `, ''));
-    return `${error.property}=${JSON.stringify(picked[error.property])}: ${rules.join(', ')}`;
+    const shown = error.property.includes('SECRET') ? '(hidden)' : JSON.stringify(picked[error.property]);
+    return `${error.property}=${shown}: ${rules.join(', ')}`;
   });
   if (env.NODE_ENV !== 'development' && env.JWT_SECRET === DEV_JWT_SECRET) {
     problems.push(`JWT_SECRET must be set to a real secret when NODE_ENV is ${env.NODE_ENV}`);

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import type { Message } from '../chat/protocol.js';
 import { SETTINGS, Settings } from '../config/settings.js';
-import { newMessage, type HistoryHead, type HistoryPage, type MessageDraft, type MessageStore } from './message.store.js';
+import { changeEvent, newMessage, type HistoryHead, type HistoryPage, type MessageDraft, type MessageStore } from './message.store.js';
 
 interface RoomHistory {
   seq: number;
@@ -69,12 +69,7 @@ export class MemoryMessageStore implements MessageStore {
     const at = messages.findIndex((m) => m.message_id === message.message_id);
     if (at < 0) return;
     messages[at] = message;
-    await this.bus.publish(
-      message.room_id,
-      event === 'message_updated'
-        ? { type: event, data: message }
-        : { type: event, data: { room_id: message.room_id, message_id: message.message_id } },
-    );
+    await this.bus.publish(message.room_id, changeEvent(message, event));
   }
 
   async page(roomId: string, beforeSeq: number | undefined, limit: number): Promise<HistoryPage> {

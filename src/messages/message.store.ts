@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { RoomEvent } from '../bus/room-event.js';
 import type { Message } from '../chat/protocol.js';
 
 export const MESSAGE_STORE = Symbol('MESSAGE_STORE');
@@ -47,6 +48,13 @@ export function newMessage(draft: MessageDraft, seq: number, now = new Date()): 
     updated_at: at,
     client_msg_id: draft.client_msg_id,
   };
+}
+
+/** The event that announces a changed message. */
+export function changeEvent(message: Message, event: 'message_updated' | 'message_deleted'): RoomEvent {
+  return event === 'message_updated'
+    ? { type: event, data: message }
+    : { type: event, data: { room_id: message.room_id, message_id: message.message_id } };
 }
 
 /**

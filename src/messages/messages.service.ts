@@ -31,10 +31,7 @@ export class MessagesService {
 
   /** Appends and broadcasts; a retried `client_msg_id` returns the original and broadcasts nothing. */
   async send(senderId: string, roomId: string, input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
-    const max = this.settings.limits.maxMessageLength;
-    if (input.content.length > max) {
-      throw new ChatError('content_too_long', `content must be at most ${max} characters`, roomId);
-    }
+    this.checkLength(input.content, roomId);
     const result = await this.store.append(
       {
         room_id: roomId,
@@ -48,6 +45,55 @@ export class MessagesService {
     );
     if (!result.duplicate) await this.presence.stopTyping(roomId, senderId);
     return result;
+  }
+
+  /** The newest `limit` messages before `beforeMessageId` (or the newest overall), oldest first. */
+  async history(
+    roomId: string,
+    limit: number,
+    beforeMessageId?: string,
+  ): Promise<{ messages: Message[]; total: number; has_more: boolean }> {
+    const before = beforeMessageId === undefined ? undefined : await this.existing(roomId, beforeMessageId);
+    const page = await this.store.page(roomId, before?.seq, limit);
+    return { messages: page.messages, total: page.total, has_more: page.hasMore };
+  }
+
+  /** Edits a message's content; only its sender may, and `message_updated` is broadcast. */
+  async edit(userId: string, roomId: string, messageId: string, content: string): Promise<Message> {
+    const message = await this.own(userId, roomId, messageId);
+    if (message.is_deleted) throw new ChatError('invalid_frame', 'A deleted message cannot be edited', roomId);
+    this.checkLength(content, roomId);
+    const edited = { ...message, content, is_edited: true, updated_at: new Date().toISOString() };
+    await this.store.replace(edited, 'message_updated');
+    return edited;
+  }
+
+  /** Leaves a tombstone (empty content) so `seq` keeps no holes; `message_deleted` is broadcast once. */
+  async delete(userId: string, roomId: string, messageId: string): Promise<Message> {
+    const message = await this.own(userId, roomId, messageId);
+    if (message.is_deleted) return message;
+    const tombstone = { ...message, content: '', is_deleted: true, updated_at: new Date().toISOString() };
+    await this.store.replace(tombstone, 'message_deleted');
+    return tombstone;
+  }
+
+  private async existing(roomId: string, messageId: string): Promise<Message> {
+    const message = await this.store.get(roomId, messageId);
+    if (!message) throw new ChatError('not_found', 'No such message');
+    return message;
+  }
+
+  private async own(userId: string, roomId: string, messageId: string): Promise<Message> {
+    const message = await this.existing(roomId, messageId);
+    if (message.sender_id !== userId) throw new ChatError('forbidden', 'Only the sender may change a message');
+    return message;
+  }
+
+  private checkLength(content: string, roomId: string): void {
+    const max = this.settings.limits.maxMessageLength;
+    if (content.length > max) {
+      throw new ChatError('content_too_long', `content must be at most ${max} characters`, roomId);
+    }
   }
 
   head(roomId: string): Promise<HistoryHead> {

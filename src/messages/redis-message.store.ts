@@ -3,7 +3,7 @@ import type { Message } from '../chat/protocol.js';
 import { RedisService } from '../redis/redis.service.js';
 import { APPEND, HEAD } from './message.scripts.js';
 import type { HistoryHead, HistoryPage, MessageDraft, MessageStore } from './message.store.js';
-import { newMessage } from './message.store.js';
+import { changeEvent, newMessage } from './message.store.js';
 
 type StreamEntry = [id: string, fields: string[]];
 
@@ -77,15 +77,11 @@ export class RedisMessageStore implements MessageStore {
 
   async replace(message: Message, event: 'message_updated' | 'message_deleted'): Promise<void> {
     const { client, keys } = this.redis;
-    const payload =
-      event === 'message_updated'
-        ? { type: event, data: message }
-        : { type: event, data: { room_id: message.room_id, message_id: message.message_id } };
     await this.redis.call(() =>
       client
         .multi()
         .hset(keys.room(message.room_id, 'edits'), message.message_id, JSON.stringify(message))
-        .publish(keys.channel(message.room_id), JSON.stringify(payload))
+        .publish(keys.channel(message.room_id), JSON.stringify(changeEvent(message, event)))
         .exec(),
     );
   }

@@ -3,6 +3,8 @@ import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { PRESENCE_STORE, type PresenceStore, type Typist } from './presence.store.js';
 
+const EXPIRY_SLACK_MS = 20;
+
 /** The connection a presence change comes from. */
 export interface Participant {
   id: string;
@@ -86,7 +88,9 @@ export class PresenceService implements OnModuleDestroy {
 
   /** Publishes a stop for each typing that ran out; the store hands each one to one caller only. */
   async expire(roomId: string): Promise<void> {
-    for (const typist of await this.store.expireTyping(roomId, Date.now())) {
+    // The slack covers a timer that fires a little early by the wall clock,
+    // which would otherwise find nothing expired and leave the typing behind.
+    for (const typist of await this.store.expireTyping(roomId, Date.now() + EXPIRY_SLACK_MS)) {
       await this.publishStopped(roomId, typist);
     }
   }

@@ -1,0 +1,207 @@
+import 'reflect-metadata';
+import { DEV_JWT_SECRET, EnvironmentVariables, parseEnvironment } from './environment.js';
+import { toSettings, WS_PATH } from './settings.js';
+
+const SECRET = 'x'.repeat(32);
+
+function parseError(raw: Record<string, unknown>): string {
+  try {
+    parseEnvironment(raw);
+  } catch (error) {
+    return (error as Error).message;
+  }
+  throw new Error('parseEnvironment accepted the environment');
+}
+
+describe(EnvironmentVariables.name, () => {
+  describe(parseEnvironment.name, () => {
+    it('fills every variable with its default in development', () => {
+      const env = parseEnvironment({});
+
+      expect(env).toMatchObject({
+        NODE_ENV: 'development',
+        PORT: 8000,
+        HOST: '0.0.0.0',
+        JWT_SECRET: DEV_JWT_SECRET,
+        JWT_ALGORITHM: 'HS256',
+        JWT_CLOCK_SKEW_S: 30,
+        HEARTBEAT_INTERVAL_MS: 10_000,
+        MAX_PAYLOAD_BYTES: 65_536,
+        RATE_LIMIT_PER_SECOND: 20,
+        RATE_LIMIT_BURST: 40,
+        TYPING_THROTTLE_MS: 1_000,
+        TYPING_TTL_MS: 5_000,
+        MAX_ROOMS_PER_CONNECTION: 100,
+        MAX_MESSAGE_LENGTH: 4_000,
+        MAX_REF_LENGTH: 64,
+        DEDUP_WINDOW_MS: 600_000,
+        HISTORY_MAX_PER_ROOM: 10_000,
+        REDIS_URL: '',
+        REDIS_KEY_PREFIX: '',
+      });
+    });
+
+    it('reads numbers from strings', () => {
+      const env = parseEnvironment({
+        PORT: '8080',
+        RATE_LIMIT_PER_SECOND: '5',
+        TYPING_TTL_MS: '2500',
+        HISTORY_MAX_PER_ROOM: '3',
+      });
+
+      expect(env.PORT).toBe(8080);
+      expect(env.RATE_LIMIT_PER_SECOND).toBe(5);
+      expect(env.TYPING_TTL_MS).toBe(2500);
+      expect(env.HISTORY_MAX_PER_ROOM).toBe(3);
+    });
+
+    it('treats an empty variable as unset', () => {
+      const env = parseEnvironment({ PORT: '', HOST: '', REDIS_URL: '' });
+
+      expect(env.PORT).toBe(8000);
+      expect(env.HOST).toBe('0.0.0.0');
+      expect(env.REDIS_URL).toBe('');
+    });
+
+    it('ignores variables it does not know', () => {
+      const env = parseEnvironment({ PATH: '/usr/bin', SOMETHING_ELSE: 'x' });
+
+      expect(env).not.toHaveProperty('PATH');
+      expect(env).not.toHaveProperty('SOMETHING_ELSE');
+    });
+
+    it('refuses numbers that are not integers or out of range', () => {
+      expect(parseError({ PORT: 'abc' })).toContain('PORT');
+      expect(parseError({ PORT: '80.5' })).toContain('PORT');
+      expect(parseError({ PORT: '70000' })).toContain('PORT');
+      expect(parseError({ RATE_LIMIT_BURST: '0' })).toContain('RATE_LIMIT_BURST');
+    });
+
+    it('refuses values outside a closed list', () => {
+      expect(parseError({ NODE_ENV: 'staging', JWT_SECRET: SECRET })).toContain('NODE_ENV');
+      expect(parseError({ JWT_ALGORITHM: 'none' })).toContain('JWT_ALGORITHM');
+      expect(parseError({ JWT_ALGORITHM: 'RS256' })).toContain('JWT_ALGORITHM');
+    });
+
+    it('throws one error naming every bad variable and none of the good ones', () => {
+      const message = parseError({
+        NODE_ENV: 'test',
+        JWT_SECRET: SECRET,
+        PORT: 'abc',
+        HOST: 'chat.internal',
+        RATE_LIMIT_BURST: '0',
+        TYPING_TTL_MS: '-1',
+        JWT_ALGORITHM: 'none',
+        CORS_ORIGINS: 'example.com',
+        REDIS_URL: 'http://localhost:6379',
+      });
+
+      for (const name of ['PORT', 'RATE_LIMIT_BURST', 'TYPING_TTL_MS', 'JWT_ALGORITHM', 'CORS_ORIGINS', 'REDIS_URL']) {
+        expect(message).toContain(name);
+      }
+      expect(message).not.toContain('HOST');
+      expect(message).not.toContain('NODE_ENV');
+      expect(message).not.toContain('JWT_SECRET');
+    });
+
+    describe('JWT_SECRET', () => {
+      it.each(['production', 'test'])('refuses a missing secret in %s', (nodeEnv) => {
+        expect(parseError({ NODE_ENV: nodeEnv })).toContain('JWT_SECRET');
+      });
+
+      it.each(['production', 'test'])('refuses the development default in %s', (nodeEnv) => {
+        expect(parseError({ NODE_ENV: nodeEnv, JWT_SECRET: DEV_JWT_SECRET })).toContain('JWT_SECRET');
+      });
+
+      it('accepts the default in development', () => {
+        expect(parseEnvironment({ NODE_ENV: 'development' }).JWT_SECRET).toBe(DEV_JWT_SECRET);
+      });
+
+      it('accepts a real secret outside development', () => {
+        expect(parseEnvironment({ NODE_ENV: 'production', JWT_SECRET: SECRET }).JWT_SECRET).toBe(SECRET);
+      });
+
+      it('refuses a secret that is too short, even in development', () => {
+        expect(parseError({ NODE_ENV: 'development', JWT_SECRET: 'short' })).toContain('JWT_SECRET');
+      });
+
+      it('lists the missing secret together with the other problems', () => {
+        const message = parseError({ NODE_ENV: 'production', PORT: 'abc' });
+
+        expect(message).toContain('JWT_SECRET');
+        expect(message).toContain('PORT');
+      });
+    });
+
+    describe('CORS_ORIGINS', () => {
+      it('accepts `*` and a comma-separated list of http(s) origins', () => {
+        expect(parseEnvironment({ CORS_ORIGINS: '*' }).CORS_ORIGINS).toBe('*');
+        expect(parseEnvironment({ CORS_ORIGINS: 'https://a.example, http://b.example:8080' }).CORS_ORIGINS).toBe(
+          'https://a.example, http://b.example:8080',
+        );
+      });
+
+      it.each(['a.example', 'ftp://a.example', 'https://a.example,', 'https://a.example,*', '*,https://a.example'])(
+        'refuses %j',
+        (origins) => {
+          expect(parseError({ CORS_ORIGINS: origins })).toContain('CORS_ORIGINS');
+        },
+      );
+    });
+  });
+
+  describe(toSettings.name, () => {
+    it('maps the defaults into the typed settings', () => {
+      const settings = toSettings(parseEnvironment({}));
+
+      expect(settings).toMatchObject({
+        env: 'development',
+        http: {
+          host: '0.0.0.0',
+          port: 8000,
+          corsOrigins: ['http://localhost:3000', 'http://localhost:3001', 'http://localhost:5173', 'http://localhost:8080'],
+        },
+        jwt: { secret: DEV_JWT_SECRET, algorithm: 'HS256', clockSkewS: 30 },
+        ws: {
+          path: WS_PATH,
+          heartbeatIntervalMs: 10_000,
+          maxPayloadBytes: 65_536,
+          maxBufferedBytes: 4 * 1024 * 1024,
+          maxConnections: 10_000,
+          rateLimit: { perSecond: 20, burst: 40 },
+        },
+        typing: { throttleMs: 1_000, ttlMs: 5_000 },
+        limits: { maxRoomsPerConnection: 100, maxMessageLength: 4_000, maxRefLength: 64 },
+        messages: { dedupWindowMs: 600_000, historyMaxPerRoom: 10_000, recoveryMaxMessages: 1_000 },
+        redis: { keyPrefix: '' },
+        shutdownGraceMs: 3_000,
+      });
+      expect(settings.redis.url).toBeUndefined();
+    });
+
+    it('carries numbers read from strings', () => {
+      const settings = toSettings(
+        parseEnvironment({ NODE_ENV: 'test', JWT_SECRET: SECRET, TYPING_THROTTLE_MS: '250', RATE_LIMIT_BURST: '7' }),
+      );
+
+      expect(settings.env).toBe('test');
+      expect(settings.typing.throttleMs).toBe(250);
+      expect(settings.ws.rateLimit.burst).toBe(7);
+    });
+
+    it('splits the origin list, trimming spaces and trailing slashes', () => {
+      const settings = toSettings(parseEnvironment({ CORS_ORIGINS: 'https://a.example/, http://b.example:8080' }));
+
+      expect(settings.http.corsOrigins).toEqual(['https://a.example', 'http://b.example:8080']);
+    });
+
+    it('keeps `*` as allowing any origin', () => {
+      expect(toSettings(parseEnvironment({ CORS_ORIGINS: '*' })).http.corsOrigins).toBe('*');
+    });
+
+    it('turns a Redis URL into the settings and an empty one into none', () => {
+      expect(toSettings(parseEnvironment({ REDIS_URL: 'redis://localhost:6379/0' })).redis.url).toBe('redis://localhost:6379/0');
+      expect(toSettings(parseEnvironment({ REDIS_URL: '' })).redis.url).toBeUndefined();
+    });
+  });
+});
