@@ -12,12 +12,16 @@ export const ROOM_BUS = Symbol('ROOM_BUS');
  * replayed; the message store is what makes messages recoverable.
  */
 export interface RoomBus {
-  /** Sets this instance's single listener. */
+  /**
+   * Adds a listener for the events of the rooms this instance subscribed
+   * (those with a local member). `RoomsService` is one; a module that reacts
+   * to room events adds its own.
+   */
   onEvent(listener: RoomEventListener): void;
   /** Starts receiving a room's events; resolves once the subscription is active. */
   subscribe(roomId: string): Promise<void>;
   unsubscribe(roomId: string): Promise<void>;
   publish(roomId: string, event: RoomEvent): Promise<void>;
-  /** Sets what to call when events may have been missed (the subscription was lost and is back). */
+  /** Adds what to call when events may have been missed (the subscription was lost and is back). */
   onResync(listener: () => void): void;
 }
