@@ -1,16 +1,16 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { BusListeners } from './bus-listeners.js';
 import type { RoomBus } from './room-bus.js';
 import type { RoomEvent, RoomEventListener } from './room-event.js';
 
 /** The embedded bus: one process, so "every instance" is this one. */
 @Injectable()
 export class MemoryBus implements RoomBus {
-  private readonly logger = new Logger(MemoryBus.name);
-  private readonly listeners: RoomEventListener[] = [];
+  private readonly listeners = new BusListeners();
   private readonly subscribed = new Set<string>();
 
   onEvent(listener: RoomEventListener): void {
-    this.listeners.push(listener);
+    this.listeners.onEvent(listener);
   }
 
   /** Nothing is ever missed in one process. */
@@ -27,18 +27,7 @@ export class MemoryBus implements RoomBus {
   /** Queued as a microtask: asynchronous like Redis, and in publish order. */
   async publish(roomId: string, event: RoomEvent): Promise<void> {
     queueMicrotask(() => {
-      if (this.subscribed.has(roomId)) this.emit(roomId, event);
+      if (this.subscribed.has(roomId)) this.listeners.emit(roomId, event);
     });
-  }
-
-  /** One failing listener must not keep the event from the others. */
-  private emit(roomId: string, event: RoomEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(roomId, event);
-      } catch (error) {
-        this.logger.error(error);
-      }
-    }
   }
 }

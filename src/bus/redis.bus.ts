@@ -1,5 +1,6 @@
 import { Logger, OnModuleInit } from '@nestjs/common';
 import { RedisService } from '../redis/redis.service.js';
+import { BusListeners } from './bus-listeners.js';
 import type { RoomBus } from './room-bus.js';
 import { parseRoomEvent, type RoomEvent, type RoomEventListener } from './room-event.js';
 
@@ -15,8 +16,7 @@ import { parseRoomEvent, type RoomEvent, type RoomEventListener } from './room-e
  */
 export class RedisBus implements RoomBus, OnModuleInit {
   private readonly logger = new Logger(RedisBus.name);
-  private readonly listeners: RoomEventListener[] = [];
-  private readonly resyncListeners: Array<() => void> = [];
+  private readonly listeners = new BusListeners();
   private readonly rooms = new Set<string>();
   /** Payloads on room channels that were not room events; dropped. */
   malformed = 0;
@@ -30,12 +30,12 @@ export class RedisBus implements RoomBus, OnModuleInit {
   }
 
   onEvent(listener: RoomEventListener): void {
-    this.listeners.push(listener);
+    this.listeners.onEvent(listener);
   }
 
   /** Called after the subscription was lost and restored: events in between were missed. */
   onResync(listener: () => void): void {
-    this.resyncListeners.push(listener);
+    this.listeners.onResync(listener);
   }
 
   async subscribe(roomId: string): Promise<void> {
@@ -60,7 +60,7 @@ export class RedisBus implements RoomBus, OnModuleInit {
       }
     }
     queueMicrotask(() => {
-      if (this.rooms.has(roomId)) this.emit(roomId, event);
+      if (this.rooms.has(roomId)) this.listeners.emit(roomId, event);
     });
   }
 
@@ -73,7 +73,7 @@ export class RedisBus implements RoomBus, OnModuleInit {
       this.logger.debug(`dropped a malformed event on ${channel}`);
       return;
     }
-    this.emit(roomId, event);
+    this.listeners.emit(roomId, event);
   }
 
   private async resubscribe(): Promise<void> {
@@ -81,17 +81,6 @@ export class RedisBus implements RoomBus, OnModuleInit {
     if (channels.length > 0) {
       await this.redis.subscriber.subscribe(...channels).catch(() => undefined);
     }
-    for (const listener of this.resyncListeners) listener();
-  }
-
-  /** One failing listener must not keep the event from the others. */
-  private emit(roomId: string, event: RoomEvent): void {
-    for (const listener of this.listeners) {
-      try {
-        listener(roomId, event);
-      } catch (error) {
-        this.logger.error(error);
-      }
-    }
+    this.listeners.resync();
   }
 }

@@ -1,0 +1,33 @@
+import { Logger } from '@nestjs/common';
+import type { RoomEvent, RoomEventListener } from './room-event.js';
+
+/** The listeners of a bus. One that throws does not keep an event from the others. */
+export class BusListeners {
+  private readonly logger = new Logger(BusListeners.name);
+  private readonly events: RoomEventListener[] = [];
+  private readonly resyncs: Array<() => void> = [];
+
+  onEvent(listener: RoomEventListener): void {
+    this.events.push(listener);
+  }
+
+  onResync(listener: () => void): void {
+    this.resyncs.push(listener);
+  }
+
+  emit(roomId: string, event: RoomEvent): void {
+    for (const listener of this.events) this.safely(() => listener(roomId, event));
+  }
+
+  resync(): void {
+    for (const listener of this.resyncs) this.safely(listener);
+  }
+
+  private safely(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.logger.error(error);
+    }
+  }
+}
