@@ -103,10 +103,12 @@ export class ChatWsAdapter extends WsAdapter {
       return invalid('invalid_frame', 'A frame must be a JSON object');
     }
     const frame = value as Record<string, unknown>;
-    if (typeof frame.type !== 'string') return invalid('invalid_frame', 'type must be a string');
     const maxRef = this.settings.limits.maxRefLength;
     if (frame.ref !== undefined && (typeof frame.ref !== 'string' || frame.ref.length > maxRef)) {
       return invalid('invalid_frame', `ref must be a string of at most ${maxRef} characters`);
+    }
+    if (typeof frame.type !== 'string') {
+      return { error: { ...invalid('invalid_frame', 'type must be a string').error, ref: frame.ref as string | undefined } };
     }
     return { frame: frame as Frame };
   }

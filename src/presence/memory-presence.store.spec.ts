@@ -101,10 +101,13 @@ describe(MemoryPresenceStore.name, () => {
       expect(await store.startTyping('r1', u1, 100, THROTTLE, TTL)).toBe(true);
     });
 
-    it('returns the connection of the latest start on stop', async () => {
+    it('returns the connection of the latest broadcast start on stop', async () => {
       await store.startTyping('r1', u1, 0, THROTTLE, TTL);
       await store.startTyping('r1', { userId: 'u1', connectionId: 'c2' }, 100, THROTTLE, TTL);
+      expect(await store.stopTyping('r1', 'u1')).toEqual({ userId: 'u1', connectionId: 'c1' });
 
+      await store.startTyping('r1', u1, 200, THROTTLE, TTL);
+      await store.startTyping('r1', { userId: 'u1', connectionId: 'c2' }, 200 + THROTTLE, THROTTLE, TTL);
       expect(await store.stopTyping('r1', 'u1')).toEqual({ userId: 'u1', connectionId: 'c2' });
     });
 

@@ -48,11 +48,14 @@ export class MemoryPresenceStore implements PresenceStore {
     const current = room.get(typist.userId);
     const live = current !== undefined && current.expiresAt > now;
     const broadcast = !live || now - current.broadcastAt >= throttleMs;
-    room.set(typist.userId, {
-      ...typist,
-      broadcastAt: broadcast || !current ? now : current.broadcastAt,
-      expiresAt: now + ttlMs,
-    });
+    // A throttled start changes nothing but the expiry: the stop must go to
+    // the connections that saw the broadcast start.
+    room.set(
+      typist.userId,
+      broadcast || !current
+        ? { ...typist, broadcastAt: now, expiresAt: now + ttlMs }
+        : { ...current, expiresAt: now + ttlMs },
+    );
     return broadcast;
   }
 

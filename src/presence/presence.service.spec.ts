@@ -190,7 +190,7 @@ describe(PresenceService.name, () => {
       expect(ofType('typing_stopped').map((e) => (e.data as { user_id: string }).user_id)).toEqual(['alice', 'bob']);
     });
 
-    it('stops on behalf of the connection of the latest start', async () => {
+    it('stops on behalf of the connection whose start was broadcast', async () => {
       await service.joined('r1', alice1);
       await service.joined('r1', alice2);
       await service.typing('r1', alice1, true);
@@ -198,7 +198,7 @@ describe(PresenceService.name, () => {
       await advance(TTL);
 
       expect(ofType('typing_stopped')).toEqual([
-        { type: 'typing_stopped', data: { user_id: 'alice', connection_id: 'c-alice-2' } },
+        { type: 'typing_stopped', data: { user_id: 'alice', connection_id: 'c-alice-1' } },
       ]);
     });
   });

@@ -1,0 +1,238 @@
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { ISO_DATE, join, useChatApp } from './support/chat.js';
+import { token } from './support/tokens.js';
+
+const API = '/api/v1/chats';
+const bearer = (user: string, options: Parameters<typeof token>[1] = {}) => `Bearer ${token(user, options)}`;
+const service = () => bearer('backend', { role: 'service' });
+const errorBody = (statusCode: number, error: string, message: unknown = expect.any(String)) => ({
+  statusCode,
+  error,
+  message,
+});
+/** A user id no other test uses, so GET /rooms sees only this test's rooms. */
+const fresh = (name: string) => `${name}-${randomUUID()}`;
+
+describe('REST rooms and members (PROTOCOL §5)', () => {
+  const chat = useChatApp();
+  const api = () => request(chat.http);
+
+  describe('POST /rooms', () => {
+    it('creates a room (201, Room) whose owner and member is the caller', async () => {
+      const response = await api()
+        .post(`${API}/rooms`)
+        .set('Authorization', bearer('alice'))
+        .send({ room_type: 'team', room_name: 'Focus', description: 'deep work', member_ids: ['bob', 'carol', 'bob', 'alice'] })
+        .expect(201);
+      expect(response.body).toEqual({
+        room_id: expect.any(String),
+        room_type: 'team',
+        room_name: 'Focus',
+        description: 'deep work',
+        owner_id: 'alice',
+        member_ids: expect.arrayContaining(['alice', 'bob', 'carol']),
+        is_active: true,
+        is_archived: false,
+        created_at: expect.stringMatching(ISO_DATE),
+        last_message_at: null,
+      });
+      expect(response.body.member_ids).toHaveLength(3);
+      const members = await api()
+        .get(`${API}/rooms/${response.body.room_id}/members`)
+        .set('Authorization', bearer('alice'))
+        .expect(200);
+      expect(members.body).toContainEqual({ user_id: 'alice', role: 'owner', joined_at: expect.stringMatching(ISO_DATE) });
+      const alice = await chat.connect('alice');
+      expect(await join(alice, response.body.room_id)).toMatchObject({ online: ['alice'] });
+    });
+
+    it('creates a direct room with exactly one other user, and refuses any other count with 400', async () => {
+      const direct = await api()
+        .post(`${API}/rooms`)
+        .set('Authorization', bearer('alice'))
+        .send({ room_type: 'direct', member_ids: ['bob'] })
+        .expect(201);
+      expect(direct.body).toMatchObject({ room_type: 'direct', owner_id: 'alice', room_name: null, description: null });
+      expect([...direct.body.member_ids].sort()).toEqual(['alice', 'bob']);
+      for (const member_ids of [[], ['alice'], ['bob', 'carol']]) {
+        const refused = await api()
+          .post(`${API}/rooms`)
+          .set('Authorization', bearer('alice'))
+          .send({ room_type: 'direct', member_ids })
+          .expect(400);
+        expect(refused.body).toEqual(errorBody(400, 'Bad Request', expect.stringContaining('member_ids')));
+      }
+    });
+
+    it.each([
+      ['room_type', {}],
+      ['room_type', { room_type: 'group' }],
+      ['room_type', { room_type: 3 }],
+      ['member_ids', { room_type: 'team', member_ids: 'bob' }],
+      ['member_ids', { room_type: 'team', member_ids: [5] }],
+      ['member_ids', { room_type: 'team', member_ids: [''] }],
+      ['room_name', { room_type: 'team', room_name: 7 }],
+      ['room_name', { room_type: 'team', room_name: 'n'.repeat(201) }],
+      ['description', { room_type: 'team', description: false }],
+    ])('answers 400 naming %s (case %#)', async (field, body) => {
+      const response = await api().post(`${API}/rooms`).set('Authorization', bearer('alice')).send(body).expect(400);
+      expect(response.body).toEqual(errorBody(400, 'Bad Request', expect.stringContaining(field)));
+    });
+  });
+
+  it('GET /rooms lists the caller’s rooms only, with total', async () => {
+    const [dana, erin] = [fresh('dana'), fresh('erin')];
+    const own = await Promise.all([chat.room(dana, []), chat.room(dana, [erin]), chat.room(erin, [dana])]);
+    await chat.room(erin, ['someone-else']);
+    const response = await api().get(`${API}/rooms`).set('Authorization', bearer(dana)).expect(200);
+    expect(response.body.total).toBe(3);
+    expect(response.body.rooms.map((room: { room_id: string }) => room.room_id).sort()).toEqual([...own].sort());
+    for (const room of response.body.rooms) expect(room.member_ids).toContain(dana);
+    const nobody = await api().get(`${API}/rooms`).set('Authorization', bearer(fresh('nobody'))).expect(200);
+    expect(nobody.body).toEqual({ rooms: [], total: 0 });
+  });
+
+  it('GET /rooms/:room_id answers members and service tokens, 403 others, 404 unknown rooms', async () => {
+    const roomId = await chat.room('alice', ['bob']);
+    const room = await api().get(`${API}/rooms/${roomId}`).set('Authorization', bearer('bob')).expect(200);
+    expect(room.body).toMatchObject({ room_id: roomId, owner_id: 'alice', room_type: 'team', last_message_at: null });
+    await api().get(`${API}/rooms/${roomId}`).set('Authorization', service()).expect(200);
+    const forbidden = await api().get(`${API}/rooms/${roomId}`).set('Authorization', bearer('mallory')).expect(403);
+    expect(forbidden.body).toEqual(errorBody(403, 'Forbidden'));
+    const admin = await api().get(`${API}/rooms/${roomId}`).set('Authorization', bearer('mallory', { role: 'admin' }));
+    expect(admin.status).toBe(403);
+    for (const id of ['no-such-room', '__proto__', 'constructor']) {
+      const missing = await api().get(`${API}/rooms/${id}`).set('Authorization', bearer('alice')).expect(404);
+      expect(missing.body).toEqual(errorBody(404, 'Not Found'));
+    }
+    const posted = await api()
+      .post(`${API}/rooms/${roomId}/messages`)
+      .set('Authorization', bearer('bob'))
+      .send({ content: 'hi' })
+      .expect(201);
+    const after = await api().get(`${API}/rooms/${roomId}`).set('Authorization', bearer('alice')).expect(200);
+    expect(after.body.last_message_at).toBe(posted.body.created_at);
+  });
+
+  it('GET /rooms/:room_id/members lists Members with roles, for members and service tokens only', async () => {
+    const roomId = await chat.room('alice', ['bob', 'carol']);
+    const response = await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', bearer('carol')).expect(200);
+    const joinedAt = expect.stringMatching(ISO_DATE);
+    expect([...response.body].sort((a, b) => a.user_id.localeCompare(b.user_id))).toEqual([
+      { user_id: 'alice', role: 'owner', joined_at: joinedAt },
+      { user_id: 'bob', role: 'member', joined_at: joinedAt },
+      { user_id: 'carol', role: 'member', joined_at: joinedAt },
+    ]);
+    await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', service()).expect(200);
+    const forbidden = await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', bearer('mallory')).expect(403);
+    expect(forbidden.body).toEqual(errorBody(403, 'Forbidden'));
+    await api().get(`${API}/rooms/no-such-room/members`).set('Authorization', bearer('alice')).expect(404);
+  });
+
+  describe('POST /rooms/:room_id/members', () => {
+    const add = (roomId: string, auth: string, body: object) =>
+      api().post(`${API}/rooms/${roomId}/members`).set('Authorization', auth).send(body);
+
+    it('lets the owner and a service token add members (201, Member), who may then join', async () => {
+      const roomId = await chat.room('alice', ['bob']);
+      const byOwner = await add(roomId, bearer('alice'), { user_id: 'carol' }).expect(201);
+      expect(byOwner.body).toEqual({ user_id: 'carol', role: 'member', joined_at: expect.stringMatching(ISO_DATE) });
+      const byService = await add(roomId, service(), { user_id: 'dave' }).expect(201);
+      expect(byService.body).toMatchObject({ user_id: 'dave', role: 'member' });
+      const dave = await chat.connect('dave');
+      expect(await join(dave, roomId)).toMatchObject({ room_id: roomId });
+      const members = await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', bearer('dave')).expect(200);
+      expect(members.body.map((m: { user_id: string }) => m.user_id).sort()).toEqual(['alice', 'bob', 'carol', 'dave']);
+    });
+
+    it('refuses other members, non-members and non-service roles with 403, unknown rooms with 404', async () => {
+      const roomId = await chat.room('alice', ['bob']);
+      for (const auth of [bearer('bob'), bearer('mallory'), bearer('bob', { role: 'admin' })]) {
+        const response = await add(roomId, auth, { user_id: 'mallory' }).expect(403);
+        expect(response.body).toEqual(errorBody(403, 'Forbidden'));
+      }
+      await add('no-such-room', bearer('alice'), { user_id: 'carol' }).expect(404);
+      const members = await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', bearer('alice')).expect(200);
+      expect(members.body).toHaveLength(2);
+    });
+
+    it.each([{}, { user_id: 5 }, { user_id: '' }, { user_id: 'u'.repeat(129) }])(
+      'answers 400 naming user_id (case %#)',
+      async (body) => {
+        const roomId = await chat.room('alice', []);
+        const response = await add(roomId, bearer('alice'), body).expect(400);
+        expect(response.body).toEqual(errorBody(400, 'Bad Request', expect.stringContaining('user_id')));
+      },
+    );
+  });
+
+  describe('DELETE /rooms/:room_id/members/:user_id', () => {
+    const remove = (roomId: string, userId: string, auth: string) =>
+      api().delete(`${API}/rooms/${roomId}/members/${userId}`).set('Authorization', auth);
+    const memberIds = async (roomId: string) =>
+      (await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', service()).expect(200)).body
+        .map((m: { user_id: string }) => m.user_id)
+        .sort();
+
+    it('lets the owner, the member themself and a service token remove (204)', async () => {
+      const roomId = await chat.room('alice', ['bob', 'carol', 'dave']);
+      const byOwner = await remove(roomId, 'bob', bearer('alice')).expect(204);
+      expect(byOwner.text).toBe('');
+      await remove(roomId, 'carol', bearer('carol')).expect(204);
+      await remove(roomId, 'dave', service()).expect(204);
+      expect(await memberIds(roomId)).toEqual(['alice']);
+      await api().get(`${API}/rooms/${roomId}`).set('Authorization', bearer('carol')).expect(403);
+    });
+
+    it('refuses other members and non-members with 403, unknown rooms with 404', async () => {
+      const roomId = await chat.room('alice', ['bob', 'carol']);
+      for (const [target, auth] of [
+        ['carol', bearer('bob')],
+        ['alice', bearer('bob')],
+        ['bob', bearer('mallory')],
+        ['bob', bearer('carol', { role: 'admin' })],
+      ]) {
+        const response = await remove(roomId, target, auth).expect(403);
+        expect(response.body).toEqual(errorBody(403, 'Forbidden'));
+      }
+      expect(await memberIds(roomId)).toEqual(['alice', 'bob', 'carol']);
+      await remove('no-such-room', 'bob', bearer('alice')).expect(404);
+    });
+  });
+
+  describe('authentication', () => {
+    const endpoints: Array<[string, string]> = [
+      ['post', '/rooms'],
+      ['get', '/rooms'],
+      ['get', '/rooms/some-room'],
+      ['get', '/rooms/some-room/members'],
+      ['post', '/rooms/some-room/members'],
+      ['delete', '/rooms/some-room/members/bob'],
+      ['post', '/rooms/some-room/messages'],
+    ];
+    const badHeaders = [
+      undefined,
+      'Bearer not-a-jwt',
+      bearer('alice', { secret: 'another-secret-0123456789abcdef' }),
+      bearer('alice', { expiresInS: -3600 }),
+      `Basic ${token('alice')}`,
+    ];
+
+    it.each(endpoints)('%s %s answers 401 for a missing, invalid or expired token', async (method, path) => {
+      const roomId = await chat.room('alice', ['bob']);
+      const url = `${API}${path.replace('some-room', roomId)}`;
+      for (const header of badHeaders) {
+        let call = method === 'get' ? api().get(url) : method === 'post' ? api().post(url) : api().delete(url);
+        if (header !== undefined) call = call.set('Authorization', header);
+        const response = await call.send({ room_type: 'team', user_id: 'mallory', content: 'hi' });
+        expect({ status: response.status, body: response.body }).toEqual({
+          status: 401,
+          body: errorBody(401, 'Unauthorized'),
+        });
+      }
+      const members = await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', service()).expect(200);
+      expect(members.body).toHaveLength(2);
+    });
+  });
+});
