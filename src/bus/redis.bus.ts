@@ -51,17 +51,20 @@ export class RedisBus implements RoomBus, OnModuleInit {
   }
 
   async publish(roomId: string, event: RoomEvent): Promise<void> {
-    if (this.redis.notReadyReason === undefined) {
-      try {
-        await this.redis.client.publish(this.redis.keys.channel(roomId), JSON.stringify(event));
-        return;
-      } catch {
-        // Fall through: at least this instance's connections hear it.
-      }
+    let published = false;
+    if (this.redis.client.status === 'ready') {
+      published = await this.redis.client
+        .publish(this.redis.keys.channel(roomId), JSON.stringify(event))
+        .then(() => true)
+        .catch(() => false);
     }
-    queueMicrotask(() => {
-      if (this.rooms.has(roomId)) this.listeners.emit(roomId, event);
-    });
+    // Without a working subscription this instance would not hear its own
+    // event: its own connections get it directly.
+    if (!published || this.redis.subscriber.status !== 'ready') {
+      queueMicrotask(() => {
+        if (this.rooms.has(roomId)) this.listeners.emit(roomId, event);
+      });
+    }
   }
 
   private receive(channel: string, payload: string): void {

@@ -6,7 +6,8 @@ import type { Message } from '../chat/protocol.js';
  * are this service's own.
  */
 export type RoomEvent =
-  | { type: 'message'; data: Message }
+  /** `epoch` is set on this service's messages (those with a `seq`). */
+  | { type: 'message'; data: Message; epoch?: string }
   | { type: 'message_updated'; data: Message }
   | { type: 'message_deleted'; data: { room_id: string; message_id: string } }
   /** `connection_id` is the sender's connection, which never gets its own typing back. */

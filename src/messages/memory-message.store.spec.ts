@@ -109,7 +109,10 @@ describe(MemoryMessageStore.name, () => {
       ]);
       await flush();
 
-      expect(events).toEqual(appended.map(({ message }) => ({ roomId: message.room_id, event: { type: 'message', data: message } })));
+      const { epoch } = await store.head('r1');
+      expect(events).toEqual(
+        appended.map(({ message }) => ({ roomId: message.room_id, event: { type: 'message', data: message, epoch } })),
+      );
       expect(events.filter((e) => e.roomId === 'r1').map((e) => (e.event.data as { seq: number }).seq)).toEqual([1, 2, 3]);
     });
   });

@@ -42,7 +42,7 @@ export class MemoryMessageStore implements MessageStore {
       this.sent.set(key, { message, until: now + dedupWindowMs });
       this.forgetExpired(now);
     }
-    await this.bus.publish(draft.room_id, { type: 'message', data: message });
+    await this.bus.publish(draft.room_id, { type: 'message', data: message, epoch: this.epoch });
     return { message, duplicate: false };
   }
 

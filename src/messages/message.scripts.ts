@@ -25,6 +25,7 @@ if dedup then
   if original then return {0, original} end
 end
 redis.call('HSETNX', KEYS[1], 'epoch', ARGV[2])
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local json = '{"seq":' .. seq .. ',' .. ARGV[1]
 if redis.call('XLEN', KEYS[2]) >= tonumber(ARGV[3]) then
@@ -38,5 +39,5 @@ redis.call('XADD', KEYS[2], seq .. '-0', 'm', json)
 redis.call('HSET', KEYS[3], ARGV[6], seq)
 redis.call('HSET', KEYS[1], 'last_at', ARGV[7])
 if dedup then redis.call('SET', KEYS[5], json, 'PX', ARGV[4]) end
-redis.call('PUBLISH', ARGV[5], '{"type":"message","data":' .. json .. '}')
+redis.call('PUBLISH', ARGV[5], '{"type":"message","epoch":' .. cjson.encode(epoch) .. ',"data":' .. json .. '}')
 return {1, json}`;

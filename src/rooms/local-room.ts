@@ -16,8 +16,16 @@ interface Held {
 export class LocalRoom {
   readonly connections = new Set<Connection>();
   private readonly joining = new Map<Connection, Held[]>();
+  /**
+   * For a connection that just joined: the seq it already has. The store
+   * can be ahead of this instance's subscription, so messages up to it may
+   * still arrive live; they are skipped until a newer one has gone out.
+   */
+  private readonly floors = new Map<Connection, number>();
   /** Resolves once this instance receives the room's events. */
   subscribed: Promise<void> = Promise.resolve();
+  /** The history's epoch, as the latest message event said. */
+  epoch: string | undefined;
   /** The last message seq written to this room's connections. */
   lastSeq: number | undefined;
   /** Events waiting, in order, while missed messages are read from the store. */
@@ -31,6 +39,7 @@ export class LocalRoom {
   delete(connection: Connection): void {
     this.connections.delete(connection);
     this.joining.delete(connection);
+    this.floors.delete(connection);
   }
 
   get isEmpty(): boolean {
@@ -42,8 +51,16 @@ export class LocalRoom {
     for (const connection of this.connections) {
       if (connection.id === except) continue;
       const held = this.joining.get(connection);
-      if (held) held.push({ seq, data });
-      else connection.sendEncoded(data);
+      if (held) {
+        held.push({ seq, data });
+        continue;
+      }
+      if (seq !== undefined && this.floors.size > 0) {
+        const floor = this.floors.get(connection);
+        if (floor !== undefined && seq <= floor) continue;
+        this.floors.delete(connection);
+      }
+      connection.sendEncoded(data);
     }
   }
 
@@ -55,8 +72,12 @@ export class LocalRoom {
     const held = this.joining.get(connection);
     if (!held) return;
     this.joining.delete(connection);
+    let sent = upToSeq;
     for (const frame of held) {
-      if (frame.seq === undefined || frame.seq > upToSeq) connection.sendEncoded(frame.data);
+      if (frame.seq !== undefined && frame.seq <= sent) continue;
+      connection.sendEncoded(frame.data);
+      if (frame.seq !== undefined) sent = frame.seq;
     }
+    this.floors.set(connection, sent);
   }
 }

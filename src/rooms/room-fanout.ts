@@ -65,6 +65,11 @@ export class RoomFanout {
       return;
     }
     const seq = event.type === 'message' ? event.data.seq : undefined;
+    if (event.type === 'message' && event.epoch !== undefined && event.epoch !== room.epoch) {
+      // The room's history was reset (a flushed Redis): seqs start again.
+      if (room.epoch !== undefined) room.lastSeq = undefined;
+      room.epoch = event.epoch;
+    }
     if (seq !== undefined && room.lastSeq !== undefined) {
       if (seq <= room.lastSeq) return;
       if (seq > room.lastSeq + 1) {
@@ -86,11 +91,15 @@ export class RoomFanout {
   }
 
   private async catchUp(roomId: string, room: LocalRoom): Promise<void> {
-    const from = room.lastSeq ?? 0;
+    const batch = this.settings.messages.recoveryMaxMessages;
     try {
-      const { messages } = await this.messages.readAfter(roomId, from, this.settings.messages.recoveryMaxMessages);
-      for (const message of messages) {
-        if ((message.seq ?? 0) > (room.lastSeq ?? 0)) this.write(room, roomId, { type: 'message', data: message });
+      // Batch after batch, until the store has nothing newer or dropped what was missed.
+      for (;;) {
+        const { messages, complete } = await this.messages.readAfter(roomId, room.lastSeq ?? 0, batch);
+        for (const message of messages) {
+          if ((message.seq ?? 0) > (room.lastSeq ?? 0)) this.write(room, roomId, { type: 'message', data: message });
+        }
+        if (messages.length < batch || !complete) break;
       }
     } catch (error) {
       this.logger.warn(`Could not catch up room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);

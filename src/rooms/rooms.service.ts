@@ -82,6 +82,7 @@ export class RoomsService implements OnModuleInit {
     const { head, messages, recovered } = recovery;
     const upToSeq = Math.max(head.seq, messages.at(-1)?.seq ?? 0);
     room.lastSeq ??= head.seq;
+    room.epoch ??= head.epoch;
     return {
       joined: { type: 'joined', room_id: roomId, seq: upToSeq, epoch: head.epoch, recovered, ...presence },
       complete: () => {
