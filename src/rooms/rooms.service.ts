@@ -7,6 +7,7 @@ import type { ServerFrame } from '../chat/protocol.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { MessagesService, type Since } from '../messages/messages.service.js';
 import { PresenceService } from '../presence/presence.service.js';
+import type { LocalRoom } from './local-room.js';
 import { RoomFanout } from './room-fanout.js';
 import { ROOM_STORE, type Member, type Room, type RoomStore } from './room.store.js';
 
@@ -69,7 +70,9 @@ export class RoomsService implements OnModuleInit {
     try {
       await room.subscribed;
       presence = await this.presence.joined(roomId, connection);
-      recovery = await this.messages.recover(roomId, since, this.settings.messages.recoveryMaxMessages);
+      recovery = await this.messages
+        .recover(roomId, since, this.settings.messages.recoveryMaxMessages)
+        .catch((error: unknown) => this.withoutStore(error, room));
     } catch (error) {
       await this.leave(connection, roomId);
       throw error;
@@ -81,8 +84,10 @@ export class RoomsService implements OnModuleInit {
     }
     const { head, messages, recovered } = recovery;
     const upToSeq = Math.max(head.seq, messages.at(-1)?.seq ?? 0);
-    room.lastSeq ??= head.seq;
-    room.epoch ??= head.epoch;
+    if (head.epoch) {
+      room.lastSeq ??= head.seq;
+      room.epoch ??= head.epoch;
+    }
     return {
       joined: { type: 'joined', room_id: roomId, seq: upToSeq, epoch: head.epoch, recovered, ...presence },
       complete: () => {
@@ -90,6 +95,15 @@ export class RoomsService implements OnModuleInit {
         room.release(connection, upToSeq);
       },
     };
+  }
+
+  /**
+   * While the shared store is away a join still succeeds, from what this
+   * instance knows of the room; nothing is recovered.
+   */
+  private withoutStore(error: unknown, room: LocalRoom): Awaited<ReturnType<MessagesService['recover']>> {
+    if (!(error instanceof ChatError) || error.code !== 'unavailable') throw error;
+    return { head: { seq: room.lastSeq ?? 0, epoch: room.epoch ?? '', lastMessageAt: null }, messages: [], recovered: false };
   }
 
   /** Leaves one room; false if the connection had not joined it. */
