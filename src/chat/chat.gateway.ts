@@ -1,4 +1,4 @@
-import { Inject, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { Inject, Logger, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -39,6 +39,8 @@ import { WsErrorFilter } from './ws-error.filter.js';
 @UseGuards(WsJwtGuard)
 @UsePipes(framePipe)
 export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
+  private readonly logger = new Logger(ChatGateway.name);
+
   constructor(
     private readonly connections: ConnectionRegistry,
     private readonly rooms: RoomsService,
@@ -61,7 +63,8 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
 
   async handleDisconnect(socket: WebSocket): Promise<void> {
     const connection = this.connections.remove(socket);
-    if (connection) await this.rooms.leaveAll(connection);
+    if (!connection) return;
+    await this.rooms.leaveAll(connection).catch((error: unknown) => this.logger.error(error));
   }
 
   @SubscribeMessage('ping')

@@ -82,9 +82,11 @@ export class ChatWsAdapter extends WsAdapter {
         return;
       }
       const parsed = this.parse(data, isBinary);
-      queue = queue.then(() =>
-        'error' in parsed ? connection.send(parsed.error) : this.dispatch(connection, parsed.frame, byType, transform),
-      );
+      queue = queue
+        .then(() =>
+          'error' in parsed ? connection.send(parsed.error) : this.dispatch(connection, parsed.frame, byType, transform),
+        )
+        .catch((error: unknown) => this.log.error(error));
     });
   }
 

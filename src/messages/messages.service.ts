@@ -17,6 +17,13 @@ export interface Since {
   epoch: string;
 }
 
+/** What a join owes the client, and where the history stands. */
+export interface Recovery {
+  head: HistoryHead;
+  messages: Message[];
+  recovered: boolean;
+}
+
 /**
  * Sending and reading messages. Callers check membership first (a joined
  * room on the socket, a member on REST); this service owns the message rules.
@@ -113,7 +120,7 @@ export class MessagesService {
     roomId: string,
     since: Since | undefined,
     limit: number,
-  ): Promise<{ head: HistoryHead; messages: Message[]; recovered: boolean }> {
+  ): Promise<Recovery> {
     if (!since) return { head: await this.store.head(roomId), messages: [], recovered: false };
     const { head, messages, complete } = await this.store.readAfter(roomId, since.seq, limit + 1);
     const recovered = complete && since.epoch === head.epoch && since.seq <= head.seq && messages.length <= limit;

@@ -1,4 +1,4 @@
-import { Inject, Injectable, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { PRESENCE_STORE, type PresenceStore, type Typist } from './presence.store.js';
@@ -18,6 +18,7 @@ export interface Participant {
  */
 @Injectable()
 export class PresenceService implements OnModuleDestroy {
+  private readonly logger = new Logger(PresenceService.name);
   /** Self-expiry of typing started through this instance, keyed `room\nuser`. */
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
 
@@ -74,7 +75,7 @@ export class PresenceService implements OnModuleDestroy {
     clearTimeout(this.expiryTimers.get(key));
     const timer = setTimeout(() => {
       this.expiryTimers.delete(key);
-      void this.expire(roomId);
+      this.expire(roomId).catch((error: unknown) => this.logger.error(error));
     }, ttlMs);
     timer.unref();
     this.expiryTimers.set(key, timer);

@@ -1,11 +1,11 @@
-import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import { ChatError } from '../chat/chat.error.js';
 import type { Connection } from '../chat/connection.js';
 import type { ServerFrame } from '../chat/protocol.js';
 import { SETTINGS, Settings } from '../config/settings.js';
-import { MessagesService, type Since } from '../messages/messages.service.js';
+import { MessagesService, type Recovery, type Since } from '../messages/messages.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import type { LocalRoom } from './local-room.js';
 import { RoomFanout } from './room-fanout.js';
@@ -37,6 +37,8 @@ export interface Join {
  */
 @Injectable()
 export class RoomsService implements OnModuleInit {
+  private readonly logger = new Logger(RoomsService.name);
+
   constructor(
     @Inject(ROOM_STORE) private readonly store: RoomStore,
     @Inject(ROOM_BUS) private readonly bus: RoomBus,
@@ -66,7 +68,7 @@ export class RoomsService implements OnModuleInit {
     }
     const room = this.fanout.attach(connection, roomId);
     let presence: { online: string[]; typing: string[] };
-    let recovery: Awaited<ReturnType<MessagesService['recover']>>;
+    let recovery: Recovery;
     try {
       await room.subscribed;
       presence = await this.presence.joined(roomId, connection);
@@ -101,7 +103,7 @@ export class RoomsService implements OnModuleInit {
    * While the shared store is away a join still succeeds, from what this
    * instance knows of the room; nothing is recovered.
    */
-  private withoutStore(error: unknown, room: LocalRoom): Awaited<ReturnType<MessagesService['recover']>> {
+  private withoutStore(error: unknown, room: LocalRoom): Recovery {
     if (!(error instanceof ChatError) || error.code !== 'unavailable') throw error;
     return { head: { seq: room.lastSeq ?? 0, epoch: room.epoch ?? '', lastMessageAt: null }, messages: [], recovered: false };
   }
@@ -122,9 +124,9 @@ export class RoomsService implements OnModuleInit {
   private removeLocally(roomId: string, userId: string): void {
     for (const connection of this.fanout.connections(roomId)) {
       if (connection.userId !== userId) continue;
-      void this.leave(connection, roomId).then((left) => {
-        if (left) connection.send({ type: 'left', room_id: roomId, reason: 'removed' });
-      });
+      this.leave(connection, roomId)
+        .then((left) => left && connection.send({ type: 'left', room_id: roomId, reason: 'removed' }))
+        .catch((error: unknown) => this.logger.error(error));
     }
   }
 
