@@ -1,0 +1,29 @@
+import { startApp, type RunningApp } from './support/app.js';
+import { token } from './support/tokens.js';
+import { TestClient } from './support/ws-client.js';
+
+describe('a client flooding at five times the rate', () => {
+  let running: RunningApp;
+  beforeAll(async () => (running = await startApp({ RATE_LIMIT_PER_SECOND: 2, RATE_LIMIT_BURST: 4 })));
+  afterAll(() => running.close());
+
+  it('is closed with 1008 after ten seconds, while a polite client keeps being served', async () => {
+    const flooder = await TestClient.connect(running.ws, token('flooder'));
+    const polite = await TestClient.connect(running.ws, token('polite'));
+    const started = Date.now();
+    const flood = setInterval(() => {
+      if (flooder.socket.readyState === flooder.socket.OPEN) for (let i = 0; i < 3; i++) flooder.send({ type: 'ping' });
+    }, 100);
+    try {
+      const closed = await flooder.closed;
+      expect(closed.code).toBe(1008);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(10_000);
+      expect(flooder.take('error').every((frame) => frame.code === 'rate_limited')).toBe(true);
+    } finally {
+      clearInterval(flood);
+    }
+    polite.send({ type: 'ping', ref: 'still-here' });
+    expect(await polite.next('pong')).toEqual({ type: 'pong', ref: 'still-here' });
+    await polite.close();
+  }, 20_000);
+});
