@@ -27,19 +27,18 @@ return 0`;
 /** KEYS: typing hash. ARGV: user, connection, instance, now, throttleMs, ttlMs. Returns 1 to broadcast. */
 export const TYPING_START = `
 local now = tonumber(ARGV[4])
-local connection, instance, broadcastAt = ARGV[2], ARGV[3], now
+local connection, instance, broadcastAt, broadcast = ARGV[2], ARGV[3], now, 1
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current then
   local c, i, at, expires = string.match(current, '^(.-)|(.-)|(.-)|(.-)$')
   if tonumber(expires) > now and now - tonumber(at) < tonumber(ARGV[5]) then
     -- throttled: only the expiry moves; the stop goes where the broadcast start went
-    connection, instance, broadcastAt = c, i, tonumber(at)
+    connection, instance, broadcastAt, broadcast = c, i, tonumber(at), 0
   end
 end
 redis.call('HSET', KEYS[1], ARGV[1], connection .. '|' .. instance .. '|' .. broadcastAt .. '|' .. (now + tonumber(ARGV[6])))
 redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[6]) * 2)
-if broadcastAt == now then return 1 end
-return 0`;
+return broadcast`;
 
 /** KEYS: typing hash. ARGV: user. Returns the typist's connection id, or nil. */
 export const TYPING_STOP = `

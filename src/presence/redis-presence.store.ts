@@ -39,6 +39,8 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
     this.heartbeat = setInterval(() => void this.beat(), Math.max(250, Math.floor(this.instanceTtlMs / 3)));
     this.heartbeat.unref();
     this.redis.client.on('ready', () => void this.beat().then(() => this.reregister()));
+    // Beat at once: an instance that crashed before its first beat would never be reaped.
+    void this.beat();
   }
 
   onModuleDestroy(): void {

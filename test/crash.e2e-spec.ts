@@ -1,0 +1,108 @@
+import { Redis } from 'ioredis';
+import { collect, join } from './support/chat.js';
+import { ensureBuilt, spawnInstance, useCluster, waitFor, type SpawnedInstance } from './support/cluster.js';
+import { createRoom } from './support/rest.js';
+import { token } from './support/tokens.js';
+import { TestClient } from './support/ws-client.js';
+
+const INSTANCE_TTL_MS = 1500;
+/** The heartbeat runs every third of the TTL, so a reap may come one beat late; plus delivery. */
+const REAPED_WITHIN_MS = INSTANCE_TTL_MS + INSTANCE_TTL_MS / 3 + 700;
+const ENV = { INSTANCE_TTL_MS, TYPING_TTL_MS: 60_000 };
+
+describe('an instance that crashes (SIGKILL) leaves no ghosts', () => {
+  beforeAll(() => ensureBuilt(), 180_000);
+  const cluster = useCluster(2, ENV);
+  const [A, B] = [0, 1];
+  let crashing: SpawnedInstance | undefined;
+  const spawned: TestClient[] = [];
+  let admin: Redis;
+  beforeAll(() => {
+    admin = new Redis(cluster.redisUrl);
+  });
+  afterAll(() => admin.quit());
+
+  const startCrashing = async () => {
+    crashing = await spawnInstance({ ...ENV, REDIS_URL: cluster.redisUrl, REDIS_KEY_PREFIX: cluster.prefix });
+    return crashing;
+  };
+  const connectTo = async (instance: SpawnedInstance, user: string) => {
+    const client = await TestClient.connect(instance.ws, token(user));
+    spawned.push(client);
+    return client;
+  };
+  afterEach(async () => {
+    await crashing?.kill();
+    await Promise.all(spawned.splice(0).map((client) => client.close()));
+  });
+
+  const instancesKey = () => `${cluster.prefix}chat:instances`;
+  /** The id of the instance that holds `user`'s presence in `roomId` (from its `held` set). */
+  const holderOf = async (roomId: string, user: string): Promise<string> => {
+    const marker = `${cluster.prefix}chat:instance:`;
+    for (const key of await admin.keys(`${marker}*:held`)) {
+      if (await admin.sismember(key, `${roomId}\n${user}`)) return key.slice(marker.length, -':held'.length);
+    }
+    throw new Error(`no instance holds ${user} in ${roomId}`);
+  };
+  const heartbeating = (id: string) =>
+    waitFor(async () => (await admin.zscore(instancesKey(), id)) !== null, 3000, `instance ${id} heartbeating`);
+
+  const crashWhileTyping = async (waitForHeartbeat: boolean) => {
+    const roomId = await createRoom(cluster.instances[A].http, 'alice', ['bob', 'carol', 'dave']);
+    const [alice, carol, doomed] = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'carol'), startCrashing()]);
+    await join(alice, roomId);
+    await join(carol, roomId);
+    expect(await alice.next('presence')).toMatchObject({ user_id: 'carol', status: 'online' });
+    const bob = await connectTo(doomed, 'bob');
+    await join(bob, roomId);
+    for (const client of [alice, carol]) expect(await client.next('presence')).toMatchObject({ user_id: 'bob', status: 'online' });
+    bob.send({ type: 'typing', room_id: roomId });
+    for (const client of [alice, carol]) expect(await client.next('typing')).toMatchObject({ user_id: 'bob' });
+    if (waitForHeartbeat) await heartbeating(await holderOf(roomId, 'bob'));
+
+    const killedAt = Date.now();
+    await doomed.kill();
+    for (const client of [alice, carol]) {
+      expect(await client.next('typing_stopped', REAPED_WITHIN_MS)).toEqual({ type: 'typing_stopped', room_id: roomId, user_id: 'bob' });
+      expect(await client.next('presence', REAPED_WITHIN_MS)).toEqual({ type: 'presence', room_id: roomId, user_id: 'bob', status: 'offline' });
+    }
+    expect(Date.now() - killedAt).toBeLessThanOrEqual(REAPED_WITHIN_MS);
+    await Promise.all([alice.nothing(INSTANCE_TTL_MS / 2), carol.nothing(0)]);
+
+    const dave = await cluster.connect(B, 'dave');
+    const joined = await join(dave, roomId);
+    expect([...(joined.online as string[])].sort()).toEqual(['alice', 'carol', 'dave']);
+    expect(joined.typing).toEqual([]);
+  };
+
+  it('clears a crashed instance’s presence and typing within INSTANCE_TTL_MS and tells every other instance once', () =>
+    crashWhileTyping(true));
+
+  it('clears them too when the instance crashes before its first heartbeat', () => crashWhileTyping(false));
+
+  it('keeps a user online in a room where they still have a connection on a live instance', async () => {
+    const [alone, shared] = await Promise.all([
+      createRoom(cluster.instances[A].http, 'alice', ['bob', 'carol']),
+      createRoom(cluster.instances[A].http, 'alice', ['bob', 'carol']),
+    ]);
+    const [alice, bobTab, doomed] = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'bob'), startCrashing()]);
+    await join(alice, alone);
+    await join(alice, shared);
+    const bob = await connectTo(doomed, 'bob');
+    await join(bob, alone);
+    await join(bob, shared);
+    await join(bobTab, shared);
+    expect((await collect(alice, 'presence', 2)).map((frame) => frame.room_id).sort()).toEqual([alone, shared].sort());
+    await heartbeating(await holderOf(alone, 'bob'));
+
+    await doomed.kill();
+    expect(await alice.next('presence', REAPED_WITHIN_MS)).toEqual({ type: 'presence', room_id: alone, user_id: 'bob', status: 'offline' });
+    await alice.nothing(INSTANCE_TTL_MS / 2, 'presence');
+    const carol = await cluster.connect(A, 'carol');
+    expect([...((await join(carol, shared)).online as string[])].sort()).toEqual(['alice', 'bob', 'carol']);
+    expect([...((await join(carol, alone)).online as string[])].sort()).toEqual(['alice', 'carol']);
+    bobTab.send({ type: 'send_message', room_id: shared, content: 'still here' });
+    for (const client of [alice, carol]) expect(await client.next('message')).toMatchObject({ message: { sender_id: 'bob' } });
+  });
+});

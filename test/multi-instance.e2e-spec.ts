@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import { ask, seqs, useCluster } from './support/cluster.js';
+import { collect, join } from './support/chat.js';
+import { createRoom } from './support/rest.js';
+import { token } from './support/tokens.js';
+import type { Frame, TestClient } from './support/ws-client.js';
+
+const THROTTLE_MS = 400;
+const TTL_MS = 1000;
+const CONTENT_TYPES = new Set(['message', 'message_updated', 'message_deleted', 'error']);
+
+describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', () => {
+  const cluster = useCluster(3, { TYPING_THROTTLE_MS: THROTTLE_MS, TYPING_TTL_MS: TTL_MS });
+  const [A, B, C] = [0, 1, 2];
+  const http = (index: number) => cluster.instances[index].http;
+  const room = (owner: string, members: string[]) => createRoom(http(A), owner, members);
+  const joinAll = async (roomId: string, ...clients: TestClient[]) => {
+    for (const client of clients) await join(client, roomId);
+  };
+  const restSend = (index: number, user: string, roomId: string, content: string) =>
+    request(http(index))
+      .post(`/api/v1/chats/rooms/${roomId}/messages`)
+      .set('Authorization', `Bearer ${token(user)}`)
+      .send({ content });
+
+  it('gives every connection on every instance one seq order under concurrent senders', async () => {
+    const roomId = await room('alice', ['bob', 'carol', 'dave', 'erin']);
+    const senders = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'bob'), cluster.connect(C, 'carol')]);
+    const watchers = await Promise.all([cluster.connect(C, 'erin'), cluster.connect(A, 'erin'), cluster.connect(B, 'erin')]);
+    await joinAll(roomId, ...senders, ...watchers);
+    const perSender = 12;
+    const restSends = Array.from({ length: 5 }, (_, i) => restSend(i % 3, 'dave', roomId, `rest ${i}`).then((r) => r.status));
+    for (let i = 0; i < perSender; i++) {
+      for (const sender of senders) sender.send({ type: 'send_message', room_id: roomId, content: `ws ${i}` });
+    }
+    expect(await Promise.all(restSends)).toEqual(restSends.map(() => 201));
+    const total = perSender * senders.length + restSends.length;
+    const seen = await Promise.all([...senders, ...watchers].map((client) => collect(client, 'message', total, 10_000)));
+    const expected = Array.from({ length: total }, (_, i) => i + 1);
+    const ids = seen[0].map((frame) => (frame.message as { message_id: string }).message_id);
+    for (const frames of seen) {
+      expect(seqs(frames)).toEqual(expected);
+      expect(frames.map((frame) => (frame.message as { message_id: string }).message_id)).toEqual(ids);
+    }
+    for (const sender of senders) {
+      const acks = await collect(sender, 'message_ack', perSender);
+      expect(acks.every((ack) => ids.includes((ack.message as { message_id: string }).message_id))).toBe(true);
+    }
+    await Promise.all([...senders, ...watchers].map((client) => client.nothing(200, 'message')));
+  });
+
+  describe('typing', () => {
+    let roomId: string;
+    let alice: TestClient;
+    let aliceTab: TestClient;
+    let bob: TestClient;
+    let carol: TestClient;
+    const typing = (user = 'alice') => ({ type: 'typing', room_id: roomId, user_id: user, is_typing: true });
+    const stopped = (user = 'alice') => ({ type: 'typing_stopped', room_id: roomId, user_id: user });
+
+    beforeEach(async () => {
+      roomId = await room('alice', ['bob', 'carol', 'dave']);
+      [alice, aliceTab, bob, carol] = await Promise.all([
+        cluster.connect(A, 'alice'),
+        cluster.connect(B, 'alice'),
+        cluster.connect(B, 'bob'),
+        cluster.connect(C, 'carol'),
+      ]);
+      await joinAll(roomId, alice, aliceTab, bob, carol);
+    });
+
+    it('reaches the other connections on every instance, the same user’s other tab included, never the sender', async () => {
+      alice.send({ type: 'typing', room_id: roomId });
+      expect(await bob.next('typing')).toEqual(typing());
+      expect(await carol.next('typing')).toEqual(typing());
+      expect(await aliceTab.next('typing')).toEqual(typing());
+      alice.send({ type: 'typing', room_id: roomId, is_typing: false });
+      for (const client of [bob, carol, aliceTab]) expect(await client.next('typing_stopped')).toEqual(stopped());
+      carol.send({ type: 'typing', room_id: roomId });
+      for (const client of [alice, aliceTab, bob]) expect(await client.next('typing')).toEqual(typing('carol'));
+      await Promise.all([alice.nothing(200, 'typing'), carol.nothing(0, 'typing'), alice.nothing(0, 'typing_stopped')]);
+    });
+
+    it('throttles one user’s starts on two instances to one broadcast per window, and broadcasts again in the next', async () => {
+      for (let round = 0; round < 3; round++) {
+        for (let i = 0; i < 3; i++) {
+          alice.send({ type: 'typing', room_id: roomId });
+          aliceTab.send({ type: 'typing', room_id: roomId });
+        }
+        expect(await bob.next('typing')).toEqual(typing());
+        expect(await carol.next('typing')).toEqual(typing());
+        await Promise.all([bob.nothing(THROTTLE_MS + 50, 'typing'), carol.nothing(0, 'typing')]);
+        expect([...alice.take('typing'), ...aliceTab.take('typing')]).toEqual([typing()]);
+        aliceTab.send({ type: 'typing', room_id: roomId });
+        for (const client of [bob, carol, alice]) expect(await client.next('typing')).toEqual(typing());
+        await Promise.all([bob.nothing(100, 'typing'), aliceTab.nothing(0, 'typing')]);
+        expect([...bob.take('typing_stopped'), ...carol.take('typing_stopped')]).toEqual([]);
+        alice.send({ type: 'typing', room_id: roomId, is_typing: false });
+        for (const client of [bob, carol]) expect(await client.next('typing_stopped')).toEqual(stopped());
+        await bob.nothing(50, 'typing_stopped');
+        alice.take('typing_stopped');
+        aliceTab.take('typing_stopped');
+      }
+    });
+
+    it('expires by itself TTL after the latest start, whichever instance took it, once', async () => {
+      alice.send({ type: 'typing', room_id: roomId });
+      await bob.next('typing');
+      await bob.nothing(THROTTLE_MS + 50, 'typing_stopped');
+      const restartedAt = Date.now();
+      aliceTab.send({ type: 'typing', room_id: roomId });
+      await Promise.all([bob.next('typing'), carol.next('typing')]);
+      expect(await bob.next('typing_stopped', TTL_MS + 2000)).toEqual(stopped());
+      expect(Date.now() - restartedAt).toBeGreaterThanOrEqual(TTL_MS - 50);
+      expect(await carol.next('typing_stopped')).toEqual(stopped());
+      await Promise.all([bob.nothing(400, 'typing_stopped'), carol.nothing(0, 'typing_stopped')]);
+      const dave = await cluster.connect(C, 'dave');
+      expect(await join(dave, roomId)).toMatchObject({ typing: [] });
+    });
+  });
+
+  it('keeps a user with tabs on two instances online until both are gone', async () => {
+    const roomId = await room('alice', ['bob', 'carol']);
+    const bob = await cluster.connect(C, 'bob');
+    await join(bob, roomId);
+    const alice = await cluster.connect(A, 'alice');
+    await join(alice, roomId);
+    expect(await bob.next('presence')).toEqual({ type: 'presence', room_id: roomId, user_id: 'alice', status: 'online' });
+    const aliceTab = await cluster.connect(B, 'alice');
+    expect(await join(aliceTab, roomId)).toMatchObject({ online: expect.arrayContaining(['alice', 'bob']) });
+    await bob.nothing(300, 'presence');
+    await alice.close();
+    await bob.nothing(500, 'presence');
+    const carol = await cluster.connect(C, 'carol');
+    expect(await join(carol, roomId)).toMatchObject({ online: expect.arrayContaining(['alice', 'bob', 'carol']) });
+    expect(await bob.next('presence')).toMatchObject({ user_id: 'carol', status: 'online' });
+    await aliceTab.close();
+    expect(await bob.next('presence')).toEqual({ type: 'presence', room_id: roomId, user_id: 'alice', status: 'offline' });
+    expect(await carol.next('presence')).toEqual({ type: 'presence', room_id: roomId, user_id: 'alice', status: 'offline' });
+    await bob.nothing(300, 'presence');
+  });
+
+  it('makes a member removed over REST on one instance leave the room on every instance', async () => {
+    const roomId = await room('alice', ['bob']);
+    const [alice, bob, bobTab] = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'bob'), cluster.connect(C, 'bob')]);
+    await joinAll(roomId, alice, bob, bobTab);
+    expect(await alice.next('presence')).toMatchObject({ user_id: 'bob', status: 'online' });
+    await request(http(A))
+      .delete(`/api/v1/chats/rooms/${roomId}/members/bob`)
+      .set('Authorization', `Bearer ${token('alice')}`)
+      .expect(204);
+    for (const client of [bob, bobTab]) expect(await client.next('left')).toMatchObject({ type: 'left', room_id: roomId });
+    expect(await alice.next('presence', 5000)).toEqual({ type: 'presence', room_id: roomId, user_id: 'bob', status: 'offline' });
+    alice.send({ type: 'send_message', room_id: roomId, content: 'bob is gone' });
+    expect(await alice.next('message')).toMatchObject({ message: { seq: 1, content: 'bob is gone' } });
+    await Promise.all([bob.nothing(300), bobTab.nothing(0)]);
+    expect(await ask(bob, { type: 'typing', room_id: roomId })).toMatchObject({ type: 'error', code: 'not_joined' });
+    expect(await ask(bobTab, { type: 'join_room', room_id: roomId })).toMatchObject({ type: 'error', code: 'not_a_member' });
+  });
+
+  describe('events the existing backend publishes on chat:room:<id> (§6)', () => {
+    let publisher: Redis;
+    beforeAll(() => {
+      publisher = new Redis(cluster.redisUrl);
+    });
+    afterAll(() => publisher.quit());
+
+    const backendMessage = (roomId: string, content: string) => ({
+      message_id: randomUUID(),
+      room_id: roomId,
+      sender_id: 'backend-user',
+      message_type: 'text',
+      content,
+      attachments: null,
+      parent_message_id: null,
+      thread_count: 0,
+      reactions: [],
+      is_edited: false,
+      is_deleted: false,
+      created_at: new Date().toISOString(),
+      updated_at: new Date().toISOString(),
+    });
+    const publish = (roomId: string, payload: unknown) =>
+      publisher.publish(`${cluster.prefix}chat:room:${roomId}`, typeof payload === 'string' ? payload : JSON.stringify(payload));
+    const contentFrames = (client: TestClient, from: number): Frame[] =>
+      client.frames.slice(from).filter((frame) => CONTENT_TYPES.has(frame.type));
+
+    it('delivers message, message_updated and message_deleted to the room’s sockets on every instance', async () => {
+      const roomId = await room('alice', ['bob', 'carol']);
+      const clients = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'bob'), cluster.connect(C, 'carol')]);
+      await joinAll(roomId, ...clients);
+      const data = backendMessage(roomId, 'from the backend');
+      expect(await publish(roomId, { type: 'message', data })).toBe(3);
+      for (const client of clients) expect(await client.next('message')).toEqual({ type: 'message', message: data });
+      const edited = { ...data, content: 'edited by the backend', is_edited: true };
+      await publish(roomId, { type: 'message_updated', data: edited });
+      for (const client of clients) expect(await client.next('message_updated')).toEqual({ type: 'message_updated', message: edited });
+      await publish(roomId, { type: 'message_deleted', data: { room_id: roomId, message_id: data.message_id } });
+      for (const client of clients) {
+        expect(await client.next('message_deleted')).toEqual({ type: 'message_deleted', room_id: roomId, message_id: data.message_id });
+      }
+    });
+
+    it('drops malformed payloads and keeps delivering', async () => {
+      const roomId = await room('alice', ['bob', 'carol']);
+      const clients = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'bob'), cluster.connect(C, 'carol')]);
+      await joinAll(roomId, ...clients);
+      const marks = clients.map((client) => client.frames.length);
+      const bad = [
+        'not json',
+        'null',
+        '[]',
+        '"message"',
+        { type: 'message' },
+        { type: 'message', data: 'text' },
+        { type: 'message', data: { content: 'no ids' } },
+        { type: 'message_updated', data: { room_id: roomId } },
+        { type: 'message_deleted', data: { message_id: randomUUID() } },
+        { type: 'unknown_event', data: backendMessage(roomId, 'unknown type') },
+        { data: backendMessage(roomId, 'no type') },
+      ];
+      for (const payload of bad) await publish(roomId, payload);
+      const good = backendMessage(roomId, 'still delivered');
+      await publish(roomId, { type: 'message', data: good });
+      for (const [i, client] of clients.entries()) {
+        expect(await client.next('message')).toEqual({ type: 'message', message: good });
+        expect(contentFrames(client, marks[i])).toEqual([{ type: 'message', message: good }]);
+      }
+      clients[1].send({ type: 'send_message', room_id: roomId, content: 'ours' });
+      for (const client of clients) expect(await client.next('message')).toMatchObject({ message: { seq: 1, content: 'ours' } });
+      for (const instance of [A, B, C]) await request(http(instance)).get('/health/ready').expect(200);
+    });
+  });
+});

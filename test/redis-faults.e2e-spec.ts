@@ -1,0 +1,184 @@
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import { RedisService } from '../src/redis/redis.service.js';
+import { startApp } from './support/app.js';
+import { collect, join } from './support/chat.js';
+import { ask, readiness, seqs, useCluster, waitFor, waitReadiness } from './support/cluster.js';
+import { freePort, RedisServer, uniquePrefix } from './support/redis.js';
+import { createRoom } from './support/rest.js';
+import { token } from './support/tokens.js';
+import { TestClient, type Frame } from './support/ws-client.js';
+
+const NOT_READY = { status: 503, body: expect.objectContaining({ message: expect.stringMatching(/redis/i) }) };
+
+describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared store is away")', () => {
+  let server: RedisServer;
+  let admin: Redis;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
+    admin.on('error', () => undefined);
+  });
+  const cluster = useCluster(2, async () => ({ REDIS_URL: server.url }));
+  afterAll(async () => {
+    admin.disconnect();
+    await server.stop();
+  });
+
+  const [A, B] = [0, 1];
+  const http = (index: number) => cluster.instances[index].http;
+  const subscribers = (roomId: string) =>
+    admin.pubsub('NUMSUB', `${cluster.prefix}chat:room:${roomId}`).then((reply) => Number((reply as [string, number])[1]));
+  const sendMessage = (client: TestClient, roomId: string, content: string) =>
+    ask(client, { type: 'send_message', room_id: roomId, content }).then((ack) => {
+      expect(ack).toMatchObject({ type: 'message_ack' });
+      return ack.message as { seq: number };
+    });
+  const restSend = (index: number, user: string, roomId: string) =>
+    request(http(index))
+      .post(`/api/v1/chats/rooms/${roomId}/messages`)
+      .set('Authorization', `Bearer ${token(user)}`)
+      .send({ content: 'over REST' });
+  const content = (frame: Frame) => (frame.message as { content: string }).content;
+
+  describe('one outage, step by step', () => {
+    let roomId: string;
+    let alice: TestClient;
+    let bob: TestClient;
+    let carol: TestClient;
+    const others: TestClient[] = [];
+    const connect = async (index: number, user: string) => {
+      const client = await TestClient.connect(cluster.instances[index].ws, token(user));
+      others.push(client);
+      return client;
+    };
+    beforeAll(async () => {
+      roomId = await createRoom(http(A), 'alice', ['bob', 'carol', 'dave']);
+      [alice, bob, carol] = await Promise.all([connect(A, 'alice'), connect(A, 'bob'), connect(B, 'carol')]);
+      for (const client of [alice, bob, carol]) await join(client, roomId);
+      await collect(alice, 'presence', 2);
+      await bob.next('presence');
+      await sendMessage(alice, roomId, 'before');
+      await Promise.all([alice, bob, carol].map((client) => client.next('message')));
+    });
+    afterAll(async () => {
+      await Promise.all(others.map((client) => client.close()));
+      await server.stop();
+      await server.restart();
+    });
+
+    it('answers every send in flight when Redis stops, and reports not ready with the reason while live stays 200', async () => {
+      const inFlight = Array.from({ length: 5 }, (_, i) => ask(alice, { type: 'send_message', room_id: roomId, content: `during ${i}` }));
+      await server.stop();
+      for (const answer of await Promise.all(inFlight)) {
+        expect(answer.type === 'message_ack' || (answer.type === 'error' && answer.code === 'unavailable')).toBe(true);
+      }
+      expect(await waitReadiness(http(A), 503)).toEqual(NOT_READY);
+      expect(await waitReadiness(http(B), 503)).toEqual(NOT_READY);
+      await request(http(A)).get('/health/live').expect(200);
+      await request(http(B)).get('/health/live').expect(200);
+    });
+
+    it('refuses send_message with unavailable and the REST send with 503', async () => {
+      const refused = await ask(alice, { type: 'send_message', room_id: roomId, content: 'refused' });
+      expect(refused).toMatchObject({ type: 'error', code: 'unavailable' });
+      const rest = await restSend(A, 'alice', roomId);
+      expect(rest.status).toBe(503);
+      expect(rest.body).toMatchObject({ statusCode: 503 });
+      await Promise.all([bob.nothing(200, 'message'), carol.nothing(0, 'message')]);
+    });
+
+    it('keeps connecting, ping and typing working among its own connections', async () => {
+      const fresh = await connect(A, 'erin');
+      expect(await ask(fresh, { type: 'ping' })).toMatchObject({ type: 'pong' });
+      expect(await ask(bob, { type: 'ping' })).toMatchObject({ type: 'pong' });
+      alice.send({ type: 'typing', room_id: roomId });
+      expect(await bob.next('typing')).toEqual({ type: 'typing', room_id: roomId, user_id: 'alice', is_typing: true });
+      alice.send({ type: 'typing', room_id: roomId, is_typing: false });
+      expect(await bob.next('typing_stopped')).toEqual({ type: 'typing_stopped', room_id: roomId, user_id: 'alice' });
+      await Promise.all([alice.nothing(200, 'typing'), carol.nothing(0, 'typing')]);
+    });
+
+    it('keeps presence and joins of rooms whose membership it knows working among its own connections', async () => {
+      expect(await ask(bob, { type: 'leave_room', room_id: roomId })).toMatchObject({ type: 'left', room_id: roomId });
+      expect(await alice.next('presence')).toEqual({ type: 'presence', room_id: roomId, user_id: 'bob', status: 'offline' });
+      const rejoined = await ask(bob, { type: 'join_room', room_id: roomId });
+      expect(rejoined).toMatchObject({ type: 'joined', room_id: roomId, online: expect.arrayContaining(['alice', 'bob']) });
+      expect(await alice.next('presence')).toEqual({ type: 'presence', room_id: roomId, user_id: 'bob', status: 'online' });
+      const aliceTab = await connect(A, 'alice');
+      expect(await ask(aliceTab, { type: 'join_room', room_id: roomId })).toMatchObject({ type: 'joined', room_id: roomId });
+      bob.send({ type: 'typing', room_id: roomId });
+      expect(await aliceTab.next('typing')).toMatchObject({ user_id: 'bob' });
+      expect(await alice.next('typing')).toMatchObject({ user_id: 'bob' });
+      await bob.nothing(200, 'presence');
+      const dave = await connect(A, 'dave');
+      expect(await ask(dave, { type: 'join_room', room_id: roomId })).toMatchObject({ type: 'error', code: 'unavailable' });
+    });
+
+    it('after Redis restarts on the same port: ready again, resubscribed, and messages flow across instances on the same sockets', async () => {
+      await server.restart();
+      await Promise.all([waitReadiness(http(A), 200), waitReadiness(http(B), 200)]);
+      expect(await waitFor(async () => (await subscribers(roomId)) === 2, 5000, 'both instances resubscribed')).toBe(true);
+      alice.take('message');
+      const fromB = await sendMessage(carol, roomId, 'from B after the outage');
+      for (const client of [alice, carol]) {
+        expect(await client.next('message')).toMatchObject({ message: { seq: fromB.seq, content: 'from B after the outage' } });
+      }
+      const fromA = await sendMessage(alice, roomId, 'from A after the outage');
+      expect(fromA.seq).toBe(fromB.seq + 1);
+      for (const client of [alice, carol]) expect(content(await client.next('message'))).toBe('from A after the outage');
+    });
+  });
+
+  it('resubscribes after its subscriber connection is killed, and delivers what it missed in order', async () => {
+    await Promise.all([waitReadiness(http(A), 200), waitReadiness(http(B), 200)]);
+    const roomId = await createRoom(http(A), 'alice', ['carol']);
+    const [alice, carol] = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'carol')]);
+    for (const client of [alice, carol]) await join(client, roomId);
+    await sendMessage(carol, roomId, 'first');
+    expect(await alice.next('message')).toMatchObject({ message: { seq: 1 } });
+
+    const name = `chat:${cluster.instances[A].app.get(RedisService).instanceId}:subscriber`;
+    const line = ((await admin.client('LIST')) as string).split('\n').find((entry) => entry.includes(` name=${name} `));
+    expect(line).toBeDefined();
+    const id = /\bid=(\d+)/.exec(line ?? '')?.[1];
+    expect(await admin.client('KILL', 'ID', id ?? '')).toBe(1);
+    expect(await subscribers(roomId)).toBe(1);
+
+    await sendMessage(carol, roomId, 'while A was not subscribed');
+    await waitFor(async () => (await subscribers(roomId)) === 2, 5000, 'A resubscribed');
+    await sendMessage(carol, roomId, 'after A resubscribed');
+    const seen = [await alice.next('message', 5000), await alice.next('message', 5000)];
+    expect(seen.map((frame) => frame.message)).toMatchObject([
+      { seq: 2, content: 'while A was not subscribed' },
+      { seq: 3, content: 'after A resubscribed' },
+    ]);
+    await alice.nothing(200, 'message');
+    await sendMessage(alice, roomId, 'A publishes too');
+    expect(seqs(await collect(carol, 'message', 4))).toEqual([1, 2, 3, 4]);
+    expect((await readiness(http(A))).status).toBe(200);
+  });
+
+  it('starts without Redis, not ready but serving connections, and becomes ready when Redis arrives', async () => {
+    const port = await freePort();
+    const late = await startApp({ REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_KEY_PREFIX: uniquePrefix() });
+    let lateServer: RedisServer | undefined;
+    const client = await TestClient.connect(late.ws, token('alice'));
+    try {
+      expect(await readiness(late.http)).toEqual(NOT_READY);
+      await request(late.http).get('/health/live').expect(200);
+      expect(await ask(client, { type: 'ping' })).toMatchObject({ type: 'pong' });
+
+      lateServer = await RedisServer.start(port);
+      await waitReadiness(late.http, 200);
+      const roomId = await createRoom(late.http, 'alice', ['bob']);
+      await join(client, roomId);
+      expect(await sendMessage(client, roomId, 'now with Redis')).toMatchObject({ seq: 1 });
+      expect(await client.next('message')).toMatchObject({ message: { seq: 1, content: 'now with Redis' } });
+    } finally {
+      await client.close();
+      await late.close();
+      await lateServer?.stop();
+    }
+  });
+});
