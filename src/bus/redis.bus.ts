@@ -18,8 +18,6 @@ export class RedisBus implements RoomBus, OnModuleInit {
   private readonly logger = new Logger(RedisBus.name);
   private readonly listeners = new BusListeners();
   private readonly rooms = new Set<string>();
-  /** Payloads on room channels that were not room events; dropped. */
-  malformed = 0;
 
   constructor(private readonly redis: RedisService) {}
 
@@ -72,7 +70,6 @@ export class RedisBus implements RoomBus, OnModuleInit {
     if (roomId === undefined || !this.rooms.has(roomId)) return;
     const event = parseRoomEvent(payload);
     if (!event) {
-      this.malformed += 1;
       this.logger.debug(`dropped a malformed event on ${channel}`);
       return;
     }

@@ -18,7 +18,10 @@ export interface RoomBus {
    * to room events adds its own.
    */
   onEvent(listener: RoomEventListener): void;
-  /** Starts receiving a room's events; resolves once the subscription is active. */
+  /**
+   * Starts receiving a room's events; resolves once the subscription is
+   * active, or at once while the bus is disconnected (it subscribes on reconnect).
+   */
   subscribe(roomId: string): Promise<void>;
   unsubscribe(roomId: string): Promise<void>;
   publish(roomId: string, event: RoomEvent): Promise<void>;

@@ -21,6 +21,9 @@ export type RoomEvent =
 
 export type RoomEventListener = (roomId: string, event: RoomEvent) => void;
 
+/** The events that become frames on the room's sockets (a removal makes connections leave instead). */
+export type DeliveredEvent = Exclude<RoomEvent, { type: 'member_removed' }>;
+
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
 
@@ -37,7 +40,6 @@ export function parseRoomEvent(payload: string): RoomEvent | undefined {
   switch (event.type) {
     case 'message':
     case 'message_updated':
-      return isString(data.message_id) && isString(data.room_id) ? (event as RoomEvent) : undefined;
     case 'message_deleted':
       return isString(data.message_id) && isString(data.room_id) ? (event as RoomEvent) : undefined;
     case 'typing':

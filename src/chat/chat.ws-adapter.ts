@@ -71,10 +71,13 @@ export class ChatWsAdapter extends WsAdapter {
     const byType = new Map(handlers.map((handler) => [handler.message as string, handler]));
     let queue = Promise.resolve();
     socket.on('error', (error) => this.log.debug(`socket error: ${error.message}`));
+    let waiting = 0;
     socket.on('message', (data, isBinary) => {
       connection.lastSeenAt = Date.now();
-      const verdict = connection.limiter.take();
+      let verdict = connection.limiter.take();
       if (verdict === 'abuse') return connection.close(CloseCode.policy, 'rate_limit_abuse');
+      // Frames wait while earlier ones are handled; with a slow store, no more than a burst may.
+      if (verdict === 'ok' && waiting >= this.settings.ws.rateLimit.burst) verdict = connection.limiter.drop();
       if (verdict !== 'ok') {
         if (verdict === 'drop_and_tell') {
           connection.send({ type: 'error', code: 'rate_limited', message: 'Too many frames; some were dropped' });
@@ -82,11 +85,13 @@ export class ChatWsAdapter extends WsAdapter {
         return;
       }
       const parsed = this.parse(data, isBinary);
+      waiting += 1;
       queue = queue
         .then(() =>
           'error' in parsed ? connection.send(parsed.error) : this.dispatch(connection, parsed.frame, byType, transform),
         )
-        .catch((error: unknown) => this.log.error(error));
+        .catch((error: unknown) => this.log.error(error))
+        .finally(() => (waiting -= 1));
     });
   }
 

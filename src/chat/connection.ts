@@ -35,13 +35,14 @@ export class Connection {
    * Writes an already serialized frame. A client that falls further behind
    * than the configured buffer is closed with 1013 rather than held in memory.
    */
-  sendEncoded(data: string): void {
+  sendEncoded(data: string | Buffer): void {
     if (!this.isOpen) return;
     if (this.socket.bufferedAmount > this.maxBufferedBytes) {
       this.close(CloseCode.tryAgainLater, 'slow_consumer');
       return;
     }
-    this.socket.send(data);
+    // A broadcast passes the same UTF-8 buffer to every socket; it is still a text frame.
+    this.socket.send(data, { binary: false });
   }
 
   close(code: number, reason: string): void {

@@ -1,14 +1,14 @@
+export type RateVerdict = 'ok' | 'drop' | 'drop_and_tell' | 'abuse';
+
+const ABUSE_FACTOR = 5;
+const ABUSE_SECONDS = 10;
+
 /**
  * Per-connection token bucket (PROTOCOL §2 "Rate limit"): `perSecond`
  * sustained, `burst` at once. Frames over it are dropped and the client is
  * told at most once a second; a client that keeps sending at five times the
  * rate for ten seconds is abusive and gets closed.
  */
-export type RateVerdict = 'ok' | 'drop' | 'drop_and_tell' | 'abuse';
-
-const ABUSE_FACTOR = 5;
-const ABUSE_SECONDS = 10;
-
 export class RateLimiter {
   private tokens: number;
   private refilledAt: number;
@@ -35,11 +35,14 @@ export class RateLimiter {
       this.tokens -= 1;
       return 'ok';
     }
-    if (now - this.toldAt >= 1000) {
-      this.toldAt = now;
-      return 'drop_and_tell';
-    }
-    return 'drop';
+    return this.drop(now);
+  }
+
+  /** A frame dropped for another reason (too many waiting): told at most once a second, like the rate. */
+  drop(now = Date.now()): 'drop' | 'drop_and_tell' {
+    if (now - this.toldAt < 1000) return 'drop';
+    this.toldAt = now;
+    return 'drop_and_tell';
   }
 
   /** Counts frames in one-second windows; abusive once every window for ten seconds ran hot. */

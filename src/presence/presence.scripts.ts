@@ -74,7 +74,7 @@ local prefix, channels = ARGV[2], ARGV[3]
 for _, id in ipairs(dead) do
   local held = prefix .. 'chat:instance:' .. id .. ':held'
   for _, pair in ipairs(redis.call('SMEMBERS', held)) do
-    local room, user = string.match(pair, '^(.*)\\n(.*)$')
+    local room, user = string.match(pair, '^(.-)\\n(.*)$')
     local base = prefix .. 'chat:room:' .. room
     local online = base .. ':online:' .. user
     redis.call('SREM', online, id)

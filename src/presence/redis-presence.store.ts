@@ -1,4 +1,5 @@
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { RoomEvent } from '../bus/room-event.js';
 import { RedisService } from '../redis/redis.service.js';
 import { MemoryPresenceStore } from './memory-presence.store.js';
 import {
@@ -29,6 +30,7 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   private readonly logger = new Logger(RedisPresenceStore.name);
   private readonly local = new MemoryPresenceStore();
   private heartbeat: NodeJS.Timeout | undefined;
+  private outOfSync = false;
 
   constructor(
     private readonly redis: RedisService,
@@ -38,7 +40,11 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   onModuleInit(): void {
     this.heartbeat = setInterval(() => void this.beat(), Math.max(250, Math.floor(this.instanceTtlMs / 3)));
     this.heartbeat.unref();
-    this.redis.client.on('ready', () => void this.beat().then(() => this.reregister()));
+    // After an outage, Redis may hold presence this instance no longer has, or miss some it has.
+    this.redis.client.on('ready', () => {
+      this.outOfSync = true;
+      void this.beat();
+    });
     // Beat at once: an instance that crashed before its first beat would never be reaped.
     void this.beat();
   }
@@ -116,7 +122,9 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
     const { client, keys, instanceId } = this.redis;
     const now = Date.now();
     try {
-      await client.zadd(keys.instances(), now + this.instanceTtlMs, instanceId);
+      // 1 means this instance was not listed: it was reaped while out of touch.
+      const added = await client.zadd(keys.instances(), now + this.instanceTtlMs, instanceId);
+      if (added === 1 || this.outOfSync) await this.reconcile();
       const reaped = await this.eval(REAP_DEAD_INSTANCES, [keys.instances()], [now, keys.prefix, keys.channel('')]);
       if (reaped) this.logger.log(`Cleared the presence of ${String(reaped)} dead instance(s)`);
     } catch {
@@ -124,11 +132,33 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
     }
   }
 
-  /** After Redis comes back, it learns again who is online through this instance. */
-  private async reregister(): Promise<void> {
-    for (const [roomId, userId] of this.local.entries()) {
-      await this.eval(PRESENCE_JOIN, this.presenceKeys(roomId, userId), this.presenceArgs(roomId, userId)).catch(() => undefined);
+  /**
+   * Makes Redis agree with this instance's connections again (after an
+   * outage or a reap): pairs that left meanwhile go offline, pairs still
+   * here come back, and each resulting change is published once.
+   */
+  private async reconcile(): Promise<void> {
+    const { client, keys, instanceId } = this.redis;
+    const local = new Set([...this.local.entries()].map(([roomId, userId]) => `${roomId}\n${userId}`));
+    for (const pair of await client.smembers(keys.instanceHeld(instanceId))) {
+      if (local.has(pair)) continue;
+      const [roomId, userId] = splitPair(pair);
+      if ((await this.eval(PRESENCE_LEAVE, this.presenceKeys(roomId, userId), this.presenceArgs(roomId, userId))) === 1) {
+        await this.publishPresence(roomId, userId, 'offline');
+      }
     }
+    for (const pair of local) {
+      const [roomId, userId] = splitPair(pair);
+      if ((await this.eval(PRESENCE_JOIN, this.presenceKeys(roomId, userId), this.presenceArgs(roomId, userId))) === 1) {
+        await this.publishPresence(roomId, userId, 'online');
+      }
+    }
+    this.outOfSync = false;
+  }
+
+  private async publishPresence(roomId: string, userId: string, status: 'online' | 'offline'): Promise<void> {
+    const event: RoomEvent = { type: 'presence', data: { user_id: userId, status, connection_id: '' } };
+    await this.redis.client.publish(this.redis.keys.channel(roomId), JSON.stringify(event));
   }
 
   private eval(script: string, keys: string[], args: Array<string | number>): Promise<unknown> {
@@ -143,4 +173,10 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
       return typeof local === 'function' ? (local as () => Promise<T>)() : local;
     }
   }
+}
+
+/** `room\nuser`: room ids never hold a newline, user ids (a token's `sub`) might. */
+function splitPair(pair: string): [roomId: string, userId: string] {
+  const at = pair.indexOf('\n');
+  return [pair.slice(0, at), pair.slice(at + 1)];
 }

@@ -89,14 +89,22 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  /** Runs a Redis call; a connection failure becomes the protocol's `unavailable`. */
+  /**
+   * Runs a Redis call. Redis being unreachable (down, closed, timed out)
+   * becomes the protocol's `unavailable`; any other failure is a bug or a
+   * damaged store, logged and rethrown (`internal_error`).
+   */
   async call<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
       if (error instanceof ChatError) throw error;
-      this.logger.debug(`redis call failed: ${error instanceof Error ? error.message : String(error)}`);
-      throw new ChatError('unavailable', 'The shared store is unreachable; try again');
+      if (this.notReadyReason !== undefined || isConnectionError(error)) {
+        this.logger.debug(`redis unreachable: ${error instanceof Error ? error.message : String(error)}`);
+        throw new ChatError('unavailable', 'The shared store is unreachable; try again');
+      }
+      this.logger.error(`redis call failed: ${error instanceof Error ? error.message : String(error)}`);
+      throw error;
     }
   }
 
@@ -117,4 +125,13 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       down = false;
     });
   }
+}
+
+/** Errors ioredis raises when it cannot reach Redis, as opposed to errors Redis answers with. */
+function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    error.name === 'MaxRetriesPerRequestError' ||
+    /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE/.test(error.message)
+  );
 }

@@ -1,10 +1,10 @@
-import type { RoomEvent } from '../bus/room-event.js';
+import type { DeliveredEvent } from '../bus/room-event.js';
 import type { Connection } from '../chat/connection.js';
 
 /** A frame held for a connection until its join has answered. */
 interface Held {
   seq: number | undefined;
-  data: string;
+  data: Buffer;
 }
 
 /**
@@ -29,7 +29,7 @@ export class LocalRoom {
   /** The last message seq written to this room's connections. */
   lastSeq: number | undefined;
   /** Events waiting, in order, while missed messages are read from the store. */
-  backlog: Array<Exclude<RoomEvent, { type: 'member_removed' }>> | undefined;
+  backlog: DeliveredEvent[] | undefined;
 
   add(connection: Connection): void {
     this.connections.add(connection);
@@ -47,7 +47,7 @@ export class LocalRoom {
   }
 
   /** Writes one serialized frame to every connection but `except`; `seq` marks a message. */
-  deliver(data: string, seq: number | undefined, except?: string): void {
+  deliver(data: Buffer, seq: number | undefined, except?: string): void {
     for (const connection of this.connections) {
       if (connection.id === except) continue;
       const held = this.joining.get(connection);
@@ -62,6 +62,12 @@ export class LocalRoom {
       }
       connection.sendEncoded(data);
     }
+  }
+
+  /** The history was reset: seqs start again, so no old position counts. */
+  restartSeq(): void {
+    this.lastSeq = undefined;
+    this.floors.clear();
   }
 
   /**

@@ -22,12 +22,12 @@ export class MemoryRoomStore implements RoomStore {
   }
 
   async listForUser(userId: string): Promise<Room[]> {
-    const ids = [...(this.roomsByUser.get(userId) ?? [])];
+    // A Set keeps insertion order, which is join order.
+    const ids = [...(this.roomsByUser.get(userId) ?? [])].reverse();
     return ids
       .map((id) => this.rooms.get(id))
       .filter((entry): entry is Entry => entry !== undefined)
-      .map((entry) => this.view(entry))
-      .sort((a, b) => b.created_at.localeCompare(a.created_at));
+      .map((entry) => this.view(entry));
   }
 
   async members(roomId: string): Promise<Member[]> {

@@ -4,7 +4,7 @@ import type { Member, Room, RoomStore } from './room.store.js';
 /**
  * Rooms in Redis: `…:info` holds the room as JSON, `…:members` a hash of
  * user id → member JSON, and `chat:user:<id>:rooms` a sorted set of the
- * user's rooms by creation time.
+ * user's rooms by when they joined.
  *
  * Membership answers are remembered, so that while Redis is away this
  * instance can still let known members join (PROTOCOL §2, "When the shared
@@ -23,7 +23,7 @@ export class RedisRoomStore implements RoomStore {
       const tx = client.multi().set(keys.room(room.room_id, 'info'), JSON.stringify({ ...room, member_ids: [] }));
       for (const member of members) {
         tx.hset(keys.room(room.room_id, 'members'), member.user_id, JSON.stringify(member));
-        tx.zadd(keys.userRooms(member.user_id), Date.parse(room.created_at), room.room_id);
+        tx.zadd(keys.userRooms(member.user_id), Date.parse(member.joined_at), room.room_id);
       }
       await tx.exec();
     });
@@ -64,14 +64,15 @@ export class RedisRoomStore implements RoomStore {
   async addMember(roomId: string, member: Member): Promise<Member> {
     const { client, keys } = this.redis;
     return this.redis.call(async () => {
-      const added = await client.hsetnx(keys.room(roomId, 'members'), member.user_id, JSON.stringify(member));
-      if (added === 0) {
-        const existing = await client.hget(keys.room(roomId, 'members'), member.user_id);
-        return existing ? (JSON.parse(existing) as Member) : member;
-      }
-      await client.zadd(keys.userRooms(member.user_id), Date.now(), roomId);
+      // The user's room list is updated either way: it is true in both cases.
+      const [, , [, stored]] = (await client
+        .multi()
+        .hsetnx(keys.room(roomId, 'members'), member.user_id, JSON.stringify(member))
+        .zadd(keys.userRooms(member.user_id), 'NX', Date.parse(member.joined_at), roomId)
+        .hget(keys.room(roomId, 'members'), member.user_id)
+        .exec()) as [unknown, unknown, [Error | null, string]];
       this.remember(`${roomId}\n${member.user_id}`, true);
-      return member;
+      return JSON.parse(stored) as Member;
     });
   }
 

@@ -1,13 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
-import type { RoomEvent } from '../bus/room-event.js';
+import type { DeliveredEvent } from '../bus/room-event.js';
 import type { Connection } from '../chat/connection.js';
 import { encode, type ServerFrame } from '../chat/protocol.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { LocalRoom } from './local-room.js';
-
-type DeliveredEvent = Exclude<RoomEvent, { type: 'member_removed' }>;
 
 /**
  * Which local connections joined which room, and the delivery of room
@@ -64,10 +62,10 @@ export class RoomFanout {
       room.backlog.push(event);
       return;
     }
-    const seq = event.type === 'message' ? event.data.seq : undefined;
+    const seq = seqOf(event);
     if (event.type === 'message' && event.epoch !== undefined && event.epoch !== room.epoch) {
       // The room's history was reset (a flushed Redis): seqs start again.
-      if (room.epoch !== undefined) room.lastSeq = undefined;
+      if (room.epoch !== undefined) room.restartSeq();
       room.epoch = event.epoch;
     }
     if (seq !== undefined && room.lastSeq !== undefined) {
@@ -78,7 +76,7 @@ export class RoomFanout {
         return;
       }
     }
-    this.write(room, roomId, event);
+    this.write(room, roomId, event, seq);
   }
 
   /** After the bus lost its subscription: every room reads what it missed. */
@@ -95,19 +93,20 @@ export class RoomFanout {
     try {
       // Batch after batch, until the store has nothing newer or dropped what was missed.
       for (;;) {
-        const { messages, complete } = await this.messages.readAfter(roomId, room.lastSeq ?? 0, batch);
+        const { messages } = await this.messages.readAfter(roomId, room.lastSeq ?? 0, batch);
         for (const message of messages) {
-          if ((message.seq ?? 0) > (room.lastSeq ?? 0)) this.write(room, roomId, { type: 'message', data: message });
+          const seq = message.seq ?? 0;
+          if (seq > (room.lastSeq ?? 0)) this.write(room, roomId, { type: 'message', data: message }, seq);
         }
-        if (messages.length < batch || !complete) break;
+        // A batch that starts past a trimmed head is still followed by the rest.
+        if (messages.length < batch) break;
       }
     } catch (error) {
       this.logger.warn(`Could not catch up room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
     }
     const backlog = room.backlog ?? [];
     room.backlog = undefined;
-    const first = backlog.find((e) => e.type === 'message' && e.data.seq !== undefined);
-    const next = first?.type === 'message' ? (first.data.seq ?? 0) : 0;
+    const next = backlog.map(seqOf).find((seq) => seq !== undefined) ?? 0;
     if (room.lastSeq !== undefined && next > room.lastSeq + 1) {
       // The store no longer has them (or is away): accept the gap rather than stall the room.
       this.logger.warn(`Room ${roomId}: messages ${room.lastSeq + 1}..${next - 1} could not be recovered`);
@@ -116,12 +115,19 @@ export class RoomFanout {
     for (const event of backlog) this.deliver(roomId, event);
   }
 
-  private write(room: LocalRoom, roomId: string, event: DeliveredEvent): void {
-    const seq = event.type === 'message' ? event.data.seq : undefined;
+  private write(room: LocalRoom, roomId: string, event: DeliveredEvent, seq: number | undefined): void {
     if (seq !== undefined) room.lastSeq = seq;
     const except = 'connection_id' in event.data ? event.data.connection_id : undefined;
-    room.deliver(encode(toFrame(roomId, event)), seq, except);
+    room.deliver(Buffer.from(encode(toFrame(roomId, event))), seq, except);
   }
+}
+
+/**
+ * The room-order position of an event: only this service's messages have one.
+ * A message of the main backend may carry a `seq` of its own, but no epoch.
+ */
+function seqOf(event: DeliveredEvent): number | undefined {
+  return event.type === 'message' && event.epoch !== undefined ? event.data.seq : undefined;
 }
 
 /** The frame a room event becomes on the sockets of the room. */

@@ -28,7 +28,7 @@ export const ROOM_STORE = Symbol('ROOM_STORE');
 export interface RoomStore {
   create(room: Room, members: Member[]): Promise<void>;
   get(roomId: string): Promise<Room | undefined>;
-  /** The user's rooms, newest first. */
+  /** The user's rooms, the most recently joined first. */
   listForUser(userId: string): Promise<Room[]>;
   members(roomId: string): Promise<Member[]>;
   isMember(roomId: string, userId: string): Promise<boolean>;

@@ -11,6 +11,9 @@ import type { LocalRoom } from './local-room.js';
 import { RoomFanout } from './room-fanout.js';
 import { ROOM_STORE, type Member, type Room, type RoomStore } from './room.store.js';
 
+/** The epoch a join answers with while the store is away: matches no history, so the next `since` reloads. */
+const UNKNOWN_EPOCH = 'unknown';
+
 /** Who is asking, for the REST rules of PROTOCOL §5. */
 export interface Caller {
   userId: string;
@@ -63,13 +66,15 @@ export class RoomsService implements OnModuleInit {
     if (!connection.rooms.has(roomId) && connection.rooms.size >= max) {
       throw new ChatError('too_many_rooms', `A connection may join at most ${max} rooms`, roomId);
     }
-    if (!(await this.store.isMember(roomId, connection.userId))) {
-      throw new ChatError('not_a_member', 'You are not a member of this room', roomId);
-    }
+    // Attached before the first await, so a close or a removal meanwhile
+    // finds the connection in the room and takes it out.
     const room = this.fanout.attach(connection, roomId);
     let presence: { online: string[]; typing: string[] };
     let recovery: Recovery;
     try {
+      if (!(await this.store.isMember(roomId, connection.userId))) {
+        throw new ChatError('not_a_member', 'You are not a member of this room', roomId);
+      }
       await room.subscribed;
       presence = await this.presence.joined(roomId, connection);
       recovery = await this.messages
@@ -86,7 +91,7 @@ export class RoomsService implements OnModuleInit {
     }
     const { head, messages, recovered } = recovery;
     const upToSeq = Math.max(head.seq, messages.at(-1)?.seq ?? 0);
-    if (head.epoch) {
+    if (head.epoch !== UNKNOWN_EPOCH) {
       room.lastSeq ??= head.seq;
       room.epoch ??= head.epoch;
     }
@@ -105,7 +110,8 @@ export class RoomsService implements OnModuleInit {
    */
   private withoutStore(error: unknown, room: LocalRoom): Recovery {
     if (!(error instanceof ChatError) || error.code !== 'unavailable') throw error;
-    return { head: { seq: room.lastSeq ?? 0, epoch: room.epoch ?? '', lastMessageAt: null }, messages: [], recovered: false };
+    const head = { seq: room.lastSeq ?? 0, epoch: room.epoch ?? UNKNOWN_EPOCH, lastMessageAt: null };
+    return { head, messages: [], recovered: false };
   }
 
   /** Leaves one room; false if the connection had not joined it. */

@@ -4,18 +4,20 @@ import {
   IsIn,
   IsInt,
   IsNotEmpty,
+  IsObject,
   IsOptional,
   IsString,
+  Max,
   MaxLength,
   Min,
   ValidateNested,
 } from 'class-validator';
 
-/**
- * Client frames (PROTOCOL §2). `type` and `ref` are checked by the adapter
- * before a frame reaches its handler; unknown fields are ignored so that
- * newer clients keep working.
- */
+// Client frames (PROTOCOL §2). `type` and `ref` are checked by the adapter
+// before a frame reaches its handler; unknown fields are ignored so that
+// newer clients keep working.
+
+/** Longest room, message and client message id accepted. */
 export const MAX_ID_LENGTH = 128;
 
 export class RoomFrame {
@@ -26,7 +28,7 @@ export class RoomFrame {
 }
 
 export class Since {
-  @IsInt() @Min(0)
+  @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER)
   seq!: number;
 
   @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
@@ -34,7 +36,7 @@ export class Since {
 }
 
 export class JoinRoomFrame extends RoomFrame {
-  @IsOptional() @ValidateNested() @Type(() => Since)
+  @IsOptional() @IsObject() @ValidateNested() @Type(() => Since)
   since?: Since;
 }
 
