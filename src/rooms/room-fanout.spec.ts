@@ -1,0 +1,98 @@
+import type { WebSocket } from 'ws';
+import { MemoryBus } from '../bus/memory.bus.js';
+import { Connection } from '../chat/connection.js';
+import type { Message } from '../chat/protocol.js';
+import { RateLimiter } from '../chat/rate-limiter.js';
+import { parseEnvironment } from '../config/environment.js';
+import { toSettings } from '../config/settings.js';
+import { MemoryMessageStore } from '../messages/memory-message.store.js';
+import { MessagesService } from '../messages/messages.service.js';
+import { MemoryPresenceStore } from '../presence/memory-presence.store.js';
+import { PresenceService } from '../presence/presence.service.js';
+import { RoomFanout } from './room-fanout.js';
+
+const settings = toSettings(
+  parseEnvironment({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(32), HISTORY_MAX_PER_ROOM: '10', RECOVERY_MAX_MESSAGES: '3' }),
+);
+
+/** The socket end of a connection: an open socket that records the text frames written to it. */
+class RecordingSocket {
+  readonly readyState = 1;
+  readonly bufferedAmount = 0;
+  readonly frames: Array<{ type: string; message?: Message }> = [];
+  send(data: string | Buffer): void {
+    this.frames.push(JSON.parse(data.toString()));
+  }
+}
+
+const flush = () => new Promise((resolve) => setImmediate(resolve));
+
+describe(RoomFanout.name, () => {
+  let bus: MemoryBus;
+  let store: MemoryMessageStore;
+  let fanout: RoomFanout;
+  let socket: RecordingSocket;
+
+  const seqs = () => socket.frames.filter((f) => f.type === 'message').map((f) => f.message?.seq);
+  const send = (content: string) =>
+    store.append(
+      { room_id: 'r1', sender_id: 'alice', content, message_type: 'text', parent_message_id: null, client_msg_id: null },
+      1000,
+    );
+
+  beforeEach(async () => {
+    bus = new MemoryBus();
+    store = new MemoryMessageStore(bus, settings);
+    const messages = new MessagesService(store, new PresenceService(new MemoryPresenceStore(), bus, settings), settings);
+    fanout = new RoomFanout(bus, messages, settings);
+    bus.onEvent((roomId, event) => event.type !== 'member_removed' && fanout.deliver(roomId, event));
+    socket = new RecordingSocket();
+    const connection = new Connection(socket as unknown as WebSocket, 'bob', new RateLimiter(100, 100), 1 << 20);
+    const room = fanout.attach(connection, 'r1');
+    await room.subscribed;
+    room.lastSeq = 0;
+    room.epoch = (await store.head('r1')).epoch;
+    room.release(connection, 0);
+  });
+
+  it('delivers messages in seq order as they come', async () => {
+    for (const content of ['a', 'b', 'c']) await send(content);
+    await flush();
+    expect(seqs()).toEqual([1, 2, 3]);
+  });
+
+  it('fills a gap from the store, in batches, past a head that retention already dropped', async () => {
+    await send('1');
+    await send('2');
+    await flush();
+    await bus.unsubscribe('r1');
+    for (let i = 3; i <= 22; i++) await send(String(i));
+    await flush();
+    await bus.subscribe('r1');
+    await send('23');
+    await flush();
+    await flush();
+    // Only 14..23 are kept (10 per room); they come from the store in batches of 3.
+    expect(seqs()).toEqual([1, 2, ...Array.from({ length: 10 }, (_, i) => 14 + i)]);
+  });
+
+  it('leaves a main-backend message (a seq of its own, no epoch) out of the order', async () => {
+    await send('ours');
+    await flush();
+    const backend = { ...(socket.frames[0].message as Message), message_id: 'from-backend', seq: 500 };
+    await bus.publish('r1', { type: 'message', data: backend });
+    await send('ours again');
+    await flush();
+    expect(seqs()).toEqual([1, 500, 2]);
+  });
+
+  it('starts the order again when the history was reset (a new epoch)', async () => {
+    for (const content of ['a', 'b', 'c']) await send(content);
+    await flush();
+    const message = socket.frames[0].message as Message;
+    await bus.publish('r1', { type: 'message', data: { ...message, message_id: 'n1', seq: 1 }, epoch: 'new-epoch' });
+    await bus.publish('r1', { type: 'message', data: { ...message, message_id: 'n2', seq: 2 }, epoch: 'new-epoch' });
+    await flush();
+    expect(seqs()).toEqual([1, 2, 3, 1, 2]);
+  });
+});
