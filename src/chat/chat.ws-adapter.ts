@@ -150,6 +150,7 @@ export class ChatWsAdapter extends WsAdapter {
         throw new AuthError(403, 'origin_not_allowed', 'This Origin is not allowed');
       }
       const session = this.tokens.verify(this.tokens.fromUpgrade(req));
+      this.connections.assertAdmissible(session.userId);
       server.handleUpgrade(req, socket, head, (ws) => {
         this.connections.open(ws, session);
         server.emit('connection', ws, req);

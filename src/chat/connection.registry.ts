@@ -18,6 +18,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ConnectionRegistry.name);
   private readonly bySocket = new Map<WebSocket, Connection>();
+  private readonly perUser = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | undefined;
   private draining = false;
 
@@ -35,11 +36,14 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     return this.draining;
   }
 
-  /** Throws the handshake's 503 when this instance takes no more connections. */
-  assertAdmissible(): void {
+  /** Throws the handshake's 503 when this instance takes no more connections (of this user). */
+  assertAdmissible(userId?: string): void {
     if (this.draining) throw new AuthError(503, 'unavailable', 'The instance is shutting down');
     if (this.bySocket.size >= this.settings.ws.maxConnections) {
       throw new AuthError(503, 'unavailable', 'The instance is at its connection limit');
+    }
+    if (userId !== undefined && (this.perUser.get(userId) ?? 0) >= this.settings.ws.maxConnectionsPerUser) {
+      throw new AuthError(503, 'unavailable', 'Too many connections for this user');
     }
   }
 
@@ -52,6 +56,7 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
       maxBufferedBytes,
     );
     this.bySocket.set(socket, connection);
+    this.perUser.set(session.userId, (this.perUser.get(session.userId) ?? 0) + 1);
     this.sessions.set(socket, session);
     this.scheduleExpiry(connection, session);
     socket.on('pong', () => (connection.lastSeenAt = Date.now()));
@@ -67,6 +72,9 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     if (!connection) return undefined;
     clearTimeout(connection.expiryTimer);
     this.bySocket.delete(socket);
+    const left = (this.perUser.get(connection.userId) ?? 1) - 1;
+    if (left > 0) this.perUser.set(connection.userId, left);
+    else this.perUser.delete(connection.userId);
     return connection;
   }
 

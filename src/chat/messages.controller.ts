@@ -7,6 +7,7 @@ import { RoomsService } from '../rooms/rooms.service.js';
 import { MessageBody } from './dto/frames.dto.js';
 import { EditMessageBody, HistoryQuery } from './dto/rest.dto.js';
 import { HttpErrorFilter } from './http-error.filter.js';
+import { RestRateGuard } from './rest-rate.guard.js';
 import type { Message } from './protocol.js';
 import { restPipe } from './validation.js';
 
@@ -14,7 +15,7 @@ const DEFAULT_PAGE = 50;
 
 /** A room's messages over HTTP (PROTOCOL §5), with FocusMate's shapes. */
 @Controller(`${API_PREFIX}/rooms/:room_id/messages`)
-@UseGuards(HttpJwtGuard)
+@UseGuards(RestRateGuard, HttpJwtGuard)
 @UseFilters(HttpErrorFilter)
 @UsePipes(restPipe)
 export class MessagesController {

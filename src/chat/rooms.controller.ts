@@ -6,10 +6,11 @@ import type { Member, Room } from '../rooms/room.store.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import { AddMemberBody, CreateRoomBody } from './dto/rest.dto.js';
 import { HttpErrorFilter } from './http-error.filter.js';
+import { RestRateGuard } from './rest-rate.guard.js';
 import { restPipe } from './validation.js';
 
 @Controller(`${API_PREFIX}/rooms`)
-@UseGuards(HttpJwtGuard)
+@UseGuards(RestRateGuard, HttpJwtGuard)
 @UseFilters(HttpErrorFilter)
 @UsePipes(restPipe)
 export class RoomsController {

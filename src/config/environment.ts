@@ -67,6 +67,10 @@ export class EnvironmentVariables {
   @IsInt() @Min(1)
   MAX_CONNECTIONS: number = 10_000;
 
+  /** Open sockets per user per process; further upgrades of that user get 503. */
+  @IsInt() @Min(1)
+  MAX_CONNECTIONS_PER_USER: number = 20;
+
   /** Sustained frames per second per connection. */
   @IsInt() @Min(1) @Max(10_000)
   RATE_LIMIT_PER_SECOND: number = 20;
@@ -74,6 +78,10 @@ export class EnvironmentVariables {
   /** Frames a connection may send at once above the sustained rate. */
   @IsInt() @Min(1) @Max(100_000)
   RATE_LIMIT_BURST: number = 40;
+
+  /** REST requests per minute per caller (bearer token, else address) per process; more get 429. */
+  @IsInt() @Min(1)
+  REST_RATE_LIMIT_PER_MINUTE: number = 600;
 
   /** At most one `typing` broadcast per user and room per window. */
   @IsInt() @Min(0) @Max(60_000)

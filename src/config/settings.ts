@@ -3,7 +3,7 @@ import { EnvironmentVariables } from './environment.js';
 /** The validated, typed settings of one instance. Injected with `@Inject(SETTINGS)`. */
 export interface Settings {
   env: 'development' | 'production' | 'test';
-  http: { host: string; port: number; corsOrigins: string[] | '*' };
+  http: { host: string; port: number; corsOrigins: string[] | '*'; rateLimitPerMinute: number };
   jwt: { secret: string; algorithm: 'HS256' | 'HS384' | 'HS512'; clockSkewS: number };
   ws: {
     path: string;
@@ -11,6 +11,7 @@ export interface Settings {
     maxPayloadBytes: number;
     maxBufferedBytes: number;
     maxConnections: number;
+    maxConnectionsPerUser: number;
     rateLimit: { perSecond: number; burst: number };
   };
   typing: { throttleMs: number; ttlMs: number };
@@ -34,6 +35,7 @@ export function toSettings(env: EnvironmentVariables): Settings {
       host: env.HOST,
       port: env.PORT,
       corsOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim().replace(/\/$/, '')),
+      rateLimitPerMinute: env.REST_RATE_LIMIT_PER_MINUTE,
     },
     jwt: {
       secret: env.JWT_SECRET,
@@ -46,6 +48,7 @@ export function toSettings(env: EnvironmentVariables): Settings {
       maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
       maxBufferedBytes: env.MAX_BUFFERED_BYTES,
       maxConnections: env.MAX_CONNECTIONS,
+      maxConnectionsPerUser: env.MAX_CONNECTIONS_PER_USER,
       rateLimit: { perSecond: env.RATE_LIMIT_PER_SECOND, burst: env.RATE_LIMIT_BURST },
     },
     typing: { throttleMs: env.TYPING_THROTTLE_MS, ttlMs: env.TYPING_TTL_MS },
