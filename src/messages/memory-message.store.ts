@@ -64,12 +64,13 @@ export class MemoryMessageStore implements MessageStore {
     return this.rooms.get(roomId)?.messages.find((m) => m.message_id === messageId);
   }
 
-  async replace(message: Message, event: 'message_updated' | 'message_deleted'): Promise<void> {
+  async replace(message: Message, previous: Message, event: 'message_updated' | 'message_deleted'): Promise<boolean> {
     const messages = this.rooms.get(message.room_id)?.messages ?? [];
     const at = messages.findIndex((m) => m.message_id === message.message_id);
-    if (at < 0) return;
+    if (at < 0 || messages[at].updated_at !== previous.updated_at) return false;
     messages[at] = message;
     await this.bus.publish(message.room_id, changeEvent(message, event));
+    return true;
   }
 
   async page(roomId: string, beforeSeq: number | undefined, limit: number): Promise<HistoryPage> {

@@ -41,3 +41,22 @@ redis.call('HSET', KEYS[1], 'last_at', ARGV[7])
 if dedup then redis.call('SET', KEYS[5], json, 'PX', ARGV[4]) end
 redis.call('PUBLISH', ARGV[5], '{"type":"message","epoch":' .. cjson.encode(epoch) .. ',"data":' .. json .. '}')
 return {1, json}`;
+
+/**
+ * Compare-and-set of a message's current state. KEYS: ids, log, edits.
+ * ARGV: message id, expected updated_at, new JSON, channel, event JSON.
+ * Returns 1 if replaced and published, 0 if the message changed or is gone.
+ */
+export const REPLACE = `
+local seq = redis.call('HGET', KEYS[1], ARGV[1])
+if not seq then return 0 end
+local current = redis.call('HGET', KEYS[3], ARGV[1])
+if not current then
+  local entry = redis.call('XRANGE', KEYS[2], seq .. '-0', seq .. '-0')[1]
+  if not entry then return 0 end
+  current = entry[2][2]
+end
+if cjson.decode(current).updated_at ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1`;

@@ -84,8 +84,12 @@ export interface MessageStore {
   ): Promise<{ head: HistoryHead; messages: Message[]; complete: boolean }>;
   /** A retained message by id, as it is now (edited, tombstoned). */
   get(roomId: string, messageId: string): Promise<Message | undefined>;
-  /** Stores a new state of a message (edit, tombstone) and publishes `event` for it. */
-  replace(message: Message, event: 'message_updated' | 'message_deleted'): Promise<void>;
+  /**
+   * Stores a new state of a message (edit, tombstone) and publishes `event`
+   * for it, only if the stored one is still the version `message` was made
+   * from (same `updated_at` as `previous`); false if it changed meanwhile.
+   */
+  replace(message: Message, previous: Message, event: 'message_updated' | 'message_deleted'): Promise<boolean>;
   /** The newest `limit` messages with a seq below `beforeSeq` (or the newest overall). */
   page(roomId: string, beforeSeq: number | undefined, limit: number): Promise<HistoryPage>;
 }

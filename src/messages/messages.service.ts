@@ -67,21 +67,39 @@ export class MessagesService {
 
   /** Edits a message's content; only its sender may, and `message_updated` is broadcast. */
   async edit(userId: string, roomId: string, messageId: string, content: string): Promise<Message> {
-    const message = await this.own(userId, roomId, messageId);
-    if (message.is_deleted) throw new ChatError('invalid_frame', 'A deleted message cannot be edited', roomId);
     this.checkLength(content, roomId);
-    const edited = { ...message, content, is_edited: true, updated_at: new Date().toISOString() };
-    await this.store.replace(edited, 'message_updated');
-    return edited;
+    return this.change(userId, roomId, messageId, 'message_updated', (message) => {
+      if (message.is_deleted) throw new ChatError('invalid_frame', 'A deleted message cannot be edited', roomId);
+      return { ...message, content, is_edited: true };
+    });
   }
 
   /** Leaves a tombstone (empty content) so `seq` keeps no holes; `message_deleted` is broadcast once. */
   async delete(userId: string, roomId: string, messageId: string): Promise<Message> {
-    const message = await this.own(userId, roomId, messageId);
-    if (message.is_deleted) return message;
-    const tombstone = { ...message, content: '', is_deleted: true, updated_at: new Date().toISOString() };
-    await this.store.replace(tombstone, 'message_deleted');
-    return tombstone;
+    return this.change(userId, roomId, messageId, 'message_deleted', (message) =>
+      message.is_deleted ? undefined : { ...message, content: '', is_deleted: true },
+    );
+  }
+
+  /**
+   * Read, check, write as a compare-and-set on `updated_at`, so an edit and a
+   * delete racing (on two instances) never undo one another: the loser
+   * re-reads and decides again. `apply` returns undefined for "nothing to do".
+   */
+  private async change(
+    userId: string,
+    roomId: string,
+    messageId: string,
+    event: 'message_updated' | 'message_deleted',
+    apply: (current: Message) => Omit<Message, 'updated_at'> | undefined,
+  ): Promise<Message> {
+    for (;;) {
+      const current = await this.own(userId, roomId, messageId);
+      const next = apply(current);
+      if (!next) return current;
+      const changed = { ...next, updated_at: laterThan(current.updated_at) };
+      if (await this.store.replace(changed, current, event)) return changed;
+    }
   }
 
   private async existing(roomId: string, messageId: string): Promise<Message> {
@@ -126,4 +144,11 @@ export class MessagesService {
     const recovered = complete && since.epoch === head.epoch && since.seq <= head.seq && messages.length <= limit;
     return { head, messages: recovered ? messages : [], recovered };
   }
+}
+
+/** Now, or a millisecond after `previous` when the clock has not moved on: every change gets a new `updated_at`. */
+function laterThan(previous: string): string {
+  const now = Date.now();
+  const after = Date.parse(previous) + 1;
+  return new Date(Math.max(now, after)).toISOString();
 }

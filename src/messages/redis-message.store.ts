@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Message } from '../chat/protocol.js';
 import { RedisService } from '../redis/redis.service.js';
-import { APPEND, HEAD } from './message.scripts.js';
+import { APPEND, HEAD, REPLACE } from './message.scripts.js';
 import type { HistoryHead, HistoryPage, MessageDraft, MessageStore } from './message.store.js';
 import { changeEvent, newMessage } from './message.store.js';
 
@@ -75,15 +75,23 @@ export class RedisMessageStore implements MessageStore {
     return (await this.withEdits(roomId, entries))[0];
   }
 
-  async replace(message: Message, event: 'message_updated' | 'message_deleted'): Promise<void> {
-    const { client, keys } = this.redis;
-    await this.redis.call(() =>
-      client
-        .multi()
-        .hset(keys.room(message.room_id, 'edits'), message.message_id, JSON.stringify(message))
-        .publish(keys.channel(message.room_id), JSON.stringify(changeEvent(message, event)))
-        .exec(),
+  async replace(message: Message, previous: Message, event: 'message_updated' | 'message_deleted'): Promise<boolean> {
+    const { keys } = this.redis;
+    const room = message.room_id;
+    const replaced = await this.redis.call(() =>
+      this.redis.run(
+        REPLACE,
+        [keys.room(room, 'ids'), keys.room(room, 'log'), keys.room(room, 'edits')],
+        [
+          message.message_id,
+          previous.updated_at,
+          JSON.stringify(message),
+          keys.channel(room),
+          JSON.stringify(changeEvent(message, event)),
+        ],
+      ),
     );
+    return replaced === 1;
   }
 
   async page(roomId: string, beforeSeq: number | undefined, limit: number): Promise<HistoryPage> {
