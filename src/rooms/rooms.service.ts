@@ -199,18 +199,19 @@ export class RoomsService implements OnModuleInit {
     await this.bus.publish(roomId, { type: 'member_removed', data: { user_id: userId } });
   }
 
-  /** Throws unless the caller may post to the room (a member; not a service token). */
-  async assertMember(caller: Caller, roomId: string): Promise<void> {
-    await this.existing(roomId);
-    if (!(await this.store.isMember(roomId, caller.userId))) {
-      throw new ChatError('not_a_member', 'You are not a member of this room', roomId);
-    }
+  /** Throws unless the caller may post to the room (a member; a service token is not one). */
+  assertMember(caller: Caller, roomId: string): Promise<Room> {
+    return this.authorize(caller, roomId, false);
   }
 
   /** Throws unless the caller may read the room (a member or a service token). */
-  async readable(caller: Caller, roomId: string): Promise<Room> {
+  readable(caller: Caller, roomId: string): Promise<Room> {
+    return this.authorize(caller, roomId, true);
+  }
+
+  private async authorize(caller: Caller, roomId: string, serviceMayRead: boolean): Promise<Room> {
     const room = await this.existing(roomId);
-    if (!caller.isService && !room.member_ids.includes(caller.userId)) {
+    if (!(serviceMayRead && caller.isService) && !room.member_ids.includes(caller.userId)) {
       throw new ChatError('not_a_member', 'You are not a member of this room', roomId);
     }
     return room;
