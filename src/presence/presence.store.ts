@@ -8,8 +8,13 @@ export interface Typist {
 
 /**
  * Who is online and who is typing, per room, shared by every instance.
+ *
  * Each method is atomic, so of two instances racing on the same change only
- * one is told that it happened (and broadcasts it).
+ * one is told that it happened (and broadcasts it). Typing lasts `ttlMs`
+ * after the latest start; nothing expires by itself: `expireTyping` ends it,
+ * and `typing()` never lists an expired typist. An implementation whose
+ * shared part is unreachable answers from this instance's own connections
+ * rather than failing.
  */
 export interface PresenceStore {
   /** Records a connection joined to a room; true when the user just came online there. */

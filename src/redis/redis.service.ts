@@ -32,7 +32,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
       retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 5), 2_000),
     };
     const client = new Redis(url, { ...options, connectionName: `chat:${this.instanceId}:commands` });
-    const subscriber = new Redis(url, { ...options, connectionName: `chat:${this.instanceId}:subscriber` });
+    const subscriber = client.duplicate({ connectionName: `chat:${this.instanceId}:subscriber` });
     this.watch(client, 'commands');
     this.watch(subscriber, 'subscriber');
     this.connections = { client, subscriber };
