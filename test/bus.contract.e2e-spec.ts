@@ -214,6 +214,7 @@ describe(`${RedisBus.name} across instances and faults`, () => {
     const valid = typing('valid');
     await bus.publish(roomId, valid);
     expect(await inbox.through(valid)).toEqual([{ roomId, event: valid }]);
+    expect(bus.dropped).toBe(malformed.length);
   });
 
   it('calls the resync listener after its subscriber connection is killed, and delivers again', async () => {

@@ -18,6 +18,8 @@ export class RedisBus implements RoomBus, OnModuleInit {
   private readonly logger = new Logger(RedisBus.name);
   private readonly listeners = new BusListeners();
   private readonly rooms = new Set<string>();
+  /** Payloads on room channels that were not room events, dropped since start. */
+  private droppedCount = 0;
 
   constructor(private readonly redis: RedisService) {}
 
@@ -25,6 +27,10 @@ export class RedisBus implements RoomBus, OnModuleInit {
     const subscriber = this.redis.subscriber;
     subscriber.on('message', (channel: string, payload: string) => this.receive(channel, payload));
     subscriber.on('ready', () => void this.resubscribe());
+  }
+
+  get dropped(): number {
+    return this.droppedCount;
   }
 
   onEvent(listener: RoomEventListener): void {
@@ -70,6 +76,7 @@ export class RedisBus implements RoomBus, OnModuleInit {
     if (roomId === undefined || !this.rooms.has(roomId)) return;
     const event = parseRoomEvent(payload);
     if (!event) {
+      this.droppedCount += 1;
       this.logger.debug(`dropped a malformed event on ${channel}`);
       return;
     }
