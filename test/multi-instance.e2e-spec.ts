@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { ask, seqs, useCluster } from './support/cluster.js';
+import { ask, backendMessage, seqs, useCluster } from './support/cluster.js';
 import { collect, join } from './support/chat.js';
 import { createRoom } from './support/rest.js';
 import { token } from './support/tokens.js';
@@ -167,21 +167,6 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
     });
     afterAll(() => publisher.quit());
 
-    const backendMessage = (roomId: string, content: string) => ({
-      message_id: randomUUID(),
-      room_id: roomId,
-      sender_id: 'backend-user',
-      message_type: 'text',
-      content,
-      attachments: null,
-      parent_message_id: null,
-      thread_count: 0,
-      reactions: [],
-      is_edited: false,
-      is_deleted: false,
-      created_at: new Date().toISOString(),
-      updated_at: new Date().toISOString(),
-    });
     const publish = (roomId: string, payload: unknown) =>
       publisher.publish(`${cluster.prefix}chat:room:${roomId}`, typeof payload === 'string' ? payload : JSON.stringify(payload));
     const contentFrames = (client: TestClient, from: number): Frame[] =>

@@ -3,7 +3,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { startApp, type RunningApp } from './support/app.js';
 import { answersTo, collect, join } from './support/chat.js';
-import { ask, seqs, useCluster, waitFor, waitReadiness } from './support/cluster.js';
+import { ask, backendMessage, seqs, useCluster, waitFor, waitReadiness } from './support/cluster.js';
 import { redisUrl, RedisServer, uniquePrefix } from './support/redis.js';
 import { createRoom } from './support/rest.js';
 import { token } from './support/tokens.js';
@@ -111,23 +111,7 @@ describe('regressions from the review, on two instances sharing one Redis', () =
     const roomId = await createRoom(http(A), 'alice', ['bob']);
     const clients = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'alice'), cluster.connect(B, 'bob')]);
     for (const client of clients) await join(client, roomId);
-    const now = new Date().toISOString();
-    const data = {
-      message_id: 'm-x',
-      room_id: roomId,
-      sender_id: 'backend',
-      seq: 500,
-      message_type: 'text',
-      content: 'from backend',
-      attachments: null,
-      parent_message_id: null,
-      thread_count: 0,
-      reactions: [],
-      is_edited: false,
-      is_deleted: false,
-      created_at: now,
-      updated_at: now,
-    };
+    const data = backendMessage(roomId, 'from backend', { message_id: 'm-x', sender_id: 'backend', seq: 500 });
     expect(await publisher.publish(`${cluster.prefix}chat:room:${roomId}`, JSON.stringify({ type: 'message', data }))).toBe(2);
     for (const client of clients) expect(await client.next('message')).toEqual({ type: 'message', message: data });
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -180,4 +181,25 @@ function newestSource(dir: string): number {
       return entry.isDirectory() ? newestSource(path) : statSync(path).mtimeMs;
     }),
   );
+}
+
+/** A message as the main backend publishes it on a room's channel (PROTOCOL §6): no epoch of ours. */
+export function backendMessage(roomId: string, content: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const now = new Date().toISOString();
+  return {
+    message_id: randomUUID(),
+    room_id: roomId,
+    sender_id: 'backend-user',
+    message_type: 'text',
+    content,
+    attachments: null,
+    parent_message_id: null,
+    thread_count: 0,
+    reactions: [],
+    is_edited: false,
+    is_deleted: false,
+    created_at: now,
+    updated_at: now,
+    ...extra,
+  };
 }
