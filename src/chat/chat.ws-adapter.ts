@@ -88,16 +88,19 @@ export class ChatWsAdapter extends WsAdapter {
       waiting += 1;
       queue = queue
         .then(() =>
-          'error' in parsed ? connection.send(parsed.error) : this.dispatch(connection, parsed.frame, byType, transform),
+          'error' in parsed
+            ? connection.send(parsed.error, parsed.ref)
+            : this.dispatch(connection, parsed.frame, byType, transform),
         )
         .catch((error: unknown) => this.log.error(error))
         .finally(() => (waiting -= 1));
     });
   }
 
-  private parse(data: RawData, isBinary: boolean): { frame: Frame } | { error: Reply } {
-    const invalid = (code: 'invalid_json' | 'invalid_frame', message: string) => ({
+  private parse(data: RawData, isBinary: boolean): { frame: Frame } | { error: Reply; ref?: string } {
+    const invalid = (code: 'invalid_json' | 'invalid_frame', message: string, ref?: string) => ({
       error: { type: 'error' as const, code, message },
+      ref,
     });
     if (isBinary) return invalid('invalid_frame', 'Binary frames are not accepted; send JSON text');
     let value: unknown;
@@ -114,9 +117,7 @@ export class ChatWsAdapter extends WsAdapter {
     if (frame.ref !== undefined && (typeof frame.ref !== 'string' || frame.ref.length > maxRef)) {
       return invalid('invalid_frame', `ref must be a string of at most ${maxRef} characters`);
     }
-    if (typeof frame.type !== 'string') {
-      return { error: { ...invalid('invalid_frame', 'type must be a string').error, ref: frame.ref as string | undefined } };
-    }
+    if (typeof frame.type !== 'string') return invalid('invalid_frame', 'type must be a string', frame.ref as string | undefined);
     return { frame: frame as Frame };
   }
 
