@@ -1,3 +1,4 @@
+import request from 'supertest';
 import { startApp, type RunningApp } from './support/app.js';
 import { uniquePrefix, redisUrl } from './support/redis.js';
 import { createRoom } from './support/rest.js';
@@ -34,5 +35,16 @@ describe('several instances on one Redis', () => {
     await bob.close();
     expect(await alice.next('presence')).toMatchObject({ user_id: 'bob', status: 'offline' });
     await alice.close();
+  });
+
+  it('lists a user’s rooms, most recently joined first, from any instance', async () => {
+    const first = await createRoom(a.http, 'dora', ['erin']);
+    const second = await createRoom(b.http, 'erin', ['dora']);
+    const third = await createRoom(a.http, 'frank', []);
+    await request(b.http).post(`/api/v1/chats/rooms/${third}/members`).set('Authorization', `Bearer ${token('frank')}`).send({ user_id: 'dora' }).expect(201);
+    const listed = await request(b.http).get('/api/v1/chats/rooms').set('Authorization', `Bearer ${token('dora')}`).expect(200);
+    expect(listed.body.total).toBe(3);
+    expect(listed.body.rooms.map((room: { room_id: string }) => room.room_id)).toEqual([third, second, first]);
+    expect([...listed.body.rooms[0].member_ids].sort()).toEqual(['dora', 'frank']);
   });
 });

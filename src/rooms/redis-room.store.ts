@@ -38,9 +38,20 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async listForUser(userId: string): Promise<Room[]> {
-    const ids = await this.redis.call(() => this.redis.client.zrevrange(this.redis.keys.userRooms(userId), 0, -1));
-    const rooms = await Promise.all(ids.map((id) => this.get(id)));
-    return rooms.filter((room): room is Room => room !== undefined);
+    const { client, keys } = this.redis;
+    const ids = await this.redis.call(() => client.zrevrange(keys.userRooms(userId), 0, -1));
+    if (ids.length === 0) return [];
+    // One round trip for all the rooms, not two per room.
+    const pipeline = client.pipeline();
+    for (const id of ids) pipeline.get(keys.room(id, 'info')).hkeys(keys.room(id, 'members'));
+    const replies = ((await this.redis.call(() => pipeline.exec())) ?? []).map(([error, value]) => {
+      if (error) throw error;
+      return value;
+    });
+    return ids.flatMap((_, i) => {
+      const info = replies[2 * i] as string | null;
+      return info === null ? [] : [{ ...(JSON.parse(info) as Room), member_ids: replies[2 * i + 1] as string[] }];
+    });
   }
 
   async members(roomId: string): Promise<Member[]> {
