@@ -1,26 +1,7 @@
 import request from 'supertest';
-import { collect, ISO_DATE, join, useChatApp, UUID } from './support/chat.js';
+import { collect, join, messageShape, useChatApp } from './support/chat.js';
 import { token } from './support/tokens.js';
 import type { Frame, TestClient } from './support/ws-client.js';
-
-const messageShape = (fields: Record<string, unknown>) => ({
-  message_id: expect.stringMatching(UUID),
-  room_id: expect.any(String),
-  sender_id: expect.any(String),
-  seq: expect.any(Number),
-  message_type: 'text',
-  content: expect.any(String),
-  attachments: null,
-  parent_message_id: null,
-  thread_count: 0,
-  reactions: [],
-  is_edited: false,
-  is_deleted: false,
-  created_at: expect.stringMatching(ISO_DATE),
-  updated_at: expect.stringMatching(ISO_DATE),
-  client_msg_id: null,
-  ...fields,
-});
 
 describe('messages (PROTOCOL §2 "Messages", §3)', () => {
   const chat = useChatApp({ RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 });

@@ -94,3 +94,23 @@ export async function collect(client: TestClient, type: string, count: number, t
 
 export const ISO_DATE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;
 export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A Message of PROTOCOL §3 for `toEqual`, with `fields` pinned. */
+export const messageShape = (fields: Record<string, unknown>): Record<string, unknown> => ({
+  message_id: expect.stringMatching(UUID),
+  room_id: expect.any(String),
+  sender_id: expect.any(String),
+  seq: expect.any(Number),
+  message_type: 'text',
+  content: expect.any(String),
+  attachments: null,
+  parent_message_id: null,
+  thread_count: 0,
+  reactions: [],
+  is_edited: false,
+  is_deleted: false,
+  created_at: expect.stringMatching(ISO_DATE),
+  updated_at: expect.stringMatching(ISO_DATE),
+  client_msg_id: null,
+  ...fields,
+});
