@@ -3,6 +3,7 @@ import { ChatModule } from './chat/chat.module.js';
 import { AppConfigModule } from './config/config.module.js';
 import type { Environment } from './config/environment.js';
 import { HealthModule } from './health/health.module.js';
+import { InstanceModule } from './instance/instance.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
 @Module({})
@@ -11,7 +12,7 @@ export class AppModule {
   static async forRoot(overrides: Environment = {}): Promise<DynamicModule> {
     return {
       module: AppModule,
-      imports: [await AppConfigModule.forRoot(overrides), RedisModule, ChatModule, HealthModule],
+      imports: [await AppConfigModule.forRoot(overrides), InstanceModule, RedisModule, ChatModule, HealthModule],
     };
   }
 }

@@ -2,7 +2,7 @@ import { Logger, OnModuleInit } from '@nestjs/common';
 import { RedisService } from '../redis/redis.service.js';
 import { BusListeners } from './bus-listeners.js';
 import type { RoomBus } from './room-bus.js';
-import { parseRoomEvent, type RoomEvent, type RoomEventListener } from './room-event.js';
+import { decodeRoomEvent, encodeRoomEvent, type RoomEvent, type RoomEventListener } from '../core/room-event.js';
 
 /**
  * Room events over Redis pub/sub: one channel per room, subscribed on this
@@ -42,10 +42,16 @@ export class RedisBus implements RoomBus, OnModuleInit {
     this.listeners.onResync(listener);
   }
 
-  async subscribe(roomId: string): Promise<void> {
+  async subscribe(roomId: string): Promise<boolean> {
     this.rooms.add(roomId);
-    if (this.redis.subscriber.status !== 'ready') return;
-    await this.redis.subscriber.subscribe(this.redis.keys.channel(roomId)).catch(() => undefined);
+    if (this.redis.subscriber.status !== 'ready') return false;
+    try {
+      await this.redis.subscriber.subscribe(this.redis.keys.channel(roomId));
+      return true;
+    } catch (error) {
+      this.logger.warn(`could not subscribe room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
+      return false;
+    }
   }
 
   async unsubscribe(roomId: string): Promise<void> {
@@ -58,7 +64,7 @@ export class RedisBus implements RoomBus, OnModuleInit {
     let published = false;
     if (this.redis.client.status === 'ready') {
       published = await this.redis.client
-        .publish(this.redis.keys.channel(roomId), JSON.stringify(event))
+        .publish(this.redis.keys.channel(roomId), encodeRoomEvent(event))
         .then(() => true)
         .catch(() => false);
     }
@@ -74,7 +80,7 @@ export class RedisBus implements RoomBus, OnModuleInit {
   private receive(channel: string, payload: string): void {
     const roomId = this.redis.keys.roomOfChannel(channel);
     if (roomId === undefined || !this.rooms.has(roomId)) return;
-    const event = parseRoomEvent(payload);
+    const event = decodeRoomEvent(payload);
     if (!event) {
       this.droppedCount += 1;
       this.logger.debug(`dropped a malformed event on ${channel}`);

@@ -1,5 +1,5 @@
 import { Controller, Get, HttpCode, ServiceUnavailableException } from '@nestjs/common';
-import { ConnectionRegistry } from '../chat/connection.registry.js';
+import { InstanceState } from '../instance/instance-state.js';
 import { RedisService } from '../redis/redis.service.js';
 
 /**
@@ -9,7 +9,7 @@ import { RedisService } from '../redis/redis.service.js';
 @Controller('health')
 export class HealthController {
   constructor(
-    private readonly connections: ConnectionRegistry,
+    private readonly instance: InstanceState,
     private readonly redis: RedisService,
   ) {}
 
@@ -21,8 +21,8 @@ export class HealthController {
 
   @Get('ready')
   ready(): { status: 'ok'; connections: number } {
-    const reason = this.connections.isDraining ? 'draining' : this.redis.notReadyReason;
+    const reason = this.instance.isDraining ? 'draining' : this.redis.notReadyReason;
     if (reason) throw new ServiceUnavailableException({ statusCode: 503, error: 'Service Unavailable', message: reason });
-    return { status: 'ok', connections: this.connections.size };
+    return { status: 'ok', connections: this.instance.connections };
   }
 }

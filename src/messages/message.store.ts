@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import type { RoomEvent } from '../bus/room-event.js';
-import type { Message } from '../chat/protocol.js';
+import { newId } from '../core/ids.js';
+import type { RoomEvent } from '../core/room-event.js';
+import type { Message } from '../core/message.js';
 
 export const MESSAGE_STORE = Symbol('MESSAGE_STORE');
 
@@ -32,7 +32,7 @@ export interface HistoryPage {
 export function newMessage(draft: MessageDraft, seq: number, now = new Date()): Message {
   const at = now.toISOString();
   return {
-    message_id: randomUUID(),
+    message_id: newId(),
     room_id: draft.room_id,
     sender_id: draft.sender_id,
     seq,

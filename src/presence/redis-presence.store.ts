@@ -1,5 +1,5 @@
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import type { RoomEvent } from '../bus/room-event.js';
+import { encodeRoomEvent, type RoomEvent } from '../core/room-event.js';
 import { RedisService } from '../redis/redis.service.js';
 import { MemoryPresenceStore } from './memory-presence.store.js';
 import {
@@ -158,7 +158,7 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
 
   private async publishPresence(roomId: string, userId: string, status: 'online' | 'offline'): Promise<void> {
     const event: RoomEvent = { type: 'presence', data: { user_id: userId, status, connection_id: '' } };
-    await this.redis.client.publish(this.redis.keys.channel(roomId), JSON.stringify(event));
+    await this.redis.client.publish(this.redis.keys.channel(roomId), encodeRoomEvent(event));
   }
 
   private eval(script: string, keys: string[], args: Array<string | number>): Promise<unknown> {
