@@ -52,6 +52,10 @@ export class MemoryMessageStore implements MessageStore {
     return { seq: history?.seq ?? 0, epoch: this.epoch, lastMessageAt: last?.created_at ?? null };
   }
 
+  async lastMessageAt(roomIds: string[]): Promise<Array<string | null>> {
+    return roomIds.map((roomId) => this.rooms.get(roomId)?.messages.at(-1)?.created_at ?? null);
+  }
+
   async readAfter(roomId: string, afterSeq: number, limit: number) {
     const head = await this.head(roomId);
     const messages = this.rooms.get(roomId)?.messages ?? [];

@@ -72,7 +72,10 @@ export interface MessageStore {
    * nothing and returns the original with `duplicate: true`.
    */
   append(draft: MessageDraft, dedupWindowMs: number): Promise<{ message: Message; duplicate: boolean }>;
+  /** Where the room's history stands; gives a room without history its epoch (a write). */
   head(roomId: string): Promise<HistoryHead>;
+  /** `lastMessageAt` of each room, in the order given, in one read that writes nothing. */
+  lastMessageAt(roomIds: string[]): Promise<Array<string | null>>;
   /**
    * Up to `limit` messages with a seq above `afterSeq`, oldest first.
    * `complete` is false when retention already dropped some of them.

@@ -121,8 +121,9 @@ export class MessagesService {
     }
   }
 
-  head(roomId: string): Promise<HistoryHead> {
-    return this.store.head(roomId);
+  /** When each room's latest message was sent (null for none), in the order given. */
+  lastMessageAt(roomIds: string[]): Promise<Array<string | null>> {
+    return roomIds.length === 0 ? Promise.resolve([]) : this.store.lastMessageAt(roomIds);
   }
 
   /** Up to `limit` messages after `afterSeq`, oldest first. */

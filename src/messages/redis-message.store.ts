@@ -55,6 +55,17 @@ export class RedisMessageStore implements MessageStore {
     return { seq: Number(seq ?? 0), epoch, lastMessageAt: lastAt };
   }
 
+  async lastMessageAt(roomIds: string[]): Promise<Array<string | null>> {
+    const { client, keys } = this.redis;
+    const pipeline = client.pipeline();
+    for (const roomId of roomIds) pipeline.hget(keys.room(roomId, 'meta'), 'last_at');
+    const replies = (await this.redis.call(() => pipeline.exec())) ?? [];
+    return replies.map(([error, value]) => {
+      if (error) throw error;
+      return (value as string | null) ?? null;
+    });
+  }
+
   async readAfter(roomId: string, afterSeq: number, limit: number) {
     const log = this.redis.keys.room(roomId, 'log');
     const head = await this.head(roomId);

@@ -66,12 +66,13 @@ export class RoomsService {
 
   async list(caller: Caller): Promise<Room[]> {
     const rooms = await this.store.listForUser(caller.userId);
-    return Promise.all(rooms.map((room) => this.withLastMessage(room)));
+    return this.withLastMessage(rooms);
   }
 
   async get(caller: Caller, roomId: string): Promise<Room> {
     const room = await this.readable(caller, roomId);
-    return this.withLastMessage(room);
+    const [shown] = await this.withLastMessage([room]);
+    return shown;
   }
 
   async members(caller: Caller, roomId: string): Promise<Member[]> {
@@ -123,8 +124,9 @@ export class RoomsService {
     return room;
   }
 
-  private async withLastMessage(room: Room): Promise<Room> {
-    const head = await this.messages.head(room.room_id);
-    return { ...room, last_message_at: head.lastMessageAt };
+  /** The rooms with when their latest message was sent, read for all of them at once. */
+  private async withLastMessage(rooms: Room[]): Promise<Room[]> {
+    const times = await this.messages.lastMessageAt(rooms.map((room) => room.room_id));
+    return rooms.map((room, i) => ({ ...room, last_message_at: times[i] }));
   }
 }
