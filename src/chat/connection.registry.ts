@@ -8,6 +8,7 @@ import { Connection } from './connection.js';
 import { CloseCode } from './protocol.js';
 import { RateLimiter } from './rate-limiter.js';
 
+/** The longest delay `setTimeout` accepts; a later token expiry is waited for in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
