@@ -92,7 +92,10 @@ export class RedisBus implements RoomBus, OnModuleInit {
   private async resubscribe(): Promise<void> {
     const channels = [...this.rooms].map((roomId) => this.redis.keys.channel(roomId));
     if (channels.length > 0) {
-      await this.redis.subscriber.subscribe(...channels).catch(() => undefined);
+      // A failure here is a connection lost again: its next `ready` runs this once more.
+      await this.redis.subscriber.subscribe(...channels).catch((error: unknown) => {
+        this.logger.warn(`could not resubscribe ${channels.length} rooms: ${error instanceof Error ? error.message : String(error)}`);
+      });
     }
     this.listeners.resync();
   }

@@ -10,7 +10,7 @@ import { StoreUnavailableError } from './store-unavailable.error.js';
  * The shared Redis, when `REDIS_URL` is set: one connection for commands and
  * one for subscriptions per instance. Both reconnect with backoff for ever;
  * while a connection is down its commands fail at once (no offline queue),
- * so nothing piles up in memory and callers answer `unavailable`.
+ * so nothing piles up in memory and callers get a `StoreUnavailableError`.
  */
 @Injectable()
 export class RedisService implements OnModuleInit, OnApplicationShutdown {
