@@ -1,11 +1,12 @@
-import { answersTo, expectServed, join, useChatApp } from './support/chat.js';
+import { answersTo, expectServed, join } from './support/client.js';
+import { useInstances } from './support/instances.js';
 import { token } from './support/tokens.js';
 import type { TestClient } from './support/ws-client.js';
 
 const errorOf = (code: string, message: unknown = expect.any(String)) => ({ type: 'error', code, message });
 
 describe('frames (PROTOCOL §2)', () => {
-  const chat = useChatApp({ RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 });
+  const chat = useInstances({ env: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 } });
   let client: TestClient;
 
   beforeEach(async () => {

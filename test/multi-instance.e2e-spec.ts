@@ -1,9 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { ask, backendMessage, seqs, useCluster } from './support/cluster.js';
-import { collect, join } from './support/chat.js';
+import { ask, collect, join, nextMessages, seqs } from './support/client.js';
+import { useInstances } from './support/instances.js';
 import { createRoom } from './support/rest.js';
+import { backendMessage } from './support/shapes.js';
 import { token } from './support/tokens.js';
 import type { Frame, TestClient } from './support/ws-client.js';
 
@@ -12,9 +13,9 @@ const TTL_MS = 1000;
 const CONTENT_TYPES = new Set(['message', 'message_updated', 'message_deleted', 'error']);
 
 describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', () => {
-  const cluster = useCluster(3, { TYPING_THROTTLE_MS: THROTTLE_MS, TYPING_TTL_MS: TTL_MS });
+  const cluster = useInstances({ mode: 'redis', count: 3, env: { TYPING_THROTTLE_MS: THROTTLE_MS, TYPING_TTL_MS: TTL_MS } });
   const [A, B, C] = [0, 1, 2];
-  const http = (index: number) => cluster.instances[index].http;
+  const http = (index: number) => cluster.all[index].http;
   const room = (owner: string, members: string[]) => createRoom(http(A), owner, members);
   const joinAll = async (roomId: string, ...clients: TestClient[]) => {
     for (const client of clients) await join(client, roomId);
@@ -27,8 +28,8 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
 
   it('gives every connection on every instance one seq order under concurrent senders', async () => {
     const roomId = await room('alice', ['bob', 'carol', 'dave', 'erin']);
-    const senders = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'bob'), cluster.connect(C, 'carol')]);
-    const watchers = await Promise.all([cluster.connect(C, 'erin'), cluster.connect(A, 'erin'), cluster.connect(B, 'erin')]);
+    const senders = await Promise.all([cluster.connect('alice', A), cluster.connect('bob', B), cluster.connect('carol', C)]);
+    const watchers = await Promise.all([cluster.connect('erin', C), cluster.connect('erin', A), cluster.connect('erin', B)]);
     await joinAll(roomId, ...senders, ...watchers);
     const perSender = 12;
     const restSends = Array.from({ length: 5 }, (_, i) => restSend(i % 3, 'dave', roomId, `rest ${i}`).then((r) => r.status));
@@ -37,12 +38,12 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
     }
     expect(await Promise.all(restSends)).toEqual(restSends.map(() => 201));
     const total = perSender * senders.length + restSends.length;
-    const seen = await Promise.all([...senders, ...watchers].map((client) => collect(client, 'message', total, 10_000)));
+    const seen = await Promise.all([...senders, ...watchers].map((client) => nextMessages(client, total, 10_000)));
     const expected = Array.from({ length: total }, (_, i) => i + 1);
-    const ids = seen[0].map((frame) => (frame.message as { message_id: string }).message_id);
-    for (const frames of seen) {
-      expect(seqs(frames)).toEqual(expected);
-      expect(frames.map((frame) => (frame.message as { message_id: string }).message_id)).toEqual(ids);
+    const ids = seen[0].map((message) => message.message_id);
+    for (const messages of seen) {
+      expect(seqs(messages)).toEqual(expected);
+      expect(messages.map((message) => message.message_id)).toEqual(ids);
     }
     for (const sender of senders) {
       const acks = await collect(sender, 'message_ack', perSender);
@@ -63,10 +64,10 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
     beforeEach(async () => {
       roomId = await room('alice', ['bob', 'carol', 'dave']);
       [alice, aliceTab, bob, carol] = await Promise.all([
-        cluster.connect(A, 'alice'),
-        cluster.connect(B, 'alice'),
-        cluster.connect(B, 'bob'),
-        cluster.connect(C, 'carol'),
+        cluster.connect('alice', A),
+        cluster.connect('alice', B),
+        cluster.connect('bob', B),
+        cluster.connect('carol', C),
       ]);
       await joinAll(roomId, alice, aliceTab, bob, carol);
     });
@@ -116,24 +117,24 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
       expect(Date.now() - restartedAt).toBeGreaterThanOrEqual(TTL_MS - 50);
       expect(await carol.next('typing_stopped')).toEqual(stopped());
       await Promise.all([bob.nothing(400, 'typing_stopped'), carol.nothing(0, 'typing_stopped')]);
-      const dave = await cluster.connect(C, 'dave');
+      const dave = await cluster.connect('dave', C);
       expect(await join(dave, roomId)).toMatchObject({ typing: [] });
     });
   });
 
   it('keeps a user with tabs on two instances online until both are gone', async () => {
     const roomId = await room('alice', ['bob', 'carol']);
-    const bob = await cluster.connect(C, 'bob');
+    const bob = await cluster.connect('bob', C);
     await join(bob, roomId);
-    const alice = await cluster.connect(A, 'alice');
+    const alice = await cluster.connect('alice', A);
     await join(alice, roomId);
     expect(await bob.next('presence')).toEqual({ type: 'presence', room_id: roomId, user_id: 'alice', status: 'online' });
-    const aliceTab = await cluster.connect(B, 'alice');
+    const aliceTab = await cluster.connect('alice', B);
     expect(await join(aliceTab, roomId)).toMatchObject({ online: expect.arrayContaining(['alice', 'bob']) });
     await bob.nothing(300, 'presence');
     await alice.close();
     await bob.nothing(500, 'presence');
-    const carol = await cluster.connect(C, 'carol');
+    const carol = await cluster.connect('carol', C);
     expect(await join(carol, roomId)).toMatchObject({ online: expect.arrayContaining(['alice', 'bob', 'carol']) });
     expect(await bob.next('presence')).toMatchObject({ user_id: 'carol', status: 'online' });
     await aliceTab.close();
@@ -144,7 +145,7 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
 
   it('makes a member removed over REST on one instance leave the room on every instance', async () => {
     const roomId = await room('alice', ['bob']);
-    const [alice, bob, bobTab] = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'bob'), cluster.connect(C, 'bob')]);
+    const [alice, bob, bobTab] = await Promise.all([cluster.connect('alice', A), cluster.connect('bob', B), cluster.connect('bob', C)]);
     await joinAll(roomId, alice, bob, bobTab);
     expect(await alice.next('presence')).toMatchObject({ user_id: 'bob', status: 'online' });
     await request(http(A))
@@ -174,7 +175,7 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
 
     it('delivers message, message_updated and message_deleted to the room’s sockets on every instance', async () => {
       const roomId = await room('alice', ['bob', 'carol']);
-      const clients = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'bob'), cluster.connect(C, 'carol')]);
+      const clients = await Promise.all([cluster.connect('alice', A), cluster.connect('bob', B), cluster.connect('carol', C)]);
       await joinAll(roomId, ...clients);
       const data = backendMessage(roomId, 'from the backend');
       expect(await publish(roomId, { type: 'message', data })).toBe(3);
@@ -190,7 +191,7 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
 
     it('drops malformed payloads and keeps delivering', async () => {
       const roomId = await room('alice', ['bob', 'carol']);
-      const clients = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'bob'), cluster.connect(C, 'carol')]);
+      const clients = await Promise.all([cluster.connect('alice', A), cluster.connect('bob', B), cluster.connect('carol', C)]);
       await joinAll(roomId, ...clients);
       const marks = clients.map((client) => client.frames.length);
       const bad = [

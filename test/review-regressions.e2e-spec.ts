@@ -1,67 +1,13 @@
-import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { startApp, type RunningApp } from './support/app.js';
-import { answersTo, collect, join } from './support/chat.js';
-import { ask, backendMessage, seqs, useCluster, waitFor, waitReadiness } from './support/cluster.js';
-import { redisUrl, RedisServer, uniquePrefix } from './support/redis.js';
+import { waitFor } from '../scripts/processes.mjs';
+import { answersTo, ask, join, nextMessages, seqs } from './support/client.js';
+import { type Instance, startInstance, useInstances, waitReadiness } from './support/instances.js';
+import { LinkProxy, RedisServer, redisUrl, uniquePrefix } from './support/redis.js';
 import { createRoom } from './support/rest.js';
+import { backendMessage } from './support/shapes.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
-
-/** Forwards a local port to Redis; `cut()` severs every link and refuses new ones until `heal()`. */
-class LinkProxy {
-  private readonly sockets = new Set<Socket>();
-  private severed = false;
-
-  private constructor(
-    private readonly server: Server,
-    private readonly target: URL,
-  ) {
-    server.on('connection', (inbound: Socket) => this.pipe(inbound));
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${(this.server.address() as { port: number }).port}`;
-  }
-
-  static async start(target: string): Promise<LinkProxy> {
-    const server = createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    return new LinkProxy(server, new URL(target));
-  }
-
-  cut(): void {
-    this.severed = true;
-    for (const socket of this.sockets) socket.destroy();
-  }
-
-  heal(): void {
-    this.severed = false;
-  }
-
-  async close(): Promise<void> {
-    this.cut();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private pipe(inbound: Socket): void {
-    if (this.severed) return void inbound.destroy();
-    const outbound = connect(Number(this.target.port || 6379), this.target.hostname);
-    for (const [socket, peer] of [
-      [inbound, outbound],
-      [outbound, inbound],
-    ]) {
-      this.sockets.add(socket);
-      socket.on('error', () => undefined);
-      socket.on('close', () => {
-        this.sockets.delete(socket);
-        peer.destroy();
-      });
-    }
-    inbound.pipe(outbound).pipe(inbound);
-  }
-}
 
 /** What a Redis with persistence would keep across a restart: every key under `prefix`, put back by the returned function. */
 async function persisted(url: string, prefix: string): Promise<() => Promise<void>> {
@@ -79,9 +25,9 @@ async function persisted(url: string, prefix: string): Promise<() => Promise<voi
 const connections = async (http: string) => (await request(http).get('/health/ready')).body as { connections?: number };
 
 describe('regressions from the review, on two instances sharing one Redis', () => {
-  const cluster = useCluster(2);
+  const cluster = useInstances({ mode: 'redis', count: 2 });
   const [A, B] = [0, 1];
-  const http = (index: number) => cluster.instances[index].http;
+  const http = (index: number) => cluster.all[index].http;
   let publisher: Redis;
   beforeAll(() => {
     publisher = new Redis(cluster.redisUrl);
@@ -94,14 +40,14 @@ describe('regressions from the review, on two instances sharing one Redis', () =
     const ghosts = Array.from({ length: 30 }, (_, i) => `ghost-${i}`);
     const roomId = await createRoom(http(A), 'host', [...ghosts, 'newcomer']);
     for (const ghost of ghosts) {
-      const client = await TestClient.connect(cluster.instances[A].ws, token(ghost));
+      const client = await TestClient.connect(cluster.all[A].ws, token(ghost));
       client.send({ type: 'join_room', room_id: roomId });
       client.socket.terminate();
       await client.closed;
     }
     await waitFor(async () => (await connections(http(A))).connections === 0, 5000, 'every ghost connection gone from A');
 
-    const newcomer = await cluster.connect(B, 'newcomer');
+    const newcomer = await cluster.connect('newcomer', B);
     const joined = await join(newcomer, roomId);
     expect(joined.online).toEqual(['newcomer']);
     for (const index of [A, B]) await request(http(index)).get('/health/ready').expect(200);
@@ -109,7 +55,7 @@ describe('regressions from the review, on two instances sharing one Redis', () =
 
   it('delivers a backend message that carries a seq of its own, and the service’s own messages after it', async () => {
     const roomId = await createRoom(http(A), 'alice', ['bob']);
-    const clients = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'alice'), cluster.connect(B, 'bob')]);
+    const clients = await Promise.all([cluster.connect('alice', A), cluster.connect('alice', B), cluster.connect('bob', B)]);
     for (const client of clients) await join(client, roomId);
     const data = backendMessage(roomId, 'from backend', { message_id: 'm-x', sender_id: 'backend', seq: 500 });
     expect(await publisher.publish(`${cluster.prefix}chat:room:${roomId}`, JSON.stringify({ type: 'message', data }))).toBe(2);
@@ -118,12 +64,12 @@ describe('regressions from the review, on two instances sharing one Redis', () =
     for (const content of ['ours 1', 'ours 2']) {
       expect(await ask(clients[0], { type: 'send_message', room_id: roomId, content })).toMatchObject({ type: 'message_ack' });
     }
-    for (const client of clients) expect(seqs(await collect(client, 'message', 2))).toEqual([1, 2]);
+    for (const client of clients) expect(seqs(await nextMessages(client, 2))).toEqual([1, 2]);
   });
 
   it('refuses a since that is not an object, or whose seq is past the safe integers, naming the field', async () => {
     const roomId = await createRoom(http(A), 'alice', []);
-    const alice = await cluster.connect(A, 'alice');
+    const alice = await cluster.connect('alice', A);
     const asArray = JSON.stringify({ type: 'join_room', room_id: roomId, since: [{ seq: 0, epoch: 'e' }] });
     expect(await answersTo(alice, asArray)).toEqual([
       expect.objectContaining({ type: 'error', code: 'invalid_frame', message: expect.stringMatching(/^since\b(?!\.)/) }),
@@ -137,7 +83,7 @@ describe('regressions from the review, on two instances sharing one Redis', () =
 
 describe('a join while the store is away (PROTOCOL §2 "When the shared store is away")', () => {
   let server: RedisServer;
-  let app: RunningApp;
+  let app: Instance;
   let prefix: string;
   const clients: TestClient[] = [];
   const connectAs = async (user: string) => {
@@ -148,7 +94,7 @@ describe('a join while the store is away (PROTOCOL §2 "When the shared store is
   beforeAll(async () => {
     server = await RedisServer.start();
     prefix = uniquePrefix();
-    app = await startApp({ REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix });
+    app = await startInstance({ REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix });
   });
   afterAll(async () => {
     await Promise.all(clients.map((client) => client.close()));
@@ -180,10 +126,10 @@ describe('a join while the store is away (PROTOCOL §2 "When the shared store is
 
 describe('presence after a Redis link cut (PROTOCOL §2 "Presence")', () => {
   let proxy: LinkProxy;
-  let viaProxy: RunningApp;
-  let direct: RunningApp;
+  let viaProxy: Instance;
+  let direct: Instance;
   const clients: TestClient[] = [];
-  const connectTo = async (app: RunningApp, user: string) => {
+  const connectTo = async (app: Instance, user: string) => {
     const client = await TestClient.connect(app.ws, token(user));
     clients.push(client);
     return client;
@@ -193,8 +139,8 @@ describe('presence after a Redis link cut (PROTOCOL §2 "Presence")', () => {
     proxy = await LinkProxy.start(url);
     const prefix = uniquePrefix();
     [viaProxy, direct] = await Promise.all([
-      startApp({ REDIS_URL: proxy.url, REDIS_KEY_PREFIX: prefix }),
-      startApp({ REDIS_URL: url, REDIS_KEY_PREFIX: prefix }),
+      startInstance({ REDIS_URL: proxy.url, REDIS_KEY_PREFIX: prefix }),
+      startInstance({ REDIS_URL: url, REDIS_KEY_PREFIX: prefix }),
     ]);
   });
   afterAll(async () => {
