@@ -161,4 +161,17 @@ describe('frames (PROTOCOL §2)', () => {
     ]);
     await expectServed(grace);
   });
+
+  it('refuses a since that is not an object, or whose seq is past the safe integers, naming the field', async () => {
+    const roomId = await chat.room('alice', []);
+    const alice = await chat.connect('alice');
+    const asArray = JSON.stringify({ type: 'join_room', room_id: roomId, since: [{ seq: 0, epoch: 'e' }] });
+    expect(await answersTo(alice, asArray)).toEqual([
+      expect.objectContaining({ type: 'error', code: 'invalid_frame', message: expect.stringMatching(/^since\b(?!\.)/) }),
+    ]);
+    const huge = `{"type":"join_room","room_id":${JSON.stringify(roomId)},"since":{"seq":1e300,"epoch":"e"}}`;
+    expect(await answersTo(alice, huge)).toEqual([
+      expect.objectContaining({ type: 'error', code: 'invalid_frame', message: expect.stringMatching(/\bsince\.seq\b/) }),
+    ]);
+  });
 });

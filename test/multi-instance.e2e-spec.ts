@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import request from 'supertest';
+import { waitFor } from '../scripts/processes.mjs';
 import { ask, collect, join, nextMessages, seqs } from './support/client.js';
 import { useInstances } from './support/instances.js';
 import { createRoom } from './support/rest.js';
 import { backendMessage } from './support/shapes.js';
 import { token } from './support/tokens.js';
-import type { Frame, TestClient } from './support/ws-client.js';
+import { type Frame, TestClient } from './support/ws-client.js';
 
 const THROTTLE_MS = 400;
 const TTL_MS = 1000;
+const connections = async (http: string) => (await request(http).get('/health/ready')).body as { connections?: number };
 const CONTENT_TYPES = new Set(['message', 'message_updated', 'message_deleted', 'error']);
 
 describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', () => {
@@ -161,6 +163,23 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
     expect(await ask(bobTab, { type: 'join_room', room_id: roomId })).toMatchObject({ type: 'error', code: 'not_a_member' });
   });
 
+  it('never keeps in the room a connection that closes right after sending join_room', async () => {
+    const ghosts = Array.from({ length: 30 }, (_, i) => `ghost-${i}`);
+    const roomId = await createRoom(http(A), 'host', [...ghosts, 'newcomer']);
+    for (const ghost of ghosts) {
+      const client = await TestClient.connect(cluster.all[A].ws, token(ghost));
+      client.send({ type: 'join_room', room_id: roomId });
+      client.socket.terminate();
+      await client.closed;
+    }
+    await waitFor(async () => (await connections(http(A))).connections === 0, 5000, 'every ghost connection gone from A');
+
+    const newcomer = await cluster.connect('newcomer', B);
+    const joined = await join(newcomer, roomId);
+    expect(joined.online).toEqual(['newcomer']);
+    for (const index of [A, B]) await request(http(index)).get('/health/ready').expect(200);
+  });
+
   describe('events the existing backend publishes on chat:room:<id> (§6)', () => {
     let publisher: Redis;
     beforeAll(() => {
@@ -217,6 +236,20 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
       clients[1].send({ type: 'send_message', room_id: roomId, content: 'ours' });
       for (const client of clients) expect(await client.next('message')).toMatchObject({ message: { seq: 1, content: 'ours' } });
       for (const instance of [A, B, C]) await request(http(instance)).get('/health/ready').expect(200);
+    });
+
+    it('delivers a backend message that carries a seq of its own, and the service’s own messages after it', async () => {
+      const roomId = await createRoom(http(A), 'alice', ['bob']);
+      const clients = await Promise.all([cluster.connect('alice', A), cluster.connect('alice', B), cluster.connect('bob', B)]);
+      for (const client of clients) await join(client, roomId);
+      const data = backendMessage(roomId, 'from backend', { message_id: 'm-x', sender_id: 'backend', seq: 500 });
+      expect(await publisher.publish(`${cluster.prefix}chat:room:${roomId}`, JSON.stringify({ type: 'message', data }))).toBe(2);
+      for (const client of clients) expect(await client.next('message')).toEqual({ type: 'message', message: data });
+
+      for (const content of ['ours 1', 'ours 2']) {
+        expect(await ask(clients[0], { type: 'send_message', room_id: roomId, content })).toMatchObject({ type: 'message_ack' });
+      }
+      for (const client of clients) expect(seqs(await nextMessages(client, 2))).toEqual([1, 2]);
     });
   });
 });

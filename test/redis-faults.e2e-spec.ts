@@ -3,12 +3,25 @@ import request from 'supertest';
 import { RedisService } from '../src/redis/redis.service.js';
 import { freePort, waitFor } from '../scripts/processes.mjs';
 import { ask, collect, join, nextMessages, seqs } from './support/client.js';
-import { readiness, startInstance, useInstances, waitReadiness } from './support/instances.js';
+import { type Instance, readiness, startInstance, useInstances, waitReadiness } from './support/instances.js';
 import { logs } from './support/logs.js';
-import { killSubscriber, RedisServer, uniquePrefix } from './support/redis.js';
+import { killSubscriber, LinkProxy, RedisServer, redisUrl, uniquePrefix } from './support/redis.js';
 import { createRoom } from './support/rest.js';
 import { token } from './support/tokens.js';
 import { type Frame, TestClient } from './support/ws-client.js';
+
+/** What a Redis with persistence would keep across a restart: every key under `prefix`, put back by the returned function. */
+async function persisted(url: string, prefix: string): Promise<() => Promise<void>> {
+  const redis = new Redis(url);
+  const keys = await redis.keys(`${prefix}*`);
+  const dumps = await Promise.all(keys.map(async (key) => [key, await redis.dumpBuffer(key)] as const));
+  await redis.quit();
+  return async () => {
+    const restored = new Redis(url);
+    for (const [key, dump] of dumps) await restored.restore(key, 0, dump, 'REPLACE');
+    await restored.quit();
+  };
+}
 
 const NOT_READY = { status: 503, body: expect.objectContaining({ message: expect.stringMatching(/redis/i) }) };
 
@@ -181,5 +194,93 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
       await late.close();
       await lateServer?.stop();
     }
+  });
+});
+
+describe('a join while the store is away (PROTOCOL §2 "When the shared store is away")', () => {
+  let server: RedisServer;
+  let app: Instance;
+  let prefix: string;
+  const clients: TestClient[] = [];
+  const connectAs = async (user: string) => {
+    const client = await TestClient.connect(app.ws, token(user));
+    clients.push(client);
+    return client;
+  };
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    prefix = uniquePrefix();
+    app = await startInstance({ REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await app.close();
+    await server.stop();
+  });
+
+  it('answers an epoch that a later join_room with since accepts', async () => {
+    const roomId = await createRoom(app.http, 'alice', []);
+    const first = await connectAs('alice');
+    await join(first, roomId);
+    expect(await ask(first, { type: 'leave_room', room_id: roomId })).toMatchObject({ type: 'left', room_id: roomId });
+
+    const restore = await persisted(server.url, prefix);
+    await server.stop();
+    await waitReadiness(app.http, 503);
+    const during = await ask(await connectAs('alice'), { type: 'join_room', room_id: roomId });
+    expect(during).toMatchObject({ type: 'joined', room_id: roomId, recovered: false, seq: expect.any(Number) });
+    expect(during.epoch).toEqual(expect.stringMatching(/\S/));
+
+    await server.restart();
+    await restore();
+    await waitReadiness(app.http, 200, 15_000);
+    const since = { seq: during.seq, epoch: during.epoch };
+    const after = await ask(await connectAs('alice'), { type: 'join_room', room_id: roomId, since });
+    expect(after).toMatchObject({ type: 'joined', room_id: roomId });
+  });
+});
+
+describe('presence after a Redis link cut (PROTOCOL §2 "Presence")', () => {
+  let proxy: LinkProxy;
+  let viaProxy: Instance;
+  let direct: Instance;
+  const clients: TestClient[] = [];
+  const connectTo = async (app: Instance, user: string) => {
+    const client = await TestClient.connect(app.ws, token(user));
+    clients.push(client);
+    return client;
+  };
+  beforeAll(async () => {
+    const url = await redisUrl();
+    proxy = await LinkProxy.start(url);
+    const prefix = uniquePrefix();
+    [viaProxy, direct] = await Promise.all([
+      startInstance({ REDIS_URL: proxy.url, REDIS_KEY_PREFIX: prefix }),
+      startInstance({ REDIS_URL: url, REDIS_KEY_PREFIX: prefix }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await Promise.all([viaProxy.close(), direct.close()]);
+    await proxy.close();
+  });
+
+  it('takes offline everywhere a user who left while the instance was cut off', async () => {
+    const roomId = await createRoom(direct.http, 'alice', ['bob', 'carol']);
+    const alice = await connectTo(viaProxy, 'alice');
+    const bob = await connectTo(direct, 'bob');
+    await join(alice, roomId);
+    await join(bob, roomId);
+    expect(await alice.next('presence')).toEqual({ type: 'presence', room_id: roomId, user_id: 'bob', status: 'online' });
+
+    proxy.cut();
+    await waitReadiness(viaProxy.http, 503);
+    expect(await ask(alice, { type: 'leave_room', room_id: roomId })).toMatchObject({ type: 'left', room_id: roomId });
+    proxy.heal();
+    await waitReadiness(viaProxy.http, 200, 15_000);
+
+    expect(await bob.next('presence', 10_000)).toEqual({ type: 'presence', room_id: roomId, user_id: 'alice', status: 'offline' });
+    const carol = await connectTo(direct, 'carol');
+    expect(((await join(carol, roomId)).online as string[]).sort()).toEqual(['bob', 'carol']);
   });
 });

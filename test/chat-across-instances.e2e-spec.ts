@@ -4,7 +4,7 @@ import { createRoom } from './support/rest.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
-describe('several instances on one Redis', () => {
+describe('two users on different instances sharing one Redis', () => {
   const instances = useInstances({ mode: 'redis', count: 2 });
 
   it('users on different instances chat, type and see each other', async () => {

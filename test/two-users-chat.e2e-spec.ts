@@ -3,7 +3,7 @@ import { createRoom } from './support/rest.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
-describe('smoke', () => {
+describe('two users in one room', () => {
   const running = useInstances();
 
   it('two users chat in a room', async () => {
