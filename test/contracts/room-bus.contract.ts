@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RoomBus } from '../../src/bus/room-bus.js';
 import type { RoomEvent } from '../../src/bus/room-event.js';
 import { Inbox, type Received } from './inbox.js';
-import { logs } from '../support/logs.js';
+import { logs, recordNestLogs } from '../support/logs.js';
 
 export interface BusHandle {
   bus: RoomBus;
@@ -15,6 +15,8 @@ export const newRoom = (): string => `room-${randomUUID()}`;
 
 /** The `RoomBus` contract (src/bus/room-bus.ts), for any implementation. */
 export function describeBusContract(name: string, make: () => Promise<BusHandle>): void {
+  // A failing listener is logged; the test takes that line.
+  recordNestLogs();
   describe(`${name} honours the RoomBus contract`, () => {
     let handle: BusHandle;
     beforeEach(async () => {
