@@ -12,12 +12,11 @@
 // HOST, NODE_ENV and REDIS_URL are set here.
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, connect } from 'node:net';
 import process from 'node:process';
 import { createInterface } from 'node:readline';
 import { clearTimeout, setTimeout } from 'node:timers';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, URL } from 'node:url';
+import { freePort, redisAnswers, waitFor } from './processes.mjs';
 import { startRoundRobinProxy } from './round-robin-proxy.mjs';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -27,40 +26,9 @@ const children = [];
 let proxy;
 let stopping = false;
 
-/** A port that was free a moment ago. */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address();
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Polls `check` until it resolves true, or fails with `what` after `timeoutMs`. */
-async function waitFor(what, check, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (stopping) throw new Error('stopped');
-    if (Date.now() > deadline) throw new Error(`${what} did not come up within ${timeoutMs / 1000}s`);
-    await sleep(100);
-  }
-}
-
-const redisAnswers = (port) =>
-  new Promise((resolve) => {
-    const socket = connect(port, HOST, () => socket.write('PING\r\n'));
-    const answer = (pong) => {
-      resolve(pong);
-      socket.destroy();
-    };
-    socket.once('data', (data) => answer(data.toString().startsWith('+PONG')));
-    socket.once('error', () => answer(false));
-    socket.setTimeout(1_000, () => answer(false));
-  });
-
 const httpAnswers = (port) => fetch(`http://${HOST}:${port}/health/live`, { signal: AbortSignal.timeout(1_000) }).then(() => true);
+/** `probe` answering true within 20 s; `what` names it in the failure. */
+const upWithin20s = (what, probe) => waitFor(probe, 20_000, `${what} up`, 100);
 
 /** Starts a child whose output lines are prefixed with its name; its unexpected exit stops everything. */
 function start(name, command, args, env = {}) {
@@ -111,18 +79,18 @@ async function main() {
     if (build.status !== 0) process.exit(build.status ?? 1);
   }
 
-  const redisPort = await freePort();
+  const redisPort = await freePort(HOST);
   start('redis', 'redis-server', ['--port', String(redisPort), '--bind', HOST, '--save', '', '--appendonly', 'no', '--loglevel', 'warning']);
-  await waitFor('redis-server', () => redisAnswers(redisPort));
+  await upWithin20s('redis-server', () => redisAnswers(redisPort, HOST));
   const redisUrl = `redis://${HOST}:${redisPort}`;
 
   const gateways = [];
   for (const name of ['gateway-1', 'gateway-2']) {
-    const port = await freePort();
+    const port = await freePort(HOST);
     start(name, process.execPath, ['dist/main.js'], { NODE_ENV: 'development', PORT: String(port), HOST, REDIS_URL: redisUrl });
     gateways.push({ name, host: HOST, port });
   }
-  await Promise.all(gateways.map(({ name, port }) => waitFor(name, () => httpAnswers(port))));
+  await Promise.all(gateways.map(({ name, port }) => upWithin20s(name, () => httpAnswers(port))));
 
   proxy = await startRoundRobinProxy({ backends: gateways, port: STAGING_PORT, host: HOST }).catch((error) => {
     throw error.code === 'EADDRINUSE' ? new Error(`port ${STAGING_PORT} is taken; set STAGING_PORT to a free one`) : error;

@@ -1,11 +1,9 @@
-import { startApp, type RunningApp } from './support/app.js';
+import { useInstances } from './support/instances.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
 describe('a client flooding at five times the rate', () => {
-  let running: RunningApp;
-  beforeAll(async () => (running = await startApp({ RATE_LIMIT_PER_SECOND: 2, RATE_LIMIT_BURST: 4 })));
-  afterAll(() => running.close());
+  const running = useInstances({ env: { RATE_LIMIT_PER_SECOND: 2, RATE_LIMIT_BURST: 4 } });
 
   it('is closed with 1008 after ten seconds, while a polite client keeps being served', async () => {
     const flooder = await TestClient.connect(running.ws, token('flooder'));

@@ -1,7 +1,11 @@
 import { Redis } from 'ioredis';
-import { collect, join } from './support/chat.js';
-import { ensureBuilt, spawnInstance, useCluster, waitFor, type SpawnedInstance } from './support/cluster.js';
+import { waitFor } from '../scripts/processes.mjs';
+import { RedisPresenceStore } from '../src/presence/redis-presence.store.js';
+import { collect, join } from './support/client.js';
+import { useInstances } from './support/instances.js';
+import { logs } from './support/logs.js';
 import { createRoom } from './support/rest.js';
+import { ensureBuilt, type SpawnedInstance, spawnInstance } from './support/spawned.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
@@ -12,7 +16,7 @@ const ENV = { INSTANCE_TTL_MS, TYPING_TTL_MS: 60_000 };
 
 describe('an instance that crashes (SIGKILL) leaves no ghosts', () => {
   beforeAll(() => ensureBuilt(), 180_000);
-  const cluster = useCluster(2, ENV);
+  const cluster = useInstances({ mode: 'redis', count: 2, env: ENV });
   const [A, B] = [0, 1];
   let crashing: SpawnedInstance | undefined;
   const spawned: TestClient[] = [];
@@ -49,8 +53,8 @@ describe('an instance that crashes (SIGKILL) leaves no ghosts', () => {
     waitFor(async () => (await admin.zscore(instancesKey(), id)) !== null, 3000, `instance ${id} heartbeating`);
 
   const crashWhileTyping = async (waitForHeartbeat: boolean) => {
-    const roomId = await createRoom(cluster.instances[A].http, 'alice', ['bob', 'carol', 'dave']);
-    const [alice, carol, doomed] = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'carol'), startCrashing()]);
+    const roomId = await createRoom(cluster.all[A].http, 'alice', ['bob', 'carol', 'dave']);
+    const [alice, carol, doomed] = await Promise.all([cluster.connect('alice', A), cluster.connect('carol', B), startCrashing()]);
     await join(alice, roomId);
     await join(carol, roomId);
     expect(await alice.next('presence')).toMatchObject({ user_id: 'carol', status: 'online' });
@@ -68,9 +72,10 @@ describe('an instance that crashes (SIGKILL) leaves no ghosts', () => {
       expect(await client.next('presence', REAPED_WITHIN_MS)).toEqual({ type: 'presence', room_id: roomId, user_id: 'bob', status: 'offline' });
     }
     expect(Date.now() - killedAt).toBeLessThanOrEqual(REAPED_WITHIN_MS);
+    expect(logs.take('log', /^Cleared the presence of 1 dead instance\(s\)$/, RedisPresenceStore.name)).toHaveLength(1);
     await Promise.all([alice.nothing(INSTANCE_TTL_MS / 2), carol.nothing(0)]);
 
-    const dave = await cluster.connect(B, 'dave');
+    const dave = await cluster.connect('dave', B);
     const joined = await join(dave, roomId);
     expect([...(joined.online as string[])].sort()).toEqual(['alice', 'carol', 'dave']);
     expect(joined.typing).toEqual([]);
@@ -83,10 +88,10 @@ describe('an instance that crashes (SIGKILL) leaves no ghosts', () => {
 
   it('keeps a user online in a room where they still have a connection on a live instance', async () => {
     const [alone, shared] = await Promise.all([
-      createRoom(cluster.instances[A].http, 'alice', ['bob', 'carol']),
-      createRoom(cluster.instances[A].http, 'alice', ['bob', 'carol']),
+      createRoom(cluster.all[A].http, 'alice', ['bob', 'carol']),
+      createRoom(cluster.all[A].http, 'alice', ['bob', 'carol']),
     ]);
-    const [alice, bobTab, doomed] = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'bob'), startCrashing()]);
+    const [alice, bobTab, doomed] = await Promise.all([cluster.connect('alice', A), cluster.connect('bob', B), startCrashing()]);
     await join(alice, alone);
     await join(alice, shared);
     const bob = await connectTo(doomed, 'bob');
@@ -98,8 +103,9 @@ describe('an instance that crashes (SIGKILL) leaves no ghosts', () => {
 
     await doomed.kill();
     expect(await alice.next('presence', REAPED_WITHIN_MS)).toEqual({ type: 'presence', room_id: alone, user_id: 'bob', status: 'offline' });
+    expect(logs.take('log', /^Cleared the presence of 1 dead instance\(s\)$/, RedisPresenceStore.name)).toHaveLength(1);
     await alice.nothing(INSTANCE_TTL_MS / 2, 'presence');
-    const carol = await cluster.connect(A, 'carol');
+    const carol = await cluster.connect('carol', A);
     expect([...((await join(carol, shared)).online as string[])].sort()).toEqual(['alice', 'bob', 'carol']);
     expect([...((await join(carol, alone)).online as string[])].sort()).toEqual(['alice', 'carol']);
     bobTab.send({ type: 'send_message', room_id: shared, content: 'still here' });

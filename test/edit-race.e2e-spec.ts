@@ -1,13 +1,15 @@
 import request from 'supertest';
-import { MODES, bearer, fullHistory, joinRoom, messagesPath, post, useCluster } from './support/history.js';
+import { join } from './support/client.js';
+import { MODES, useInstances } from './support/instances.js';
+import { bearer, fullHistory, messagesPath, post } from './support/rest.js';
 
 describe.each(MODES)('an edit racing a delete (%s)', (mode) => {
-  const cluster = useCluster(mode);
+  const cluster = useInstances({ mode });
 
   it('never brings a deleted message back', async () => {
     const roomId = await cluster.room('alice', ['bob']);
     const observer = await cluster.connect('bob', cluster.last);
-    await joinRoom(observer, roomId);
+    await join(observer, roomId);
     const sent = await Promise.all(Array.from({ length: 10 }, (_, i) => post(cluster.first.http, roomId, 'alice', `m${i}`)));
     await Promise.all(
       sent.flatMap((message) => [

@@ -1,11 +1,12 @@
-import { answersTo, expectServed, join, useChatApp } from './support/chat.js';
+import { answersTo, expectServed, join } from './support/client.js';
+import { useInstances } from './support/instances.js';
 import { token } from './support/tokens.js';
 import type { TestClient } from './support/ws-client.js';
 
 const errorOf = (code: string, message: unknown = expect.any(String)) => ({ type: 'error', code, message });
 
 describe('frames (PROTOCOL §2)', () => {
-  const chat = useChatApp({ RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 });
+  const chat = useInstances({ env: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 } });
   let client: TestClient;
 
   beforeEach(async () => {
@@ -159,5 +160,18 @@ describe('frames (PROTOCOL §2)', () => {
       'invalid_frame',
     ]);
     await expectServed(grace);
+  });
+
+  it('refuses a since that is not an object, or whose seq is past the safe integers, naming the field', async () => {
+    const roomId = await chat.room('alice', []);
+    const alice = await chat.connect('alice');
+    const asArray = JSON.stringify({ type: 'join_room', room_id: roomId, since: [{ seq: 0, epoch: 'e' }] });
+    expect(await answersTo(alice, asArray)).toEqual([
+      expect.objectContaining({ type: 'error', code: 'invalid_frame', message: expect.stringMatching(/^since\b(?!\.)/) }),
+    ]);
+    const huge = `{"type":"join_room","room_id":${JSON.stringify(roomId)},"since":{"seq":1e300,"epoch":"e"}}`;
+    expect(await answersTo(alice, huge)).toEqual([
+      expect.objectContaining({ type: 'error', code: 'invalid_frame', message: expect.stringMatching(/\bsince\.seq\b/) }),
+    ]);
   });
 });

@@ -1,5 +1,5 @@
 import { JwtService } from '@nestjs/jwt';
-import { startApp, type RunningApp } from './support/app.js';
+import { startInstance, useInstances } from './support/instances.js';
 import { handshake } from './support/handshake.js';
 import { createRoom } from './support/rest.js';
 import { TEST_SECRET, token, tokenWithClaims, unsignedToken } from './support/tokens.js';
@@ -33,9 +33,7 @@ async function expectServes(url: string, user = 'good-client'): Promise<void> {
 }
 
 describe('handshake', () => {
-  let running: RunningApp;
-  beforeAll(async () => (running = await startApp({ CORS_ORIGINS: ALLOWED_ORIGIN, JWT_CLOCK_SKEW_S: SKEW_S })));
-  afterAll(() => running.close());
+  const running = useInstances({ env: { CORS_ORIGINS: ALLOWED_ORIGIN, JWT_CLOCK_SKEW_S: SKEW_S } });
 
   describe('token carriers', () => {
     it('accepts ?token= and sends the connected frame first, in its exact shape', async () => {
@@ -181,9 +179,7 @@ describe('handshake', () => {
   });
 
   describe('capacity', () => {
-    let limited: RunningApp;
-    beforeAll(async () => (limited = await startApp({ MAX_CONNECTIONS: 2 })));
-    afterAll(() => limited.close());
+    const limited = useInstances({ env: { MAX_CONNECTIONS: 2 } });
 
     it('refuses with 503 unavailable at MAX_CONNECTIONS and admits again once a slot frees', async () => {
       const roomId = await createRoom(limited.http, 'alice', ['bob']);
@@ -204,7 +200,7 @@ describe('handshake', () => {
 
   describe('draining', () => {
     it('refuses new upgrades with 503 unavailable while the instance drains', async () => {
-      const draining = await startApp({ SHUTDOWN_GRACE_MS: 5000 });
+      const draining = await startInstance({ SHUTDOWN_GRACE_MS: 5000 });
       const witness = await TestClient.connect(draining.ws, token('alice'));
       const holder = await TestClient.connect(draining.ws, token('bob'));
       const tcp = (holder.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;

@@ -1,18 +1,8 @@
 import request from 'supertest';
-import { ISO_DATE, messageShape } from './support/chat.js';
-import {
-  MESSAGE_FIELDS,
-  MODES,
-  bearer,
-  fullHistory,
-  joinRoom,
-  messagesPath,
-  post,
-  range,
-  seqs,
-  useCluster,
-  type Message,
-} from './support/history.js';
+import { join, range, seqs } from './support/client.js';
+import { MODES, useInstances } from './support/instances.js';
+import { bearer, fullHistory, messagesPath, post } from './support/rest.js';
+import { ISO_DATE, type Message, MESSAGE_FIELDS, messageShape } from './support/shapes.js';
 import { token } from './support/tokens.js';
 
 const HISTORY_MAX = 60;
@@ -24,7 +14,7 @@ const failure = (statusCode: number, error: string, field?: string) => ({
 });
 
 describe.each(MODES)('message REST API, PROTOCOL §5 (%s)', (mode) => {
-  const chat = useCluster(mode, { HISTORY_MAX_PER_ROOM: HISTORY_MAX });
+  const chat = useInstances({ mode, env: { HISTORY_MAX_PER_ROOM: HISTORY_MAX } });
   const api = () => request(chat.first.http);
   const history = (roomId: string, query: Record<string, string | number> = {}, user = 'alice') =>
     api().get(messagesPath(roomId)).query(query).set(...bearer(user));
@@ -38,7 +28,7 @@ describe.each(MODES)('message REST API, PROTOCOL §5 (%s)', (mode) => {
   /** A socket of `user` joined to the room on the last instance (another instance on Redis). */
   async function watcher(roomId: string, user = 'bob') {
     const client = await chat.connect(user, chat.last);
-    await joinRoom(client, roomId);
+    await join(client, roomId);
     return client;
   }
 
@@ -134,7 +124,7 @@ describe.each(MODES)('message REST API, PROTOCOL §5 (%s)', (mode) => {
       const other = await chat.room('alice', []);
       const bob = await watcher(roomId);
       const alice = await chat.connect('alice', chat.last);
-      await joinRoom(alice, roomId);
+      await join(alice, roomId);
       const first = await post(chat.first.http, roomId, 'alice', 'once', { client_msg_id: 'c-1' });
       expect(await post(chat.last.http, roomId, 'alice', 'once more', { client_msg_id: 'c-1' })).toEqual(first);
       alice.send({ type: 'send_message', room_id: roomId, content: 'again', client_msg_id: 'c-1' });

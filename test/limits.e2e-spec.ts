@@ -1,13 +1,11 @@
 import request from 'supertest';
-import { startApp, type RunningApp } from './support/app.js';
+import { useInstances } from './support/instances.js';
 import { handshake } from './support/handshake.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
 describe('per-caller limits', () => {
-  let running: RunningApp;
-  beforeAll(async () => (running = await startApp({ REST_RATE_LIMIT_PER_MINUTE: 5, MAX_CONNECTIONS_PER_USER: 2 })));
-  afterAll(() => running.close());
+  const running = useInstances({ env: { REST_RATE_LIMIT_PER_MINUTE: 5, MAX_CONNECTIONS_PER_USER: 2 } });
 
   it('answers 429 past the REST rate, for that caller only', async () => {
     const asAlice = () => request(running.http).get('/api/v1/chats/rooms').set('Authorization', `Bearer ${token('alice')}`);

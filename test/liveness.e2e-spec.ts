@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
-import { startApp, type RunningApp } from './support/app.js';
+import { collect } from './support/client.js';
+import { startInstance, useInstances } from './support/instances.js';
 import { createRoom } from './support/rest.js';
 import { token, tokenWithClaims } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
@@ -46,9 +47,7 @@ function pingOfSize(bytes: number): string {
 
 describe('liveness', () => {
   describe('with default settings', () => {
-    let running: RunningApp;
-    beforeAll(async () => (running = await startApp()));
-    afterAll(() => running.close());
+    const running = useInstances();
 
     it('answers a JSON ping with pong, echoing ref when there is one', async () => {
       const client = await TestClient.connect(running.ws, token('alice'));
@@ -83,9 +82,7 @@ describe('liveness', () => {
 
   describe('heartbeat', () => {
     const interval = 200;
-    let running: RunningApp;
-    beforeAll(async () => (running = await startApp({ HEARTBEAT_INTERVAL_MS: interval })));
-    afterAll(() => running.close());
+    const running = useInstances({ env: { HEARTBEAT_INTERVAL_MS: interval } });
 
     it('pings every interval and keeps a client that answers them', async () => {
       const client = await TestClient.connect(running.ws, token('alice'));
@@ -112,23 +109,26 @@ describe('liveness', () => {
 
     it('keeps a client that sends frames but never answers protocol pings', async () => {
       const client = await TestClient.connect(running.ws, token('alice'), { autoPong: false });
-      const chatter = setInterval(() => client.send({ type: 'ping' }), interval / 2);
+      let chats = 0;
+      const chatter = setInterval(() => {
+        client.send({ type: 'ping' });
+        chats += 1;
+      }, interval / 2);
       try {
         await protocolPings(client, 6);
         expect(client.socket.readyState).toBe(WebSocket.OPEN);
       } finally {
         clearInterval(chatter);
       }
-      client.take('pong');
+      // Every chatter ping answered first, so the next pong is the one asked for.
+      await collect(client, 'pong', chats);
       await expectPong(client, 'chatty');
       await client.close();
     });
   });
 
   describe('token expiry', () => {
-    let running: RunningApp;
-    beforeAll(async () => (running = await startApp({ JWT_CLOCK_SKEW_S: 0 })));
-    afterAll(() => running.close());
+    const running = useInstances({ env: { JWT_CLOCK_SKEW_S: 0 } });
 
     /** A connection whose token expires 2 s from now (at a whole second), with that deadline in ms. */
     async function expiringConnection(sub: string): Promise<{ client: TestClient; deadline: number }> {
@@ -191,17 +191,9 @@ describe('liveness', () => {
   });
 
   describe('slow reader', () => {
-    let running: RunningApp;
-    beforeAll(
-      async () =>
-        (running = await startApp({
-          MAX_BUFFERED_BYTES: 1024,
-          MAX_MESSAGE_LENGTH: 60_000,
-          RATE_LIMIT_PER_SECOND: 10_000,
-          RATE_LIMIT_BURST: 100_000,
-        })),
-    );
-    afterAll(() => running.close());
+    const running = useInstances({
+      env: { MAX_BUFFERED_BYTES: 1024, MAX_MESSAGE_LENGTH: 60_000, RATE_LIMIT_PER_SECOND: 10_000, RATE_LIMIT_BURST: 100_000 },
+    });
 
     it('closes a client that stops reading with 1013', async () => {
       const roomId = await createRoom(running.http, 'alice', ['bob']);
@@ -226,7 +218,7 @@ describe('liveness', () => {
 
   describe('shutdown', () => {
     it('closes connected clients with 1012 and finishes within a few seconds', async () => {
-      const running = await startApp();
+      const running = await startInstance();
       const roomId = await createRoom(running.http, 'alice', ['bob']);
       const alice = await TestClient.connect(running.ws, token('alice'));
       const bob = await TestClient.connect(running.ws, token('bob'));

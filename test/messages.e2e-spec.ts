@@ -1,10 +1,12 @@
 import request from 'supertest';
-import { collect, join, messageShape, useChatApp } from './support/chat.js';
+import { collect, join } from './support/client.js';
+import { useInstances } from './support/instances.js';
+import { messageShape } from './support/shapes.js';
 import { token } from './support/tokens.js';
 import type { Frame, TestClient } from './support/ws-client.js';
 
 describe('messages (PROTOCOL §2 "Messages", §3)', () => {
-  const chat = useChatApp({ RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 });
+  const chat = useInstances({ env: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 } });
   let roomId: string;
   let alice: TestClient;
   let aliceTab: TestClient;

@@ -1,20 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { ask, backendMessage, seqs, useCluster } from './support/cluster.js';
-import { collect, join } from './support/chat.js';
+import { waitFor } from '../scripts/processes.mjs';
+import { ask, collect, join, nextMessages, seqs } from './support/client.js';
+import { useInstances } from './support/instances.js';
 import { createRoom } from './support/rest.js';
+import { backendMessage } from './support/shapes.js';
 import { token } from './support/tokens.js';
-import type { Frame, TestClient } from './support/ws-client.js';
+import { type Frame, TestClient } from './support/ws-client.js';
 
 const THROTTLE_MS = 400;
 const TTL_MS = 1000;
+const connections = async (http: string) => (await request(http).get('/health/ready')).body as { connections?: number };
 const CONTENT_TYPES = new Set(['message', 'message_updated', 'message_deleted', 'error']);
 
 describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', () => {
-  const cluster = useCluster(3, { TYPING_THROTTLE_MS: THROTTLE_MS, TYPING_TTL_MS: TTL_MS });
+  const cluster = useInstances({ mode: 'redis', count: 3, env: { TYPING_THROTTLE_MS: THROTTLE_MS, TYPING_TTL_MS: TTL_MS } });
   const [A, B, C] = [0, 1, 2];
-  const http = (index: number) => cluster.instances[index].http;
+  const http = (index: number) => cluster.all[index].http;
   const room = (owner: string, members: string[]) => createRoom(http(A), owner, members);
   const joinAll = async (roomId: string, ...clients: TestClient[]) => {
     for (const client of clients) await join(client, roomId);
@@ -27,8 +30,8 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
 
   it('gives every connection on every instance one seq order under concurrent senders', async () => {
     const roomId = await room('alice', ['bob', 'carol', 'dave', 'erin']);
-    const senders = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'bob'), cluster.connect(C, 'carol')]);
-    const watchers = await Promise.all([cluster.connect(C, 'erin'), cluster.connect(A, 'erin'), cluster.connect(B, 'erin')]);
+    const senders = await Promise.all([cluster.connect('alice', A), cluster.connect('bob', B), cluster.connect('carol', C)]);
+    const watchers = await Promise.all([cluster.connect('erin', C), cluster.connect('erin', A), cluster.connect('erin', B)]);
     await joinAll(roomId, ...senders, ...watchers);
     const perSender = 12;
     const restSends = Array.from({ length: 5 }, (_, i) => restSend(i % 3, 'dave', roomId, `rest ${i}`).then((r) => r.status));
@@ -37,12 +40,12 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
     }
     expect(await Promise.all(restSends)).toEqual(restSends.map(() => 201));
     const total = perSender * senders.length + restSends.length;
-    const seen = await Promise.all([...senders, ...watchers].map((client) => collect(client, 'message', total, 10_000)));
+    const seen = await Promise.all([...senders, ...watchers].map((client) => nextMessages(client, total, 10_000)));
     const expected = Array.from({ length: total }, (_, i) => i + 1);
-    const ids = seen[0].map((frame) => (frame.message as { message_id: string }).message_id);
-    for (const frames of seen) {
-      expect(seqs(frames)).toEqual(expected);
-      expect(frames.map((frame) => (frame.message as { message_id: string }).message_id)).toEqual(ids);
+    const ids = seen[0].map((message) => message.message_id);
+    for (const messages of seen) {
+      expect(seqs(messages)).toEqual(expected);
+      expect(messages.map((message) => message.message_id)).toEqual(ids);
     }
     for (const sender of senders) {
       const acks = await collect(sender, 'message_ack', perSender);
@@ -63,10 +66,10 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
     beforeEach(async () => {
       roomId = await room('alice', ['bob', 'carol', 'dave']);
       [alice, aliceTab, bob, carol] = await Promise.all([
-        cluster.connect(A, 'alice'),
-        cluster.connect(B, 'alice'),
-        cluster.connect(B, 'bob'),
-        cluster.connect(C, 'carol'),
+        cluster.connect('alice', A),
+        cluster.connect('alice', B),
+        cluster.connect('bob', B),
+        cluster.connect('carol', C),
       ]);
       await joinAll(roomId, alice, aliceTab, bob, carol);
     });
@@ -116,24 +119,24 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
       expect(Date.now() - restartedAt).toBeGreaterThanOrEqual(TTL_MS - 50);
       expect(await carol.next('typing_stopped')).toEqual(stopped());
       await Promise.all([bob.nothing(400, 'typing_stopped'), carol.nothing(0, 'typing_stopped')]);
-      const dave = await cluster.connect(C, 'dave');
+      const dave = await cluster.connect('dave', C);
       expect(await join(dave, roomId)).toMatchObject({ typing: [] });
     });
   });
 
   it('keeps a user with tabs on two instances online until both are gone', async () => {
     const roomId = await room('alice', ['bob', 'carol']);
-    const bob = await cluster.connect(C, 'bob');
+    const bob = await cluster.connect('bob', C);
     await join(bob, roomId);
-    const alice = await cluster.connect(A, 'alice');
+    const alice = await cluster.connect('alice', A);
     await join(alice, roomId);
     expect(await bob.next('presence')).toEqual({ type: 'presence', room_id: roomId, user_id: 'alice', status: 'online' });
-    const aliceTab = await cluster.connect(B, 'alice');
+    const aliceTab = await cluster.connect('alice', B);
     expect(await join(aliceTab, roomId)).toMatchObject({ online: expect.arrayContaining(['alice', 'bob']) });
     await bob.nothing(300, 'presence');
     await alice.close();
     await bob.nothing(500, 'presence');
-    const carol = await cluster.connect(C, 'carol');
+    const carol = await cluster.connect('carol', C);
     expect(await join(carol, roomId)).toMatchObject({ online: expect.arrayContaining(['alice', 'bob', 'carol']) });
     expect(await bob.next('presence')).toMatchObject({ user_id: 'carol', status: 'online' });
     await aliceTab.close();
@@ -144,7 +147,7 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
 
   it('makes a member removed over REST on one instance leave the room on every instance', async () => {
     const roomId = await room('alice', ['bob']);
-    const [alice, bob, bobTab] = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'bob'), cluster.connect(C, 'bob')]);
+    const [alice, bob, bobTab] = await Promise.all([cluster.connect('alice', A), cluster.connect('bob', B), cluster.connect('bob', C)]);
     await joinAll(roomId, alice, bob, bobTab);
     expect(await alice.next('presence')).toMatchObject({ user_id: 'bob', status: 'online' });
     await request(http(A))
@@ -158,6 +161,23 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
     await Promise.all([bob.nothing(300), bobTab.nothing(0)]);
     expect(await ask(bob, { type: 'typing', room_id: roomId })).toMatchObject({ type: 'error', code: 'not_joined' });
     expect(await ask(bobTab, { type: 'join_room', room_id: roomId })).toMatchObject({ type: 'error', code: 'not_a_member' });
+  });
+
+  it('never keeps in the room a connection that closes right after sending join_room', async () => {
+    const ghosts = Array.from({ length: 30 }, (_, i) => `ghost-${i}`);
+    const roomId = await createRoom(http(A), 'host', [...ghosts, 'newcomer']);
+    for (const ghost of ghosts) {
+      const client = await TestClient.connect(cluster.all[A].ws, token(ghost));
+      client.send({ type: 'join_room', room_id: roomId });
+      client.socket.terminate();
+      await client.closed;
+    }
+    await waitFor(async () => (await connections(http(A))).connections === 0, 5000, 'every ghost connection gone from A');
+
+    const newcomer = await cluster.connect('newcomer', B);
+    const joined = await join(newcomer, roomId);
+    expect(joined.online).toEqual(['newcomer']);
+    for (const index of [A, B]) await request(http(index)).get('/health/ready').expect(200);
   });
 
   describe('events the existing backend publishes on chat:room:<id> (§6)', () => {
@@ -174,7 +194,7 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
 
     it('delivers message, message_updated and message_deleted to the room’s sockets on every instance', async () => {
       const roomId = await room('alice', ['bob', 'carol']);
-      const clients = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'bob'), cluster.connect(C, 'carol')]);
+      const clients = await Promise.all([cluster.connect('alice', A), cluster.connect('bob', B), cluster.connect('carol', C)]);
       await joinAll(roomId, ...clients);
       const data = backendMessage(roomId, 'from the backend');
       expect(await publish(roomId, { type: 'message', data })).toBe(3);
@@ -190,7 +210,7 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
 
     it('drops malformed payloads and keeps delivering', async () => {
       const roomId = await room('alice', ['bob', 'carol']);
-      const clients = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'bob'), cluster.connect(C, 'carol')]);
+      const clients = await Promise.all([cluster.connect('alice', A), cluster.connect('bob', B), cluster.connect('carol', C)]);
       await joinAll(roomId, ...clients);
       const marks = clients.map((client) => client.frames.length);
       const bad = [
@@ -216,6 +236,20 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
       clients[1].send({ type: 'send_message', room_id: roomId, content: 'ours' });
       for (const client of clients) expect(await client.next('message')).toMatchObject({ message: { seq: 1, content: 'ours' } });
       for (const instance of [A, B, C]) await request(http(instance)).get('/health/ready').expect(200);
+    });
+
+    it('delivers a backend message that carries a seq of its own, and the service’s own messages after it', async () => {
+      const roomId = await createRoom(http(A), 'alice', ['bob']);
+      const clients = await Promise.all([cluster.connect('alice', A), cluster.connect('alice', B), cluster.connect('bob', B)]);
+      for (const client of clients) await join(client, roomId);
+      const data = backendMessage(roomId, 'from backend', { message_id: 'm-x', sender_id: 'backend', seq: 500 });
+      expect(await publisher.publish(`${cluster.prefix}chat:room:${roomId}`, JSON.stringify({ type: 'message', data }))).toBe(2);
+      for (const client of clients) expect(await client.next('message')).toEqual({ type: 'message', message: data });
+
+      for (const content of ['ours 1', 'ours 2']) {
+        expect(await ask(clients[0], { type: 'send_message', room_id: roomId, content })).toMatchObject({ type: 'message_ack' });
+      }
+      for (const client of clients) expect(seqs(await nextMessages(client, 2))).toEqual([1, 2]);
     });
   });
 });

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
-import { startApp, type RunningApp } from './support/app.js';
-import { UNTHROTTLED, fullHistory, joinRoom, messagesUntil, post, range, received, redisEnv, sendMany, seqs } from './support/history.js';
-import { createRoom } from './support/rest.js';
+import { join, messagesUntil, range, received, sendMany, seqs } from './support/client.js';
+import { UNTHROTTLED, useInstances } from './support/instances.js';
+import { createRoom, fullHistory, post } from './support/rest.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
@@ -38,13 +38,7 @@ const step: fc.Arbitrary<Step> = fc.record({
 const scenario = fc.array(step, { minLength: 1, maxLength: 8 });
 
 describe('message order across instances (property)', () => {
-  const apps: RunningApp[] = [];
-
-  beforeAll(async () => {
-    const env = { ...(await redisEnv()), ...UNTHROTTLED };
-    apps.push(...(await Promise.all(range(1, INSTANCES).map(() => startApp(env)))));
-  });
-  afterAll(() => Promise.all(apps.map((app) => app.close())));
+  const { all: apps } = useInstances({ mode: 'redis', count: INSTANCES, env: UNTHROTTLED });
 
   async function play(steps: Step[]): Promise<void> {
     const roomId = await createRoom(apps[0].http, USERS[0], USERS.slice(1));
@@ -60,7 +54,7 @@ describe('message order across instances (property)', () => {
     const reconnect = async (slot: Slot, to: number) => {
       await slot.client?.close();
       const since = { seq: seen(slot).at(-1)?.seq ?? 0, epoch: slot.epoch };
-      const joined = await joinRoom(await open(slot, to), roomId, since);
+      const joined = await join(await open(slot, to), roomId, since);
       expect(joined).toMatchObject({ epoch: slot.epoch, recovered: true });
       expect(joined.seq).toBeGreaterThanOrEqual(since.seq);
     };
@@ -81,7 +75,7 @@ describe('message order across instances (property)', () => {
       for (let i = 0; i < SLOTS; i++) {
         const slot: Slot = { user: USERS[i % USERS.length], epoch: '', client: undefined, sockets: [] };
         slots.push(slot);
-        const joined = await joinRoom(await open(slot, i % INSTANCES), roomId);
+        const joined = await join(await open(slot, i % INSTANCES), roomId);
         expect(joined).toMatchObject({ seq: 0, recovered: false });
         slot.epoch = joined.epoch as string;
       }

@@ -1,22 +1,10 @@
 import { Redis } from 'ioredis';
 import { RedisService } from '../src/redis/redis.service.js';
-import { startApp, type RunningApp } from './support/app.js';
-import {
-  MODES,
-  UNTHROTTLED,
-  fullHistory,
-  joinRoom,
-  messagesUntil,
-  post,
-  range,
-  received,
-  sendMany,
-  seqs,
-  useCluster,
-  type Message,
-} from './support/history.js';
-import { redisUrl } from './support/redis.js';
-import { createRoom } from './support/rest.js';
+import { join, messagesUntil, range, received, sendMany, seqs } from './support/client.js';
+import { type Instance, MODES, startInstance, UNTHROTTLED, useInstances } from './support/instances.js';
+import { killSubscriber, redisUrl, subscriberId } from './support/redis.js';
+import { createRoom, fullHistory, post } from './support/rest.js';
+import type { Message } from './support/shapes.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
@@ -25,22 +13,22 @@ type Since = { seq: number; epoch: string };
 const firstIndex = (client: TestClient, type: string) => client.frames.findIndex((frame) => frame.type === type);
 
 describe.each(MODES)('join_room with since, PROTOCOL §2 "Recovery" (%s)', (mode) => {
-  const chat = useCluster(mode, UNTHROTTLED);
-  const trimmed = useCluster(mode, { ...UNTHROTTLED, HISTORY_MAX_PER_ROOM: 8 }, 1);
-  const bounded = useCluster(mode, { ...UNTHROTTLED, RECOVERY_MAX_MESSAGES: 5 }, 1);
+  const chat = useInstances({ mode, env: UNTHROTTLED });
+  const trimmed = useInstances({ mode, env: { ...UNTHROTTLED, HISTORY_MAX_PER_ROOM: 8 }, count: 1 });
+  const bounded = useInstances({ mode, env: { ...UNTHROTTLED, RECOVERY_MAX_MESSAGES: 5 }, count: 1 });
 
   it('sends joined, then every later message once and in order, then the live stream (on another instance when there is one)', async () => {
     const roomId = await chat.room('alice', ['bob']);
     const bob = await chat.connect('bob');
     const alice = await chat.connect('alice');
-    const { epoch } = await joinRoom(bob, roomId);
-    await joinRoom(alice, roomId);
+    const { epoch } = await join(bob, roomId);
+    await join(alice, roomId);
     await sendMany(bob, roomId, 3);
     expect(seqs(await messagesUntil(alice, 3))).toEqual([1, 2, 3]);
     await alice.close();
     const missed = await sendMany(bob, roomId, 4);
     const again = await chat.connect('alice', chat.last);
-    expect(await joinRoom(again, roomId, { seq: 3, epoch: epoch as string })).toMatchObject({ seq: 7, epoch, recovered: true });
+    expect(await join(again, roomId, { seq: 3, epoch: epoch as string })).toMatchObject({ seq: 7, epoch, recovered: true });
     expect(await messagesUntil(again, 7)).toEqual(missed);
     expect(firstIndex(again, 'joined')).toBeLessThan(firstIndex(again, 'message'));
     const live = await sendMany(bob, roomId, 2);
@@ -52,13 +40,13 @@ describe.each(MODES)('join_room with since, PROTOCOL §2 "Recovery" (%s)', (mode
   it('answers recovered:true and replays nothing to a client that is up to date', async () => {
     const roomId = await chat.room('alice', ['bob']);
     const bob = await chat.connect('bob');
-    const { epoch } = await joinRoom(bob, roomId);
+    const { epoch } = await join(bob, roomId);
     const empty = await chat.connect('alice', chat.last);
-    expect(await joinRoom(empty, roomId, { seq: 0, epoch: epoch as string })).toMatchObject({ seq: 0, epoch, recovered: true });
+    expect(await join(empty, roomId, { seq: 0, epoch: epoch as string })).toMatchObject({ seq: 0, epoch, recovered: true });
     await sendMany(bob, roomId, 2);
     await messagesUntil(empty, 2);
     const current = await chat.connect('alice', chat.last);
-    expect(await joinRoom(current, roomId, { seq: 2, epoch: epoch as string })).toMatchObject({ seq: 2, recovered: true });
+    expect(await join(current, roomId, { seq: 2, epoch: epoch as string })).toMatchObject({ seq: 2, recovered: true });
     await current.nothing(200, 'message');
     const [live] = await sendMany(bob, roomId, 1);
     expect((await current.next('message')).message).toEqual(live);
@@ -68,10 +56,10 @@ describe.each(MODES)('join_room with since, PROTOCOL §2 "Recovery" (%s)', (mode
     const roomId = await chat.room('alice', ['bob', 'carol']);
     const bob = await chat.connect('bob', chat.first);
     const carol = await chat.connect('carol', chat.last);
-    await joinRoom(bob, roomId);
-    await joinRoom(carol, roomId);
+    await join(bob, roomId);
+    await join(carol, roomId);
     let alice = await chat.connect('alice');
-    const since: Since = { seq: 0, epoch: (await joinRoom(alice, roomId)).epoch as string };
+    const since: Since = { seq: 0, epoch: (await join(alice, roomId)).epoch as string };
     const sockets = [alice];
     let running = true;
     const pump = async (client: TestClient, label: string) => {
@@ -85,9 +73,9 @@ describe.each(MODES)('join_room with since, PROTOCOL §2 "Recovery" (%s)', (mode
         await messagesUntil(alice, since.seq + 3);
         await alice.close();
         since.seq = received(alice).at(-1)?.seq ?? since.seq;
-        alice = await chat.connect('alice', chat.apps[(round + 1) % chat.apps.length]);
+        alice = await chat.connect('alice', chat.all[(round + 1) % chat.all.length]);
         sockets.push(alice);
-        expect(await joinRoom(alice, roomId, since)).toMatchObject({ epoch: since.epoch, recovered: true });
+        expect(await join(alice, roomId, since)).toMatchObject({ epoch: since.epoch, recovered: true });
       }
     } finally {
       running = false;
@@ -104,10 +92,10 @@ describe.each(MODES)('join_room with since, PROTOCOL §2 "Recovery" (%s)', (mode
   it('answers recovered:false and sends nothing old when the epoch differs', async () => {
     const roomId = await chat.room('alice', ['bob']);
     const bob = await chat.connect('bob');
-    const { epoch } = await joinRoom(bob, roomId);
+    const { epoch } = await join(bob, roomId);
     await sendMany(bob, roomId, 3);
     const alice = await chat.connect('alice', chat.last);
-    expect(await joinRoom(alice, roomId, { seq: 1, epoch: 'an-older-epoch' })).toMatchObject({ seq: 3, epoch, recovered: false });
+    expect(await join(alice, roomId, { seq: 1, epoch: 'an-older-epoch' })).toMatchObject({ seq: 3, epoch, recovered: false });
     await alice.nothing(250, 'message');
     const [live] = await sendMany(bob, roomId, 1);
     expect((await alice.next('message')).message).toEqual(live);
@@ -117,13 +105,13 @@ describe.each(MODES)('join_room with since, PROTOCOL §2 "Recovery" (%s)', (mode
   it('answers recovered:false once retention dropped a message after since (HISTORY_MAX_PER_ROOM=8)', async () => {
     const roomId = await trimmed.room('alice', ['bob']);
     const bob = await trimmed.connect('bob');
-    const epoch = (await joinRoom(bob, roomId)).epoch as string;
+    const epoch = (await join(bob, roomId)).epoch as string;
     const sent = await sendMany(bob, roomId, 12);
     const stale = [await trimmed.connect('alice'), await trimmed.connect('alice')];
-    expect(await joinRoom(stale[0], roomId, { seq: 0, epoch })).toMatchObject({ seq: 12, epoch, recovered: false });
-    expect(await joinRoom(stale[1], roomId, { seq: 3, epoch })).toMatchObject({ seq: 12, epoch, recovered: false });
+    expect(await join(stale[0], roomId, { seq: 0, epoch })).toMatchObject({ seq: 12, epoch, recovered: false });
+    expect(await join(stale[1], roomId, { seq: 3, epoch })).toMatchObject({ seq: 12, epoch, recovered: false });
     const reaching = await trimmed.connect('alice');
-    expect(await joinRoom(reaching, roomId, { seq: 4, epoch })).toMatchObject({ seq: 12, recovered: true });
+    expect(await join(reaching, roomId, { seq: 4, epoch })).toMatchObject({ seq: 12, recovered: true });
     expect(await messagesUntil(reaching, 12)).toEqual(sent.slice(4));
     await Promise.all([...stale, reaching].map((client) => client.nothing(250, 'message')));
   });
@@ -131,12 +119,12 @@ describe.each(MODES)('join_room with since, PROTOCOL §2 "Recovery" (%s)', (mode
   it('answers recovered:false beyond RECOVERY_MAX_MESSAGES=5 and replays exactly 5', async () => {
     const roomId = await bounded.room('alice', ['bob']);
     const bob = await bounded.connect('bob');
-    const epoch = (await joinRoom(bob, roomId)).epoch as string;
+    const epoch = (await join(bob, roomId)).epoch as string;
     const sent = await sendMany(bob, roomId, 12);
     const over = await bounded.connect('alice');
-    expect(await joinRoom(over, roomId, { seq: 6, epoch })).toMatchObject({ seq: 12, recovered: false });
+    expect(await join(over, roomId, { seq: 6, epoch })).toMatchObject({ seq: 12, recovered: false });
     const within = await bounded.connect('alice');
-    expect(await joinRoom(within, roomId, { seq: 7, epoch })).toMatchObject({ seq: 12, recovered: true });
+    expect(await join(within, roomId, { seq: 7, epoch })).toMatchObject({ seq: 12, recovered: true });
     expect(await messagesUntil(within, 12)).toEqual(sent.slice(7));
     await Promise.all([over, within].map((client) => client.nothing(250, 'message')));
   });
@@ -144,19 +132,19 @@ describe.each(MODES)('join_room with since, PROTOCOL §2 "Recovery" (%s)', (mode
 
 describe('an embedded instance after a restart', () => {
   it('has a new epoch, so a since from before the restart gets recovered:false and nothing old', async () => {
-    const before = await startApp(UNTHROTTLED);
+    const before = await startInstance(UNTHROTTLED);
     let old: Since;
     try {
       const roomId = await createRoom(before.http, 'alice', ['bob']);
       const alice = await TestClient.connect(before.ws, token('alice'));
-      const { epoch } = await joinRoom(alice, roomId);
+      const { epoch } = await join(alice, roomId);
       await sendMany(alice, roomId, 3);
       await messagesUntil(alice, 3);
       old = { seq: 3, epoch: epoch as string };
     } finally {
       await before.close();
     }
-    const after = await startApp(UNTHROTTLED);
+    const after = await startInstance(UNTHROTTLED);
     const clients: TestClient[] = [];
     const connect = async (user: string) => {
       clients.push(await TestClient.connect(after.ws, token(user)));
@@ -165,14 +153,14 @@ describe('an embedded instance after a restart', () => {
     try {
       const roomId = await createRoom(after.http, 'alice', ['bob']);
       const bob = await connect('bob');
-      const { epoch } = await joinRoom(bob, roomId);
+      const { epoch } = await join(bob, roomId);
       const sent = await sendMany(bob, roomId, 5);
       expect(epoch).not.toBe(old.epoch);
       const stale = await connect('alice');
-      expect(await joinRoom(stale, roomId, old)).toMatchObject({ seq: 5, epoch, recovered: false });
+      expect(await join(stale, roomId, old)).toMatchObject({ seq: 5, epoch, recovered: false });
       await stale.nothing(250, 'message');
       const current = await connect('alice');
-      expect(await joinRoom(current, roomId, { seq: 3, epoch: epoch as string })).toMatchObject({ recovered: true });
+      expect(await join(current, roomId, { seq: 3, epoch: epoch as string })).toMatchObject({ recovered: true });
       expect(await messagesUntil(current, 5)).toEqual(sent.slice(3));
     } finally {
       await Promise.all(clients.map((client) => client.close()));
@@ -188,21 +176,15 @@ describe('several instances on one Redis', () => {
   });
   afterAll(() => redis.quit());
 
-  async function subscriberConnection(app: RunningApp): Promise<string> {
-    const name = `chat:${app.app.get(RedisService).instanceId}:subscriber`;
-    const line = ((await redis.client('LIST')) as string).split('\n').find((entry) => entry.includes(` name=${name} `));
-    const id = line?.match(/^id=(\d+) /)?.[1];
-    if (!id) throw new Error(`No connection named ${name} in CLIENT LIST`);
-    return id;
-  }
+  const instanceId = (instance: Instance) => instance.app.get(RedisService).instanceId;
 
   describe('deduplication', () => {
-    const chat = useCluster('redis', UNTHROTTLED);
+    const chat = useInstances({ mode: 'redis', env: UNTHROTTLED });
 
     it('makes two concurrent sends with one client_msg_id on two instances one message', async () => {
       const roomId = await chat.room('alice', ['bob']);
       const [a, b, bob] = [await chat.connect('alice', chat.first), await chat.connect('alice', chat.last), await chat.connect('bob')];
-      for (const client of [a, b, bob]) await joinRoom(client, roomId);
+      for (const client of [a, b, bob]) await join(client, roomId);
       const ids = range(1, 10).map((i) => `retry-${i}`);
       for (const id of ids) {
         a.send({ type: 'send_message', room_id: roomId, content: `a ${id}`, client_msg_id: id });
@@ -237,20 +219,19 @@ describe('several instances on one Redis', () => {
     ['defaults', {}],
     ['RECOVERY_MAX_MESSAGES=5', { RECOVERY_MAX_MESSAGES: 5 }],
   ])('an instance whose subscriber connection is killed (%s)', (_label, overrides) => {
-    const chat = useCluster('redis', { ...UNTHROTTLED, ...overrides });
+    const chat = useInstances({ mode: 'redis', env: { ...UNTHROTTLED, ...overrides } });
 
     it('catches up from the store: its clients get every message in order while another instance keeps sending', async () => {
       const roomId = await chat.room('alice', ['bob', 'carol']);
       const [alice, carol, bob] = [await chat.connect('alice'), await chat.connect('carol'), await chat.connect('bob', chat.last)];
-      for (const client of [alice, carol, bob]) await joinRoom(client, roomId);
+      for (const client of [alice, carol, bob]) await join(client, roomId);
       await sendMany(bob, roomId, 3);
       for (const client of [alice, carol]) await messagesUntil(client, 3);
-      const killed = await subscriberConnection(chat.first);
-      await redis.client('KILL', 'ID', killed);
+      const killed = await killSubscriber(redis, instanceId(chat.first));
       await sendMany(bob, roomId, 12);
       await sendMany(alice, roomId, 1);
       await messagesUntil(alice, 4);
-      expect(await subscriberConnection(chat.first)).not.toBe(killed);
+      expect(await subscriberId(redis, instanceId(chat.first))).not.toBe(killed);
       await sendMany(bob, roomId, 3);
       const history = await fullHistory(chat.first.http, roomId, 'bob');
       expect(seqs(history)).toEqual(range(1, 19));

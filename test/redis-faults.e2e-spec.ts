@@ -1,13 +1,27 @@
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { RedisService } from '../src/redis/redis.service.js';
-import { startApp } from './support/app.js';
-import { collect, join } from './support/chat.js';
-import { ask, readiness, seqs, useCluster, waitFor, waitReadiness } from './support/cluster.js';
-import { freePort, RedisServer, uniquePrefix } from './support/redis.js';
+import { freePort, waitFor } from '../scripts/processes.mjs';
+import { ask, collect, join, nextMessages, seqs } from './support/client.js';
+import { type Instance, readiness, startInstance, useInstances, waitReadiness } from './support/instances.js';
+import { logs } from './support/logs.js';
+import { killSubscriber, LinkProxy, RedisServer, redisUrl, uniquePrefix } from './support/redis.js';
 import { createRoom } from './support/rest.js';
 import { token } from './support/tokens.js';
-import { TestClient, type Frame } from './support/ws-client.js';
+import { type Frame, TestClient } from './support/ws-client.js';
+
+/** What a Redis with persistence would keep across a restart: every key under `prefix`, put back by the returned function. */
+async function persisted(url: string, prefix: string): Promise<() => Promise<void>> {
+  const redis = new Redis(url);
+  const keys = await redis.keys(`${prefix}*`);
+  const dumps = await Promise.all(keys.map(async (key) => [key, await redis.dumpBuffer(key)] as const));
+  await redis.quit();
+  return async () => {
+    const restored = new Redis(url);
+    for (const [key, dump] of dumps) await restored.restore(key, 0, dump, 'REPLACE');
+    await restored.quit();
+  };
+}
 
 const NOT_READY = { status: 503, body: expect.objectContaining({ message: expect.stringMatching(/redis/i) }) };
 
@@ -19,14 +33,14 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
     admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
     admin.on('error', () => undefined);
   });
-  const cluster = useCluster(2, async () => ({ REDIS_URL: server.url }));
+  const cluster = useInstances({ mode: 'redis', count: 2, env: async () => ({ REDIS_URL: server.url }) });
   afterAll(async () => {
     admin.disconnect();
     await server.stop();
   });
 
   const [A, B] = [0, 1];
-  const http = (index: number) => cluster.instances[index].http;
+  const http = (index: number) => cluster.all[index].http;
   const subscribers = (roomId: string) =>
     admin.pubsub('NUMSUB', `${cluster.prefix}chat:room:${roomId}`).then((reply) => Number((reply as [string, number])[1]));
   const sendMessage = (client: TestClient, roomId: string, content: string) =>
@@ -48,7 +62,7 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
     let carol: TestClient;
     const others: TestClient[] = [];
     const connect = async (index: number, user: string) => {
-      const client = await TestClient.connect(cluster.instances[index].ws, token(user));
+      const client = await TestClient.connect(cluster.all[index].ws, token(user));
       others.push(client);
       return client;
     };
@@ -118,6 +132,9 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
     it('after Redis restarts on the same port: ready again, resubscribed, and messages flow across instances on the same sockets', async () => {
       await server.restart();
       await Promise.all([waitReadiness(http(A), 200), waitReadiness(http(B), 200)]);
+      const lost = logs.take('warn', /^redis (commands|subscriber) connection lost: /, RedisService.name);
+      expect(lost.length).toBeGreaterThan(0);
+      expect(logs.take('log', /^redis (commands|subscriber) connection is back$/, RedisService.name)).toHaveLength(lost.length);
       expect(await waitFor(async () => (await subscribers(roomId)) === 2, 5000, 'both instances resubscribed')).toBe(true);
       alice.take('message');
       const fromB = await sendMessage(carol, roomId, 'from B after the outage');
@@ -133,16 +150,12 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
   it('resubscribes after its subscriber connection is killed, and delivers what it missed in order', async () => {
     await Promise.all([waitReadiness(http(A), 200), waitReadiness(http(B), 200)]);
     const roomId = await createRoom(http(A), 'alice', ['carol']);
-    const [alice, carol] = await Promise.all([cluster.connect(A, 'alice'), cluster.connect(B, 'carol')]);
+    const [alice, carol] = await Promise.all([cluster.connect('alice', A), cluster.connect('carol', B)]);
     for (const client of [alice, carol]) await join(client, roomId);
     await sendMessage(carol, roomId, 'first');
     expect(await alice.next('message')).toMatchObject({ message: { seq: 1 } });
 
-    const name = `chat:${cluster.instances[A].app.get(RedisService).instanceId}:subscriber`;
-    const line = ((await admin.client('LIST')) as string).split('\n').find((entry) => entry.includes(` name=${name} `));
-    expect(line).toBeDefined();
-    const id = /\bid=(\d+)/.exec(line ?? '')?.[1];
-    expect(await admin.client('KILL', 'ID', id ?? '')).toBe(1);
+    await killSubscriber(admin, cluster.all[A].app.get(RedisService).instanceId);
     expect(await subscribers(roomId)).toBe(1);
 
     await sendMessage(carol, roomId, 'while A was not subscribed');
@@ -155,13 +168,14 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
     ]);
     await alice.nothing(200, 'message');
     await sendMessage(alice, roomId, 'A publishes too');
-    expect(seqs(await collect(carol, 'message', 4))).toEqual([1, 2, 3, 4]);
+    expect(seqs(await nextMessages(carol, 4))).toEqual([1, 2, 3, 4]);
     expect((await readiness(http(A))).status).toBe(200);
   });
 
   it('starts without Redis, not ready but serving connections, and becomes ready when Redis arrives', async () => {
     const port = await freePort();
-    const late = await startApp({ REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_KEY_PREFIX: uniquePrefix() });
+    const late = await startInstance({ REDIS_URL: `redis://127.0.0.1:${port}`, REDIS_KEY_PREFIX: uniquePrefix() });
+    expect(logs.take('warn', /^Starting without Redis: redis \w+ connection is \w+$/, RedisService.name)).toHaveLength(1);
     let lateServer: RedisServer | undefined;
     const client = await TestClient.connect(late.ws, token('alice'));
     try {
@@ -180,5 +194,93 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
       await late.close();
       await lateServer?.stop();
     }
+  });
+});
+
+describe('a join while the store is away (PROTOCOL §2 "When the shared store is away")', () => {
+  let server: RedisServer;
+  let app: Instance;
+  let prefix: string;
+  const clients: TestClient[] = [];
+  const connectAs = async (user: string) => {
+    const client = await TestClient.connect(app.ws, token(user));
+    clients.push(client);
+    return client;
+  };
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    prefix = uniquePrefix();
+    app = await startInstance({ REDIS_URL: server.url, REDIS_KEY_PREFIX: prefix });
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await app.close();
+    await server.stop();
+  });
+
+  it('answers an epoch that a later join_room with since accepts', async () => {
+    const roomId = await createRoom(app.http, 'alice', []);
+    const first = await connectAs('alice');
+    await join(first, roomId);
+    expect(await ask(first, { type: 'leave_room', room_id: roomId })).toMatchObject({ type: 'left', room_id: roomId });
+
+    const restore = await persisted(server.url, prefix);
+    await server.stop();
+    await waitReadiness(app.http, 503);
+    const during = await ask(await connectAs('alice'), { type: 'join_room', room_id: roomId });
+    expect(during).toMatchObject({ type: 'joined', room_id: roomId, recovered: false, seq: expect.any(Number) });
+    expect(during.epoch).toEqual(expect.stringMatching(/\S/));
+
+    await server.restart();
+    await restore();
+    await waitReadiness(app.http, 200, 15_000);
+    const since = { seq: during.seq, epoch: during.epoch };
+    const after = await ask(await connectAs('alice'), { type: 'join_room', room_id: roomId, since });
+    expect(after).toMatchObject({ type: 'joined', room_id: roomId });
+  });
+});
+
+describe('presence after a Redis link cut (PROTOCOL §2 "Presence")', () => {
+  let proxy: LinkProxy;
+  let viaProxy: Instance;
+  let direct: Instance;
+  const clients: TestClient[] = [];
+  const connectTo = async (app: Instance, user: string) => {
+    const client = await TestClient.connect(app.ws, token(user));
+    clients.push(client);
+    return client;
+  };
+  beforeAll(async () => {
+    const url = await redisUrl();
+    proxy = await LinkProxy.start(url);
+    const prefix = uniquePrefix();
+    [viaProxy, direct] = await Promise.all([
+      startInstance({ REDIS_URL: proxy.url, REDIS_KEY_PREFIX: prefix }),
+      startInstance({ REDIS_URL: url, REDIS_KEY_PREFIX: prefix }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+    await Promise.all([viaProxy.close(), direct.close()]);
+    await proxy.close();
+  });
+
+  it('takes offline everywhere a user who left while the instance was cut off', async () => {
+    const roomId = await createRoom(direct.http, 'alice', ['bob', 'carol']);
+    const alice = await connectTo(viaProxy, 'alice');
+    const bob = await connectTo(direct, 'bob');
+    await join(alice, roomId);
+    await join(bob, roomId);
+    expect(await alice.next('presence')).toEqual({ type: 'presence', room_id: roomId, user_id: 'bob', status: 'online' });
+
+    proxy.cut();
+    await waitReadiness(viaProxy.http, 503);
+    expect(await ask(alice, { type: 'leave_room', room_id: roomId })).toMatchObject({ type: 'left', room_id: roomId });
+    proxy.heal();
+    await waitReadiness(viaProxy.http, 200, 15_000);
+
+    expect(await bob.next('presence', 10_000)).toEqual({ type: 'presence', room_id: roomId, user_id: 'alice', status: 'offline' });
+    const carol = await connectTo(direct, 'carol');
+    expect(((await join(carol, roomId)).online as string[]).sort()).toEqual(['bob', 'carol']);
   });
 });

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { ISO_DATE, join, useChatApp } from './support/chat.js';
+import { join } from './support/client.js';
+import { useInstances } from './support/instances.js';
+import { ISO_DATE } from './support/shapes.js';
 import { token } from './support/tokens.js';
 
 const API = '/api/v1/chats';
@@ -15,7 +17,7 @@ const errorBody = (statusCode: number, error: string, message: unknown = expect.
 const fresh = (name: string) => `${name}-${randomUUID()}`;
 
 describe('REST rooms and members (PROTOCOL §5)', () => {
-  const chat = useChatApp();
+  const chat = useInstances();
   const api = () => request(chat.http);
 
   describe('POST /rooms', () => {

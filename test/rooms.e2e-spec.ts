@@ -1,9 +1,10 @@
 import request from 'supertest';
-import { expectServed, join, useChatApp } from './support/chat.js';
+import { expectServed, join } from './support/client.js';
+import { useInstances } from './support/instances.js';
 import { token } from './support/tokens.js';
 
 describe('rooms and presence (PROTOCOL §2 "Membership", "Presence")', () => {
-  const chat = useChatApp();
+  const chat = useInstances();
 
   it('answers a join by a non-member with not_a_member and room_id, and keeps the connection open', async () => {
     const roomId = await chat.room('alice', ['bob']);
@@ -119,7 +120,7 @@ describe('rooms and presence (PROTOCOL §2 "Membership", "Presence")', () => {
   });
 
   describe('with MAX_ROOMS_PER_CONNECTION=2', () => {
-    const limited = useChatApp({ MAX_ROOMS_PER_CONNECTION: 2 });
+    const limited = useInstances({ env: { MAX_ROOMS_PER_CONNECTION: 2 } });
 
     it('refuses a third room on one connection with too_many_rooms, not on another connection', async () => {
       const rooms = await Promise.all([1, 2, 3].map(() => limited.room('alice', [])));

@@ -1,5 +1,5 @@
-import { ensureBuilt, spawnInstance } from './support/cluster.js';
 import { handshake } from './support/handshake.js';
+import { ensureBuilt, spawnInstance } from './support/spawned.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 

@@ -1,5 +1,6 @@
 import request from 'supertest';
-import { join, useChatApp } from './support/chat.js';
+import { join } from './support/client.js';
+import { useInstances } from './support/instances.js';
 import { token } from './support/tokens.js';
 import type { TestClient } from './support/ws-client.js';
 
@@ -7,7 +8,7 @@ const THROTTLE_MS = 300;
 const TTL_MS = 800;
 
 describe('typing (PROTOCOL §2 "Typing")', () => {
-  const chat = useChatApp({ TYPING_THROTTLE_MS: THROTTLE_MS, TYPING_TTL_MS: TTL_MS });
+  const chat = useInstances({ env: { TYPING_THROTTLE_MS: THROTTLE_MS, TYPING_TTL_MS: TTL_MS } });
   let roomId: string;
   let alice: TestClient;
   let aliceTab: TestClient;

@@ -1,7 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort, redisAnswers, waitFor } from '../../scripts/processes.mjs';
+import { RedisService } from '../../src/redis/redis.service.js';
+import { testSettings } from './settings.js';
 
 const DEFAULT_URL = 'redis://127.0.0.1:6379';
 
@@ -40,15 +43,31 @@ export function redisUrl(): Promise<string> {
   return shared;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
+/**
+ * The application's `RedisService` on its own, for tests of the stores and
+ * the bus without an app: connected to `url` (default the tests' Redis) with `prefix`.
+ */
+export async function redisService(prefix: string, url?: string): Promise<RedisService> {
+  const redis = new RedisService(testSettings({ REDIS_URL: url ?? (await redisUrl()), REDIS_KEY_PREFIX: prefix }));
+  await redis.onModuleInit();
+  return redis;
+}
+
+/** The Redis client id of the subscriber connection of the instance `instanceId` (from `CLIENT LIST`). */
+export async function subscriberId(admin: Redis, instanceId: string): Promise<string> {
+  const name = `chat:${instanceId}:subscriber`;
+  const line = ((await admin.client('LIST')) as string).split('\n').find((entry) => entry.includes(` name=${name} `));
+  const id = line && /\bid=(\d+)/.exec(line)?.[1];
+  if (!id) throw new Error(`No connection named ${name} in CLIENT LIST`);
+  return id;
+}
+
+/** Kills the subscriber connection of the instance `instanceId` (`CLIENT KILL ID`); returns the id it had. */
+export async function killSubscriber(admin: Redis, instanceId: string): Promise<string> {
+  const id = await subscriberId(admin, instanceId);
+  const killed = await admin.client('KILL', 'ID', id);
+  if (killed !== 1) throw new Error(`CLIENT KILL ID ${id} killed ${String(killed)} connections`);
+  return id;
 }
 
 /** A `redis-server` of the test's own, which the test may stop and restart. */
@@ -74,11 +93,7 @@ export class RedisServer {
     this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
       stdio: 'ignore',
     });
-    const deadline = Date.now() + 5000;
-    while (!(await answers(this.url))) {
-      if (Date.now() > deadline) throw new Error(`redis-server did not start on port ${this.port}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitFor(() => redisAnswers(this.port), 5000, `redis-server on port ${this.port}`);
   }
 
   async stop(): Promise<void> {
@@ -89,5 +104,59 @@ export class RedisServer {
       child.kill('SIGKILL');
     });
     this.process = undefined;
+  }
+}
+
+/** Forwards a local port to Redis; `cut()` severs every link and refuses new ones until `heal()`. */
+export class LinkProxy {
+  private readonly sockets = new Set<Socket>();
+  private severed = false;
+
+  private constructor(
+    private readonly server: Server,
+    private readonly target: URL,
+  ) {
+    server.on('connection', (inbound: Socket) => this.pipe(inbound));
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${(this.server.address() as { port: number }).port}`;
+  }
+
+  static async start(target: string): Promise<LinkProxy> {
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return new LinkProxy(server, new URL(target));
+  }
+
+  cut(): void {
+    this.severed = true;
+    for (const socket of this.sockets) socket.destroy();
+  }
+
+  heal(): void {
+    this.severed = false;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private pipe(inbound: Socket): void {
+    if (this.severed) return void inbound.destroy();
+    const outbound = connect(Number(this.target.port || 6379), this.target.hostname);
+    for (const [socket, peer] of [
+      [inbound, outbound],
+      [outbound, inbound],
+    ]) {
+      this.sockets.add(socket);
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        this.sockets.delete(socket);
+        peer.destroy();
+      });
+    }
+    inbound.pipe(outbound).pipe(inbound);
   }
 }

@@ -1,24 +1,16 @@
 import request from 'supertest';
-import { startApp, type RunningApp } from './support/app.js';
-import { uniquePrefix, redisUrl } from './support/redis.js';
+import { useInstances } from './support/instances.js';
 import { createRoom } from './support/rest.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
-describe('several instances on one Redis', () => {
-  let a: RunningApp;
-  let b: RunningApp;
-
-  beforeAll(async () => {
-    const env = { REDIS_URL: await redisUrl(), REDIS_KEY_PREFIX: uniquePrefix() };
-    [a, b] = await Promise.all([startApp(env), startApp(env)]);
-  });
-  afterAll(() => Promise.all([a.close(), b.close()]));
+describe('two users on different instances sharing one Redis', () => {
+  const instances = useInstances({ mode: 'redis', count: 2 });
 
   it('users on different instances chat, type and see each other', async () => {
-    const roomId = await createRoom(a.http, 'alice', ['bob']);
-    const alice = await TestClient.connect(a.ws, token('alice'));
-    const bob = await TestClient.connect(b.ws, token('bob'));
+    const roomId = await createRoom(instances.first.http, 'alice', ['bob']);
+    const alice = await TestClient.connect(instances.first.ws, token('alice'));
+    const bob = await TestClient.connect(instances.last.ws, token('bob'));
     alice.send({ type: 'join_room', room_id: roomId });
     await alice.next('joined');
     bob.send({ type: 'join_room', room_id: roomId });
@@ -38,11 +30,11 @@ describe('several instances on one Redis', () => {
   });
 
   it('lists a user’s rooms, most recently joined first, from any instance', async () => {
-    const first = await createRoom(a.http, 'dora', ['erin']);
-    const second = await createRoom(b.http, 'erin', ['dora']);
-    const third = await createRoom(a.http, 'frank', []);
-    await request(b.http).post(`/api/v1/chats/rooms/${third}/members`).set('Authorization', `Bearer ${token('frank')}`).send({ user_id: 'dora' }).expect(201);
-    const listed = await request(b.http).get('/api/v1/chats/rooms').set('Authorization', `Bearer ${token('dora')}`).expect(200);
+    const first = await createRoom(instances.first.http, 'dora', ['erin']);
+    const second = await createRoom(instances.last.http, 'erin', ['dora']);
+    const third = await createRoom(instances.first.http, 'frank', []);
+    await request(instances.last.http).post(`/api/v1/chats/rooms/${third}/members`).set('Authorization', `Bearer ${token('frank')}`).send({ user_id: 'dora' }).expect(201);
+    const listed = await request(instances.last.http).get('/api/v1/chats/rooms').set('Authorization', `Bearer ${token('dora')}`).expect(200);
     expect(listed.body.total).toBe(3);
     expect(listed.body.rooms.map((room: { room_id: string }) => room.room_id)).toEqual([third, second, first]);
     expect([...listed.body.rooms[0].member_ids].sort()).toEqual(['dora', 'frank']);

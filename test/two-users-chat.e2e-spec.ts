@@ -1,12 +1,10 @@
-import { startApp, type RunningApp } from './support/app.js';
+import { useInstances } from './support/instances.js';
 import { createRoom } from './support/rest.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
-describe('smoke', () => {
-  let running: RunningApp;
-  beforeAll(async () => (running = await startApp()));
-  afterAll(() => running.close());
+describe('two users in one room', () => {
+  const running = useInstances();
 
   it('two users chat in a room', async () => {
     const roomId = await createRoom(running.http, 'alice', ['bob']);

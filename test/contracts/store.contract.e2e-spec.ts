@@ -1,0 +1,73 @@
+// Every store interface against each of its implementations; the Redis ones
+// on the tests' Redis with a key prefix per deployment. One file, so the
+// application's modules load once for all of them.
+import { MemoryBus } from '../../src/bus/memory.bus.js';
+import { RedisBus } from '../../src/bus/redis.bus.js';
+import { MemoryMessageStore } from '../../src/messages/memory-message.store.js';
+import { RedisMessageStore } from '../../src/messages/redis-message.store.js';
+import { MemoryPresenceStore } from '../../src/presence/memory-presence.store.js';
+import { RedisPresenceStore } from '../../src/presence/redis-presence.store.js';
+import { MemoryRoomStore } from '../../src/rooms/memory-room.store.js';
+import { RedisRoomStore } from '../../src/rooms/redis-room.store.js';
+import { recordNestLogs } from '../support/logs.js';
+import { testSettings } from '../support/settings.js';
+import { describeMessageStoreContract } from './message-store.contract.js';
+import { describePresenceStoreContract } from './presence-store.contract.js';
+import { RedisDeployment } from './redis-deployment.js';
+import { describeRoomStoreContract } from './room-store.contract.js';
+
+/** Long enough that no presence instance of a test is reaped while it runs. */
+const INSTANCE_TTL_MS = 60_000;
+
+recordNestLogs();
+
+describeRoomStoreContract(MemoryRoomStore.name, async () => {
+  const store = new MemoryRoomStore();
+  return { open: async () => store, close: async () => undefined };
+});
+
+describeRoomStoreContract(
+  RedisRoomStore.name,
+  async () => {
+    const redis = await RedisDeployment.start();
+    return { open: async () => new RedisRoomStore(await redis.instance()), cutOff: () => redis.cutOff(), close: () => redis.close() };
+  },
+  { shared: true },
+);
+
+describeMessageStoreContract(MemoryMessageStore.name, async ({ historyMaxPerRoom }) => {
+  const bus = new MemoryBus();
+  const store = new MemoryMessageStore(bus, testSettings({ HISTORY_MAX_PER_ROOM: historyMaxPerRoom }));
+  return { open: async () => ({ store, bus }), close: async () => undefined };
+});
+
+describeMessageStoreContract(RedisMessageStore.name, async ({ historyMaxPerRoom }) => {
+  const redis = await RedisDeployment.start();
+  const open = async () => {
+    const instance = await redis.instance();
+    const bus = new RedisBus(instance);
+    bus.onModuleInit();
+    return { store: new RedisMessageStore(instance, historyMaxPerRoom), bus };
+  };
+  return { open, close: () => redis.close() };
+});
+
+describePresenceStoreContract(MemoryPresenceStore.name, async () => {
+  const store = new MemoryPresenceStore();
+  return { open: async () => store, close: async () => undefined };
+});
+
+describePresenceStoreContract(
+  RedisPresenceStore.name,
+  async () => {
+    const redis = await RedisDeployment.start();
+    const open = async () => {
+      const store = new RedisPresenceStore(await redis.instance(), INSTANCE_TTL_MS);
+      store.onModuleInit();
+      redis.onClose(() => store.onModuleDestroy());
+      return store;
+    };
+    return { open, cutOff: () => redis.cutOff(), close: () => redis.close() };
+  },
+  { shared: true },
+);
