@@ -3,9 +3,9 @@ import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
 describe('a client flooding at five times the rate', () => {
-  const running = useInstances({ env: { RATE_LIMIT_PER_SECOND: 2, RATE_LIMIT_BURST: 4 } });
+  const running = useInstances({ env: { RATE_LIMIT_PER_SECOND: 2, RATE_LIMIT_BURST: 4, RATE_LIMIT_ABUSE_WINDOW_MS: 2000 } });
 
-  it('is closed with 1008 after ten seconds, while a polite client keeps being served', async () => {
+  it('is closed with 1008 once the abuse window has passed, while a polite client keeps being served', async () => {
     const flooder = await TestClient.connect(running.ws, token('flooder'));
     const polite = await TestClient.connect(running.ws, token('polite'));
     const started = Date.now();
@@ -15,7 +15,7 @@ describe('a client flooding at five times the rate', () => {
     try {
       const closed = await flooder.closed;
       expect(closed.code).toBe(1008);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(10_000);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2_000);
       expect(flooder.take('error').every((frame) => frame.code === 'rate_limited')).toBe(true);
     } finally {
       clearInterval(flood);
