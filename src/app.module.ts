@@ -2,7 +2,10 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ChatModule } from './chat/chat.module.js';
 import { AppConfigModule } from './config/config.module.js';
 import type { Environment } from './config/environment.js';
+import { DocsModule } from './docs/docs.module.js';
 import { HealthModule } from './health/health.module.js';
+import { LoggingModule } from './logging/logging.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
 @Module({})
@@ -11,7 +14,15 @@ export class AppModule {
   static async forRoot(overrides: Environment = {}): Promise<DynamicModule> {
     return {
       module: AppModule,
-      imports: [await AppConfigModule.forRoot(overrides), RedisModule, ChatModule, HealthModule],
+      imports: [
+        await AppConfigModule.forRoot(overrides),
+        LoggingModule,
+        MetricsModule,
+        RedisModule,
+        ChatModule,
+        HealthModule,
+        DocsModule,
+      ],
     };
   }
 }

@@ -19,7 +19,13 @@ export interface Settings {
   messages: { dedupWindowMs: number; historyMaxPerRoom: number; recoveryMaxMessages: number };
   redis: { url: string | undefined; keyPrefix: string; instanceTtlMs: number };
   shutdownGraceMs: number;
+  /** `port` undefined: `/metrics` is served on the HTTP port. */
+  metrics: { enabled: boolean; port: number | undefined };
+  logging: { format: 'json' | 'pretty'; level: LogLevelName };
+  docs: { apiDocs: boolean; landingPage: boolean };
 }
+
+export type LogLevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export const SETTINGS = Symbol('SETTINGS');
 
@@ -64,5 +70,14 @@ export function toSettings(env: EnvironmentVariables): Settings {
     },
     redis: { url: env.REDIS_URL || undefined, keyPrefix: env.REDIS_KEY_PREFIX, instanceTtlMs: env.INSTANCE_TTL_MS },
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    metrics: { enabled: env.METRICS_ENABLED === 'true', port: env.METRICS_PORT },
+    logging: {
+      format: (env.LOG_FORMAT || (env.NODE_ENV === 'production' ? 'json' : 'pretty')) as Settings['logging']['format'],
+      level: env.LOG_LEVEL as LogLevelName,
+    },
+    docs: {
+      apiDocs: env.API_DOCS_ENABLED === 'true',
+      landingPage: env.LANDING_PAGE_ENABLED ? env.LANDING_PAGE_ENABLED === 'true' : env.NODE_ENV !== 'production',
+    },
   };
 }

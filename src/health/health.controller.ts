@@ -1,4 +1,6 @@
 import { Controller, Get, HttpCode, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
+import { ErrorDoc } from '../chat/dto/rest.dto.js';
 import { ConnectionRegistry } from '../chat/connection.registry.js';
 import { RedisService } from '../redis/redis.service.js';
 
@@ -6,6 +8,7 @@ import { RedisService } from '../redis/redis.service.js';
  * Liveness (the process answers) and readiness (it should get traffic:
  * not draining, and Redis reachable when configured).
  */
+@ApiTags('health')
 @Controller('health')
 export class HealthController {
   constructor(
@@ -14,12 +17,19 @@ export class HealthController {
   ) {}
 
   @Get('live')
+  @ApiOperation({ summary: 'The process answers' })
+  @ApiOkResponse({ schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] } } } })
   @HttpCode(200)
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Get('ready')
+  @ApiOperation({ summary: 'The instance should get traffic: not draining, Redis reachable when configured' })
+  @ApiOkResponse({
+    schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] }, connections: { type: 'integer' } } },
+  })
+  @ApiServiceUnavailableResponse({ type: ErrorDoc, description: '`message` says why: draining, or a Redis connection is down' })
   ready(): { status: 'ok'; connections: number } {
     const reason = this.connections.isDraining ? 'draining' : this.redis.notReadyReason;
     if (reason) throw new ServiceUnavailableException({ statusCode: 503, error: 'Service Unavailable', message: reason });

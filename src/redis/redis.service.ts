@@ -1,8 +1,10 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { createHash, randomUUID } from 'node:crypto';
 import { ChatError } from '../chat/chat.error.js';
 import { SETTINGS, Settings } from '../config/settings.js';
+import type { RedisConnectionName } from '../metrics/metric-labels.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { RedisKeys } from './redis-keys.js';
 
 /**
@@ -19,7 +21,10 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly connections: { client: Redis; subscriber: Redis } | undefined;
   private readonly shas = new Map<string, string>();
 
-  constructor(@Inject(SETTINGS) settings: Settings) {
+  constructor(
+    @Inject(SETTINGS) settings: Settings,
+    @Optional() private readonly metrics?: MetricsService,
+  ) {
     this.keys = new RedisKeys(settings.redis.keyPrefix);
     const url = settings.redis.url;
     if (!url) return;
@@ -114,7 +119,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Logs each change of state once, not every failed reconnect attempt. */
-  private watch(connection: Redis, name: string): void {
+  private watch(connection: Redis, name: RedisConnectionName): void {
     let down = false;
     connection.on('error', (error: Error) => {
       if (!down) this.logger.warn(`redis ${name} connection lost: ${error.message}`);
@@ -123,7 +128,9 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     connection.on('ready', () => {
       if (down) this.logger.log(`redis ${name} connection is back`);
       down = false;
+      this.metrics?.redisConnected.set({ connection: name }, 1);
     });
+    connection.on('close', () => this.metrics?.redisConnected.set({ connection: name }, 0));
   }
 }
 
