@@ -92,7 +92,8 @@ export class AppLogger implements LoggerService {
   /**
    * Nest calls `(message, ...params, context)`, and for errors
    * `(message, stack?, context?)`: the context is the last string unless it
-   * is the stack itself.
+   * is a stack; an error's first other string is its stack, other strings
+   * join the message.
    */
   private write(level: Level, message: unknown, params: unknown[]): void {
     const rest = [...params];
@@ -101,17 +102,21 @@ export class AppLogger implements LoggerService {
     if (typeof last === 'string' && !STACK.test(last)) fields.context = rest.pop();
     if (level === 'info' && WIRING_CONTEXTS.has(fields.context as string)) level = 'debug';
     if (!this.pino.isLevelEnabled(level)) return;
+    const texts: string[] = [];
     for (const param of rest) {
-      if (typeof param === 'string') fields.stack = param;
-      else if (param instanceof Error) fields.err = param;
+      if (typeof param === 'string') {
+        if ((level === 'error' || level === 'fatal') && fields.stack === undefined) fields.stack = param;
+        else texts.push(param);
+      } else if (param instanceof Error) fields.err = param;
       else if (param !== undefined) fields.detail = param;
     }
     if (message instanceof Error) {
       this.pino[level]({ ...fields, err: message }, message.message);
     } else if (typeof message === 'object' && message !== null) {
-      this.pino[level]({ ...fields, ...message });
+      // `logger.log({ fields }, 'text')`: the fields, with the text as the message.
+      this.pino[level]({ ...fields, ...message }, texts.join(' ') || undefined);
     } else {
-      this.pino[level](fields, String(message));
+      this.pino[level](fields, [String(message), ...texts].join(' '));
     }
   }
 }
