@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
 import { createApp } from './app.factory.js';
 import { DEV_JWT_SECRET } from './config/environment.js';
 import { SETTINGS, type Settings } from './config/settings.js';
@@ -16,13 +17,14 @@ async function bootstrap(): Promise<void> {
     logger.warn("JWT_SECRET is the development default: set the main backend's secret");
   }
   await app.listen(settings.http.port, settings.http.host);
-  const address = (await app.getUrl()).replace('[::1]', 'localhost');
+  const bound = app.getHttpServer().address() as AddressInfo;
+  const address = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
   const metrics = app.get(MetricsService);
   const metricsAddress = !settings.metrics.enabled
     ? undefined
     : metrics.servedOnHttpPort
       ? `${address}/metrics`
-      : `http://${settings.http.host}:${metrics.separateAddress?.port}/metrics`;
+      : `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${metrics.separateAddress?.port}/metrics`;
   logger.info(startupSummary(settings, address, metricsAddress), 'chat-gateway started');
 }
 
