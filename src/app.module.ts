@@ -4,6 +4,7 @@ import { AppConfigModule } from './config/config.module.js';
 import type { Environment } from './config/environment.js';
 import { DocsModule } from './docs/docs.module.js';
 import { HealthModule } from './health/health.module.js';
+import { InstanceModule } from './instance/instance.module.js';
 import { LoggingModule } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { RedisModule } from './redis/redis.module.js';
@@ -18,6 +19,7 @@ export class AppModule {
         await AppConfigModule.forRoot(overrides),
         LoggingModule,
         MetricsModule,
+        InstanceModule,
         RedisModule,
         ChatModule,
         HealthModule,

@@ -5,6 +5,10 @@ import { SETTINGS, Settings } from '../config/settings.js';
 import { AuthError, Session } from './session.js';
 
 export const ACCESS_TOKEN_PROTOCOL = 'access_token';
+/**
+ * Bounds on what a client hands us before it is verified; far above any
+ * real token, so they are limits of input rather than settings.
+ */
 const MAX_TOKEN_LENGTH = 8192;
 const MAX_SUB_LENGTH = 256;
 

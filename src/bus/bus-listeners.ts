@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { RoomEvent, RoomEventListener } from './room-event.js';
+import type { RoomEvent, RoomEventListener } from '../core/room-event.js';
 
 /** The listeners of a bus. One that throws does not keep an event from the others. */
 export class BusListeners {

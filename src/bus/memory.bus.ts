@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { BusListeners } from './bus-listeners.js';
 import type { RoomBus } from './room-bus.js';
-import type { RoomEvent, RoomEventListener } from './room-event.js';
+import type { RoomEvent, RoomEventListener } from '../core/room-event.js';
 
 /** The embedded bus: one process, so "every instance" is this one. */
 @Injectable()
@@ -16,8 +16,9 @@ export class MemoryBus implements RoomBus {
   /** Nothing is ever missed in one process. */
   onResync(): void {}
 
-  async subscribe(roomId: string): Promise<void> {
+  async subscribe(roomId: string): Promise<boolean> {
     this.subscribed.add(roomId);
+    return true;
   }
 
   async unsubscribe(roomId: string): Promise<void> {

@@ -3,7 +3,7 @@ import type { MetricsService } from '../metrics/metrics.service.js';
 import { RedisService } from '../redis/redis.service.js';
 import { BusListeners } from './bus-listeners.js';
 import type { RoomBus } from './room-bus.js';
-import { parseRoomEvent, type RoomEvent, type RoomEventListener } from './room-event.js';
+import { decodeRoomEvent, encodeRoomEvent, type RoomEvent, type RoomEventListener } from '../core/room-event.js';
 
 /**
  * Room events over Redis pub/sub: one channel per room, subscribed on this
@@ -46,10 +46,16 @@ export class RedisBus implements RoomBus, OnModuleInit {
     this.listeners.onResync(listener);
   }
 
-  async subscribe(roomId: string): Promise<void> {
+  async subscribe(roomId: string): Promise<boolean> {
     this.rooms.add(roomId);
-    if (this.redis.subscriber.status !== 'ready') return;
-    await this.redis.subscriber.subscribe(this.redis.keys.channel(roomId)).catch(() => undefined);
+    if (this.redis.subscriber.status !== 'ready') return false;
+    try {
+      await this.redis.subscriber.subscribe(this.redis.keys.channel(roomId));
+      return true;
+    } catch (error) {
+      this.logger.warn(`could not subscribe room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
+      return false;
+    }
   }
 
   async unsubscribe(roomId: string): Promise<void> {
@@ -62,7 +68,7 @@ export class RedisBus implements RoomBus, OnModuleInit {
     let published = false;
     if (this.redis.client.status === 'ready') {
       published = await this.redis.client
-        .publish(this.redis.keys.channel(roomId), JSON.stringify(event))
+        .publish(this.redis.keys.channel(roomId), encodeRoomEvent(event))
         .then(() => true)
         .catch(() => false);
     }
@@ -78,7 +84,7 @@ export class RedisBus implements RoomBus, OnModuleInit {
   private receive(channel: string, payload: string): void {
     const roomId = this.redis.keys.roomOfChannel(channel);
     if (roomId === undefined || !this.rooms.has(roomId)) return;
-    const event = parseRoomEvent(payload);
+    const event = decodeRoomEvent(payload);
     if (!event) {
       this.droppedCount += 1;
       this.metrics?.busEventsDropped.inc();
@@ -91,7 +97,10 @@ export class RedisBus implements RoomBus, OnModuleInit {
   private async resubscribe(): Promise<void> {
     const channels = [...this.rooms].map((roomId) => this.redis.keys.channel(roomId));
     if (channels.length > 0) {
-      await this.redis.subscriber.subscribe(...channels).catch(() => undefined);
+      // A failure here is a connection lost again: its next `ready` runs this once more.
+      await this.redis.subscriber.subscribe(...channels).catch((error: unknown) => {
+        this.logger.warn(`could not resubscribe ${channels.length} rooms: ${error instanceof Error ? error.message : String(error)}`);
+      });
     }
     this.listeners.resync();
   }

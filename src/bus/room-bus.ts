@@ -1,4 +1,4 @@
-import type { RoomEvent, RoomEventListener } from './room-event.js';
+import type { RoomEvent, RoomEventListener } from '../core/room-event.js';
 
 export const ROOM_BUS = Symbol('ROOM_BUS');
 
@@ -14,15 +14,18 @@ export const ROOM_BUS = Symbol('ROOM_BUS');
 export interface RoomBus {
   /**
    * Adds a listener for the events of the rooms this instance subscribed
-   * (those with a local member). `RoomsService` is one; a module that reacts
-   * to room events adds its own.
+   * (those with a local member). The socket edge's `RoomEventsListener` is
+   * one; a module that reacts to room events adds its own.
    */
   onEvent(listener: RoomEventListener): void;
   /**
-   * Starts receiving a room's events; resolves once the subscription is
-   * active, or at once while the bus is disconnected (it subscribes on reconnect).
+   * Starts receiving a room's events. Resolves true once the subscription
+   * is active; false when it could not be made active now (the bus is
+   * disconnected, or the subscribe failed): the room stays wanted, is
+   * subscribed again when the bus reconnects, and the resync listeners run.
+   * Never rejects.
    */
-  subscribe(roomId: string): Promise<void>;
+  subscribe(roomId: string): Promise<boolean>;
   unsubscribe(roomId: string): Promise<void>;
   publish(roomId: string, event: RoomEvent): Promise<void>;
   /** Adds what to call when events may have been missed (the subscription was lost and is back). */

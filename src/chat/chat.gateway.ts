@@ -10,14 +10,13 @@ import {
 import type { WebSocket } from 'ws';
 import { AuthError } from '../auth/session.js';
 import { TokenService } from '../auth/token.service.js';
-import { WsJwtGuard } from '../auth/ws-jwt.guard.js';
 import { SETTINGS, Settings, WS_PATH } from '../config/settings.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { PresenceService } from '../presence/presence.service.js';
-import { RoomsService } from '../rooms/rooms.service.js';
 import { ChatError } from './chat.error.js';
 import type { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection.registry.js';
+import { JoinsService } from './joins.service.js';
 import {
   JoinRoomFrame,
   LeaveRoomFrame,
@@ -28,6 +27,7 @@ import {
 import type { Reply } from './protocol.js';
 import { framePipe } from './validation.js';
 import { WsErrorFilter } from './ws-error.filter.js';
+import { WsJwtGuard } from './ws-jwt.guard.js';
 
 /**
  * The WebSocket endpoint. Translates frames into service calls and their
@@ -43,7 +43,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
 
   constructor(
     private readonly connections: ConnectionRegistry,
-    private readonly rooms: RoomsService,
+    private readonly joins: JoinsService,
     private readonly presence: PresenceService,
     private readonly messages: MessagesService,
     private readonly tokens: TokenService,
@@ -64,7 +64,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   async handleDisconnect(socket: WebSocket): Promise<void> {
     const connection = this.connections.remove(socket);
     if (!connection) return;
-    await this.rooms.leaveAll(connection).catch((error: unknown) => this.logger.error(error));
+    await this.joins.leaveAll(connection).catch((error: unknown) => this.logger.error(error));
   }
 
   @SubscribeMessage('ping')
@@ -72,18 +72,15 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
     return { type: 'pong' };
   }
 
-  /** Answers `joined` itself: recovered messages and live events must follow it, not precede it. */
+  /** `JoinsService` answers `joined` itself: recovered messages and live events must follow it, not precede it. */
   @SubscribeMessage('join_room')
   async joinRoom(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: JoinRoomFrame): Promise<void> {
-    const connection = this.connection(socket);
-    const join = await this.rooms.join(connection, frame.room_id, frame.since);
-    connection.send(join.joined, frame.ref);
-    join.complete();
+    await this.joins.join(this.connection(socket), frame.room_id, frame.since, frame.ref);
   }
 
   @SubscribeMessage('leave_room')
   async leaveRoom(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: LeaveRoomFrame): Promise<Reply> {
-    await this.rooms.leave(this.connection(socket), frame.room_id);
+    await this.joins.leave(this.connection(socket), frame.room_id);
     return { type: 'left', room_id: frame.room_id };
   }
 

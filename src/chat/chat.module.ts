@@ -1,19 +1,33 @@
 import { Module } from '@nestjs/common';
 import { AuthModule } from '../auth/auth.module.js';
+import { BusModule } from '../bus/bus.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { PresenceModule } from '../presence/presence.module.js';
 import { RoomsModule } from '../rooms/rooms.module.js';
 import { ChatGateway } from './chat.gateway.js';
 import { ConnectionRegistry } from './connection.registry.js';
+import { JoinsService } from './joins.service.js';
 import { MessagesController } from './messages.controller.js';
 import { RestRateGuard } from './rest-rate.guard.js';
+import { RoomEventsListener } from './room-events.listener.js';
+import { RoomFanout } from './room-fanout.js';
 import { RoomsController } from './rooms.controller.js';
 import { WsErrorFilter } from './ws-error.filter.js';
+import { WsJwtGuard } from './ws-jwt.guard.js';
 
+/** The socket edge and the REST controllers: everything that speaks to clients. */
 @Module({
-  imports: [AuthModule, RoomsModule, PresenceModule, MessagesModule],
+  imports: [AuthModule, BusModule, RoomsModule, PresenceModule, MessagesModule],
   controllers: [RoomsController, MessagesController],
-  providers: [ChatGateway, ConnectionRegistry, WsErrorFilter, RestRateGuard],
-  exports: [ConnectionRegistry],
+  providers: [
+    ChatGateway,
+    ConnectionRegistry,
+    WsJwtGuard,
+    WsErrorFilter,
+    RestRateGuard,
+    RoomFanout,
+    JoinsService,
+    RoomEventsListener,
+  ],
 })
 export class ChatModule {}

@@ -2,17 +2,19 @@ import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nest
 import type { WebSocket } from 'ws';
 import { AuthError, Session } from '../auth/session.js';
 import { TokenService } from '../auth/token.service.js';
-import { WsSessions } from '../auth/ws-sessions.js';
 import { SETTINGS, Settings } from '../config/settings.js';
+import { InstanceState } from '../instance/instance-state.js';
 import { Connection } from './connection.js';
 import { CloseCode } from './protocol.js';
 import { RateLimiter } from './rate-limiter.js';
 
+/** The longest delay `setTimeout` accepts; a later token expiry is waited for in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
- * This instance's open connections: admission (connection limit, draining),
- * protocol-level heartbeat, token expiry, and the drain on shutdown.
+ * This instance's open connections, each with its verified session:
+ * admission (connection limit, draining), protocol-level heartbeat, token
+ * expiry, and the drain on shutdown.
  */
 @Injectable()
 export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
@@ -20,25 +22,20 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly bySocket = new Map<WebSocket, Connection>();
   private readonly perUser = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | undefined;
-  private draining = false;
 
   constructor(
     @Inject(SETTINGS) private readonly settings: Settings,
-    private readonly sessions: WsSessions,
     private readonly tokens: TokenService,
+    private readonly instance: InstanceState,
   ) {}
 
   get size(): number {
     return this.bySocket.size;
   }
 
-  get isDraining(): boolean {
-    return this.draining;
-  }
-
   /** Throws the handshake's 503 when this instance takes no more connections (of this user). */
   assertAdmissible(userId?: string): void {
-    if (this.draining) throw new AuthError(503, 'unavailable', 'The instance is shutting down');
+    if (this.instance.isDraining) throw new AuthError(503, 'unavailable', 'The instance is shutting down');
     if (this.bySocket.size >= this.settings.ws.maxConnections) {
       throw new AuthError(503, 'unavailable', 'The instance is at its connection limit');
     }
@@ -49,15 +46,16 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
 
   open(socket: WebSocket, session: Session): Connection {
     const { rateLimit, maxBufferedBytes } = this.settings.ws;
+    const abuse = { factor: rateLimit.abuseFactor, windowMs: rateLimit.abuseWindowMs };
     const connection = new Connection(
       socket,
-      session.userId,
-      new RateLimiter(rateLimit.perSecond, rateLimit.burst),
+      session,
+      new RateLimiter(rateLimit.perSecond, rateLimit.burst, Date.now(), abuse),
       maxBufferedBytes,
     );
     this.bySocket.set(socket, connection);
+    this.instance.connections = this.bySocket.size;
     this.perUser.set(session.userId, (this.perUser.get(session.userId) ?? 0) + 1);
-    this.sessions.set(socket, session);
     this.scheduleExpiry(connection, session);
     socket.on('pong', () => (connection.lastSeenAt = Date.now()));
     return connection;
@@ -72,6 +70,7 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     if (!connection) return undefined;
     clearTimeout(connection.expiryTimer);
     this.bySocket.delete(socket);
+    this.instance.connections = this.bySocket.size;
     const left = (this.perUser.get(connection.userId) ?? 1) - 1;
     if (left > 0) this.perUser.set(connection.userId, left);
     else this.perUser.delete(connection.userId);
@@ -80,7 +79,7 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
 
   /** Replaces the session after `refresh_token`; the new token must name the same user. */
   refresh(connection: Connection, session: Session): void {
-    this.sessions.set(connection.socket, session);
+    connection.session = session;
     this.scheduleExpiry(connection, session);
   }
 
@@ -92,7 +91,7 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
 
   /** Refuses new upgrades, then closes every socket with 1012 so clients reconnect elsewhere. */
   async onModuleDestroy(): Promise<void> {
-    this.draining = true;
+    this.instance.drain();
     clearInterval(this.heartbeat);
     if (this.bySocket.size === 0) return;
     this.logger.log(`Draining ${this.bySocket.size} connections`);

@@ -1,15 +1,16 @@
-import { randomUUID } from 'node:crypto';
 import { WebSocket } from 'ws';
+import type { Session } from '../auth/session.js';
+import { newId } from '../core/ids.js';
 import { CloseCode, Reply, encode } from './protocol.js';
 import { RateLimiter } from './rate-limiter.js';
 
 /**
  * One open WebSocket of one user on this instance, and what the protocol
- * tracks per connection: its rooms, its rate, its liveness.
+ * tracks per connection: its verified session, its rooms, its rate, its liveness.
  */
 export class Connection {
-  readonly id = randomUUID();
-  /** Rooms joined on this connection. */
+  readonly id = newId();
+  /** Rooms joined on this connection; only `RoomFanout` adds and deletes them. */
   readonly rooms = new Set<string>();
   /** Last time the client showed it is alive (a frame or a pong). */
   lastSeenAt = Date.now();
@@ -17,10 +18,15 @@ export class Connection {
 
   constructor(
     readonly socket: WebSocket,
-    readonly userId: string,
+    /** The token's session; `refresh_token` replaces it, for the same user. */
+    public session: Session,
     readonly limiter: RateLimiter,
     private readonly maxBufferedBytes: number,
   ) {}
+
+  get userId(): string {
+    return this.session.userId;
+  }
 
   get isOpen(): boolean {
     return this.socket.readyState === WebSocket.OPEN;

@@ -1,13 +1,25 @@
-import { ArgumentsHost, Catch, ExceptionFilter } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpStatus } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import type { Response } from 'express';
-import { ChatError } from './chat.error.js';
+import { DomainError, type DomainErrorCode } from '../core/domain.error.js';
+import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
 
-/** A `ChatError` on the REST side: `{statusCode, error, message}` like Nest's own HTTP errors. */
-@Catch(ChatError)
+const STATUS: Record<DomainErrorCode, number> = {
+  not_found: HttpStatus.NOT_FOUND,
+  forbidden: HttpStatus.FORBIDDEN,
+  not_a_member: HttpStatus.FORBIDDEN,
+  content_too_long: HttpStatus.BAD_REQUEST,
+  invalid_input: HttpStatus.BAD_REQUEST,
+};
+
+/**
+ * A domain error or an unreachable store on the REST side, as
+ * `{statusCode, error, message}` like Nest's own HTTP errors.
+ */
+@Catch(DomainError, StoreUnavailableError)
 export class HttpErrorFilter implements ExceptionFilter {
-  catch(exception: ChatError, host: ArgumentsHost): void {
-    const status = exception.httpStatus;
+  catch(exception: DomainError | StoreUnavailableError, host: ArgumentsHost): void {
+    const status = exception instanceof DomainError ? STATUS[exception.code] : HttpStatus.SERVICE_UNAVAILABLE;
     host
       .switchToHttp()
       .getResponse<Response>()

@@ -1,13 +1,19 @@
 export type RateVerdict = 'ok' | 'drop' | 'drop_and_tell' | 'abuse';
 
-const ABUSE_FACTOR = 5;
-const ABUSE_SECONDS = 10;
+/** When a connection counts as abusive: `factor` times the rate, every second for `windowMs`. */
+export interface AbuseRule {
+  factor: number;
+  windowMs: number;
+}
+
+/** The defaults of RATE_LIMIT_ABUSE_FACTOR and RATE_LIMIT_ABUSE_WINDOW_MS. */
+const DEFAULT_ABUSE: AbuseRule = { factor: 5, windowMs: 10_000 };
 
 /**
  * Per-connection token bucket (PROTOCOL §2 "Rate limit"): `perSecond`
  * sustained, `burst` at once. Frames over it are dropped and the client is
- * told at most once a second; a client that keeps sending at five times the
- * rate for ten seconds is abusive and gets closed.
+ * told at most once a second; a client that keeps sending at `abuse.factor`
+ * times the rate for `abuse.windowMs` is abusive and gets closed.
  */
 export class RateLimiter {
   private tokens: number;
@@ -21,6 +27,7 @@ export class RateLimiter {
     private readonly perSecond: number,
     private readonly burst: number,
     now = Date.now(),
+    private readonly abuse: AbuseRule = DEFAULT_ABUSE,
   ) {
     this.tokens = burst;
     this.refilledAt = now;
@@ -45,16 +52,16 @@ export class RateLimiter {
     return 'drop_and_tell';
   }
 
-  /** Counts frames in one-second windows; abusive once every window for ten seconds ran hot. */
+  /** Counts frames in one-second windows; abusive once every window for `abuse.windowMs` ran hot. */
   private isAbusive(now: number): boolean {
     if (now - this.windowStart >= 1000) {
-      const hot = this.windowCount >= this.perSecond * ABUSE_FACTOR && now - this.windowStart < 2000;
+      const hot = this.windowCount >= this.perSecond * this.abuse.factor && now - this.windowStart < 2000;
       if (!hot) this.abusiveSince = null;
       else this.abusiveSince ??= this.windowStart;
       this.windowStart = now;
       this.windowCount = 0;
     }
     this.windowCount += 1;
-    return this.abusiveSince !== null && now - this.abusiveSince >= ABUSE_SECONDS * 1000;
+    return this.abusiveSince !== null && now - this.abusiveSince >= this.abuse.windowMs;
   }
 }

@@ -3,6 +3,10 @@ import type { Request } from 'express';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { RateLimiter } from './rate-limiter.js';
 
+/**
+ * Callers whose buckets are kept (the oldest forgotten first): a bound on
+ * memory, not a tuning knob, since a forgotten caller starts with a full bucket.
+ */
 const MAX_TRACKED = 100_000;
 
 /**

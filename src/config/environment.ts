@@ -79,6 +79,14 @@ export class EnvironmentVariables {
   @IsInt() @Min(1) @Max(100_000)
   RATE_LIMIT_BURST: number = 40;
 
+  /** A connection sending at this many times RATE_LIMIT_PER_SECOND … */
+  @IsInt() @Min(2) @Max(1_000)
+  RATE_LIMIT_ABUSE_FACTOR: number = 5;
+
+  /** … for this long without a break is abusive and is closed with 1008. */
+  @IsInt() @Min(1_000) @Max(600_000)
+  RATE_LIMIT_ABUSE_WINDOW_MS: number = 10_000;
+
   /** REST requests per minute per caller (bearer token, else address) per process; more get 429. */
   @IsInt() @Min(1)
   REST_RATE_LIMIT_PER_MINUTE: number = 600;
@@ -127,6 +135,22 @@ export class EnvironmentVariables {
   /** An instance that stopped heartbeating this long is presumed dead; others clear its presence and typing. */
   @IsInt() @Min(1_000) @Max(600_000)
   INSTANCE_TTL_MS: number = 15_000;
+
+  /** A Redis command that has no answer after this long fails (and the caller answers `unavailable`). */
+  @IsInt() @Min(100) @Max(60_000)
+  REDIS_COMMAND_TIMEOUT_MS: number = 2_000;
+
+  /** A connection attempt to Redis gives up after this long; start-up waits at most this long for Redis. */
+  @IsInt() @Min(100) @Max(60_000)
+  REDIS_CONNECT_TIMEOUT_MS: number = 2_000;
+
+  /** First wait before reconnecting to Redis; it doubles on each failed attempt … */
+  @IsInt() @Min(10) @Max(60_000)
+  REDIS_RECONNECT_BASE_MS: number = 100;
+
+  /** … up to this wait between attempts. */
+  @IsInt() @Min(10) @Max(600_000)
+  REDIS_RECONNECT_MAX_MS: number = 2_000;
 
   /** Serve Prometheus metrics at `GET /metrics`. */
   @IsIn(['true', 'false'])

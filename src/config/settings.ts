@@ -12,12 +12,20 @@ export interface Settings {
     maxBufferedBytes: number;
     maxConnections: number;
     maxConnectionsPerUser: number;
-    rateLimit: { perSecond: number; burst: number };
+    /** Frames per connection: a token bucket, and when sending too fast for too long counts as abuse. */
+    rateLimit: { perSecond: number; burst: number; abuseFactor: number; abuseWindowMs: number };
   };
   typing: { throttleMs: number; ttlMs: number };
   limits: { maxRoomsPerConnection: number; maxMessageLength: number; maxRefLength: number };
   messages: { dedupWindowMs: number; historyMaxPerRoom: number; recoveryMaxMessages: number };
-  redis: { url: string | undefined; keyPrefix: string; instanceTtlMs: number };
+  redis: {
+    url: string | undefined;
+    keyPrefix: string;
+    instanceTtlMs: number;
+    commandTimeoutMs: number;
+    connectTimeoutMs: number;
+    reconnect: { baseMs: number; maxMs: number };
+  };
   shutdownGraceMs: number;
   /** `port` undefined: `/metrics` is served on the HTTP port. */
   metrics: { enabled: boolean; port: number | undefined };
@@ -55,7 +63,12 @@ export function toSettings(env: EnvironmentVariables): Settings {
       maxBufferedBytes: env.MAX_BUFFERED_BYTES,
       maxConnections: env.MAX_CONNECTIONS,
       maxConnectionsPerUser: env.MAX_CONNECTIONS_PER_USER,
-      rateLimit: { perSecond: env.RATE_LIMIT_PER_SECOND, burst: env.RATE_LIMIT_BURST },
+      rateLimit: {
+        perSecond: env.RATE_LIMIT_PER_SECOND,
+        burst: env.RATE_LIMIT_BURST,
+        abuseFactor: env.RATE_LIMIT_ABUSE_FACTOR,
+        abuseWindowMs: env.RATE_LIMIT_ABUSE_WINDOW_MS,
+      },
     },
     typing: { throttleMs: env.TYPING_THROTTLE_MS, ttlMs: env.TYPING_TTL_MS },
     limits: {
@@ -68,7 +81,14 @@ export function toSettings(env: EnvironmentVariables): Settings {
       historyMaxPerRoom: env.HISTORY_MAX_PER_ROOM,
       recoveryMaxMessages: env.RECOVERY_MAX_MESSAGES,
     },
-    redis: { url: env.REDIS_URL || undefined, keyPrefix: env.REDIS_KEY_PREFIX, instanceTtlMs: env.INSTANCE_TTL_MS },
+    redis: {
+      url: env.REDIS_URL || undefined,
+      keyPrefix: env.REDIS_KEY_PREFIX,
+      instanceTtlMs: env.INSTANCE_TTL_MS,
+      commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
+      connectTimeoutMs: env.REDIS_CONNECT_TIMEOUT_MS,
+      reconnect: { baseMs: env.REDIS_RECONNECT_BASE_MS, maxMs: env.REDIS_RECONNECT_MAX_MS },
+    },
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     metrics: { enabled: env.METRICS_ENABLED === 'true', port: env.METRICS_PORT },
     logging: {

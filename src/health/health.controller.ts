@@ -1,7 +1,6 @@
 import { Controller, Get, HttpCode, ServiceUnavailableException } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiServiceUnavailableResponse, ApiTags } from '@nestjs/swagger';
-import { ErrorDoc } from '../chat/dto/rest.dto.js';
-import { ConnectionRegistry } from '../chat/connection.registry.js';
+import { InstanceState } from '../instance/instance-state.js';
 import { RedisService } from '../redis/redis.service.js';
 
 /**
@@ -12,7 +11,7 @@ import { RedisService } from '../redis/redis.service.js';
 @Controller('health')
 export class HealthController {
   constructor(
-    private readonly connections: ConnectionRegistry,
+    private readonly instance: InstanceState,
     private readonly redis: RedisService,
   ) {}
 
@@ -29,10 +28,16 @@ export class HealthController {
   @ApiOkResponse({
     schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] }, connections: { type: 'integer' } } },
   })
-  @ApiServiceUnavailableResponse({ type: ErrorDoc, description: '`message` says why: draining, or a Redis connection is down' })
+  @ApiServiceUnavailableResponse({
+    description: '`message` says why: draining, or a Redis connection is down',
+    schema: {
+      type: 'object',
+      properties: { statusCode: { type: 'integer', enum: [503] }, error: { type: 'string' }, message: { type: 'string' } },
+    },
+  })
   ready(): { status: 'ok'; connections: number } {
-    const reason = this.connections.isDraining ? 'draining' : this.redis.notReadyReason;
+    const reason = this.instance.isDraining ? 'draining' : this.redis.notReadyReason;
     if (reason) throw new ServiceUnavailableException({ statusCode: 503, error: 'Service Unavailable', message: reason });
-    return { status: 'ok', connections: this.connections.size };
+    return { status: 'ok', connections: this.instance.connections };
   }
 }

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
+import { newId } from '../core/ids.js';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
-import type { Message } from '../chat/protocol.js';
+import type { Message } from '../core/message.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { changeEvent, newMessage, type HistoryHead, type HistoryPage, type MessageDraft, type MessageStore } from './message.store.js';
 
@@ -17,7 +17,7 @@ interface RoomHistory {
  */
 @Injectable()
 export class MemoryMessageStore implements MessageStore {
-  private readonly epoch = randomUUID();
+  private readonly epoch = newId();
   private readonly rooms = new Map<string, RoomHistory>();
   /** `room\nsender\nclient_msg_id` → the original message and when it stops counting. */
   private readonly sent = new Map<string, { message: Message; until: number }>();
@@ -50,6 +50,10 @@ export class MemoryMessageStore implements MessageStore {
     const history = this.rooms.get(roomId);
     const last = history?.messages.at(-1);
     return { seq: history?.seq ?? 0, epoch: this.epoch, lastMessageAt: last?.created_at ?? null };
+  }
+
+  async lastMessageAt(roomIds: string[]): Promise<Array<string | null>> {
+    return roomIds.map((roomId) => this.rooms.get(roomId)?.messages.at(-1)?.created_at ?? null);
   }
 
   async readAfter(roomId: string, afterSeq: number, limit: number) {

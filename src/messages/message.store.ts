@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import type { RoomEvent } from '../bus/room-event.js';
-import type { Message } from '../chat/protocol.js';
+import { newId } from '../core/ids.js';
+import type { RoomEvent } from '../core/room-event.js';
+import type { Message } from '../core/message.js';
 
 export const MESSAGE_STORE = Symbol('MESSAGE_STORE');
 
@@ -32,7 +32,7 @@ export interface HistoryPage {
 export function newMessage(draft: MessageDraft, seq: number, now = new Date()): Message {
   const at = now.toISOString();
   return {
-    message_id: randomUUID(),
+    message_id: newId(),
     room_id: draft.room_id,
     sender_id: draft.sender_id,
     seq,
@@ -72,7 +72,10 @@ export interface MessageStore {
    * nothing and returns the original with `duplicate: true`.
    */
   append(draft: MessageDraft, dedupWindowMs: number): Promise<{ message: Message; duplicate: boolean }>;
+  /** Where the room's history stands; gives a room without history its epoch (a write). */
   head(roomId: string): Promise<HistoryHead>;
+  /** `lastMessageAt` of each room, in the order given, in one read that writes nothing. */
+  lastMessageAt(roomIds: string[]): Promise<Array<string | null>>;
   /**
    * Up to `limit` messages with a seq above `afterSeq`, oldest first.
    * `complete` is false when retention already dropped some of them.

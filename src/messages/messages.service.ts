@@ -1,6 +1,6 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
-import { ChatError } from '../chat/chat.error.js';
-import type { Message } from '../chat/protocol.js';
+import { DomainError } from '../core/domain.error.js';
+import type { Message } from '../core/message.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import type { RecoveryOutcome } from '../metrics/metric-labels.js';
 import { MetricsService } from '../metrics/metrics.service.js';
@@ -73,7 +73,7 @@ export class MessagesService {
   async edit(userId: string, roomId: string, messageId: string, content: string): Promise<Message> {
     this.checkLength(content, roomId);
     return this.change(userId, roomId, messageId, 'message_updated', (message) => {
-      if (message.is_deleted) throw new ChatError('invalid_frame', 'A deleted message cannot be edited', roomId);
+      if (message.is_deleted) throw new DomainError('invalid_input', 'A deleted message cannot be edited', roomId);
       return { ...message, content, is_edited: true };
     });
   }
@@ -108,25 +108,26 @@ export class MessagesService {
 
   private async existing(roomId: string, messageId: string): Promise<Message> {
     const message = await this.store.get(roomId, messageId);
-    if (!message) throw new ChatError('not_found', 'No such message');
+    if (!message) throw new DomainError('not_found', 'No such message');
     return message;
   }
 
   private async own(userId: string, roomId: string, messageId: string): Promise<Message> {
     const message = await this.existing(roomId, messageId);
-    if (message.sender_id !== userId) throw new ChatError('forbidden', 'Only the sender may change a message');
+    if (message.sender_id !== userId) throw new DomainError('forbidden', 'Only the sender may change a message');
     return message;
   }
 
   private checkLength(content: string, roomId: string): void {
     const max = this.settings.limits.maxMessageLength;
     if (content.length > max) {
-      throw new ChatError('content_too_long', `content must be at most ${max} characters`, roomId);
+      throw new DomainError('content_too_long', `content must be at most ${max} characters`, roomId);
     }
   }
 
-  head(roomId: string): Promise<HistoryHead> {
-    return this.store.head(roomId);
+  /** When each room's latest message was sent (null for none), in the order given. */
+  lastMessageAt(roomIds: string[]): Promise<Array<string | null>> {
+    return roomIds.length === 0 ? Promise.resolve([]) : this.store.lastMessageAt(roomIds);
   }
 
   /** Up to `limit` messages after `afterSeq`, oldest first. */

@@ -1,5 +1,6 @@
-import { randomUUID } from 'node:crypto';
-import type { Message } from '../chat/protocol.js';
+import { newId } from '../core/ids.js';
+import { encodeRoomEvent } from '../core/room-event.js';
+import type { Message } from '../core/message.js';
 import { RedisService } from '../redis/redis.service.js';
 import { APPEND, HEAD, REPLACE } from './message.scripts.js';
 import type { HistoryHead, HistoryPage, MessageDraft, MessageStore } from './message.store.js';
@@ -35,7 +36,7 @@ export class RedisMessageStore implements MessageStore {
         ],
         [
           JSON.stringify(rest).slice(1),
-          randomUUID(),
+          newId(),
           this.maxPerRoom,
           dedup ? dedupWindowMs : 0,
           keys.channel(draft.room_id),
@@ -49,9 +50,20 @@ export class RedisMessageStore implements MessageStore {
 
   async head(roomId: string): Promise<HistoryHead> {
     const [seq, epoch, lastAt] = (await this.redis.call(() =>
-      this.redis.run(HEAD, [this.redis.keys.room(roomId, 'meta')], [randomUUID()]),
+      this.redis.run(HEAD, [this.redis.keys.room(roomId, 'meta')], [newId()]),
     )) as [string | null, string, string | null];
     return { seq: Number(seq ?? 0), epoch, lastMessageAt: lastAt };
+  }
+
+  async lastMessageAt(roomIds: string[]): Promise<Array<string | null>> {
+    const { client, keys } = this.redis;
+    const pipeline = client.pipeline();
+    for (const roomId of roomIds) pipeline.hget(keys.room(roomId, 'meta'), 'last_at');
+    const replies = (await this.redis.call(() => pipeline.exec())) ?? [];
+    return replies.map(([error, value]) => {
+      if (error) throw error;
+      return (value as string | null) ?? null;
+    });
   }
 
   async readAfter(roomId: string, afterSeq: number, limit: number) {
@@ -87,7 +99,7 @@ export class RedisMessageStore implements MessageStore {
           previous.updated_at,
           JSON.stringify(message),
           keys.channel(room),
-          JSON.stringify(changeEvent(message, event)),
+          encodeRoomEvent(changeEvent(message, event)),
         ],
       ),
     );

@@ -1,27 +1,9 @@
-import { CLIENT_FRAME_TYPES, ERROR_CODES, SERVER_FRAME_TYPES } from '../chat/protocol.js';
-
 // The closed sets metric labels take their values from: a label never
 // carries a room id, user id, token or any other value a client chooses.
 
 /** Results of a WebSocket upgrade: accepted, or the `error` of the refused handshake (PROTOCOL §1). */
 export const UPGRADE_RESULTS = ['accepted', 'unauthorized', 'token_expired', 'origin_not_allowed', 'unavailable'] as const;
 export type UpgradeResult = (typeof UPGRADE_RESULTS)[number];
-
-/** A client frame's `type` label: its type when it is one of the protocol's, else `other`. */
-export const CLIENT_FRAME_LABELS = [...CLIENT_FRAME_TYPES, 'other'] as const;
-export type ClientFrameLabel = (typeof CLIENT_FRAME_LABELS)[number];
-
-const clientFrameTypes: ReadonlySet<string> = new Set(CLIENT_FRAME_TYPES);
-
-export function clientFrameLabel(type: unknown): ClientFrameLabel {
-  return typeof type === 'string' && clientFrameTypes.has(type) ? (type as ClientFrameLabel) : 'other';
-}
-
-export const SERVER_FRAME_LABELS = SERVER_FRAME_TYPES;
-
-/** A received frame's result: `ok`, or the error code it was answered with. */
-export const FRAME_RESULTS = ['ok', ...ERROR_CODES] as const;
-export type FrameResult = (typeof FRAME_RESULTS)[number];
 
 /** Why the server closed a connection (the close reason it sent, or what ended it). */
 export const CLOSE_REASONS = [

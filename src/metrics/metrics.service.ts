@@ -4,16 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { SETTINGS, type Settings } from '../config/settings.js';
-import {
-  CLIENT_FRAME_LABELS,
-  CLOSE_REASONS,
-  FRAME_RESULTS,
-  MESSAGE_RESULTS,
-  RECOVERY_OUTCOMES,
-  REDIS_CONNECTIONS,
-  SERVER_FRAME_LABELS,
-  UPGRADE_RESULTS,
-} from './metric-labels.js';
+import { CLOSE_REASONS, MESSAGE_RESULTS, RECOVERY_OUTCOMES, REDIS_CONNECTIONS, UPGRADE_RESULTS } from './metric-labels.js';
 
 /** Seconds; a chat round trip is a few milliseconds when healthy, seconds when something is wrong. */
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
@@ -25,7 +16,8 @@ const REDIS_COMMAND_CHANNEL = 'ioredis:command';
 /**
  * Every Prometheus series of the service, in one registry per application
  * (tests run several applications in one process). Label values come from
- * the closed lists in `metric-labels.ts`: never a room id, user id or token.
+ * closed lists (`metric-labels.ts`; the protocol's frame types and error
+ * codes): never a room id, user id or token.
  *
  * Callers use the metric objects directly (`metrics.framesSent.inc({ type })`);
  * `GET /metrics` renders the registry, on the HTTP port or, with
@@ -51,7 +43,7 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
 
   readonly framesReceived = new Counter({
     name: 'chat_frames_received_total',
-    help: 'Client frames by type and result (ok, or the error code answered)',
+    help: 'Client frames by type (a protocol type, else other) and result (ok, or the error code answered)',
     labelNames: ['type', 'result'] as const,
     registers: [this.registry],
   });
@@ -135,9 +127,6 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
     collectDefaultMetrics({ register: this.registry });
     // Start every labelled series at zero, so rates and alerts see them before the first event.
     for (const result of UPGRADE_RESULTS) this.upgrades.inc({ result }, 0);
-    for (const type of SERVER_FRAME_LABELS) this.framesSent.inc({ type }, 0);
-    for (const type of CLIENT_FRAME_LABELS) this.framesReceived.inc({ type, result: 'ok' }, 0);
-    for (const result of FRAME_RESULTS) this.framesReceived.inc({ type: 'other', result }, 0);
     for (const reason of CLOSE_REASONS) this.serverCloses.inc({ reason }, 0);
     for (const outcome of RECOVERY_OUTCOMES) this.recoveries.inc({ outcome }, 0);
     for (const result of MESSAGE_RESULTS) this.messagesSent.inc({ result }, 0);

@@ -24,7 +24,7 @@ if removed == 1 and redis.call('SCARD', KEYS[1]) == 0 then
 end
 return 0`;
 
-/** KEYS: typing hash. ARGV: user, connection, instance, now, throttleMs, ttlMs. Returns 1 to broadcast. */
+/** KEYS: typing hash. ARGV: user, connection, instance, now, throttleMs, ttlMs, the hash's expiry ms. Returns 1 to broadcast. */
 export const TYPING_START = `
 local now = tonumber(ARGV[4])
 local connection, instance, broadcastAt, broadcast = ARGV[2], ARGV[3], now, 1
@@ -37,7 +37,7 @@ if current then
   end
 end
 redis.call('HSET', KEYS[1], ARGV[1], connection .. '|' .. instance .. '|' .. broadcastAt .. '|' .. (now + tonumber(ARGV[6])))
-redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[6]) * 2)
+redis.call('PEXPIRE', KEYS[1], tonumber(ARGV[7]))
 return broadcast`;
 
 /** KEYS: typing hash. ARGV: user. Returns the typist's connection id, or nil. */
@@ -63,13 +63,13 @@ end
 return expired`;
 
 /**
- * KEYS: instances sorted set. ARGV: now, key prefix, channel prefix.
+ * KEYS: instances sorted set. ARGV: now, key prefix, channel prefix, most instances to clear.
  * Clears what instances whose heartbeat ran out still held: their users go
  * offline where no other instance holds them, and their typing stops; the
  * resulting events are published from here, once.
  */
 export const REAP_DEAD_INSTANCES = `
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, 20)
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
 local prefix, channels = ARGV[2], ARGV[3]
 for _, id in ipairs(dead) do
   local held = prefix .. 'chat:instance:' .. id .. ':held'

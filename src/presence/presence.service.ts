@@ -3,6 +3,7 @@ import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { PRESENCE_STORE, type PresenceStore, type Typist } from './presence.store.js';
 
+/** How early a timer may fire by the wall clock (see `expire`); a property of timers, not a setting. */
 const EXPIRY_SLACK_MS = 20;
 
 /** The connection a presence change comes from. */

@@ -1,5 +1,5 @@
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import type { RoomEvent } from '../bus/room-event.js';
+import { encodeRoomEvent, type RoomEvent } from '../core/room-event.js';
 import { RedisService } from '../redis/redis.service.js';
 import { MemoryPresenceStore } from './memory-presence.store.js';
 import {
@@ -11,6 +11,26 @@ import {
   TYPING_STOP,
 } from './presence.scripts.js';
 import type { PresenceStore, Typist } from './presence.store.js';
+
+/**
+ * Heartbeats per INSTANCE_TTL_MS: two can be lost before the instance is
+ * presumed dead. Follows the TTL, so it is not a setting of its own.
+ */
+const BEATS_PER_TTL = 3;
+/** A floor on the heartbeat period, so a tiny TTL cannot turn it into a busy loop on Redis. */
+const MIN_BEAT_MS = 250;
+/**
+ * Dead instances cleared per heartbeat: bounds how long one script blocks
+ * Redis; the rest are cleared on the next beats. Not a setting because no
+ * deployment needs to tune it: a crash leaves one dead instance, rarely more.
+ */
+const REAP_BATCH = 20;
+/**
+ * A room's typing hash expires this many TYPING_TTL_MS after its latest
+ * start, so a room nobody stops typing in does not keep its hash for ever;
+ * entries expire by their own deadline long before.
+ */
+const TYPING_KEY_TTLS = 2;
 
 /**
  * Presence and typing shared over Redis.
@@ -38,7 +58,7 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   ) {}
 
   onModuleInit(): void {
-    this.heartbeat = setInterval(() => void this.beat(), Math.max(250, Math.floor(this.instanceTtlMs / 3)));
+    this.heartbeat = setInterval(() => void this.beat(), Math.max(MIN_BEAT_MS, Math.floor(this.instanceTtlMs / BEATS_PER_TTL)));
     this.heartbeat.unref();
     // After an outage, Redis may hold presence this instance no longer has, or miss some it has.
     this.redis.client.on('ready', () => {
@@ -72,7 +92,7 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   async startTyping(roomId: string, typist: Typist, now: number, throttleMs: number, ttlMs: number): Promise<boolean> {
     return this.orLocal(
       async () => {
-        const args = [typist.userId, typist.connectionId, this.redis.instanceId, now, throttleMs, ttlMs];
+        const args = [typist.userId, typist.connectionId, this.redis.instanceId, now, throttleMs, ttlMs, ttlMs * TYPING_KEY_TTLS];
         return (await this.eval(TYPING_START, [this.redis.keys.room(roomId, 'typing')], args)) === 1;
       },
       () => this.local.startTyping(roomId, typist, now, throttleMs, ttlMs),
@@ -125,7 +145,7 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
       // 1 means this instance was not listed: it was reaped while out of touch.
       const added = await client.zadd(keys.instances(), now + this.instanceTtlMs, instanceId);
       if (added === 1 || this.outOfSync) await this.reconcile();
-      const reaped = await this.eval(REAP_DEAD_INSTANCES, [keys.instances()], [now, keys.prefix, keys.channel('')]);
+      const reaped = await this.eval(REAP_DEAD_INSTANCES, [keys.instances()], [now, keys.prefix, keys.channel(''), REAP_BATCH]);
       if (reaped) this.logger.log(`Cleared the presence of ${String(reaped)} dead instance(s)`);
     } catch {
       // Redis is away; the next beat tries again.
@@ -158,7 +178,7 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
 
   private async publishPresence(roomId: string, userId: string, status: 'online' | 'offline'): Promise<void> {
     const event: RoomEvent = { type: 'presence', data: { user_id: userId, status, connection_id: '' } };
-    await this.redis.client.publish(this.redis.keys.channel(roomId), JSON.stringify(event));
+    await this.redis.client.publish(this.redis.keys.channel(roomId), encodeRoomEvent(event));
   }
 
   private eval(script: string, keys: string[], args: Array<string | number>): Promise<unknown> {

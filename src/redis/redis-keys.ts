@@ -19,6 +19,11 @@ export class RedisKeys {
     return channel.startsWith(this.channelPrefix) ? channel.slice(this.channelPrefix.length) : undefined;
   }
 
+  /** What every room key starts with, for scripts that build a room's keys from its id. */
+  roomPrefix(): string {
+    return `${this.prefix}chat:room:`;
+  }
+
   room(roomId: string, part: 'info' | 'members' | 'meta' | 'log' | 'ids' | 'edits' | 'typing' | 'online'): string {
     return `${this.prefix}chat:room:${roomId}:${part}`;
   }

@@ -1,40 +1,44 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { createHash, randomUUID } from 'node:crypto';
-import { ChatError } from '../chat/chat.error.js';
+import { createHash } from 'node:crypto';
+import { newId } from '../core/ids.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import type { RedisConnectionName } from '../metrics/metric-labels.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { RedisKeys } from './redis-keys.js';
+import { StoreUnavailableError } from './store-unavailable.error.js';
 
 /**
  * The shared Redis, when `REDIS_URL` is set: one connection for commands and
  * one for subscriptions per instance. Both reconnect with backoff for ever;
  * while a connection is down its commands fail at once (no offline queue),
- * so nothing piles up in memory and callers answer `unavailable`.
+ * so nothing piles up in memory and callers get a `StoreUnavailableError`.
  */
 @Injectable()
 export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
-  readonly instanceId = randomUUID();
+  readonly instanceId = newId();
   readonly keys: RedisKeys;
   private readonly connections: { client: Redis; subscriber: Redis } | undefined;
   private readonly shas = new Map<string, string>();
+  private readonly startupWaitMs: number;
 
   constructor(
     @Inject(SETTINGS) settings: Settings,
     @Optional() private readonly metrics?: MetricsService,
   ) {
     this.keys = new RedisKeys(settings.redis.keyPrefix);
-    const url = settings.redis.url;
+    const { url, commandTimeoutMs, connectTimeoutMs, reconnect } = settings.redis;
+    this.startupWaitMs = connectTimeoutMs;
     if (!url) return;
     const options = {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
-      commandTimeout: 2_000,
-      connectTimeout: 2_000,
+      commandTimeout: commandTimeoutMs,
+      connectTimeout: connectTimeoutMs,
       autoResubscribe: false,
-      retryStrategy: (attempt: number) => Math.min(100 * 2 ** Math.min(attempt, 5), 2_000),
+      // The exponent is capped only to keep the number finite; the maximum wait caps the delay.
+      retryStrategy: (attempt: number) => Math.min(reconnect.baseMs * 2 ** Math.min(attempt, 20), reconnect.maxMs),
     };
     const client = new Redis(url, { ...options, connectionName: `chat:${this.instanceId}:commands` });
     const subscriber = client.duplicate({ connectionName: `chat:${this.instanceId}:subscriber` });
@@ -65,7 +69,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     if (!this.connections) return;
     const ready = (connection: Redis) =>
       connection.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => connection.once('ready', () => resolve()));
-    const timeout = new Promise<void>((resolve) => setTimeout(resolve, 2_000).unref());
+    const timeout = new Promise<void>((resolve) => setTimeout(resolve, this.startupWaitMs).unref());
     await Promise.race([Promise.all(Object.values(this.connections).map(ready)), timeout]);
     if (this.notReadyReason) this.logger.warn(`Starting without Redis: ${this.notReadyReason}`);
   }
@@ -96,17 +100,17 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
 
   /**
    * Runs a Redis call. Redis being unreachable (down, closed, timed out)
-   * becomes the protocol's `unavailable`; any other failure is a bug or a
-   * damaged store, logged and rethrown (`internal_error`).
+   * becomes a `StoreUnavailableError`; any other failure is a bug or a
+   * damaged store, logged and rethrown.
    */
   async call<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
-      if (error instanceof ChatError) throw error;
+      if (error instanceof StoreUnavailableError) throw error;
       if (this.notReadyReason !== undefined || isConnectionError(error)) {
         this.logger.debug(`redis unreachable: ${error instanceof Error ? error.message : String(error)}`);
-        throw new ChatError('unavailable', 'The shared store is unreachable; try again');
+        throw new StoreUnavailableError();
       }
       this.logger.error(`redis call failed: ${error instanceof Error ? error.message : String(error)}`);
       throw error;

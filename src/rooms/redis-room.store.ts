@@ -1,5 +1,13 @@
 import { RedisService } from '../redis/redis.service.js';
+import { LIST_FOR_USER } from './room.scripts.js';
 import type { Member, Room, RoomStore } from './room.store.js';
+
+/**
+ * Membership answers remembered for outages, at most this many (oldest
+ * forgotten first). A bound on memory rather than a setting: past it, a
+ * join during an outage is refused as it would be without the memory.
+ */
+const MAX_REMEMBERED = 100_000;
 
 /**
  * Rooms in Redis: `…:info` holds the room as JSON, `…:members` a hash of
@@ -8,10 +16,8 @@ import type { Member, Room, RoomStore } from './room.store.js';
  *
  * Membership answers are remembered, so that while Redis is away this
  * instance can still let known members join (PROTOCOL §2, "When the shared
- * store is away"); every other call then fails with `unavailable`.
+ * store is away"); every other call then fails with `StoreUnavailableError`.
  */
-const MAX_REMEMBERED = 100_000;
-
 export class RedisRoomStore implements RoomStore {
   private readonly knownMembers = new Map<string, boolean>();
 
@@ -37,21 +43,13 @@ export class RedisRoomStore implements RoomStore {
     return info === null ? undefined : { ...(JSON.parse(info) as Room), member_ids: memberIds };
   }
 
+  /** One round trip: a script reads the user's room ids and every room's info and members. */
   async listForUser(userId: string): Promise<Room[]> {
-    const { client, keys } = this.redis;
-    const ids = await this.redis.call(() => client.zrevrange(keys.userRooms(userId), 0, -1));
-    if (ids.length === 0) return [];
-    // One round trip for all the rooms, not two per room.
-    const pipeline = client.pipeline();
-    for (const id of ids) pipeline.get(keys.room(id, 'info')).hkeys(keys.room(id, 'members'));
-    const replies = ((await this.redis.call(() => pipeline.exec())) ?? []).map(([error, value]) => {
-      if (error) throw error;
-      return value;
-    });
-    return ids.flatMap((_, i) => {
-      const info = replies[2 * i] as string | null;
-      return info === null ? [] : [{ ...(JSON.parse(info) as Room), member_ids: replies[2 * i + 1] as string[] }];
-    });
+    const { keys } = this.redis;
+    const rooms = (await this.redis.call(() =>
+      this.redis.run(LIST_FOR_USER, [keys.userRooms(userId)], [keys.roomPrefix()]),
+    )) as Array<[string, string | null, string[]]>;
+    return rooms.flatMap(([, info, memberIds]) => (info ? [{ ...(JSON.parse(info) as Room), member_ids: memberIds }] : []));
   }
 
   async members(roomId: string): Promise<Member[]> {

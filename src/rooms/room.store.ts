@@ -25,7 +25,7 @@ export const ROOM_STORE = Symbol('ROOM_STORE');
  * Rooms and their membership, shared by every instance.
  * Writes are visible to every instance as soon as they resolve; rooms are
  * never deleted. While a shared store is unreachable, calls reject with
- * `unavailable`, except `isMember` for a pair this instance already asked about.
+ * `StoreUnavailableError`, except `isMember` for a pair this instance already asked about.
  */
 export interface RoomStore {
   create(room: Room, members: Member[]): Promise<void>;

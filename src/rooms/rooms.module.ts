@@ -2,19 +2,16 @@ import { Module } from '@nestjs/common';
 import { BusModule } from '../bus/bus.module.js';
 import { SETTINGS, type Settings } from '../config/settings.js';
 import { MessagesModule } from '../messages/messages.module.js';
-import { PresenceModule } from '../presence/presence.module.js';
 import { RedisService } from '../redis/redis.service.js';
 import { MemoryRoomStore } from './memory-room.store.js';
 import { RedisRoomStore } from './redis-room.store.js';
-import { RoomFanout } from './room-fanout.js';
 import { ROOM_STORE, type RoomStore } from './room.store.js';
 import { RoomsService } from './rooms.service.js';
 
 @Module({
-  imports: [BusModule, PresenceModule, MessagesModule],
+  imports: [BusModule, MessagesModule],
   providers: [
     RoomsService,
-    RoomFanout,
     {
       provide: ROOM_STORE,
       inject: [SETTINGS, RedisService],

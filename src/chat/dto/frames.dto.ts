@@ -12,13 +12,13 @@ import {
   Min,
   ValidateNested,
 } from 'class-validator';
+import { MAX_ID_LENGTH } from '../../core/ids.js';
 
 // Client frames (PROTOCOL §2). `type` and `ref` are checked by the adapter
 // before a frame reaches its handler; unknown fields are ignored so that
 // newer clients keep working.
 
-/** Longest room, message and client message id accepted. */
-export const MAX_ID_LENGTH = 128;
+export { MAX_ID_LENGTH };
 
 export class RoomFrame {
   @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)

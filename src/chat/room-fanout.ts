@@ -1,16 +1,17 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
-import type { DeliveredEvent } from '../bus/room-event.js';
-import type { Connection } from '../chat/connection.js';
-import { encode, type ServerFrame } from '../chat/protocol.js';
 import { SETTINGS, Settings } from '../config/settings.js';
+import type { DeliveredEvent } from '../core/room-event.js';
 import { MessagesService } from '../messages/messages.service.js';
+import type { Connection } from './connection.js';
 import { LocalRoom } from './local-room.js';
+import { encode, type ServerFrame } from './protocol.js';
 
 /**
  * Which local connections joined which room, and the delivery of room
  * events to them: each event is serialized once and written to every
- * connection of the room.
+ * connection of the room. It is the one place that adds rooms to and
+ * deletes them from `Connection.rooms`.
  *
  * No silent gaps: the fan-out knows the last `seq` it delivered per room.
  * A message whose seq jumps past it, or a bus that lost its subscription,
@@ -28,7 +29,10 @@ export class RoomFanout {
     @Inject(SETTINGS) private readonly settings: Settings,
   ) {}
 
-  /** Adds a joining connection; its frames are held until `LocalRoom.release`. */
+  /**
+   * Adds a joining connection, subscribing the room on its first local
+   * connection; the room's frames are held for it until `LocalRoom.release`.
+   */
   attach(connection: Connection, roomId: string): LocalRoom {
     let room = this.rooms.get(roomId);
     if (!room) {
@@ -41,14 +45,16 @@ export class RoomFanout {
     return room;
   }
 
-  /** Removes the connection; the last one out unsubscribes the room. */
-  async detach(connection: Connection, roomId: string): Promise<void> {
+  /** Removes the connection; false if it was not in the room. The last one out unsubscribes the room. */
+  async detach(connection: Connection, roomId: string): Promise<boolean> {
+    if (!connection.rooms.delete(roomId)) return false;
     const room = this.rooms.get(roomId);
     room?.delete(connection);
     if (room?.isEmpty) {
       this.rooms.delete(roomId);
       await this.bus.unsubscribe(roomId);
     }
+    return true;
   }
 
   connections(roomId: string): Connection[] {

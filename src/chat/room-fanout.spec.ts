@@ -1,14 +1,18 @@
 import type { WebSocket } from 'ws';
 import { MemoryBus } from '../bus/memory.bus.js';
-import { Connection } from '../chat/connection.js';
-import type { Message } from '../chat/protocol.js';
-import { RateLimiter } from '../chat/rate-limiter.js';
 import { parseEnvironment } from '../config/environment.js';
 import { toSettings } from '../config/settings.js';
 import { MemoryMessageStore } from '../messages/memory-message.store.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { MemoryPresenceStore } from '../presence/memory-presence.store.js';
 import { PresenceService } from '../presence/presence.service.js';
+import { MemoryRoomStore } from '../rooms/memory-room.store.js';
+import { RoomsService } from '../rooms/rooms.service.js';
+import { Connection } from './connection.js';
+import { JoinsService } from './joins.service.js';
+import type { Message } from './protocol.js';
+import { RateLimiter } from './rate-limiter.js';
+import { RoomEventsListener } from './room-events.listener.js';
 import { RoomFanout } from './room-fanout.js';
 
 const settings = toSettings(
@@ -43,16 +47,27 @@ describe(RoomFanout.name, () => {
   beforeEach(async () => {
     bus = new MemoryBus();
     store = new MemoryMessageStore(bus, settings);
-    const messages = new MessagesService(store, new PresenceService(new MemoryPresenceStore(), bus, settings), settings);
+    const presence = new PresenceService(new MemoryPresenceStore(), bus, settings);
+    const messages = new MessagesService(store, presence, settings);
+    const roomStore = new MemoryRoomStore();
+    const rooms = new RoomsService(roomStore, bus, messages);
     fanout = new RoomFanout(bus, messages, settings);
-    bus.onEvent((roomId, event) => event.type !== 'member_removed' && fanout.deliver(roomId, event));
+    const joins = new JoinsService(fanout, rooms, presence, messages, settings);
+    new RoomEventsListener(bus, fanout, joins).onModuleInit();
+    const at = new Date().toISOString();
+    await roomStore.create(
+      { room_id: 'r1', room_type: 'team', room_name: null, description: null, owner_id: 'bob', member_ids: [],
+        is_active: true, is_archived: false, created_at: at, last_message_at: null },
+      [{ user_id: 'bob', role: 'owner', joined_at: at }],
+    );
     socket = new RecordingSocket();
-    const connection = new Connection(socket as unknown as WebSocket, 'bob', new RateLimiter(100, 100), 1 << 20);
-    const room = fanout.attach(connection, 'r1');
-    await room.subscribed;
-    room.lastSeq = 0;
-    room.epoch = (await store.head('r1')).epoch;
-    room.release(connection, 0);
+    const session = { userId: 'bob', expiresAt: null, isService: false };
+    const connection = new Connection(socket as unknown as WebSocket, session, new RateLimiter(100, 100), 1 << 20);
+    // Bob joins as a client does; the spec then looks only at what follows `joined`.
+    await joins.join(connection, 'r1');
+    await flush();
+    expect(socket.frames.map((f) => f.type)).toEqual(['joined']);
+    socket.frames.length = 0;
   });
 
   it('delivers messages in seq order as they come', async () => {

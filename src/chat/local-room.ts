@@ -1,5 +1,5 @@
-import type { DeliveredEvent } from '../bus/room-event.js';
-import type { Connection } from '../chat/connection.js';
+import type { DeliveredEvent } from '../core/room-event.js';
+import type { Connection } from './connection.js';
 
 /** A frame held for a connection until its join has answered. */
 interface Held {
@@ -22,8 +22,8 @@ export class LocalRoom {
    * still arrive live; they are skipped until a newer one has gone out.
    */
   private readonly floors = new Map<Connection, number>();
-  /** Resolves once this instance receives the room's events. */
-  subscribed: Promise<void> = Promise.resolve();
+  /** The room's bus subscription: true once active, false while the bus could not subscribe (see `RoomBus.subscribe`). */
+  subscribed: Promise<boolean> = Promise.resolve(true);
   /** The history's epoch, as the latest message event said. */
   epoch: string | undefined;
   /** The last message seq written to this room's connections. */

@@ -1,0 +1,107 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { SETTINGS, Settings } from '../config/settings.js';
+import { MessagesService, type Recovery, type Since } from '../messages/messages.service.js';
+import { PresenceService } from '../presence/presence.service.js';
+import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
+import { RoomsService } from '../rooms/rooms.service.js';
+import { ChatError } from './chat.error.js';
+import type { Connection } from './connection.js';
+import type { LocalRoom } from './local-room.js';
+import { RoomFanout } from './room-fanout.js';
+
+/** The epoch a join answers with while the store is away: matches no history, so the next `since` reloads. */
+const UNKNOWN_EPOCH = 'unknown';
+
+/**
+ * Joins and leaves of this instance's connections: the membership rule
+ * comes from `RoomsService`, presence and recovery from their services, and
+ * the answer (`joined`, then the recovered messages, then the live stream)
+ * is written here.
+ */
+@Injectable()
+export class JoinsService {
+  private readonly logger = new Logger(JoinsService.name);
+
+  constructor(
+    private readonly fanout: RoomFanout,
+    private readonly rooms: RoomsService,
+    private readonly presence: PresenceService,
+    private readonly messages: MessagesService,
+    @Inject(SETTINGS) private readonly settings: Settings,
+  ) {}
+
+  /**
+   * Joins the room and answers `joined` (with `ref`), then the recovered
+   * messages, then whatever the room received meanwhile: live events must
+   * follow the answer, not precede it.
+   */
+  async join(connection: Connection, roomId: string, since?: Since, ref?: string): Promise<void> {
+    const max = this.settings.limits.maxRoomsPerConnection;
+    if (!connection.rooms.has(roomId) && connection.rooms.size >= max) {
+      throw new ChatError('too_many_rooms', `A connection may join at most ${max} rooms`, roomId);
+    }
+    // Attached before the first await, so a close or a removal meanwhile
+    // finds the connection in the room and takes it out.
+    const room = this.fanout.attach(connection, roomId);
+    let presence: { online: string[]; typing: string[] };
+    let recovery: Recovery;
+    try {
+      await this.rooms.assertMayJoin(connection.userId, roomId);
+      // Not live yet (the bus is away) still joins: the bus subscribes on
+      // reconnect and the room then catches up from the store.
+      await room.subscribed;
+      presence = await this.presence.joined(roomId, connection);
+      recovery = await this.messages
+        .recover(roomId, since, this.settings.messages.recoveryMaxMessages)
+        .catch((error: unknown) => this.withoutStore(error, room));
+    } catch (error) {
+      await this.leave(connection, roomId);
+      throw error;
+    }
+    if (!connection.rooms.has(roomId)) {
+      // Closed or left while joining: undo what this join recorded.
+      await this.presence.left(roomId, connection);
+      throw new ChatError('not_joined', 'The room was left while joining', roomId);
+    }
+    const { head, messages, recovered } = recovery;
+    const upToSeq = Math.max(head.seq, messages.at(-1)?.seq ?? 0);
+    if (head.epoch !== UNKNOWN_EPOCH) {
+      room.lastSeq ??= head.seq;
+      room.epoch ??= head.epoch;
+    }
+    connection.send({ type: 'joined', room_id: roomId, seq: upToSeq, epoch: head.epoch, recovered, ...presence }, ref);
+    for (const message of messages) connection.send({ type: 'message', message });
+    room.release(connection, upToSeq);
+  }
+
+  /**
+   * While the shared store is away a join still succeeds, from what this
+   * instance knows of the room; nothing is recovered.
+   */
+  private withoutStore(error: unknown, room: LocalRoom): Recovery {
+    if (!(error instanceof StoreUnavailableError)) throw error;
+    const head = { seq: room.lastSeq ?? 0, epoch: room.epoch ?? UNKNOWN_EPOCH, lastMessageAt: null };
+    return { head, messages: [], recovered: false };
+  }
+
+  /** Leaves one room; false if the connection had not joined it. */
+  async leave(connection: Connection, roomId: string): Promise<boolean> {
+    if (!(await this.fanout.detach(connection, roomId))) return false;
+    await this.presence.left(roomId, connection);
+    return true;
+  }
+
+  async leaveAll(connection: Connection): Promise<void> {
+    await Promise.all([...connection.rooms].map((roomId) => this.leave(connection, roomId)));
+  }
+
+  /** A member was removed (on any instance): their connections here leave the room and are told. */
+  removeLocally(roomId: string, userId: string): void {
+    for (const connection of this.fanout.connections(roomId)) {
+      if (connection.userId !== userId) continue;
+      this.leave(connection, roomId)
+        .then((left) => left && connection.send({ type: 'left', room_id: roomId, reason: 'removed' }))
+        .catch((error: unknown) => this.logger.error(error));
+    }
+  }
+}

@@ -1,0 +1,25 @@
+import { Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
+import { JoinsService } from './joins.service.js';
+import { RoomFanout } from './room-fanout.js';
+
+/**
+ * Routes the bus's room events to this instance's sockets: a removal makes
+ * the member's connections leave, every other event goes to the fan-out.
+ */
+@Injectable()
+export class RoomEventsListener implements OnModuleInit {
+  constructor(
+    @Inject(ROOM_BUS) private readonly bus: RoomBus,
+    private readonly fanout: RoomFanout,
+    private readonly joins: JoinsService,
+  ) {}
+
+  onModuleInit(): void {
+    this.bus.onEvent((roomId, event) => {
+      if (event.type === 'member_removed') this.joins.removeLocally(roomId, event.data.user_id);
+      else this.fanout.deliver(roomId, event);
+    });
+    this.bus.onResync(() => this.fanout.resync());
+  }
+}

@@ -1,0 +1,27 @@
+/**
+ * Why a rule of the service refused a request:
+ * - `not_found`: no such room or message;
+ * - `forbidden`: the caller may not change it (not the owner, not the sender);
+ * - `not_a_member`: the caller is not a member of the room;
+ * - `content_too_long`: a message is longer than `MAX_MESSAGE_LENGTH`;
+ * - `invalid_input`: a request that is well-formed but not allowed (a direct
+ *   room without exactly one other member, an edit of a deleted message).
+ */
+export type DomainErrorCode = 'not_found' | 'forbidden' | 'not_a_member' | 'content_too_long' | 'invalid_input';
+
+/**
+ * The error the domain services throw. They know nothing of sockets or
+ * HTTP: the socket edge maps the code to an `error` frame, the REST filter
+ * to a status.
+ */
+export class DomainError extends Error {
+  constructor(
+    readonly code: DomainErrorCode,
+    message: string,
+    /** The room the refusal is about, when the answer should name it. */
+    readonly roomId?: string,
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
