@@ -8,13 +8,14 @@
 #
 # docker-compose.yml builds this image for its two gateway replicas.
 
-ARG NODE_VERSION=22
+# Node 24, the current LTS line (the project also runs on Node 20.19+).
+ARG NODE_VERSION=24
 
 FROM node:${NODE_VERSION}-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
@@ -25,6 +26,8 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# Served at /api/asyncapi.yaml.
+COPY docs/asyncapi.yaml ./docs/asyncapi.yaml
 USER node
 EXPOSE 8000
 # Liveness, not readiness: an instance whose Redis is away keeps serving its

@@ -11,18 +11,21 @@ import tseslint from 'typescript-eslint';
 const FLOORS = {
   core: [],
   config: ['core'],
+  logging: ['core', 'config'],
+  metrics: ['core', 'config'],
   instance: ['core', 'config'],
-  redis: ['core', 'config'],
-  bus: ['core', 'config', 'redis'],
+  redis: ['core', 'config', 'metrics'],
+  bus: ['core', 'config', 'metrics', 'redis'],
   auth: ['core', 'config'],
-  presence: ['core', 'config', 'redis', 'bus'],
-  messages: ['core', 'config', 'redis', 'bus', 'presence'],
-  rooms: ['core', 'config', 'redis', 'bus', 'presence', 'messages'],
+  presence: ['core', 'config', 'metrics', 'redis', 'bus'],
+  messages: ['core', 'config', 'metrics', 'redis', 'bus', 'presence'],
+  rooms: ['core', 'config', 'metrics', 'redis', 'bus', 'presence', 'messages'],
   health: ['core', 'config', 'instance', 'redis'],
+  docs: ['core', 'config', 'metrics'],
 };
 
 /** Folders below the socket edge know nothing of sockets. */
-const SOCKETLESS = ['core', 'config', 'instance', 'redis', 'bus', 'presence', 'messages', 'rooms'];
+const SOCKETLESS = ['core', 'config', 'logging', 'metrics', 'instance', 'redis', 'bus', 'presence', 'messages', 'rooms'];
 
 const floorRules = Object.entries(FLOORS).map(([folder, below]) => ({
   files: [`src/${folder}/**/*.ts`],

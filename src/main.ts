@@ -1,19 +1,31 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
+import type { AddressInfo } from 'node:net';
 import { createApp } from './app.factory.js';
 import { DEV_JWT_SECRET } from './config/environment.js';
 import { SETTINGS, type Settings } from './config/settings.js';
+import { AppLogger } from './logging/app-logger.js';
+import { startupSummary } from './logging/startup-summary.js';
+import { MetricsService } from './metrics/metrics.service.js';
 
 async function bootstrap(): Promise<void> {
   const app = await createApp();
   // SIGTERM drains the sockets (1012) and exits 0.
   app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
-  const { http, jwt } = app.get<Settings>(SETTINGS);
-  if (jwt.secret === DEV_JWT_SECRET) {
-    Logger.warn('JWT_SECRET is the development default: set the main backend\'s secret', 'Bootstrap');
+  const settings = app.get<Settings>(SETTINGS);
+  const logger = app.get(AppLogger).pino.child({ context: 'Bootstrap' });
+  if (settings.jwt.secret === DEV_JWT_SECRET) {
+    logger.warn("JWT_SECRET is the development default: set the main backend's secret");
   }
-  await app.listen(http.port, http.host);
-  Logger.log(`Listening on ${await app.getUrl()}`, 'Bootstrap');
+  await app.listen(settings.http.port, settings.http.host);
+  const bound = app.getHttpServer().address() as AddressInfo;
+  const address = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
+  const metrics = app.get(MetricsService);
+  const metricsAddress = !settings.metrics.enabled
+    ? undefined
+    : metrics.servedOnHttpPort
+      ? `${address}/metrics`
+      : `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${metrics.separateAddress?.port}/metrics`;
+  logger.info(startupSummary(settings, address, metricsAddress), 'chat-gateway started');
 }
 
 bootstrap().catch((error: unknown) => {

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { SETTINGS, type Settings } from '../config/settings.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { RedisService } from '../redis/redis.service.js';
 import { MemoryBus } from './memory.bus.js';
 import { ROOM_BUS, type RoomBus } from './room-bus.js';
@@ -9,9 +10,9 @@ import { RedisBus } from './redis.bus.js';
   providers: [
     {
       provide: ROOM_BUS,
-      inject: [SETTINGS, RedisService],
-      useFactory: (settings: Settings, redis: RedisService): RoomBus =>
-        settings.redis.url ? new RedisBus(redis) : new MemoryBus(),
+      inject: [SETTINGS, RedisService, MetricsService],
+      useFactory: (settings: Settings, redis: RedisService, metrics: MetricsService): RoomBus =>
+        settings.redis.url ? new RedisBus(redis, metrics) : new MemoryBus(),
     },
   ],
   exports: [ROOM_BUS],

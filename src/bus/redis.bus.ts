@@ -1,4 +1,5 @@
 import { Logger, OnModuleInit } from '@nestjs/common';
+import type { MetricsService } from '../metrics/metrics.service.js';
 import { RedisService } from '../redis/redis.service.js';
 import { BusListeners } from './bus-listeners.js';
 import type { RoomBus } from './room-bus.js';
@@ -21,7 +22,10 @@ export class RedisBus implements RoomBus, OnModuleInit {
   /** Payloads on room channels that were not room events, dropped since start. */
   private droppedCount = 0;
 
-  constructor(private readonly redis: RedisService) {}
+  constructor(
+    private readonly redis: RedisService,
+    private readonly metrics?: MetricsService,
+  ) {}
 
   onModuleInit(): void {
     const subscriber = this.redis.subscriber;
@@ -83,6 +87,7 @@ export class RedisBus implements RoomBus, OnModuleInit {
     const event = decodeRoomEvent(payload);
     if (!event) {
       this.droppedCount += 1;
+      this.metrics?.busEventsDropped.inc();
       this.logger.debug(`dropped a malformed event on ${channel}`);
       return;
     }

@@ -1,12 +1,14 @@
 import { Body, Controller, Delete, Get, Param, Patch, Post, Query, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
 import { API_PREFIX } from '../config/settings.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import { MessageBody } from './dto/frames.dto.js';
-import { EditMessageBody, HistoryQuery } from './dto/rest.dto.js';
+import { EditMessageBody, HistoryPageDoc, HistoryQuery, MessageDoc, SendMessageBodyDoc } from './dto/rest.dto.js';
 import { HttpErrorFilter } from './http-error.filter.js';
+import { ApiChatErrors } from './rest-docs.js';
 import { RestRateGuard } from './rest-rate.guard.js';
 import type { Message } from './protocol.js';
 import { restPipe } from './validation.js';
@@ -14,6 +16,8 @@ import { restPipe } from './validation.js';
 const DEFAULT_PAGE = 50;
 
 /** A room's messages over HTTP (PROTOCOL §5), with FocusMate's shapes. */
+@ApiTags('messages')
+@ApiChatErrors()
 @Controller(`${API_PREFIX}/rooms/:room_id/messages`)
 @UseGuards(RestRateGuard, HttpJwtGuard)
 @UseFilters(HttpErrorFilter)
@@ -25,6 +29,8 @@ export class MessagesController {
   ) {}
 
   @Get()
+  @ApiOperation({ summary: 'The newest `limit` messages older than `before_message_id` (or the newest overall), oldest first' })
+  @ApiOkResponse({ type: HistoryPageDoc })
   async history(
     @CurrentSession() caller: Session,
     @Param('room_id') roomId: string,
@@ -36,6 +42,9 @@ export class MessagesController {
 
   /** Sends as over the socket: broadcast to the room, deduplicated by `client_msg_id`. */
   @Post()
+  @ApiOperation({ summary: 'Send a message; broadcast to the room as over the socket' })
+  @ApiBody({ type: SendMessageBodyDoc })
+  @ApiCreatedResponse({ type: MessageDoc })
   async send(
     @CurrentSession() caller: Session,
     @Param('room_id') roomId: string,
@@ -47,6 +56,8 @@ export class MessagesController {
   }
 
   @Patch(':message_id')
+  @ApiOperation({ summary: 'Edit a message (its sender only); message_updated is broadcast' })
+  @ApiOkResponse({ type: MessageDoc })
   async edit(
     @CurrentSession() caller: Session,
     @Param('room_id') roomId: string,
@@ -58,6 +69,8 @@ export class MessagesController {
   }
 
   @Delete(':message_id')
+  @ApiOperation({ summary: 'Delete a message (its sender only): it stays as a tombstone; message_deleted is broadcast' })
+  @ApiOkResponse({ type: MessageDoc })
   async delete(
     @CurrentSession() caller: Session,
     @Param('room_id') roomId: string,

@@ -23,6 +23,27 @@ export const ERROR_CODES = [
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
+/** The `type` of every client frame (PROTOCOL §2); the gateway has one handler for each. */
+export const CLIENT_FRAME_TYPES = ['ping', 'join_room', 'leave_room', 'typing', 'send_message', 'refresh_token'] as const;
+export type ClientFrameType = (typeof CLIENT_FRAME_TYPES)[number];
+
+/** The `type` of every `ServerFrame`, for code and documents that list them (the compiler keeps the two equal). */
+export const SERVER_FRAME_TYPES = [
+  'connected',
+  'pong',
+  'joined',
+  'left',
+  'message',
+  'message_updated',
+  'message_deleted',
+  'typing',
+  'typing_stopped',
+  'presence',
+  'message_ack',
+  'token_refreshed',
+  'error',
+] as const;
+
 export type ServerFrame =
   | {
       type: 'connected';
@@ -51,6 +72,9 @@ export type ServerFrame =
   | { type: 'message_ack'; client_msg_id: string | null; message: Message }
   | { type: 'token_refreshed'; expires_at: string | null }
   | { type: 'error'; code: ErrorCode; message: string; room_id?: string };
+
+type SameMembers<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const _serverFrameTypesComplete: SameMembers<(typeof SERVER_FRAME_TYPES)[number], ServerFrame['type']> = true;
 
 /** A frame that answers a client frame carries that frame's `ref`. */
 export type Reply = ServerFrame & { ref?: string };

@@ -199,6 +199,34 @@ describe(EnvironmentVariables.name, () => {
       expect(toSettings(parseEnvironment({ CORS_ORIGINS: '*' })).http.corsOrigins).toBe('*');
     });
 
+    it('derives the log format and the landing page from NODE_ENV unless set', () => {
+      const production = toSettings(parseEnvironment({ NODE_ENV: 'production', JWT_SECRET: SECRET }));
+      const development = toSettings(parseEnvironment({}));
+
+      expect(production.logging).toEqual({ format: 'json', level: 'info' });
+      expect(production.docs).toEqual({ apiDocs: true, landingPage: false });
+      expect(development.logging).toEqual({ format: 'pretty', level: 'info' });
+      expect(development.docs).toEqual({ apiDocs: true, landingPage: true });
+      expect(
+        toSettings(parseEnvironment({ NODE_ENV: 'production', JWT_SECRET: SECRET, LOG_FORMAT: 'pretty', LANDING_PAGE_ENABLED: 'true' })),
+      ).toMatchObject({ logging: { format: 'pretty' }, docs: { landingPage: true } });
+    });
+
+    it('serves metrics on the HTTP port unless METRICS_PORT is set', () => {
+      expect(toSettings(parseEnvironment({})).metrics).toEqual({ enabled: true, port: undefined });
+      expect(toSettings(parseEnvironment({ METRICS_PORT: '9464', METRICS_ENABLED: 'false' })).metrics).toEqual({
+        enabled: false,
+        port: 9464,
+      });
+    });
+
+    it('refuses unknown log formats and levels and non-boolean switches', () => {
+      expect(parseError({ LOG_FORMAT: 'xml' })).toContain('LOG_FORMAT');
+      expect(parseError({ LOG_LEVEL: 'verbose' })).toContain('LOG_LEVEL');
+      expect(parseError({ METRICS_ENABLED: 'yes' })).toContain('METRICS_ENABLED');
+      expect(parseError({ METRICS_PORT: '70000' })).toContain('METRICS_PORT');
+    });
+
     it('turns a Redis URL into the settings and an empty one into none', () => {
       expect(toSettings(parseEnvironment({ REDIS_URL: 'redis://localhost:6379/0' })).redis.url).toBe('redis://localhost:6379/0');
       expect(toSettings(parseEnvironment({ REDIS_URL: '' })).redis.url).toBeUndefined();

@@ -152,6 +152,30 @@ export class EnvironmentVariables {
   @IsInt() @Min(10) @Max(600_000)
   REDIS_RECONNECT_MAX_MS: number = 2_000;
 
+  /** Serve Prometheus metrics at `GET /metrics`. */
+  @IsIn(['true', 'false'])
+  METRICS_ENABLED: string = 'true';
+
+  /** Port of `/metrics`; unset serves it on PORT, another port gets a small server of its own. */
+  @IsOptional() @IsInt() @Min(0) @Max(65535)
+  METRICS_PORT?: number = undefined;
+
+  /** `json` (one object per line) or `pretty`; empty: json when NODE_ENV is production, else pretty. */
+  @IsIn(['', 'json', 'pretty'])
+  LOG_FORMAT: string = '';
+
+  /** Lowest level logged. */
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL: string = 'info';
+
+  /** Serve the OpenAPI document at `/api/docs` (UI) and `/api/docs-json`. */
+  @IsIn(['true', 'false'])
+  API_DOCS_ENABLED: string = 'true';
+
+  /** Serve the landing page at `/`; empty: on unless NODE_ENV is production. */
+  @IsIn(['', 'true', 'false'])
+  LANDING_PAGE_ENABLED: string = '';
+
   /** How long shutdown waits for sockets to close before exiting. */
   @IsInt() @Min(0) @Max(60_000)
   SHUTDOWN_GRACE_MS: number = 3_000;

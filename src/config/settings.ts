@@ -27,7 +27,13 @@ export interface Settings {
     reconnect: { baseMs: number; maxMs: number };
   };
   shutdownGraceMs: number;
+  /** `port` undefined: `/metrics` is served on the HTTP port. */
+  metrics: { enabled: boolean; port: number | undefined };
+  logging: { format: 'json' | 'pretty'; level: LogLevelName };
+  docs: { apiDocs: boolean; landingPage: boolean };
 }
+
+export type LogLevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 
 export const SETTINGS = Symbol('SETTINGS');
 
@@ -84,5 +90,14 @@ export function toSettings(env: EnvironmentVariables): Settings {
       reconnect: { baseMs: env.REDIS_RECONNECT_BASE_MS, maxMs: env.REDIS_RECONNECT_MAX_MS },
     },
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    metrics: { enabled: env.METRICS_ENABLED === 'true', port: env.METRICS_PORT },
+    logging: {
+      format: (env.LOG_FORMAT || (env.NODE_ENV === 'production' ? 'json' : 'pretty')) as Settings['logging']['format'],
+      level: env.LOG_LEVEL as LogLevelName,
+    },
+    docs: {
+      apiDocs: env.API_DOCS_ENABLED === 'true',
+      landingPage: env.LANDING_PAGE_ENABLED ? env.LANDING_PAGE_ENABLED === 'true' : env.NODE_ENV !== 'production',
+    },
   };
 }

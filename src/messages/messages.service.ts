@@ -1,7 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { DomainError } from '../core/domain.error.js';
 import type { Message } from '../core/message.js';
 import { SETTINGS, Settings } from '../config/settings.js';
+import type { RecoveryOutcome } from '../metrics/metric-labels.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { MESSAGE_STORE, type HistoryHead, type MessageStore } from './message.store.js';
 
@@ -34,6 +36,7 @@ export class MessagesService {
     @Inject(MESSAGE_STORE) private readonly store: MessageStore,
     private readonly presence: PresenceService,
     @Inject(SETTINGS) private readonly settings: Settings,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   /** Appends and broadcasts; a retried `client_msg_id` returns the original and broadcasts nothing. */
@@ -50,6 +53,7 @@ export class MessagesService {
       },
       this.settings.messages.dedupWindowMs,
     );
+    this.metrics?.messagesSent.inc({ result: result.duplicate ? 'duplicate' : 'stored' });
     if (!result.duplicate) await this.presence.stopTyping(roomId, senderId);
     return result;
   }
@@ -143,6 +147,14 @@ export class MessagesService {
     if (!since) return { head: await this.store.head(roomId), messages: [], recovered: false };
     const { head, messages, complete } = await this.store.readAfter(roomId, since.seq, limit + 1);
     const recovered = complete && since.epoch === head.epoch && since.seq <= head.seq && messages.length <= limit;
+    const outcome: RecoveryOutcome = recovered
+      ? 'recovered'
+      : since.epoch !== head.epoch
+        ? 'epoch_changed'
+        : since.seq > head.seq
+          ? 'ahead'
+          : 'too_far_behind';
+    this.metrics?.recoveries.inc({ outcome });
     return { head, messages: recovered ? messages : [], recovered };
   }
 }

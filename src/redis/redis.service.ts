@@ -1,8 +1,10 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { newId } from '../core/ids.js';
 import { SETTINGS, Settings } from '../config/settings.js';
+import type { RedisConnectionName } from '../metrics/metric-labels.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { RedisKeys } from './redis-keys.js';
 import { StoreUnavailableError } from './store-unavailable.error.js';
 
@@ -21,7 +23,10 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly shas = new Map<string, string>();
   private readonly startupWaitMs: number;
 
-  constructor(@Inject(SETTINGS) settings: Settings) {
+  constructor(
+    @Inject(SETTINGS) settings: Settings,
+    @Optional() private readonly metrics?: MetricsService,
+  ) {
     this.keys = new RedisKeys(settings.redis.keyPrefix);
     const { url, commandTimeoutMs, connectTimeoutMs, reconnect } = settings.redis;
     this.startupWaitMs = connectTimeoutMs;
@@ -118,7 +123,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Logs each change of state once, not every failed reconnect attempt. */
-  private watch(connection: Redis, name: string): void {
+  private watch(connection: Redis, name: RedisConnectionName): void {
     let down = false;
     connection.on('error', (error: Error) => {
       if (!down) this.logger.warn(`redis ${name} connection lost: ${error.message}`);
@@ -127,7 +132,9 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     connection.on('ready', () => {
       if (down) this.logger.log(`redis ${name} connection is back`);
       down = false;
+      this.metrics?.redisConnected.set({ connection: name }, 1);
     });
+    connection.on('close', () => this.metrics?.redisConnected.set({ connection: name }, 0));
   }
 }
 

@@ -1,0 +1,32 @@
+// The closed sets metric labels take their values from: a label never
+// carries a room id, user id, token or any other value a client chooses.
+
+/** Results of a WebSocket upgrade: accepted, or the `error` of the refused handshake (PROTOCOL §1). */
+export const UPGRADE_RESULTS = ['accepted', 'unauthorized', 'token_expired', 'origin_not_allowed', 'unavailable'] as const;
+export type UpgradeResult = (typeof UPGRADE_RESULTS)[number];
+
+/** Why the server closed a connection (the close reason it sent, or what ended it). */
+export const CLOSE_REASONS = [
+  'slow_consumer',
+  'rate_limit_abuse',
+  'token_expired',
+  'server_restarting',
+  'too_big',
+  'heartbeat_timeout',
+  'internal_error',
+] as const;
+export type CloseReason = (typeof CLOSE_REASONS)[number];
+
+/**
+ * Outcome of a `join_room` with `since`: `recovered`, or why not: the
+ * history was reset (`epoch_changed`), no longer reaches back or is longer
+ * than a join may replay (`too_far_behind`), the client claims a later
+ * `seq` than the room has (`ahead`), the shared store was away (`unavailable`).
+ */
+export const RECOVERY_OUTCOMES = ['recovered', 'epoch_changed', 'too_far_behind', 'ahead', 'unavailable'] as const;
+export type RecoveryOutcome = (typeof RECOVERY_OUTCOMES)[number];
+
+export const MESSAGE_RESULTS = ['stored', 'duplicate'] as const;
+
+export const REDIS_CONNECTIONS = ['commands', 'subscriber'] as const;
+export type RedisConnectionName = (typeof REDIS_CONNECTIONS)[number];

@@ -1,0 +1,206 @@
+import type { INestApplication } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import WebSocket from 'ws';
+import { createApp } from '../src/app.factory.js';
+import type { Environment } from '../src/config/environment.js';
+import { MetricsService } from '../src/metrics/metrics.service.js';
+
+const SECRET = 'metrics-test-secret-0123456789';
+const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+const jwt = new JwtService({ secret: SECRET });
+const token = (sub: string) => jwt.sign({ sub, exp: Math.floor(Date.now() / 1000) + 3600 }, { algorithm: 'HS256' });
+
+interface Running {
+  app: INestApplication;
+  base: string;
+  close(): Promise<void>;
+}
+
+async function start(overrides: Environment = {}): Promise<Running> {
+  const app = await createApp({ NODE_ENV: 'test', JWT_SECRET: SECRET, ...overrides }, false);
+  await app.listen(0, '127.0.0.1');
+  const base = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+  return { app, base, close: () => app.close() };
+}
+
+type Frame = { type: string; [key: string]: unknown };
+
+/** A socket that queues frames; `next(type)` waits for the first unread one of that type. */
+async function connect(base: string, user: string): Promise<{ send(frame: object): void; next(type: string): Promise<Frame>; close(): void }> {
+  const socket = new WebSocket(`${base.replace('http', 'ws')}/api/v1/chats/ws?token=${token(user)}`);
+  const frames: Frame[] = [];
+  let wake = () => {};
+  socket.on('message', (data) => {
+    frames.push(JSON.parse(data.toString()) as Frame);
+    wake();
+  });
+  const next = async (type: string): Promise<Frame> => {
+    const deadline = Date.now() + 3000;
+    for (;;) {
+      const index = frames.findIndex((frame) => frame.type === type);
+      if (index >= 0) return frames.splice(index, 1)[0];
+      if (Date.now() > deadline) throw new Error(`no ${type} frame; got ${frames.map((f) => f.type).join(', ')}`);
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        setTimeout(resolve, 100);
+      });
+    }
+  };
+  await next('connected');
+  return { send: (frame) => socket.send(JSON.stringify(frame)), next, close: () => socket.close() };
+}
+
+/** The value of one sample of the exposition, 0 when absent. */
+function sample(text: string, name: string, labels: Record<string, string> = {}): number {
+  const wanted = Object.entries(labels).map(([key, value]) => `${key}="${value}"`);
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!match || match[1] !== name) continue;
+    const have = match[2] ? match[2].split(/,(?=[a-zA-Z_]+=)/) : [];
+    if (wanted.every((label) => have.includes(label)) && have.length === wanted.length) return Number(match[3]);
+  }
+  return 0;
+}
+
+async function scrape(url: string): Promise<string> {
+  const response = await fetch(url);
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toContain('text/plain');
+  return response.text();
+}
+
+/** Scrapes until `check` holds (metrics of another connection's work land a moment after its answer). */
+async function eventually(url: string, check: (text: string) => boolean): Promise<string> {
+  const deadline = Date.now() + 3000;
+  for (;;) {
+    const text = await scrape(url);
+    if (check(text) || Date.now() > deadline) return text;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function createRoom(base: string, owner: string, members: string[]): Promise<string> {
+  const response = await fetch(`${base}/api/v1/chats/rooms`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token(owner)}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ room_type: 'team', room_name: 'metrics', member_ids: members }),
+  });
+  expect(response.status).toBe(201);
+  return ((await response.json()) as { room_id: string }).room_id;
+}
+
+describe('metrics', () => {
+  describe('on Redis, at /metrics on the HTTP port', () => {
+    const prefix = `test:${randomUUID().slice(0, 8)}:`;
+    let running: Running;
+    let url: string;
+    beforeAll(async () => {
+      running = await start({ REDIS_URL, REDIS_KEY_PREFIX: prefix });
+      url = `${running.base}/metrics`;
+    });
+    afterAll(() => running.close());
+
+    it('exposes every series, the process defaults included, before any traffic', async () => {
+      const text = await scrape(url);
+      for (const name of [
+        'chat_connections_open',
+        'chat_ws_upgrades_total',
+        'chat_frames_received_total',
+        'chat_frames_sent_total',
+        'chat_deliveries_total',
+        'chat_messages_sent_total',
+        'chat_send_to_ack_seconds',
+        'chat_publish_to_write_seconds',
+        'chat_server_closes_total',
+        'chat_redis_connected',
+        'chat_redis_command_duration_seconds',
+        'chat_bus_events_dropped_total',
+        'chat_recovery_joins_total',
+        'nodejs_eventloop_lag_seconds',
+        'nodejs_heap_size_used_bytes',
+        'nodejs_gc_duration_seconds',
+        'process_cpu_seconds_total',
+      ]) {
+        expect(text).toContain(`# TYPE ${name} `);
+      }
+      expect(sample(text, 'chat_redis_connected', { connection: 'commands' })).toBe(1);
+      expect(sample(text, 'chat_redis_connected', { connection: 'subscriber' })).toBe(1);
+    });
+
+    it('counts messages, recoveries, Redis commands and malformed bus events as traffic flows', async () => {
+      const before = await scrape(url);
+      const roomId = await createRoom(running.base, 'alice', ['bob']);
+      const alice = await connect(running.base, 'alice');
+      const bob = await connect(running.base, 'bob');
+      alice.send({ type: 'join_room', room_id: roomId });
+      const joined = await alice.next('joined');
+      for (const id of ['m1', 'm2', 'm1']) {
+        alice.send({ type: 'send_message', room_id: roomId, content: `hello ${id}`, client_msg_id: id });
+        await alice.next('message_ack');
+      }
+      // Recovery: from the start (recovered), from another epoch, from beyond the head.
+      bob.send({ type: 'join_room', room_id: roomId, since: { seq: 0, epoch: joined.epoch } });
+      expect(await bob.next('joined')).toMatchObject({ recovered: true });
+      bob.send({ type: 'leave_room', room_id: roomId });
+      await bob.next('left');
+      bob.send({ type: 'join_room', room_id: roomId, since: { seq: 0, epoch: 'another-epoch' } });
+      expect(await bob.next('joined')).toMatchObject({ recovered: false });
+      bob.send({ type: 'leave_room', room_id: roomId });
+      await bob.next('left');
+      bob.send({ type: 'join_room', room_id: roomId, since: { seq: 99, epoch: joined.epoch } });
+      expect(await bob.next('joined')).toMatchObject({ recovered: false });
+
+      // Something else on the room's channel that is not a room event.
+      const outsider = new Redis(REDIS_URL);
+      await outsider.publish(`${prefix}chat:room:${roomId}`, '{"type":"message","data":"not a message"}');
+      await outsider.publish(`${prefix}chat:room:${roomId}`, 'not json');
+      outsider.disconnect();
+
+      const after = await eventually(url, (text) => sample(text, 'chat_bus_events_dropped_total') >= sample(before, 'chat_bus_events_dropped_total') + 2);
+      const delta = (name: string, labels: Record<string, string> = {}) => sample(after, name, labels) - sample(before, name, labels);
+      expect(delta('chat_bus_events_dropped_total')).toBe(2);
+      expect(delta('chat_messages_sent_total', { result: 'stored' })).toBe(2);
+      expect(delta('chat_messages_sent_total', { result: 'duplicate' })).toBe(1);
+      expect(delta('chat_recovery_joins_total', { outcome: 'recovered' })).toBe(1);
+      expect(delta('chat_recovery_joins_total', { outcome: 'epoch_changed' })).toBe(1);
+      expect(delta('chat_recovery_joins_total', { outcome: 'ahead' })).toBe(1);
+      expect(delta('chat_recovery_joins_total', { outcome: 'too_far_behind' })).toBe(0);
+      // Each send is one script run on Redis.
+      expect(delta('chat_redis_command_duration_seconds_count', { command: 'evalsha', result: 'ok' })).toBeGreaterThanOrEqual(3);
+      expect(sample(after, 'chat_redis_command_duration_seconds_sum', { command: 'evalsha', result: 'ok' })).toBeGreaterThan(0);
+
+      // No label carries a room id or user id.
+      for (const value of [roomId, 'alice', 'bob', prefix]) expect(after).not.toContain(value);
+      alice.close();
+      bob.close();
+    });
+  });
+
+  it('moves to a server of its own with METRICS_PORT, which serves only /metrics', async () => {
+    const running = await start({ METRICS_PORT: 0 });
+    try {
+      expect((await fetch(`${running.base}/metrics`)).status).toBe(404);
+      const port = running.app.get(MetricsService).separateAddress?.port;
+      expect(port).toBeGreaterThan(0);
+      const text = await scrape(`http://127.0.0.1:${port}/metrics`);
+      expect(text).toContain('# TYPE chat_connections_open gauge');
+      expect((await fetch(`http://127.0.0.1:${port}/`)).status).toBe(404);
+      expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(404);
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('is not served at all with METRICS_ENABLED=false', async () => {
+    const running = await start({ METRICS_ENABLED: 'false' });
+    try {
+      expect((await fetch(`${running.base}/metrics`)).status).toBe(404);
+      expect(running.app.get(MetricsService).separateAddress).toBeUndefined();
+    } finally {
+      await running.close();
+    }
+  });
+});
