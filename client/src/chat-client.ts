@@ -39,7 +39,7 @@ export interface ChatClientEvents {
   message_deleted: { roomId: string; messageId: string };
   joined: RoomSync;
   /** The room was left: by `leave()`, or `removed` from it by its owner. */
-  left: { roomId: string; reason: 'left' | 'removed' | 'refused' };
+  left: { roomId: string; reason: 'left' | 'removed' | 'refused'; error?: { code: string; message: string } };
   presence: { roomId: string; online: string[] };
   typing: { roomId: string; users: string[] };
   /** A queued message the server confirmed (also those loaded from a persistent store). */
@@ -661,8 +661,11 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       if (room && ['not_a_member', 'too_many_rooms', 'invalid_frame'].includes(frame.code)) {
         const error = new ChatError(frame.code, frame.message, room.id);
         for (const entry of this.outbox.entries(room.id)) this.outbox.fail(entry.client_msg_id, error);
+        // A waiting `join()` rejects with the error; otherwise (a re-join) `left` says why.
+        const waited = room.waiters.length > 0;
         this.forgetRoom(room, error);
-        this.emit('left', { roomId: room.id, reason: 'refused' });
+        this.emit('left', { roomId: room.id, reason: 'refused', error: { code: frame.code, message: frame.message } });
+        if (waited) return;
       }
     }
     this.emit('error', { code: frame.code, message: frame.message, ...(frame.room_id ? { roomId: frame.room_id } : {}) });

@@ -172,7 +172,7 @@ describe('ChatClient', () => {
     services.splice(0);
     const left = new Promise((resolve) => alice.chat.on('left', resolve));
     await start({}, port);
-    expect(await left).toEqual({ roomId: room, reason: 'refused' });
+    expect(await left).toMatchObject({ roomId: room, reason: 'refused', error: { code: 'not_a_member' } });
     expect(alice.chat.joinedRooms()).toEqual([]);
   });
 
