@@ -19,6 +19,8 @@ export interface Settings {
   messages: { dedupWindowMs: number; historyMaxPerRoom: number; recoveryMaxMessages: number };
   redis: { url: string | undefined; keyPrefix: string; instanceTtlMs: number };
   shutdownGraceMs: number;
+  /** The page at /demo; `mintTokens` only in development, never with a production secret. */
+  demo: { enabled: boolean; mintTokens: boolean };
 }
 
 export const SETTINGS = Symbol('SETTINGS');
@@ -29,12 +31,16 @@ export const WS_PATH = `/${API_PREFIX}/ws`;
 
 export function toSettings(env: EnvironmentVariables): Settings {
   const origins = env.CORS_ORIGINS.trim();
+  const demo = env.DEMO_ENABLED === 'true' || (env.DEMO_ENABLED === '' && env.NODE_ENV === 'development');
+  // The demo page is served by the service itself, so its origin must be allowed to connect.
+  const demoOrigins = demo ? [`http://localhost:${env.PORT}`, `http://127.0.0.1:${env.PORT}`] : [];
+  const allowed = origins.split(',').map((o) => o.trim().replace(/\/$/, ''));
   return {
     env: env.NODE_ENV as Settings['env'],
     http: {
       host: env.HOST,
       port: env.PORT,
-      corsOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim().replace(/\/$/, '')),
+      corsOrigins: origins === '*' ? '*' : [...new Set([...allowed, ...demoOrigins])],
       rateLimitPerMinute: env.REST_RATE_LIMIT_PER_MINUTE,
     },
     jwt: {
@@ -64,5 +70,6 @@ export function toSettings(env: EnvironmentVariables): Settings {
     },
     redis: { url: env.REDIS_URL || undefined, keyPrefix: env.REDIS_KEY_PREFIX, instanceTtlMs: env.INSTANCE_TTL_MS },
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    demo: { enabled: demo, mintTokens: demo && env.NODE_ENV === 'development' },
   };
 }
