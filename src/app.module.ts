@@ -2,6 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { ChatModule } from './chat/chat.module.js';
 import { AppConfigModule } from './config/config.module.js';
 import type { Environment } from './config/environment.js';
+import { DemoModule } from './demo/demo.module.js';
 import { HealthModule } from './health/health.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
@@ -11,7 +12,7 @@ export class AppModule {
   static async forRoot(overrides: Environment = {}): Promise<DynamicModule> {
     return {
       module: AppModule,
-      imports: [await AppConfigModule.forRoot(overrides), RedisModule, ChatModule, HealthModule],
+      imports: [await AppConfigModule.forRoot(overrides), RedisModule, ChatModule, HealthModule, DemoModule],
     };
   }
 }

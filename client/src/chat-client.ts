@@ -430,6 +430,12 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     for (const room of this.rooms.values()) {
       room.joined = false;
       room.resyncing = false;
+      // Nobody is known to be typing without a connection to say so.
+      if (room.typing.size > 0) {
+        for (const timer of room.typing.values()) clearTimeout(timer);
+        room.typing.clear();
+        this.emit('typing', { roomId: room.id, users: [] });
+      }
     }
     for (const resolve of this.leaving.values()) resolve();
     this.leaving.clear();
