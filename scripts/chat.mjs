@@ -218,7 +218,10 @@ input.on('close', () => void quit());
 input.on('SIGINT', () => void quit());
 if (tty) {
   emitKeypressEvents(process.stdin);
-  process.stdin.on('keypress', (_char, key) => current && key?.name !== 'return' && chat.typing(current));
+  // Typing a message shows you typing; typing a command does not.
+  process.stdin.on('keypress', (_char, key) => {
+    if (current && key?.name !== 'return' && input.line && !input.line.startsWith('/')) chat.typing(current);
+  });
 }
 
 chat.connect();
