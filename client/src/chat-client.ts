@@ -261,8 +261,9 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     if (!room) return;
     const now = Date.now();
     if (room.ownTyping) clearTimeout(room.ownTyping.stop);
-    const sentAt = !room.ownTyping || now - room.ownTyping.sentAt >= this.options.typingThrottleMs ? now : room.ownTyping.sentAt;
-    if (sentAt === now && room.joined) this.write({ type: 'typing', room_id: roomId, is_typing: true });
+    const start = !room.ownTyping || now - room.ownTyping.sentAt >= this.options.typingThrottleMs;
+    if (start && room.joined) this.write({ type: 'typing', room_id: roomId, is_typing: true });
+    const sentAt = start ? now : room.ownTyping!.sentAt;
     room.ownTyping = { sentAt, stop: setTimeout(() => this.stopTyping(roomId), this.options.typingIdleMs) };
   }
 
@@ -638,7 +639,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     for (const room of this.rooms.values()) {
       if (!room.joined) continue;
       for (const entry of this.outbox.due(room.id, now, this.options.ackTimeoutMs)) {
-        if (this.outbox.inFlight() >= MAX_IN_FLIGHT) return;
+        if (this.outbox.inFlight(now, this.options.ackTimeoutMs) >= MAX_IN_FLIGHT) return;
         this.outbox.markSent(entry.client_msg_id, now);
         this.write({
           type: 'send_message',

@@ -110,8 +110,9 @@ export class Outbox {
       .map((p) => p.entry);
   }
 
-  inFlight(): number {
-    return [...this.pending.values()].filter((p) => p.sentAt !== undefined).length;
+  /** Entries written less than `timeoutMs` ago and still waiting for their answer. */
+  inFlight(now: number, timeoutMs: number): number {
+    return [...this.pending.values()].filter((p) => p.sentAt !== undefined && now - p.sentAt < timeoutMs).length;
   }
 
   markSent(clientMsgId: string, now: number): void {

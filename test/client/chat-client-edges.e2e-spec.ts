@@ -108,4 +108,30 @@ describe('ChatClient against a scripted server', () => {
     await waitFor(() => script!.received.length === 2 && script!.received[1].some((f) => f.type === 'join_room'), 'a second connection re-joins');
     expect(script.received[1].find((f) => f.type === 'join_room')).toMatchObject({ room_id: 'r', since: { seq: 7, epoch: 'e1' } });
   });
+
+  it('sends again what got no answer, past the in-flight window, and confirms each message once', async () => {
+    const seenIds = new Set<string>();
+    let seq = 0;
+    script = await scriptedServer((socket, frame) => {
+      if (frame.type === 'join_room') send(socket, { type: 'joined', room_id: 'r', seq: 0, epoch: 'e1', recovered: false, online: [], typing: [], ref: frame.ref });
+      if (frame.type !== 'send_message') return;
+      const id = frame.client_msg_id as string;
+      // The first copy of every message is lost (as a frame dropped by the rate limit is).
+      if (!seenIds.has(id)) return void seenIds.add(id);
+      const stored = { ...message(++seq), sender_id: 'alice', content: frame.content as string, client_msg_id: id };
+      send(socket, { type: 'message_ack', client_msg_id: id, message: stored, ref: frame.ref });
+      send(socket, { type: 'message', message: stored });
+    });
+    chat = new ChatClient({ url: script.url, token: signToken('alice'), WebSocket: WebSocket as unknown as SocketFactory, ackTimeoutMs: 200, pingIntervalMs: 100 });
+    const delivered: string[] = [];
+    chat.on('message', (m) => delivered.push(m.content));
+    chat.connect();
+    await chat.join('r');
+    const texts = Array.from({ length: 15 }, (_, i) => `m${i + 1}`);
+    const sent = await Promise.all(texts.map((text) => chat!.send('r', text)));
+    expect(new Set(sent.map((m) => m.message_id)).size).toBe(15);
+    await waitFor(() => delivered.length === 15, 'every message delivered');
+    expect(chat.pending()).toEqual([]);
+    expect(new Set(delivered).size).toBe(15);
+  });
 });
