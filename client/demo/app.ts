@@ -206,7 +206,10 @@ function select(roomId: string | undefined): void {
   selected = roomId;
   ui.noRoom.hidden = Boolean(roomId);
   ui.room.hidden = !roomId;
-  if (!roomId) return renderRooms();
+  if (!roomId) {
+    ui.list.replaceChildren();
+    return renderRooms();
+  }
   history.replaceState(null, '', `#${encodeURIComponent(roomId)}`);
   views.get(roomId)!.unread = 0;
   renderRooms();

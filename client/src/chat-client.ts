@@ -582,6 +582,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     if (!room || room.resyncing) return;
     this.forgetRoom(room);
     for (const entry of this.outbox.entries(roomId)) this.outbox.fail(entry.client_msg_id, new ChatError('not_a_member', 'Removed from the room', roomId));
+    this.emit('outbox', this.outbox.entries());
     this.emit('left', { roomId, reason: reason ?? 'left' });
   }
 
@@ -668,11 +669,11 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       if (room && ['not_a_member', 'too_many_rooms', 'invalid_frame'].includes(frame.code)) {
         const error = new ChatError(frame.code, frame.message, room.id);
         for (const entry of this.outbox.entries(room.id)) this.outbox.fail(entry.client_msg_id, error);
-        // A waiting `join()` rejects with the error; otherwise (a re-join) `left` says why.
-        const waited = room.waiters.length > 0;
+        // A waiting `join()` rejects with the error, and `left` says why (also after a re-join).
         this.forgetRoom(room, error);
+        this.emit('outbox', this.outbox.entries());
         this.emit('left', { roomId: room.id, reason: 'refused', error: { code: frame.code, message: frame.message } });
-        if (waited) return;
+        return;
       }
     }
     this.emit('error', { code: frame.code, message: frame.message, ...(frame.room_id ? { roomId: frame.room_id } : {}) });

@@ -170,6 +170,31 @@ describe(SUITE, () => {
     await expectMessages(bob, expected);
   });
 
+  it('after an embedded server restarts, pages reconnect and say the room is gone instead of losing a message silently', async () => {
+    const port = await freePort();
+    const first = await service({}, port);
+    await createRoom(first.http, 'alice', ['bob'], 'Embedded test');
+    const { page: alice } = await signIn(first.http, 'alice');
+    const { page: bob } = await signIn(first.http, 'bob');
+    await bob.waitForSelector('[data-testid="room-title"]:has-text("Embedded test")');
+    await send(alice, 'before the restart');
+    await expectMessages(bob, ['before the restart']);
+
+    await first.close();
+    await waitFor(async () => (await state(alice)) !== 'open', 'alice’s page notices', LONG);
+    await send(alice, 'while it was down');
+    await service({}, port);
+    await connected(alice);
+    await connected(bob);
+    // The new process has no rooms: the pages say so, and the queued message is reported, not kept forever.
+    for (const page of [alice, bob]) {
+      await page.waitForSelector('.toast:has-text("not a member")', { timeout: LONG });
+      await page.waitForSelector('#no-room', { state: 'visible' });
+    }
+    await alice.waitForSelector('.toast:has-text("Not sent")');
+    expect((await shown(alice)).pending).toBe(0);
+  });
+
   it('a page whose instance is killed resumes on the other instance', async () => {
     ensureBuilt();
     const env = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix() };
