@@ -114,6 +114,7 @@ describe('ChatClient against a scripted server', () => {
     let seq = 0;
     script = await scriptedServer((socket, frame) => {
       if (frame.type === 'join_room') send(socket, { type: 'joined', room_id: 'r', seq: 0, epoch: 'e1', recovered: false, online: [], typing: [], ref: frame.ref });
+      if (frame.type === 'ping') send(socket, { type: 'pong', ref: frame.ref });
       if (frame.type !== 'send_message') return;
       const id = frame.client_msg_id as string;
       // The first copy of every message is lost (as a frame dropped by the rate limit is).
@@ -133,5 +134,6 @@ describe('ChatClient against a scripted server', () => {
     await waitFor(() => delivered.length === 15, 'every message delivered');
     expect(chat.pending()).toEqual([]);
     expect(new Set(delivered).size).toBe(15);
+    expect(script.sockets).toHaveLength(1);
   });
 });
