@@ -5,7 +5,7 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createRoom, freePort, REDIS_URL, startService, uniquePrefix, waitFor, type Service } from '../client/support.js';
+import { createRoom, freePort, REDIS_URL, signToken, startService, uniquePrefix, waitFor, type Service } from '../client/support.js';
 import { launchChromium } from './chromium.js';
 import { buildDemo, DEMO_ENV, ensureBuilt, spawnService, type Process } from './instances.js';
 import { startProxy, type TestProxy } from './proxy.js';
@@ -121,6 +121,25 @@ describe(SUITE, () => {
     await expectMessages(bob, all);
     await alice.waitForSelector('[data-testid="presence"] .person.online:has-text("bob")');
     await bob.waitForSelector('[data-testid="presence"] .person.online:has-text("alice")');
+  });
+
+  it('pages the history in: the newest 50 first, older ones on demand', async () => {
+    const app = await service();
+    const room = await createRoom(app.http, 'alice', ['bob'], 'History test');
+    const texts = Array.from({ length: 60 }, (_, i) => `history ${i + 1}`);
+    for (const content of texts) {
+      const response = await fetch(`${app.http}/api/v1/chats/rooms/${room}/messages`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${signToken('bob')}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ content }),
+      });
+      expect(response.status).toBe(201);
+    }
+    const { page: alice } = await signIn(app.http, 'alice');
+    await expectMessages(alice, texts.slice(10));
+    await alice.click('#older');
+    await expectMessages(alice, texts);
+    await alice.waitForSelector('#older', { state: 'hidden' });
   });
 
   it('a page that goes offline keeps its three messages and delivers them once, in order, when back', async () => {
