@@ -1,107 +1,11 @@
 import { backoffDelay } from './backoff.js';
 import { Emitter } from './emitter.js';
-import { memoryOutboxStore, Outbox, type OutboxEntry, type OutboxStore } from './outbox.js';
+import { memoryOutboxStore, Outbox, type OutboxEntry } from './outbox.js';
 import { ACCESS_TOKEN_PROTOCOL, CloseCode, type ClientFrame, type Cursor, type Message, type ServerFrame } from './protocol.js';
+import { RoomState } from './room-state.js';
 import { OPEN, type SocketFactory, type SocketLike } from './socket.js';
 import { tokenExpiry } from './token.js';
-
-/** Why the client stopped for good (until `connect()` or `setToken()`). */
-export type CloseReason = 'client' | 'unauthorized' | 'token_expired' | 'forbidden' | 'policy';
-
-/** What a connection-state display shows. */
-export type ConnectionState =
-  | { status: 'idle' }
-  | { status: 'connecting'; attempt: number }
-  | { status: 'open'; userId: string; connectionId: string }
-  | { status: 'reconnecting'; attempt: number; retryInMs: number; retryAt: number; reason: string }
-  | { status: 'offline' }
-  | { status: 'closed'; reason: CloseReason; message: string };
-
-/**
- * The outcome of a (re)join: `fresh` on a first join (load the history over
- * REST if you show it), `recovered` when every missed message follows as
- * `message` events, `reload` when they cannot (new epoch, or too far behind):
- * reload the history over REST.
- */
-export interface RoomSync {
-  roomId: string;
-  status: 'fresh' | 'recovered' | 'reload';
-  cursor: Cursor;
-  online: string[];
-  typing: string[];
-}
-
-export interface ChatClientEvents {
-  state: ConnectionState;
-  /** A room's next message: each exactly once, in `seq` order. */
-  message: Message;
-  message_updated: Message;
-  message_deleted: { roomId: string; messageId: string };
-  joined: RoomSync;
-  /** The room was left: by `leave()`, or `removed` from it by its owner. */
-  left: { roomId: string; reason: 'left' | 'removed' | 'refused'; error?: { code: string; message: string } };
-  presence: { roomId: string; online: string[] };
-  typing: { roomId: string; users: string[] };
-  /** A queued message the server confirmed (also those loaded from a persistent store). */
-  sent: { entry: OutboxEntry; message: Message };
-  /** The queue changed. */
-  outbox: OutboxEntry[];
-  /** An error the server reported that no call is waiting for. */
-  error: { code: string; message: string; roomId?: string };
-}
-
-export interface ChatClientOptions {
-  /** `ws(s)://host/api/v1/chats/ws` */
-  url: string;
-  /** The JWT the main backend issued. */
-  token: string;
-  /** Supplies a fresh token before the current one expires (sent as `refresh_token`), and after a refusal. */
-  refreshToken?: () => Promise<string> | string;
-  /** The WebSocket implementation: the platform's by default; pass `ws` in Node before version 22. */
-  WebSocket?: SocketFactory;
-  /** Where queued messages survive a restart; memory by default (see `localStorageOutboxStore`). */
-  outboxStore?: OutboxStore;
-  /** `protocol` (default) keeps the token out of URLs and logs; `query` is what older clients do. */
-  tokenIn?: 'protocol' | 'query';
-  /** Backoff: first ceiling and largest delay, ms (500 and 20 000). */
-  reconnectBaseMs?: number;
-  reconnectMaxMs?: number;
-  /** A JSON ping goes out this often; by default the server's `heartbeat_interval_ms`. */
-  pingIntervalMs?: number;
-  /** A sent message without an answer this long is sent again (deduplicated by the server). */
-  ackTimeoutMs?: number;
-  /** A start of typing is sent at most this often while the user keeps typing. */
-  typingThrottleMs?: number;
-  /** Typing stops by itself this long after the latest keystroke. */
-  typingIdleMs?: number;
-}
-
-interface RoomState {
-  id: string;
-  cursor?: Cursor;
-  /** Whether the current socket has joined it. */
-  joined: boolean;
-  /** A `since` join is in flight to repair a gap; its `left` is ours. */
-  resyncing: boolean;
-  /** Messages that arrived ahead of a gap, by seq. */
-  held: Map<number, Message>;
-  online: Set<string>;
-  typing: Map<string, ReturnType<typeof setTimeout>>;
-  waiters: Array<{ resolve: (sync: RoomSync) => void; reject: (error: Error) => void }>;
-  ownTyping?: { sentAt: number; stop: ReturnType<typeof setTimeout> };
-}
-
-/** An error the server answered with. */
-export class ChatError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-    readonly roomId?: string,
-  ) {
-    super(message);
-    this.name = 'ChatError';
-  }
-}
+import { ChatError, type ChatClientEvents, type ChatClientOptions, type CloseReason, type ConnectionState, type RoomSync } from './types.js';
 
 /** Errors after which a queued message is tried again later instead of failing. */
 const RETRYABLE = new Set(['unavailable', 'rate_limited', 'internal_error', 'not_joined']);
@@ -184,7 +88,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   join(roomId: string, options: { since?: Cursor } = {}): Promise<RoomSync> {
     let room = this.rooms.get(roomId);
     if (!room) {
-      room = { id: roomId, cursor: options.since, joined: false, resyncing: false, held: new Map(), online: new Set(), typing: new Map(), waiters: [] };
+      room = new RoomState(roomId, options.since);
       this.rooms.set(roomId, room);
     }
     const joinedRoom = room;
@@ -545,10 +449,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     const hadCursor = room.cursor !== undefined;
     const status: RoomSync['status'] = !hadCursor ? 'fresh' : frame.recovered ? 'recovered' : 'reload';
     // Recovered messages follow this frame and move the cursor themselves.
-    if (status !== 'recovered') {
-      room.cursor = { seq: frame.seq, epoch: frame.epoch };
-      room.held.clear();
-    }
+    if (status !== 'recovered') room.reset({ seq: frame.seq, epoch: frame.epoch });
     room.joined = true;
     room.resyncing = false;
     room.online = new Set(frame.online);
@@ -597,22 +498,12 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   private onMessage(message: Message): void {
     const room = this.rooms.get(message.room_id);
     if (!room) return;
-    if (message.seq === undefined || !room.cursor) return this.deliver(room, message);
-    if (message.seq <= room.cursor.seq) return;
-    if (message.seq > room.cursor.seq + 1) {
-      room.held.set(message.seq, message);
-      return this.repairGap(room);
-    }
-    this.deliver(room, message);
-    for (let next = room.held.get(room.cursor.seq + 1); next; next = room.held.get(room.cursor.seq + 1)) {
-      room.held.delete(next.seq!);
-      this.deliver(room, next);
-    }
-    for (const seq of room.held.keys()) if (seq <= room.cursor.seq) room.held.delete(seq);
+    const { due, gap } = room.accept(message);
+    for (const next of due) this.deliver(room, next);
+    if (gap) this.repairGap(room);
   }
 
   private deliver(room: RoomState, message: Message): void {
-    if (message.seq !== undefined && room.cursor) room.cursor = { seq: message.seq, epoch: room.cursor.epoch };
     if (room.typing.has(message.sender_id)) this.peerTyping(room.id, message.sender_id, false);
     this.emit('message', message);
     if (message.client_msg_id && message.sender_id === this.userId) this.confirm(message.client_msg_id, message);

@@ -1,5 +1,6 @@
-export { ChatClient, ChatError } from './chat-client.js';
-export type { ChatClientEvents, ChatClientOptions, CloseReason, ConnectionState, RoomSync } from './chat-client.js';
+export { ChatClient } from './chat-client.js';
+export { ChatError } from './types.js';
+export type { ChatClientEvents, ChatClientOptions, CloseReason, ConnectionState, RoomSync } from './types.js';
 export { localStorageOutboxStore, memoryOutboxStore } from './outbox.js';
 export type { OutboxEntry, OutboxStore } from './outbox.js';
 export { ChatRest, RestError, restBaseFromSocketUrl } from './rest.js';
