@@ -11,11 +11,12 @@
 //              small-rooms); profiles go to bench/results/profiles/
 // REDIS_URL (default redis://127.0.0.1:6379) is the Redis of the `redis`
 // scenario; only keys under a unique bench prefix are written, then deleted.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SECRET, startGenerator } from './lib/processes.mjs';
+import { topSelfTime } from './lib/profile.mjs';
 import { machine } from './lib/system.mjs';
 import { write } from './report.mjs';
 import { runScenario, scenarios } from './scenarios.mjs';
@@ -45,6 +46,7 @@ if (!existsSync(fileURLToPath(new URL('../dist/main.js', import.meta.url)))) {
 }
 
 const started = performance.now();
+const profilesBefore = new Set(values.profile && existsSync(`${RESULTS}/profiles`) ? readdirSync(`${RESULTS}/profiles`) : []);
 const gen = startGenerator();
 const ctx = {
   gen,
@@ -70,5 +72,11 @@ results.durationSeconds = Math.round((performance.now() - started) / 1000);
 const { md, files } = write(RESULTS, results);
 console.log(`\n${md}`);
 console.log(`${results.durationSeconds} s; written: ${files.join(', ')}`);
-if (ctx.profileDir) console.log(`CPU profiles of the service: ${ctx.profileDir} (open in Chrome DevTools or speedscope)`);
+if (ctx.profileDir) {
+  const fresh = readdirSync(ctx.profileDir).filter((name) => name.endsWith('.cpuprofile') && !profilesBefore.has(name));
+  for (const name of fresh) {
+    console.log(`\nCPU profile of the service: ${ctx.profileDir}/${name} (Chrome DevTools or speedscope); most self time, of busy time:`);
+    console.table(topSelfTime(`${ctx.profileDir}/${name}`));
+  }
+}
 process.exit(0);

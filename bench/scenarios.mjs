@@ -122,8 +122,10 @@ async function measuredStep(ctx, servers, args) {
     ...result,
     serverCpuPercent: round(s.cpuPercent, 1),
     serverCpuSeconds: round(s.cpuSeconds, 3),
+    serverWaitPercent: round(s.waitPercent, 1),
     serverRssMb: round(s.peakRss / 2 ** 20, 1),
     generatorCpuPercent: round(g.cpuPercent, 1),
+    generatorWaitPercent: round(g.waitPercent, 1),
   };
 }
 
@@ -165,7 +167,7 @@ const runners = {
         // The generator near a full core: the limit found may be the generator's.
         step.generatorBound = step.sentPerSecond < 0.97 * rate || step.generatorCpuPercent > 90;
         steps.push(step);
-        ctx.log(`  ${kind} ${rate} msg/s: ${step.deliveredPerSecond} deliveries/s, p99 ${step.latencyMs.p99} ms, lost ${step.lost}, cpu ${step.serverCpuPercent}% ${step.pass ? 'pass' : 'FAIL'}`);
+        ctx.log(`  ${kind} ${rate} msg/s: ${step.deliveredPerSecond} deliveries/s, p99 ${step.latencyMs.p99} ms, lost ${step.lost}, cpu ${step.serverCpuPercent}% (waited ${step.serverWaitPercent}%) ${step.pass ? 'pass' : 'FAIL'}`);
         return step.pass;
       };
       // Up from the reference rate until a step fails; if the first one fails, down until one passes.

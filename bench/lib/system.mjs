@@ -24,6 +24,15 @@ export function cpuSeconds(pid) {
   }
 }
 
+/** Seconds the process's main thread has spent runnable but waiting for a CPU, or null. */
+export function runQueueSeconds(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+  } catch {
+    return null;
+  }
+}
+
 /** Resident set size and its peak (high-water mark), in bytes, or nulls. */
 export function memory(pid) {
   try {
@@ -39,6 +48,7 @@ export function memory(pid) {
 export function meter(pids) {
   const start = performance.now();
   const cpu0 = pids.map(cpuSeconds);
+  const wait0 = pids.map(runQueueSeconds);
   let peakRss = 0;
   const sample = () => {
     const total = pids.reduce((sum, pid) => sum + (memory(pid).rss ?? 0), 0);
@@ -52,8 +62,17 @@ export function meter(pids) {
       sample();
       const seconds = (performance.now() - start) / 1000;
       const cpu = pids.reduce((sum, pid, i) => sum + ((cpuSeconds(pid) ?? NaN) - (cpu0[i] ?? NaN)), 0);
+      const wait = pids.reduce((sum, pid, i) => sum + ((runQueueSeconds(pid) ?? NaN) - (wait0[i] ?? NaN)), 0);
       const rss = pids.reduce((sum, pid) => sum + (memory(pid).rss ?? 0), 0);
-      return { cpuPercent: Number.isFinite(cpu) ? (100 * cpu) / seconds : null, cpuSeconds: cpu, rss, peakRss, seconds };
+      return {
+        cpuPercent: Number.isFinite(cpu) ? (100 * cpu) / seconds : null,
+        cpuSeconds: cpu,
+        // Time it was ready to run while something else had its core: other load on the machine.
+        waitPercent: Number.isFinite(wait) ? (100 * wait) / seconds : null,
+        rss,
+        peakRss,
+        seconds,
+      };
     },
   };
 }
