@@ -83,6 +83,9 @@ function markdown(results, rows) {
       ? 'Servers pinned to core 0, the load generator to core 1 (`taskset`).'
       : 'Not pinned (no `taskset` or a single core): servers and load generator share the cores.',
     `A step passes with no loss and p99 < ${PASS.maxP99Ms} ms; a failed step is repeated once before it counts. Ratio: service ÷ bare \`ws\`, both measured in this run.`,
+    ...(results.redis
+      ? [results.redis.own ? 'Redis: a throwaway `redis-server` of the run (no persistence), so its counters are the run\'s alone.' : `Redis: ${results.redis.url}, shared: its counters may include other clients' commands.`]
+      : []),
     '"Server waited" is the time the server was ready to run but another process had its core: other load on the machine, which makes a step noisy.',
     '',
     '| scenario | figure | bare `ws` | this service | ratio | target |',
@@ -96,7 +99,8 @@ function markdown(results, rows) {
     lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const kind of ['baseline', 'service']) {
       for (const s of scenario[kind]?.steps ?? []) {
-        const verdict = s.pass ? 'pass' : `fail${s.generatorBound ? ' (generator-bound)' : ''}`;
+        const notes = [s.generatorBound && 'generator-bound', s.noisy && 'noisy', s.failedAttempts && `after ${s.failedAttempts.length} failed`].filter(Boolean);
+        const verdict = `${s.pass ? 'pass' : 'fail'}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
         lines.push(`| ${kind} | ${num(s.rate)} | ${num(s.sentPerSecond)} | ${num(s.deliveredPerSecond)} | ${s.latencyMs.p50} | ${s.latencyMs.p99} | ${num(s.lost)} | ${s.serverCpuPercent}% | ${s.serverWaitPercent}% | ${s.serverRssMb} | ${s.generatorCpuPercent}% | ${verdict} |`);
       }
     }

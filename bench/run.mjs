@@ -9,14 +9,16 @@
 //   --only     a comma-separated list of scenario names
 //   --profile  the service runs under --cpu-prof (one scenario: --only, default
 //              small-rooms); profiles go to bench/results/profiles/
-// REDIS_URL (default redis://127.0.0.1:6379) is the Redis of the `redis`
-// scenario; only keys under a unique bench prefix are written, then deleted.
+// The `redis` scenario runs a throwaway redis-server of its own, or uses
+// REDIS_URL when set; only keys under a unique bench prefix are written, then
+// deleted.
 import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SECRET, startGenerator } from './lib/processes.mjs';
 import { topSelfTime } from './lib/profile.mjs';
+import { startRedis } from './lib/redis.mjs';
 import { machine } from './lib/system.mjs';
 import { write } from './report.mjs';
 import { runScenario, scenarios } from './scenarios.mjs';
@@ -48,7 +50,13 @@ if (!existsSync(fileURLToPath(new URL('../dist/main.js', import.meta.url)))) {
 const started = performance.now();
 const profilesBefore = new Set(values.profile && existsSync(`${RESULTS}/profiles`) ? readdirSync(`${RESULTS}/profiles`) : []);
 const gen = startGenerator();
+let redis;
 const ctx = {
+  /** Started on first use. */
+  async redisUrl() {
+    redis ??= await startRedis();
+    return redis.url;
+  },
   gen,
   mode,
   secret: SECRET,
@@ -66,7 +74,9 @@ try {
   }
 } finally {
   await gen.stop();
+  await redis?.stop();
 }
+if (redis) results.redis = { own: redis.own, url: redis.url };
 results.loadAverageAtEnd = os.loadavg().map((load) => Number(load.toFixed(2)));
 results.durationSeconds = Math.round((performance.now() - started) / 1000);
 const { md, files } = write(RESULTS, results);

@@ -12,11 +12,14 @@
 // 'cluster' is the place for a Redis Cluster scenario), `deflate`
 // (permessage-deflate, on the baseline and the clients; the service has no
 // setting for it yet).
-import { commandCost, connect, deletePrefix, roundTrip, round, uniquePrefix, REDIS_URL } from './lib/redis.mjs';
+import { commandCost, connect, deletePrefix, roundTrip, round, uniquePrefix } from './lib/redis.mjs';
 import { startTarget } from './lib/processes.mjs';
 import { memory, meter } from './lib/system.mjs';
 
 export const PASS = { maxLoss: 0, maxP99Ms: 100 };
+/** A failed step is repeated once, and up to this many times while the server waits for its core this much. */
+const MAX_REPEATS = 3;
+const NOISY_WAIT_PERCENT = 10;
 
 export const scenarios = [
   {
@@ -69,14 +72,15 @@ const TIMING = {
 };
 
 /** Where a target's servers keep shared state; `cleanup` removes what they left. */
-async function redisFor(mode, label) {
+async function redisFor(ctx, mode, label) {
   if (!mode) return { config: undefined, cleanup: async () => undefined };
   if (mode !== 'single') throw new Error(`redis mode ${mode} is not supported yet`);
   const prefix = uniquePrefix(label);
+  const url = await ctx.redisUrl();
   return {
-    config: { url: REDIS_URL, prefix },
+    config: { url, prefix },
     cleanup: async () => {
-      const redis = connect();
+      const redis = connect(url);
       await deletePrefix(redis, prefix).finally(() => redis.disconnect());
     },
   };
@@ -84,7 +88,7 @@ async function redisFor(mode, label) {
 
 /** Starts the target's servers, runs `body(servers)`, always stops them and clears their Redis keys. */
 async function withTarget(ctx, scenario, kind, body) {
-  const redis = await redisFor(scenario.target.redis, `${scenario.name}:${kind}`);
+  const redis = await redisFor(ctx, scenario.target.redis, `${scenario.name}:${kind}`);
   const servers = await startTarget({
     kind,
     instances: scenario.target.instances,
@@ -104,7 +108,8 @@ async function withTarget(ctx, scenario, kind, body) {
 
 /** What is kept of a failed first attempt that was repeated. */
 function summary(step) {
-  return { deliveredPerSecond: step.deliveredPerSecond, latencyMs: step.latencyMs, lost: step.lost, sent: step.sent, serverCpuPercent: step.serverCpuPercent };
+  const { deliveredPerSecond, latencyMs, lost, sent, serverCpuPercent, serverWaitPercent } = step;
+  return { deliveredPerSecond, latencyMs, lost, sent, serverCpuPercent, serverWaitPercent };
 }
 
 function passes(step) {
@@ -133,7 +138,7 @@ const runners = {
   async steps(ctx, scenario, kind) {
     const p = scenario[ctx.mode];
     const { stepMs, warmMs, drainMs } = TIMING[ctx.mode];
-    return withTarget(ctx, scenario, kind, async (servers) => {
+    return withTarget(ctx, scenario, kind, async (servers, redisConfig) => {
       const setup = await ctx.gen.call('setup', {
         wsUrls: servers.wsUrls,
         httpUrls: servers.httpUrls,
@@ -146,17 +151,20 @@ const runners = {
       const steps = [];
       let redisCost;
       const run = async (rate, measureRedis) => {
-        const redis = measureRedis ? connect() : undefined;
+        const redis = measureRedis ? connect(redisConfig.url) : undefined;
         const done = redis ? await commandCost(redis) : undefined;
         let step = await measuredStep(ctx, servers, { rate, durationMs: stepMs, drainMs });
-        // A failure must repeat to count: one stall of a shared machine is not a limit.
-        if (!passes(step)) {
-          const again = await measuredStep(ctx, servers, { rate, durationMs: stepMs, drainMs });
-          step = { ...again, firstAttempt: summary(step) };
+        // A failure must repeat to count: one stall of a shared machine is not a
+        // limit. While the server keeps waiting for its core, try once more.
+        const failed = [];
+        while (!passes(step) && (failed.length === 0 || (failed.length < MAX_REPEATS && step.serverWaitPercent > NOISY_WAIT_PERCENT))) {
+          failed.push(summary(step));
+          step = await measuredStep(ctx, servers, { rate, durationMs: stepMs, drainMs });
         }
+        if (failed.length > 0) step.failedAttempts = failed;
         if (done) {
           redisCost = {
-            ...(await done(step.sent + (step.firstAttempt?.sent ?? 0))),
+            ...(await done(step.sent + failed.reduce((sum, f) => sum + f.sent, 0))),
             roundTripUsec: await roundTrip(redis),
             serverCpuUsecPerMessage: round((step.serverCpuSeconds * 1e6) / step.sent, 0),
             serverCpuUsecPerDelivery: round((step.serverCpuSeconds * 1e6) / step.delivered, 2),
@@ -164,8 +172,9 @@ const runners = {
           redis.disconnect();
         }
         step.pass = passes(step);
+        step.noisy = step.serverWaitPercent > NOISY_WAIT_PERCENT || step.generatorWaitPercent > NOISY_WAIT_PERCENT;
         // The generator near a full core: the limit found may be the generator's.
-        step.generatorBound = step.sentPerSecond < 0.97 * rate || step.generatorCpuPercent > 90;
+        step.generatorBound = step.generatorCpuPercent > 90;
         steps.push(step);
         ctx.log(`  ${kind} ${rate} msg/s: ${step.deliveredPerSecond} deliveries/s, p99 ${step.latencyMs.p99} ms, lost ${step.lost}, cpu ${step.serverCpuPercent}% (waited ${step.serverWaitPercent}%) ${step.pass ? 'pass' : 'FAIL'}`);
         return step.pass;

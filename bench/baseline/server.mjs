@@ -236,6 +236,8 @@ subscriber?.on('message', (channel, payload) => {
 
 setInterval(() => {
   for (const ws of wss.clients) {
+    // A closing socket (a slow reader told 1013) ends by the close handshake or its timeout.
+    if (ws.readyState !== WebSocket.OPEN) continue;
     if (!ws.alive) {
       ws.terminate();
       continue;

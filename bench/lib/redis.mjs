@@ -1,15 +1,56 @@
-// Redis for the benchmark: a unique key prefix per target on the configured
-// Redis (shared safely: only our own keys are read or deleted), and what one
-// message costs there, from `INFO commandstats` / `INFO cpu` deltas around a
-// measured step. The counters are server-wide, so other clients' commands in
-// the same seconds would show up too; on a quiet Redis they are ours.
+// Redis for the benchmark: a unique key prefix per target (only our own keys
+// are read or deleted), and what one message costs there, from
+// `INFO commandstats` / `INFO cpu` deltas around a measured step. Those
+// counters are server-wide, so by default the benchmark runs a Redis of its
+// own, where every command counted is the benchmark's.
+import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
 
-export const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
+export function connect(url) {
+  return new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+}
 
-export function connect() {
-  return new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+    server.once('error', reject);
+  });
+}
+
+/**
+ * `REDIS_URL` when set (a shared Redis: its counters include other clients);
+ * otherwise a throwaway `redis-server` without persistence on a free port;
+ * without one installed, the local default.
+ */
+export async function startRedis() {
+  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, own: false, stop: async () => undefined };
+  if (spawnSync('redis-server', ['--version']).error) {
+    return { url: 'redis://127.0.0.1:6379', own: false, stop: async () => undefined };
+  }
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const url = `redis://127.0.0.1:${port}`;
+  // Commands wait in ioredis's queue while it retries the connection.
+  const probe = new Redis(url, { retryStrategy: () => 50 });
+  probe.on('error', () => undefined);
+  await Promise.race([
+    probe.ping(),
+    new Promise((_, reject) => setTimeout(() => reject(new Error('redis-server did not start')), 5000)),
+  ]);
+  probe.disconnect();
+  return {
+    url,
+    own: true,
+    stop: () => new Promise((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    }),
+  };
 }
 
 export function uniquePrefix(label) {
