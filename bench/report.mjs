@@ -82,7 +82,7 @@ function markdown(results, rows) {
     m.pinned
       ? 'Servers pinned to core 0, the load generator to core 1 (`taskset`).'
       : 'Not pinned (no `taskset` or a single core): servers and load generator share the cores.',
-    `A step passes with no loss and p99 < ${PASS.maxP99Ms} ms; a failed step is repeated once before it counts. Ratio: service ÷ bare \`ws\`, both measured in this run.`,
+    `A step passes with no loss and p99 < ${PASS.maxP99Ms} ms; a failed step is repeated before it counts (once, or up to 3 times while the server waits for its core). Ratio: service ÷ bare \`ws\`, both measured in this run.`,
     ...(results.redis
       ? [results.redis.own ? 'Redis: a throwaway `redis-server` of the run (no persistence), so its counters are the run\'s alone.' : `Redis: ${results.redis.url}, shared: its counters may include other clients' commands.`]
       : []),

@@ -70,7 +70,7 @@ try {
     console.log(`${scenario.name}: ${scenario.title}`);
     const entry = { title: scenario.title, target: scenario.target, parameters: scenario[mode] };
     results.scenarios[scenario.name] = entry;
-    for (const kind of ['baseline', 'service']) entry[kind] = await runScenario(ctx, scenario, kind);
+    Object.assign(entry, await runScenario(ctx, scenario));
   }
 } finally {
   await gen.stop();

@@ -1,6 +1,8 @@
-// The benchmark's scenarios. Each runs once per target (the bare `ws`
-// baseline, then the service) in fresh server processes and returns one
-// result per target; bench/report.mjs turns them into ratios.
+// The benchmark's scenarios. Each measures both targets (the bare `ws`
+// baseline and the service) in fresh server processes and returns one result
+// per target; bench/report.mjs turns them into ratios. Stepped scenarios run
+// both targets side by side and alternate their steps, so a busy minute on a
+// shared machine hits both.
 //
 // A scenario is data plus one of three runners:
 //   steps    — rooms × members, the rate stepped up geometrically until a step
@@ -28,7 +30,7 @@ export const scenarios = [
     runner: 'steps',
     target: { instances: 1 },
     full: { rooms: 1, members: 1001, start: 50, factor: 1.3, maxSteps: 12 },
-    quick: { rooms: 1, members: 201, start: 100, factor: 1.6, maxSteps: 5 },
+    quick: { rooms: 1, members: 201, start: 100, factor: 1.6, maxSteps: 4 },
   },
   {
     name: 'small-rooms',
@@ -36,7 +38,7 @@ export const scenarios = [
     runner: 'steps',
     target: { instances: 1 },
     full: { rooms: 500, members: 2, start: 1000, factor: 1.35, maxSteps: 12 },
-    quick: { rooms: 100, members: 2, start: 1000, factor: 1.6, maxSteps: 5 },
+    quick: { rooms: 100, members: 2, start: 1000, factor: 1.6, maxSteps: 4 },
   },
   {
     name: 'idle',
@@ -52,7 +54,7 @@ export const scenarios = [
     runner: 'steps',
     target: { instances: 2, redis: 'single' },
     full: { rooms: 1, members: 1001, start: 20, factor: 1.3, maxSteps: 12 },
-    quick: { rooms: 1, members: 201, start: 100, factor: 1.6, maxSteps: 5 },
+    quick: { rooms: 1, members: 201, start: 100, factor: 1.6, maxSteps: 4 },
   },
   {
     name: 'overload',
@@ -62,13 +64,15 @@ export const scenarios = [
     // Loopback socket buffers take several MB per stalled reader before the
     // server's own buffer grows, so the stall has to last.
     full: { rooms: 1, members: 51, rate: 400, durationMs: 20_000, slowFraction: 0.2, contentBytes: 4000 },
-    quick: { rooms: 1, members: 51, rate: 400, durationMs: 8000, slowFraction: 0.2, contentBytes: 4000 },
+    quick: { rooms: 1, members: 51, rate: 400, durationMs: 6000, slowFraction: 0.2, contentBytes: 4000 },
   },
 ];
 
+const KINDS = ['baseline', 'service'];
+
 const TIMING = {
-  full: { stepMs: 4000, warmMs: 2000, drainMs: 2000 },
-  quick: { stepMs: 1500, warmMs: 1000, drainMs: 1000 },
+  full: { stepMs: 4000, warmMs: 2000, drainMs: 2000, settleMs: 2000 },
+  quick: { stepMs: 1200, warmMs: 500, drainMs: 1000, settleMs: 1000 },
 };
 
 /** Where a target's servers keep shared state; `cleanup` removes what they left. */
@@ -86,23 +90,32 @@ async function redisFor(ctx, mode, label) {
   };
 }
 
-/** Starts the target's servers, runs `body(servers)`, always stops them and clears their Redis keys. */
-async function withTarget(ctx, scenario, kind, body) {
-  const redis = await redisFor(ctx, scenario.target.redis, `${scenario.name}:${kind}`);
-  const servers = await startTarget({
-    kind,
-    instances: scenario.target.instances,
-    redis: redis.config,
-    deflate: scenario.target.deflate,
-    profileDir: kind === 'service' ? ctx.profileDir : undefined,
-  });
-  await ctx.gen.call('configure', { secret: ctx.secret, deflate: scenario.target.deflate ?? false });
+/**
+ * Starts the targets' servers side by side, runs `body({ [kind]: { servers, redis } })`,
+ * and always stops them and clears their Redis keys. Each target has its own
+ * load in the generator, named by its kind.
+ */
+async function withTargets(ctx, scenario, kinds, body) {
+  const targets = {};
   try {
-    return await body(servers, redis.config);
+    for (const kind of kinds) {
+      targets[kind] = { redis: await redisFor(ctx, scenario.target.redis, `${scenario.name}:${kind}`) };
+      targets[kind].servers = await startTarget({
+        kind,
+        instances: scenario.target.instances,
+        redis: targets[kind].redis.config,
+        deflate: scenario.target.deflate,
+        profileDir: kind === 'service' ? ctx.profileDir : undefined,
+      });
+    }
+    await ctx.gen.call('configure', { secret: ctx.secret, deflate: scenario.target.deflate ?? false });
+    return await body(targets);
   } finally {
-    await ctx.gen.call('teardown');
-    await servers.stop();
-    await redis.cleanup();
+    for (const [kind, { servers, redis }] of Object.entries(targets)) {
+      await ctx.gen.call('teardown', { load: kind });
+      await servers?.stop();
+      await redis.cleanup();
+    }
   }
 }
 
@@ -118,6 +131,7 @@ function passes(step) {
 
 /** One step with the server and the generator metered. */
 async function measuredStep(ctx, servers, args) {
+  // Only the target being measured runs: the other one's connections sit idle.
   const server = meter(servers.pids);
   const generator = meter([ctx.gen.pid]);
   const result = await ctx.gen.call('step', args);
@@ -134,36 +148,62 @@ async function measuredStep(ctx, servers, args) {
   };
 }
 
+/**
+ * The rates one target is stepped through: up from `start` by `factor` while
+ * steps pass; if the first one fails, down (at most 3 steps) until one passes.
+ */
+function rates(p) {
+  let i = 0;
+  let up = true;
+  return {
+    done: false,
+    next: () => Math.round(up ? p.start * p.factor ** i : p.start / p.factor ** i),
+    record(pass) {
+      if (up && pass) this.done = ++i >= p.maxSteps;
+      else if (up && i === 0) [up, i] = [false, 1];
+      else this.done = up || pass || ++i > 3;
+    },
+  };
+}
+
 const runners = {
-  async steps(ctx, scenario, kind) {
+  /** Both targets set up at once, their steps alternating, so both see the machine in the same minutes. */
+  async steps(ctx, scenario) {
     const p = scenario[ctx.mode];
     const { stepMs, warmMs, drainMs } = TIMING[ctx.mode];
-    return withTarget(ctx, scenario, kind, async (servers, redisConfig) => {
-      const setup = await ctx.gen.call('setup', {
-        wsUrls: servers.wsUrls,
-        httpUrls: servers.httpUrls,
-        roomCount: p.rooms,
-        members: p.members,
-        contentBytes: p.contentBytes ?? 100,
-      });
-      // Untimed: JIT and first allocations out of the way before anything counts.
-      await ctx.gen.call('step', { rate: p.start, durationMs: warmMs, drainMs });
-      const steps = [];
-      let redisCost;
-      const run = async (rate, measureRedis) => {
+    return withTargets(ctx, scenario, KINDS, async (targets) => {
+      const state = {};
+      for (const kind of KINDS) {
+        const { servers } = targets[kind];
+        const setup = await ctx.gen.call('setup', {
+          load: kind,
+          wsUrls: servers.wsUrls,
+          httpUrls: servers.httpUrls,
+          roomCount: p.rooms,
+          members: p.members,
+          contentBytes: p.contentBytes ?? 100,
+        });
+        // Untimed: JIT and first allocations out of the way before anything counts.
+        await ctx.gen.call('step', { load: kind, rate: p.start, durationMs: warmMs, drainMs });
+        state[kind] = { setup, steps: [], rates: rates(p), redisCost: undefined };
+      }
+      const run = async (kind, rate) => {
+        const { servers, redis: { config: redisConfig } } = targets[kind];
+        const args = { load: kind, rate, durationMs: stepMs, drainMs };
+        const measureRedis = redisConfig && state[kind].steps.length === 0;
         const redis = measureRedis ? connect(redisConfig.url) : undefined;
         const done = redis ? await commandCost(redis) : undefined;
-        let step = await measuredStep(ctx, servers, { rate, durationMs: stepMs, drainMs });
+        let step = await measuredStep(ctx, servers, args);
         // A failure must repeat to count: one stall of a shared machine is not a
         // limit. While the server keeps waiting for its core, try once more.
         const failed = [];
         while (!passes(step) && (failed.length === 0 || (failed.length < MAX_REPEATS && step.serverWaitPercent > NOISY_WAIT_PERCENT))) {
           failed.push(summary(step));
-          step = await measuredStep(ctx, servers, { rate, durationMs: stepMs, drainMs });
+          step = await measuredStep(ctx, servers, args);
         }
         if (failed.length > 0) step.failedAttempts = failed;
         if (done) {
-          redisCost = {
+          state[kind].redisCost = {
             ...(await done(step.sent + failed.reduce((sum, f) => sum + f.sent, 0))),
             roundTripUsec: await roundTrip(redis),
             serverCpuUsecPerMessage: round((step.serverCpuSeconds * 1e6) / step.sent, 0),
@@ -175,44 +215,30 @@ const runners = {
         step.noisy = step.serverWaitPercent > NOISY_WAIT_PERCENT || step.generatorWaitPercent > NOISY_WAIT_PERCENT;
         // The generator near a full core: the limit found may be the generator's.
         step.generatorBound = step.generatorCpuPercent > 90;
-        steps.push(step);
+        state[kind].steps.push(step);
         ctx.log(`  ${kind} ${rate} msg/s: ${step.deliveredPerSecond} deliveries/s, p99 ${step.latencyMs.p99} ms, lost ${step.lost}, cpu ${step.serverCpuPercent}% (waited ${step.serverWaitPercent}%) ${step.pass ? 'pass' : 'FAIL'}`);
         return step.pass;
       };
-      // Up from the reference rate until a step fails; if the first one fails, down until one passes.
-      if (await run(p.start, Boolean(scenario.target.redis))) {
-        for (let i = 1; i < p.maxSteps && (await run(Math.round(p.start * p.factor ** i))); i++);
-      } else {
-        for (let i = 1; i <= 3 && !(await run(Math.round(p.start / p.factor ** i))); i++);
+      while (KINDS.some((kind) => !state[kind].rates.done)) {
+        for (const kind of KINDS) {
+          const { rates: next } = state[kind];
+          if (!next.done) next.record(await run(kind, next.next()));
+        }
       }
-      const passed = steps.filter((s) => s.pass);
-      const highest = passed.sort((a, b) => b.rate - a.rate)[0];
-      return {
-        setup,
-        steps,
-        reference: steps[0],
-        highestPassingRate: highest?.rate ?? 0,
-        highestPassingDeliveries: highest?.deliveredPerSecond ?? 0,
-        // Every step passed: the true limit is higher than measured.
-        limitAbove: steps.every((s) => s.pass),
-        limitBelow: passed.length === 0,
-        lowestTried: Math.min(...steps.map((s) => s.rate)),
-        limitedByGenerator: steps.some((s) => !s.pass && s.generatorBound),
-        redisCost,
-      };
+      return Object.fromEntries(KINDS.map((kind) => [kind, limits(state[kind])]));
     });
   },
 
   async idle(ctx, scenario, kind) {
     const p = scenario[ctx.mode];
-    return withTarget(ctx, scenario, kind, async (servers) => {
-      await ctx.gen.call('prepareIdle', { httpUrls: servers.httpUrls, count: p.count, perRoom: p.perRoom });
-      await settle();
+    return withTargets(ctx, scenario, [kind], async ({ [kind]: { servers } }) => {
+      await ctx.gen.call('prepareIdle', { load: kind, httpUrls: servers.httpUrls, count: p.count, perRoom: p.perRoom });
+      await settle(ctx);
       const before = sumRss(servers.pids);
       const server = meter(servers.pids);
-      const opened = await ctx.gen.call('openIdle', { wsUrls: servers.wsUrls, concurrency: p.concurrency });
+      const opened = await ctx.gen.call('openIdle', { load: kind, wsUrls: servers.wsUrls, concurrency: p.concurrency });
       const s = server.stop();
-      await settle();
+      await settle(ctx);
       const after = sumRss(servers.pids);
       const result = {
         connections: opened.connections,
@@ -229,18 +255,19 @@ const runners = {
 
   async overload(ctx, scenario, kind) {
     const p = scenario[ctx.mode];
-    return withTarget(ctx, scenario, kind, async (servers) => {
+    return withTargets(ctx, scenario, [kind], async ({ [kind]: { servers } }) => {
       await ctx.gen.call('setup', {
+        load: kind,
         wsUrls: servers.wsUrls,
         httpUrls: servers.httpUrls,
         roomCount: p.rooms,
         members: p.members,
         contentBytes: p.contentBytes,
       });
-      const { slow } = await ctx.gen.call('slowReaders', { fraction: p.slowFraction });
-      const step = await measuredStep(ctx, servers, { rate: p.rate, durationMs: p.durationMs, drainMs: TIMING[ctx.mode].drainMs });
+      const { slow } = await ctx.gen.call('slowReaders', { load: kind, fraction: p.slowFraction });
+      const step = await measuredStep(ctx, servers, { load: kind, rate: p.rate, durationMs: p.durationMs, drainMs: TIMING[ctx.mode].drainMs });
       const peakRss = servers.pids.reduce((sum, pid) => sum + (memory(pid).peakRss ?? 0), 0);
-      const released = await ctx.gen.call('releaseSlowReaders', { waitMs: 2000 });
+      const released = await ctx.gen.call('releaseSlowReaders', { load: kind, waitMs: 2000 });
       const result = {
         rate: p.rate,
         slowReaders: slow,
@@ -262,9 +289,32 @@ const runners = {
   },
 };
 
-const settle = () => new Promise((resolve) => setTimeout(resolve, 2000));
+/** A target's stepped result: every step, the reference (first) step, and the highest passing rate. */
+function limits({ setup, steps, redisCost }) {
+  const passed = steps.filter((s) => s.pass);
+  const highest = [...passed].sort((a, b) => b.rate - a.rate)[0];
+  return {
+    setup,
+    steps,
+    reference: steps[0],
+    highestPassingRate: highest?.rate ?? 0,
+    highestPassingDeliveries: highest?.deliveredPerSecond ?? 0,
+    // Every step passed: the true limit is higher than measured.
+    limitAbove: steps.every((s) => s.pass),
+    limitBelow: passed.length === 0,
+    lowestTried: Math.min(...steps.map((s) => s.rate)),
+    limitedByGenerator: steps.some((s) => !s.pass && s.generatorBound),
+    redisCost,
+  };
+}
+
+const settle = (ctx) => new Promise((resolve) => setTimeout(resolve, TIMING[ctx.mode].settleMs));
 const sumRss = (pids) => pids.reduce((sum, pid) => sum + (memory(pid).rss ?? 0), 0);
 
-export function runScenario(ctx, scenario, kind) {
-  return runners[scenario.runner](ctx, scenario, kind);
+/** `{ baseline, service }` results of one scenario. */
+export async function runScenario(ctx, scenario) {
+  if (scenario.runner === 'steps') return runners.steps(ctx, scenario);
+  const results = {};
+  for (const kind of KINDS) results[kind] = await runners[scenario.runner](ctx, scenario, kind);
+  return results;
 }

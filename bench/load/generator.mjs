@@ -17,9 +17,9 @@ const histogram = new Uint32Array(300_001); // 0.1 ms buckets up to 30 s; the la
 
 let key;
 let deflate = false;
-/** Connections of the current setup: { ws, room, role: 'sender' | 'receiver', got, closeCode, slow } */
+/** Connections of the current load: { ws, room, role: 'sender' | 'receiver' | 'idle', got, closeCode, slow } */
 let connections = [];
-/** Rooms of the current setup: { id, sent, receivers, frame(content) } */
+/** Rooms of the current load: { id, sent, receivers, frame(step) } */
 let rooms = [];
 let senders = [];
 /** Sockets `openIdle` will open: { room, user, token } */
@@ -288,11 +288,23 @@ function closeCodes(list) {
   return codes;
 }
 
-process.on('message', async ({ id, command, args }) => {
+/**
+ * Several loads can be set up side by side (one per target, so their steps
+ * can alternate), named by `args.load`. Commands run one at a time; each
+ * works on its load's connections and rooms.
+ */
+const loads = new Map();
+
+process.on('message', async ({ id, command, args = {} }) => {
+  const name = args.load ?? 'main';
+  ({ connections, rooms, senders, idlePlan } = loads.get(name) ?? { connections: [], rooms: [], senders: [], idlePlan: [] });
   try {
-    process.send({ id, result: await commands[command](args ?? {}) });
+    process.send({ id, result: await commands[command](args) });
   } catch (error) {
     process.send({ id, error: error instanceof Error ? error.stack : String(error) });
+  } finally {
+    if (command === 'teardown') loads.delete(name);
+    else loads.set(name, { connections, rooms, senders, idlePlan });
   }
 });
 process.on('disconnect', () => process.exit(0));
