@@ -84,7 +84,7 @@ function markdown(results, rows) {
       : 'Not pinned (no `taskset` or a single core): servers and load generator share the cores.',
     `A step passes with no loss and p99 < ${PASS.maxP99Ms} ms; a failed step is repeated before it counts (once, or up to 3 times while the server waits for its core). Ratio: service ÷ bare \`ws\`, both measured in this run.`,
     ...(results.redis
-      ? [results.redis.own ? 'Redis: a throwaway `redis-server` of the run (no persistence), so its counters are the run\'s alone.' : `Redis: ${results.redis.url}, shared: its counters may include other clients' commands.`]
+      ? [results.redis.own ? 'Redis: a throwaway `redis-server` per target (no persistence), so its counters are that target\'s alone.' : `Redis: ${results.redis.urls[0]}, shared: its counters may include other clients' commands.`]
       : []),
     '"Server waited" is the time the server was ready to run but another process had its core: other load on the machine, which makes a step noisy.',
     '',

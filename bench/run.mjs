@@ -9,7 +9,7 @@
 //   --only     a comma-separated list of scenario names
 //   --profile  the service runs under --cpu-prof (one scenario: --only, default
 //              small-rooms); profiles go to bench/results/profiles/
-// The `redis` scenario runs a throwaway redis-server of its own, or uses
+// The `redis` scenario runs a throwaway redis-server per target, or uses
 // REDIS_URL when set; only keys under a unique bench prefix are written, then
 // deleted.
 import { existsSync, readdirSync } from 'node:fs';
@@ -50,12 +50,12 @@ if (!existsSync(fileURLToPath(new URL('../dist/main.js', import.meta.url)))) {
 const started = performance.now();
 const profilesBefore = new Set(values.profile && existsSync(`${RESULTS}/profiles`) ? readdirSync(`${RESULTS}/profiles`) : []);
 const gen = startGenerator();
-let redis;
+/** A Redis per name (one per target), started on first use. */
+const redisServers = new Map();
 const ctx = {
-  /** Started on first use. */
-  async redisUrl() {
-    redis ??= await startRedis();
-    return redis.url;
+  async redisUrl(name) {
+    if (!redisServers.has(name)) redisServers.set(name, await startRedis());
+    return redisServers.get(name).url;
   },
   gen,
   mode,
@@ -74,9 +74,12 @@ try {
   }
 } finally {
   await gen.stop();
-  await redis?.stop();
+  for (const redis of redisServers.values()) await redis.stop();
 }
-if (redis) results.redis = { own: redis.own, url: redis.url };
+if (redisServers.size > 0) {
+  const servers = [...redisServers.values()];
+  results.redis = { own: servers[0].own, urls: servers.map((redis) => redis.url) };
+}
 results.loadAverageAtEnd = os.loadavg().map((load) => Number(load.toFixed(2)));
 results.durationSeconds = Math.round((performance.now() - started) / 1000);
 const { md, files } = write(RESULTS, results);

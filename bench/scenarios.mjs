@@ -76,11 +76,12 @@ const TIMING = {
 };
 
 /** Where a target's servers keep shared state; `cleanup` removes what they left. */
-async function redisFor(ctx, mode, label) {
+async function redisFor(ctx, mode, kind, label) {
   if (!mode) return { config: undefined, cleanup: async () => undefined };
   if (mode !== 'single') throw new Error(`redis mode ${mode} is not supported yet`);
   const prefix = uniquePrefix(label);
-  const url = await ctx.redisUrl();
+  // One Redis per target, so each one's counters are its own.
+  const url = await ctx.redisUrl(kind);
   return {
     config: { url, prefix },
     cleanup: async () => {
@@ -99,7 +100,7 @@ async function withTargets(ctx, scenario, kinds, body) {
   const targets = {};
   try {
     for (const kind of kinds) {
-      targets[kind] = { redis: await redisFor(ctx, scenario.target.redis, `${scenario.name}:${kind}`) };
+      targets[kind] = { redis: await redisFor(ctx, scenario.target.redis, kind, `${scenario.name}:${kind}`) };
       targets[kind].servers = await startTarget({
         kind,
         instances: scenario.target.instances,
