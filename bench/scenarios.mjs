@@ -19,8 +19,8 @@ import { startTarget } from './lib/processes.mjs';
 import { memory, meter } from './lib/system.mjs';
 
 export const PASS = { maxLoss: 0, maxP99Ms: 100 };
-/** A failed step is repeated once, and up to this many times while the server waits for its core this much. */
-const MAX_REPEATS = 3;
+/** A failed step is repeated once, and tried up to this many times while the server waits for its core this much. */
+const MAX_ATTEMPTS = 3;
 const NOISY_WAIT_PERCENT = 10;
 
 export const scenarios = [
@@ -198,11 +198,14 @@ const runners = {
         // A failure must repeat to count: one stall of a shared machine is not a
         // limit. While the server keeps waiting for its core, try once more.
         const failed = [];
-        while (!passes(step) && (failed.length === 0 || (failed.length < MAX_REPEATS && step.serverWaitPercent > NOISY_WAIT_PERCENT))) {
+        while (!passes(step) && (failed.length === 0 || (failed.length < MAX_ATTEMPTS - 1 && step.serverWaitPercent > NOISY_WAIT_PERCENT))) {
           failed.push(summary(step));
           step = await measuredStep(ctx, servers, args);
         }
         if (failed.length > 0) step.failedAttempts = failed;
+        // CPU at a fixed rate is read from the attempt that waited least for its core.
+        step.quietestCpuPercent = [...failed, step].sort((x, y) => x.serverWaitPercent - y.serverWaitPercent)[0].serverCpuPercent;
+        step.quietestWaitPercent = Math.min(...[...failed, step].map((x) => x.serverWaitPercent));
         if (done) {
           state[kind].redisCost = {
             ...(await done(step.sent + failed.reduce((sum, f) => sum + f.sent, 0))),
