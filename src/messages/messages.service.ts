@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DomainError } from '../core/domain.error.js';
 import type { Message } from '../core/message.js';
 import { SETTINGS, Settings } from '../config/settings.js';
@@ -30,6 +30,8 @@ export interface Recovery {
  */
 @Injectable()
 export class MessagesService {
+  private readonly logger = new Logger(MessagesService.name);
+
   constructor(
     @Inject(MESSAGE_STORE) private readonly store: MessageStore,
     private readonly presence: PresenceService,
@@ -50,7 +52,12 @@ export class MessagesService {
       },
       this.settings.messages.dedupWindowMs,
     );
-    if (!result.duplicate) await this.presence.stopTyping(roomId, senderId);
+    // The message is committed: a failure to end the typing must not report the send as failed.
+    if (!result.duplicate) {
+      this.presence.stopTyping(roomId, senderId).catch((error: unknown) => {
+        this.logger.warn(`Could not end typing after a send in room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
+      });
+    }
     return result;
   }
 
@@ -126,24 +133,34 @@ export class MessagesService {
     return roomIds.length === 0 ? Promise.resolve([]) : this.store.lastMessageAt(roomIds);
   }
 
-  /** Up to `limit` messages after `afterSeq`, oldest first. */
-  async readAfter(roomId: string, afterSeq: number, limit: number): Promise<{ messages: Message[]; complete: boolean }> {
+  /** Up to `limit` messages after `afterSeq`, oldest first, and the head they were read at. */
+  async readAfter(
+    roomId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<{ head: HistoryHead; messages: Message[]; complete: boolean }> {
     return this.store.readAfter(roomId, afterSeq, limit);
   }
 
   /**
-   * What a join owes the client: with `since` from the same epoch and still
-   * retained, every later message; otherwise none and `recovered: false`.
+   * What a join owes the client: with `since` from the same epoch, at most
+   * `limit` behind and still retained, every later message; otherwise none
+   * and `recovered: false`. Decided from the head first, so a refusal reads
+   * no history.
    */
   async recover(
     roomId: string,
     since: Since | undefined,
     limit: number,
   ): Promise<Recovery> {
-    if (!since) return { head: await this.store.head(roomId), messages: [], recovered: false };
-    const { head, messages, complete } = await this.store.readAfter(roomId, since.seq, limit + 1);
-    const recovered = complete && since.epoch === head.epoch && since.seq <= head.seq && messages.length <= limit;
-    return { head, messages: recovered ? messages : [], recovered };
+    const head = await this.store.head(roomId);
+    if (!since || since.epoch !== head.epoch || since.seq > head.seq || head.seq - since.seq > limit) {
+      return { head, messages: [], recovered: false };
+    }
+    if (since.seq === head.seq) return { head, messages: [], recovered: true };
+    const read = await this.store.readAfter(roomId, since.seq, limit + 1);
+    const recovered = read.complete && since.epoch === read.head.epoch && read.messages.length <= limit;
+    return { head: read.head, messages: recovered ? read.messages : [], recovered };
   }
 }
 
