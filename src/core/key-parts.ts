@@ -29,3 +29,10 @@ export function keyPart(value: string): string {
 export function composeKey(...parts: string[]): string {
   return parts.map(keyPart).join(':');
 }
+
+/** The inverse of `keyPart`. */
+export function decodeKeyPart(part: string): string {
+  return part.replace(/%u([0-9A-F]{4})|(?:%[0-9A-F]{2})+/g, (match: string, unit: string | undefined) =>
+    unit === undefined ? decodeURIComponent(match) : String.fromCharCode(parseInt(unit, 16)),
+  );
+}

@@ -1,4 +1,4 @@
-import { composeKey, keyPart } from '../core/key-parts.js';
+import { composeKey, decodeKeyPart, keyPart } from '../core/key-parts.js';
 
 /**
  * Every Redis key and channel of this service, under the deployment's
@@ -63,7 +63,28 @@ export class RedisKeys {
 
   /** The (room, user) pairs an instance holds presence for (see `heldPair`), so a crash can be cleaned up. */
   instanceHeld(instanceId: string): string {
-    return `${this.prefix}chat:instance:{${keyPart(instanceId)}}:held`;
+    return `${this.heldPrefix()}${keyPart(instanceId)}}:held`;
+  }
+
+  /** What every instance's held key starts with, for the reaper: `heldPrefix() .. id .. '}:held'`. */
+  heldPrefix(): string {
+    return `${this.prefix}chat:instance:{`;
+  }
+
+  /** A member of an instance's held set: `<room key part>:<user key part>:<user id>`. */
+  heldPair(roomId: string, userId: string): string {
+    return `${keyPart(roomId)}:${keyPart(userId)}:${userId}`;
+  }
+
+  /** The room and user of a held pair, or undefined for a member that is not one. */
+  parseHeldPair(pair: string): [roomId: string, userId: string] | undefined {
+    const match = /^([^:]*):([^:]*):([\s\S]*)$/.exec(pair);
+    if (!match) return undefined;
+    try {
+      return [decodeKeyPart(match[1]), match[3]];
+    } catch {
+      return undefined;
+    }
   }
 
   private roomBase(roomId: string): string {
