@@ -55,7 +55,7 @@ export class JoinsService {
       // reconnect and the room then catches up from the store. A connected
       // bus that refused the subscription would leave the join with no live
       // stream: that is refused instead, and the client may try again.
-      if (!(await room.subscribed) && this.fanout.busConnected) {
+      if ((await this.fanout.live(roomId, room)) === 'refused') {
         throw new ChatError('unavailable', 'The room could not be subscribed; try again', roomId);
       }
       presence = await this.presence.joined(roomId, connection);

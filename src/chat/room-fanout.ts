@@ -48,9 +48,18 @@ export class RoomFanout {
     return this.overflowCount;
   }
 
-  /** Whether the bus is connected (a refused subscription then means no live stream). */
-  get busConnected(): boolean {
-    return this.bus.connected;
+  /**
+   * Waits for the room's subscription: true once live; false while the bus
+   * is away (it subscribes on reconnect and the room catches up), or if a
+   * connected bus refused it again just now (the room has no live stream).
+   */
+  async live(roomId: string, room: LocalRoom): Promise<'live' | 'pending' | 'refused'> {
+    if (await room.subscribed) return 'live';
+    if (!this.bus.connected) return 'pending';
+    // Answered false earlier (the bus was away, or refused): ask again now that it is connected.
+    room.subscribed = this.bus.subscribe(roomId);
+    if (await room.subscribed) return 'live';
+    return this.bus.connected ? 'refused' : 'pending';
   }
 
   /**

@@ -88,8 +88,8 @@ const isSeq = (v: unknown): v is number => Number.isSafeInteger(v) && (v as numb
  * A Message (PROTOCOL §3) checked field by field and rebuilt with exactly
  * its own fields (nothing else of the input, prototype keys included, is
  * kept); undefined if any field has the wrong type or length. `seq` may be
- * absent (the main backend's messages); `client_msg_id`, `parent_message_id`
- * and `attachments` may be absent (null).
+ * absent (the main backend's messages); `parent_message_id` and
+ * `attachments` may be absent (null), `client_msg_id` too (left out).
  */
 export function toMessage(data: unknown): Message | undefined {
   if (!isObject(data)) return undefined;
@@ -129,6 +129,8 @@ export function toMessage(data: unknown): Message | undefined {
     updated_at: d.updated_at as string,
     client_msg_id: (d.client_msg_id ?? null) as string | null,
   };
+  // The main backend's messages may leave it out; they are passed on as they came.
+  if (d.client_msg_id === undefined) delete (message as Partial<Message>).client_msg_id;
   return message;
 }
 
