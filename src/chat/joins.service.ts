@@ -94,16 +94,21 @@ export class JoinsService {
   private async resendDropped(connection: Connection, roomId: string, room: LocalRoom, upToSeq: number): Promise<number> {
     let sent = upToSeq;
     for (let round = 0; room.overflowed(connection); round++) {
+      if (!connection.rooms.has(roomId)) return sent;
       if (round >= RESEND_ROUNDS) {
         connection.close(CloseCode.tryAgainLater, 'slow_join');
         return sent;
       }
       try {
-        const { messages } = await this.messages.readAfter(roomId, sent, this.settings.messages.recoveryMaxMessages);
-        for (const message of messages) {
-          if ((message.seq ?? 0) <= sent) continue;
-          connection.send({ type: 'message', message });
-          sent = message.seq ?? sent;
+        const batch = this.settings.messages.recoveryMaxMessages;
+        for (;;) {
+          const { messages } = await this.messages.readAfter(roomId, sent, batch);
+          for (const message of messages) {
+            if ((message.seq ?? 0) <= sent) continue;
+            connection.send({ type: 'message', message });
+            sent = message.seq ?? sent;
+          }
+          if (messages.length < batch) break;
         }
       } catch {
         connection.close(CloseCode.tryAgainLater, 'slow_join');
