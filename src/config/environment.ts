@@ -151,6 +151,14 @@ export class EnvironmentVariables {
   @Matches(/^(|rediss?:\/\/\S+)$/, { message: 'REDIS_URL must be empty or a redis:// or rediss:// URL' })
   REDIS_URL: string = '';
 
+  /**
+   * Redis Cluster seed nodes (`host:port,host:port`); when set, used instead
+   * of `REDIS_URL`: room events go on sharded pub/sub (docs/ARCHITECTURE.md, "Redis Cluster").
+   */
+  @IsOptional()
+  @Matches(/^(|[^\s,:]+:\d{1,5}(,\s*[^\s,:]+:\d{1,5})*)$/, { message: 'REDIS_CLUSTER_NODES must be empty or a comma-separated list of host:port' })
+  REDIS_CLUSTER_NODES: string = '';
+
   /** Prefix for every Redis key and channel of this service. */
   @IsString() @MaxLength(64)
   REDIS_KEY_PREFIX: string = '';

@@ -26,7 +26,11 @@ export interface Settings {
     recoveryBudgetPerMinute: number;
   };
   redis: {
+    /** Whether instances share a Redis (a single one at `url`, or a cluster at `clusterNodes`). */
+    enabled: boolean;
     url: string | undefined;
+    /** Seeds of a Redis Cluster; empty when not one. */
+    clusterNodes: Array<{ host: string; port: number }>;
     keyPrefix: string;
     instanceTtlMs: number;
     commandTimeoutMs: number;
@@ -99,7 +103,14 @@ export function toSettings(env: EnvironmentVariables): Settings {
       recoveryBudgetPerMinute: env.RECOVERY_BUDGET_PER_MINUTE,
     },
     redis: {
+      enabled: Boolean(env.REDIS_URL || env.REDIS_CLUSTER_NODES),
       url: env.REDIS_URL || undefined,
+      clusterNodes: env.REDIS_CLUSTER_NODES
+        ? env.REDIS_CLUSTER_NODES.split(',').map((seed) => {
+            const [host, port] = seed.trim().split(':');
+            return { host, port: Number(port) };
+          })
+        : [],
       keyPrefix: env.REDIS_KEY_PREFIX,
       instanceTtlMs: env.INSTANCE_TTL_MS,
       commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,

@@ -1,5 +1,4 @@
 import { RedisService } from '../redis/redis.service.js';
-import { LIST_FOR_USER } from './room.scripts.js';
 import type { Member, Room, RoomStore } from './room.store.js';
 
 /**
@@ -11,8 +10,14 @@ const MAX_REMEMBERED = 100_000;
 
 /**
  * Rooms in Redis: `…:info` holds the room as JSON, `…:members` a hash of
- * user id → member JSON, and `chat:user:<id>:rooms` a sorted set of the
+ * user id → member JSON, and `chat:user:{<id>}:rooms` a sorted set of the
  * user's rooms by when they joined.
+ *
+ * A room's keys and a user's room list sit in different slots (on a
+ * cluster, often on different nodes), so no step writes both at once: the
+ * room is written first and the user lists after, and readers of a list skip
+ * rooms that are not (or no longer) there, so a crash in between leaves a
+ * list at most briefly behind, never pointing at a half-written room.
  *
  * Membership answers are remembered, so that while Redis is away this
  * instance can still let known members join (PROTOCOL §2, "When the shared
@@ -27,11 +32,9 @@ export class RedisRoomStore implements RoomStore {
     const { client, keys } = this.redis;
     await this.redis.call(async () => {
       const tx = client.multi().set(keys.room(room.room_id, 'info'), JSON.stringify({ ...room, member_ids: [] }));
-      for (const member of members) {
-        tx.hset(keys.room(room.room_id, 'members'), member.user_id, JSON.stringify(member));
-        tx.zadd(keys.userRooms(member.user_id), Date.parse(member.joined_at), room.room_id);
-      }
+      for (const member of members) tx.hset(keys.room(room.room_id, 'members'), member.user_id, JSON.stringify(member));
       await tx.exec();
+      await Promise.all(members.map((member) => client.zadd(keys.userRooms(member.user_id), Date.parse(member.joined_at), room.room_id)));
     });
   }
 
@@ -43,13 +46,20 @@ export class RedisRoomStore implements RoomStore {
     return info === null ? undefined : { ...(JSON.parse(info) as Room), member_ids: memberIds };
   }
 
-  /** One round trip: a script reads the user's room ids and every room's info and members. */
+  /**
+   * Two round trips: the user's room ids, then every room's info and
+   * members at once (one command per key: the rooms' keys may sit on
+   * different cluster nodes).
+   */
   async listForUser(userId: string): Promise<Room[]> {
-    const { keys } = this.redis;
-    const rooms = (await this.redis.call(() =>
-      this.redis.run(LIST_FOR_USER, [keys.userRooms(userId)], [keys.roomPrefix()]),
-    )) as Array<[string, string | null, string[]]>;
-    return rooms.flatMap(([, info, memberIds]) => (info ? [{ ...(JSON.parse(info) as Room), member_ids: memberIds }] : []));
+    const { client, keys } = this.redis;
+    const rooms = await this.redis.call(async () => {
+      const ids = await client.zrevrange(keys.userRooms(userId), 0, -1);
+      return Promise.all(
+        ids.map((id) => Promise.all([client.get(keys.room(id, 'info')), client.hkeys(keys.room(id, 'members'))])),
+      );
+    });
+    return rooms.flatMap(([info, memberIds]) => (info ? [{ ...(JSON.parse(info) as Room), member_ids: memberIds }] : []));
   }
 
   async members(roomId: string): Promise<Member[]> {
@@ -73,13 +83,13 @@ export class RedisRoomStore implements RoomStore {
   async addMember(roomId: string, member: Member): Promise<Member> {
     const { client, keys } = this.redis;
     return this.redis.call(async () => {
-      // The user's room list is updated either way: it is true in both cases.
-      const [, , [, stored]] = (await client
+      const [, [, stored]] = (await client
         .multi()
         .hsetnx(keys.room(roomId, 'members'), member.user_id, JSON.stringify(member))
-        .zadd(keys.userRooms(member.user_id), 'NX', Date.parse(member.joined_at), roomId)
         .hget(keys.room(roomId, 'members'), member.user_id)
-        .exec()) as [unknown, unknown, [Error | null, string]];
+        .exec()) as [unknown, [Error | null, string]];
+      // The user's room list is updated either way: it is true in both cases.
+      await client.zadd(keys.userRooms(member.user_id), 'NX', Date.parse(member.joined_at), roomId);
       this.remember(`${roomId}\n${member.user_id}`, true);
       return JSON.parse(stored) as Member;
     });
@@ -88,11 +98,8 @@ export class RedisRoomStore implements RoomStore {
   async removeMember(roomId: string, userId: string): Promise<boolean> {
     const { client, keys } = this.redis;
     return this.redis.call(async () => {
-      const [[, removed]] = (await client
-        .multi()
-        .hdel(keys.room(roomId, 'members'), userId)
-        .zrem(keys.userRooms(userId), roomId)
-        .exec()) as [[Error | null, number]];
+      const removed = await client.hdel(keys.room(roomId, 'members'), userId);
+      await client.zrem(keys.userRooms(userId), roomId);
       this.remember(`${roomId}\n${userId}`, false);
       return removed === 1;
     });
