@@ -31,7 +31,8 @@ function serviceEnv(redis) {
     MAX_CONNECTIONS: '100000',
     MAX_CONNECTIONS_PER_USER: '1000',
     MAX_ROOMS_PER_CONNECTION: '1000',
-    ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix } : {}),
+    ...(redis?.clusterNodes ? { REDIS_CLUSTER_NODES: redis.clusterNodes, REDIS_KEY_PREFIX: redis.prefix } : {}),
+    ...(redis?.url ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix } : {}),
   };
 }
 

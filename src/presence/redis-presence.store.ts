@@ -51,6 +51,8 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   private readonly local = new MemoryPresenceStore();
   private heartbeat: NodeJS.Timeout | undefined;
   private outOfSync = false;
+  /** The shared step in flight per (room, user) held pair: a join and a leave of one pair reach Redis in the order they were made. */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly redis: RedisService,
@@ -133,18 +135,34 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
    * different slots: the held pair first, so a crash in between leaves
    * nothing the reaper cannot clear. Returns whether the user came online.
    */
-  private async sharedJoin(roomId: string, userId: string): Promise<boolean> {
+  private sharedJoin(roomId: string, userId: string): Promise<boolean> {
     const { client, keys, instanceId } = this.redis;
-    await client.sadd(keys.instanceHeld(instanceId), keys.heldPair(roomId, userId));
-    return (await this.eval(PRESENCE_JOIN, [keys.online(roomId, userId), keys.room(roomId, 'online')], [instanceId, userId])) === 1;
+    return this.inOrder(keys.heldPair(roomId, userId), async () => {
+      await client.sadd(keys.instanceHeld(instanceId), keys.heldPair(roomId, userId));
+      return (await this.eval(PRESENCE_JOIN, [keys.online(roomId, userId), keys.room(roomId, 'online')], [instanceId, userId])) === 1;
+    });
   }
 
   /** The room's sets first, then the held pair (see `sharedJoin`). Returns whether the user went offline. */
-  private async sharedLeave(roomId: string, userId: string): Promise<boolean> {
+  private sharedLeave(roomId: string, userId: string): Promise<boolean> {
     const { client, keys, instanceId } = this.redis;
-    const offline = (await this.eval(PRESENCE_LEAVE, [keys.online(roomId, userId), keys.room(roomId, 'online')], [instanceId, userId])) === 1;
-    await client.srem(keys.instanceHeld(instanceId), keys.heldPair(roomId, userId));
-    return offline;
+    return this.inOrder(keys.heldPair(roomId, userId), async () => {
+      const offline = (await this.eval(PRESENCE_LEAVE, [keys.online(roomId, userId), keys.room(roomId, 'online')], [instanceId, userId])) === 1;
+      await client.srem(keys.instanceHeld(instanceId), keys.heldPair(roomId, userId));
+      return offline;
+    });
+  }
+
+  /** Runs `work` after the pair's previous shared step has settled (a one-script step used to be ordered by the connection alone). */
+  private inOrder<T>(pair: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.inFlight.get(pair) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    const settled = next.catch(() => undefined);
+    this.inFlight.set(pair, settled);
+    void settled.then(() => {
+      if (this.inFlight.get(pair) === settled) this.inFlight.delete(pair);
+    });
+    return next;
   }
 
   /** Renews this instance's heartbeat and reaps instances whose heartbeat ran out. */
