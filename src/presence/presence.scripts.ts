@@ -66,6 +66,17 @@ end
 return expired`;
 
 /**
+ * Claims instances whose heartbeat ran out, so one reaper clears each: their
+ * deadline moves to the lease's end (a reaper that dies meanwhile leaves the
+ * instance to be claimed again when the lease runs out).
+ * KEYS: instances sorted set. ARGV: now, lease end, most to claim. Returns their ids.
+ */
+export const CLAIM_DEAD = `
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(dead) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id) end
+return dead`;
+
+/**
  * Clears what a dead instance held for one user in one room (the room's
  * slot only; `RedisPresenceStore` walks the dead instance's held set and
  * runs this per pair). KEYS: the room's online:<user> set, online set,

@@ -3,6 +3,7 @@ import { encodeRoomEvent, type RoomEvent } from '../core/room-event.js';
 import { RedisService } from '../redis/redis.service.js';
 import { MemoryPresenceStore } from './memory-presence.store.js';
 import {
+  CLAIM_DEAD,
   PRESENCE_JOIN,
   PRESENCE_LEAVE,
   REAP_PAIR,
@@ -183,13 +184,17 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   /**
    * Clears what instances whose heartbeat ran out still held: their users
    * go offline where no other instance holds them, and their typing stops.
-   * One script per (room, user) pair, each in its room's slot; the held set
-   * and the listing go last, so a reaper that stops halfway leaves the rest
-   * to the next beat (of any instance). Returns how many instances it cleared.
+   * Several steps, each in one slot: claim the dead (`CLAIM_DEAD`, so one
+   * reaper takes each), one `REAP_PAIR` per held (room, user) pair in the
+   * room's slot, then the held set and the listing; the events go out after.
+   * A reaper that stops halfway leaves the instance to be claimed again when
+   * its lease runs out, and `REAP_PAIR` finds nothing twice. Returns how many
+   * instances it cleared.
    */
   private async reap(now: number): Promise<number> {
     const { client, keys } = this.redis;
-    const dead = await client.zrangebyscore(keys.instances(), '-inf', now, 'LIMIT', 0, REAP_BATCH);
+    const dead = (await this.eval(CLAIM_DEAD, [keys.instances()], [now, now + this.instanceTtlMs, REAP_BATCH])) as string[];
+    const events: Array<[roomId: string, event: RoomEvent]> = [];
     for (const id of dead) {
       for (const pair of await client.smembers(keys.instanceHeld(id))) {
         const held = keys.parseHeldPair(pair);
@@ -200,12 +205,13 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
           [keys.online(roomId, userId), keys.room(roomId, 'online'), keys.room(roomId, 'typing')],
           [id, userId],
         )) as [string | null, number];
-        if (stopped) await this.publish(roomId, { type: 'typing_stopped', data: { user_id: userId, connection_id: stopped } });
-        if (offline === 1) await this.publish(roomId, { type: 'presence', data: { user_id: userId, status: 'offline', connection_id: id } });
+        if (stopped) events.push([roomId, { type: 'typing_stopped', data: { user_id: userId, connection_id: stopped } }]);
+        if (offline === 1) events.push([roomId, { type: 'presence', data: { user_id: userId, status: 'offline', connection_id: id } }]);
       }
       await client.del(keys.instanceHeld(id));
       await client.zrem(keys.instances(), id);
     }
+    for (const [roomId, event] of events) await this.publish(roomId, event);
     return dead.length;
   }
 
