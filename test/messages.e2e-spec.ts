@@ -5,8 +5,8 @@ import { messageShape } from './support/shapes.js';
 import { token } from './support/tokens.js';
 import type { Frame, TestClient } from './support/ws-client.js';
 
-describe('messages (PROTOCOL §2 "Messages", §3)', () => {
-  const chat = useInstances({ env: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 } });
+describe.each(['compiled', 'class-validator'])('messages (PROTOCOL §2 "Messages", §3), %s validator', (validator) => {
+  const chat = useInstances({ env: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000, FRAME_VALIDATOR: validator } });
   let roomId: string;
   let alice: TestClient;
   let aliceTab: TestClient;

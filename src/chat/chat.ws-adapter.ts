@@ -3,7 +3,7 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { lastValueFrom, type Observable } from 'rxjs';
+import { isObservable, lastValueFrom, type Observable } from 'rxjs';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { AuthError } from '../auth/session.js';
 import { ACCESS_TOKEN_PROTOCOL, TokenService } from '../auth/token.service.js';
@@ -18,6 +18,9 @@ type Frame = Record<string, unknown> & { type: string; ref?: string };
 
 /** Keys that could reach an object's prototype; dropped while parsing. */
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** Any frame that could hold one of them (a JSON escape such as `\u005f` is always a backslash). */
+const UNSAFE_KEY_PATTERN = /__proto__|constructor|prototype|\\/;
+const dropUnsafeKeys = (key: string, value: unknown): unknown => (UNSAFE_KEYS.has(key) ? undefined : value);
 
 /**
  * Nest's `ws` adapter, made to speak PROTOCOL.md at the edge:
@@ -105,7 +108,9 @@ export class ChatWsAdapter extends WsAdapter {
     if (isBinary) return invalid('invalid_frame', 'Binary frames are not accepted; send JSON text');
     let value: unknown;
     try {
-      value = JSON.parse(data.toString(), (key, v: unknown) => (UNSAFE_KEYS.has(key) ? undefined : v));
+      const text = data.toString();
+      // A reviver costs a call per value of every frame; only frames that spell such a key need one.
+      value = UNSAFE_KEY_PATTERN.test(text) ? JSON.parse(text, dropUnsafeKeys) : JSON.parse(text);
     } catch {
       return invalid('invalid_json', 'The frame is not valid JSON');
     }
@@ -133,7 +138,9 @@ export class ChatWsAdapter extends WsAdapter {
       return connection.send({ type: 'error', code: 'unknown_type', message: `Unknown frame type "${type}"` }, frame.ref);
     }
     try {
-      const reply = await lastValueFrom(transform(await handler.callback(frame, frame.type)), { defaultValue: undefined });
+      // Handlers here answer with a value (or nothing); an Observable would still be waited for.
+      let reply: unknown = await handler.callback(frame, frame.type);
+      if (isObservable(reply)) reply = await lastValueFrom(transform(reply), { defaultValue: undefined });
       if (reply) connection.send(reply as Reply, frame.ref);
     } catch (error) {
       // Handler errors normally reach WsErrorFilter; this is the last resort.

@@ -1,6 +1,5 @@
 import { BadRequestException, ValidationPipe } from '@nestjs/common';
 import type { ValidationError } from 'class-validator';
-import { ChatError } from './chat.error.js';
 
 /** The first problem of a failed validation, naming the field by its path (`since.seq must be …`). */
 export function describeValidation(errors: ValidationError[], parent = ''): string {
@@ -13,17 +12,12 @@ export function describeValidation(errors: ValidationError[], parent = ''): stri
   return 'invalid input';
 }
 
-const options = { transform: true, forbidUnknownValues: true, validateCustomDecorators: false };
-
-/** Validates client frames; a failure is our `invalid_frame` error, not Nest's HTTP 400. */
-export const framePipe = new ValidationPipe({
-  ...options,
-  exceptionFactory: (errors) => new ChatError('invalid_frame', describeValidation(errors)),
-});
+/** How frames (`FramePipe`) and REST input are validated. */
+export const validationOptions = { transform: true, forbidUnknownValues: true, validateCustomDecorators: false };
 
 /** Validates REST bodies and queries; a failure is a 400 naming the field. */
 export const restPipe = new ValidationPipe({
-  ...options,
+  ...validationOptions,
   whitelist: true,
   exceptionFactory: (errors) => new BadRequestException(describeValidation(errors)),
 });
