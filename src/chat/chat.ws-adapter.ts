@@ -16,6 +16,9 @@ import { toErrorFrame } from './ws-error.filter.js';
 /** A parsed client frame: a JSON object with a string `type`. */
 type Frame = Record<string, unknown> & { type: string; ref?: string };
 
+/** A frame ready for its handler, or the answer to a frame that cannot have one. */
+type Parsed = { frame: Frame } | { error: Reply; ref?: string };
+
 /** Keys that could reach an object's prototype; dropped while parsing. */
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 /** Any frame that could hold one of them (a JSON escape such as `\u005f` is always a backslash). */
@@ -72,35 +75,43 @@ export class ChatWsAdapter extends WsAdapter {
     const connection = this.connections.get(socket);
     if (!connection) return socket.terminate();
     const byType = new Map(handlers.map((handler) => [handler.message as string, handler]));
-    let queue = Promise.resolve();
     socket.on('error', (error) => this.log.debug(`socket error: ${error.message}`));
-    let waiting = 0;
+    /** Frames not yet handled, oldest first; `draining` while one is being handled. */
+    const pending: Parsed[] = [];
+    let draining = false;
+    const drain = async () => {
+      draining = true;
+      for (let parsed = pending.shift(); parsed; parsed = pending.shift()) {
+        try {
+          if ('error' in parsed) connection.send(parsed.error, parsed.ref);
+          else await this.dispatch(connection, parsed.frame, byType, transform);
+        } catch (error) {
+          this.log.error(error);
+        }
+      }
+      draining = false;
+    };
     socket.on('message', (data, isBinary) => {
       connection.lastSeenAt = Date.now();
       let verdict = connection.limiter.take();
       if (verdict === 'abuse') return connection.close(CloseCode.policy, 'rate_limit_abuse');
       // Frames wait while earlier ones are handled; with a slow store, no more than a burst may.
-      if (verdict === 'ok' && waiting >= this.settings.ws.rateLimit.burst) verdict = connection.limiter.drop();
+      if (verdict === 'ok' && pending.length + (draining ? 1 : 0) >= this.settings.ws.rateLimit.burst) {
+        verdict = connection.limiter.drop();
+      }
       if (verdict !== 'ok') {
         if (verdict === 'drop_and_tell') {
           connection.send({ type: 'error', code: 'rate_limited', message: 'Too many frames; some were dropped' });
         }
         return;
       }
-      const parsed = this.parse(data, isBinary);
-      waiting += 1;
-      queue = queue
-        .then(() =>
-          'error' in parsed
-            ? connection.send(parsed.error, parsed.ref)
-            : this.dispatch(connection, parsed.frame, byType, transform),
-        )
-        .catch((error: unknown) => this.log.error(error))
-        .finally(() => (waiting -= 1));
+      // One loop per burst of frames rather than a chain of promises per frame; still one at a time, in order.
+      pending.push(this.parse(data, isBinary));
+      if (!draining) void drain();
     });
   }
 
-  private parse(data: RawData, isBinary: boolean): { frame: Frame } | { error: Reply; ref?: string } {
+  private parse(data: RawData, isBinary: boolean): Parsed {
     const invalid = (code: 'invalid_json' | 'invalid_frame', message: string, ref?: string) => ({
       error: { type: 'error' as const, code, message },
       ref,
