@@ -3,6 +3,7 @@ import type { Session } from '../auth/session.js';
 import { newId } from '../core/ids.js';
 import { CloseCode, Reply, encode } from './protocol.js';
 import { RateLimiter } from './rate-limiter.js';
+import { RecoveryBudget } from './recovery-budget.js';
 
 /**
  * One open WebSocket of one user on this instance, and what the protocol
@@ -22,6 +23,8 @@ export class Connection {
     public session: Session,
     readonly limiter: RateLimiter,
     private readonly maxBufferedBytes: number,
+    /** Messages this connection may still recover over all its joins. */
+    readonly recovery: RecoveryBudget = new RecoveryBudget(Number.MAX_SAFE_INTEGER),
   ) {}
 
   get userId(): string {

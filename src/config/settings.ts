@@ -12,14 +12,21 @@ export interface Settings {
     /** `compiled` (default) or `class-validator`: see FRAME_VALIDATOR. */
     frameValidator: 'compiled' | 'class-validator';
     maxBufferedBytes: number;
+    maxTotalBufferedBytes: number;
     maxConnections: number;
     maxConnectionsPerUser: number;
     /** Frames per connection: a token bucket, and when sending too fast for too long counts as abuse. */
     rateLimit: { perSecond: number; burst: number; abuseFactor: number; abuseWindowMs: number };
   };
   typing: { throttleMs: number; ttlMs: number };
-  limits: { maxRoomsPerConnection: number; maxMessageLength: number; maxRefLength: number };
-  messages: { dedupWindowMs: number; historyMaxPerRoom: number; recoveryMaxMessages: number };
+  limits: { maxRoomsPerConnection: number; maxMessageLength: number; maxRefLength: number; roomBacklogMax: number };
+  messages: {
+    dedupWindowMs: number;
+    historyMaxPerRoom: number;
+    historyMaxBytes: number;
+    recoveryMaxMessages: number;
+    recoveryBudgetPerMinute: number;
+  };
   redis: {
     url: string | undefined;
     keyPrefix: string;
@@ -70,6 +77,7 @@ export function toSettings(env: EnvironmentVariables): Settings {
       maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
       frameValidator: env.FRAME_VALIDATOR as Settings['ws']['frameValidator'],
       maxBufferedBytes: env.MAX_BUFFERED_BYTES,
+      maxTotalBufferedBytes: env.MAX_TOTAL_BUFFERED_BYTES,
       maxConnections: env.MAX_CONNECTIONS,
       maxConnectionsPerUser: env.MAX_CONNECTIONS_PER_USER,
       rateLimit: {
@@ -84,11 +92,14 @@ export function toSettings(env: EnvironmentVariables): Settings {
       maxRoomsPerConnection: env.MAX_ROOMS_PER_CONNECTION,
       maxMessageLength: env.MAX_MESSAGE_LENGTH,
       maxRefLength: env.MAX_REF_LENGTH,
+      roomBacklogMax: env.ROOM_BACKLOG_MAX,
     },
     messages: {
       dedupWindowMs: env.DEDUP_WINDOW_MS,
       historyMaxPerRoom: env.HISTORY_MAX_PER_ROOM,
+      historyMaxBytes: env.HISTORY_MAX_BYTES,
       recoveryMaxMessages: env.RECOVERY_MAX_MESSAGES,
+      recoveryBudgetPerMinute: env.RECOVERY_BUDGET_PER_MINUTE,
     },
     redis: {
       url: env.REDIS_URL || undefined,
