@@ -15,14 +15,15 @@ const FLOORS = {
   redis: ['core', 'config'],
   bus: ['core', 'config', 'redis'],
   auth: ['core', 'config'],
+  limits: ['core', 'config', 'redis'],
   presence: ['core', 'config', 'redis', 'bus'],
   messages: ['core', 'config', 'redis', 'bus', 'presence'],
-  rooms: ['core', 'config', 'redis', 'bus', 'presence', 'messages'],
+  rooms: ['core', 'config', 'redis', 'bus', 'presence', 'messages', 'limits'],
   health: ['core', 'config', 'instance', 'redis'],
 };
 
 /** Folders below the socket edge know nothing of sockets. */
-const SOCKETLESS = ['core', 'config', 'instance', 'redis', 'bus', 'presence', 'messages', 'rooms'];
+const SOCKETLESS = ['core', 'config', 'instance', 'redis', 'limits', 'bus', 'presence', 'messages', 'rooms'];
 
 const floorRules = Object.entries(FLOORS).map(([folder, below]) => ({
   files: [`src/${folder}/**/*.ts`],

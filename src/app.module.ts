@@ -4,6 +4,7 @@ import { AppConfigModule } from './config/config.module.js';
 import type { Environment } from './config/environment.js';
 import { HealthModule } from './health/health.module.js';
 import { InstanceModule } from './instance/instance.module.js';
+import { LimitsModule } from './limits/limits.module.js';
 import { RedisModule } from './redis/redis.module.js';
 
 @Module({})
@@ -12,7 +13,7 @@ export class AppModule {
   static async forRoot(overrides: Environment = {}): Promise<DynamicModule> {
     return {
       module: AppModule,
-      imports: [await AppConfigModule.forRoot(overrides), InstanceModule, RedisModule, ChatModule, HealthModule],
+      imports: [await AppConfigModule.forRoot(overrides), InstanceModule, RedisModule, LimitsModule, ChatModule, HealthModule],
     };
   }
 }

@@ -1,6 +1,7 @@
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import request from 'supertest';
+import { InstanceState } from '../src/instance/instance-state.js';
 import { startApp, type RunningApp } from './support/app.js';
 import { answersTo, collect, join } from './support/chat.js';
 import { ask, backendMessage, seqs, useCluster, waitFor, waitReadiness } from './support/cluster.js';
@@ -76,7 +77,6 @@ async function persisted(url: string, prefix: string): Promise<() => Promise<voi
   };
 }
 
-const connections = async (http: string) => (await request(http).get('/health/ready')).body as { connections?: number };
 
 describe('regressions from the review, on two instances sharing one Redis', () => {
   const cluster = useCluster(2);
@@ -99,7 +99,7 @@ describe('regressions from the review, on two instances sharing one Redis', () =
       client.socket.terminate();
       await client.closed;
     }
-    await waitFor(async () => (await connections(http(A))).connections === 0, 5000, 'every ghost connection gone from A');
+    await waitFor(async () => cluster.instances[A].app.get(InstanceState).connections === 0, 5000, 'every ghost connection gone from A');
 
     const newcomer = await cluster.connect(B, 'newcomer');
     const joined = await join(newcomer, roomId);

@@ -144,7 +144,11 @@ export class ChatWsAdapter extends WsAdapter {
   private upgrade(server: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     try {
-      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      // The path is compared as written: parsing a hostile request line as a URL can throw with the
+      // whole line (query token included) in the message.
+      const url = req.url ?? '/';
+      const query = url.indexOf('?');
+      const path = query >= 0 ? url.slice(0, query) : url;
       if (path !== this.settings.ws.path) return reject(socket, 404, 'not_found', 'No WebSocket endpoint here');
       this.connections.assertAdmissible();
       if (!this.tokens.originAllowed(req.headers.origin)) {
@@ -158,7 +162,8 @@ export class ChatWsAdapter extends WsAdapter {
       });
     } catch (error) {
       if (error instanceof AuthError) return reject(socket, error.status, error.code, error.message);
-      this.log.error(error);
+      // Never the error itself: its message or stack may quote the request line or a header, token included.
+      this.log.debug(`upgrade refused as malformed (${error instanceof Error ? error.name : typeof error})`);
       reject(socket, 400, 'bad_request', 'The upgrade request is malformed');
     }
   }

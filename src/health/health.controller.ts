@@ -19,10 +19,11 @@ export class HealthController {
     return { status: 'ok' };
   }
 
+  /** Ready or not and why; no counts (anyone may ask, and counts belong to metrics). */
   @Get('ready')
-  ready(): { status: 'ok'; connections: number } {
+  ready(): { status: 'ok' } {
     const reason = this.instance.isDraining ? 'draining' : this.redis.notReadyReason;
     if (reason) throw new ServiceUnavailableException({ statusCode: 503, error: 'Service Unavailable', message: reason });
-    return { status: 'ok', connections: this.instance.connections };
+    return { status: 'ok' };
   }
 }
