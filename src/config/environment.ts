@@ -63,7 +63,7 @@ export class EnvironmentVariables {
   JWT_AUDIENCE: string = '';
 
   /** The secret before the current one, still accepted until JWT_PREVIOUS_SECRET_UNTIL (key rotation). */
-  @IsOptional() @IsString() @MinLength(16)
+  @IsString() @Matches(/^(|.{16,})$/, { message: 'JWT_PREVIOUS_SECRET must be empty or at least 16 characters' })
   JWT_PREVIOUS_SECRET: string = '';
 
   /** When JWT_PREVIOUS_SECRET stops being accepted (ISO 8601); required with it. */
