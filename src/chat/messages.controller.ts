@@ -9,7 +9,7 @@ import { EditMessageBody, HistoryQuery } from './dto/rest.dto.js';
 import { HttpErrorFilter } from './http-error.filter.js';
 import { RestRateGuard } from './rest-rate.guard.js';
 import type { Message } from './protocol.js';
-import { restPipe } from './validation.js';
+import { MessageIdPipe, RoomIdPipe, restPipe } from './validation.js';
 
 const DEFAULT_PAGE = 50;
 
@@ -27,7 +27,7 @@ export class MessagesController {
   @Get()
   async history(
     @CurrentSession() caller: Session,
-    @Param('room_id') roomId: string,
+    @Param('room_id', RoomIdPipe) roomId: string,
     @Query() query: HistoryQuery,
   ): Promise<{ messages: Message[]; total: number; has_more: boolean }> {
     await this.rooms.readable(caller, roomId);
@@ -38,7 +38,7 @@ export class MessagesController {
   @Post()
   async send(
     @CurrentSession() caller: Session,
-    @Param('room_id') roomId: string,
+    @Param('room_id', RoomIdPipe) roomId: string,
     @Body() body: MessageBody,
   ): Promise<Message> {
     await this.rooms.assertMember(caller, roomId);
@@ -49,8 +49,8 @@ export class MessagesController {
   @Patch(':message_id')
   async edit(
     @CurrentSession() caller: Session,
-    @Param('room_id') roomId: string,
-    @Param('message_id') messageId: string,
+    @Param('room_id', RoomIdPipe) roomId: string,
+    @Param('message_id', MessageIdPipe) messageId: string,
     @Body() body: EditMessageBody,
   ): Promise<Message> {
     await this.rooms.assertMember(caller, roomId);
@@ -60,8 +60,8 @@ export class MessagesController {
   @Delete(':message_id')
   async delete(
     @CurrentSession() caller: Session,
-    @Param('room_id') roomId: string,
-    @Param('message_id') messageId: string,
+    @Param('room_id', RoomIdPipe) roomId: string,
+    @Param('message_id', MessageIdPipe) messageId: string,
   ): Promise<Message> {
     await this.rooms.assertMember(caller, roomId);
     return this.messages.delete(caller.userId, roomId, messageId);

@@ -157,7 +157,7 @@ export class EnvironmentVariables {
 
   /** Rooms one user may create per minute (service tokens are exempt). */
   @IsInt() @Min(1)
-  ROOMS_CREATED_PER_MINUTE: number = 30;
+  ROOMS_CREATED_PER_MINUTE: number = 60;
 
   /** Members one room may have. */
   @IsInt() @Min(2) @Max(100_000)

@@ -1,5 +1,5 @@
 /**
- * Redis keys of the shared limits. Each part a client can influence is
+ * Redis keys of the shared limits and of the one direct room per pair. Each part a client can influence is
  * percent-encoded, so no two subjects meet in one key, and a user's keys
  * share the hash tag `{u:<encoded user id>}` (one Redis Cluster slot per user).
  */
@@ -9,6 +9,16 @@ export class LimitKeys {
   /** A fixed-window counter: `bucket` is ours (`rest`, `rooms-created`), `subject` a user or an address. */
   rate(bucket: string, subject: LimitSubject): string {
     return `${this.prefix}chat:limit:${bucket}:${tag(subject)}`;
+  }
+
+  /** How many rooms a user has created, in all. */
+  roomsCreated(userId: string): string {
+    return `${this.prefix}chat:limit:rooms-created:${tag({ user: userId })}`;
+  }
+
+  /** The id of the direct room of two users; `pair` is `directPair(a, b)`, already encoded. */
+  directRoom(pair: string): string {
+    return `${this.prefix}chat:direct:${pair}`;
   }
 
   /** The sorted set of a user's open connections on every instance, scored by when each expires unless renewed. */
