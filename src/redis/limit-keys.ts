@@ -8,7 +8,7 @@ export class LimitKeys {
 
   /** A fixed-window counter: `bucket` is ours (`rest`, `rooms-created`), `subject` a user or an address. */
   rate(bucket: string, subject: LimitSubject): string {
-    return `${this.prefix}chat:limit:${bucket}:${tag(subject)}`;
+    return `${this.prefix}chat:limit:rate:${bucket}:${tag(subject)}`;
   }
 
   /** How many rooms a user has created, in all. */
