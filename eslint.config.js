@@ -18,7 +18,7 @@ const FLOORS = {
   limits: ['core', 'config', 'redis'],
   presence: ['core', 'config', 'redis', 'bus'],
   messages: ['core', 'config', 'redis', 'bus', 'presence'],
-  rooms: ['core', 'config', 'redis', 'bus', 'presence', 'messages', 'limits'],
+  rooms: ['core', 'config', 'redis', 'bus', 'presence', 'messages'],
   health: ['core', 'config', 'instance', 'redis'],
 };
 
