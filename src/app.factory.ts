@@ -17,7 +17,11 @@ export async function createApp(
 ): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(await AppModule.forRoot(overrides), { logger, abortOnError: false });
   const settings = app.get<Settings>(SETTINGS);
-  app.enableCors({ origin: settings.http.corsOrigins === '*' ? true : settings.http.corsOrigins });
+  app.enableCors({
+    origin: settings.http.corsOrigins === '*' ? true : settings.http.corsOrigins,
+    // Paging and rate-limit answers a browser client must be able to read.
+    exposedHeaders: ['X-Total-Count', 'X-Next-Cursor', 'Retry-After'],
+  });
   app.disable('x-powered-by');
   app.set('trust proxy', settings.http.trustProxy);
   limitSockets(app.getHttpServer() as Server, settings.http);

@@ -96,7 +96,13 @@ describe.each([
 
   it('pages GET /rooms/:id/members as a bare array with X-Total-Count and X-Next-Cursor', async () => {
     const roomId = (await create('host', ['g1', 'g2']).expect(201)).body.room_id as string;
-    const first = await api().get(`${ROOMS}/${roomId}/members`).query({ limit: 2 }).set('Authorization', bearer('g1')).expect(200);
+    const first = await api()
+      .get(`${ROOMS}/${roomId}/members`)
+      .query({ limit: 2 })
+      .set('Authorization', bearer('g1'))
+      .set('Origin', 'http://localhost:3000')
+      .expect(200);
+    expect(first.headers['access-control-expose-headers']).toContain('X-Next-Cursor');
     expect(first.body).toHaveLength(2);
     expect(first.headers['x-total-count']).toBe('3');
     const cursor = first.headers['x-next-cursor'] as string;
