@@ -28,7 +28,7 @@ async function outcome(pipe: FramePipe, raw: string, metatype: ArgumentMetadata[
 // Values of every JSON kind, and the edges of the frames' rules.
 const anyValue = fc.oneof(
   fc.string({ maxLength: 6 }),
-  fc.constantFrom('', ' ', 'text', 'image', 'x'.repeat(128), 'x'.repeat(129), '😀'.repeat(65), '\u0000'),
+  fc.constantFrom('', ' ', 'text', 'image', 'x'.repeat(128), 'x'.repeat(129), '😀'.repeat(65), '\u0000', 'a\uD800b', '\uDC00'),
   fc.integer(),
   fc.double(),
   fc.constantFrom(0, -1, 1.5, Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER + 2),
@@ -37,7 +37,7 @@ const anyValue = fc.oneof(
   fc.array(fc.oneof(fc.string({ maxLength: 3 }), fc.integer()), { maxLength: 2 }),
   fc.dictionary(fc.constantFrom('a', 'seq', 'epoch'), fc.oneof(fc.string({ maxLength: 3 }), fc.integer()), { maxKeys: 2 }),
 );
-const id = fc.oneof(fc.string({ minLength: 1, maxLength: 8 }), fc.uuid());
+const id = fc.oneof(fc.uuid(), fc.constantFrom('a', 'msg-1', 'x.y:z_9', 'no spaces'), fc.string({ minLength: 1, maxLength: 8 }));
 const field = (valid: fc.Arbitrary<unknown>) => fc.oneof({ arbitrary: valid, weight: 4 }, { arbitrary: anyValue, weight: 1 });
 const since = field(
   fc.record(
@@ -77,14 +77,18 @@ describe(FramePipe.name, () => {
   });
 
   it('builds the DTO instance of a valid frame itself, and leaves anything else to class-validator', async () => {
-    const raw = JSON.stringify({ type: 'join_room', room_id: 'r', since: { seq: 3, epoch: 'e' }, ref: 'x' });
+    const roomId = '0b6f4a52-5d0e-4b4e-9a39-3c1f0f0e7a11';
+    const raw = JSON.stringify({ type: 'join_room', room_id: roomId, since: { seq: 3, epoch: 'e' }, ref: 'x' });
     // A plain value, not a promise: the compiled path does not wait.
     const entity = compiled.transform(JSON.parse(raw), body(JoinRoomFrame));
     expect(entity).toBeInstanceOf(JoinRoomFrame);
-    expect(entity).toMatchObject({ room_id: 'r', since: { seq: 3, epoch: 'e' }, ref: 'x' });
+    expect(entity).toMatchObject({ room_id: roomId, since: { seq: 3, epoch: 'e' }, ref: 'x' });
     await expect(
-      compiled.transform({ type: 'join_room', room_id: '', ref: 'x' }, body(JoinRoomFrame)) as Promise<unknown>,
-    ).rejects.toThrow(new ChatError('invalid_frame', 'room_id should not be empty'));
+      compiled.transform({ type: 'join_room', room_id: 'r', ref: 'x' }, body(JoinRoomFrame)) as Promise<unknown>,
+    ).rejects.toThrow(new ChatError('invalid_frame', 'room_id must be a room id (a UUID)'));
+    await expect(
+      compiled.transform({ type: 'join_room', room_id: roomId, x: '\uD800' }, body(JoinRoomFrame)) as Promise<unknown>,
+    ).rejects.toThrow(new ChatError('invalid_frame', 'x must be well-formed Unicode text'));
   });
 
   it('passes the socket and other parameters that are not validated through as they are', () => {

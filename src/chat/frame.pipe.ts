@@ -1,22 +1,17 @@
-import { Inject, Injectable, ValidationPipe, type ArgumentMetadata, type PipeTransform } from '@nestjs/common';
+import { Inject, Injectable, type ArgumentMetadata, type PipeTransform } from '@nestjs/common';
 import { SETTINGS, type Settings } from '../config/settings.js';
-import { ChatError } from './chat.error.js';
+import { illFormedPath } from '../core/text.js';
 import { CompiledValidators } from './compiled-validator.js';
-import { describeValidation, validationOptions } from './validation.js';
+import { framePipe } from './validation.js';
 
 /**
- * Validates client frames against their DTO classes; a failure is our
- * `invalid_frame` error, not Nest's HTTP 400. With the `compiled` validator
- * (FRAME_VALIDATOR), a frame that passes is built and checked by one function
- * per DTO instead of class-transformer and class-validator; every other frame
- * takes the class-validator path, which writes the error.
+ * Validates client frames against their DTO classes (`framePipe`). With the
+ * `compiled` validator (FRAME_VALIDATOR), a frame that passes is built and
+ * checked by one function per DTO instead of class-transformer and
+ * class-validator; every other frame takes `framePipe`, which writes the error.
  */
 @Injectable()
 export class FramePipe implements PipeTransform {
-  private readonly classValidator = new ValidationPipe({
-    ...validationOptions,
-    exceptionFactory: (errors) => new ChatError('invalid_frame', describeValidation(errors)),
-  });
   private readonly compiled: CompiledValidators | undefined;
 
   constructor(@Inject(SETTINGS) settings: Settings) {
@@ -26,14 +21,15 @@ export class FramePipe implements PipeTransform {
   /** A plain value, not a promise, when the compiled path settles it: one await fewer per frame. */
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
     const { metatype, type } = metadata;
-    if (this.compiled) {
+    // Text that is not well-formed Unicode anywhere in the value is refused first, by `framePipe`.
+    if (this.compiled && illFormedPath(value) === undefined) {
       // What ValidationPipe returns untouched: `custom` parameters (validateCustomDecorators: false)
       // and, with no `data`, the parameters typed as a built-in (the socket).
       if (type === 'custom' || (!metadata.data && (!metatype || UNVALIDATED.has(metatype)))) return value;
       const entity = metatype && isPlainObject(value) ? this.compiled.for(metatype)?.(value) : undefined;
       if (entity) return entity;
     }
-    return this.classValidator.transform(value, metadata);
+    return framePipe.transform(value, metadata);
   }
 }
 
