@@ -1,5 +1,16 @@
+import { LimitKeys } from '../redis/limit-keys.js';
 import { RedisService } from '../redis/redis.service.js';
-import type { Member, Room, RoomStore } from './room.store.js';
+import { ADD_TO_ROOM, COUNT_CREATED, RELEASE_DIRECT, RESERVE } from './room.scripts.js';
+import type {
+  AddOutcome,
+  CreateLimits,
+  CreateOutcome,
+  Member,
+  MembershipLimits,
+  Page,
+  Room,
+  RoomStore,
+} from './room.store.js';
 
 /**
  * Membership answers remembered for outages, at most this many (oldest
@@ -10,14 +21,20 @@ const MAX_REMEMBERED = 100_000;
 
 /**
  * Rooms in Redis: `…:info` holds the room as JSON, `…:members` a hash of
- * user id → member JSON, and `chat:user:{<id>}:rooms` a sorted set of the
- * user's rooms by when they joined.
+ * user id → member JSON, and `chat:user:<id>:rooms` a sorted set of the
+ * user's rooms by when they joined; beside them (`LimitKeys`) each owner's
+ * count of rooms created and each direct pair's room id.
  *
- * A room's keys and a user's room list sit in different slots (on a
- * cluster, often on different nodes), so no step writes both at once: the
- * room is written first and the user lists after, and readers of a list skip
- * rooms that are not (or no longer) there, so a crash in between leaves a
- * list at most briefly behind, never pointing at a half-written room.
+ * A room's keys, a user's list, an owner's counter and a pair's key sit in
+ * different slots (on a Redis Cluster, often on different nodes), so no step
+ * writes two of them at once: each limit is a check-and-write script on its
+ * own key that reserves its share first (the pair's room, the owner's count,
+ * each user's place), undone if a later step refuses, and the room is
+ * written last. A limit is never exceeded; while a refused attempt undoes
+ * its reservations, a concurrent one may be refused where it would have
+ * passed a moment later. A crash between steps can leave a reservation
+ * behind (a count one too high, a list naming a room that is not there,
+ * which readers skip), never a room past a limit.
  *
  * Membership answers are remembered, so that while Redis is away this
  * instance can still let known members join (PROTOCOL §2, "When the shared
@@ -25,16 +42,46 @@ const MAX_REMEMBERED = 100_000;
  */
 export class RedisRoomStore implements RoomStore {
   private readonly knownMembers = new Map<string, boolean>();
+  private readonly limitKeys: LimitKeys;
 
-  constructor(private readonly redis: RedisService) {}
+  constructor(private readonly redis: RedisService) {
+    this.limitKeys = new LimitKeys(redis.keys.prefix);
+  }
 
-  async create(room: Room, members: Member[]): Promise<void> {
+  async create(room: Room, members: Member[], limits: CreateLimits, direct?: string): Promise<CreateOutcome> {
     const { client, keys } = this.redis;
-    await this.redis.call(async () => {
+    const directKey = this.limitKeys.directRoom(direct ?? '');
+    const createdKey = this.limitKeys.roomsCreated(room.owner_id);
+    const joinedAt = Date.parse(room.created_at);
+    return this.redis.call(async () => {
+      // The pair's room is claimed first; a claim released meanwhile is tried again.
+      while (direct !== undefined && (await client.set(directKey, room.room_id, 'NX')) === null) {
+        const existing = await client.get(directKey);
+        if (existing !== null) return { status: 'exists', roomId: existing };
+      }
+      const undo: Array<() => Promise<unknown>> = [];
+      if (direct !== undefined) undo.push(() => this.redis.run(RELEASE_DIRECT, [directKey], [room.room_id]));
+      const rollback = async () => {
+        for (const step of undo.reverse()) await step();
+      };
+      if ((await this.redis.run(COUNT_CREATED, [createdKey], [limits.roomsCreatedByOwner ?? -1])) === 0) {
+        await rollback();
+        return { status: 'owner_quota' };
+      }
+      undo.push(() => client.decr(createdKey));
+      for (const member of members) {
+        const userRooms = keys.userRooms(member.user_id);
+        const reserved = await this.redis.run(RESERVE, [userRooms], [room.room_id, joinedAt, limits.roomsPerUser]);
+        if (reserved === 0) {
+          await rollback();
+          return { status: 'user_full', userId: member.user_id };
+        }
+        if (reserved === 1) undo.push(() => client.zrem(userRooms, room.room_id));
+      }
       const tx = client.multi().set(keys.room(room.room_id, 'info'), JSON.stringify({ ...room, member_ids: [] }));
       for (const member of members) tx.hset(keys.room(room.room_id, 'members'), member.user_id, JSON.stringify(member));
       await tx.exec();
-      await Promise.all(members.map((member) => client.zadd(keys.userRooms(member.user_id), Date.parse(member.joined_at), room.room_id)));
+      return { status: 'created' };
     });
   }
 
@@ -47,24 +94,31 @@ export class RedisRoomStore implements RoomStore {
   }
 
   /**
-   * Two round trips: the user's room ids, then every room's info and
-   * members at once (one command per key: the rooms' keys may sit on
-   * different cluster nodes).
+   * Two round trips: a page of the user's room ids with their count, then
+   * every room's info and members at once (one command per key: the rooms'
+   * keys may sit on different cluster nodes).
    */
-  async listForUser(userId: string): Promise<Room[]> {
+  async listForUser(userId: string, offset: number, limit: number): Promise<Page<Room>> {
     const { client, keys } = this.redis;
-    const rooms = await this.redis.call(async () => {
-      const ids = await client.zrevrange(keys.userRooms(userId), 0, -1);
-      return Promise.all(
-        ids.map((id) => Promise.all([client.get(keys.room(id, 'info')), client.hkeys(keys.room(id, 'members'))])),
-      );
+    const [total, rooms] = await this.redis.call(async () => {
+      const [count, ids] = await Promise.all([
+        client.zcard(keys.userRooms(userId)),
+        client.zrevrange(keys.userRooms(userId), offset, offset + limit - 1),
+      ]);
+      const found = await Promise.all(ids.map((id) => Promise.all([client.get(keys.room(id, 'info')), client.hkeys(keys.room(id, 'members'))])));
+      return [count, found] as const;
     });
-    return rooms.flatMap(([info, memberIds]) => (info ? [{ ...(JSON.parse(info) as Room), member_ids: memberIds }] : []));
+    const items = rooms.flatMap(([info, memberIds]) => (info ? [{ ...(JSON.parse(info) as Room), member_ids: memberIds }] : []));
+    return { items, total };
   }
 
-  async members(roomId: string): Promise<Member[]> {
+  /** In the order members joined (ties by user id), so pages are stable. */
+  async members(roomId: string, offset: number, limit: number): Promise<Page<Member>> {
     const all = await this.redis.call(() => this.redis.client.hvals(this.redis.keys.room(roomId, 'members')));
-    return all.map((json) => JSON.parse(json) as Member).sort((a, b) => a.joined_at.localeCompare(b.joined_at));
+    const sorted = all
+      .map((json) => JSON.parse(json) as Member)
+      .sort((a, b) => a.joined_at.localeCompare(b.joined_at) || (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0));
+    return { items: sorted.slice(offset, offset + limit), total: sorted.length };
   }
 
   async isMember(roomId: string, userId: string): Promise<boolean> {
@@ -80,19 +134,35 @@ export class RedisRoomStore implements RoomStore {
     }
   }
 
-  async addMember(roomId: string, member: Member): Promise<Member> {
+  /**
+   * The room first answers what it can alone (already a member, full), then
+   * the user's list reserves a place (or refuses: full), then the room takes
+   * the member; a room that filled up meanwhile undoes the reservation.
+   */
+  async addMember(roomId: string, member: Member, limits: MembershipLimits): Promise<AddOutcome> {
     const { client, keys } = this.redis;
-    return this.redis.call(async () => {
-      const [, [, stored]] = (await client
-        .multi()
-        .hsetnx(keys.room(roomId, 'members'), member.user_id, JSON.stringify(member))
-        .hget(keys.room(roomId, 'members'), member.user_id)
-        .exec()) as [unknown, [Error | null, string]];
-      // The user's room list is updated either way: it is true in both cases.
-      await client.zadd(keys.userRooms(member.user_id), 'NX', Date.parse(member.joined_at), roomId);
-      this.remember(`${roomId}\n${member.user_id}`, true);
-      return JSON.parse(stored) as Member;
+    const membersKey = keys.room(roomId, 'members');
+    const userRooms = keys.userRooms(member.user_id);
+    const score = Date.parse(member.joined_at);
+    const outcome = await this.redis.call(async (): Promise<AddOutcome> => {
+      const [existing, size] = await Promise.all([client.hget(membersKey, member.user_id), client.hlen(membersKey)]);
+      if (existing !== null) {
+        // The user's room list is true either way.
+        await client.zadd(userRooms, 'NX', score, roomId);
+        return { status: 'existing', member: JSON.parse(existing) as Member };
+      }
+      if (size >= limits.membersPerRoom) return { status: 'room_full' };
+      const reserved = await this.redis.run(RESERVE, [userRooms], [roomId, score, limits.roomsPerUser]);
+      if (reserved === 0) return { status: 'user_full' };
+      const [status, json] = (await this.redis.run(ADD_TO_ROOM, [membersKey], [member.user_id, JSON.stringify(member), limits.membersPerRoom])) as [string, string?];
+      if (status === 'room_full') {
+        if (reserved === 1) await client.zrem(userRooms, roomId);
+        return { status: 'room_full' };
+      }
+      return { status: status === 'added' ? 'added' : 'existing', member: JSON.parse(String(json)) as Member };
     });
+    if (outcome.status === 'added' || outcome.status === 'existing') this.remember(`${roomId}\n${member.user_id}`, true);
+    return outcome;
   }
 
   async removeMember(roomId: string, userId: string): Promise<boolean> {

@@ -1,0 +1,44 @@
+/**
+ * Lua scripts of `RedisRoomStore`. Each touches one key or one room's keys,
+ * so one Redis Cluster slot; what a room and its users' lists need together
+ * is several of them in order (see `RedisRoomStore`).
+ */
+
+/**
+ * RESERVE: a place for a room in a user's rooms, unless the user is full.
+ * KEYS: the user's rooms sorted set. ARGV: room id, joined-at score, most
+ * rooms per user. Returns 2 if the room was already there, 1 if added, 0 if full.
+ */
+export const RESERVE = `
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 2 end
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return 1`;
+
+/**
+ * COUNT_CREATED: counts one more room created by an owner, unless at the
+ * limit. KEYS: the owner's counter. ARGV: most rooms ('-1' for no limit).
+ * Returns 1 if counted, 0 if at the limit.
+ */
+export const COUNT_CREATED = `
+local max = tonumber(ARGV[1])
+if max >= 0 and tonumber(redis.call('GET', KEYS[1]) or '0') >= max then return 0 end
+redis.call('INCR', KEYS[1])
+return 1`;
+
+/** RELEASE_DIRECT: forgets a direct pair's room if it is still this one. KEYS: the pair's key. ARGV: room id. */
+export const RELEASE_DIRECT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0`;
+
+/**
+ * ADD_TO_ROOM: a member, unless the room is full. KEYS: room members hash.
+ * ARGV: user id, member JSON, most members per room.
+ * Returns {'added', member JSON} | {'existing', member JSON} | {'room_full'}.
+ */
+export const ADD_TO_ROOM = `
+local existing = redis.call('HGET', KEYS[1], ARGV[1])
+if existing then return {'existing', existing} end
+if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return {'room_full'} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return {'added', ARGV[2]}`;
