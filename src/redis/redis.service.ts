@@ -41,12 +41,12 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   }
 
   get client(): RedisClient {
-    if (!this.connections) throw new Error('REDIS_URL is not set');
+    if (!this.connections) throw new Error('Neither REDIS_URL nor REDIS_CLUSTER_NODES is set');
     return this.connections.client;
   }
 
   get subscriber(): RedisClient {
-    if (!this.connections) throw new Error('REDIS_URL is not set');
+    if (!this.connections) throw new Error('Neither REDIS_URL nor REDIS_CLUSTER_NODES is set');
     return this.connections.subscriber;
   }
 

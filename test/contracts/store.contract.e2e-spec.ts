@@ -10,6 +10,8 @@ import { RedisPresenceStore } from '../../src/presence/redis-presence.store.js';
 import { MemoryRoomStore } from '../../src/rooms/memory-room.store.js';
 import { RedisRoomStore } from '../../src/rooms/redis-room.store.js';
 import { recordNestLogs } from '../support/logs.js';
+import { clusterRedisService, sharedCluster } from '../support/redis-cluster.js';
+import { uniquePrefix } from '../support/redis.js';
 import { testSettings } from '../support/settings.js';
 import { describeMessageStoreContract } from './message-store.contract.js';
 import { describePresenceStoreContract } from './presence-store.contract.js';
@@ -50,6 +52,23 @@ describeMessageStoreContract(RedisMessageStore.name, async ({ historyMaxPerRoom 
     return { store: new RedisMessageStore(instance, historyMaxPerRoom), bus };
   };
   return { open, close: () => redis.close() };
+});
+
+describe('on a Redis Cluster', () => {
+  const release = sharedCluster.use();
+  afterAll(() => release());
+  describeMessageStoreContract(`${RedisMessageStore.name} (cluster)`, async ({ historyMaxPerRoom }) => {
+    const prefix = uniquePrefix();
+    const instances: Array<Awaited<ReturnType<typeof clusterRedisService>>> = [];
+    const open = async () => {
+      const instance = await clusterRedisService(prefix);
+      instances.push(instance);
+      const bus = new RedisBus(instance);
+      bus.onModuleInit();
+      return { store: new RedisMessageStore(instance, historyMaxPerRoom), bus };
+    };
+    return { open, close: async () => void (await Promise.all(instances.splice(0).map((redis) => redis.onApplicationShutdown()))) };
+  });
 });
 
 describePresenceStoreContract(MemoryPresenceStore.name, async () => {

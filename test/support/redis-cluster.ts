@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, redisAnswers, waitFor } from '../../scripts/processes.mjs';
+import { RedisService } from '../../src/redis/redis.service.js';
+import { testSettings } from './settings.js';
 
 /** One `redis-server --cluster-enabled yes` of a `RedisCluster`. */
 export interface ClusterNode {
@@ -243,3 +245,11 @@ export const sharedCluster = (() => {
     },
   };
 })();
+
+/** The application's `RedisService` on its own on the file's cluster, with `prefix` (see `redisService`). */
+export async function clusterRedisService(prefix: string): Promise<RedisService> {
+  const cluster = await sharedCluster.get();
+  const redis = new RedisService(testSettings({ REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.seeds, REDIS_KEY_PREFIX: prefix }));
+  await redis.onModuleInit();
+  return redis;
+}
