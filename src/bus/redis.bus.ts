@@ -30,6 +30,8 @@ export class RedisBus implements RoomBus, OnModuleInit {
   private readonly logger = new Logger(RedisBus.name);
   private readonly listeners = new BusListeners();
   private readonly rooms = new Set<string>();
+  /** On a cluster, the last publish in flight per room (see `inOrder`). */
+  private readonly publishing = new Map<string, Promise<unknown>>();
   /** Payloads on room channels that were not well-formed room events of that room, dropped since start. */
   private droppedCount = 0;
 
@@ -99,8 +101,8 @@ export class RedisBus implements RoomBus, OnModuleInit {
   async publish(roomId: string, event: RoomEvent): Promise<void> {
     let published = false;
     if (this.redis.client.status === 'ready') {
-      published = await this.redis
-        .publish(roomId, encodeRoomEvent(event))
+      const payload = encodeRoomEvent(event);
+      published = await this.inOrder(roomId, () => this.redis.publish(roomId, payload))
         .then(() => true)
         .catch(() => false);
     }
@@ -111,6 +113,24 @@ export class RedisBus implements RoomBus, OnModuleInit {
         if (this.rooms.has(roomId)) this.listeners.emit(roomId, event);
       });
     }
+  }
+
+  /**
+   * On a cluster, a room's publishes go one after another: the cluster
+   * client may redirect or retry one command (a slot moved, a node
+   * reconnecting) while a later one goes straight through. One Redis
+   * orders them on its one connection already.
+   */
+  private inOrder(roomId: string, publish: () => Promise<unknown>): Promise<unknown> {
+    if (!this.redis.sharded) return publish();
+    const previous = this.publishing.get(roomId) ?? Promise.resolve();
+    const next = previous.then(publish);
+    const settled = next.catch(() => undefined);
+    this.publishing.set(roomId, settled);
+    void settled.then(() => {
+      if (this.publishing.get(roomId) === settled) this.publishing.delete(roomId);
+    });
+    return next;
   }
 
   /** The room's channels: the classic one, and on a cluster the sharded one in the room's slot. */
