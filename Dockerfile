@@ -17,6 +17,7 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+COPY client ./client
 RUN npm run build
 
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
@@ -28,6 +29,7 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 # Served at /api/asyncapi.yaml.
 COPY docs/asyncapi.yaml ./docs/asyncapi.yaml
+COPY --from=build /app/client/demo/build ./client/demo/build
 USER node
 EXPOSE 8000
 # Liveness, not readiness: an instance whose Redis is away keeps serving its

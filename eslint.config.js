@@ -22,6 +22,7 @@ const FLOORS = {
   rooms: ['core', 'config', 'metrics', 'redis', 'bus', 'presence', 'messages'],
   health: ['core', 'config', 'instance', 'redis'],
   docs: ['core', 'config', 'metrics'],
+  demo: ['core', 'config'],
 };
 
 /** Folders below the socket edge know nothing of sockets. */
@@ -63,7 +64,7 @@ const edgeRule = {
 };
 
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/'] },
+  { ignores: ['dist/', 'coverage/', 'node_modules/', 'client/demo/build/', 'test/artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -75,4 +76,5 @@ export default tseslint.config(
   },
   ...floorRules,
   edgeRule,
+  { files: ['client/demo/**/*.ts'], languageOptions: { globals: globals.browser } },
 );

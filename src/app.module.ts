@@ -3,6 +3,7 @@ import { ChatModule } from './chat/chat.module.js';
 import { AppConfigModule } from './config/config.module.js';
 import type { Environment } from './config/environment.js';
 import { DocsModule } from './docs/docs.module.js';
+import { DemoModule } from './demo/demo.module.js';
 import { HealthModule } from './health/health.module.js';
 import { InstanceModule } from './instance/instance.module.js';
 import { LoggingModule } from './logging/logging.module.js';
@@ -24,6 +25,7 @@ export class AppModule {
         ChatModule,
         HealthModule,
         DocsModule,
+        DemoModule,
       ],
     };
   }

@@ -159,7 +159,15 @@ describe(EnvironmentVariables.name, () => {
         http: {
           host: '0.0.0.0',
           port: 8000,
-          corsOrigins: ['http://localhost:3000', 'http://localhost:3001', 'http://localhost:5173', 'http://localhost:8080'],
+          // FocusMate's four, then the demo page's own (on in development).
+          corsOrigins: [
+            'http://localhost:3000',
+            'http://localhost:3001',
+            'http://localhost:5173',
+            'http://localhost:8080',
+            'http://localhost:8000',
+            'http://127.0.0.1:8000',
+          ],
         },
         jwt: { secret: DEV_JWT_SECRET, algorithm: 'HS256', clockSkewS: 30 },
         ws: {
@@ -190,9 +198,21 @@ describe(EnvironmentVariables.name, () => {
     });
 
     it('splits the origin list, trimming spaces and trailing slashes', () => {
-      const settings = toSettings(parseEnvironment({ CORS_ORIGINS: 'https://a.example/, http://b.example:8080' }));
+      const settings = toSettings(parseEnvironment({ CORS_ORIGINS: 'https://a.example/, http://b.example:8080', DEMO_ENABLED: 'false' }));
 
       expect(settings.http.corsOrigins).toEqual(['https://a.example', 'http://b.example:8080']);
+    });
+
+    it('turns the demo on in development only, allows its origin, and mints tokens only in development', () => {
+      const dev = toSettings(parseEnvironment({ PORT: 8123, CORS_ORIGINS: 'https://a.example' }));
+      expect(dev.demo).toEqual({ enabled: true, mintTokens: true });
+      expect(dev.http.corsOrigins).toEqual(['https://a.example', 'http://localhost:8123', 'http://127.0.0.1:8123']);
+
+      const prod = toSettings(parseEnvironment({ NODE_ENV: 'production', JWT_SECRET: SECRET }));
+      expect(prod.demo).toEqual({ enabled: false, mintTokens: false });
+      const prodWithPage = toSettings(parseEnvironment({ NODE_ENV: 'production', JWT_SECRET: SECRET, DEMO_ENABLED: 'true' }));
+      expect(prodWithPage.demo).toEqual({ enabled: true, mintTokens: false });
+      expect(parseError({ DEMO_ENABLED: 'yes' })).toContain('DEMO_ENABLED');
     });
 
     it('keeps `*` as allowing any origin', () => {

@@ -176,6 +176,13 @@ export class EnvironmentVariables {
   @IsIn(['', 'true', 'false'])
   LANDING_PAGE_ENABLED: string = '';
 
+  /**
+   * The browser demo at /demo: `true`, `false`, or empty for "on when NODE_ENV=development".
+   * While on, the service's own localhost origins may connect; it mints sign-in tokens only in development.
+   */
+  @IsIn(['', 'true', 'false'])
+  DEMO_ENABLED: string = '';
+
   /** How long shutdown waits for sockets to close before exiting. */
   @IsInt() @Min(0) @Max(60_000)
   SHUTDOWN_GRACE_MS: number = 3_000;

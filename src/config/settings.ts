@@ -35,6 +35,8 @@ export interface Settings {
   metrics: { enabled: boolean; port: number | undefined };
   logging: { format: 'json' | 'pretty'; level: LogLevelName };
   docs: { apiDocs: boolean; landingPage: boolean };
+  /** The page at /demo; `mintTokens` only in development, never with a production secret. */
+  demo: { enabled: boolean; mintTokens: boolean };
 }
 
 export type LogLevelName = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -47,12 +49,16 @@ export const WS_PATH = `/${API_PREFIX}/ws`;
 
 export function toSettings(env: EnvironmentVariables): Settings {
   const origins = env.CORS_ORIGINS.trim();
+  const demo = env.DEMO_ENABLED === 'true' || (env.DEMO_ENABLED === '' && env.NODE_ENV === 'development');
+  // The demo page is served by the service itself, so its origin must be allowed to connect.
+  const demoOrigins = demo ? [`http://localhost:${env.PORT}`, `http://127.0.0.1:${env.PORT}`] : [];
+  const allowed = origins.split(',').map((o) => o.trim().replace(/\/$/, ''));
   return {
     env: env.NODE_ENV as Settings['env'],
     http: {
       host: env.HOST,
       port: env.PORT,
-      corsOrigins: origins === '*' ? '*' : origins.split(',').map((o) => o.trim().replace(/\/$/, '')),
+      corsOrigins: origins === '*' ? '*' : [...new Set([...allowed, ...demoOrigins])],
       rateLimitPerMinute: env.REST_RATE_LIMIT_PER_MINUTE,
     },
     jwt: {
@@ -111,5 +117,6 @@ export function toSettings(env: EnvironmentVariables): Settings {
       apiDocs: env.API_DOCS_ENABLED === 'true',
       landingPage: env.LANDING_PAGE_ENABLED ? env.LANDING_PAGE_ENABLED === 'true' : env.NODE_ENV !== 'production',
     },
+    demo: { enabled: demo, mintTokens: demo && env.NODE_ENV === 'development' },
   };
 }

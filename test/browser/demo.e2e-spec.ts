@@ -1,0 +1,265 @@
+// The demo page in real headless Chromium: two people chatting, a page going
+// offline, a server restart, an instance killed under a page, a reload with
+// messages still queued. Each ends with a screenshot of every page under
+// test/artifacts/ (not committed).
+import { mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { createRoom, freePort, REDIS_URL, signToken, startService, uniquePrefix, waitFor, type Service } from '../client/support.js';
+import { launchChromium } from './chromium.js';
+import { buildDemo, DEMO_ENV, ensureBuilt, spawnService, type Process } from './instances.js';
+import { startProxy, type TestProxy } from './proxy.js';
+
+const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
+const LONG = 25_000;
+const SUITE = 'the demo page in Chromium';
+
+let browser: Browser;
+const contexts: BrowserContext[] = [];
+const pages: Array<{ name: string; page: Page }> = [];
+const cleanups: Array<() => Promise<unknown>> = [];
+
+beforeAll(async () => {
+  buildDemo();
+  mkdirSync(ARTIFACTS, { recursive: true });
+  browser = await launchChromium();
+}, 60_000);
+
+afterEach(async () => {
+  const scenario = (expect.getState().currentTestName ?? 'scenario').replace(SUITE, '').trim().replace(/[^\w]+/g, '-').slice(0, 50);
+  for (const { name, page } of pages.splice(0)) {
+    await page.screenshot({ path: `${ARTIFACTS}${scenario}-${name}.png` }).catch(() => undefined);
+  }
+  await Promise.all(contexts.splice(0).map((context) => context.close()));
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+});
+
+afterAll(async () => {
+  await browser?.close();
+});
+
+async function service(overrides = {}, port?: number): Promise<Service> {
+  const started = await startService({ ...DEMO_ENV, ...overrides }, port);
+  cleanups.push(() => started.close());
+  return started;
+}
+
+/** A new browser profile signed in as `name` on the demo at `base`. */
+async function signIn(base: string, name: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+  contexts.push(context);
+  const page = await context.newPage();
+  pages.push({ name, page });
+  await page.goto(`${base}/demo`);
+  await page.fill('#name', name);
+  await page.click('#signin-form button[type=submit]');
+  await connected(page);
+  return { context, page };
+}
+
+const state = (page: Page) => page.getAttribute('[data-testid="connection-state"]', 'data-status');
+
+async function connected(page: Page): Promise<void> {
+  await page.waitForSelector('[data-testid="connection-state"][data-status="open"]', { timeout: LONG });
+}
+
+async function send(page: Page, text: string): Promise<void> {
+  await page.fill('#composer-input', text);
+  await page.press('#composer-input', 'Enter');
+}
+
+/** The messages the page shows, in order, and their seqs. */
+async function shown(page: Page): Promise<{ contents: string[]; seqs: number[]; pending: number }> {
+  const items = page.locator('[data-testid="message"]');
+  const [contents, seqs, pending] = await Promise.all([
+    page.locator('[data-testid="message"] .content').allTextContents(),
+    items.evaluateAll((nodes) => nodes.map((node) => Number(node.getAttribute('data-seq')))),
+    page.locator('[data-testid="pending"]').count(),
+  ]);
+  return { contents, seqs, pending };
+}
+
+/** Waits until the page shows exactly `expected` (once each, in this order, seqs rising, nothing pending). */
+async function expectMessages(page: Page, expected: string[]): Promise<void> {
+  let last: Awaited<ReturnType<typeof shown>> | undefined;
+  try {
+    await waitFor(async () => {
+      last = await shown(page);
+      return JSON.stringify(last.contents) === JSON.stringify(expected) && last.pending === 0;
+    }, 'the page to show the messages', LONG);
+  } catch {
+    throw new Error(`expected ${JSON.stringify(expected)}; the page shows ${JSON.stringify(last)}`);
+  }
+  const seqs = last!.seqs;
+  expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+  expect(new Set(seqs).size).toBe(seqs.length);
+}
+
+describe(SUITE, () => {
+  it('two users chat in two pages, with typing and presence', async () => {
+    const app = await service();
+    const { page: alice } = await signIn(app.http, 'alice');
+    const { page: bob } = await signIn(app.http, 'bob');
+
+    await alice.click('#new-room-box summary');
+    await alice.fill('#room-name', 'Study group');
+    await alice.fill('#room-members', 'bob');
+    await alice.click('#new-room button[type=submit]');
+    await alice.waitForSelector('[data-testid="room-title"]:has-text("Study group")');
+    // Bob's page finds the room it was added to.
+    await bob.waitForSelector('[data-testid="room-title"]:has-text("Study group")', { timeout: LONG });
+
+    await send(alice, 'Hi Bob! Did you read chapter 4?');
+    await expectMessages(bob, ['Hi Bob! Did you read chapter 4?']);
+    await bob.type('#composer-input', 'Yes', { delay: 20 });
+    await alice.waitForSelector('[data-testid="typing"]:has-text("bob is typing")');
+    await bob.fill('#composer-input', '');
+    await send(bob, 'Yes, the part on recovery.');
+    await send(alice, 'Meet at 5?');
+    const all = ['Hi Bob! Did you read chapter 4?', 'Yes, the part on recovery.', 'Meet at 5?'];
+    await expectMessages(alice, all);
+    await expectMessages(bob, all);
+    await alice.waitForSelector('[data-testid="presence"] .person.online:has-text("bob")');
+    await bob.waitForSelector('[data-testid="presence"] .person.online:has-text("alice")');
+  });
+
+  it('pages the history in: the newest 50 first, older ones on demand', async () => {
+    const app = await service();
+    const room = await createRoom(app.http, 'alice', ['bob'], 'History test');
+    const texts = Array.from({ length: 60 }, (_, i) => `history ${i + 1}`);
+    for (const content of texts) {
+      const response = await fetch(`${app.http}/api/v1/chats/rooms/${room}/messages`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${signToken('bob')}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ content }),
+      });
+      expect(response.status).toBe(201);
+    }
+    const { page: alice } = await signIn(app.http, 'alice');
+    await expectMessages(alice, texts.slice(10));
+    await alice.click('#older');
+    await expectMessages(alice, texts);
+    await alice.waitForSelector('#older', { state: 'hidden' });
+  });
+
+  it('a page that goes offline keeps its three messages and delivers them once, in order, when back', async () => {
+    const app = await service();
+    await createRoom(app.http, 'alice', ['bob'], 'Offline test');
+    const { context, page: alice } = await signIn(app.http, 'alice');
+    const { page: bob } = await signIn(app.http, 'bob');
+    await bob.waitForSelector('[data-testid="room-title"]:has-text("Offline test")');
+
+    await context.setOffline(true);
+    await waitFor(async () => (await state(alice)) !== 'open', 'alice’s page notices', LONG);
+    for (const text of ['one', 'two', 'three']) await send(alice, text);
+    await waitFor(async () => (await shown(alice)).pending === 3, 'three queued on alice’s page');
+    await send(bob, 'are you there?');
+    await expectMessages(bob, ['are you there?']);
+
+    await context.setOffline(false);
+    await connected(alice);
+    const expected = ['are you there?', 'one', 'two', 'three'];
+    await expectMessages(alice, expected);
+    await expectMessages(bob, expected);
+  });
+
+  it('pages recover from a server restart without losing or repeating a message', async () => {
+    // The history must outlive the process for "nothing lost": one instance on Redis.
+    // (An embedded server forgets rooms and history on restart; the pages then say so.)
+    const env = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix() };
+    const port = await freePort();
+    const first = await service(env, port);
+    await createRoom(first.http, 'alice', ['bob'], 'Restart test');
+    const { page: alice } = await signIn(first.http, 'alice');
+    const { page: bob } = await signIn(first.http, 'bob');
+    await bob.waitForSelector('[data-testid="room-title"]:has-text("Restart test")');
+    await send(alice, 'before the restart');
+    await expectMessages(bob, ['before the restart']);
+
+    await first.close();
+    await waitFor(async () => (await state(alice)) !== 'open' && (await state(bob)) !== 'open', 'both pages notice', LONG);
+    await send(alice, 'while it was down 1');
+    await send(alice, 'while it was down 2');
+    await service(env, port);
+    await connected(alice);
+    await connected(bob);
+    await send(bob, 'after the restart');
+    const expected = ['before the restart', 'while it was down 1', 'while it was down 2', 'after the restart'];
+    await expectMessages(alice, expected);
+    await expectMessages(bob, expected);
+  });
+
+  it('after an embedded server restarts, pages reconnect and say the room is gone instead of losing a message silently', async () => {
+    const port = await freePort();
+    const first = await service({}, port);
+    await createRoom(first.http, 'alice', ['bob'], 'Embedded test');
+    const { page: alice } = await signIn(first.http, 'alice');
+    const { page: bob } = await signIn(first.http, 'bob');
+    await bob.waitForSelector('[data-testid="room-title"]:has-text("Embedded test")');
+    await send(alice, 'before the restart');
+    await expectMessages(bob, ['before the restart']);
+
+    await first.close();
+    await waitFor(async () => (await state(alice)) !== 'open', 'alice’s page notices', LONG);
+    await send(alice, 'while it was down');
+    await service({}, port);
+    await connected(alice);
+    await connected(bob);
+    // The new process has no rooms: the pages say so, and the queued message is reported, not kept forever.
+    for (const page of [alice, bob]) {
+      await page.waitForSelector('.toast:has-text("not a member")', { timeout: LONG });
+      await page.waitForSelector('#no-room', { state: 'visible' });
+    }
+    await alice.waitForSelector('.toast:has-text("Not sent")');
+    expect((await shown(alice)).pending).toBe(0);
+  });
+
+  it('a page whose instance is killed resumes on the other instance', async () => {
+    ensureBuilt();
+    const env = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix() };
+    const [one, two]: Process[] = await Promise.all([spawnService(env), spawnService(env)]);
+    cleanups.push(() => one.kill(), () => two.kill());
+    // Alice reaches the instances through a proxy that prefers the first; Bob uses the second directly.
+    const proxy = await startProxy([one.port, two.port]);
+    cleanups.push(() => proxy.close());
+    await createRoom(two.url, 'alice', ['bob'], 'Failover test');
+    const { page: alice } = await signIn(proxy.url, 'alice');
+    const { page: bob } = await signIn(two.url, 'bob');
+    await alice.waitForSelector('[data-testid="room-title"]:has-text("Failover test")');
+    await send(alice, 'via the first instance');
+    await expectMessages(bob, ['via the first instance']);
+
+    await one.kill();
+    await send(bob, 'sent while alice moves');
+    await send(alice, 'via the second instance');
+    const expected = ['via the first instance', 'sent while alice moves', 'via the second instance'];
+    await expectMessages(alice, expected);
+    await expectMessages(bob, expected);
+    expect(await state(alice)).toBe('open');
+  });
+
+  it('a reload with messages still queued delivers them', async () => {
+    const app = await service();
+    await createRoom(app.http, 'alice', ['bob'], 'Reload test');
+    const proxy: TestProxy = await startProxy([app.port]);
+    cleanups.push(() => proxy.close());
+    const { page: alice } = await signIn(proxy.url, 'alice');
+    const { page: bob } = await signIn(app.http, 'bob');
+    await alice.waitForSelector('[data-testid="room-title"]:has-text("Reload test")');
+    await bob.waitForSelector('[data-testid="room-title"]:has-text("Reload test")');
+
+    proxy.block();
+    await waitFor(async () => (await state(alice)) !== 'open', 'alice’s page loses its connection', LONG);
+    await send(alice, 'queued 1');
+    await send(alice, 'queued 2');
+    await waitFor(async () => (await shown(alice)).pending === 2, 'two queued');
+
+    await alice.reload();
+    // Still cut off: the reloaded page shows what it kept.
+    await waitFor(async () => (await shown(alice)).pending === 2, 'the reloaded page still holds both', LONG);
+    proxy.unblock();
+    await connected(alice);
+    await expectMessages(alice, ['queued 1', 'queued 2']);
+    await expectMessages(bob, ['queued 1', 'queued 2']);
+  });
+});

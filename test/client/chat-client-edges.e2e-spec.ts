@@ -1,0 +1,139 @@
+// What the real service does not do on purpose (skip a seq, stop answering),
+// played by a small scripted server over a real socket.
+import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
+import WebSocket from 'ws';
+import { ChatClient, type Message, type SocketFactory } from '../../client/src/index.js';
+import { signToken, waitFor } from './support.js';
+
+interface Script {
+  url: string;
+  /** Frames each connection sent, parsed, by connection index. */
+  received: Array<Array<Record<string, unknown>>>;
+  sockets: ServerSocket[];
+  close(): Promise<void>;
+}
+
+async function scriptedServer(onFrame: (socket: ServerSocket, frame: Record<string, unknown>, index: number) => void): Promise<Script> {
+  const server = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'access_token' });
+  await new Promise((resolve) => server.once('listening', resolve));
+  const script: Script = {
+    url: `ws://127.0.0.1:${(server.address() as { port: number }).port}/api/v1/chats/ws`,
+    received: [],
+    sockets: [],
+    close: () => {
+      for (const socket of script.sockets) socket.terminate();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+  server.on('connection', (socket) => {
+    const index = script.sockets.push(socket) - 1;
+    script.received.push([]);
+    socket.send(JSON.stringify({ type: 'connected', user_id: 'alice', connection_id: `c${index}`, heartbeat_interval_ms: 200 }));
+    socket.on('message', (data) => {
+      const frame = JSON.parse(data.toString()) as Record<string, unknown>;
+      script.received[index].push(frame);
+      onFrame(socket, frame, index);
+    });
+  });
+  return script;
+}
+
+const message = (seq: number): Message => ({
+  message_id: `m${seq}`,
+  room_id: 'r',
+  sender_id: 'bob',
+  seq,
+  message_type: 'text',
+  content: `#${seq}`,
+  attachments: null,
+  parent_message_id: null,
+  thread_count: 0,
+  reactions: [],
+  is_edited: false,
+  is_deleted: false,
+  created_at: new Date().toISOString(),
+  updated_at: new Date().toISOString(),
+  client_msg_id: null,
+});
+
+const send = (socket: ServerSocket, frame: object) => socket.send(JSON.stringify(frame));
+let chat: ChatClient | undefined;
+let script: Script | undefined;
+
+afterEach(async () => {
+  chat?.close();
+  await script?.close();
+});
+
+describe('ChatClient against a scripted server', () => {
+  it('holds a message past a gap, fetches the missing one with `since`, and delivers all in order', async () => {
+    script = await scriptedServer((socket, frame) => {
+      if (frame.type === 'join_room' && !frame.since) {
+        send(socket, { type: 'joined', room_id: 'r', seq: 0, epoch: 'e1', recovered: false, online: ['alice'], typing: [], ref: frame.ref });
+        send(socket, { type: 'message', message: message(1) });
+        send(socket, { type: 'message', message: message(3) });
+      } else if (frame.type === 'leave_room') {
+        send(socket, { type: 'left', room_id: 'r', ref: frame.ref });
+      } else if (frame.type === 'join_room') {
+        send(socket, { type: 'joined', room_id: 'r', seq: 3, epoch: 'e1', recovered: true, online: ['alice'], typing: [], ref: frame.ref });
+        send(socket, { type: 'message', message: message(2) });
+        send(socket, { type: 'message', message: message(3) });
+        send(socket, { type: 'message', message: message(4) });
+      }
+    });
+    chat = new ChatClient({ url: script.url, token: signToken('alice'), WebSocket: WebSocket as unknown as SocketFactory });
+    const seen: number[] = [];
+    chat.on('message', (m) => seen.push(m.seq!));
+    chat.connect();
+    await chat.join('r');
+    await waitFor(() => seen.length === 4, 'four messages delivered');
+    expect(seen).toEqual([1, 2, 3, 4]);
+    const frames = script.received[0].filter((f) => f.type !== 'ping');
+    expect(frames.map((f) => f.type)).toEqual(['join_room', 'leave_room', 'join_room']);
+    expect(frames[2].since).toEqual({ seq: 1, epoch: 'e1' });
+    expect(chat.joinedRooms()).toEqual(['r']);
+  });
+
+  it('drops a connection that stops answering and reconnects, re-joining from where it stood', async () => {
+    script = await scriptedServer((socket, frame, index) => {
+      if (frame.type === 'join_room') {
+        send(socket, { type: 'joined', room_id: 'r', seq: 7, epoch: 'e1', recovered: Boolean(frame.since), online: [], typing: [], ref: frame.ref });
+      }
+      // The first connection never answers a ping: it looks dead.
+      if (frame.type === 'ping' && index > 0) send(socket, { type: 'pong', ref: frame.ref });
+    });
+    chat = new ChatClient({ url: script.url, token: signToken('alice'), WebSocket: WebSocket as unknown as SocketFactory, reconnectBaseMs: 50 });
+    chat.connect();
+    await chat.join('r');
+    await waitFor(() => script!.received.length === 2 && script!.received[1].some((f) => f.type === 'join_room'), 'a second connection re-joins');
+    expect(script.received[1].find((f) => f.type === 'join_room')).toMatchObject({ room_id: 'r', since: { seq: 7, epoch: 'e1' } });
+  });
+
+  it('sends again what got no answer, past the in-flight window, and confirms each message once', async () => {
+    const seenIds = new Set<string>();
+    let seq = 0;
+    script = await scriptedServer((socket, frame) => {
+      if (frame.type === 'join_room') send(socket, { type: 'joined', room_id: 'r', seq: 0, epoch: 'e1', recovered: false, online: [], typing: [], ref: frame.ref });
+      if (frame.type === 'ping') send(socket, { type: 'pong', ref: frame.ref });
+      if (frame.type !== 'send_message') return;
+      const id = frame.client_msg_id as string;
+      // The first copy of every message is lost (as a frame dropped by the rate limit is).
+      if (!seenIds.has(id)) return void seenIds.add(id);
+      const stored = { ...message(++seq), sender_id: 'alice', content: frame.content as string, client_msg_id: id };
+      send(socket, { type: 'message_ack', client_msg_id: id, message: stored, ref: frame.ref });
+      send(socket, { type: 'message', message: stored });
+    });
+    chat = new ChatClient({ url: script.url, token: signToken('alice'), WebSocket: WebSocket as unknown as SocketFactory, ackTimeoutMs: 200, pingIntervalMs: 100 });
+    const delivered: string[] = [];
+    chat.on('message', (m) => delivered.push(m.content));
+    chat.connect();
+    await chat.join('r');
+    const texts = Array.from({ length: 15 }, (_, i) => `m${i + 1}`);
+    const sent = await Promise.all(texts.map((text) => chat!.send('r', text)));
+    expect(new Set(sent.map((m) => m.message_id)).size).toBe(15);
+    await waitFor(() => delivered.length === 15, 'every message delivered');
+    expect(chat.pending()).toEqual([]);
+    expect(new Set(delivered).size).toBe(15);
+    expect(script.sockets).toHaveLength(1);
+  });
+});
