@@ -1,3 +1,4 @@
+import { ApiExcludeController } from '@nestjs/swagger';
 import {
   BadRequestException,
   Body,
@@ -23,6 +24,8 @@ const TOKEN_TTL_S = 3600;
  * development only, sign-in tokens for any user name. Everything answers 404
  * when the demo is off, and the token route whenever NODE_ENV is not development.
  */
+/** The demo is a page, not part of the REST API: kept out of the OpenAPI document. */
+@ApiExcludeController()
 @Controller('demo')
 export class DemoController {
   constructor(

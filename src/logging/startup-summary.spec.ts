@@ -4,7 +4,7 @@ import { startupSummary } from './startup-summary.js';
 
 describe(startupSummary.name, () => {
   it('names the mode, the address, the origins, metrics and documents', () => {
-    const settings = toSettings(parseEnvironment({ CORS_ORIGINS: 'https://a.example,https://b.example' }));
+    const settings = toSettings(parseEnvironment({ CORS_ORIGINS: 'https://a.example,https://b.example', DEMO_ENABLED: 'false' }));
 
     expect(startupSummary(settings, 'http://0.0.0.0:8000', 'http://0.0.0.0:8000/metrics')).toEqual({
       mode: 'memory',
