@@ -8,6 +8,7 @@ import type { Environment } from '../src/config/environment.js';
 import { ConnectionRegistry } from '../src/chat/connection.registry.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
 import { handshake } from './support/handshake.js';
+import { LinkProxy } from './support/redis.js';
 import { TestClient } from './support/ws-client.js';
 
 const SECRET = 'metrics-test-secret-0123456789';
@@ -194,6 +195,9 @@ describe('metrics', () => {
         MAX_PAYLOAD_BYTES: 2048,
         MAX_CONNECTIONS_PER_USER: 2,
         CORS_ORIGINS: 'http://allowed.example',
+        RATE_LIMIT_PER_SECOND: 2,
+        RATE_LIMIT_BURST: 10,
+        RATE_LIMIT_ABUSE_WINDOW_MS: 1000,
       });
       url = `${running.base}/metrics`;
       ws = `${running.base.replace('http', 'ws')}/api/v1/chats/ws`;
@@ -276,6 +280,15 @@ describe('metrics', () => {
       expect(await expiring.closed).toMatchObject({ code: 1008, reason: 'token_expired' });
       const silent = await connectAs('ivan', undefined, { autoPong: false });
       expect((await silent.closed).code).toBe(1006);
+      const flooder = await connectAs('kira');
+      const flood = setInterval(() => {
+        if (flooder.socket.readyState === flooder.socket.OPEN) for (let i = 0; i < 3; i++) flooder.send({ type: 'ping' });
+      }, 100);
+      try {
+        expect(await flooder.closed).toMatchObject({ code: 1008, reason: 'rate_limit_abuse' });
+      } finally {
+        clearInterval(flood);
+      }
       const drained = await connectAs('jade');
       await running.app.get(ConnectionRegistry).drain(0);
       expect(await drained.closed).toMatchObject({ code: 1012 });
@@ -285,8 +298,36 @@ describe('metrics', () => {
       expect(delta('chat_server_closes_total', { reason: 'token_expired' })).toBe(1);
       expect(delta('chat_server_closes_total', { reason: 'heartbeat_timeout' })).toBe(1);
       expect(delta('chat_server_closes_total', { reason: 'server_restarting' })).toBe(1);
+      expect(delta('chat_server_closes_total', { reason: 'rate_limit_abuse' })).toBe(1);
+      expect(delta('chat_frames_received_total', { type: 'other', result: 'rate_limited' })).toBeGreaterThan(0);
       expect(delta('chat_server_closes_total', { reason: 'slow_consumer' })).toBe(0);
     }, 15_000);
+  });
+
+  it('counts a join with `since` while the shared store is away as recovery outcome unavailable', async () => {
+    const link = await LinkProxy.start(REDIS_URL);
+    const running = await start({ REDIS_URL: link.url, REDIS_KEY_PREFIX: `test:${randomUUID().slice(0, 8)}:` });
+    try {
+      const url = `${running.base}/metrics`;
+      const roomId = await createRoom(running.base, 'kim', []);
+      const kim = await TestClient.connect(`${running.base.replace('http', 'ws')}/api/v1/chats/ws`, token('kim'));
+      kim.send({ type: 'join_room', room_id: roomId });
+      const joined = await kim.next('joined');
+      kim.send({ type: 'leave_room', room_id: roomId });
+      await kim.next('left');
+      const before = await scrape(url);
+      link.cut();
+      // Membership is known locally, so the join succeeds, without recovery.
+      kim.send({ type: 'join_room', room_id: roomId, since: { seq: 0, epoch: joined.epoch } });
+      expect(await kim.next('joined')).toMatchObject({ recovered: false });
+      const after = await scrape(url);
+      expect(sample(after, 'chat_recovery_joins_total', { outcome: 'unavailable' }) - sample(before, 'chat_recovery_joins_total', { outcome: 'unavailable' })).toBe(1);
+      link.heal();
+      await kim.close();
+    } finally {
+      await running.close();
+      await link.close();
+    }
   });
 
   it('moves to a server of its own with METRICS_PORT, which serves only /metrics', async () => {
