@@ -13,6 +13,8 @@ import { RateLimiter } from './rate-limiter.js';
 const MAX_TIMER_MS = 2 ** 31 - 1;
 /** A paced drain closes a batch at most this often: finer pacing buys nothing and costs timers. */
 const MIN_DRAIN_INTERVAL_MS = 100;
+/** … and at least this many sockets at once: a few reconnects are no herd, and a small instance stops at once. */
+const MIN_DRAIN_BATCH = 10;
 
 /**
  * This instance's open connections, each with its verified session:
@@ -109,8 +111,9 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     const sockets = [...this.bySocket.keys()];
     if (sockets.length === 0) return;
     const closed = sockets.map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
-    const batches = Math.max(1, Math.min(sockets.length, Math.floor(durationMs / MIN_DRAIN_INTERVAL_MS)));
-    const size = Math.ceil(sockets.length / batches);
+    const maxBatches = Math.max(1, Math.floor(durationMs / MIN_DRAIN_INTERVAL_MS));
+    const size = Math.max(MIN_DRAIN_BATCH, Math.ceil(sockets.length / maxBatches));
+    const batches = Math.ceil(sockets.length / size);
     const interval = durationMs / batches;
     this.logger.log(`Draining ${sockets.length} connections: ${batches} batches of up to ${size}, every ${Math.round(interval)} ms`);
     for (let start = 0; start < sockets.length; start += size) {
