@@ -18,8 +18,8 @@ import { startTarget } from './lib/processes.mjs';
 import { memory, meter } from './lib/system.mjs';
 
 export const PASS = { maxLoss: 0, maxP99Ms: 100 };
-/** A failed step is repeated once, and up to this many times while the server waits for its core this much. */
-const MAX_REPEATS = 3;
+/** A failed step is repeated once, and tried up to this many times while the server waits for its core this much. */
+const MAX_ATTEMPTS = 3;
 const NOISY_WAIT_PERCENT = 10;
 
 export const scenarios = [
@@ -142,8 +142,8 @@ async function withTargets(ctx, scenario, kinds, body) {
 
 /** What is kept of a failed first attempt that was repeated. */
 function summary(step) {
-  const { deliveredPerSecond, latencyMs, lost, sent, serverCpuPercent, serverWaitPercent } = step;
-  return { deliveredPerSecond, latencyMs, lost, sent, serverCpuPercent, serverWaitPercent };
+  const { deliveredPerSecond, latencyMs, lost, sent, serverCpuPercent, serverCpuUsecPerMessage, serverWaitPercent } = step;
+  return { deliveredPerSecond, latencyMs, lost, sent, serverCpuPercent, serverCpuUsecPerMessage, serverWaitPercent };
 }
 
 function passes(step) {
@@ -162,6 +162,8 @@ async function measuredStep(ctx, servers, args) {
     ...result,
     serverCpuPercent: round(s.cpuPercent, 1),
     serverCpuSeconds: round(s.cpuSeconds, 3),
+    // Per message sent: unlike a share of wall time, not moved by a late timer or a long drain.
+    serverCpuUsecPerMessage: round((s.cpuSeconds * 1e6) / Math.max(1, result.sent), 1),
     serverWaitPercent: round(s.waitPercent, 1),
     serverRssMb: round(s.peakRss / 2 ** 20, 1),
     generatorCpuPercent: round(g.cpuPercent, 1),
@@ -218,11 +220,14 @@ const runners = {
         // A failure must repeat to count: one stall of a shared machine is not a
         // limit. While the server keeps waiting for its core, try once more.
         const failed = [];
-        while (!passes(step) && (failed.length === 0 || (failed.length < MAX_REPEATS && step.serverWaitPercent > NOISY_WAIT_PERCENT))) {
+        while (!passes(step) && (failed.length === 0 || (failed.length < MAX_ATTEMPTS - 1 && step.serverWaitPercent > NOISY_WAIT_PERCENT))) {
           failed.push(summary(step));
           step = await measuredStep(ctx, servers, args);
         }
         if (failed.length > 0) step.failedAttempts = failed;
+        // CPU at a fixed rate is read from the attempt that waited least for its core.
+        const quietest = [...failed, step].sort((x, y) => x.serverWaitPercent - y.serverWaitPercent)[0];
+        step.quietest = { cpuUsecPerMessage: quietest.serverCpuUsecPerMessage, cpuPercent: quietest.serverCpuPercent, waitPercent: quietest.serverWaitPercent };
         if (done) {
           state[kind].redisCost = {
             ...(await done(step.sent + failed.reduce((sum, f) => sum + f.sent, 0))),

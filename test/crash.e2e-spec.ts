@@ -4,6 +4,7 @@ import { RedisPresenceStore } from '../src/presence/redis-presence.store.js';
 import { collect, join } from './support/client.js';
 import { useInstances } from './support/instances.js';
 import { logs } from './support/logs.js';
+import { RedisKeys } from '../src/redis/redis-keys.js';
 import { createRoom } from './support/rest.js';
 import { ensureBuilt, type SpawnedInstance, spawnInstance } from './support/spawned.js';
 import { token } from './support/tokens.js';
@@ -40,12 +41,13 @@ describe('an instance that crashes (SIGKILL) leaves no ghosts', () => {
     await Promise.all(spawned.splice(0).map((client) => client.close()));
   });
 
-  const instancesKey = () => `${cluster.prefix}chat:instances`;
+  const instancesKey = () => new RedisKeys(cluster.prefix).instances();
   /** The id of the instance that holds `user`'s presence in `roomId` (from its `held` set). */
   const holderOf = async (roomId: string, user: string): Promise<string> => {
-    const marker = `${cluster.prefix}chat:instance:`;
+    const keys = new RedisKeys(cluster.prefix);
+    const marker = keys.heldPrefix();
     for (const key of await admin.keys(`${marker}*:held`)) {
-      if (await admin.sismember(key, `${roomId}\n${user}`)) return key.slice(marker.length, -':held'.length);
+      if (await admin.sismember(key, keys.heldPair(roomId, user))) return key.slice(marker.length, -'}:held'.length);
     }
     throw new Error(`no instance holds ${user} in ${roomId}`);
   };

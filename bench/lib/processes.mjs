@@ -80,6 +80,16 @@ function startServer({ script, env, nodeArgs = [] }) {
   });
 }
 
+/** Waits for the service's readiness (on Redis: connected and subscribed). */
+async function ready(url) {
+  for (const started = Date.now(); Date.now() - started < 20_000; ) {
+    const response = await fetch(`${url}/health/ready`).catch(() => undefined);
+    if (response?.status === 200) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${url} did not become ready`);
+}
+
 function stop(child, graceMs = 10_000) {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => {
@@ -111,6 +121,7 @@ export async function startTarget({ kind, instances = 1, redis, deflate = false,
   const servers = [];
   try {
     for (let i = 0; i < instances; i++) servers.push(await startServer(spec));
+    if (kind === 'service') await Promise.all(servers.map((s) => ready(s.url)));
   } catch (error) {
     await Promise.all(servers.map((s) => stop(s.child)));
     throw error;

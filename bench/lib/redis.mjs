@@ -38,10 +38,16 @@ export async function startRedis() {
   // Commands wait in ioredis's queue while it retries the connection.
   const probe = new Redis(url, { retryStrategy: () => 50 });
   probe.on('error', () => undefined);
-  await Promise.race([
-    probe.ping(),
-    new Promise((_, reject) => setTimeout(() => reject(new Error('redis-server did not start')), 5000)),
-  ]);
+  try {
+    await Promise.race([
+      probe.ping(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('redis-server did not start')), 5000)),
+    ]);
+  } catch (error) {
+    probe.disconnect();
+    child.kill('SIGKILL');
+    throw error;
+  }
   probe.disconnect();
   return {
     url,

@@ -79,8 +79,19 @@ function open(url, jwtToken) {
   });
 }
 
-/** Sends `join_room` and resolves on `joined`; an `error` rejects. */
-function join(ws, roomId) {
+/** Sends `join_room` and resolves on `joined`; `unavailable` is retried as a client would, another `error` rejects. */
+async function join(ws, roomId) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await joinOnce(ws, roomId);
+    } catch (error) {
+      if (attempt >= 5 || !error.message.includes('"code":"unavailable"')) throw error;
+      await sleep(200 * attempt);
+    }
+  }
+}
+
+function joinOnce(ws, roomId) {
   return new Promise((resolve, reject) => {
     const onFrame = (data) => {
       const text = data.toString();

@@ -13,6 +13,9 @@ export class MemoryBus implements RoomBus {
     this.listeners.onEvent(listener);
   }
 
+  /** One process: always connected. */
+  readonly connected = true;
+
   /** Nothing is ever missed in one process. */
   onResync(): void {}
 

@@ -5,6 +5,9 @@ import { BusListeners } from './bus-listeners.js';
 import type { RoomBus } from './room-bus.js';
 import { decodeRoomEvent, encodeRoomEvent, type RoomEvent, type RoomEventListener } from '../core/room-event.js';
 
+/** SUBSCRIBE attempts on a working connection before a join is refused. */
+const SUBSCRIBE_ATTEMPTS = 2;
+
 /**
  * Room events over Redis pub/sub: one channel per room, subscribed on this
  * instance's one subscriber connection while the instance has a local
@@ -19,7 +22,7 @@ export class RedisBus implements RoomBus, OnModuleInit {
   private readonly logger = new Logger(RedisBus.name);
   private readonly listeners = new BusListeners();
   private readonly rooms = new Set<string>();
-  /** Payloads on room channels that were not room events, dropped since start. */
+  /** Payloads on room channels that were not well-formed room events of that room, dropped since start. */
   private droppedCount = 0;
 
   constructor(
@@ -46,15 +49,26 @@ export class RedisBus implements RoomBus, OnModuleInit {
     this.listeners.onResync(listener);
   }
 
+  get connected(): boolean {
+    return this.redis.subscriber.status === 'ready';
+  }
+
+  /**
+   * A SUBSCRIBE refused on a working connection is tried once more; if it
+   * fails again the answer is false with the bus still connected, which a
+   * join turns into `unavailable` rather than a room with no live stream.
+   */
   async subscribe(roomId: string): Promise<boolean> {
     this.rooms.add(roomId);
-    if (this.redis.subscriber.status !== 'ready') return false;
-    try {
-      await this.redis.subscriber.subscribe(this.redis.keys.channel(roomId));
-      return true;
-    } catch (error) {
-      this.logger.warn(`could not subscribe room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
-      return false;
+    for (let attempt = 1; ; attempt++) {
+      if (this.redis.subscriber.status !== 'ready') return false;
+      try {
+        await this.redis.subscriber.subscribe(this.redis.keys.channel(roomId));
+        return true;
+      } catch (error) {
+        this.logger.warn(`could not subscribe room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
+        if (attempt >= SUBSCRIBE_ATTEMPTS) return false;
+      }
     }
   }
 
@@ -84,11 +98,11 @@ export class RedisBus implements RoomBus, OnModuleInit {
   private receive(channel: string, payload: string): void {
     const roomId = this.redis.keys.roomOfChannel(channel);
     if (roomId === undefined || !this.rooms.has(roomId)) return;
-    const event = decodeRoomEvent(payload);
+    const event = decodeRoomEvent(payload, roomId);
     if (!event) {
       this.droppedCount += 1;
       this.metrics?.busEventsDropped.inc();
-      this.logger.debug(`dropped a malformed event on ${channel}`);
+      this.logger.debug(`dropped a malformed event on ${channel} (${this.droppedCount} since start)`);
       return;
     }
     this.listeners.emit(roomId, event);

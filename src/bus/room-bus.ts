@@ -26,6 +26,11 @@ export interface RoomBus {
    * Never rejects.
    */
   subscribe(roomId: string): Promise<boolean>;
+  /**
+   * False while the bus is disconnected. A `subscribe` that answered false
+   * while the bus is connected was refused: the room has no live stream.
+   */
+  readonly connected: boolean;
   unsubscribe(roomId: string): Promise<void>;
   publish(roomId: string, event: RoomEvent): Promise<void>;
   /** Adds what to call when events may have been missed (the subscription was lost and is back). */

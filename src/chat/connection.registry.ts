@@ -8,6 +8,12 @@ import { Connection } from './connection.js';
 import { FrameMetrics } from './frame-metrics.js';
 import { CloseCode } from './protocol.js';
 import { RateLimiter } from './rate-limiter.js';
+import { RecoveryBudget } from './recovery-budget.js';
+
+/** How often the unsent bytes of all connections are summed against MAX_TOTAL_BUFFERED_BYTES. */
+const BUFFER_CHECK_MS = 250;
+/** A connection closed for the total budget whose close frame is stuck behind its unsent bytes is cut after this. */
+const SLOW_CLOSE_GRACE_MS = 1_000;
 
 /** The longest delay `setTimeout` accepts; a later token expiry is waited for in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -27,6 +33,8 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly bySocket = new Map<WebSocket, Connection>();
   private readonly perUser = new Map<string, number>();
   private heartbeat: NodeJS.Timeout | undefined;
+  private bufferCheck: NodeJS.Timeout | undefined;
+  private slowClosedCount = 0;
 
   constructor(
     @Inject(SETTINGS) private readonly settings: Settings,
@@ -58,6 +66,7 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
       session,
       new RateLimiter(rateLimit.perSecond, rateLimit.burst, Date.now(), abuse),
       maxBufferedBytes,
+      new RecoveryBudget(this.settings.messages.recoveryBudgetPerMinute),
       this.metrics,
     );
     this.bySocket.set(socket, connection);
@@ -96,6 +105,40 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     const interval = this.settings.ws.heartbeatIntervalMs;
     this.heartbeat = setInterval(() => this.beat(interval), interval);
     this.heartbeat.unref();
+    this.bufferCheck = setInterval(() => this.enforceBufferBudget(), BUFFER_CHECK_MS);
+    this.bufferCheck.unref();
+  }
+
+  /** Connections closed since start because all connections together fell too far behind. */
+  get slowClosed(): number {
+    return this.slowClosedCount;
+  }
+
+  /**
+   * Bounds the unsent bytes of all connections together: past
+   * MAX_TOTAL_BUFFERED_BYTES, the connections furthest behind are closed
+   * with 1013 first, until the rest fit.
+   */
+  enforceBufferBudget(): void {
+    const budget = this.settings.ws.maxTotalBufferedBytes;
+    let total = 0;
+    const open: Connection[] = [];
+    for (const connection of this.bySocket.values()) {
+      if (!connection.isOpen) continue;
+      total += connection.socket.bufferedAmount;
+      open.push(connection);
+    }
+    if (total <= budget) return;
+    open.sort((a, b) => b.socket.bufferedAmount - a.socket.bufferedAmount);
+    for (const connection of open) {
+      if (total <= budget) break;
+      total -= connection.socket.bufferedAmount;
+      this.slowClosedCount += 1;
+      connection.close(CloseCode.tryAgainLater, 'slow_consumer');
+      // The close frame waits behind the unsent bytes; a reader that never reads them is cut.
+      setTimeout(() => connection.socket.terminate(), SLOW_CLOSE_GRACE_MS).unref();
+    }
+    this.logger.warn(`Unsent bytes of all connections passed ${budget}: closed the slowest readers`);
   }
 
   /**
@@ -127,6 +170,7 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.instance.drain();
     clearInterval(this.heartbeat);
+    clearInterval(this.bufferCheck);
     if (this.bySocket.size === 0) return;
     this.logger.log(`Closing ${this.bySocket.size} connections`);
     const closed = [...this.bySocket.keys()].map(

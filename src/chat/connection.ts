@@ -6,6 +6,7 @@ import type { CloseReason } from '../metrics/metric-labels.js';
 import type { FrameMetrics } from './frame-metrics.js';
 import { CloseCode, Reply, encode } from './protocol.js';
 import { RateLimiter } from './rate-limiter.js';
+import { RecoveryBudget } from './recovery-budget.js';
 
 /**
  * One open WebSocket of one user on this instance, and what the protocol
@@ -25,6 +26,8 @@ export class Connection {
     public session: Session,
     readonly limiter: RateLimiter,
     private readonly maxBufferedBytes: number,
+    /** Messages this connection may still recover over all its joins. */
+    readonly recovery: RecoveryBudget = new RecoveryBudget(Number.MAX_SAFE_INTEGER),
     /** Counts the frames written and the closes (shared by every connection). */
     private readonly metrics?: FrameMetrics,
   ) {}

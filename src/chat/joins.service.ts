@@ -7,9 +7,13 @@ import { MetricsService } from '../metrics/metrics.service.js';
 import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import { ChatError } from './chat.error.js';
+import { CloseCode } from './protocol.js';
 import type { Connection } from './connection.js';
 import type { LocalRoom } from './local-room.js';
 import { RoomFanout } from './room-fanout.js';
+
+/** Store reads a join makes to resend frames dropped while it was held, before it gives up. */
+const RESEND_ROUNDS = 3;
 
 /** The epoch a join answers with while the store is away: matches no history, so the next `since` reloads. */
 const UNKNOWN_EPOCH = 'unknown';
@@ -50,12 +54,17 @@ export class JoinsService {
     try {
       await this.rooms.assertMayJoin(connection.userId, roomId);
       // Not live yet (the bus is away) still joins: the bus subscribes on
-      // reconnect and the room then catches up from the store.
-      await room.subscribed;
+      // reconnect and the room then catches up from the store. A connected
+      // bus that refused the subscription would leave the join with no live
+      // stream: that is refused instead, and the client may try again.
+      if ((await this.fanout.live(roomId, room)) === 'refused') {
+        throw new ChatError('unavailable', 'The room could not be subscribed; try again', roomId);
+      }
       presence = await this.presence.joined(roomId, connection);
-      recovery = await this.messages
-        .recover(roomId, since, this.settings.messages.recoveryMaxMessages)
-        .catch((error: unknown) => this.withoutStore(error, room, since));
+      // Recovery joins share the connection's budget; past it, `recovered: false` without reading.
+      const limit = Math.min(this.settings.messages.recoveryMaxMessages, connection.recovery.available());
+      recovery = await this.messages.recover(roomId, since, limit).catch((error: unknown) => this.withoutStore(error, room, since));
+      connection.recovery.spend(recovery.messages.length);
     } catch (error) {
       await this.leave(connection, roomId);
       throw error;
@@ -73,7 +82,42 @@ export class JoinsService {
     }
     connection.send({ type: 'joined', room_id: roomId, seq: upToSeq, epoch: head.epoch, recovered, ...presence }, ref);
     for (const message of messages) connection.send({ type: 'message', message });
-    room.release(connection, upToSeq);
+    room.release(connection, await this.resendDropped(connection, roomId, room, upToSeq));
+  }
+
+  /**
+   * If the frames held for the joining connection passed the bound, they
+   * were dropped: the messages among them are read from the store and
+   * written now (newer frames are held afresh meanwhile). Returns the seq
+   * the connection has. A store that cannot answer, or a room too busy to
+   * catch up in a few rounds, closes the connection with 1013: the client
+   * reconnects and recovers with `since`.
+   */
+  private async resendDropped(connection: Connection, roomId: string, room: LocalRoom, upToSeq: number): Promise<number> {
+    let sent = upToSeq;
+    for (let round = 0; room.overflowed(connection); round++) {
+      if (!connection.rooms.has(roomId)) return sent;
+      if (round >= RESEND_ROUNDS) {
+        connection.close(CloseCode.tryAgainLater, 'slow_join');
+        return sent;
+      }
+      try {
+        const batch = this.settings.messages.recoveryMaxMessages;
+        for (;;) {
+          const { messages } = await this.messages.readAfter(roomId, sent, batch);
+          for (const message of messages) {
+            if ((message.seq ?? 0) <= sent) continue;
+            connection.send({ type: 'message', message });
+            sent = message.seq ?? sent;
+          }
+          if (messages.length < batch) break;
+        }
+      } catch {
+        connection.close(CloseCode.tryAgainLater, 'slow_join');
+        return sent;
+      }
+    }
+    return sent;
   }
 
   /**

@@ -7,15 +7,24 @@ interface Held {
   data: Buffer;
 }
 
+/** An event waiting while the room catches up; `at` orders its arrival against store reads. */
+export interface Waiting {
+  event: DeliveredEvent;
+  at: number;
+}
+
 /**
  * One room's connections on this instance. A joining connection receives
  * the room's events from the moment it subscribes, but they are held until
  * `joined` (and any recovered history) has gone out, so nothing is lost or
- * doubled at the seam ("subscribe before you read").
+ * doubled at the seam ("subscribe before you read"). At most `maxHeld`
+ * frames are held per joining connection: past it they are dropped, and the
+ * join reads the messages again from the store (`overflowed`).
  */
 export class LocalRoom {
   readonly connections = new Set<Connection>();
-  private readonly joining = new Map<Connection, Held[]>();
+  /** Frames held per joining connection; null once more than `maxHeld` came. */
+  private readonly joining = new Map<Connection, Held[] | null>();
   /**
    * For a connection that just joined: the seq it already has. The store
    * can be ahead of this instance's subscription, so messages up to it may
@@ -24,12 +33,22 @@ export class LocalRoom {
   private readonly floors = new Map<Connection, number>();
   /** The room's bus subscription: true once active, false while the bus could not subscribe (see `RoomBus.subscribe`). */
   subscribed: Promise<boolean> = Promise.resolve(true);
-  /** The history's epoch, as the latest message event said. */
+  /** The history's epoch, as the latest message event or store read said. */
   epoch: string | undefined;
   /** The last message seq written to this room's connections. */
   lastSeq: number | undefined;
-  /** Events waiting, in order, while missed messages are read from the store. */
-  backlog: DeliveredEvent[] | undefined;
+  /** Events waiting, in order, while missed messages are read from the store (at most the backlog bound). */
+  backlog: Waiting[] | undefined;
+  /** Events were dropped from a full backlog: read the store again once the catch-up is done. */
+  backlogOverflowed = false;
+  /**
+   * Arrival mark of the last event that a store read began after: such an
+   * event that still jumps past the room's position was not in the store,
+   * so it is not this room's history (a forged or stray event).
+   */
+  checkedAt = 0;
+
+  constructor(private readonly maxHeld: number) {}
 
   add(connection: Connection): void {
     this.connections.add(connection);
@@ -54,9 +73,10 @@ export class LocalRoom {
     let count = 0;
     for (const connection of this.connections) {
       if (connection.id === except) continue;
-      const held = this.joining.get(connection);
-      if (held) {
-        held.push({ seq, data });
+      if (this.joining.has(connection)) {
+        const held = this.joining.get(connection);
+        if (held && held.length < this.maxHeld) held.push({ seq, data });
+        else this.joining.set(connection, null);
         count++;
         continue;
       }
@@ -77,16 +97,23 @@ export class LocalRoom {
     this.floors.clear();
   }
 
+  /** True if frames held for the joining connection were dropped; it starts holding afresh. */
+  overflowed(connection: Connection): boolean {
+    if (this.joining.get(connection) !== null) return false;
+    this.joining.set(connection, []);
+    return true;
+  }
+
   /**
    * Ends the join: writes the held frames except messages the client
    * already has (seq up to `upToSeq`), then lets the live stream through.
    */
   release(connection: Connection, upToSeq: number): void {
     const held = this.joining.get(connection);
-    if (!held) return;
+    if (held === undefined) return;
     this.joining.delete(connection);
     let sent = upToSeq;
-    for (const frame of held) {
+    for (const frame of held ?? []) {
       if (frame.seq !== undefined && frame.seq <= sent) continue;
       connection.sendEncoded(frame.data);
       if (frame.seq !== undefined) sent = frame.seq;

@@ -102,13 +102,18 @@ describe(RoomFanout.name, () => {
     expect(seqs()).toEqual([1, 500, 2]);
   });
 
-  it('starts the order again when the history was reset (a new epoch)', async () => {
+  it('drops messages of an epoch or a seq the store does not confirm, and keeps the room going', async () => {
     for (const content of ['a', 'b', 'c']) await send(content);
     await flush();
     const message = socket.frames[0].message as Message;
+    const { epoch } = await store.head('r1');
     await bus.publish('r1', { type: 'message', data: { ...message, message_id: 'n1', seq: 1 }, epoch: 'new-epoch' });
-    await bus.publish('r1', { type: 'message', data: { ...message, message_id: 'n2', seq: 2 }, epoch: 'new-epoch' });
+    await bus.publish('r1', { type: 'message', data: { ...message, message_id: 'n2', seq: 1_000_000 }, epoch });
     await flush();
-    expect(seqs()).toEqual([1, 2, 3, 1, 2]);
+    await flush();
+    await send('d');
+    await flush();
+    expect(seqs()).toEqual([1, 2, 3, 4]);
+    expect(fanout.unconfirmed).toBe(2);
   });
 });

@@ -5,7 +5,7 @@ import type { DeliveredEvent } from '../core/room-event.js';
 import { MessagesService } from '../messages/messages.service.js';
 import type { Connection } from './connection.js';
 import { FrameMetrics } from './frame-metrics.js';
-import { LocalRoom } from './local-room.js';
+import { LocalRoom, type Waiting } from './local-room.js';
 import { encode, type ServerFrame } from './protocol.js';
 
 /**
@@ -15,14 +15,23 @@ import { encode, type ServerFrame } from './protocol.js';
  * deletes them from `Connection.rooms`.
  *
  * No silent gaps: the fan-out knows the last `seq` it delivered per room.
- * A message whose seq jumps past it, or a bus that lost its subscription,
- * makes it read the missing messages from the store and deliver them first;
- * later events wait in order meanwhile.
+ * A message whose seq jumps past it (or whose epoch differs), or a bus that
+ * lost its subscription, makes it read the missing messages from the store
+ * and deliver them first; later events wait in order meanwhile, at most
+ * ROOM_BACKLOG_MAX of them (past it they are dropped and the store is read
+ * again). A jump is accepted only as far as the store confirms it: an event
+ * that still jumps after a store read that began after it arrived is not in
+ * the room's history (a forged `seq` or epoch on the channel) and is dropped
+ * and counted, so it cannot stall the room.
  */
 @Injectable()
 export class RoomFanout {
   private readonly logger = new Logger(RoomFanout.name);
   private readonly rooms = new Map<string, LocalRoom>();
+  /** Arrival mark of the latest event, to tell which events a store read began after. */
+  private arrivals = 0;
+  private unconfirmedCount = 0;
+  private overflowCount = 0;
 
   constructor(
     @Inject(ROOM_BUS) private readonly bus: RoomBus,
@@ -31,6 +40,30 @@ export class RoomFanout {
     @Optional() private readonly metrics?: FrameMetrics,
   ) {}
 
+  /** Message events dropped since start because the store did not confirm their seq or epoch. */
+  get unconfirmed(): number {
+    return this.unconfirmedCount;
+  }
+
+  /** Events dropped since start because a room's backlog was full (the messages among them were read again). */
+  get overflowed(): number {
+    return this.overflowCount;
+  }
+
+  /**
+   * Waits for the room's subscription: true once live; false while the bus
+   * is away (it subscribes on reconnect and the room catches up), or if a
+   * connected bus refused it again just now (the room has no live stream).
+   */
+  async live(roomId: string, room: LocalRoom): Promise<'live' | 'pending' | 'refused'> {
+    if (await room.subscribed) return 'live';
+    if (!this.bus.connected) return 'pending';
+    // Answered false earlier (the bus was away, or refused): ask again now that it is connected.
+    room.subscribed = this.bus.subscribe(roomId);
+    if (await room.subscribed) return 'live';
+    return this.bus.connected ? 'refused' : 'pending';
+  }
+
   /**
    * Adds a joining connection, subscribing the room on its first local
    * connection; the room's frames are held for it until `LocalRoom.release`.
@@ -38,7 +71,7 @@ export class RoomFanout {
   attach(connection: Connection, roomId: string): LocalRoom {
     let room = this.rooms.get(roomId);
     if (!room) {
-      room = new LocalRoom();
+      room = new LocalRoom(this.settings.limits.roomBacklogMax);
       room.subscribed = this.bus.subscribe(roomId);
       this.rooms.set(roomId, room);
     }
@@ -65,28 +98,7 @@ export class RoomFanout {
 
   deliver(roomId: string, event: DeliveredEvent): void {
     const room = this.rooms.get(roomId);
-    if (!room) return;
-    if (room.backlog) {
-      room.backlog.push(event);
-      return;
-    }
-    const seq = seqOf(event);
-    if (event.type === 'message' && event.epoch !== undefined && event.epoch !== room.epoch) {
-      // The room's history was reset (a flushed Redis): seqs start again.
-      if (room.epoch !== undefined) room.restartSeq();
-      room.epoch = event.epoch;
-    }
-    if (seq !== undefined && room.lastSeq !== undefined) {
-      if (seq <= room.lastSeq) return;
-      if (seq > room.lastSeq + 1) {
-        room.backlog = [event];
-        void this.catchUp(roomId, room);
-        return;
-      }
-    }
-    const written = this.write(room, roomId, event, seq);
-    // Sampled once per event, not per socket: the moment it went to every local receiver.
-    if (written > 0 && event.type === 'message') this.metrics?.published(event.data.created_at);
+    if (room) this.enqueue(roomId, room, { event, at: ++this.arrivals });
   }
 
   /** After the bus lost its subscription: every room reads what it missed. */
@@ -98,12 +110,58 @@ export class RoomFanout {
     }
   }
 
+  private enqueue(roomId: string, room: LocalRoom, waiting: Waiting): void {
+    if (room.backlog) {
+      if (room.backlog.length < this.settings.limits.roomBacklogMax) room.backlog.push(waiting);
+      else {
+        room.backlogOverflowed = true;
+        this.overflowCount += 1;
+      }
+      return;
+    }
+    const { event } = waiting;
+    const seq = seqOf(event);
+    if (seq !== undefined && event.type === 'message') {
+      const otherEpoch = room.epoch !== undefined && event.epoch !== room.epoch;
+      const jump = room.lastSeq !== undefined && seq > room.lastSeq + 1;
+      if (otherEpoch || jump) {
+        if (waiting.at <= room.checkedAt) {
+          this.unconfirmedCount += 1;
+          this.logger.debug(`Room ${roomId}: dropped message ${seq} of epoch ${String(event.epoch)}, which the store does not have`);
+          return;
+        }
+        room.backlog = [waiting];
+        void this.catchUp(roomId, room);
+        return;
+      }
+      if (room.lastSeq !== undefined && seq <= room.lastSeq) return;
+    }
+    const written = this.write(room, roomId, event, seq);
+    // Sampled once per event, not per socket: the moment it went to every local receiver.
+    if (written > 0 && event.type === 'message') this.metrics?.published(event.data.created_at);
+  }
+
+  /**
+   * Reads what the room missed, then delivers what waited. Every event that
+   * arrived before the read began is judged by it (`checkedAt`); if the
+   * read fails, those that jump are dropped too: the next catch-up (the next
+   * message, or the bus's resync) reads them from the store.
+   */
   private async catchUp(roomId: string, room: LocalRoom): Promise<void> {
     const batch = this.settings.messages.recoveryMaxMessages;
+    room.checkedAt = this.arrivals;
     try {
-      // Batch after batch, until the store has nothing newer or dropped what was missed.
+      // Batch after batch, until the store has nothing newer.
       for (;;) {
-        const { messages } = await this.messages.readAfter(roomId, room.lastSeq ?? 0, batch);
+        const { head, messages } = await this.messages.readAfter(roomId, room.lastSeq ?? 0, batch);
+        if (room.epoch !== undefined && head.epoch !== room.epoch) {
+          // The history was reset (a flushed Redis): seqs start again; read the new history.
+          room.restartSeq();
+          room.epoch = head.epoch;
+          room.lastSeq = 0;
+          continue;
+        }
+        room.epoch ??= head.epoch;
         for (const message of messages) {
           const seq = message.seq ?? 0;
           if (seq > (room.lastSeq ?? 0)) this.write(room, roomId, { type: 'message', data: message }, seq);
@@ -115,14 +173,14 @@ export class RoomFanout {
       this.logger.warn(`Could not catch up room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
     }
     const backlog = room.backlog ?? [];
+    const overflowed = room.backlogOverflowed;
     room.backlog = undefined;
-    const next = backlog.map(seqOf).find((seq) => seq !== undefined) ?? 0;
-    if (room.lastSeq !== undefined && next > room.lastSeq + 1) {
-      // The store no longer has them (or is away): accept the gap rather than stall the room.
-      this.logger.warn(`Room ${roomId}: messages ${room.lastSeq + 1}..${next - 1} could not be recovered`);
-      room.lastSeq = next - 1;
+    room.backlogOverflowed = false;
+    for (const waiting of backlog) this.enqueue(roomId, room, waiting);
+    if (overflowed && !room.backlog && this.rooms.get(roomId) === room) {
+      room.backlog = [];
+      void this.catchUp(roomId, room);
     }
-    for (const event of backlog) this.deliver(roomId, event);
   }
 
   /** Returns how many connections the event was written to (or held for). */

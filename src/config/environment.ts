@@ -63,6 +63,21 @@ export class EnvironmentVariables {
   @IsInt() @Min(1024)
   MAX_BUFFERED_BYTES: number = 4 * 1024 * 1024;
 
+  /**
+   * Unsent bytes of all connections together; past it, the connections
+   * furthest behind are closed with 1013 first (checked four times a second).
+   */
+  @IsInt() @Min(1024)
+  MAX_TOTAL_BUFFERED_BYTES: number = 256 * 1024 * 1024;
+
+  /**
+   * Events a room waits with while it catches up from the store, and frames
+   * held for a joining connection; past it they are dropped and read again
+   * from the store.
+   */
+  @IsInt() @Min(10) @Max(1_000_000)
+  ROOM_BACKLOG_MAX: number = 1_000;
+
   /** Open sockets per process; further upgrades get 503. */
   @IsInt() @Min(1)
   MAX_CONNECTIONS: number = 10_000;
@@ -118,6 +133,14 @@ export class EnvironmentVariables {
   /** Messages kept per room (older ones are trimmed). */
   @IsInt() @Min(1)
   HISTORY_MAX_PER_ROOM: number = 10_000;
+
+  /** Embedded mode: bytes of history of all rooms together (estimated); past it the oldest messages of any room go first. */
+  @IsInt() @Min(1024 * 1024)
+  HISTORY_MAX_BYTES: number = 256 * 1024 * 1024;
+
+  /** Messages one connection may recover per minute over all its joins (a token bucket); past it, `recovered: false`. */
+  @IsInt() @Min(1) @Max(10_000_000)
+  RECOVERY_BUDGET_PER_MINUTE: number = 5_000;
 
   /** Most messages one `join_room` with `since` may replay; beyond it, `recovered: false`. */
   @IsInt() @Min(1) @Max(100_000)

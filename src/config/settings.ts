@@ -10,6 +10,7 @@ export interface Settings {
     heartbeatIntervalMs: number;
     maxPayloadBytes: number;
     maxBufferedBytes: number;
+    maxTotalBufferedBytes: number;
     maxConnections: number;
     maxConnectionsPerUser: number;
     /** Frames per connection: a token bucket, and when sending too fast for too long counts as abuse. */
@@ -18,8 +19,14 @@ export interface Settings {
     deflate: { enabled: boolean; thresholdBytes: number; memLevel: number; windowBits: number; concurrency: number };
   };
   typing: { throttleMs: number; ttlMs: number };
-  limits: { maxRoomsPerConnection: number; maxMessageLength: number; maxRefLength: number };
-  messages: { dedupWindowMs: number; historyMaxPerRoom: number; recoveryMaxMessages: number };
+  limits: { maxRoomsPerConnection: number; maxMessageLength: number; maxRefLength: number; roomBacklogMax: number };
+  messages: {
+    dedupWindowMs: number;
+    historyMaxPerRoom: number;
+    historyMaxBytes: number;
+    recoveryMaxMessages: number;
+    recoveryBudgetPerMinute: number;
+  };
   redis: {
     url: string | undefined;
     keyPrefix: string;
@@ -71,6 +78,7 @@ export function toSettings(env: EnvironmentVariables): Settings {
       heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
       maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
       maxBufferedBytes: env.MAX_BUFFERED_BYTES,
+      maxTotalBufferedBytes: env.MAX_TOTAL_BUFFERED_BYTES,
       maxConnections: env.MAX_CONNECTIONS,
       maxConnectionsPerUser: env.MAX_CONNECTIONS_PER_USER,
       rateLimit: {
@@ -92,11 +100,14 @@ export function toSettings(env: EnvironmentVariables): Settings {
       maxRoomsPerConnection: env.MAX_ROOMS_PER_CONNECTION,
       maxMessageLength: env.MAX_MESSAGE_LENGTH,
       maxRefLength: env.MAX_REF_LENGTH,
+      roomBacklogMax: env.ROOM_BACKLOG_MAX,
     },
     messages: {
       dedupWindowMs: env.DEDUP_WINDOW_MS,
       historyMaxPerRoom: env.HISTORY_MAX_PER_ROOM,
+      historyMaxBytes: env.HISTORY_MAX_BYTES,
       recoveryMaxMessages: env.RECOVERY_MAX_MESSAGES,
+      recoveryBudgetPerMinute: env.RECOVERY_BUDGET_PER_MINUTE,
     },
     redis: {
       url: env.REDIS_URL || undefined,

@@ -3,8 +3,7 @@ import type { Message } from './message.js';
 /**
  * What travels on a room's channel (`chat:room:<room_id>`). The first three
  * shapes are also what the main backend publishes (PROTOCOL §6); the rest
- * are this service's own. The message store's Lua scripts write the
- * `message` event in the same shape.
+ * are this service's own.
  */
 export type RoomEvent =
   /** `epoch` is set on this service's messages (those with a `seq`). */
@@ -25,16 +24,134 @@ export type RoomEventListener = (roomId: string, event: RoomEvent) => void;
 /** The events that become frames on the room's sockets (a removal makes connections leave instead). */
 export type DeliveredEvent = Exclude<RoomEvent, { type: 'member_removed' }>;
 
+/** Longest id-like string (ids, epochs, timestamps, message types) accepted from a channel or a stored value. */
+export const MAX_EVENT_ID_LENGTH = 256;
+/** Longest `content` accepted from a channel: the largest MAX_MESSAGE_LENGTH allowed. */
+export const MAX_EVENT_CONTENT_LENGTH = 1_000_000;
+/** Longest payload decoded at all; anything larger is dropped before parsing. */
+export const MAX_EVENT_PAYLOAD_LENGTH = 8 * 1024 * 1024;
+
 /** The one encoding of a room event on a channel. */
 export function encodeRoomEvent(event: RoomEvent): string {
   return JSON.stringify(event);
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isString = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
+/** The one encoding of a stored message. */
+export function encodeMessage(message: Message): string {
+  return JSON.stringify(message);
+}
 
-/** Decodes and checks a payload from a channel (another process wrote it); undefined for anything malformed. */
-export function decodeRoomEvent(payload: string): RoomEvent | undefined {
+/**
+ * A message and its `message` event with the seq and the epoch left open,
+ * for the store that assigns both in one atomic step and only concatenates:
+ * message JSON = `message[0] .. seq .. message[1]`;
+ * event JSON = `event[0] .. epoch .. event[1] .. <message JSON> .. event[2]`.
+ * Epochs are ids this service makes (`newId`), which need no escaping.
+ * Both are made by the encoders above, with marks in the open slots.
+ */
+export interface MessageEventTemplate {
+  message: [string, string];
+  event: [string, string, string];
+}
+
+const SEQ_MARK = '\u0001seq';
+const EPOCH_MARK = '\u0001epoch';
+const DATA_MARK = '\u0001data';
+
+export function messageEventTemplate(message: Omit<Message, 'seq'>): MessageEventTemplate {
+  // `seq` first and the event's `data` last: everything before each mark is fixed text, so the first match is the slot.
+  const json = encodeMessage({ seq: SEQ_MARK as unknown as number, ...message });
+  const event = encodeRoomEvent({ type: 'message', epoch: EPOCH_MARK, data: DATA_MARK as unknown as Message });
+  return { message: splitOnce(json, JSON.stringify(SEQ_MARK)), event: splitTwice(event, JSON.stringify(EPOCH_MARK).slice(1, -1), JSON.stringify(DATA_MARK)) };
+}
+
+function splitOnce(text: string, mark: string): [string, string] {
+  const at = text.indexOf(mark);
+  return [text.slice(0, at), text.slice(at + mark.length)];
+}
+
+function splitTwice(text: string, first: string, second: string): [string, string, string] {
+  const [head, rest] = splitOnce(text, first);
+  return [head, ...splitOnce(rest, second)];
+}
+
+type Fields = Record<string, unknown>;
+
+const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_EVENT_ID_LENGTH;
+const isShort = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_EVENT_ID_LENGTH;
+const isIdOrNull = (v: unknown): v is string | null => v === null || isId(v);
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isSeq = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
+
+/**
+ * A Message (PROTOCOL §3) checked field by field and rebuilt with exactly
+ * its own fields (nothing else of the input, prototype keys included, is
+ * kept); undefined if any field has the wrong type or length. `seq` may be
+ * absent (the main backend's messages); `parent_message_id` and
+ * `attachments` may be absent (null), `client_msg_id` too (left out).
+ */
+export function toMessage(data: unknown): Message | undefined {
+  if (!isObject(data)) return undefined;
+  const d = data;
+  const ok =
+    isId(d.message_id) &&
+    isId(d.room_id) &&
+    isId(d.sender_id) &&
+    (d.seq === undefined || isSeq(d.seq)) &&
+    isShort(d.message_type) &&
+    typeof d.content === 'string' &&
+    d.content.length <= MAX_EVENT_CONTENT_LENGTH &&
+    (d.attachments === undefined || d.attachments === null || Array.isArray(d.attachments)) &&
+    (d.parent_message_id === undefined || isIdOrNull(d.parent_message_id)) &&
+    isCount(d.thread_count) &&
+    Array.isArray(d.reactions) &&
+    typeof d.is_edited === 'boolean' &&
+    typeof d.is_deleted === 'boolean' &&
+    isShort(d.created_at) &&
+    isShort(d.updated_at) &&
+    (d.client_msg_id === undefined || isIdOrNull(d.client_msg_id));
+  if (!ok) return undefined;
+  const message: Message = {
+    message_id: d.message_id as string,
+    room_id: d.room_id as string,
+    sender_id: d.sender_id as string,
+    ...(d.seq === undefined ? {} : { seq: d.seq as number }),
+    message_type: d.message_type as string,
+    content: d.content as string,
+    attachments: (d.attachments ?? null) as unknown[] | null,
+    parent_message_id: (d.parent_message_id ?? null) as string | null,
+    thread_count: d.thread_count as number,
+    reactions: d.reactions as unknown[],
+    is_edited: d.is_edited as boolean,
+    is_deleted: d.is_deleted as boolean,
+    created_at: d.created_at as string,
+    updated_at: d.updated_at as string,
+    client_msg_id: (d.client_msg_id ?? null) as string | null,
+  };
+  // The main backend's messages may leave it out; they are passed on as they came.
+  if (d.client_msg_id === undefined) delete (message as Partial<Message>).client_msg_id;
+  return message;
+}
+
+/** A stored message read back from Redis; undefined if it is not one. */
+export function decodeMessage(json: string): Message | undefined {
+  try {
+    return toMessage(JSON.parse(json));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Decodes and checks a payload from the channel of `roomId` (another
+ * process wrote it); undefined for anything malformed: not JSON, an unknown
+ * type, a field of the wrong type or length, a message of another room, a
+ * `seq` without an epoch or an epoch without a `seq`. The event is rebuilt
+ * from its known fields only.
+ */
+export function decodeRoomEvent(payload: string, roomId: string): RoomEvent | undefined {
+  if (payload.length > MAX_EVENT_PAYLOAD_LENGTH) return undefined;
   let event: unknown;
   try {
     event = JSON.parse(payload);
@@ -44,18 +161,31 @@ export function decodeRoomEvent(payload: string): RoomEvent | undefined {
   if (!isObject(event) || !isObject(event.data)) return undefined;
   const data = event.data;
   switch (event.type) {
-    case 'message':
-    case 'message_updated':
+    case 'message': {
+      const message = toMessage(data);
+      if (!message || message.room_id !== roomId) return undefined;
+      if (event.epoch === undefined) return { type: 'message', data: message };
+      if (!isId(event.epoch) || message.seq === undefined) return undefined;
+      return { type: 'message', data: message, epoch: event.epoch };
+    }
+    case 'message_updated': {
+      const message = toMessage(data);
+      return message && message.room_id === roomId ? { type: 'message_updated', data: message } : undefined;
+    }
     case 'message_deleted':
-      return isString(data.message_id) && isString(data.room_id) ? (event as RoomEvent) : undefined;
+      return isId(data.message_id) && data.room_id === roomId
+        ? { type: 'message_deleted', data: { room_id: roomId, message_id: data.message_id } }
+        : undefined;
     case 'typing':
     case 'typing_stopped':
-      return isString(data.user_id) && isString(data.connection_id) ? (event as RoomEvent) : undefined;
+      return isId(data.user_id) && isShort(data.connection_id)
+        ? { type: event.type, data: { user_id: data.user_id, connection_id: data.connection_id } }
+        : undefined;
     case 'member_removed':
-      return isString(data.user_id) ? (event as RoomEvent) : undefined;
+      return isId(data.user_id) ? { type: 'member_removed', data: { user_id: data.user_id } } : undefined;
     case 'presence':
-      return isString(data.user_id) && (data.status === 'online' || data.status === 'offline')
-        ? (event as RoomEvent)
+      return isId(data.user_id) && (data.status === 'online' || data.status === 'offline') && isShort(data.connection_id ?? '')
+        ? { type: 'presence', data: { user_id: data.user_id, status: data.status, connection_id: (data.connection_id ?? '') as string } }
         : undefined;
     default:
       return undefined;

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { newId } from '../core/ids.js';
+import { composeKey } from '../core/key-parts.js';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import type { Message } from '../core/message.js';
 import { SETTINGS, Settings } from '../config/settings.js';
@@ -11,16 +12,44 @@ interface RoomHistory {
   messages: Message[];
 }
 
+/** What a retained message costs beyond its strings (object, array slot, map entry), estimated. */
+const MESSAGE_OVERHEAD_BYTES = 400;
+
+/** The estimated memory of a retained message: its strings at two bytes a character, plus the overhead. */
+function sizeOf(message: Message): number {
+  const text =
+    message.content.length +
+    message.message_id.length +
+    message.room_id.length +
+    message.sender_id.length +
+    message.message_type.length +
+    (message.client_msg_id?.length ?? 0) +
+    (message.parent_message_id?.length ?? 0) +
+    message.created_at.length +
+    message.updated_at.length;
+  return MESSAGE_OVERHEAD_BYTES + 2 * text;
+}
+
 /**
- * The embedded history: bounded per room, gone with the process. A new
- * process has a new epoch, so clients never mistake its history for the old one.
+ * The embedded history: bounded per room (HISTORY_MAX_PER_ROOM) and in
+ * total (HISTORY_MAX_BYTES, the oldest message of any room going first),
+ * gone with the process. A new process has a new epoch, so clients never
+ * mistake its history for the old one. A `client_msg_id` is remembered for
+ * the dedup window or as long as its message is retained, whichever is shorter.
  */
 @Injectable()
 export class MemoryMessageStore implements MessageStore {
   private readonly epoch = newId();
   private readonly rooms = new Map<string, RoomHistory>();
-  /** `room\nsender\nclient_msg_id` → the original message and when it stops counting. */
+  /** `composeKey(room, sender, client_msg_id)` → the original message and when it stops counting. */
   private readonly sent = new Map<string, { message: Message; until: number }>();
+  /**
+   * Every retained message of every room by id, oldest first (a Map keeps
+   * insertion order, and setting an existing key keeps its place), with its
+   * room and estimated size.
+   */
+  private readonly retained = new Map<string, { roomId: string; size: number }>();
+  private retainedBytes = 0;
 
   constructor(
     @Inject(ROOM_BUS) private readonly bus: RoomBus,
@@ -29,7 +58,7 @@ export class MemoryMessageStore implements MessageStore {
 
   async append(draft: MessageDraft, dedupWindowMs: number): Promise<{ message: Message; duplicate: boolean }> {
     const now = Date.now();
-    const key = draft.client_msg_id && `${draft.room_id}\n${draft.sender_id}\n${draft.client_msg_id}`;
+    const key = draft.client_msg_id === null ? undefined : composeKey(draft.room_id, draft.sender_id, draft.client_msg_id);
     if (key) {
       const original = this.sent.get(key);
       if (original && original.until > now) return { message: original.message, duplicate: true };
@@ -37,10 +66,17 @@ export class MemoryMessageStore implements MessageStore {
     const history = this.history(draft.room_id);
     const message = newMessage(draft, ++history.seq, new Date(now));
     history.messages.push(message);
-    if (history.messages.length > this.settings.messages.historyMaxPerRoom) history.messages.shift();
+    this.track(message);
     if (key) {
       this.sent.set(key, { message, until: now + dedupWindowMs });
       this.forgetExpired(now);
+    }
+    if (history.messages.length > this.settings.messages.historyMaxPerRoom) this.dropOldest(history);
+    while (this.retainedBytes > this.settings.messages.historyMaxBytes) {
+      const oldest = this.retained.entries().next().value;
+      const room = oldest && this.rooms.get(oldest[1].roomId);
+      if (!room || room.messages[0]?.message_id !== oldest[0]) break;
+      this.dropOldest(room);
     }
     await this.bus.publish(draft.room_id, { type: 'message', data: message, epoch: this.epoch });
     return { message, duplicate: false };
@@ -73,6 +109,7 @@ export class MemoryMessageStore implements MessageStore {
     const at = messages.findIndex((m) => m.message_id === message.message_id);
     if (at < 0 || messages[at].updated_at !== previous.updated_at) return false;
     messages[at] = message;
+    this.track(message);
     await this.bus.publish(message.room_id, changeEvent(message, event));
     return true;
   }
@@ -89,6 +126,29 @@ export class MemoryMessageStore implements MessageStore {
     let history = this.rooms.get(roomId);
     if (!history) this.rooms.set(roomId, (history = { seq: 0, messages: [] }));
     return history;
+  }
+
+  /** Counts a new message, or the new state of a retained one (which keeps its place in the age order). */
+  private track(message: Message): void {
+    const size = sizeOf(message);
+    this.retainedBytes += size - (this.retained.get(message.message_id)?.size ?? 0);
+    this.retained.set(message.message_id, { roomId: message.room_id, size });
+  }
+
+  private untrack(message: Message): void {
+    this.retainedBytes -= this.retained.get(message.message_id)?.size ?? 0;
+    this.retained.delete(message.message_id);
+  }
+
+  /** Drops a room's oldest message, and its client_msg_id with it. */
+  private dropOldest(history: RoomHistory): void {
+    const message = history.messages.shift();
+    if (!message) return;
+    this.untrack(message);
+    if (message.client_msg_id !== null) {
+      const key = composeKey(message.room_id, message.sender_id, message.client_msg_id);
+      if (this.sent.get(key)?.message.message_id === message.message_id) this.sent.delete(key);
+    }
   }
 
   /** Map iteration is insertion order, so expired keys are at the front. */

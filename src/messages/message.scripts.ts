@@ -1,8 +1,17 @@
 /**
- * Lua scripts of `RedisMessageStore`. A room's history is a hash `…:meta`
- * (seq, epoch, last_at), a stream `…:log` whose entry ids are `<seq>-0`,
- * a hash `…:ids` (message id → seq) and a hash `…:edits` (message id →
- * current JSON of an edited or deleted message).
+ * Lua scripts of `RedisMessageStore`. A room's history, all under the
+ * room's hash tag (see `RedisKeys`): a hash `…:meta` (seq, epoch, last_at),
+ * a stream `…:log` whose entry ids are `<seq>-0` and whose fields are
+ * `id` (the message id) and `m` (the message JSON), a hash `…:ids`
+ * (message id → seq), a hash `…:versions` (message id → its current
+ * `updated_at`) and a hash `…:edits` (message id → current JSON of an edited
+ * or deleted message).
+ *
+ * The scripts never decode message JSON: what they compare (`message_id`,
+ * `updated_at`) is kept in fields of its own, so nothing a user once wrote
+ * can make a later script fail. They never encode it either: the JSON and
+ * the events come from the codec in `core/room-event.ts`, and the scripts
+ * only concatenate.
  */
 
 /** Makes sure the room has an epoch. KEYS: meta. ARGV: candidate epoch. Returns [seq, epoch, last_at]. */
@@ -10,53 +19,98 @@ export const HEAD = `
 redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
 return redis.call('HMGET', KEYS[1], 'seq', 'epoch', 'last_at')`;
 
+/** Messages removed by one append at most, when the retention was lowered: bounds one script's run. */
+const TRIM_PER_APPEND = 100;
+
 /**
  * The one writer of order: assigns the next seq, appends, trims to the
  * retention, remembers the client_msg_id and publishes, all in one step.
- * KEYS: meta, log, ids, edits, dedup key.
- * ARGV: message JSON without seq and without its opening brace, candidate
- * epoch, max retained, dedup window ms ('0': no dedup), channel, message id, created_at.
+ * KEYS: meta, log, ids, versions, edits, dedup key.
+ * ARGV: message template (2 parts), event template (3 parts), candidate
+ * epoch, max retained, dedup window ms ('0': no dedup), channel, message
+ * id, created_at.
  * Returns [1, json] for a new message or [0, json] for the original of a duplicate.
  */
 export const APPEND = `
-local dedup = tonumber(ARGV[4]) > 0
-if dedup then
-  local original = redis.call('GET', KEYS[5])
+local window = tonumber(ARGV[8])
+if window > 0 then
+  local original = redis.call('GET', KEYS[6])
   if original then return {0, original} end
 end
-redis.call('HSETNX', KEYS[1], 'epoch', ARGV[2])
+redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6])
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
-local json = '{"seq":' .. seq .. ',' .. ARGV[1]
-if redis.call('XLEN', KEYS[2]) >= tonumber(ARGV[3]) then
+local json = ARGV[1] .. seq .. ARGV[2]
+local trimmed = 0
+while trimmed < ${TRIM_PER_APPEND} and redis.call('XLEN', KEYS[2]) >= tonumber(ARGV[7]) do
   local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
-  local id = cjson.decode(oldest[2][2]).message_id
+  local id = oldest[2][2]
   redis.call('HDEL', KEYS[3], id)
   redis.call('HDEL', KEYS[4], id)
+  redis.call('HDEL', KEYS[5], id)
   redis.call('XDEL', KEYS[2], oldest[1])
+  trimmed = trimmed + 1
 end
-redis.call('XADD', KEYS[2], seq .. '-0', 'm', json)
-redis.call('HSET', KEYS[3], ARGV[6], seq)
-redis.call('HSET', KEYS[1], 'last_at', ARGV[7])
-if dedup then redis.call('SET', KEYS[5], json, 'PX', ARGV[4]) end
-redis.call('PUBLISH', ARGV[5], '{"type":"message","epoch":' .. cjson.encode(epoch) .. ',"data":' .. json .. '}')
+redis.call('XADD', KEYS[2], seq .. '-0', 'id', ARGV[10], 'm', json)
+redis.call('HSET', KEYS[3], ARGV[10], seq)
+redis.call('HSET', KEYS[4], ARGV[10], ARGV[11])
+redis.call('HSET', KEYS[1], 'last_at', ARGV[11])
+if window > 0 then redis.call('SET', KEYS[6], json, 'PX', window) end
+redis.call('PUBLISH', ARGV[9], ARGV[3] .. epoch .. ARGV[4] .. json .. ARGV[5])
 return {1, json}`;
 
 /**
- * Compare-and-set of a message's current state. KEYS: ids, log, edits.
- * ARGV: message id, expected updated_at, new JSON, channel, event JSON.
+ * Compare-and-set of a message's current state. KEYS: ids, versions, edits.
+ * ARGV: message id, expected updated_at, new updated_at, new JSON, channel, event JSON.
  * Returns 1 if replaced and published, 0 if the message changed or is gone.
  */
 export const REPLACE = `
-local seq = redis.call('HGET', KEYS[1], ARGV[1])
-if not seq then return 0 end
-local current = redis.call('HGET', KEYS[3], ARGV[1])
-if not current then
-  local entry = redis.call('XRANGE', KEYS[2], seq .. '-0', seq .. '-0')[1]
-  if not entry then return 0 end
-  current = entry[2][2]
-end
-if cjson.decode(current).updated_at ~= ARGV[2] then return 0 end
-redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])
-redis.call('PUBLISH', ARGV[4], ARGV[5])
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1`;
+
+/** Stream entries as their current JSON: the edit where there is one (one HLEN when nothing was edited). */
+const CURRENT = `
+local function current(edits, entries)
+  local out = {}
+  local edited = redis.call('HLEN', edits) > 0
+  for i, entry in ipairs(entries) do
+    local json = entry[2][4]
+    if edited then json = redis.call('HGET', edits, entry[2][2]) or json end
+    out[i] = json
+  end
+  return out
+end`;
+
+/**
+ * The head and the messages after a seq, in one step. KEYS: meta, log, edits.
+ * ARGV: candidate epoch, first stream id, count.
+ * Returns [[seq, epoch, last_at], oldest retained stream id or false, [json, …]].
+ */
+export const READ_AFTER = `${CURRENT}
+redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
+local head = redis.call('HMGET', KEYS[1], 'seq', 'epoch', 'last_at')
+local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
+local entries = redis.call('XRANGE', KEYS[2], ARGV[2], '+', 'COUNT', tonumber(ARGV[3]))
+return {head, oldest and oldest[1] or false, current(KEYS[3], entries)}`;
+
+/** One retained message as it is now. KEYS: ids, log, edits. ARGV: message id. Returns its JSON or false. */
+export const GET = `
+local seq = redis.call('HGET', KEYS[1], ARGV[1])
+if not seq then return false end
+local edit = redis.call('HGET', KEYS[3], ARGV[1])
+if edit then return edit end
+local entry = redis.call('XRANGE', KEYS[2], seq .. '-0', seq .. '-0')[1]
+if not entry then return false end
+return entry[2][4]`;
+
+/**
+ * The newest messages up to a stream id. KEYS: log, edits. ARGV: last stream id (or '+'), count.
+ * Returns [retained count, [json, …] newest first].
+ */
+export const PAGE = `${CURRENT}
+local entries = redis.call('XREVRANGE', KEYS[1], ARGV[1], '-', 'COUNT', tonumber(ARGV[2]))
+return {redis.call('XLEN', KEYS[1]), current(KEYS[2], entries)}`;

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Optional } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { DomainError } from '../core/domain.error.js';
 import type { Message } from '../core/message.js';
 import { SETTINGS, Settings } from '../config/settings.js';
@@ -32,6 +32,8 @@ export interface Recovery {
  */
 @Injectable()
 export class MessagesService {
+  private readonly logger = new Logger(MessagesService.name);
+
   constructor(
     @Inject(MESSAGE_STORE) private readonly store: MessageStore,
     private readonly presence: PresenceService,
@@ -54,7 +56,12 @@ export class MessagesService {
       this.settings.messages.dedupWindowMs,
     );
     this.metrics?.messagesSent.inc({ result: result.duplicate ? 'duplicate' : 'stored' });
-    if (!result.duplicate) await this.presence.stopTyping(roomId, senderId);
+    // The message is committed: a failure to end the typing must not report the send as failed.
+    if (!result.duplicate) {
+      this.presence.stopTyping(roomId, senderId).catch((error: unknown) => {
+        this.logger.warn(`Could not end typing after a send in room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
+      });
+    }
     return result;
   }
 
@@ -130,32 +137,49 @@ export class MessagesService {
     return roomIds.length === 0 ? Promise.resolve([]) : this.store.lastMessageAt(roomIds);
   }
 
-  /** Up to `limit` messages after `afterSeq`, oldest first. */
-  async readAfter(roomId: string, afterSeq: number, limit: number): Promise<{ messages: Message[]; complete: boolean }> {
+  /** Up to `limit` messages after `afterSeq`, oldest first, and the head they were read at. */
+  async readAfter(
+    roomId: string,
+    afterSeq: number,
+    limit: number,
+  ): Promise<{ head: HistoryHead; messages: Message[]; complete: boolean }> {
     return this.store.readAfter(roomId, afterSeq, limit);
   }
 
   /**
-   * What a join owes the client: with `since` from the same epoch and still
-   * retained, every later message; otherwise none and `recovered: false`.
+   * What a join owes the client: with `since` from the same epoch, at most
+   * `limit` behind and still retained, every later message; otherwise none
+   * and `recovered: false`. Decided from the head first, so a refusal reads
+   * no history.
    */
   async recover(
     roomId: string,
     since: Since | undefined,
     limit: number,
   ): Promise<Recovery> {
-    if (!since) return { head: await this.store.head(roomId), messages: [], recovered: false };
-    const { head, messages, complete } = await this.store.readAfter(roomId, since.seq, limit + 1);
-    const recovered = complete && since.epoch === head.epoch && since.seq <= head.seq && messages.length <= limit;
-    const outcome: RecoveryOutcome = recovered
-      ? 'recovered'
-      : since.epoch !== head.epoch
+    const head = await this.store.head(roomId);
+    if (!since) return { head, messages: [], recovered: false };
+    // Decided from the head before anything is read: a refusal costs one round trip.
+    const refusal: RecoveryOutcome | undefined =
+      since.epoch !== head.epoch
         ? 'epoch_changed'
         : since.seq > head.seq
           ? 'ahead'
-          : 'too_far_behind';
-    this.metrics?.recoveries.inc({ outcome });
-    return { head, messages: recovered ? messages : [], recovered };
+          : head.seq - since.seq > limit
+            ? 'too_far_behind'
+            : undefined;
+    if (refusal) {
+      this.metrics?.recoveries.inc({ outcome: refusal });
+      return { head, messages: [], recovered: false };
+    }
+    if (since.seq === head.seq) {
+      this.metrics?.recoveries.inc({ outcome: 'recovered' });
+      return { head, messages: [], recovered: true };
+    }
+    const read = await this.store.readAfter(roomId, since.seq, limit + 1);
+    const recovered = read.complete && since.epoch === read.head.epoch && read.messages.length <= limit;
+    this.metrics?.recoveries.inc({ outcome: recovered ? 'recovered' : 'too_far_behind' });
+    return { head: read.head, messages: recovered ? read.messages : [], recovered };
   }
 }
 

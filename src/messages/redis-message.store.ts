@@ -1,20 +1,24 @@
+import { Logger } from '@nestjs/common';
 import { newId } from '../core/ids.js';
-import { encodeRoomEvent } from '../core/room-event.js';
+import { decodeMessage, encodeMessage, encodeRoomEvent, messageEventTemplate } from '../core/room-event.js';
 import type { Message } from '../core/message.js';
 import { RedisService } from '../redis/redis.service.js';
-import { APPEND, HEAD, REPLACE } from './message.scripts.js';
+import { APPEND, GET, HEAD, PAGE, READ_AFTER, REPLACE } from './message.scripts.js';
 import type { HistoryHead, HistoryPage, MessageDraft, MessageStore } from './message.store.js';
 import { changeEvent, newMessage } from './message.store.js';
 
-type StreamEntry = [id: string, fields: string[]];
+type Head = [seq: string | null, epoch: string, lastAt: string | null];
 
 /**
  * Room histories in Redis (see `message.scripts.ts` for the layout). `seq`
  * assignment, storage and publication are one Lua script, so every instance
- * sees a room's messages in one order. A flushed Redis loses the `meta`
- * hash, and the next write picks a new epoch.
+ * sees a room's messages in one order; every read is one script too (one
+ * round trip). A flushed Redis loses the `meta` hash, and the next write
+ * picks a new epoch.
  */
 export class RedisMessageStore implements MessageStore {
+  private readonly logger = new Logger(RedisMessageStore.name);
+
   constructor(
     private readonly redis: RedisService,
     private readonly maxPerRoom: number,
@@ -22,37 +26,39 @@ export class RedisMessageStore implements MessageStore {
 
   async append(draft: MessageDraft, dedupWindowMs: number): Promise<{ message: Message; duplicate: boolean }> {
     const { keys } = this.redis;
+    const room = draft.room_id;
     const { seq: _, ...rest } = newMessage(draft, 0);
-    const dedup = draft.client_msg_id !== null;
+    const template = messageEventTemplate(rest);
     const [isNew, json] = (await this.redis.call(() =>
       this.redis.run(
         APPEND,
         [
-          keys.room(draft.room_id, 'meta'),
-          keys.room(draft.room_id, 'log'),
-          keys.room(draft.room_id, 'ids'),
-          keys.room(draft.room_id, 'edits'),
-          keys.dedup(draft.room_id, draft.sender_id, draft.client_msg_id ?? ''),
+          keys.room(room, 'meta'),
+          keys.room(room, 'log'),
+          keys.room(room, 'ids'),
+          keys.room(room, 'versions'),
+          keys.room(room, 'edits'),
+          keys.dedup(room, draft.sender_id, draft.client_msg_id ?? ''),
         ],
         [
-          JSON.stringify(rest).slice(1),
+          ...template.message,
+          ...template.event,
           newId(),
           this.maxPerRoom,
-          dedup ? dedupWindowMs : 0,
-          keys.channel(draft.room_id),
+          draft.client_msg_id === null ? 0 : dedupWindowMs,
+          keys.channel(room),
           rest.message_id,
           rest.created_at,
         ],
       ),
     )) as [number, string];
-    return { message: JSON.parse(json) as Message, duplicate: isNew === 0 };
+    const message = this.decode(json);
+    if (!message) throw new Error('The store answered an append with something that is not a message');
+    return { message, duplicate: isNew === 0 };
   }
 
   async head(roomId: string): Promise<HistoryHead> {
-    const [seq, epoch, lastAt] = (await this.redis.call(() =>
-      this.redis.run(HEAD, [this.redis.keys.room(roomId, 'meta')], [newId()]),
-    )) as [string | null, string, string | null];
-    return { seq: Number(seq ?? 0), epoch, lastMessageAt: lastAt };
+    return toHead((await this.redis.call(() => this.redis.run(HEAD, [this.redis.keys.room(roomId, 'meta')], [newId()]))) as Head);
   }
 
   async lastMessageAt(roomIds: string[]): Promise<Array<string | null>> {
@@ -67,24 +73,25 @@ export class RedisMessageStore implements MessageStore {
   }
 
   async readAfter(roomId: string, afterSeq: number, limit: number) {
-    const log = this.redis.keys.room(roomId, 'log');
-    const head = await this.head(roomId);
-    const [oldest, entries] = await this.redis.call(() =>
-      Promise.all([
-        this.redis.client.xrange(log, '-', '+', 'COUNT', 1) as Promise<StreamEntry[]>,
-        this.redis.client.xrange(log, `${afterSeq + 1}-0`, '+', 'COUNT', limit) as Promise<StreamEntry[]>,
-      ]),
-    );
-    const oldestSeq = oldest.length > 0 ? seqOf(oldest[0]) : head.seq + 1;
-    return { head, messages: await this.withEdits(roomId, entries), complete: afterSeq + 1 >= oldestSeq };
+    const { keys } = this.redis;
+    const [head, oldest, jsons] = (await this.redis.call(() =>
+      this.redis.run(
+        READ_AFTER,
+        [keys.room(roomId, 'meta'), keys.room(roomId, 'log'), keys.room(roomId, 'edits')],
+        [newId(), `${afterSeq + 1}-0`, limit],
+      ),
+    )) as [Head, string | null, string[]];
+    const current = toHead(head);
+    const oldestSeq = oldest ? Number(oldest.split('-')[0]) : current.seq + 1;
+    return { head: current, messages: this.decodeAll(jsons), complete: afterSeq + 1 >= oldestSeq };
   }
 
   async get(roomId: string, messageId: string): Promise<Message | undefined> {
-    const { client, keys } = this.redis;
-    const seq = await this.redis.call(() => client.hget(keys.room(roomId, 'ids'), messageId));
-    if (seq === null) return undefined;
-    const entries = (await this.redis.call(() => client.xrange(keys.room(roomId, 'log'), `${seq}-0`, `${seq}-0`))) as StreamEntry[];
-    return (await this.withEdits(roomId, entries))[0];
+    const { keys } = this.redis;
+    const json = (await this.redis.call(() =>
+      this.redis.run(GET, [keys.room(roomId, 'ids'), keys.room(roomId, 'log'), keys.room(roomId, 'edits')], [messageId]),
+    )) as string | null;
+    return json === null ? undefined : this.decode(json);
   }
 
   async replace(message: Message, previous: Message, event: 'message_updated' | 'message_deleted'): Promise<boolean> {
@@ -93,11 +100,12 @@ export class RedisMessageStore implements MessageStore {
     const replaced = await this.redis.call(() =>
       this.redis.run(
         REPLACE,
-        [keys.room(room, 'ids'), keys.room(room, 'log'), keys.room(room, 'edits')],
+        [keys.room(room, 'ids'), keys.room(room, 'versions'), keys.room(room, 'edits')],
         [
           message.message_id,
           previous.updated_at,
-          JSON.stringify(message),
+          message.updated_at,
+          encodeMessage(message),
           keys.channel(room),
           encodeRoomEvent(changeEvent(message, event)),
         ],
@@ -107,29 +115,27 @@ export class RedisMessageStore implements MessageStore {
   }
 
   async page(roomId: string, beforeSeq: number | undefined, limit: number): Promise<HistoryPage> {
-    const log = this.redis.keys.room(roomId, 'log');
+    const { keys } = this.redis;
     const end = beforeSeq === undefined ? '+' : `(${beforeSeq}-0`;
-    const [newestFirst, total] = await this.redis.call(() =>
-      Promise.all([
-        this.redis.client.xrevrange(log, end, '-', 'COUNT', limit + 1) as Promise<StreamEntry[]>,
-        this.redis.client.xlen(log),
-      ]),
-    );
-    const messages = await this.withEdits(roomId, newestFirst.slice(0, limit).reverse());
+    const [total, newestFirst] = (await this.redis.call(() =>
+      this.redis.run(PAGE, [keys.room(roomId, 'log'), keys.room(roomId, 'edits')], [end, limit + 1]),
+    )) as [number, string[]];
+    const messages = this.decodeAll(newestFirst.slice(0, limit).reverse());
     return { messages, total, hasMore: newestFirst.length > limit };
   }
 
-  /** Stream entries as messages, with their latest edit or tombstone applied. */
-  private async withEdits(roomId: string, entries: StreamEntry[]): Promise<Message[]> {
-    if (entries.length === 0) return [];
-    const messages = entries.map(([, fields]) => JSON.parse(fields[1]) as Message);
-    const edits = await this.redis.call(() =>
-      this.redis.client.hmget(this.redis.keys.room(roomId, 'edits'), ...messages.map((m) => m.message_id)),
-    );
-    return messages.map((message, i) => (edits[i] ? (JSON.parse(edits[i]) as Message) : message));
+  private decodeAll(jsons: string[]): Message[] {
+    return jsons.flatMap((json) => this.decode(json) ?? []);
+  }
+
+  /** What comes back from a key is input too: a value that is not a message is skipped, and said. */
+  private decode(json: string): Message | undefined {
+    const message = decodeMessage(json);
+    if (!message) this.logger.warn('skipped a stored value that is not a message');
+    return message;
   }
 }
 
-function seqOf([id]: StreamEntry): number {
-  return Number(id.split('-')[0]);
+function toHead([seq, epoch, lastAt]: Head): HistoryHead {
+  return { seq: Number(seq ?? 0), epoch, lastMessageAt: lastAt };
 }

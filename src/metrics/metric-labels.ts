@@ -22,6 +22,7 @@ export type UpgradeResult = (typeof UPGRADE_RESULTS)[number];
 /** Why the server closed a connection (the close reason it sent, or what ended it). */
 export const CLOSE_REASONS = [
   'slow_consumer',
+  'slow_join',
   'rate_limit_abuse',
   'token_expired',
   'server_restarting',

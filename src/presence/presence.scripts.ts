@@ -4,7 +4,10 @@
  * Typing entries are `connection|instance|broadcastAt|expiresAt` in a hash per room.
  */
 
-/** KEYS: online:<room>:<user>, room online set, instance held set. ARGV: instance, user, "room\nuser". Returns 1 if the user came online. */
+/**
+ * KEYS: the room's online:<user> set, the room's online set, the instance's held set.
+ * ARGV: instance, user, the held pair (`heldPair`). Returns 1 if the user came online.
+ */
 export const PRESENCE_JOIN = `
 redis.call('SADD', KEYS[3], ARGV[3])
 local added = redis.call('SADD', KEYS[1], ARGV[1])
@@ -63,35 +66,45 @@ end
 return expired`;
 
 /**
- * KEYS: instances sorted set. ARGV: now, key prefix, channel prefix, most instances to clear.
+ * KEYS: instances sorted set. ARGV: now, the room key prefix
+ * (`RedisKeys.roomPrefix`), the held key prefix (`RedisKeys.heldPrefix`),
+ * most instances to clear.
  * Clears what instances whose heartbeat ran out still held: their users go
- * offline where no other instance holds them, and their typing stops; the
- * resulting events are published from here, once.
+ * offline where no other instance holds them, and their typing stops.
+ * Returns [instances cleared, [[held pair, 'typing_stopped' | 'offline',
+ * connection id], …]]: the caller publishes those events (the codec is the
+ * only encoder of events); only the one caller that cleared them gets them.
+ * Held pairs are `<room key part>:<user key part>:<user id>` (room and
+ * instance ids are the server's UUIDs, which key encoding leaves as they are).
+ * This script spans rooms: on a Redis Cluster it must be split per room.
  */
 export const REAP_DEAD_INSTANCES = `
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
-local prefix, channels = ARGV[2], ARGV[3]
+local rooms, helds = ARGV[2], ARGV[3]
+local events = {}
 for _, id in ipairs(dead) do
-  local held = prefix .. 'chat:instance:' .. id .. ':held'
+  local held = helds .. id .. '}:held'
   for _, pair in ipairs(redis.call('SMEMBERS', held)) do
-    local room, user = string.match(pair, '^(.-)\\n(.*)$')
-    local base = prefix .. 'chat:room:' .. room
-    local online = base .. ':online:' .. user
-    redis.call('SREM', online, id)
-    local typing = redis.call('HGET', base .. ':typing', user)
-    if typing then
-      local connection, instance = string.match(typing, '^(.-)|(.-)|')
-      if instance == id then
-        redis.call('HDEL', base .. ':typing', user)
-        redis.call('PUBLISH', channels .. room, cjson.encode({type = 'typing_stopped', data = {user_id = user, connection_id = connection}}))
+    local room, userPart, user = string.match(pair, '^([^:]*):([^:]*):(.*)$')
+    if room then
+      local base = rooms .. room .. '}'
+      local online = base .. ':online:' .. userPart
+      redis.call('SREM', online, id)
+      local typing = redis.call('HGET', base .. ':typing', user)
+      if typing then
+        local connection, instance = string.match(typing, '^(.-)|(.-)|')
+        if instance == id then
+          redis.call('HDEL', base .. ':typing', user)
+          table.insert(events, {pair, 'typing_stopped', connection})
+        end
       end
-    end
-    if redis.call('SCARD', online) == 0 then
-      redis.call('SREM', base .. ':online', user)
-      redis.call('PUBLISH', channels .. room, cjson.encode({type = 'presence', data = {user_id = user, status = 'offline', connection_id = id}}))
+      if redis.call('SCARD', online) == 0 then
+        redis.call('SREM', base .. ':online', user)
+        table.insert(events, {pair, 'offline', id})
+      end
     end
   end
   redis.call('DEL', held)
   redis.call('ZREM', KEYS[1], id)
 end
-return #dead`;
+return {#dead, events}`;

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import { SETTINGS, Settings } from '../config/settings.js';
+import { composeKey } from '../core/key-parts.js';
 import { PRESENCE_STORE, type PresenceStore, type Typist } from './presence.store.js';
 
 /** How early a timer may fire by the wall clock (see `expire`); a property of timers, not a setting. */
@@ -20,7 +21,7 @@ export interface Participant {
 @Injectable()
 export class PresenceService implements OnModuleDestroy {
   private readonly logger = new Logger(PresenceService.name);
-  /** Self-expiry of typing started through this instance, keyed `room\nuser`. */
+  /** Self-expiry of typing started through this instance, keyed `composeKey(room, user)`. */
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(
@@ -72,7 +73,7 @@ export class PresenceService implements OnModuleDestroy {
   }
 
   private scheduleExpiry(roomId: string, userId: string, ttlMs: number): void {
-    const key = `${roomId}\n${userId}`;
+    const key = composeKey(roomId, userId);
     clearTimeout(this.expiryTimers.get(key));
     const timer = setTimeout(() => {
       this.expiryTimers.delete(key);
@@ -83,7 +84,7 @@ export class PresenceService implements OnModuleDestroy {
   }
 
   private clearExpiry(roomId: string, userId: string): void {
-    const key = `${roomId}\n${userId}`;
+    const key = composeKey(roomId, userId);
     clearTimeout(this.expiryTimers.get(key));
     this.expiryTimers.delete(key);
   }

@@ -134,7 +134,7 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   }
 
   private presenceArgs(roomId: string, userId: string): string[] {
-    return [this.redis.instanceId, userId, `${roomId}\n${userId}`];
+    return [this.redis.instanceId, userId, this.redis.keys.heldPair(roomId, userId)];
   }
 
   /** Renews this instance's heartbeat and reaps instances whose heartbeat ran out. */
@@ -145,7 +145,21 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
       // 1 means this instance was not listed: it was reaped while out of touch.
       const added = await client.zadd(keys.instances(), now + this.instanceTtlMs, instanceId);
       if (added === 1 || this.outOfSync) await this.reconcile();
-      const reaped = await this.eval(REAP_DEAD_INSTANCES, [keys.instances()], [now, keys.prefix, keys.channel(''), REAP_BATCH]);
+      const [reaped, events] = (await this.eval(
+        REAP_DEAD_INSTANCES,
+        [keys.instances()],
+        [now, keys.roomPrefix(), keys.heldPrefix(), REAP_BATCH],
+      )) as [number, Array<[pair: string, kind: 'typing_stopped' | 'offline', connectionId: string]>];
+      for (const [pair, kind, connectionId] of events) {
+        const held = keys.parseHeldPair(pair);
+        if (!held) continue;
+        const [roomId, userId] = held;
+        const event: RoomEvent =
+          kind === 'offline'
+            ? { type: 'presence', data: { user_id: userId, status: 'offline', connection_id: connectionId } }
+            : { type: 'typing_stopped', data: { user_id: userId, connection_id: connectionId } };
+        await client.publish(keys.channel(roomId), encodeRoomEvent(event));
+      }
       if (reaped) this.logger.log(`Cleared the presence of ${String(reaped)} dead instance(s)`);
     } catch {
       // Redis is away; the next beat tries again.
@@ -159,16 +173,20 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
    */
   private async reconcile(): Promise<void> {
     const { client, keys, instanceId } = this.redis;
-    const local = new Set([...this.local.entries()].map(([roomId, userId]) => `${roomId}\n${userId}`));
+    const local = new Set([...this.local.entries()].map(([roomId, userId]) => keys.heldPair(roomId, userId)));
     for (const pair of await client.smembers(keys.instanceHeld(instanceId))) {
       if (local.has(pair)) continue;
-      const [roomId, userId] = splitPair(pair);
+      const held = keys.parseHeldPair(pair);
+      if (!held) {
+        await client.srem(keys.instanceHeld(instanceId), pair);
+        continue;
+      }
+      const [roomId, userId] = held;
       if ((await this.eval(PRESENCE_LEAVE, this.presenceKeys(roomId, userId), this.presenceArgs(roomId, userId))) === 1) {
         await this.publishPresence(roomId, userId, 'offline');
       }
     }
-    for (const pair of local) {
-      const [roomId, userId] = splitPair(pair);
+    for (const [roomId, userId] of this.local.entries()) {
       if ((await this.eval(PRESENCE_JOIN, this.presenceKeys(roomId, userId), this.presenceArgs(roomId, userId))) === 1) {
         await this.publishPresence(roomId, userId, 'online');
       }
@@ -193,10 +211,4 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
       return typeof local === 'function' ? (local as () => Promise<T>)() : local;
     }
   }
-}
-
-/** `room\nuser`: room ids never hold a newline, user ids (a token's `sub`) might. */
-function splitPair(pair: string): [roomId: string, userId: string] {
-  const at = pair.indexOf('\n');
-  return [pair.slice(0, at), pair.slice(at + 1)];
 }

@@ -1,6 +1,16 @@
+import { composeKey, decodeKeyPart, keyPart } from '../core/key-parts.js';
+
 /**
  * Every Redis key and channel of this service, under the deployment's
  * prefix (empty by default, which is what the main backend publishes to).
+ *
+ * Layout (docs/ARCHITECTURE.md, "Redis key layout"): every variable part is
+ * encoded with `keyPart`, so two different inputs never share a key, and
+ * every key a script touches for one room carries the room's hash tag
+ * `{<room>}`, so on a Redis Cluster they sit in one slot:
+ * `<prefix>chat:{<room>}:<part>`, `…:online:<user>`, `…:dedup:<sender>:<client_msg_id>`;
+ * a user's keys are tagged by user: `<prefix>chat:user:{<user>}:rooms`.
+ * Channels are not keys and stay `<prefix>chat:room:<room_id>` (PROTOCOL §6).
  */
 export class RedisKeys {
   private readonly channelPrefix: string;
@@ -19,26 +29,31 @@ export class RedisKeys {
     return channel.startsWith(this.channelPrefix) ? channel.slice(this.channelPrefix.length) : undefined;
   }
 
-  /** What every room key starts with, for scripts that build a room's keys from its id. */
+  /**
+   * What every room key starts with, for scripts that build a room's keys
+   * from a room id they read (room ids are the server's UUIDs, which
+   * `keyPart` leaves as they are): `roomPrefix() .. id .. '}:' .. part`.
+   */
   roomPrefix(): string {
-    return `${this.prefix}chat:room:`;
+    return `${this.prefix}chat:{`;
   }
 
-  room(roomId: string, part: 'info' | 'members' | 'meta' | 'log' | 'ids' | 'edits' | 'typing' | 'online'): string {
-    return `${this.prefix}chat:room:${roomId}:${part}`;
+  /** A key of the room; `part` is a fixed name of this code (`info`, `members`, `meta`, `log`, …), never input. */
+  room(roomId: string, part: string): string {
+    return `${this.roomBase(roomId)}:${part}`;
   }
 
   /** Instances holding a user's connections in a room. */
   online(roomId: string, userId: string): string {
-    return `${this.prefix}chat:room:${roomId}:online:${userId}`;
+    return `${this.roomBase(roomId)}:online:${keyPart(userId)}`;
   }
 
   userRooms(userId: string): string {
-    return `${this.prefix}chat:user:${userId}:rooms`;
+    return `${this.prefix}chat:user:{${keyPart(userId)}}:rooms`;
   }
 
   dedup(roomId: string, senderId: string, clientMsgId: string): string {
-    return `${this.prefix}chat:room:${roomId}:dedup:${senderId}:${clientMsgId}`;
+    return `${this.roomBase(roomId)}:dedup:${composeKey(senderId, clientMsgId)}`;
   }
 
   /** Sorted set of live instances, scored by when their heartbeat runs out. */
@@ -46,8 +61,33 @@ export class RedisKeys {
     return `${this.prefix}chat:instances`;
   }
 
-  /** `room\nuser` pairs an instance holds presence for, so a crash can be cleaned up. */
+  /** The (room, user) pairs an instance holds presence for (see `heldPair`), so a crash can be cleaned up. */
   instanceHeld(instanceId: string): string {
-    return `${this.prefix}chat:instance:${instanceId}:held`;
+    return `${this.heldPrefix()}${keyPart(instanceId)}}:held`;
+  }
+
+  /** What every instance's held key starts with, for the reaper: `heldPrefix() .. id .. '}:held'`. */
+  heldPrefix(): string {
+    return `${this.prefix}chat:instance:{`;
+  }
+
+  /** A member of an instance's held set: `<room key part>:<user key part>:<user id>`. */
+  heldPair(roomId: string, userId: string): string {
+    return `${keyPart(roomId)}:${keyPart(userId)}:${userId}`;
+  }
+
+  /** The room and user of a held pair, or undefined for a member that is not one. */
+  parseHeldPair(pair: string): [roomId: string, userId: string] | undefined {
+    const match = /^([^:]*):([^:]*):([\s\S]*)$/.exec(pair);
+    if (!match) return undefined;
+    try {
+      return [decodeKeyPart(match[1]), match[3]];
+    } catch {
+      return undefined;
+    }
+  }
+
+  private roomBase(roomId: string): string {
+    return `${this.prefix}chat:{${keyPart(roomId)}}`;
   }
 }

@@ -1,0 +1,33 @@
+import { MemoryBus } from '../bus/memory.bus.js';
+import { parseEnvironment } from '../config/environment.js';
+import { toSettings } from '../config/settings.js';
+import { MemoryPresenceStore } from '../presence/memory-presence.store.js';
+import { PresenceService } from '../presence/presence.service.js';
+import { MemoryMessageStore } from './memory-message.store.js';
+import { MessagesService } from './messages.service.js';
+
+const settings = toSettings(parseEnvironment({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(32) }));
+
+/** A presence store whose stop fails, as a shared store can after the message was committed. */
+class FailingStopStore extends MemoryPresenceStore {
+  stops = 0;
+  override async stopTyping(): Promise<undefined> {
+    this.stops += 1;
+    throw new Error('the presence store is down');
+  }
+}
+
+describe(MessagesService.name, () => {
+  it('reports a committed send as sent even when ending the sender’s typing fails', async () => {
+    const bus = new MemoryBus();
+    const presenceStore = new FailingStopStore();
+    const store = new MemoryMessageStore(bus, settings);
+    const messages = new MessagesService(store, new PresenceService(presenceStore, bus, settings), settings);
+    const { message, duplicate } = await messages.send('alice', 'r1', { content: 'hello' });
+    expect(duplicate).toBe(false);
+    expect(message).toMatchObject({ seq: 1, content: 'hello' });
+    expect((await store.readAfter('r1', 0, 10)).messages).toEqual([message]);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(presenceStore.stops).toBe(1);
+  });
+});

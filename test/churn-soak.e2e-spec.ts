@@ -1,0 +1,116 @@
+import type { INestApplication } from '@nestjs/common';
+import type { EventEmitter } from 'node:events';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { RoomFanout } from '../src/chat/room-fanout.js';
+import type { Environment } from '../src/config/environment.js';
+import { RedisService } from '../src/redis/redis.service.js';
+import { startInstance, type Instance } from './support/instances.js';
+import { createRoom } from './support/rest.js';
+import { redisUrl, uniquePrefix } from './support/redis.js';
+import { token } from './support/tokens.js';
+import { TestClient } from './support/ws-client.js';
+
+/** How long each implementation churns. */
+const CHURN_MS = 12_000;
+/** Clients churning at once. */
+const CONCURRENT = 12;
+/** RSS after the churn may exceed the baseline by at most this much (allocator slack, JIT code, caches). */
+const RSS_MARGIN_BYTES = 64 * 1024 * 1024;
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
+/** Handles and requests the process holds, by type (timers, sockets, …). */
+function resources(): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const type of process.getActiveResourcesInfo()) counts.set(type, (counts.get(type) ?? 0) + 1);
+  return counts;
+}
+
+/** Listeners on the app's HTTP server and its Redis connections. */
+function listeners(app: INestApplication): number {
+  const emitters: EventEmitter[] = [app.getHttpServer() as EventEmitter];
+  const redis = app.get(RedisService, { strict: false });
+  if (redis.enabled) emitters.push(redis.client, redis.subscriber);
+  return emitters.reduce((sum, emitter) => sum + emitter.eventNames().reduce((n, name) => n + emitter.listenerCount(name), 0), 0);
+}
+
+async function settle(): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+  }
+  return process.memoryUsage().rss;
+}
+
+const HOSTILE = [
+  '{"type":"send_message","room_id":"nope","content":"x"}',
+  '{"type":"join_room","room_id":"\\ud800"}',
+  '{"__proto__":{"x":1},"type":"typing"}',
+  'not json',
+  '{"type":"join_room","room_id":"a:b","since":{"seq":1e308,"epoch":"{x}"}}',
+];
+
+/** One client's life: connect, join, type, send, hostile frames, leave, disconnect. */
+async function life(running: Instance, rooms: string[], n: number): Promise<void> {
+  const client = await TestClient.connect(running.ws, token(`user-${n % 6}`));
+  try {
+    const roomId = rooms[n % rooms.length];
+    client.send({ type: 'join_room', room_id: roomId, ref: 'j' });
+    await client.next('joined');
+    client.send({ type: 'typing', room_id: roomId });
+    client.send({ type: 'send_message', room_id: roomId, content: `m${n}`, client_msg_id: `c${n}` });
+    await client.next('message_ack');
+    for (const raw of HOSTILE) client.socket.send(raw);
+    if (n % 3 === 0) {
+      client.send({ type: 'leave_room', room_id: roomId });
+      await client.next('left');
+    }
+    client.send({ type: 'ping', ref: 'end' });
+    await client.next('pong');
+  } finally {
+    await client.close();
+  }
+}
+
+const MODES: Array<[string, () => Promise<Environment>]> = [
+  ['embedded', async () => ({})],
+  ['Redis', async () => ({ REDIS_URL: await redisUrl(), REDIS_KEY_PREFIX: uniquePrefix() })],
+];
+
+describe.each(MODES)('churn on the %s implementation', (_mode, environment) => {
+  let running: Instance;
+  beforeAll(async () => {
+    running = await startInstance({ ...(await environment()), RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000, TYPING_TTL_MS: 200 });
+  });
+  afterAll(() => running.close());
+
+  it(`leaves RSS within ${RSS_MARGIN_BYTES / 2 ** 20} MiB of its baseline and no timer, socket or listener behind`, async () => {
+    const app: INestApplication = running.app;
+    const users = Array.from({ length: 6 }, (_, i) => `user-${i}`);
+    const rooms = [await createRoom(running.http, 'user-0', users.slice(1)), await createRoom(running.http, 'user-1', users)];
+    // Warm up (JIT, pools, the first subscription), then take the baseline.
+    await Promise.all(Array.from({ length: CONCURRENT }, (_, i) => life(running, rooms, i)));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const baseline = { rss: await settle(), resources: resources(), listeners: listeners(app) };
+
+    const end = Date.now() + CHURN_MS;
+    let lives = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENT }, async () => {
+        while (Date.now() < end) await life(running, rooms, lives++);
+      }),
+    );
+    // Typing expiry timers run out after TYPING_TTL_MS.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const after = { rss: await settle(), resources: resources(), listeners: listeners(app) };
+
+    expect(lives).toBeGreaterThan(100);
+    expect(after.rss - baseline.rss).toBeLessThan(RSS_MARGIN_BYTES);
+    for (const [type, count] of after.resources) expect([type, count]).toEqual([type, Math.min(count, (baseline.resources.get(type) ?? 0) + 1)]);
+    expect(after.listeners).toBe(baseline.listeners);
+    const fanout = app.get(RoomFanout, { strict: false });
+    for (const roomId of rooms) expect(fanout.connections(roomId)).toEqual([]);
+  }, 45_000);
+});
