@@ -8,6 +8,7 @@ import type { Environment } from '../src/config/environment.js';
 import { ConnectionRegistry } from '../src/chat/connection.registry.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
 import { handshake } from './support/handshake.js';
+import { waitReadiness } from './support/instances.js';
 import { LinkProxy } from './support/redis.js';
 import { TestClient } from './support/ws-client.js';
 
@@ -317,6 +318,8 @@ describe('metrics', () => {
       await kim.next('left');
       const before = await scrape(url);
       link.cut();
+      // Once the instance knows Redis is away (not ready), a join does without the store.
+      await waitReadiness(running.base, 503);
       // Membership is known locally, so the join succeeds, without recovery.
       kim.send({ type: 'join_room', room_id: roomId, since: { seq: 0, epoch: joined.epoch } });
       expect(await kim.next('joined')).toMatchObject({ recovered: false });
