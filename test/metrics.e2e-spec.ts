@@ -237,7 +237,7 @@ describe('metrics', () => {
         await dora.next('message_ack');
         await erin.next('message');
       }
-      dora.send({ type: 'send_message', room_id: 'not-joined', content: 'x' });
+      dora.send({ type: 'send_message', room_id: randomUUID(), content: 'x' });
       dora.send({ type: 'no_such_type' });
       dora.send('{not json');
       dora.send({ type: 'join_room' });
