@@ -72,7 +72,7 @@ export function describeRoomStoreContract(
       expect({ ...found, member_ids: sorted(found?.member_ids ?? []) }).toEqual({ ...created, member_ids: sorted([alice, bob]) });
       expect(byUser((await store.members(created.room_id, 0, ALL)).items)).toEqual(byUser([member(alice, 1, 'owner'), member(bob, 2)]));
       expect(await store.get(`room-${randomUUID()}`)).toBeUndefined();
-      expect(await store.members(`room-${randomUUID()}`, 0, ALL)).toEqual([]);
+      expect(await store.members(`room-${randomUUID()}`, 0, ALL)).toEqual({ items: [], total: 0 });
     });
 
     it('answers isMember for members, non-members and unknown rooms', async () => {
@@ -104,8 +104,8 @@ export function describeRoomStoreContract(
       expect(await store.removeMember(created.room_id, user('never'))).toBe(false);
       expect(await store.isMember(created.room_id, bob)).toBe(false);
       expect((await store.get(created.room_id))?.member_ids).toEqual([alice]);
-      expect(await store.members(created.room_id, 0, ALL)).toEqual([member(alice, 1, 'owner')]);
-      expect(await store.listForUser(bob, 0, ALL)).toEqual([]);
+      expect(await store.members(created.room_id, 0, ALL)).toEqual({ items: [member(alice, 1, 'owner')], total: 1 });
+      expect(await store.listForUser(bob, 0, ALL)).toEqual({ items: [], total: 0 });
     });
 
     it('lists a user’s rooms, the most recently joined first, and no one else’s', async () => {
@@ -123,7 +123,7 @@ export function describeRoomStoreContract(
       expect(listed.map((r) => r.room_id)).toEqual([third.room_id, second.room_id, first.room_id]);
       expect(sorted(listed[0].member_ids)).toEqual(sorted([dora, erin]));
       expect(listed[2]).toEqual({ ...first, member_ids: [dora] });
-      expect(await store.listForUser(user('nobody'), 0, ALL)).toEqual([]);
+      expect(await store.listForUser(user('nobody'), 0, ALL)).toEqual({ items: [], total: 0 });
     });
 
     it('lists a room again first once the user rejoins it', async () => {
