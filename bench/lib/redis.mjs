@@ -120,7 +120,8 @@ export async function deletePrefix(redis, prefix) {
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.unlink(...keys);
+    // One key per command: on a cluster node one command's keys must share a slot.
+    await Promise.all(keys.map((key) => redis.unlink(key)));
     cursor = next;
   } while (cursor !== '0');
 }
