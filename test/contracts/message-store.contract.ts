@@ -158,6 +158,18 @@ export function describeMessageStoreContract(
       }
     });
 
+    it('tells each room’s last message time in the order asked, from any instance, nothing for a room without messages', async () => {
+      const two = await deployment.open();
+      const [busy, quiet, never] = [newRoom(), newRoom(), newRoom()];
+      await one.store.append(draft(busy, 'one'), WINDOW_MS);
+      const { message: last } = await two.store.append(draft(busy, 'two'), WINDOW_MS);
+      const { message: only } = await one.store.append(draft(quiet, 'only'), WINDOW_MS);
+      for (const instance of [one, two]) {
+        expect(await instance.store.lastMessageAt([never, busy, quiet, busy])).toEqual([null, last.created_at, only.created_at, last.created_at]);
+      }
+      expect(await one.store.head(never)).toMatchObject({ seq: 0, lastMessageAt: null });
+    });
+
     it('reads up to limit messages after a seq, oldest first, complete while nothing was dropped', async () => {
       const roomId = newRoom();
       const sent: Message[] = [];
