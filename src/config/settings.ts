@@ -31,12 +31,16 @@ export interface Settings {
     path: string;
     heartbeatIntervalMs: number;
     maxPayloadBytes: number;
+    /** `compiled` (default) or `class-validator`: see FRAME_VALIDATOR. */
+    frameValidator: 'compiled' | 'class-validator';
     maxBufferedBytes: number;
     maxTotalBufferedBytes: number;
     maxConnections: number;
     maxConnectionsPerUser: number;
     /** Frames per connection: a token bucket, and when sending too fast for too long counts as abuse. */
     rateLimit: { perSecond: number; burst: number; abuseFactor: number; abuseWindowMs: number };
+    /** permessage-deflate: off by default; when on, bounded per socket and in the process. */
+    deflate: { enabled: boolean; thresholdBytes: number; memLevel: number; windowBits: number; concurrency: number };
   };
   typing: { throttleMs: number; ttlMs: number };
   limits: { maxRoomsPerConnection: number; maxMessageLength: number; maxRefLength: number; roomBacklogMax: number };
@@ -57,6 +61,8 @@ export interface Settings {
     reconnect: { baseMs: number; maxMs: number };
   };
   shutdownGraceMs: number;
+  /** The paced drain on SIGTERM: sockets closed in batches over this long. */
+  drainDurationMs: number;
   /** `port` undefined: `/metrics` is served on the HTTP port. */
   metrics: { enabled: boolean; port: number | undefined };
   logging: { format: 'json' | 'pretty'; level: LogLevelName };
@@ -108,6 +114,7 @@ export function toSettings(env: EnvironmentVariables): Settings {
       path: WS_PATH,
       heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
       maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
+      frameValidator: env.FRAME_VALIDATOR as Settings['ws']['frameValidator'],
       maxBufferedBytes: env.MAX_BUFFERED_BYTES,
       maxTotalBufferedBytes: env.MAX_TOTAL_BUFFERED_BYTES,
       maxConnections: env.MAX_CONNECTIONS,
@@ -117,6 +124,13 @@ export function toSettings(env: EnvironmentVariables): Settings {
         burst: env.RATE_LIMIT_BURST,
         abuseFactor: env.RATE_LIMIT_ABUSE_FACTOR,
         abuseWindowMs: env.RATE_LIMIT_ABUSE_WINDOW_MS,
+      },
+      deflate: {
+        enabled: env.WS_PERMESSAGE_DEFLATE === 'true',
+        thresholdBytes: env.WS_DEFLATE_THRESHOLD_BYTES,
+        memLevel: env.WS_DEFLATE_MEM_LEVEL,
+        windowBits: env.WS_DEFLATE_WINDOW_BITS,
+        concurrency: env.WS_DEFLATE_CONCURRENCY,
       },
     },
     typing: { throttleMs: env.TYPING_THROTTLE_MS, ttlMs: env.TYPING_TTL_MS },
@@ -148,6 +162,7 @@ export function toSettings(env: EnvironmentVariables): Settings {
       reconnect: { baseMs: env.REDIS_RECONNECT_BASE_MS, maxMs: env.REDIS_RECONNECT_MAX_MS },
     },
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    drainDurationMs: env.DRAIN_DURATION_MS,
     metrics: { enabled: env.METRICS_ENABLED === 'true', port: env.METRICS_PORT },
     logging: {
       format: (env.LOG_FORMAT || (env.NODE_ENV === 'production' ? 'json' : 'pretty')) as Settings['logging']['format'],
