@@ -13,6 +13,7 @@ import { TestClient } from './ws-client.js';
 /** One running application, in this process. */
 export interface Instance {
   app: INestApplication;
+  port: number;
   /** `http://127.0.0.1:<port>` */
   http: string;
   /** `ws://127.0.0.1:<port>/api/v1/chats/ws` */
@@ -20,13 +21,14 @@ export interface Instance {
   close(): Promise<void>;
 }
 
-/** Starts the real application on a free port, configured by `env`; what it logs goes to `logs`. */
-export async function startInstance(env: Environment = {}): Promise<Instance> {
+/** Starts the real application on `port` (default a free one), configured by `env`; what it logs goes to `logs`. */
+export async function startInstance(env: Environment = {}, port = 0): Promise<Instance> {
   const app = await createApp({ NODE_ENV: 'test', JWT_SECRET: TEST_SECRET, ...env }, logs);
-  await app.listen(0, '127.0.0.1');
+  await app.listen(port, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   return {
     app,
+    port: address.port,
     http: `http://127.0.0.1:${address.port}`,
     ws: `ws://127.0.0.1:${address.port}/api/v1/chats/ws`,
     close: () => app.close(),
