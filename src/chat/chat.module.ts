@@ -8,6 +8,7 @@ import { ChatGateway } from './chat.gateway.js';
 import { ConnectionRegistry } from './connection.registry.js';
 import { JoinsService } from './joins.service.js';
 import { MessagesController } from './messages.controller.js';
+import { SearchController } from './search.controller.js';
 import { RestRateGuard } from './rest-rate.guard.js';
 import { RoomEventsListener } from './room-events.listener.js';
 import { RoomFanout } from './room-fanout.js';
@@ -18,7 +19,7 @@ import { WsJwtGuard } from './ws-jwt.guard.js';
 /** The socket edge and the REST controllers: everything that speaks to clients. */
 @Module({
   imports: [AuthModule, BusModule, RoomsModule, PresenceModule, MessagesModule],
-  controllers: [RoomsController, MessagesController],
+  controllers: [RoomsController, MessagesController, SearchController],
   providers: [
     ChatGateway,
     ConnectionRegistry,

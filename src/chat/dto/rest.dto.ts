@@ -1,8 +1,34 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import {
+  ArrayMaxSize,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  MaxLength,
+  Min,
+  Validate,
+  ValidatorConstraint,
+  type ValidatorConstraintInterface,
+} from 'class-validator';
+import { MAX_EMOJI_LENGTH, isEmoji } from '../../messages/reactions.js';
 import { IsClientId, MAX_ID_LENGTH } from './frames.dto.js';
 import { MEMBERS_PAGE, ROOMS_PAGE } from '../paging.js';
+
+@ValidatorConstraint({ name: 'isEmoji' })
+class IsEmojiConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value === 'string' && isEmoji(value);
+  }
+  defaultMessage(): string {
+    return 'emoji must be an emoji or a :shortcode:';
+  }
+}
 
 /** REST bodies and queries (PROTOCOL §5). Unknown fields are stripped. */
 export class CreateRoomBody {
@@ -59,6 +85,25 @@ export class MembersPageQuery {
   cursor?: string;
 }
 
+export class ReactionQuery {
+  @ApiProperty({ description: `An emoji (Unicode emoji code points, not plain ASCII) or a :shortcode:, at most ${MAX_EMOJI_LENGTH} UTF-16 units`, example: '👍' })
+  @IsString() @MaxLength(MAX_EMOJI_LENGTH)
+  @Validate(IsEmojiConstraint)
+  emoji!: string;
+}
+
+export const SEARCH_QUERY_MAX_LENGTH = 200;
+
+export class SearchQuery {
+  @ApiProperty({ description: 'Text to find in message content, case-insensitive', maxLength: SEARCH_QUERY_MAX_LENGTH })
+  @IsString() @IsNotEmpty() @MaxLength(SEARCH_QUERY_MAX_LENGTH)
+  q!: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20, type: 'integer' })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  limit?: number;
+}
+
 export class EditMessageBody {
   @ApiProperty({ description: 'The new content (length limited by MAX_MESSAGE_LENGTH)' })
   @IsString() @IsNotEmpty()
@@ -71,8 +116,11 @@ export class SendMessageBodyDoc {
   @ApiProperty({ description: 'Length limited by MAX_MESSAGE_LENGTH (4000 by default)' })
   content!: string;
 
-  @ApiPropertyOptional({ enum: ['text'], default: 'text' })
+  @ApiPropertyOptional({ enum: ['text', 'image', 'file', 'system'], default: 'text', description: '`system`: service tokens only' })
   message_type?: string;
+
+  @ApiPropertyOptional({ type: [String], maxItems: 10, description: 'URLs of files (at most 2048 characters each)' })
+  attachments?: string[];
 
   @ApiPropertyOptional({ maxLength: MAX_ID_LENGTH, description: 'Retrying with the same id returns the original message' })
   client_msg_id?: string;
@@ -97,12 +145,24 @@ export class RoomDoc {
 export class RoomListDoc {
   @ApiProperty({ type: [RoomDoc] }) rooms!: RoomDoc[];
   @ApiProperty() total!: number;
+  @ApiProperty({ type: String, nullable: true, description: 'The cursor of the next page; null on the last' }) next!: string | null;
 }
 
 export class MemberDoc {
   @ApiProperty() user_id!: string;
   @ApiProperty({ enum: ['owner', 'member'] }) role!: string;
   @ApiProperty({ format: 'date-time' }) joined_at!: string;
+}
+
+export class ReactionDoc {
+  @ApiProperty({ example: '👍' }) emoji!: string;
+  @ApiProperty({ type: [String], description: 'Who reacted, in the order they did' }) users!: string[];
+  @ApiProperty() count!: number;
+}
+
+export class ReactionsDoc {
+  @ApiProperty() message_id!: string;
+  @ApiProperty({ type: [ReactionDoc] }) reactions!: ReactionDoc[];
 }
 
 /** PROTOCOL §3. */
@@ -113,10 +173,10 @@ export class MessageDoc {
   @ApiPropertyOptional({ description: 'Position in the room: 1, 2, 3 … without gaps' }) seq?: number;
   @ApiProperty({ example: 'text' }) message_type!: string;
   @ApiProperty({ description: 'Empty once deleted' }) content!: string;
-  @ApiProperty({ type: 'array', items: {}, nullable: true }) attachments!: unknown[] | null;
+  @ApiProperty({ type: [String], nullable: true, description: 'URLs of files' }) attachments!: string[] | null;
   @ApiProperty({ type: String, nullable: true }) parent_message_id!: string | null;
   @ApiProperty() thread_count!: number;
-  @ApiProperty({ type: 'array', items: {} }) reactions!: unknown[];
+  @ApiProperty({ type: () => [ReactionDoc] }) reactions!: ReactionDoc[];
   @ApiProperty() is_edited!: boolean;
   @ApiProperty() is_deleted!: boolean;
   @ApiProperty({ format: 'date-time' }) created_at!: string;
@@ -128,6 +188,12 @@ export class HistoryPageDoc {
   @ApiProperty({ type: [MessageDoc], description: 'Oldest first' }) messages!: MessageDoc[];
   @ApiProperty({ description: "The room's retained history" }) total!: number;
   @ApiProperty() has_more!: boolean;
+}
+
+export class SearchResultDoc {
+  @ApiProperty({ type: [MessageDoc], description: 'Newest first' }) messages!: MessageDoc[];
+  @ApiProperty({ description: 'Matches among the messages searched' }) total!: number;
+  @ApiProperty({ description: 'More matched than returned, or older history was not searched' }) has_more!: boolean;
 }
 
 /** Every REST error (PROTOCOL §5). */
