@@ -7,6 +7,8 @@ import { RoomsModule } from '../rooms/rooms.module.js';
 import { ChatGateway } from './chat.gateway.js';
 import { ConnectionRegistry } from './connection.registry.js';
 import { JoinsService } from './joins.service.js';
+import { InvitationsModule } from '../invitations/invitations.module.js';
+import { InvitationsController } from './invitations.controller.js';
 import { MessagesController } from './messages.controller.js';
 import { SearchController } from './search.controller.js';
 import { RestRateGuard } from './rest-rate.guard.js';
@@ -18,8 +20,8 @@ import { WsJwtGuard } from './ws-jwt.guard.js';
 
 /** The socket edge and the REST controllers: everything that speaks to clients. */
 @Module({
-  imports: [AuthModule, BusModule, RoomsModule, PresenceModule, MessagesModule],
-  controllers: [RoomsController, MessagesController, SearchController],
+  imports: [AuthModule, BusModule, RoomsModule, PresenceModule, MessagesModule, InvitationsModule],
+  controllers: [RoomsController, MessagesController, SearchController, InvitationsController],
   providers: [
     ChatGateway,
     ConnectionRegistry,

@@ -3,6 +3,8 @@
 // application's modules load once for all of them.
 import { MemoryBus } from '../../src/bus/memory.bus.js';
 import { RedisBus } from '../../src/bus/redis.bus.js';
+import { MemoryInvitationStore } from '../../src/invitations/memory-invitation.store.js';
+import { RedisInvitationStore } from '../../src/invitations/redis-invitation.store.js';
 import { MemoryMessageStore } from '../../src/messages/memory-message.store.js';
 import { RedisMessageStore } from '../../src/messages/redis-message.store.js';
 import { MemoryPresenceStore } from '../../src/presence/memory-presence.store.js';
@@ -11,6 +13,7 @@ import { MemoryRoomStore } from '../../src/rooms/memory-room.store.js';
 import { RedisRoomStore } from '../../src/rooms/redis-room.store.js';
 import { recordNestLogs } from '../support/logs.js';
 import { testSettings } from '../support/settings.js';
+import { describeInvitationStoreContract } from './invitation-store.contract.js';
 import { describeMessageStoreContract } from './message-store.contract.js';
 import { describePresenceStoreContract } from './presence-store.contract.js';
 import { RedisDeployment } from './redis-deployment.js';
@@ -68,6 +71,20 @@ describePresenceStoreContract(
       return store;
     };
     return { open, cutOff: () => redis.cutOff(), close: () => redis.close() };
+  },
+  { shared: true },
+);
+
+describeInvitationStoreContract(MemoryInvitationStore.name, async () => {
+  const store = new MemoryInvitationStore();
+  return { open: async () => store, close: async () => undefined };
+});
+
+describeInvitationStoreContract(
+  RedisInvitationStore.name,
+  async () => {
+    const redis = await RedisDeployment.start();
+    return { open: async () => new RedisInvitationStore(await redis.instance()), cutOff: () => redis.cutOff(), close: () => redis.close() };
   },
   { shared: true },
 );

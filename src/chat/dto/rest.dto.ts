@@ -104,6 +104,22 @@ export class SearchQuery {
   limit?: number;
 }
 
+export class CreateInvitationBody {
+  @ApiPropertyOptional({ minimum: 1, maximum: 168, default: 24, type: 'integer' })
+  @IsOptional() @IsInt() @Min(1) @Max(168)
+  expires_hours?: number;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, type: 'integer', description: 'Absent: any number of uses until it expires' })
+  @IsOptional() @IsInt() @Min(1) @Max(100)
+  max_uses?: number;
+}
+
+export class JoinRoomBody {
+  @ApiProperty({ description: '8 letters and digits, any case', example: 'K7QP2XWM' })
+  @IsString() @IsNotEmpty() @MaxLength(64)
+  invitation_code!: string;
+}
+
 export class EditMessageBody {
   @ApiProperty({ description: 'The new content (length limited by MAX_MESSAGE_LENGTH)' })
   @IsString() @IsNotEmpty()
@@ -194,6 +210,15 @@ export class SearchResultDoc {
   @ApiProperty({ type: [MessageDoc], description: 'Newest first' }) messages!: MessageDoc[];
   @ApiProperty({ description: 'Matches among the messages searched' }) total!: number;
   @ApiProperty({ description: 'More matched than returned, or older history was not searched' }) has_more!: boolean;
+}
+
+export class InvitationDoc {
+  @ApiProperty({ example: 'K7QP2XWM' }) code!: string;
+  @ApiProperty() room_id!: string;
+  @ApiProperty({ format: 'date-time' }) expires_at!: string;
+  @ApiProperty({ type: Number, nullable: true }) max_uses!: number | null;
+  @ApiProperty() current_uses!: number;
+  @ApiProperty({ description: 'Not expired and not used up' }) is_valid!: boolean;
 }
 
 /** Every REST error (PROTOCOL §5). */
