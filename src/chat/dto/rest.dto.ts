@@ -221,6 +221,16 @@ export class InvitationDoc {
   @ApiProperty({ description: 'Not expired and not used up' }) is_valid!: boolean;
 }
 
+export class UploadedFileDoc {
+  @ApiProperty({ example: 'rooms/<room id>/<file id>.png', description: 'Where the file is stored' }) path!: string;
+  @ApiProperty({ description: 'A signed URL serving the file until FILE_URL_TTL_S has passed' }) url!: string;
+}
+
+export class UploadDoc {
+  @ApiProperty() uploaded!: number;
+  @ApiProperty({ type: [UploadedFileDoc] }) files!: UploadedFileDoc[];
+}
+
 /** Every REST error (PROTOCOL §5). */
 export class ErrorDoc {
   @ApiProperty({ example: 403 }) statusCode!: number;
