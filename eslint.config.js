@@ -18,7 +18,7 @@ const FLOORS = {
   bus: ['core', 'config', 'metrics', 'redis'],
   auth: ['core', 'config'],
   files: ['core', 'config'],
-  limits: ['core', 'config', 'redis'],
+  limits: ['core', 'config', 'metrics', 'redis'],
   presence: ['core', 'config', 'metrics', 'redis', 'bus'],
   messages: ['core', 'config', 'metrics', 'redis', 'bus', 'presence'],
   rooms: ['core', 'config', 'metrics', 'redis', 'bus', 'presence', 'messages'],

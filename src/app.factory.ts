@@ -21,11 +21,7 @@ export async function createApp(
   logger?: LoggerService | LogLevel[] | false,
 ): Promise<INestApplication> {
   const module = await AppModule.forRoot(logger === false ? { ...overrides, LOG_LEVEL: 'silent' } : overrides);
-  const app = await NestFactory.create<NestExpressApplication>(module, {
-    logger: logger ?? undefined,
-    bufferLogs: logger === undefined,
-    abortOnError: false,
-  });
+  const app = await NestFactory.create<NestExpressApplication>(module, { logger: logger ?? undefined, bufferLogs: logger === undefined, abortOnError: false });
   if (logger === undefined) app.useLogger(app.get(AppLogger));
   const settings = app.get<Settings>(SETTINGS);
   app.enableCors({

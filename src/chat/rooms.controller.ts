@@ -17,7 +17,7 @@ import {
   UsePipes,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
 import { API_PREFIX, SETTINGS, type Settings } from '../config/settings.js';
@@ -26,8 +26,8 @@ import type { Member, Room } from '../rooms/room.store.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import { AddMemberBody, CreateRoomBody, MemberDoc, MembersPageQuery, RoomDoc, RoomListDoc, RoomsPageQuery } from './dto/rest.dto.js';
 import { HttpErrorFilter } from './http-error.filter.js';
-import { MEMBERS_PAGE, ROOMS_PAGE, decodeCursor, nextCursor } from './paging.js';
 import { ApiChatErrors } from './rest-docs.js';
+import { MEMBERS_PAGE, ROOMS_PAGE, decodeCursor, nextCursor } from './paging.js';
 import { RestRateGuard, tooManyRequests } from './rest-rate.guard.js';
 import { RoomIdPipe, UserIdPipe, restPipe } from './validation.js';
 
@@ -60,8 +60,9 @@ export class RoomsController {
   /** 201 with the new room; 200 with the existing one for a direct room that already exists. */
   @Post()
   @UseGuards(RoomCreationRateGuard)
-  @ApiOperation({ summary: 'Create a room; the caller becomes its owner and a member (200 with the existing direct room of the pair)' })
+  @ApiOperation({ summary: 'Create a room; the caller becomes its owner and a member (an existing direct room of the pair answers 200)' })
   @ApiCreatedResponse({ type: RoomDoc })
+  @ApiOkResponse({ type: RoomDoc, description: 'The direct room of the pair already existed' })
   async create(
     @CurrentSession() caller: Session,
     @Body() body: CreateRoomBody,
@@ -96,6 +97,7 @@ export class RoomsController {
   @Get(':room_id/members')
   @ApiOperation({ summary: "A room's members (members only), a page at a time" })
   @ApiOkResponse({ type: [MemberDoc] })
+  @ApiHeader({ name: 'X-Total-Count', description: 'Members in all (response header)', required: false })
   async members(
     @CurrentSession() caller: Session,
     @Param('room_id', RoomIdPipe) roomId: string,

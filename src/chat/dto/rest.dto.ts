@@ -61,7 +61,7 @@ export class HistoryQuery {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'Page backwards: messages older than this one', maxLength: MAX_ID_LENGTH })
+  @ApiPropertyOptional({ description: 'Page backwards: messages older than this one', pattern: '^[A-Za-z0-9._:-]{1,128}$' })
   @IsOptional() @IsString() @IsClientId()
   before_message_id?: string;
 }
@@ -70,17 +70,21 @@ export class HistoryQuery {
 const IsCursor = () => Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'cursor is not valid' });
 
 export class RoomsPageQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: ROOMS_PAGE.max, default: ROOMS_PAGE.default, type: 'integer' })
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(ROOMS_PAGE.max)
   limit?: number;
 
+  @ApiPropertyOptional({ description: 'The `next` cursor of the previous page' })
   @IsOptional() @IsString() @IsCursor()
   cursor?: string;
 }
 
 export class MembersPageQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: MEMBERS_PAGE.max, default: MEMBERS_PAGE.default, type: 'integer' })
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(MEMBERS_PAGE.max)
   limit?: number;
 
+  @ApiPropertyOptional({ description: 'The `next` cursor of the previous page' })
   @IsOptional() @IsString() @IsCursor()
   cursor?: string;
 }
@@ -161,7 +165,7 @@ export class RoomDoc {
 export class RoomListDoc {
   @ApiProperty({ type: [RoomDoc] }) rooms!: RoomDoc[];
   @ApiProperty() total!: number;
-  @ApiProperty({ type: String, nullable: true, description: 'The cursor of the next page; null on the last' }) next!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'Cursor of the following page; null on the last' }) next!: string | null;
 }
 
 export class MemberDoc {
