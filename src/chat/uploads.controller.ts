@@ -19,7 +19,7 @@ import {
   UseInterceptors,
 } from '@nestjs/common';
 import { FilesInterceptor } from '@nestjs/platform-express';
-import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiOperation, ApiPayloadTooLargeResponse, ApiTags, ApiUnsupportedMediaTypeResponse } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiPayloadTooLargeResponse, ApiTags, ApiUnsupportedMediaTypeResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { fileTypeFromBuffer } from 'file-type';
 import { randomUUID } from 'node:crypto';
@@ -126,6 +126,9 @@ export class UploadsController {
   /** No token: the signature is the permission (an `<img src>` sends no header). */
   @Get('files/rooms/:room_id/:name')
   @ApiOperation({ summary: 'A stored file, by the signed URL an upload answered' })
+  @ApiOkResponse({ description: 'The bytes, with the detected Content-Type, Content-Disposition and X-Content-Type-Options: nosniff' })
+  @ApiForbiddenResponse({ type: ErrorDoc, description: 'A wrong or expired signature' })
+  @ApiNotFoundResponse({ type: ErrorDoc, description: 'No such file' })
   async serve(
     @Param('room_id') roomId: string,
     @Param('name') name: string,

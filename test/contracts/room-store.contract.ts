@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CreateLimits, Member, Room, RoomStore } from '../../src/rooms/room.store.js';
+import { directPair, type CreateLimits, type Member, type Room, type RoomStore } from '../../src/rooms/room.store.js';
 import { StoreUnavailableError } from '../../src/redis/store-unavailable.error.js';
 
 /**
@@ -38,10 +38,9 @@ const member = (user_id: string, n: number, role: Member['role'] = 'member'): Me
 const user = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
 const byUser = (members: Member[]) => [...members].sort((a, b) => a.user_id.localeCompare(b.user_id));
 const sorted = (ids: string[]) => [...ids].sort();
-/** Limits that never refuse: the tests of limits say which one they set. */
-const UNLIMITED: CreateLimits = { membersPerRoom: 1_000_000, roomsPerUser: 1_000_000, roomsCreatedByOwner: null };
-/** Everything at once: the paging tests page on purpose. */
-const ALL = 1_000_000;
+/** Limits far beyond what a test reaches. */
+const ROOMY: CreateLimits = { membersPerRoom: 1000, roomsPerUser: 1000, roomsCreatedByOwner: null };
+const ALL = 1000;
 
 /**
  * The `RoomStore` contract (src/rooms/room.store.ts), for any implementation.
@@ -67,18 +66,18 @@ export function describeRoomStoreContract(
     it('gives back a created room with its members, and nothing for a room never created', async () => {
       const [alice, bob] = [user('alice'), user('bob')];
       const created = room(alice, { room_name: 'Focus', description: 'deep work' });
-      await store.create(created, [member(alice, 1, 'owner'), member(bob, 2)], UNLIMITED);
+      await store.create(created, [member(alice, 1, 'owner'), member(bob, 2)], ROOMY);
       const found = await store.get(created.room_id);
       expect({ ...found, member_ids: sorted(found?.member_ids ?? []) }).toEqual({ ...created, member_ids: sorted([alice, bob]) });
       expect(byUser((await store.members(created.room_id, 0, ALL)).items)).toEqual(byUser([member(alice, 1, 'owner'), member(bob, 2)]));
       expect(await store.get(`room-${randomUUID()}`)).toBeUndefined();
-      expect(await store.members(`room-${randomUUID()}`, 0, ALL)).toEqual([]);
+      expect(await store.members(`room-${randomUUID()}`, 0, ALL)).toEqual({ items: [], total: 0 });
     });
 
     it('answers isMember for members, non-members and unknown rooms', async () => {
       const [alice, mallory] = [user('alice'), user('mallory')];
       const created = room(alice);
-      await store.create(created, [member(alice, 1, 'owner')], UNLIMITED);
+      await store.create(created, [member(alice, 1, 'owner')], ROOMY);
       expect(await store.isMember(created.room_id, alice)).toBe(true);
       expect(await store.isMember(created.room_id, mallory)).toBe(false);
       expect(await store.isMember(`room-${randomUUID()}`, alice)).toBe(false);
@@ -87,10 +86,10 @@ export function describeRoomStoreContract(
     it('adds a member once: adding again returns the existing member unchanged', async () => {
       const [alice, bob] = [user('alice'), user('bob')];
       const created = room(alice);
-      await store.create(created, [member(alice, 1, 'owner')], UNLIMITED);
-      expect(await store.addMember(created.room_id, member(bob, 2), UNLIMITED)).toEqual({ status: 'added', member: member(bob, 2) });
-      expect(await store.addMember(created.room_id, member(bob, 3), UNLIMITED)).toEqual({ status: 'existing', member: member(bob, 2) });
-      expect(await store.addMember(created.room_id, member(alice, 4), UNLIMITED)).toEqual({ status: 'existing', member: member(alice, 1, 'owner') });
+      await store.create(created, [member(alice, 1, 'owner')], ROOMY);
+      expect(await store.addMember(created.room_id, member(bob, 2), ROOMY)).toEqual({ status: 'added', member: member(bob, 2) });
+      expect(await store.addMember(created.room_id, member(bob, 3), ROOMY)).toEqual({ status: 'existing', member: member(bob, 2) });
+      expect(await store.addMember(created.room_id, member(alice, 4), ROOMY)).toEqual({ status: 'existing', member: member(alice, 1, 'owner') });
       expect(byUser((await store.members(created.room_id, 0, ALL)).items)).toEqual(byUser([member(alice, 1, 'owner'), member(bob, 2)]));
       expect(sorted((await store.get(created.room_id))?.member_ids ?? [])).toEqual(sorted([alice, bob]));
     });
@@ -98,14 +97,14 @@ export function describeRoomStoreContract(
     it('removes a member: true once, false when the user was not a member', async () => {
       const [alice, bob] = [user('alice'), user('bob')];
       const created = room(alice);
-      await store.create(created, [member(alice, 1, 'owner'), member(bob, 2)], UNLIMITED);
+      await store.create(created, [member(alice, 1, 'owner'), member(bob, 2)], ROOMY);
       expect(await store.removeMember(created.room_id, bob)).toBe(true);
       expect(await store.removeMember(created.room_id, bob)).toBe(false);
       expect(await store.removeMember(created.room_id, user('never'))).toBe(false);
       expect(await store.isMember(created.room_id, bob)).toBe(false);
       expect((await store.get(created.room_id))?.member_ids).toEqual([alice]);
-      expect(await store.members(created.room_id, 0, ALL)).toEqual([member(alice, 1, 'owner')]);
-      expect(await store.listForUser(bob, 0, ALL)).toEqual([]);
+      expect(await store.members(created.room_id, 0, ALL)).toEqual({ items: [member(alice, 1, 'owner')], total: 1 });
+      expect(await store.listForUser(bob, 0, ALL)).toEqual({ items: [], total: 0 });
     });
 
     it('lists a user’s rooms, the most recently joined first, and no one else’s', async () => {
@@ -114,35 +113,78 @@ export function describeRoomStoreContract(
       const second = room(erin);
       const third = room(erin);
       const notHers = room(erin);
-      await store.create(first, [member(dora, 1, 'owner')], UNLIMITED);
-      await store.create(second, [member(erin, 2, 'owner'), member(dora, 3)], UNLIMITED);
-      await store.create(third, [member(erin, 4, 'owner')], UNLIMITED);
-      await store.create(notHers, [member(erin, 5, 'owner')], UNLIMITED);
-      await store.addMember(third.room_id, member(dora, 6), UNLIMITED);
-      const listed = (await store.listForUser(dora, 0, ALL)).items;
+      await store.create(first, [member(dora, 1, 'owner')], ROOMY);
+      await store.create(second, [member(erin, 2, 'owner'), member(dora, 3)], ROOMY);
+      await store.create(third, [member(erin, 4, 'owner')], ROOMY);
+      await store.create(notHers, [member(erin, 5, 'owner')], ROOMY);
+      await store.addMember(third.room_id, member(dora, 6), ROOMY);
+      const { items: listed, total } = await store.listForUser(dora, 0, ALL);
+      expect(total).toBe(3);
       expect(listed.map((r) => r.room_id)).toEqual([third.room_id, second.room_id, first.room_id]);
       expect(sorted(listed[0].member_ids)).toEqual(sorted([dora, erin]));
       expect(listed[2]).toEqual({ ...first, member_ids: [dora] });
-      expect(await store.listForUser(user('nobody'), 0, ALL)).toEqual([]);
+      expect(await store.listForUser(user('nobody'), 0, ALL)).toEqual({ items: [], total: 0 });
     });
 
     it('lists a room again first once the user rejoins it', async () => {
       const dora = user('dora');
       const [first, second] = [room(dora), room(dora)];
-      await store.create(first, [member(dora, 1, 'owner')], UNLIMITED);
-      await store.create(second, [member(dora, 2, 'owner')], UNLIMITED);
+      await store.create(first, [member(dora, 1, 'owner')], ROOMY);
+      await store.create(second, [member(dora, 2, 'owner')], ROOMY);
       await store.removeMember(first.room_id, dora);
-      await store.addMember(first.room_id, member(dora, 3), UNLIMITED);
+      await store.addMember(first.room_id, member(dora, 3), ROOMY);
       expect((await store.listForUser(dora, 0, ALL)).items.map((r) => r.room_id)).toEqual([first.room_id, second.room_id]);
+    });
+
+    it('pages a user’s rooms and a room’s members with their totals', async () => {
+      const dora = user('dora');
+      const rooms = [room(dora), room(dora), room(dora)];
+      for (const [n, each] of rooms.entries()) await store.create(each, [member(dora, n + 1, 'owner')], ROOMY);
+      const page = await store.listForUser(dora, 1, 1);
+      expect(page.total).toBe(3);
+      expect(page.items.map((r) => r.room_id)).toEqual([rooms[1].room_id]);
+      const [bob, carol] = [user('bob'), user('carol')];
+      await store.addMember(rooms[0].room_id, member(bob, 5), ROOMY);
+      await store.addMember(rooms[0].room_id, member(carol, 6), ROOMY);
+      expect(await store.members(rooms[0].room_id, 1, 5)).toEqual({ items: [member(bob, 5), member(carol, 6)], total: 3 });
+    });
+
+    it('refuses a write past a limit and leaves nothing of it behind', async () => {
+      const [alice, bob, carol] = [user('alice'), user('bob'), user('carol')];
+      const created = room(alice);
+      await store.create(created, [member(alice, 1, 'owner'), member(bob, 2)], ROOMY);
+      expect(await store.addMember(created.room_id, member(carol, 3), { ...ROOMY, membersPerRoom: 2 })).toEqual({ status: 'room_full' });
+      expect(await store.addMember(created.room_id, member(carol, 3), { ...ROOMY, roomsPerUser: 0 })).toEqual({ status: 'user_full' });
+      expect(await store.isMember(created.room_id, carol)).toBe(false);
+      const refused = room(carol);
+      expect(await store.create(refused, [member(carol, 4, 'owner'), member(bob, 5)], { ...ROOMY, roomsPerUser: 1 })).toEqual({
+        status: 'user_full',
+        userId: bob,
+      });
+      expect(await store.get(refused.room_id)).toBeUndefined();
+      expect(await store.create(room(carol), [member(carol, 6, 'owner')], { ...ROOMY, roomsCreatedByOwner: 0 })).toEqual({ status: 'owner_quota' });
+      expect((await store.listForUser(carol, 0, ALL)).total).toBe(0);
+    });
+
+    it('creates one direct room per pair, whoever asks first', async () => {
+      const [alice, bob] = [user('alice'), user('bob')];
+      const first = room(alice, { room_type: 'direct' });
+      expect(await store.create(first, [member(alice, 1, 'owner'), member(bob, 1)], ROOMY, directPair(alice, bob))).toEqual({ status: 'created' });
+      const again = room(bob, { room_type: 'direct' });
+      expect(await store.create(again, [member(bob, 2, 'owner'), member(alice, 2)], ROOMY, directPair(bob, alice))).toEqual({
+        status: 'exists',
+        roomId: first.room_id,
+      });
+      expect(await store.get(again.room_id)).toBeUndefined();
     });
 
     it('makes every write visible to every instance as soon as it resolves', async () => {
       const other = await deployment.open();
       const [alice, bob] = [user('alice'), user('bob')];
       const created = room(alice);
-      await store.create(created, [member(alice, 1, 'owner')], UNLIMITED);
+      await store.create(created, [member(alice, 1, 'owner')], ROOMY);
       expect(await other.get(created.room_id)).toEqual({ ...created, member_ids: [alice] });
-      await other.addMember(created.room_id, member(bob, 2), UNLIMITED);
+      await other.addMember(created.room_id, member(bob, 2), ROOMY);
       expect(await store.isMember(created.room_id, bob)).toBe(true);
       expect((await store.listForUser(bob, 0, ALL)).items.map((r) => r.room_id)).toEqual([created.room_id]);
       await store.removeMember(created.room_id, bob);
@@ -156,7 +198,7 @@ export function describeRoomStoreContract(
       if (!deployment.cutOff) throw new Error('a shared store’s deployment needs cutOff()');
       const [alice, bob, carol] = [user('alice'), user('bob'), user('carol')];
       const created = room(alice);
-      await store.create(created, [member(alice, 1, 'owner'), member(carol, 2)], UNLIMITED);
+      await store.create(created, [member(alice, 1, 'owner'), member(carol, 2)], ROOMY);
       expect(await store.isMember(created.room_id, alice)).toBe(true);
       expect(await store.isMember(created.room_id, bob)).toBe(false);
       await deployment.cutOff();
@@ -167,9 +209,9 @@ export function describeRoomStoreContract(
       await expect(store.get(created.room_id)).rejects.toEqual(unavailable);
       await expect(store.members(created.room_id, 0, ALL)).rejects.toEqual(unavailable);
       await expect(store.listForUser(alice, 0, ALL)).rejects.toEqual(unavailable);
-      await expect(store.addMember(created.room_id, member(bob, 3), UNLIMITED)).rejects.toEqual(unavailable);
+      await expect(store.addMember(created.room_id, member(bob, 3), ROOMY)).rejects.toEqual(unavailable);
       await expect(store.removeMember(created.room_id, carol)).rejects.toEqual(unavailable);
-      await expect(store.create(room(alice), [member(alice, 4, 'owner')], UNLIMITED)).rejects.toEqual(unavailable);
+      await expect(store.create(room(alice), [member(alice, 4, 'owner')], ROOMY)).rejects.toEqual(unavailable);
     });
   });
 }
