@@ -13,6 +13,7 @@ import { PresenceModule } from '../presence/presence.module.js';
 import { RoomsModule } from '../rooms/rooms.module.js';
 import { ChatGateway } from './chat.gateway.js';
 import { ConnectionRegistry } from './connection.registry.js';
+import { FrameMetrics } from './frame-metrics.js';
 import { InvitationsController } from './invitations.controller.js';
 import { JoinsService } from './joins.service.js';
 import { MessagesController } from './messages.controller.js';
@@ -48,6 +49,7 @@ const Uploads = MulterModule.registerAsync({
   providers: [
     ChatGateway,
     ConnectionRegistry,
+    FrameMetrics,
     WsJwtGuard,
     WsErrorFilter,
     RestRateGuard,
