@@ -109,12 +109,13 @@ export function describeRoomStoreContract(
 
     it('lists a user’s rooms, the most recently joined first, and no one else’s', async () => {
       const [dora, erin] = [user('dora'), user('erin')];
-      const first = room(dora);
-      const second = room(erin);
-      const third = room(erin);
-      const notHers = room(erin);
+      // A room's members join when it is created.
+      const first = room(dora, { created_at: at(1) });
+      const second = room(erin, { created_at: at(2) });
+      const third = room(erin, { created_at: at(4) });
+      const notHers = room(erin, { created_at: at(5) });
       await store.create(first, [member(dora, 1, 'owner')], ROOMY);
-      await store.create(second, [member(erin, 2, 'owner'), member(dora, 3)], ROOMY);
+      await store.create(second, [member(erin, 2, 'owner'), member(dora, 2)], ROOMY);
       await store.create(third, [member(erin, 4, 'owner')], ROOMY);
       await store.create(notHers, [member(erin, 5, 'owner')], ROOMY);
       await store.addMember(third.room_id, member(dora, 6), ROOMY);
@@ -128,7 +129,7 @@ export function describeRoomStoreContract(
 
     it('lists a room again first once the user rejoins it', async () => {
       const dora = user('dora');
-      const [first, second] = [room(dora), room(dora)];
+      const [first, second] = [room(dora, { created_at: at(1) }), room(dora, { created_at: at(2) })];
       await store.create(first, [member(dora, 1, 'owner')], ROOMY);
       await store.create(second, [member(dora, 2, 'owner')], ROOMY);
       await store.removeMember(first.room_id, dora);
@@ -138,7 +139,7 @@ export function describeRoomStoreContract(
 
     it('pages a user’s rooms and a room’s members with their totals', async () => {
       const dora = user('dora');
-      const rooms = [room(dora), room(dora), room(dora)];
+      const rooms = [room(dora, { created_at: at(1) }), room(dora, { created_at: at(2) }), room(dora, { created_at: at(3) })];
       for (const [n, each] of rooms.entries()) await store.create(each, [member(dora, n + 1, 'owner')], ROOMY);
       const page = await store.listForUser(dora, 1, 1);
       expect(page.total).toBe(3);
