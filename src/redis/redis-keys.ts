@@ -60,6 +60,11 @@ export class RedisKeys {
     return `${this.prefix}chat:user:{${keyPart(userId)}}:rooms`;
   }
 
+  /** An invitation code's hash; the code is its own hash tag (it is looked up without its room). */
+  invitation(code: string): string {
+    return `${this.prefix}chat:invitation:{${keyPart(code)}}`;
+  }
+
   dedup(roomId: string, senderId: string, clientMsgId: string): string {
     return `${this.roomBase(roomId)}:dedup:${composeKey(senderId, clientMsgId)}`;
   }
