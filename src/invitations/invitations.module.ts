@@ -15,7 +15,7 @@ import { RedisInvitationStore } from './redis-invitation.store.js';
       provide: INVITATION_STORE,
       inject: [SETTINGS, RedisService],
       useFactory: (settings: Settings, redis: RedisService): InvitationStore =>
-        settings.redis.url ? new RedisInvitationStore(redis) : new MemoryInvitationStore(),
+        settings.redis.enabled ? new RedisInvitationStore(redis) : new MemoryInvitationStore(),
     },
   ],
   exports: [InvitationsService],
