@@ -3,7 +3,7 @@ import type { EventEmitter } from 'node:events';
 import { RoomFanout } from '../src/chat/room-fanout.js';
 import { RedisService } from '../src/redis/redis.service.js';
 import { gc } from './support/gc.js';
-import { MODES, useInstances, type Instance } from './support/instances.js';
+import { useInstances, type Instance, type Mode } from './support/instances.js';
 import { createRoom } from './support/rest.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
@@ -69,7 +69,11 @@ async function life(running: Instance, rooms: string[], n: number): Promise<void
   }
 }
 
-describe.each(MODES)('churn on the %s implementation', (mode) => {
+// The two implementations of the stores; a cluster's client keeps timers of its own (slot refreshes,
+// per-node reconnects) that come and go, so its soak would measure ioredis rather than this service.
+const SOAKED: Mode[] = ['embedded', 'redis'];
+
+describe.each(SOAKED)('churn on the %s implementation', (mode) => {
   const instances = useInstances({ mode, count: 1, env: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000, TYPING_TTL_MS: 200 } });
 
   it(`leaves RSS within ${RSS_MARGIN_BYTES / 2 ** 20} MiB of its baseline and no timer, socket or listener behind`, async () => {

@@ -1,5 +1,7 @@
+import { setTimeout } from 'node:timers/promises';
 import { LimitKeys } from '../redis/limit-keys.js';
 import { RedisService } from '../redis/redis.service.js';
+import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
 import { ADD_TO_ROOM, COUNT_CREATED, RELEASE_DIRECT, RESERVE } from './room.scripts.js';
 import type {
   AddOutcome,
@@ -18,6 +20,13 @@ import type {
  * join during an outage is refused as it would be without the memory.
  */
 const MAX_REMEMBERED = 100_000;
+/**
+ * A direct pair claimed by a creation still writing its room is waited for
+ * (every 10 ms, up to 2 s), so a racing create answers that room, never one
+ * not yet readable. Not settings: they only bound a window of a few round trips.
+ */
+const DIRECT_CLAIM_WAIT_MS = 10;
+const DIRECT_CLAIM_ATTEMPTS = 200;
 
 /**
  * Rooms in Redis: `…:info` holds the room as JSON, `…:members` a hash of
@@ -54,10 +63,15 @@ export class RedisRoomStore implements RoomStore {
     const createdKey = this.limitKeys.roomsCreated(room.owner_id);
     const joinedAt = Date.parse(room.created_at);
     return this.redis.call(async () => {
-      // The pair's room is claimed first; a claim released meanwhile is tried again.
-      while (direct !== undefined && (await client.set(directKey, room.room_id, 'NX')) === null) {
+      // The pair's room is claimed first; a claim released meanwhile is tried again, and a
+      // claim whose room is still being written (or rolled back) is waited for, briefly.
+      for (let attempt = 0; direct !== undefined && (await client.set(directKey, room.room_id, 'NX')) === null; attempt++) {
         const existing = await client.get(directKey);
-        if (existing !== null) return { status: 'exists', roomId: existing };
+        if (existing !== null && (await client.exists(keys.room(existing, 'info'))) === 1) {
+          return { status: 'exists', roomId: existing };
+        }
+        if (attempt >= DIRECT_CLAIM_ATTEMPTS) throw new StoreUnavailableError('A direct room of this pair is still being created; try again');
+        if (existing !== null) await setTimeout(DIRECT_CLAIM_WAIT_MS);
       }
       const undo: Array<() => Promise<unknown>> = [];
       if (direct !== undefined) undo.push(() => this.redis.run(RELEASE_DIRECT, [directKey], [room.room_id]));
