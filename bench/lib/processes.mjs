@@ -29,6 +29,7 @@ function serviceEnv(redis) {
     RATE_LIMIT_BURST: '100000',
     REST_RATE_LIMIT_PER_MINUTE: '10000000',
     MAX_CONNECTIONS: '100000',
+    MAX_HTTP_SOCKETS: '101000',
     MAX_CONNECTIONS_PER_USER: '1000',
     MAX_ROOMS_PER_CONNECTION: '1000',
     ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix } : {}),

@@ -37,8 +37,11 @@ if window > 0 then
   local original = redis.call('GET', KEYS[6])
   if original then return {0, original} end
 end
-redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6])
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[6]
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local json = ARGV[1] .. seq .. ARGV[2]
 local trimmed = 0
