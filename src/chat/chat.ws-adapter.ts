@@ -12,6 +12,7 @@ import type { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection.registry.js';
 import { CloseCode, type Reply } from './protocol.js';
 import { toErrorFrame } from './ws-error.filter.js';
+import { WsJwtGuard } from './ws-jwt.guard.js';
 
 /** A parsed client frame: a JSON object with a string `type`. */
 type Frame = Record<string, unknown> & { type: string; ref?: string };
@@ -38,6 +39,7 @@ export class ChatWsAdapter extends WsAdapter {
   private readonly settings: Settings;
   private readonly tokens: TokenService;
   private readonly connections: ConnectionRegistry;
+  private readonly guard: WsJwtGuard;
   private readonly upgradeListeners: Array<(req: IncomingMessage, socket: Duplex, head: Buffer) => void> = [];
 
   constructor(app: INestApplication) {
@@ -45,6 +47,7 @@ export class ChatWsAdapter extends WsAdapter {
     this.settings = app.get(SETTINGS);
     this.tokens = app.get(TokenService);
     this.connections = app.get(ConnectionRegistry);
+    this.guard = app.get(WsJwtGuard);
   }
 
   override create(): WebSocketServer {
@@ -147,6 +150,14 @@ export class ChatWsAdapter extends WsAdapter {
     if (!handler) {
       const type = frame.type.slice(0, 64);
       return connection.send({ type: 'error', code: 'unknown_type', message: `Unknown frame type "${type}"` }, frame.ref);
+    }
+    // WsJwtGuard's check for every handler, before its pipes; answered as WsErrorFilter would
+    // (nothing when the registry no longer holds the connection).
+    const current = this.connections.get(connection.socket);
+    try {
+      this.guard.check(current);
+    } catch (error) {
+      return current?.send(toErrorFrame(error, this.log), frame.ref);
     }
     try {
       // Handlers here answer with a value (or nothing); an Observable would still be waited for.
