@@ -25,11 +25,14 @@ const TRIM_PER_APPEND = 100;
 /**
  * The one writer of order: assigns the next seq, appends, trims to the
  * retention, remembers the client_msg_id and publishes, all in one step.
- * KEYS: meta, log, ids, versions, edits, dedup key.
+ * A new message also ends its sender's typing in the room (the presence
+ * store's typing hash, same hash tag), which saves a round trip per message.
+ * KEYS: meta, log, ids, versions, edits, dedup key, typing hash.
  * ARGV: message template (2 parts), event template (3 parts), candidate
  * epoch, max retained, dedup window ms ('0': no dedup), channel, message
- * id, created_at.
- * Returns [1, json] for a new message or [0, json] for the original of a duplicate.
+ * id, created_at, sender id.
+ * Returns [1, json, typist's connection or nil] for a new message or [0, json]
+ * for the original of a duplicate.
  */
 export const APPEND = `
 local window = tonumber(ARGV[8])
@@ -60,7 +63,12 @@ redis.call('HSET', KEYS[4], ARGV[10], ARGV[11])
 redis.call('HSET', KEYS[1], 'last_at', ARGV[11])
 if window > 0 then redis.call('SET', KEYS[6], json, 'PX', window) end
 redis.call('PUBLISH', ARGV[9], ARGV[3] .. epoch .. ARGV[4] .. json .. ARGV[5])
-return {1, json}`;
+local typing = redis.call('HGET', KEYS[7], ARGV[12])
+if typing then
+  redis.call('HDEL', KEYS[7], ARGV[12])
+  typing = string.match(typing, '^(.-)|') or false
+end
+return {1, json, typing}`;
 
 /**
  * Compare-and-set of a message's current state. KEYS: ids, versions, edits.

@@ -57,6 +57,17 @@ export function changeEvent(message: Message, event: 'message_updated' | 'messag
     : { type: event, data: { room_id: message.room_id, message_id: message.message_id } };
 }
 
+export interface AppendResult {
+  message: Message;
+  duplicate: boolean;
+  /**
+   * Set when the append also ended the sender's shared typing in the room
+   * (Redis: in the same script): the connection the typing came from, or
+   * null if the sender was not typing there. Undefined: not looked at.
+   */
+  typingEnded?: string | null;
+}
+
 /**
  * Each room's message history, shared by every instance.
  *
@@ -71,7 +82,7 @@ export interface MessageStore {
    * `client_msg_id` in the room within `dedupWindowMs`, stores and publishes
    * nothing and returns the original with `duplicate: true`.
    */
-  append(draft: MessageDraft, dedupWindowMs: number): Promise<{ message: Message; duplicate: boolean }>;
+  append(draft: MessageDraft, dedupWindowMs: number): Promise<AppendResult>;
   /** Where the room's history stands; gives a room without history its epoch (a write). */
   head(roomId: string): Promise<HistoryHead>;
   /** `lastMessageAt` of each room, in the order given, in one read that writes nothing. */

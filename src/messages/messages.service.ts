@@ -58,7 +58,7 @@ export class MessagesService {
     this.metrics?.messagesSent.inc({ result: result.duplicate ? 'duplicate' : 'stored' });
     // The message is committed: a failure to end the typing must not report the send as failed.
     if (!result.duplicate) {
-      this.presence.stopTyping(roomId, senderId).catch((error: unknown) => {
+      this.presence.stopTyping(roomId, senderId, result.typingEnded).catch((error: unknown) => {
         this.logger.warn(`Could not end typing after a send in room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
       });
     }
