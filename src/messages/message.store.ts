@@ -61,11 +61,10 @@ export interface AppendResult {
   message: Message;
   duplicate: boolean;
   /**
-   * Set when the append also ended the sender's shared typing in the room
-   * (Redis: in the same script): the connection the typing came from, or
-   * null if the sender was not typing there. Undefined: not looked at.
+   * From a store that `endsTyping`: the connection the sender's shared
+   * typing in the room came from, when the append ended one.
    */
-  typingEnded?: string | null;
+  typingEnded?: string;
 }
 
 /**
@@ -77,6 +76,12 @@ export interface AppendResult {
  * messages go first.
  */
 export interface MessageStore {
+  /**
+   * True when `append` also ends the sender's shared typing in the room
+   * (Redis: in the same script, saving a round trip per message) and
+   * reports it in `typingEnded`.
+   */
+  readonly endsTyping?: boolean;
   /**
    * Stores and publishes the draft. If the sender already used the draft's
    * `client_msg_id` in the room within `dedupWindowMs`, stores and publishes

@@ -18,6 +18,7 @@ type Head = [seq: string | null, epoch: string, lastAt: string | null];
  */
 export class RedisMessageStore implements MessageStore {
   private readonly logger = new Logger(RedisMessageStore.name);
+  readonly endsTyping = true;
 
   constructor(
     private readonly redis: RedisService,
@@ -56,7 +57,8 @@ export class RedisMessageStore implements MessageStore {
     )) as [number, string, string | null | undefined];
     const message = this.decode(json);
     if (!message) throw new Error('The store answered an append with something that is not a message');
-    return isNew === 0 ? { message, duplicate: true } : { message, duplicate: false, typingEnded: typist ?? null };
+    if (isNew === 0) return { message, duplicate: true };
+    return typist ? { message, duplicate: false, typingEnded: typist } : { message, duplicate: false };
   }
 
   async head(roomId: string): Promise<HistoryHead> {
