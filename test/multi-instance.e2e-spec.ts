@@ -109,6 +109,16 @@ describe.each<Mode>(['redis', 'cluster'])('several instances on one Redis (PROTO
       }
     });
 
+    it('is ended by a message the user sends from another instance, once, to where the start went', async () => {
+      alice.send({ type: 'typing', room_id: roomId });
+      for (const client of [bob, carol, aliceTab]) expect(await client.next('typing')).toEqual(typing());
+      aliceTab.send({ type: 'send_message', room_id: roomId, content: 'hi' });
+      for (const client of [bob, carol, aliceTab]) expect(await client.next('typing_stopped')).toEqual(stopped());
+      aliceTab.send({ type: 'send_message', room_id: roomId, content: 'again' });
+      await Promise.all([bob.next('message'), bob.next('message')]);
+      await Promise.all([bob.nothing(200, 'typing_stopped'), carol.nothing(0, 'typing_stopped'), alice.nothing(0, 'typing_stopped')]);
+    });
+
     it('expires by itself TTL after the latest start, whichever instance took it, once', async () => {
       alice.send({ type: 'typing', room_id: roomId });
       await bob.next('typing');

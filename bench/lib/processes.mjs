@@ -32,6 +32,8 @@ function serviceEnv(redis, deflate) {
     MAX_HTTP_SOCKETS: '110000',
     MAX_CONNECTIONS_PER_USER: '1000',
     MAX_ROOMS_PER_CONNECTION: '1000',
+    MAX_MEMBERS_PER_ROOM: '100000',
+    ROOMS_CREATED_PER_MINUTE: '1000000',
     WS_PERMESSAGE_DEFLATE: deflate ? 'true' : 'false',
     ...(redis?.clusterNodes ? { REDIS_CLUSTER_NODES: redis.clusterNodes, REDIS_KEY_PREFIX: redis.prefix } : {}),
     ...(redis?.url ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix } : {}),

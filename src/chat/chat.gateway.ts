@@ -1,4 +1,4 @@
-import { Inject, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { Inject, UseFilters, UsePipes } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -28,16 +28,16 @@ import {
 import type { Reply } from './protocol.js';
 import { FramePipe } from './frame.pipe.js';
 import { WsErrorFilter } from './ws-error.filter.js';
-import { WsJwtGuard } from './ws-jwt.guard.js';
 
 /**
  * The WebSocket endpoint. Translates frames into service calls and their
  * results into answer frames; the rules live in the services.
  * What a handler returns is sent as the answer, with the frame's `ref`.
+ * Every frame passes `WsJwtGuard`'s check first: `ChatWsAdapter` runs it
+ * at dispatch for every handler, so no handler can miss it.
  */
 @WebSocketGateway({ path: WS_PATH })
 @UseFilters(WsErrorFilter)
-@UseGuards(WsJwtGuard)
 @UsePipes(FramePipe)
 export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   constructor(

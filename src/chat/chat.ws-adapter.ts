@@ -15,6 +15,7 @@ import { ConnectionRegistry } from './connection.registry.js';
 import { FrameMetrics, frameTypeLabel } from './frame-metrics.js';
 import { CloseCode, type Reply } from './protocol.js';
 import { toErrorFrame } from './ws-error.filter.js';
+import { WsJwtGuard } from './ws-jwt.guard.js';
 
 /** A parsed client frame: a JSON object with a string `type`. */
 type Frame = Record<string, unknown> & { type: string; ref?: string };
@@ -43,6 +44,7 @@ export class ChatWsAdapter extends WsAdapter {
   private readonly settings: Settings;
   private readonly tokens: TokenService;
   private readonly connections: ConnectionRegistry;
+  private readonly guard: WsJwtGuard;
   private readonly frames: FrameMetrics;
   private readonly appLogger: AppLogger;
   private readonly upgradeListeners: Array<(req: IncomingMessage, socket: Duplex, head: Buffer) => void> = [];
@@ -52,6 +54,7 @@ export class ChatWsAdapter extends WsAdapter {
     this.settings = app.get(SETTINGS);
     this.tokens = app.get(TokenService);
     this.connections = app.get(ConnectionRegistry);
+    this.guard = app.get(WsJwtGuard);
     this.frames = app.get(FrameMetrics);
     this.appLogger = app.get(AppLogger);
   }
@@ -164,6 +167,16 @@ export class ChatWsAdapter extends WsAdapter {
     if (!handler) {
       const type = frame.type.slice(0, 64);
       return this.refuse(connection, { type: 'error', code: 'unknown_type', message: `Unknown frame type "${type}"` }, frame.ref);
+    }
+    // WsJwtGuard's check for every handler, before its pipes; answered as WsErrorFilter would
+    // (nothing when the registry no longer holds the connection).
+    const current = this.connections.get(connection.socket);
+    try {
+      this.guard.check(current);
+    } catch (error) {
+      const answer = toErrorFrame(error, this.log);
+      current?.send(answer, frame.ref);
+      return this.frames.received(frameTypeLabel(frame.type), answer.code);
     }
     try {
       // Handlers here answer with a value (or nothing); an Observable would still be waited for.

@@ -13,12 +13,32 @@ export function isWellFormed(text: string): boolean {
  * into arrays and plain objects only (what JSON and query strings make).
  */
 export function illFormedPath(value: unknown, path = ''): string | undefined {
+  // Every frame passes here and nearly all are well-formed: a walk that
+  // builds no strings answers that; the path is built only on failure.
+  return allWellFormed(value) ? undefined : pathOfIllFormed(value, path);
+}
+
+function allWellFormed(value: unknown): boolean {
+  if (typeof value === 'string') return isWellFormed(value);
+  if (!isPlain(value)) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (!allWellFormed(item)) return false;
+    return true;
+  }
+  for (const key in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
+    if (!isWellFormed(key) || !allWellFormed((value as Record<string, unknown>)[key])) return false;
+  }
+  return true;
+}
+
+function pathOfIllFormed(value: unknown, path: string): string | undefined {
   if (typeof value === 'string') return isWellFormed(value) ? undefined : path || 'value';
   if (!isPlain(value)) return undefined;
   for (const [key, item] of Object.entries(value)) {
     const at = path ? `${path}.${key}` : key;
     if (!isWellFormed(key)) return path || 'a field name';
-    const bad = illFormedPath(item, at);
+    const bad = pathOfIllFormed(item, at);
     if (bad !== undefined) return bad;
   }
   return undefined;

@@ -25,12 +25,15 @@ const TRIM_PER_APPEND = 100;
 /**
  * The one writer of order: assigns the next seq, appends, trims to the
  * retention, remembers the client_msg_id and publishes, all in one step.
- * KEYS: meta, log, ids, versions, edits, dedup key.
+ * A new message also ends its sender's typing in the room (the presence
+ * store's typing hash, same hash tag), which saves a round trip per message.
+ * KEYS: meta, log, ids, versions, edits, dedup key, typing hash.
  * ARGV: message template (2 parts), event template (3 parts), candidate
  * epoch, max retained, dedup window ms ('0': no dedup), channel, message
  * id, created_at, publish command (`PUBLISH`, or `SPUBLISH` on a cluster,
- * whose channel is in the room's slot).
- * Returns [1, json] for a new message or [0, json] for the original of a duplicate.
+ * whose channel is in the room's slot), sender id.
+ * Returns [1, json, typist's connection or nil] for a new message or [0, json]
+ * for the original of a duplicate.
  */
 export const APPEND = `
 local window = tonumber(ARGV[8])
@@ -38,8 +41,11 @@ if window > 0 then
   local original = redis.call('GET', KEYS[6])
   if original then return {0, original} end
 end
-redis.call('HSETNX', KEYS[1], 'epoch', ARGV[6])
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[6]
+  redis.call('HSET', KEYS[1], 'epoch', epoch)
+end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local json = ARGV[1] .. seq .. ARGV[2]
 local trimmed = 0
@@ -58,7 +64,12 @@ redis.call('HSET', KEYS[4], ARGV[10], ARGV[11])
 redis.call('HSET', KEYS[1], 'last_at', ARGV[11])
 if window > 0 then redis.call('SET', KEYS[6], json, 'PX', window) end
 redis.call(ARGV[12], ARGV[9], ARGV[3] .. epoch .. ARGV[4] .. json .. ARGV[5])
-return {1, json}`;
+local typing = redis.call('HGET', KEYS[7], ARGV[13])
+if typing then
+  redis.call('HDEL', KEYS[7], ARGV[13])
+  typing = string.match(typing, '^(.-)|') or false
+end
+return {1, json, typing}`;
 
 /**
  * Compare-and-set of a message's current state. KEYS: ids, versions, edits.

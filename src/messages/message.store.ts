@@ -59,6 +59,16 @@ export function changeEvent(message: Message, event: 'message_updated' | 'messag
     : { type: event, data: { room_id: message.room_id, message_id: message.message_id } };
 }
 
+export interface AppendResult {
+  message: Message;
+  duplicate: boolean;
+  /**
+   * From a store that `endsTyping`: the connection the sender's shared
+   * typing in the room came from, when the append ended one.
+   */
+  typingEnded?: string;
+}
+
 /**
  * Each room's message history, shared by every instance.
  *
@@ -69,11 +79,17 @@ export function changeEvent(message: Message, event: 'message_updated' | 'messag
  */
 export interface MessageStore {
   /**
+   * True when `append` also ends the sender's shared typing in the room
+   * (Redis: in the same script, saving a round trip per message) and
+   * reports it in `typingEnded`.
+   */
+  readonly endsTyping?: boolean;
+  /**
    * Stores and publishes the draft. If the sender already used the draft's
    * `client_msg_id` in the room within `dedupWindowMs`, stores and publishes
    * nothing and returns the original with `duplicate: true`.
    */
-  append(draft: MessageDraft, dedupWindowMs: number): Promise<{ message: Message; duplicate: boolean }>;
+  append(draft: MessageDraft, dedupWindowMs: number): Promise<AppendResult>;
   /** Where the room's history stands; gives a room without history its epoch (a write). */
   head(roomId: string): Promise<HistoryHead>;
   /** `lastMessageAt` of each room, in the order given, in one read that writes nothing. */

@@ -78,7 +78,8 @@ export class MessagesService {
     this.metrics?.messagesSent.inc({ result: result.duplicate ? 'duplicate' : 'stored' });
     // The message is committed: a failure to end the typing must not report the send as failed.
     if (!result.duplicate) {
-      this.presence.stopTyping(roomId, senderId).catch((error: unknown) => {
+      const sharedEnded = this.store.endsTyping ? (result.typingEnded ?? null) : undefined;
+      this.presence.stopTyping(roomId, senderId, sharedEnded).catch((error: unknown) => {
         this.logger.warn(`Could not end typing after a send in room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
       });
     }

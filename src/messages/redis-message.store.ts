@@ -4,7 +4,7 @@ import { decodeMessage, encodeMessage, encodeRoomEvent, messageEventTemplate } f
 import type { Message } from '../core/message.js';
 import { RedisService } from '../redis/redis.service.js';
 import { APPEND, GET, HEAD, PAGE, READ_AFTER, REPLACE } from './message.scripts.js';
-import type { HistoryHead, HistoryPage, MessageDraft, MessageStore } from './message.store.js';
+import type { AppendResult, HistoryHead, HistoryPage, MessageDraft, MessageStore } from './message.store.js';
 import { changeEvent, newMessage } from './message.store.js';
 
 type Head = [seq: string | null, epoch: string, lastAt: string | null];
@@ -18,18 +18,19 @@ type Head = [seq: string | null, epoch: string, lastAt: string | null];
  */
 export class RedisMessageStore implements MessageStore {
   private readonly logger = new Logger(RedisMessageStore.name);
+  readonly endsTyping = true;
 
   constructor(
     private readonly redis: RedisService,
     private readonly maxPerRoom: number,
   ) {}
 
-  async append(draft: MessageDraft, dedupWindowMs: number): Promise<{ message: Message; duplicate: boolean }> {
+  async append(draft: MessageDraft, dedupWindowMs: number): Promise<AppendResult> {
     const { keys } = this.redis;
     const room = draft.room_id;
     const { seq: _, ...rest } = newMessage(draft, 0);
     const template = messageEventTemplate(rest);
-    const [isNew, json] = (await this.redis.call(() =>
+    const [isNew, json, typist] = (await this.redis.call(() =>
       this.redis.run(
         APPEND,
         [
@@ -39,6 +40,7 @@ export class RedisMessageStore implements MessageStore {
           keys.room(room, 'versions'),
           keys.room(room, 'edits'),
           keys.dedup(room, draft.sender_id, draft.client_msg_id ?? ''),
+          keys.room(room, 'typing'),
         ],
         [
           ...template.message,
@@ -50,12 +52,14 @@ export class RedisMessageStore implements MessageStore {
           rest.message_id,
           rest.created_at,
           this.redis.publishCommand,
+          draft.sender_id,
         ],
       ),
-    )) as [number, string];
+    )) as [number, string, string | null | undefined];
     const message = this.decode(json);
     if (!message) throw new Error('The store answered an append with something that is not a message');
-    return { message, duplicate: isNew === 0 };
+    if (isNew === 0) return { message, duplicate: true };
+    return typist ? { message, duplicate: false, typingEnded: typist } : { message, duplicate: false };
   }
 
   async head(roomId: string): Promise<HistoryHead> {

@@ -60,10 +60,13 @@ export class PresenceService implements OnModuleDestroy {
     }
   }
 
-  /** Ends a user's typing (explicit stop, a sent message, the last connection gone). */
-  async stopTyping(roomId: string, userId: string): Promise<void> {
+  /**
+   * Ends a user's typing (explicit stop, a sent message, the last connection gone).
+   * `sharedEnded`: see `PresenceStore.stopTyping`.
+   */
+  async stopTyping(roomId: string, userId: string, sharedEnded?: string | null): Promise<void> {
     this.clearExpiry(roomId, userId);
-    const typist = await this.store.stopTyping(roomId, userId);
+    const typist = await this.store.stopTyping(roomId, userId, sharedEnded);
     if (typist) await this.publishStopped(roomId, typist);
   }
 

@@ -28,8 +28,13 @@ export interface PresenceStore {
    * the last `throttleMs`, i.e. this one is to be broadcast.
    */
   startTyping(roomId: string, typist: Typist, now: number, throttleMs: number, ttlMs: number): Promise<boolean>;
-  /** Ends the user's typing; returns who was typing, or undefined if they were not. */
-  stopTyping(roomId: string, userId: string): Promise<Typist | undefined>;
+  /**
+   * Ends the user's typing; returns who was typing, or undefined if they were not.
+   * `sharedEnded`, when given, is the answer of a script that already ended
+   * the shared typing (a message's append): the typist's connection or null;
+   * the shared part is then not asked again.
+   */
+  stopTyping(roomId: string, userId: string, sharedEnded?: string | null): Promise<Typist | undefined>;
   /** Ends and returns every typing in the room that expired by `now`. */
   expireTyping(roomId: string, now: number): Promise<Typist[]>;
   typing(roomId: string, now: number): Promise<string[]>;

@@ -102,12 +102,15 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
     );
   }
 
-  async stopTyping(roomId: string, userId: string): Promise<Typist | undefined> {
+  async stopTyping(roomId: string, userId: string, sharedEnded?: string | null): Promise<Typist | undefined> {
     const local = await this.local.stopTyping(roomId, userId);
-    const connectionId = await this.orLocal(
-      async () => (await this.eval(TYPING_STOP, [this.redis.keys.room(roomId, 'typing')], [userId])) as string | null,
-      null,
-    );
+    const connectionId =
+      sharedEnded !== undefined
+        ? sharedEnded
+        : await this.orLocal(
+            async () => (await this.eval(TYPING_STOP, [this.redis.keys.room(roomId, 'typing')], [userId])) as string | null,
+            null,
+          );
     return connectionId ? { userId, connectionId } : local;
   }
 
