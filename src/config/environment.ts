@@ -151,6 +151,32 @@ export class EnvironmentVariables {
   @Matches(/^(|rediss?:\/\/\S+)$/, { message: 'REDIS_URL must be empty or a redis:// or rediss:// URL' })
   REDIS_URL: string = '';
 
+  /**
+   * Sentinels to ask for the master (comma-separated `host:port`); when set,
+   * used instead of REDIS_URL, and the instances follow a failover by themselves.
+   */
+  @IsOptional()
+  @Matches(/^(|[^\s,:]+:\d{1,5}(,\s*[^\s,:]+:\d{1,5})*)$/, {
+    message: 'REDIS_SENTINELS must be empty or a comma-separated list of host:port',
+  })
+  REDIS_SENTINELS: string = '';
+
+  /** The name the sentinels monitor the master under (`sentinel monitor <name> …`); required with REDIS_SENTINELS. */
+  @IsString() @MaxLength(128)
+  REDIS_SENTINEL_MASTER: string = '';
+
+  /**
+   * Replicas that must hold a message before its sender gets the ack (`WAIT`
+   * after each write); 0 does not wait. With Sentinel, 1 means an
+   * acknowledged message survives the promotion of a replica.
+   */
+  @IsInt() @Min(0) @Max(16)
+  REDIS_WAIT_REPLICAS: number = 0;
+
+  /** How long a write waits for REDIS_WAIT_REPLICAS; fewer in time and the sender gets `unavailable`. Keep it below REDIS_COMMAND_TIMEOUT_MS. */
+  @IsInt() @Min(10) @Max(60_000)
+  REDIS_WAIT_TIMEOUT_MS: number = 500;
+
   /** Prefix for every Redis key and channel of this service. */
   @IsString() @MaxLength(64)
   REDIS_KEY_PREFIX: string = '';
@@ -232,6 +258,12 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
   });
   if (env.NODE_ENV !== 'development' && env.JWT_SECRET === DEV_JWT_SECRET) {
     problems.push(`JWT_SECRET must be set to a real secret when NODE_ENV is ${env.NODE_ENV}`);
+  }
+  if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_MASTER) {
+    problems.push('REDIS_SENTINEL_MASTER must name the master when REDIS_SENTINELS is set');
+  }
+  if (env.REDIS_WAIT_REPLICAS > 0 && env.REDIS_WAIT_TIMEOUT_MS >= env.REDIS_COMMAND_TIMEOUT_MS) {
+    problems.push('REDIS_WAIT_TIMEOUT_MS must be below REDIS_COMMAND_TIMEOUT_MS when REDIS_WAIT_REPLICAS is set');
   }
   if (problems.length > 0) {
     throw new Error(`Invalid configuration: ${problems.join('; ')}`);

@@ -26,7 +26,13 @@ export interface Settings {
     recoveryBudgetPerMinute: number;
   };
   redis: {
+    /** Whether instances share a Redis (single or through Sentinel); false runs everything in memory. */
+    enabled: boolean;
     url: string | undefined;
+    /** Set when the master is found through Sentinel (then `url` is not used). */
+    sentinel: { sentinels: Array<{ host: string; port: number }>; masterName: string } | undefined;
+    /** `WAIT <replicas> <timeoutMs>` after each message write; 0 replicas: no wait. */
+    wait: { replicas: number; timeoutMs: number };
     keyPrefix: string;
     instanceTtlMs: number;
     commandTimeoutMs: number;
@@ -56,6 +62,9 @@ export function toSettings(env: EnvironmentVariables): Settings {
   // The demo page is served by the service itself, so its origin must be allowed to connect.
   const demoOrigins = demo ? [`http://localhost:${env.PORT}`, `http://127.0.0.1:${env.PORT}`] : [];
   const allowed = origins.split(',').map((o) => o.trim().replace(/\/$/, ''));
+  const sentinel = env.REDIS_SENTINELS
+    ? { sentinels: hostPorts(env.REDIS_SENTINELS), masterName: env.REDIS_SENTINEL_MASTER }
+    : undefined;
   return {
     env: env.NODE_ENV as Settings['env'],
     http: {
@@ -99,7 +108,10 @@ export function toSettings(env: EnvironmentVariables): Settings {
       recoveryBudgetPerMinute: env.RECOVERY_BUDGET_PER_MINUTE,
     },
     redis: {
+      enabled: Boolean(env.REDIS_URL || sentinel),
       url: env.REDIS_URL || undefined,
+      sentinel,
+      wait: { replicas: env.REDIS_WAIT_REPLICAS, timeoutMs: env.REDIS_WAIT_TIMEOUT_MS },
       keyPrefix: env.REDIS_KEY_PREFIX,
       instanceTtlMs: env.INSTANCE_TTL_MS,
       commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
@@ -118,4 +130,12 @@ export function toSettings(env: EnvironmentVariables): Settings {
     },
     demo: { enabled: demo, mintTokens: demo && env.NODE_ENV === 'development' },
   };
+}
+
+/** `host:port,host:port` (already validated) as addresses. */
+function hostPorts(list: string): Array<{ host: string; port: number }> {
+  return list.split(',').map((entry) => {
+    const [host, port] = entry.trim().split(':');
+    return { host, port: Number(port) };
+  });
 }

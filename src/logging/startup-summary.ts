@@ -8,13 +8,18 @@ export function startupSummary(
   metricsAddress: string | undefined,
 ): Record<string, unknown> {
   return {
-    mode: settings.redis.url ? 'redis' : 'memory',
+    mode: settings.redis.enabled ? 'redis' : 'memory',
     address,
-    redis: settings.redis.url ? displayUrl(settings.redis.url) : undefined,
-    key_prefix: settings.redis.url && settings.redis.keyPrefix ? settings.redis.keyPrefix : undefined,
+    redis: redisTarget(settings.redis),
+    key_prefix: settings.redis.enabled && settings.redis.keyPrefix ? settings.redis.keyPrefix : undefined,
     origins: settings.http.corsOrigins === '*' ? '*' : settings.http.corsOrigins.join(','),
     metrics: metricsAddress,
     api_docs: settings.docs.apiDocs ? `${address}/api/docs` : undefined,
     env: settings.env,
   };
+}
+
+function redisTarget({ url, sentinel }: Settings['redis']): string | undefined {
+  if (sentinel) return `sentinel:${sentinel.masterName}@${sentinel.sentinels.map(({ host, port }) => `${host}:${port}`).join(',')}`;
+  return url ? displayUrl(url) : undefined;
 }

@@ -17,7 +17,7 @@ import { RedisMessageStore } from './redis-message.store.js';
       provide: MESSAGE_STORE,
       inject: [SETTINGS, RedisService, ROOM_BUS],
       useFactory: (settings: Settings, redis: RedisService, bus: RoomBus): MessageStore =>
-        settings.redis.url
+        settings.redis.enabled
           ? new RedisMessageStore(redis, settings.messages.historyMaxPerRoom)
           : new MemoryMessageStore(bus, settings),
     },

@@ -52,6 +52,7 @@ export class RedisMessageStore implements MessageStore {
         ],
       ),
     )) as [number, string];
+    await this.redis.replicated();
     const message = this.decode(json);
     if (!message) throw new Error('The store answered an append with something that is not a message');
     return { message, duplicate: isNew === 0 };
@@ -111,6 +112,7 @@ export class RedisMessageStore implements MessageStore {
         ],
       ),
     );
+    if (replaced === 1) await this.redis.replicated();
     return replaced === 1;
   }
 

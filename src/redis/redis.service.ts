@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { newId } from '../core/ids.js';
 import { SETTINGS, Settings } from '../config/settings.js';
@@ -9,10 +9,12 @@ import { RedisKeys } from './redis-keys.js';
 import { StoreUnavailableError } from './store-unavailable.error.js';
 
 /**
- * The shared Redis, when `REDIS_URL` is set: one connection for commands and
- * one for subscriptions per instance. Both reconnect with backoff for ever;
- * while a connection is down its commands fail at once (no offline queue),
- * so nothing piles up in memory and callers get a `StoreUnavailableError`.
+ * The shared Redis, when `REDIS_URL` or `REDIS_SENTINELS` is set: one
+ * connection for commands and one for subscriptions per instance. Both
+ * reconnect with backoff for ever (through Sentinel: to whatever master the
+ * sentinels name then); while a connection is down its commands fail at once
+ * (no offline queue), so nothing piles up in memory and callers get a
+ * `StoreUnavailableError`.
  */
 @Injectable()
 export class RedisService implements OnModuleInit, OnApplicationShutdown {
@@ -22,25 +24,28 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly connections: { client: Redis; subscriber: Redis } | undefined;
   private readonly shas = new Map<string, string>();
   private readonly startupWaitMs: number;
+  private readonly wait: Settings['redis']['wait'];
 
   constructor(
     @Inject(SETTINGS) settings: Settings,
     @Optional() private readonly metrics?: MetricsService,
   ) {
     this.keys = new RedisKeys(settings.redis.keyPrefix);
-    const { url, commandTimeoutMs, connectTimeoutMs, reconnect } = settings.redis;
+    const { enabled, commandTimeoutMs, connectTimeoutMs, reconnect, wait } = settings.redis;
     this.startupWaitMs = connectTimeoutMs;
-    if (!url) return;
-    const options = {
+    this.wait = wait;
+    if (!enabled) return;
+    // The exponent is capped only to keep the number finite; the maximum wait caps the delay.
+    const backoff = (attempt: number) => Math.min(reconnect.baseMs * 2 ** Math.min(attempt, 20), reconnect.maxMs);
+    const options: RedisOptions = {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 1,
       commandTimeout: commandTimeoutMs,
       connectTimeout: connectTimeoutMs,
       autoResubscribe: false,
-      // The exponent is capped only to keep the number finite; the maximum wait caps the delay.
-      retryStrategy: (attempt: number) => Math.min(reconnect.baseMs * 2 ** Math.min(attempt, 20), reconnect.maxMs),
+      retryStrategy: backoff,
     };
-    const client = new Redis(url, { ...options, connectionName: `chat:${this.instanceId}:commands` });
+    const client = connect(settings.redis, { ...options, connectionName: `chat:${this.instanceId}:commands` });
     const subscriber = client.duplicate({ connectionName: `chat:${this.instanceId}:subscriber` });
     this.watch(client, 'commands');
     this.watch(subscriber, 'subscriber');
@@ -117,6 +122,23 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /**
+   * After a write, when `REDIS_WAIT_REPLICAS` is set: waits until that many
+   * replicas hold every write this instance made so far (`WAIT`), so a
+   * promoted replica has it. Fewer in time is a `StoreUnavailableError`: the
+   * sender is not told the write is safe (it may still survive; a retry with
+   * the same `client_msg_id` finds it).
+   */
+  async replicated(): Promise<void> {
+    const { replicas, timeoutMs } = this.wait;
+    if (replicas === 0) return;
+    const acknowledged = await this.call(() => this.client.wait(replicas, timeoutMs));
+    if (acknowledged < replicas) {
+      this.logger.warn(`only ${acknowledged} of ${replicas} replicas acknowledged a write within ${timeoutMs} ms`);
+      throw new StoreUnavailableError();
+    }
+  }
+
   async onApplicationShutdown(): Promise<void> {
     if (!this.connections) return;
     await Promise.all(Object.values(this.connections).map((c) => c.quit().catch(() => c.disconnect())));
@@ -138,11 +160,34 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-/** Errors ioredis raises when it cannot reach Redis, as opposed to errors Redis answers with. */
+/**
+ * Errors ioredis raises when it cannot reach Redis, as opposed to errors
+ * Redis answers with; `READONLY` is a master just turned into a replica.
+ */
 function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE/.test(error.message)
+    /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|^READONLY/.test(error.message)
   );
+}
+
+/**
+ * The commands connection: to `REDIS_URL`, or through Sentinel to the
+ * master the sentinels name. Through Sentinel a failover is noticed three
+ * ways: the master's connection drops (ioredis asks the sentinels again and
+ * checks the role of what it finds), a sentinel announces `+switch-master`
+ * (`failoverDetector`, for a master that hangs without closing), or a write
+ * answers `READONLY` (a master just turned into a replica).
+ */
+function connect({ url, sentinel }: Settings['redis'], options: RedisOptions): Redis {
+  if (!sentinel) return new Redis(url ?? '', options);
+  return new Redis({
+    ...options,
+    sentinels: sentinel.sentinels,
+    name: sentinel.masterName,
+    failoverDetector: true,
+    sentinelRetryStrategy: options.retryStrategy ?? undefined,
+    reconnectOnError: (error) => error.message.startsWith('READONLY'),
+  });
 }
