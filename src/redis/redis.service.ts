@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { newId } from '../core/ids.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import type { RedisConnectionName } from '../metrics/metric-labels.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { connect, type RedisConnections } from './connect.js';
 import { RedisKeys } from './redis-keys.js';
 import { StoreUnavailableError } from './store-unavailable.error.js';
 
@@ -21,35 +22,23 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
   readonly instanceId = newId();
   readonly keys: RedisKeys;
-  private readonly connections: { client: Redis; subscriber: Redis } | undefined;
+  private readonly connections: RedisConnections | undefined;
   private readonly shas = new Map<string, string>();
   private readonly startupWaitMs: number;
   private readonly wait: Settings['redis']['wait'];
+  private nextWait: Promise<number> | undefined;
 
   constructor(
     @Inject(SETTINGS) settings: Settings,
     @Optional() private readonly metrics?: MetricsService,
   ) {
     this.keys = new RedisKeys(settings.redis.keyPrefix);
-    const { enabled, commandTimeoutMs, connectTimeoutMs, reconnect, wait } = settings.redis;
-    this.startupWaitMs = connectTimeoutMs;
-    this.wait = wait;
-    if (!enabled) return;
-    // The exponent is capped only to keep the number finite; the maximum wait caps the delay.
-    const backoff = (attempt: number) => Math.min(reconnect.baseMs * 2 ** Math.min(attempt, 20), reconnect.maxMs);
-    const options: RedisOptions = {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: commandTimeoutMs,
-      connectTimeout: connectTimeoutMs,
-      autoResubscribe: false,
-      retryStrategy: backoff,
-    };
-    const client = connect(settings.redis, { ...options, connectionName: `chat:${this.instanceId}:commands` });
-    const subscriber = client.duplicate({ connectionName: `chat:${this.instanceId}:subscriber` });
-    this.watch(client, 'commands');
-    this.watch(subscriber, 'subscriber');
-    this.connections = { client, subscriber };
+    this.startupWaitMs = settings.redis.connectTimeoutMs;
+    this.wait = settings.redis.wait;
+    this.connections = connect(settings.redis, this.instanceId);
+    if (!this.connections) return;
+    this.watch(this.connections.client, 'commands');
+    this.watch(this.connections.subscriber, 'subscriber');
   }
 
   get enabled(): boolean {
@@ -132,7 +121,13 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   async replicated(): Promise<void> {
     const { replicas, timeoutMs } = this.wait;
     if (replicas === 0) return;
-    const acknowledged = await this.call(() => this.client.wait(replicas, timeoutMs));
+    // One WAIT covers every earlier write of the connection, so the writes
+    // answered meanwhile share the next one (WAIT holds the connection until it returns).
+    this.nextWait ??= new Promise((resolve) => setImmediate(resolve)).then(() => {
+      this.nextWait = undefined;
+      return this.call(() => this.client.wait(replicas, timeoutMs));
+    });
+    const acknowledged = await this.nextWait;
     if (acknowledged < replicas) {
       this.logger.warn(`only ${acknowledged} of ${replicas} replicas acknowledged a write within ${timeoutMs} ms`);
       throw new StoreUnavailableError();
@@ -141,7 +136,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     if (!this.connections) return;
-    await Promise.all(Object.values(this.connections).map((c) => c.quit().catch(() => c.disconnect())));
+    // `disconnect` after `quit` also closes what `quit` leaves open: the sentinel connections of the failover detector.
+    await Promise.all(Object.values(this.connections).map((c) => c.quit().catch(() => undefined).finally(() => c.disconnect())));
   }
 
   /** Logs each change of state once, not every failed reconnect attempt. */
@@ -161,33 +157,14 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
 }
 
 /**
- * Errors ioredis raises when it cannot reach Redis, as opposed to errors
- * Redis answers with; `READONLY` is a master just turned into a replica.
+ * Errors ioredis raises when it cannot reach Redis, and answers of a Redis
+ * that cannot take writes now: `READONLY` (a master just turned into a
+ * replica), `NOREPLICAS` (a master without the replicas `min-replicas-to-write` asks for).
  */
 function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|^READONLY/.test(error.message)
+    /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|^READONLY|^NOREPLICAS/.test(error.message)
   );
-}
-
-/**
- * The commands connection: to `REDIS_URL`, or through Sentinel to the
- * master the sentinels name. Through Sentinel a failover is noticed three
- * ways: the master's connection drops (ioredis asks the sentinels again and
- * checks the role of what it finds), a sentinel announces `+switch-master`
- * (`failoverDetector`, for a master that hangs without closing), or a write
- * answers `READONLY` (a master just turned into a replica).
- */
-function connect({ url, sentinel }: Settings['redis'], options: RedisOptions): Redis {
-  if (!sentinel) return new Redis(url ?? '', options);
-  return new Redis({
-    ...options,
-    sentinels: sentinel.sentinels,
-    name: sentinel.masterName,
-    failoverDetector: true,
-    sentinelRetryStrategy: options.retryStrategy ?? undefined,
-    reconnectOnError: (error) => error.message.startsWith('READONLY'),
-  });
 }

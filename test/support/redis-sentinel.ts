@@ -206,8 +206,13 @@ async function masterState(redis: Redis): Promise<MasterState> {
   return { port: Number(fields.get('port')), replicas: healthy.length, sentinels: Number(fields.get('num-other-sentinels')) };
 }
 
+/**
+ * A master refuses writes while no replica is connected (`min-replicas-to-write 1`,
+ * the setting the README asks of a Sentinel deployment): a master that lost
+ * its replica to a promotion stops taking messages at once, before it knows it was replaced.
+ */
 function dataArgs(port: number): string[] {
-  return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+  return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--min-replicas-to-write', '1', '--min-replicas-max-lag', '5'];
 }
 
 async function distinctFreePorts(count: number): Promise<number[]> {
