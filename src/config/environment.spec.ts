@@ -251,5 +251,26 @@ describe(EnvironmentVariables.name, () => {
       expect(toSettings(parseEnvironment({ REDIS_URL: 'redis://localhost:6379/0' })).redis.url).toBe('redis://localhost:6379/0');
       expect(toSettings(parseEnvironment({ REDIS_URL: '' })).redis.url).toBeUndefined();
     });
+
+    it('finds Redis through the sentinels when REDIS_SENTINELS is set, with the master named', () => {
+      const redis = toSettings(parseEnvironment({ REDIS_SENTINELS: 's1:26379, 10.0.0.2:26380', REDIS_SENTINEL_MASTER: 'chat' })).redis;
+
+      expect(redis).toMatchObject({
+        enabled: true,
+        sentinel: { masterName: 'chat', sentinels: [{ host: 's1', port: 26379 }, { host: '10.0.0.2', port: 26380 }] },
+        wait: { replicas: 0, timeoutMs: 500 },
+      });
+      expect(toSettings(parseEnvironment({})).redis).toMatchObject({ enabled: false, sentinel: undefined });
+      expect(parseError({ REDIS_SENTINELS: 's1:26379' })).toContain('REDIS_SENTINEL_MASTER must name the master');
+      expect(parseError({ REDIS_SENTINELS: 's1', REDIS_SENTINEL_MASTER: 'chat' })).toContain('REDIS_SENTINELS="s1"');
+    });
+
+    it('keeps the WAIT for replicas below the command timeout', () => {
+      expect(parseError({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '2000' })).toContain('REDIS_WAIT_TIMEOUT_MS must be below');
+      expect(toSettings(parseEnvironment({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '800' })).redis.wait).toEqual({
+        replicas: 1,
+        timeoutMs: 800,
+      });
+    });
   });
 });
