@@ -4,6 +4,9 @@
 // On one machine the replica is microseconds away; across a network each acknowledged write
 // waits one more round trip to the replica on top of this.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { freePort, redisAnswers, waitFor } from '../scripts/processes.mjs';
 import type { Settings } from '../src/config/settings.js';
 import { RedisMessageStore } from '../src/messages/redis-message.store.js';
@@ -12,8 +15,12 @@ import { RedisService } from '../src/redis/redis.service.js';
 const COUNT = 5_000;
 const IN_FLIGHT = 32;
 
+// A replica's full sync writes an RDB file into its directory even without `save`.
+const dir = mkdtempSync(join(tmpdir(), 'redis-wait-'));
+
 async function redisServer(port: number, ...extra: string[]): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...extra], {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`, '--save', '', '--appendonly', 'no'];
+  const child = spawn('redis-server', [...args, ...extra], {
     stdio: 'ignore',
   });
   await waitFor(() => redisAnswers(port), 5000, `redis-server on ${port}`);
@@ -66,4 +73,5 @@ try {
   for (const replicas of [0, 1, 0, 1]) await measure(replicas);
 } finally {
   for (const child of processes) child.kill('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
 }

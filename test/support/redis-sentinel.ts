@@ -65,8 +65,8 @@ export class SentinelTopology {
     const dir = mkdtempSync(join(tmpdir(), 'chat-sentinel-'));
     const [masterPort, replicaPort, ...sentinelPorts] = await distinctFreePorts(5);
     const data = new Map<number, Node>([
-      [masterPort, new Node(masterPort, dataArgs(masterPort))],
-      [replicaPort, new Node(replicaPort, [...dataArgs(replicaPort), '--replicaof', '127.0.0.1', String(masterPort)])],
+      [masterPort, new Node(masterPort, dataArgs(masterPort, dir))],
+      [replicaPort, new Node(replicaPort, [...dataArgs(replicaPort, dir), '--replicaof', '127.0.0.1', String(masterPort)])],
     ]);
     const sentinels = sentinelPorts.map((port) => {
       const conf = join(dir, `sentinel-${port}.conf`);
@@ -211,8 +211,12 @@ async function masterState(redis: Redis): Promise<MasterState> {
  * the setting the README asks of a Sentinel deployment): a master that lost
  * its replica to a promotion stops taking messages at once, before it knows it was replaced.
  */
-function dataArgs(port: number): string[] {
-  return ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--min-replicas-to-write', '1', '--min-replicas-max-lag', '5'];
+function dataArgs(port: number, dir: string): string[] {
+  // A replica's full sync writes an RDB file into `dir` (and `dbfilename` keeps the two apart) even without `save`.
+  return [
+    ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`],
+    ...['--save', '', '--appendonly', 'no', '--min-replicas-to-write', '1', '--min-replicas-max-lag', '5'],
+  ];
 }
 
 async function distinctFreePorts(count: number): Promise<number[]> {
