@@ -3,12 +3,36 @@ import { EnvironmentVariables } from './environment.js';
 /** The validated, typed settings of one instance. Injected with `@Inject(SETTINGS)`. */
 export interface Settings {
   env: 'development' | 'production' | 'test';
-  http: { host: string; port: number; corsOrigins: string[] | '*'; rateLimitPerMinute: number };
-  jwt: { secret: string; algorithm: 'HS256' | 'HS384' | 'HS512'; clockSkewS: number };
+  http: {
+    host: string;
+    port: number;
+    corsOrigins: string[] | '*';
+    /** Express `trust proxy`. */
+    trustProxy: boolean | number | string;
+    /** REST requests per minute per verified user, and per address without a valid token. */
+    rateLimitPerMinute: number;
+    anonymousRateLimitPerMinute: number;
+    maxSockets: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+  };
+  jwt: {
+    secret: string;
+    algorithm: 'HS256' | 'HS384' | 'HS512';
+    clockSkewS: number;
+    requireExp: boolean;
+    maxTtlS: number;
+    issuer: string | undefined;
+    audience: string | undefined;
+    /** The secret before `secret`, accepted until `until` (epoch ms). */
+    previous: { secret: string; until: number } | undefined;
+  };
   ws: {
     path: string;
     heartbeatIntervalMs: number;
     maxPayloadBytes: number;
+    /** `compiled` (default) or `class-validator`: see FRAME_VALIDATOR. */
+    frameValidator: 'compiled' | 'class-validator';
     maxBufferedBytes: number;
     maxTotalBufferedBytes: number;
     maxConnections: number;
@@ -18,6 +42,7 @@ export interface Settings {
   };
   typing: { throttleMs: number; ttlMs: number };
   limits: { maxRoomsPerConnection: number; maxMessageLength: number; maxRefLength: number; roomBacklogMax: number };
+  quotas: { roomsCreatedPerUser: number; roomsCreatedPerMinute: number; membersPerRoom: number; roomsPerUser: number };
   messages: {
     dedupWindowMs: number;
     historyMaxPerRoom: number;
@@ -71,17 +96,30 @@ export function toSettings(env: EnvironmentVariables): Settings {
       host: env.HOST,
       port: env.PORT,
       corsOrigins: origins === '*' ? '*' : [...new Set([...allowed, ...demoOrigins])],
+      trustProxy: toTrustProxy(env.TRUST_PROXY),
       rateLimitPerMinute: env.REST_RATE_LIMIT_PER_MINUTE,
+      anonymousRateLimitPerMinute: env.REST_RATE_LIMIT_ANONYMOUS_PER_MINUTE,
+      maxSockets: env.MAX_HTTP_SOCKETS,
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
     },
     jwt: {
       secret: env.JWT_SECRET,
       algorithm: env.JWT_ALGORITHM as Settings['jwt']['algorithm'],
       clockSkewS: env.JWT_CLOCK_SKEW_S,
+      requireExp: env.JWT_REQUIRE_EXP,
+      maxTtlS: env.JWT_MAX_TTL_S,
+      issuer: env.JWT_ISSUER || undefined,
+      audience: env.JWT_AUDIENCE || undefined,
+      previous: env.JWT_PREVIOUS_SECRET
+        ? { secret: env.JWT_PREVIOUS_SECRET, until: Date.parse(env.JWT_PREVIOUS_SECRET_UNTIL) }
+        : undefined,
     },
     ws: {
       path: WS_PATH,
       heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
       maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
+      frameValidator: env.FRAME_VALIDATOR as Settings['ws']['frameValidator'],
       maxBufferedBytes: env.MAX_BUFFERED_BYTES,
       maxTotalBufferedBytes: env.MAX_TOTAL_BUFFERED_BYTES,
       maxConnections: env.MAX_CONNECTIONS,
@@ -99,6 +137,12 @@ export function toSettings(env: EnvironmentVariables): Settings {
       maxMessageLength: env.MAX_MESSAGE_LENGTH,
       maxRefLength: env.MAX_REF_LENGTH,
       roomBacklogMax: env.ROOM_BACKLOG_MAX,
+    },
+    quotas: {
+      roomsCreatedPerUser: env.MAX_ROOMS_CREATED_PER_USER,
+      roomsCreatedPerMinute: env.ROOMS_CREATED_PER_MINUTE,
+      membersPerRoom: env.MAX_MEMBERS_PER_ROOM,
+      roomsPerUser: env.MAX_ROOMS_PER_USER,
     },
     messages: {
       dedupWindowMs: env.DEDUP_WINDOW_MS,
@@ -138,4 +182,12 @@ function hostPorts(list: string): Array<{ host: string; port: number }> {
     const [host, port] = entry.trim().split(':');
     return { host, port: Number(port) };
   });
+}
+
+/** TRUST_PROXY as Express takes it: a boolean, a hop count, or the list of trusted addresses. */
+function toTrustProxy(value: string): boolean | number | string {
+  const text = value.trim();
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  return /^\d+$/.test(text) ? Number(text) : text;
 }
