@@ -1,4 +1,4 @@
-import { Inject, Logger, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { Inject, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -11,6 +11,7 @@ import type { WebSocket } from 'ws';
 import { AuthError } from '../auth/session.js';
 import { TokenService } from '../auth/token.service.js';
 import { SETTINGS, Settings, WS_PATH } from '../config/settings.js';
+import { AppLogger } from '../logging/app-logger.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { ChatError } from './chat.error.js';
@@ -39,8 +40,6 @@ import { WsJwtGuard } from './ws-jwt.guard.js';
 @UseGuards(WsJwtGuard)
 @UsePipes(FramePipe)
 export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
-  private readonly logger = new Logger(ChatGateway.name);
-
   constructor(
     private readonly connections: ConnectionRegistry,
     private readonly joins: JoinsService,
@@ -48,6 +47,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
     private readonly messages: MessagesService,
     private readonly tokens: TokenService,
     @Inject(SETTINGS) private readonly settings: Settings,
+    private readonly logger: AppLogger,
   ) {}
 
   handleConnection(socket: WebSocket): void {
@@ -64,7 +64,9 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   async handleDisconnect(socket: WebSocket): Promise<void> {
     const connection = this.connections.remove(socket);
     if (!connection) return;
-    await this.joins.leaveAll(connection).catch((error: unknown) => this.logger.error(error));
+    const log = this.logger.forConnection(connection.logFields, ChatGateway.name);
+    log.debug('connection closed');
+    await this.joins.leaveAll(connection).catch((error: unknown) => log.error({ err: error }, 'could not leave the rooms of a closed connection'));
   }
 
   @SubscribeMessage('ping')

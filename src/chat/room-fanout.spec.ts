@@ -8,6 +8,7 @@ import { MemoryPresenceStore } from '../presence/memory-presence.store.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { MemoryRoomStore } from '../rooms/memory-room.store.js';
 import { RoomsService } from '../rooms/rooms.service.js';
+import { AppLogger } from '../logging/app-logger.js';
 import { Connection } from './connection.js';
 import { JoinsService } from './joins.service.js';
 import type { Message } from './protocol.js';
@@ -52,7 +53,7 @@ describe(RoomFanout.name, () => {
     const roomStore = new MemoryRoomStore();
     const rooms = new RoomsService(roomStore, bus, messages, settings);
     fanout = new RoomFanout(bus, messages, settings);
-    const joins = new JoinsService(fanout, rooms, presence, messages, settings);
+    const joins = new JoinsService(fanout, rooms, presence, messages, settings, new AppLogger({ format: 'json', level: 'silent' }));
     new RoomEventsListener(bus, fanout, joins).onModuleInit();
     const at = new Date().toISOString();
     await roomStore.create(
