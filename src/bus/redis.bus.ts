@@ -14,14 +14,24 @@ const SUBSCRIBE_ATTEMPTS = 2;
  * member in the room. Its own publishes come back through the subscription,
  * so every instance delivers a room's events in the same (publish) order.
  *
+ * On a cluster (`RedisService.sharded`) this service's events travel on
+ * sharded pub/sub, on the room's channel in the room's slot (`keys.events`),
+ * through one subscriber connection per master; the main backend's classic
+ * channel (`keys.channel`, PROTOCOL §6) is subscribed as well, on one node,
+ * since a classic PUBLISH reaches every node of a cluster.
+ *
  * While Redis is away, publishes are delivered to this instance's own
  * listener only, so local rooms keep working; when the subscriber
- * reconnects it resubscribes every room and calls the resync listener.
+ * reconnects (on a cluster: when its shard subscribers were rebuilt after a
+ * failover, a slot move or a lost connection) it resubscribes every room
+ * and calls the resync listener, which catches every room up from the store.
  */
 export class RedisBus implements RoomBus, OnModuleInit {
   private readonly logger = new Logger(RedisBus.name);
   private readonly listeners = new BusListeners();
   private readonly rooms = new Set<string>();
+  /** On a cluster, the last publish in flight per room (see `inOrder`). */
+  private readonly publishing = new Map<string, Promise<unknown>>();
   /** Payloads on room channels that were not well-formed room events of that room, dropped since start. */
   private droppedCount = 0;
 
@@ -32,8 +42,14 @@ export class RedisBus implements RoomBus, OnModuleInit {
 
   onModuleInit(): void {
     const subscriber = this.redis.subscriber;
-    subscriber.on('message', (channel: string, payload: string) => this.receive(channel, payload));
-    subscriber.on('ready', () => void this.resubscribe());
+    subscriber.on('message', (channel: string, payload: string) => this.receive(this.redis.keys.roomOfChannel(channel), channel, payload));
+    if (this.redis.sharded) {
+      subscriber.on('smessage', (channel: string, payload: string) => this.receive(this.redis.keys.roomOfEvents(channel), channel, payload));
+      // ioredis rebuilt the shard subscribers and resubscribed them: events in between may be missed.
+      subscriber.on('subscribersReady', () => this.listeners.resync());
+    } else {
+      subscriber.on('ready', () => void this.resubscribe());
+    }
   }
 
   get dropped(): number {
@@ -63,7 +79,7 @@ export class RedisBus implements RoomBus, OnModuleInit {
     for (let attempt = 1; ; attempt++) {
       if (this.redis.subscriber.status !== 'ready') return false;
       try {
-        await this.redis.subscriber.subscribe(this.redis.keys.channel(roomId));
+        await this.subscribeChannels(roomId);
         return true;
       } catch (error) {
         this.logger.warn(`could not subscribe room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
@@ -75,14 +91,18 @@ export class RedisBus implements RoomBus, OnModuleInit {
   async unsubscribe(roomId: string): Promise<void> {
     this.rooms.delete(roomId);
     if (this.redis.subscriber.status !== 'ready') return;
-    await this.redis.subscriber.unsubscribe(this.redis.keys.channel(roomId)).catch(() => undefined);
+    const { subscriber, keys } = this.redis;
+    await Promise.all([
+      subscriber.unsubscribe(keys.channel(roomId)).catch(() => undefined),
+      this.redis.sharded ? subscriber.sunsubscribe(keys.events(roomId)).catch(() => undefined) : undefined,
+    ]);
   }
 
   async publish(roomId: string, event: RoomEvent): Promise<void> {
     let published = false;
     if (this.redis.client.status === 'ready') {
-      published = await this.redis.client
-        .publish(this.redis.keys.channel(roomId), encodeRoomEvent(event))
+      const payload = encodeRoomEvent(event);
+      published = await this.inOrder(roomId, () => this.redis.publish(roomId, payload))
         .then(() => true)
         .catch(() => false);
     }
@@ -95,8 +115,32 @@ export class RedisBus implements RoomBus, OnModuleInit {
     }
   }
 
-  private receive(channel: string, payload: string): void {
-    const roomId = this.redis.keys.roomOfChannel(channel);
+  /**
+   * On a cluster, a room's publishes go one after another: the cluster
+   * client may redirect or retry one command (a slot moved, a node
+   * reconnecting) while a later one goes straight through. One Redis
+   * orders them on its one connection already.
+   */
+  private inOrder(roomId: string, publish: () => Promise<unknown>): Promise<unknown> {
+    if (!this.redis.sharded) return publish();
+    const previous = this.publishing.get(roomId) ?? Promise.resolve();
+    const next = previous.then(publish);
+    const settled = next.catch(() => undefined);
+    this.publishing.set(roomId, settled);
+    void settled.then(() => {
+      if (this.publishing.get(roomId) === settled) this.publishing.delete(roomId);
+    });
+    return next;
+  }
+
+  /** The room's channels: the classic one, and on a cluster the sharded one in the room's slot. */
+  private async subscribeChannels(roomId: string): Promise<void> {
+    const { subscriber, keys } = this.redis;
+    if (this.redis.sharded) await subscriber.ssubscribe(keys.events(roomId));
+    await subscriber.subscribe(keys.channel(roomId));
+  }
+
+  private receive(roomId: string | undefined, channel: string, payload: string): void {
     if (roomId === undefined || !this.rooms.has(roomId)) return;
     const event = decodeRoomEvent(payload, roomId);
     if (!event) {

@@ -272,5 +272,19 @@ describe(EnvironmentVariables.name, () => {
         timeoutMs: 800,
       });
     });
+
+    it('turns cluster seeds into the settings, and refuses a seed without a port', () => {
+      const redis = toSettings(parseEnvironment({ REDIS_CLUSTER_NODES: 'a:7000, 10.0.0.2:7001' })).redis;
+      expect(redis).toMatchObject({ enabled: true, clusterNodes: [{ host: 'a', port: 7000 }, { host: '10.0.0.2', port: 7001 }] });
+      expect(toSettings(parseEnvironment({})).redis).toMatchObject({ enabled: false, clusterNodes: [] });
+      expect(parseError({ REDIS_CLUSTER_NODES: 'a:7000,b' })).toContain('REDIS_CLUSTER_NODES');
+    });
+
+    it('refuses a cluster together with Sentinel or with WAIT for replicas', () => {
+      expect(parseError({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_MASTER: 'chat' })).toContain(
+        'REDIS_CLUSTER_NODES and REDIS_SENTINELS cannot both be set',
+      );
+      expect(parseError({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_WAIT_REPLICAS: '1' })).toContain('REDIS_WAIT_REPLICAS is not supported with REDIS_CLUSTER_NODES');
+    });
   });
 });

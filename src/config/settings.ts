@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { EnvironmentVariables } from './environment.js';
 
 /** The validated, typed settings of one instance. Injected with `@Inject(SETTINGS)`. */
@@ -51,13 +52,18 @@ export interface Settings {
     historyMaxBytes: number;
     recoveryMaxMessages: number;
     recoveryBudgetPerMinute: number;
+    searchMaxScanned: number;
   };
+  uploads: { dir: string; maxFileBytes: number; maxFiles: number; allowedTypes: string[]; urlTtlS: number; urlSecret: string };
+  invitations: { guessesPerMinute: number };
   redis: {
-    /** Whether instances share a Redis (single or through Sentinel); false runs everything in memory. */
+    /** Whether instances share a Redis (a single one at `url`, through Sentinel, or a cluster at `clusterNodes`); false runs everything in memory. */
     enabled: boolean;
     url: string | undefined;
     /** Set when the master is found through Sentinel (then `url` is not used). */
     sentinel: { sentinels: Array<{ host: string; port: number }>; masterName: string } | undefined;
+    /** Seeds of a Redis Cluster; empty when not one (when set, `url` is not used). */
+    clusterNodes: Array<{ host: string; port: number }>;
     /** `WAIT <replicas> <timeoutMs>` after each message write; 0 replicas: no wait. */
     wait: { replicas: number; timeoutMs: number };
     keyPrefix: string;
@@ -161,11 +167,22 @@ export function toSettings(env: EnvironmentVariables): Settings {
       historyMaxBytes: env.HISTORY_MAX_BYTES,
       recoveryMaxMessages: env.RECOVERY_MAX_MESSAGES,
       recoveryBudgetPerMinute: env.RECOVERY_BUDGET_PER_MINUTE,
+      searchMaxScanned: env.SEARCH_MAX_SCANNED,
     },
+    uploads: {
+      dir: env.UPLOAD_DIR,
+      maxFileBytes: env.UPLOAD_MAX_FILE_BYTES,
+      maxFiles: env.UPLOAD_MAX_FILES,
+      allowedTypes: env.UPLOAD_ALLOWED_TYPES.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean),
+      urlTtlS: env.FILE_URL_TTL_S,
+      urlSecret: env.FILE_URL_SECRET || createHmac('sha256', env.JWT_SECRET).update('chat file urls').digest('hex'),
+    },
+    invitations: { guessesPerMinute: env.INVITATION_GUESSES_PER_MINUTE },
     redis: {
-      enabled: Boolean(env.REDIS_URL || sentinel),
+      enabled: Boolean(env.REDIS_URL || sentinel || env.REDIS_CLUSTER_NODES),
       url: env.REDIS_URL || undefined,
       sentinel,
+      clusterNodes: env.REDIS_CLUSTER_NODES ? hostPorts(env.REDIS_CLUSTER_NODES) : [],
       wait: { replicas: env.REDIS_WAIT_REPLICAS, timeoutMs: env.REDIS_WAIT_TIMEOUT_MS },
       keyPrefix: env.REDIS_KEY_PREFIX,
       instanceTtlMs: env.INSTANCE_TTL_MS,

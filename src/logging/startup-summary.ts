@@ -8,7 +8,7 @@ export function startupSummary(
   metricsAddress: string | undefined,
 ): Record<string, unknown> {
   return {
-    mode: settings.redis.enabled ? 'redis' : 'memory',
+    mode: settings.redis.clusterNodes.length > 0 ? 'redis-cluster' : settings.redis.enabled ? 'redis' : 'memory',
     address,
     redis: redisTarget(settings.redis),
     key_prefix: settings.redis.enabled && settings.redis.keyPrefix ? settings.redis.keyPrefix : undefined,
@@ -19,7 +19,8 @@ export function startupSummary(
   };
 }
 
-function redisTarget({ url, sentinel }: Settings['redis']): string | undefined {
+function redisTarget({ url, sentinel, clusterNodes }: Settings['redis']): string | undefined {
+  if (clusterNodes.length > 0) return clusterNodes.map(({ host, port }) => `${host}:${port}`).join(',');
   if (sentinel) return `sentinel:${sentinel.masterName}@${sentinel.sentinels.map(({ host, port }) => `${host}:${port}`).join(',')}`;
   return url ? displayUrl(url) : undefined;
 }

@@ -46,9 +46,10 @@ export class RedisMessageStore implements MessageStore {
           newId(),
           this.maxPerRoom,
           draft.client_msg_id === null ? 0 : dedupWindowMs,
-          keys.channel(room),
+          this.redis.eventChannel(room),
           rest.message_id,
           rest.created_at,
+          this.redis.publishCommand,
         ],
       ),
     )) as [number, string];
@@ -62,15 +63,10 @@ export class RedisMessageStore implements MessageStore {
     return toHead((await this.redis.call(() => this.redis.run(HEAD, [this.redis.keys.room(roomId, 'meta')], [newId()]))) as Head);
   }
 
+  /** One command per room, sent together: the rooms' keys may sit on different cluster nodes. */
   async lastMessageAt(roomIds: string[]): Promise<Array<string | null>> {
     const { client, keys } = this.redis;
-    const pipeline = client.pipeline();
-    for (const roomId of roomIds) pipeline.hget(keys.room(roomId, 'meta'), 'last_at');
-    const replies = (await this.redis.call(() => pipeline.exec())) ?? [];
-    return replies.map(([error, value]) => {
-      if (error) throw error;
-      return (value as string | null) ?? null;
-    });
+    return this.redis.call(() => Promise.all(roomIds.map((roomId) => client.hget(keys.room(roomId, 'meta'), 'last_at'))));
   }
 
   async readAfter(roomId: string, afterSeq: number, limit: number) {
@@ -107,8 +103,9 @@ export class RedisMessageStore implements MessageStore {
           previous.updated_at,
           message.updated_at,
           encodeMessage(message),
-          keys.channel(room),
+          this.redis.eventChannel(room),
           encodeRoomEvent(changeEvent(message, event)),
+          this.redis.publishCommand,
         ],
       ),
     );

@@ -1,19 +1,33 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Settings } from '../config/settings.js';
+
+/** A connection to the shared Redis: one server (found directly or through Sentinel), or a cluster. */
+export type RedisClient = Redis | Cluster;
 
 /** What `connect` opened for the configured mode. */
 export interface RedisConnections {
   /** Commands and scripts. */
-  client: Redis;
-  /** Room subscriptions. */
-  subscriber: Redis;
+  client: RedisClient;
+  /**
+   * Room subscriptions. On a cluster this is the command client itself: its
+   * sharded subscribers (one connection per master) follow the slot map that
+   * the commands' MOVED answers refresh.
+   */
+  subscriber: RedisClient;
+  /** Whether room events travel on sharded pub/sub (SPUBLISH/SSUBSCRIBE): a cluster. */
+  sharded: boolean;
 }
 
+/** How often a cluster client re-reads the slot map even when no command was redirected. */
+const CLUSTER_SLOTS_REFRESH_MS = 1_000;
+
 /**
- * Opens the connections of the configured mode: `REDIS_SENTINELS` (the
- * master the sentinels name) or `REDIS_URL` (one server); undefined when
- * neither is set. Commands never wait in an offline queue: while Redis is
- * away they fail at once, and callers answer `unavailable`.
+ * Opens the connections of the configured mode, first match wins:
+ * `REDIS_CLUSTER_NODES` (a cluster), `REDIS_SENTINELS` (the master the
+ * sentinels name) or `REDIS_URL` (one server); undefined when none is set.
+ * (Configuration refuses a cluster together with Sentinel.) Commands never
+ * wait in an offline queue: while Redis is away they fail at once, and
+ * callers answer `unavailable`.
  *
  * Through Sentinel a failover is noticed three ways: the master's
  * connection drops (ioredis asks the sentinels again and checks the role of
@@ -22,7 +36,7 @@ export interface RedisConnections {
  * `READONLY` (a master just turned into a replica).
  */
 export function connect(redis: Settings['redis'], instanceId: string): RedisConnections | undefined {
-  const { url, sentinel, commandTimeoutMs, connectTimeoutMs, reconnect } = redis;
+  const { url, sentinel, clusterNodes, commandTimeoutMs, connectTimeoutMs, reconnect } = redis;
   // The exponent is capped only to keep the number finite; the maximum wait caps the delay.
   const backoff = (attempt: number) => Math.min(reconnect.baseMs * 2 ** Math.min(attempt, 20), reconnect.maxMs);
   const options = {
@@ -31,12 +45,23 @@ export function connect(redis: Settings['redis'], instanceId: string): RedisConn
     connectTimeout: connectTimeoutMs,
     autoResubscribe: false,
   };
+  if (clusterNodes.length > 0) {
+    const cluster = new Cluster(clusterNodes, {
+      enableOfflineQueue: false,
+      shardedSubscribers: true,
+      slotsRefreshInterval: CLUSTER_SLOTS_REFRESH_MS,
+      slotsRefreshTimeout: connectTimeoutMs,
+      clusterRetryStrategy: backoff,
+      // The classic subscriber (the main backend's channels) moves to another node by itself.
+      redisOptions: { ...options, autoResubscribe: true, connectionName: `chat:${instanceId}:cluster` },
+    });
+    return { client: cluster, subscriber: cluster, sharded: true };
+  }
+  const shared = { ...options, enableOfflineQueue: false, retryStrategy: backoff };
   let client: Redis;
   if (sentinel) {
     client = new Redis({
-      ...options,
-      enableOfflineQueue: false,
-      retryStrategy: backoff,
+      ...shared,
       sentinels: sentinel.sentinels,
       name: sentinel.masterName,
       sentinelRetryStrategy: backoff,
@@ -45,10 +70,10 @@ export function connect(redis: Settings['redis'], instanceId: string): RedisConn
       connectionName: `chat:${instanceId}:commands`,
     });
   } else if (url) {
-    client = new Redis(url, { ...options, enableOfflineQueue: false, retryStrategy: backoff, connectionName: `chat:${instanceId}:commands` });
+    client = new Redis(url, { ...shared, connectionName: `chat:${instanceId}:commands` });
   } else {
     return undefined;
   }
   const subscriber = client.duplicate({ connectionName: `chat:${instanceId}:subscriber` });
-  return { client, subscriber };
+  return { client, subscriber, sharded: false };
 }

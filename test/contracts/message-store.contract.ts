@@ -4,9 +4,10 @@ import { waitFor } from '../../scripts/processes.mjs';
 import type { RoomBus } from '../../src/bus/room-bus.js';
 import type { RoomEvent } from '../../src/bus/room-event.js';
 import type { Message } from '../../src/chat/protocol.js';
-import type { MessageDraft, MessageStore } from '../../src/messages/message.store.js';
+import type { MessageStore } from '../../src/messages/message.store.js';
 import { range, seqs } from '../support/client.js';
 import { messageShape } from '../support/shapes.js';
+import { draft } from '../support/store.js';
 import { Inbox } from './inbox.js';
 
 /** One instance of a deployment: its store, and the bus on which that store's publishes arrive. */
@@ -25,15 +26,6 @@ const HISTORY_MAX = 5;
 const WINDOW_MS = 60_000;
 
 const newRoom = () => `room-${randomUUID()}`;
-const draft = (roomId: string, content: string, fields: Partial<MessageDraft> = {}): MessageDraft => ({
-  room_id: roomId,
-  sender_id: 'alice',
-  content,
-  message_type: 'text',
-  parent_message_id: null,
-  client_msg_id: null,
-  ...fields,
-});
 const later = (message: Message, fields: Partial<Message>): Message => ({
   ...message,
   ...fields,
@@ -156,6 +148,18 @@ export function describeMessageStoreContract(
       for (const instance of [one, two]) {
         expect(await instance.store.head(roomId)).toEqual({ seq: 2, epoch: empty.epoch, lastMessageAt: message.created_at });
       }
+    });
+
+    it('tells each room’s last message time in the order asked, from any instance, nothing for a room without messages', async () => {
+      const two = await deployment.open();
+      const [busy, quiet, never] = [newRoom(), newRoom(), newRoom()];
+      await one.store.append(draft(busy, 'one'), WINDOW_MS);
+      const { message: last } = await two.store.append(draft(busy, 'two'), WINDOW_MS);
+      const { message: only } = await one.store.append(draft(quiet, 'only'), WINDOW_MS);
+      for (const instance of [one, two]) {
+        expect(await instance.store.lastMessageAt([never, busy, quiet, busy])).toEqual([null, last.created_at, only.created_at, last.created_at]);
+      }
+      expect(await one.store.head(never)).toMatchObject({ seq: 0, lastMessageAt: null });
     });
 
     it('reads up to limit messages after a seq, oldest first, complete while nothing was dropped', async () => {

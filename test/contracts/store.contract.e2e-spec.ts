@@ -3,6 +3,8 @@
 // application's modules load once for all of them.
 import { MemoryBus } from '../../src/bus/memory.bus.js';
 import { RedisBus } from '../../src/bus/redis.bus.js';
+import { MemoryInvitationStore } from '../../src/invitations/memory-invitation.store.js';
+import { RedisInvitationStore } from '../../src/invitations/redis-invitation.store.js';
 import { MemoryMessageStore } from '../../src/messages/memory-message.store.js';
 import { RedisMessageStore } from '../../src/messages/redis-message.store.js';
 import { MemoryPresenceStore } from '../../src/presence/memory-presence.store.js';
@@ -10,7 +12,10 @@ import { RedisPresenceStore } from '../../src/presence/redis-presence.store.js';
 import { MemoryRoomStore } from '../../src/rooms/memory-room.store.js';
 import { RedisRoomStore } from '../../src/rooms/redis-room.store.js';
 import { recordNestLogs } from '../support/logs.js';
+import { clusterRedisService, sharedCluster } from '../support/redis-cluster.js';
+import { uniquePrefix } from '../support/redis.js';
 import { testSettings } from '../support/settings.js';
+import { describeInvitationStoreContract } from './invitation-store.contract.js';
 import { describeMessageStoreContract } from './message-store.contract.js';
 import { describePresenceStoreContract } from './presence-store.contract.js';
 import { RedisDeployment } from './redis-deployment.js';
@@ -52,6 +57,23 @@ describeMessageStoreContract(RedisMessageStore.name, async ({ historyMaxPerRoom 
   return { open, close: () => redis.close() };
 });
 
+describe('on a Redis Cluster', () => {
+  const release = sharedCluster.use();
+  afterAll(() => release());
+  describeMessageStoreContract(`${RedisMessageStore.name} (cluster)`, async ({ historyMaxPerRoom }) => {
+    const prefix = uniquePrefix();
+    const instances: Array<Awaited<ReturnType<typeof clusterRedisService>>> = [];
+    const open = async () => {
+      const instance = await clusterRedisService(prefix);
+      instances.push(instance);
+      const bus = new RedisBus(instance);
+      bus.onModuleInit();
+      return { store: new RedisMessageStore(instance, historyMaxPerRoom), bus };
+    };
+    return { open, close: async () => void (await Promise.all(instances.splice(0).map((redis) => redis.onApplicationShutdown()))) };
+  });
+});
+
 describePresenceStoreContract(MemoryPresenceStore.name, async () => {
   const store = new MemoryPresenceStore();
   return { open: async () => store, close: async () => undefined };
@@ -68,6 +90,20 @@ describePresenceStoreContract(
       return store;
     };
     return { open, cutOff: () => redis.cutOff(), close: () => redis.close() };
+  },
+  { shared: true },
+);
+
+describeInvitationStoreContract(MemoryInvitationStore.name, async () => {
+  const store = new MemoryInvitationStore();
+  return { open: async () => store, close: async () => undefined };
+});
+
+describeInvitationStoreContract(
+  RedisInvitationStore.name,
+  async () => {
+    const redis = await RedisDeployment.start();
+    return { open: async () => new RedisInvitationStore(await redis.instance()), cutOff: () => redis.cutOff(), close: () => redis.close() };
   },
   { shared: true },
 );
