@@ -8,7 +8,7 @@ import { RedisService } from '../src/redis/redis.service.js';
 
 const prefix = `round-trips:${Math.random().toString(36).slice(2, 8)}:`;
 const settings = {
-  redis: { url: process.env.REDIS_URL || 'redis://127.0.0.1:6379', keyPrefix: prefix, commandTimeoutMs: 2000, connectTimeoutMs: 2000, reconnect: { baseMs: 100, maxMs: 1000 } },
+  redis: { enabled: true, url: process.env.REDIS_URL || 'redis://127.0.0.1:6379', wait: { replicas: 0, timeoutMs: 500 }, keyPrefix: prefix, commandTimeoutMs: 2000, connectTimeoutMs: 2000, reconnect: { baseMs: 100, maxMs: 1000 } },
   messages: { dedupWindowMs: 60_000, historyMaxPerRoom: 10_000, recoveryMaxMessages: 1000 },
   limits: { maxMessageLength: 4000 },
 } as unknown as Settings;

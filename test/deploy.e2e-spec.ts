@@ -32,7 +32,7 @@ describe('check-deploy', () => {
   it('fails on a variable the service does not read', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'check-deploy-spec-'));
     try {
-      for (const file of ['docker-compose.yml', '.env.example', 'src/config/environment.ts', 'deploy/nginx.conf']) {
+      for (const file of ['docker-compose.yml', 'docker-compose.cluster.yml', '.env.example', 'src/config/environment.ts', 'deploy/nginx.conf']) {
         mkdirSync(dirname(join(dir, file)), { recursive: true });
         copyFileSync(join(root, file), join(dir, file));
       }

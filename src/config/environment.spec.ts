@@ -252,11 +252,39 @@ describe(EnvironmentVariables.name, () => {
       expect(toSettings(parseEnvironment({ REDIS_URL: '' })).redis.url).toBeUndefined();
     });
 
+    it('finds Redis through the sentinels when REDIS_SENTINELS is set, with the master named', () => {
+      const redis = toSettings(parseEnvironment({ REDIS_SENTINELS: 's1:26379, 10.0.0.2:26380', REDIS_SENTINEL_MASTER: 'chat' })).redis;
+
+      expect(redis).toMatchObject({
+        enabled: true,
+        sentinel: { masterName: 'chat', sentinels: [{ host: 's1', port: 26379 }, { host: '10.0.0.2', port: 26380 }] },
+        wait: { replicas: 0, timeoutMs: 500 },
+      });
+      expect(toSettings(parseEnvironment({})).redis).toMatchObject({ enabled: false, sentinel: undefined });
+      expect(parseError({ REDIS_SENTINELS: 's1:26379' })).toContain('REDIS_SENTINEL_MASTER must name the master');
+      expect(parseError({ REDIS_SENTINELS: 's1', REDIS_SENTINEL_MASTER: 'chat' })).toContain('REDIS_SENTINELS="s1"');
+    });
+
+    it('keeps the WAIT for replicas below the command timeout', () => {
+      expect(parseError({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '2000' })).toContain('REDIS_WAIT_TIMEOUT_MS must be below');
+      expect(toSettings(parseEnvironment({ REDIS_WAIT_REPLICAS: '1', REDIS_WAIT_TIMEOUT_MS: '800' })).redis.wait).toEqual({
+        replicas: 1,
+        timeoutMs: 800,
+      });
+    });
+
     it('turns cluster seeds into the settings, and refuses a seed without a port', () => {
       const redis = toSettings(parseEnvironment({ REDIS_CLUSTER_NODES: 'a:7000, 10.0.0.2:7001' })).redis;
       expect(redis).toMatchObject({ enabled: true, clusterNodes: [{ host: 'a', port: 7000 }, { host: '10.0.0.2', port: 7001 }] });
       expect(toSettings(parseEnvironment({})).redis).toMatchObject({ enabled: false, clusterNodes: [] });
       expect(parseError({ REDIS_CLUSTER_NODES: 'a:7000,b' })).toContain('REDIS_CLUSTER_NODES');
+    });
+
+    it('refuses a cluster together with Sentinel or with WAIT for replicas', () => {
+      expect(parseError({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_MASTER: 'chat' })).toContain(
+        'REDIS_CLUSTER_NODES and REDIS_SENTINELS cannot both be set',
+      );
+      expect(parseError({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_WAIT_REPLICAS: '1' })).toContain('REDIS_WAIT_REPLICAS is not supported with REDIS_CLUSTER_NODES');
     });
   });
 });

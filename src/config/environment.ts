@@ -267,6 +267,32 @@ export class EnvironmentVariables {
   @Matches(/^(|[^\s,:]+:\d{1,5}(,\s*[^\s,:]+:\d{1,5})*)$/, { message: 'REDIS_CLUSTER_NODES must be empty or a comma-separated list of host:port' })
   REDIS_CLUSTER_NODES: string = '';
 
+  /**
+   * Sentinels to ask for the master (comma-separated `host:port`); when set,
+   * used instead of REDIS_URL, and the instances follow a failover by themselves.
+   */
+  @IsOptional()
+  @Matches(/^(|[^\s,:]+:\d{1,5}(,\s*[^\s,:]+:\d{1,5})*)$/, {
+    message: 'REDIS_SENTINELS must be empty or a comma-separated list of host:port',
+  })
+  REDIS_SENTINELS: string = '';
+
+  /** The name the sentinels monitor the master under (`sentinel monitor <name> …`); required with REDIS_SENTINELS. */
+  @IsString() @MaxLength(128)
+  REDIS_SENTINEL_MASTER: string = '';
+
+  /**
+   * Replicas that must hold a message before its sender gets the ack (`WAIT`
+   * after each write); 0 does not wait. With Sentinel, 1 means an
+   * acknowledged message survives the promotion of a replica.
+   */
+  @IsInt() @Min(0) @Max(16)
+  REDIS_WAIT_REPLICAS: number = 0;
+
+  /** How long a write waits for REDIS_WAIT_REPLICAS; fewer in time and the sender gets `unavailable`. Keep it below REDIS_COMMAND_TIMEOUT_MS. */
+  @IsInt() @Min(10) @Max(60_000)
+  REDIS_WAIT_TIMEOUT_MS: number = 500;
+
   /** Prefix for every Redis key and channel of this service. */
   @IsString() @MaxLength(64)
   REDIS_KEY_PREFIX: string = '';
@@ -381,6 +407,19 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
   });
   if (env.NODE_ENV !== 'development' && env.JWT_SECRET === DEV_JWT_SECRET) {
     problems.push(`JWT_SECRET must be set to a real secret when NODE_ENV is ${env.NODE_ENV}`);
+  }
+  if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_MASTER) {
+    problems.push('REDIS_SENTINEL_MASTER must name the master when REDIS_SENTINELS is set');
+  }
+  // One mode at a time: a cluster has no single master for Sentinel to name, and WAIT would reach one node only.
+  if (env.REDIS_CLUSTER_NODES && env.REDIS_SENTINELS) {
+    problems.push('REDIS_CLUSTER_NODES and REDIS_SENTINELS cannot both be set: choose a cluster or a master found through Sentinel');
+  }
+  if (env.REDIS_CLUSTER_NODES && env.REDIS_WAIT_REPLICAS > 0) {
+    problems.push('REDIS_WAIT_REPLICAS is not supported with REDIS_CLUSTER_NODES');
+  }
+  if (env.REDIS_WAIT_REPLICAS > 0 && env.REDIS_WAIT_TIMEOUT_MS >= env.REDIS_COMMAND_TIMEOUT_MS) {
+    problems.push('REDIS_WAIT_TIMEOUT_MS must be below REDIS_COMMAND_TIMEOUT_MS when REDIS_WAIT_REPLICAS is set');
   }
   if (env.JWT_PREVIOUS_SECRET && !env.JWT_PREVIOUS_SECRET_UNTIL) {
     problems.push('JWT_PREVIOUS_SECRET needs JWT_PREVIOUS_SECRET_UNTIL: when the previous secret stops being accepted');

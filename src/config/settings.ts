@@ -57,11 +57,15 @@ export interface Settings {
   uploads: { dir: string; maxFileBytes: number; maxFiles: number; allowedTypes: string[]; urlTtlS: number; urlSecret: string };
   invitations: { guessesPerMinute: number };
   redis: {
-    /** Whether instances share a Redis (a single one at `url`, or a cluster at `clusterNodes`). */
+    /** Whether instances share a Redis (a single one at `url`, through Sentinel, or a cluster at `clusterNodes`); false runs everything in memory. */
     enabled: boolean;
     url: string | undefined;
-    /** Seeds of a Redis Cluster; empty when not one. */
+    /** Set when the master is found through Sentinel (then `url` is not used). */
+    sentinel: { sentinels: Array<{ host: string; port: number }>; masterName: string } | undefined;
+    /** Seeds of a Redis Cluster; empty when not one (when set, `url` is not used). */
     clusterNodes: Array<{ host: string; port: number }>;
+    /** `WAIT <replicas> <timeoutMs>` after each message write; 0 replicas: no wait. */
+    wait: { replicas: number; timeoutMs: number };
     keyPrefix: string;
     instanceTtlMs: number;
     commandTimeoutMs: number;
@@ -93,6 +97,9 @@ export function toSettings(env: EnvironmentVariables): Settings {
   // The demo page is served by the service itself, so its origin must be allowed to connect.
   const demoOrigins = demo ? [`http://localhost:${env.PORT}`, `http://127.0.0.1:${env.PORT}`] : [];
   const allowed = origins.split(',').map((o) => o.trim().replace(/\/$/, ''));
+  const sentinel = env.REDIS_SENTINELS
+    ? { sentinels: hostPorts(env.REDIS_SENTINELS), masterName: env.REDIS_SENTINEL_MASTER }
+    : undefined;
   return {
     env: env.NODE_ENV as Settings['env'],
     http: {
@@ -172,14 +179,11 @@ export function toSettings(env: EnvironmentVariables): Settings {
     },
     invitations: { guessesPerMinute: env.INVITATION_GUESSES_PER_MINUTE },
     redis: {
-      enabled: Boolean(env.REDIS_URL || env.REDIS_CLUSTER_NODES),
+      enabled: Boolean(env.REDIS_URL || sentinel || env.REDIS_CLUSTER_NODES),
       url: env.REDIS_URL || undefined,
-      clusterNodes: env.REDIS_CLUSTER_NODES
-        ? env.REDIS_CLUSTER_NODES.split(',').map((seed) => {
-            const [host, port] = seed.trim().split(':');
-            return { host, port: Number(port) };
-          })
-        : [],
+      sentinel,
+      clusterNodes: env.REDIS_CLUSTER_NODES ? hostPorts(env.REDIS_CLUSTER_NODES) : [],
+      wait: { replicas: env.REDIS_WAIT_REPLICAS, timeoutMs: env.REDIS_WAIT_TIMEOUT_MS },
       keyPrefix: env.REDIS_KEY_PREFIX,
       instanceTtlMs: env.INSTANCE_TTL_MS,
       commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,
@@ -199,6 +203,14 @@ export function toSettings(env: EnvironmentVariables): Settings {
     },
     demo: { enabled: demo, mintTokens: demo && env.NODE_ENV === 'development' },
   };
+}
+
+/** `host:port,host:port` (already validated) as addresses. */
+function hostPorts(list: string): Array<{ host: string; port: number }> {
+  return list.split(',').map((entry) => {
+    const [host, port] = entry.trim().split(':');
+    return { host, port: Number(port) };
+  });
 }
 
 /** TRUST_PROXY as Express takes it: a boolean, a hop count, or the list of trusted addresses. */

@@ -56,6 +56,7 @@ export class RedisMessageStore implements MessageStore {
         ],
       ),
     )) as [number, string, string | null | undefined];
+    await this.redis.replicated();
     const message = this.decode(json);
     if (!message) throw new Error('The store answered an append with something that is not a message');
     if (isNew === 0) return { message, duplicate: true };
@@ -112,6 +113,7 @@ export class RedisMessageStore implements MessageStore {
         ],
       ),
     );
+    if (replaced === 1) await this.redis.replicated();
     return replaced === 1;
   }
 

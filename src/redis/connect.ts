@@ -1,7 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import type { Settings } from '../config/settings.js';
 
-/** A connection to the shared Redis: one server, or a cluster. */
+/** A connection to the shared Redis: one server (found directly or through Sentinel), or a cluster. */
 export type RedisClient = Redis | Cluster;
 
 /** What `connect` opened for the configured mode. */
@@ -22,13 +22,21 @@ export interface RedisConnections {
 const CLUSTER_SLOTS_REFRESH_MS = 1_000;
 
 /**
- * Opens the connections of the configured mode: `REDIS_CLUSTER_NODES`
- * (a cluster) or `REDIS_URL` (one server); undefined when neither is set.
- * Commands never wait in an offline queue: while Redis is away they fail
- * at once, and callers answer `unavailable`.
+ * Opens the connections of the configured mode, first match wins:
+ * `REDIS_CLUSTER_NODES` (a cluster), `REDIS_SENTINELS` (the master the
+ * sentinels name) or `REDIS_URL` (one server); undefined when none is set.
+ * (Configuration refuses a cluster together with Sentinel.) Commands never
+ * wait in an offline queue: while Redis is away they fail at once, and
+ * callers answer `unavailable`.
+ *
+ * Through Sentinel a failover is noticed three ways: the master's
+ * connection drops (ioredis asks the sentinels again and checks the role of
+ * what it finds), a sentinel announces `+switch-master` (`failoverDetector`,
+ * for a master that hangs or is demoted without closing), or a write answers
+ * `READONLY` (a master just turned into a replica).
  */
 export function connect(redis: Settings['redis'], instanceId: string): RedisConnections | undefined {
-  const { url, clusterNodes, commandTimeoutMs, connectTimeoutMs, reconnect } = redis;
+  const { url, sentinel, clusterNodes, commandTimeoutMs, connectTimeoutMs, reconnect } = redis;
   // The exponent is capped only to keep the number finite; the maximum wait caps the delay.
   const backoff = (attempt: number) => Math.min(reconnect.baseMs * 2 ** Math.min(attempt, 20), reconnect.maxMs);
   const options = {
@@ -49,9 +57,23 @@ export function connect(redis: Settings['redis'], instanceId: string): RedisConn
     });
     return { client: cluster, subscriber: cluster, sharded: true };
   }
-  if (!url) return undefined;
   const shared = { ...options, enableOfflineQueue: false, retryStrategy: backoff };
-  const client = new Redis(url, { ...shared, connectionName: `chat:${instanceId}:commands` });
+  let client: Redis;
+  if (sentinel) {
+    client = new Redis({
+      ...shared,
+      sentinels: sentinel.sentinels,
+      name: sentinel.masterName,
+      sentinelRetryStrategy: backoff,
+      failoverDetector: true,
+      reconnectOnError: (error) => error.message.startsWith('READONLY'),
+      connectionName: `chat:${instanceId}:commands`,
+    });
+  } else if (url) {
+    client = new Redis(url, { ...shared, connectionName: `chat:${instanceId}:commands` });
+  } else {
+    return undefined;
+  }
   const subscriber = client.duplicate({ connectionName: `chat:${instanceId}:subscriber` });
   return { client, subscriber, sharded: false };
 }

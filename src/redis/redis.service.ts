@@ -9,11 +9,13 @@ import { RedisKeys } from './redis-keys.js';
 import { StoreUnavailableError } from './store-unavailable.error.js';
 
 /**
- * The shared Redis, when `REDIS_URL` or `REDIS_CLUSTER_NODES` is set (see
- * `connect`): one connection for commands and one for subscriptions per
- * instance (on a cluster, one client with a subscriber per master). They reconnect with backoff for ever;
- * while a connection is down its commands fail at once (no offline queue),
- * so nothing piles up in memory and callers get a `StoreUnavailableError`.
+ * The shared Redis, when `REDIS_URL`, `REDIS_SENTINELS` or
+ * `REDIS_CLUSTER_NODES` is set (see `connect`): one connection for commands
+ * and one for subscriptions per instance (on a cluster, one client with a
+ * subscriber per master). They reconnect with backoff for ever (through
+ * Sentinel: to whatever master the sentinels name then); while a connection
+ * is down its commands fail at once (no offline queue), so nothing piles up
+ * in memory and callers get a `StoreUnavailableError`.
  */
 @Injectable()
 export class RedisService implements OnModuleInit, OnApplicationShutdown {
@@ -23,6 +25,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly connections: RedisConnections | undefined;
   private readonly shas = new Map<string, string>();
   private readonly startupWaitMs: number;
+  private readonly wait: Settings['redis']['wait'];
+  private nextWait: Promise<number> | undefined;
 
   constructor(
     @Inject(SETTINGS) settings: Settings,
@@ -30,6 +34,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   ) {
     this.keys = new RedisKeys(settings.redis.keyPrefix);
     this.startupWaitMs = settings.redis.connectTimeoutMs;
+    this.wait = settings.redis.wait;
     this.connections = connect(settings.redis, this.instanceId);
     if (!this.connections) return;
     this.watch(this.connections.client, 'commands');
@@ -41,12 +46,12 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   }
 
   get client(): RedisClient {
-    if (!this.connections) throw new Error('Neither REDIS_URL nor REDIS_CLUSTER_NODES is set');
+    if (!this.connections) throw new Error('None of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES is set');
     return this.connections.client;
   }
 
   get subscriber(): RedisClient {
-    if (!this.connections) throw new Error('Neither REDIS_URL nor REDIS_CLUSTER_NODES is set');
+    if (!this.connections) throw new Error('None of REDIS_URL, REDIS_SENTINELS, REDIS_CLUSTER_NODES is set');
     return this.connections.subscriber;
   }
 
@@ -127,9 +132,35 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
+  /**
+   * After a write, when `REDIS_WAIT_REPLICAS` is set: waits until that many
+   * replicas hold every write this instance made so far (`WAIT`), so a
+   * promoted replica has it. Fewer in time is a `StoreUnavailableError`: the
+   * sender is not told the write is safe (it may still survive; a retry with
+   * the same `client_msg_id` finds it).
+   */
+  async replicated(): Promise<void> {
+    const { replicas, timeoutMs } = this.wait;
+    if (replicas === 0) return;
+    // One WAIT covers every earlier write of the connection, so the writes
+    // answered meanwhile share the next one (WAIT holds the connection until it returns).
+    this.nextWait ??= new Promise((resolve) => setImmediate(resolve)).then(() => {
+      this.nextWait = undefined;
+      return this.call(() => this.client.wait(replicas, timeoutMs));
+    });
+    const acknowledged = await this.nextWait;
+    if (acknowledged < replicas) {
+      this.logger.warn(`only ${acknowledged} of ${replicas} replicas acknowledged a write within ${timeoutMs} ms`);
+      throw new StoreUnavailableError();
+    }
+  }
+
   async onApplicationShutdown(): Promise<void> {
     if (!this.connections) return;
-    await Promise.all(this.distinct().map((c) => c.quit().catch(() => c.disconnect())));
+    // Outside a cluster, `disconnect` after `quit` also closes what `quit` leaves open: the sentinel connections of the failover detector.
+    const close = (c: RedisClient) =>
+      this.sharded ? c.quit().catch(() => c.disconnect()) : c.quit().catch(() => undefined).finally(() => c.disconnect());
+    await Promise.all(this.distinct().map(close));
   }
 
   /** The connections, each once (on a cluster the client also subscribes). */
@@ -154,12 +185,16 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-/** Errors ioredis raises when it cannot reach Redis, as opposed to errors Redis answers with. */
+/**
+ * Errors ioredis raises when it cannot reach Redis, and answers of a Redis
+ * that cannot take writes now: `READONLY` (a master just turned into a
+ * replica), `NOREPLICAS` (a master without the replicas `min-replicas-to-write` asks for).
+ */
 function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|Cluster isn't ready|Cluster is ended|Failed to refresh slots cache|CLUSTERDOWN|TRYAGAIN|Too many Cluster redirections|MASTERDOWN/.test(
+    /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|^READONLY|^NOREPLICAS|Cluster isn't ready|Cluster is ended|Failed to refresh slots cache|CLUSTERDOWN|TRYAGAIN|Too many Cluster redirections|MASTERDOWN/.test(
       error.message,
     )
   );
