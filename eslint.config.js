@@ -42,8 +42,9 @@ const floorRules = Object.entries(FLOORS).map(([folder, below]) => ({
           : [],
         patterns: [
           {
-            // Any relative import leaving the folder except into a floor below (subfolders stay free).
-            regex: below.length > 0 ? `^\\.\\./(?!(${below.join('|')})/)` : '^\\.\\./',
+            // Any relative import leaving the folder except into a floor below (subfolders stay free);
+            // unit specs may also use the shared test support.
+            regex: `^\\.\\./(?!(${[...below, '\\.\\./test/support'].join('|')})/)`,
             message:
               below.length > 0
                 ? `${folder}/ may import only ${below.map((f) => `${f}/`).join(', ')} (docs/ARCHITECTURE.md, "Floors")`

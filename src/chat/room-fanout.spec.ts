@@ -9,6 +9,7 @@ import { PresenceService } from '../presence/presence.service.js';
 import { MemoryRoomStore } from '../rooms/memory-room.store.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import { AppLogger } from '../logging/app-logger.js';
+import { logs, recordNestLogs } from '../../test/support/logs.js';
 import { Connection } from './connection.js';
 import { JoinsService } from './joins.service.js';
 import type { Message } from './protocol.js';
@@ -33,6 +34,7 @@ class RecordingSocket {
 const flush = () => new Promise((resolve) => setImmediate(resolve));
 
 describe(RoomFanout.name, () => {
+  recordNestLogs();
   let bus: MemoryBus;
   let store: MemoryMessageStore;
   let fanout: RoomFanout;
@@ -115,5 +117,10 @@ describe(RoomFanout.name, () => {
     await flush();
     expect(seqs()).toEqual([1, 2, 3, 4]);
     expect(fanout.unconfirmed).toBe(2);
+    const dropped = logs.lines.filter((line) => line.context === RoomFanout.name && line.text.includes('which the store does not have'));
+    expect(dropped.map((line) => line.text)).toEqual([
+      expect.stringContaining('dropped message 1 of epoch new-epoch'),
+      expect.stringContaining('dropped message 1000000 of epoch'),
+    ]);
   });
 });

@@ -5,6 +5,7 @@ import { MemoryPresenceStore } from '../presence/memory-presence.store.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { MemoryMessageStore } from './memory-message.store.js';
 import { MessagesService } from './messages.service.js';
+import { logs, recordNestLogs } from '../../test/support/logs.js';
 
 const settings = toSettings(parseEnvironment({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(32) }));
 
@@ -18,6 +19,8 @@ class FailingStopStore extends MemoryPresenceStore {
 }
 
 describe(MessagesService.name, () => {
+  recordNestLogs();
+
   it('reports a committed send as sent even when ending the sender’s typing fails', async () => {
     const bus = new MemoryBus();
     const presenceStore = new FailingStopStore();
@@ -29,5 +32,8 @@ describe(MessagesService.name, () => {
     expect((await store.readAfter('r1', 0, 10)).messages).toEqual([message]);
     await new Promise((resolve) => setImmediate(resolve));
     expect(presenceStore.stops).toBe(1);
+    expect(logs.lines).toContainEqual(
+      expect.objectContaining({ level: 'warn', context: MessagesService.name, text: expect.stringContaining('the presence store is down') }),
+    );
   });
 });
