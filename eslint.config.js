@@ -17,6 +17,7 @@ const FLOORS = {
   redis: ['core', 'config', 'metrics'],
   bus: ['core', 'config', 'metrics', 'redis'],
   auth: ['core', 'config'],
+  limits: ['core', 'config', 'redis'],
   presence: ['core', 'config', 'metrics', 'redis', 'bus'],
   messages: ['core', 'config', 'metrics', 'redis', 'bus', 'presence'],
   rooms: ['core', 'config', 'metrics', 'redis', 'bus', 'presence', 'messages'],
@@ -26,7 +27,7 @@ const FLOORS = {
 };
 
 /** Folders below the socket edge know nothing of sockets. */
-const SOCKETLESS = ['core', 'config', 'logging', 'metrics', 'instance', 'redis', 'bus', 'presence', 'messages', 'rooms'];
+const SOCKETLESS = ['core', 'config', 'logging', 'metrics', 'instance', 'redis', 'limits', 'bus', 'presence', 'messages', 'rooms'];
 
 const floorRules = Object.entries(FLOORS).map(([folder, below]) => ({
   files: [`src/${folder}/**/*.ts`],

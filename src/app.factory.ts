@@ -1,5 +1,7 @@
 import type { INestApplication, LoggerService, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Server } from 'node:http';
 import { AppModule } from './app.module.js';
 import { ChatWsAdapter } from './chat/chat.ws-adapter.js';
 import type { Environment } from './config/environment.js';
@@ -19,11 +21,32 @@ export async function createApp(
   logger?: LoggerService | LogLevel[] | false,
 ): Promise<INestApplication> {
   const module = await AppModule.forRoot(logger === false ? { ...overrides, LOG_LEVEL: 'silent' } : overrides);
-  const app = await NestFactory.create(module, { logger: logger ?? undefined, bufferLogs: logger === undefined, abortOnError: false });
+  const app = await NestFactory.create<NestExpressApplication>(module, { logger: logger ?? undefined, bufferLogs: logger === undefined, abortOnError: false });
   if (logger === undefined) app.useLogger(app.get(AppLogger));
   const settings = app.get<Settings>(SETTINGS);
-  app.enableCors({ origin: settings.http.corsOrigins === '*' ? true : settings.http.corsOrigins });
+  app.enableCors({
+    origin: settings.http.corsOrigins === '*' ? true : settings.http.corsOrigins,
+    // Paging and rate-limit answers a browser client must be able to read.
+    exposedHeaders: ['X-Total-Count', 'X-Next-Cursor', 'Retry-After'],
+  });
+  app.disable('x-powered-by');
+  app.set('trust proxy', settings.http.trustProxy);
+  limitSockets(app.getHttpServer() as Server, settings.http);
   app.useWebSocketAdapter(new ChatWsAdapter(app));
   if (settings.docs.apiDocs) setupApiDocs(app);
   return app;
+}
+
+/**
+ * Bounds what slow or idle clients can hold: open sockets in all (further
+ * ones are closed at once), and how long a request's headers and the whole
+ * request may take. Node checks those timeouts every
+ * `connectionsCheckingInterval` (30 s by default), so it is shortened too.
+ */
+function limitSockets(server: Server, http: Settings['http']): void {
+  server.maxConnections = http.maxSockets;
+  server.headersTimeout = http.headersTimeoutMs;
+  server.requestTimeout = Math.max(http.requestTimeoutMs, http.headersTimeoutMs);
+  // Read when the server starts listening; @types/node does not declare it.
+  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.min(5_000, Math.max(250, Math.floor(http.headersTimeoutMs / 4)));
 }

@@ -6,6 +6,7 @@ import { DocsModule } from './docs/docs.module.js';
 import { DemoModule } from './demo/demo.module.js';
 import { HealthModule } from './health/health.module.js';
 import { InstanceModule } from './instance/instance.module.js';
+import { LimitsModule } from './limits/limits.module.js';
 import { LoggingModule } from './logging/logging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { RedisModule } from './redis/redis.module.js';
@@ -22,6 +23,7 @@ export class AppModule {
         MetricsModule,
         InstanceModule,
         RedisModule,
+        LimitsModule,
         ChatModule,
         HealthModule,
         DocsModule,

@@ -5,6 +5,9 @@ import { bearer, fullHistory, messagesPath, post } from './support/rest.js';
 import { ISO_DATE, type Message, MESSAGE_FIELDS, messageShape } from './support/shapes.js';
 import { token } from './support/tokens.js';
 
+/** A room id of the right shape that no room has. */
+const UNKNOWN_ROOM = '00000000-0000-4000-8000-000000000000';
+
 const HISTORY_MAX = 60;
 
 const failure = (statusCode: number, error: string, field?: string) => ({
@@ -93,7 +96,7 @@ describe.each(MODES)('message REST API, PROTOCOL §5 (%s)', (mode) => {
       const roomId = await chat.room('alice', []);
       await fill(roomId, 1);
       expect((await history(roomId, {}, 'mallory').expect(403)).body).toEqual(failure(403, 'Forbidden'));
-      expect((await history('no-such-room').expect(404)).body).toEqual(failure(404, 'Not Found'));
+      expect((await history(UNKNOWN_ROOM).expect(404)).body).toEqual(failure(404, 'Not Found'));
       expect((await api().get(messagesPath(roomId)).expect(401)).body).toEqual(failure(401, 'Unauthorized'));
       const { body } = await api()
         .get(messagesPath(roomId))
@@ -169,7 +172,7 @@ describe.each(MODES)('message REST API, PROTOCOL §5 (%s)', (mode) => {
         return user === undefined ? req : req.set(...bearer(user));
       };
       expect((await send(messagesPath(roomId), 'mallory').expect(403)).body).toEqual(failure(403, 'Forbidden'));
-      expect((await send(messagesPath('no-such-room'), 'alice').expect(404)).body).toEqual(failure(404, 'Not Found'));
+      expect((await send(messagesPath(UNKNOWN_ROOM), 'alice').expect(404)).body).toEqual(failure(404, 'Not Found'));
       expect((await send(messagesPath(roomId)).expect(401)).body).toEqual(failure(401, 'Unauthorized'));
       expect((await history(roomId).expect(200)).body.total).toBe(0);
     });
@@ -203,7 +206,7 @@ describe.each(MODES)('message REST API, PROTOCOL §5 (%s)', (mode) => {
       );
       expect((await patch(messagesPath(roomId, 'no-such-message'), 'alice').expect(404)).body).toEqual(failure(404, 'Not Found'));
       expect((await patch(messagesPath(roomId, foreign.message_id), 'alice').expect(404)).body).toEqual(failure(404, 'Not Found'));
-      expect((await patch(messagesPath('no-such-room', message.message_id), 'alice').expect(404)).body).toEqual(failure(404, 'Not Found'));
+      expect((await patch(messagesPath(UNKNOWN_ROOM, message.message_id), 'alice').expect(404)).body).toEqual(failure(404, 'Not Found'));
       for (const payload of [{}, { content: '' }, { content: 7 }, { content: 'z'.repeat(4001) }]) {
         expect((await patch(path, 'alice', payload).expect(400)).body).toEqual(failure(400, 'Bad Request', 'content'));
       }
@@ -238,7 +241,7 @@ describe.each(MODES)('message REST API, PROTOCOL §5 (%s)', (mode) => {
         (await api().delete(path).set('Authorization', `Bearer ${token('backend', { role: 'service' })}`).expect(403)).body,
       ).toEqual(failure(403, 'Forbidden'));
       expect((await remove(messagesPath(roomId, 'no-such-message'), 'alice').expect(404)).body).toEqual(failure(404, 'Not Found'));
-      expect((await remove(messagesPath('no-such-room', message.message_id), 'alice').expect(404)).body).toEqual(failure(404, 'Not Found'));
+      expect((await remove(messagesPath(UNKNOWN_ROOM, message.message_id), 'alice').expect(404)).body).toEqual(failure(404, 'Not Found'));
       expect((await api().delete(path).expect(401)).body).toEqual(failure(401, 'Unauthorized'));
       await bob.nothing(200, 'message_deleted');
       expect(await fullHistory(chat.first.http, roomId, 'alice')).toEqual([message]);

@@ -5,6 +5,9 @@ import { messageShape } from './support/shapes.js';
 import { token } from './support/tokens.js';
 import type { Frame, TestClient } from './support/ws-client.js';
 
+/** A room id of the right shape that no room has. */
+const UNKNOWN_ROOM = '00000000-0000-4000-8000-000000000000';
+
 describe('messages (PROTOCOL §2 "Messages", §3)', () => {
   const chat = useInstances({ env: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 } });
   let roomId: string;
@@ -138,7 +141,7 @@ describe('messages (PROTOCOL §2 "Messages", §3)', () => {
     it('refuses non-members with 403, unknown rooms with 404 and bad bodies with 400 naming the field', async () => {
       const forbidden = await post(roomId, 'mallory', { content: 'let me in' }).expect(403);
       expect(forbidden.body).toEqual({ statusCode: 403, error: 'Forbidden', message: expect.any(String) });
-      const unknown = await post('no-such-room', 'alice', { content: 'hello?' }).expect(404);
+      const unknown = await post(UNKNOWN_ROOM, 'alice', { content: 'hello?' }).expect(404);
       expect(unknown.body).toEqual({ statusCode: 404, error: 'Not Found', message: expect.any(String) });
       for (const body of [{}, { content: 5 }, { content: '' }, { content: 'x'.repeat(4001) }]) {
         const bad = await post(roomId, 'alice', body).expect(400);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { waitFor } from '../scripts/processes.mjs';
+import { InstanceState } from '../src/instance/instance-state.js';
 import { ask, collect, join, nextMessages, seqs } from './support/client.js';
 import { useInstances } from './support/instances.js';
 import { createRoom } from './support/rest.js';
@@ -11,7 +12,6 @@ import { type Frame, TestClient } from './support/ws-client.js';
 
 const THROTTLE_MS = 400;
 const TTL_MS = 1000;
-const connections = async (http: string) => (await request(http).get('/health/ready')).body as { connections?: number };
 const CONTENT_TYPES = new Set(['message', 'message_updated', 'message_deleted', 'error']);
 
 describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', () => {
@@ -172,7 +172,7 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
       client.socket.terminate();
       await client.closed;
     }
-    await waitFor(async () => (await connections(http(A))).connections === 0, 5000, 'every ghost connection gone from A');
+    await waitFor(() => cluster.all[A].app.get(InstanceState).connections === 0, 5000, 'every ghost connection gone from A');
 
     const newcomer = await cluster.connect('newcomer', B);
     const joined = await join(newcomer, roomId);

@@ -5,6 +5,9 @@ import { useInstances } from './support/instances.js';
 import { ISO_DATE } from './support/shapes.js';
 import { token } from './support/tokens.js';
 
+/** A room id of the right shape that no room has. */
+const UNKNOWN_ROOM = '00000000-0000-4000-8000-000000000000';
+
 const API = '/api/v1/chats';
 const bearer = (user: string, options: Parameters<typeof token>[1] = {}) => `Bearer ${token(user, options)}`;
 const service = () => bearer('backend', { role: 'service' });
@@ -92,7 +95,7 @@ describe('REST rooms and members (PROTOCOL §5)', () => {
     expect(response.body.rooms.map((room: { room_id: string }) => room.room_id).sort()).toEqual([...own].sort());
     for (const room of response.body.rooms) expect(room.member_ids).toContain(dana);
     const nobody = await api().get(`${API}/rooms`).set('Authorization', bearer(fresh('nobody'))).expect(200);
-    expect(nobody.body).toEqual({ rooms: [], total: 0 });
+    expect(nobody.body).toEqual({ rooms: [], total: 0, next: null });
   });
 
   it('GET /rooms/:room_id answers members and service tokens, 403 others, 404 unknown rooms', async () => {
@@ -104,7 +107,10 @@ describe('REST rooms and members (PROTOCOL §5)', () => {
     expect(forbidden.body).toEqual(errorBody(403, 'Forbidden'));
     const admin = await api().get(`${API}/rooms/${roomId}`).set('Authorization', bearer('mallory', { role: 'admin' }));
     expect(admin.status).toBe(403);
-    for (const id of ['no-such-room', '__proto__', 'constructor']) {
+    for (const id of ['__proto__', 'constructor', 'no-such-room', 'ABCDEF00-0000-4000-8000-000000000000']) {
+      await api().get(`${API}/rooms/${id}`).set('Authorization', bearer('alice')).expect(400);
+    }
+    for (const id of [UNKNOWN_ROOM]) {
       const missing = await api().get(`${API}/rooms/${id}`).set('Authorization', bearer('alice')).expect(404);
       expect(missing.body).toEqual(errorBody(404, 'Not Found'));
     }
@@ -129,7 +135,7 @@ describe('REST rooms and members (PROTOCOL §5)', () => {
     await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', service()).expect(200);
     const forbidden = await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', bearer('mallory')).expect(403);
     expect(forbidden.body).toEqual(errorBody(403, 'Forbidden'));
-    await api().get(`${API}/rooms/no-such-room/members`).set('Authorization', bearer('alice')).expect(404);
+    await api().get(`${API}/rooms/${UNKNOWN_ROOM}/members`).set('Authorization', bearer('alice')).expect(404);
   });
 
   describe('POST /rooms/:room_id/members', () => {
@@ -154,7 +160,7 @@ describe('REST rooms and members (PROTOCOL §5)', () => {
         const response = await add(roomId, auth, { user_id: 'mallory' }).expect(403);
         expect(response.body).toEqual(errorBody(403, 'Forbidden'));
       }
-      await add('no-such-room', bearer('alice'), { user_id: 'carol' }).expect(404);
+      await add(UNKNOWN_ROOM, bearer('alice'), { user_id: 'carol' }).expect(404);
       const members = await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', bearer('alice')).expect(200);
       expect(members.body).toHaveLength(2);
     });
@@ -199,7 +205,7 @@ describe('REST rooms and members (PROTOCOL §5)', () => {
         expect(response.body).toEqual(errorBody(403, 'Forbidden'));
       }
       expect(await memberIds(roomId)).toEqual(['alice', 'bob', 'carol']);
-      await remove('no-such-room', 'bob', bearer('alice')).expect(404);
+      await remove(UNKNOWN_ROOM, 'bob', bearer('alice')).expect(404);
     });
   });
 

@@ -3,6 +3,9 @@ import { expectServed, join } from './support/client.js';
 import { useInstances } from './support/instances.js';
 import { token } from './support/tokens.js';
 
+/** A room id of the right shape that no room has. */
+const UNKNOWN_ROOM = '00000000-0000-4000-8000-000000000000';
+
 describe('rooms and presence (PROTOCOL §2 "Membership", "Presence")', () => {
   const chat = useInstances();
 
@@ -23,8 +26,8 @@ describe('rooms and presence (PROTOCOL §2 "Membership", "Presence")', () => {
 
   it('answers a join of an unknown room with not_a_member', async () => {
     const client = await chat.connect('alice');
-    client.send({ type: 'join_room', room_id: 'no-such-room' });
-    expect(await client.next('error')).toMatchObject({ code: 'not_a_member', room_id: 'no-such-room' });
+    client.send({ type: 'join_room', room_id: UNKNOWN_ROOM });
+    expect(await client.next('error')).toMatchObject({ code: 'not_a_member', room_id: UNKNOWN_ROOM });
     await expectServed(client);
   });
 
@@ -84,7 +87,7 @@ describe('rooms and presence (PROTOCOL §2 "Membership", "Presence")', () => {
       { type: 'typing', room_id: roomId },
       { type: 'typing', room_id: roomId, is_typing: false },
       { type: 'send_message', room_id: roomId, content: 'hi' },
-      { type: 'send_message', room_id: 'elsewhere', content: 'hi' },
+      { type: 'send_message', room_id: UNKNOWN_ROOM, content: 'hi' },
     ]) {
       alice.send(frame);
       expect(await alice.next('error')).toEqual({

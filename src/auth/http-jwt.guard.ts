@@ -5,13 +5,14 @@ import { TokenService, bearerToken } from './token.service.js';
 
 type AuthenticatedRequest = Request & { session?: Session };
 
-/** REST: a valid Bearer token or 401 (expired included, PROTOCOL §5). */
+/** REST: a valid Bearer token or 401 (expired included, PROTOCOL §5). A session a guard before it verified is kept. */
 @Injectable()
 export class HttpJwtGuard implements CanActivate {
   constructor(private readonly tokens: TokenService) {}
 
   canActivate(context: ExecutionContext): boolean {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    if (request.session) return true;
     try {
       request.session = this.tokens.verify(bearerToken(request.headers.authorization));
       return true;

@@ -1,7 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
+import { createSecretKey } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { SETTINGS, Settings } from '../config/settings.js';
+import { isWellFormed } from '../core/text.js';
 import { AuthError, Session } from './session.js';
 
 export const ACCESS_TOKEN_PROTOCOL = 'access_token';
@@ -12,54 +14,98 @@ export const ACCESS_TOKEN_PROTOCOL = 'access_token';
 const MAX_TOKEN_LENGTH = 8192;
 const MAX_SUB_LENGTH = 256;
 
-/** Finds and verifies the main backend's JWTs. */
+/**
+ * Finds and verifies the main backend's JWTs. The keys are built once
+ * (`createSecretKey`): with a string secret, jsonwebtoken tries to parse it
+ * as a public key on every call, which costs more than the HMAC itself.
+ */
 @Injectable()
 export class TokenService {
-  constructor(
-    private readonly jwt: JwtService,
-    @Inject(SETTINGS) private readonly settings: Settings,
-  ) {}
+  private readonly current: JwtService;
+  private readonly previous: { jwt: JwtService; until: number } | undefined;
+
+  constructor(@Inject(SETTINGS) private readonly settings: Settings) {
+    this.current = new JwtService({ secret: createSecretKey(Buffer.from(settings.jwt.secret)) });
+    const previous = settings.jwt.previous;
+    if (previous) {
+      this.previous = { jwt: new JwtService({ secret: createSecretKey(Buffer.from(previous.secret)) }), until: previous.until };
+    }
+  }
 
   /**
    * The token of a WebSocket upgrade: `?token=`, then `Authorization: Bearer`,
    * then the `access_token, <jwt>` subprotocol pair; the first present wins.
+   * Never throws: a request line that is not a URL simply has no query token.
    */
   fromUpgrade(req: IncomingMessage): string | undefined {
-    const query = new URL(req.url ?? '/', 'http://localhost').searchParams.get('token');
+    const url = req.url ?? '';
+    const at = url.indexOf('?');
+    const query = at >= 0 ? new URLSearchParams(url.slice(at + 1)).get('token') : null;
     if (query) return query;
     const bearer = bearerToken(req.headers.authorization);
     if (bearer) return bearer;
     const offered = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
-    const at = offered.indexOf(ACCESS_TOKEN_PROTOCOL);
-    return at >= 0 && offered[at + 1] ? offered[at + 1] : undefined;
+    const index = offered.indexOf(ACCESS_TOKEN_PROTOCOL);
+    return index >= 0 && offered[index + 1] ? offered[index + 1] : undefined;
   }
 
-  /** Verifies signature, algorithm, expiry (with the configured skew) and `sub`. */
+  /**
+   * Verifies signature (the current secret, or the previous one until its
+   * end), algorithm, expiry (with the configured skew), lifetime, issuer,
+   * audience, `typ` and `sub`.
+   */
   verify(token: string | undefined): Session {
     if (!token) throw new AuthError(401, 'unauthorized', 'A token is required');
     if (token.length > MAX_TOKEN_LENGTH) throw new AuthError(401, 'unauthorized', 'The token is malformed');
-    let claims: Record<string, unknown>;
-    try {
-      claims = this.jwt.verify<Record<string, unknown>>(token, {
-        secret: this.settings.jwt.secret,
-        algorithms: [this.settings.jwt.algorithm],
-        clockTolerance: this.settings.jwt.clockSkewS,
-      });
-    } catch (error) {
-      if (error instanceof Error && error.name === 'TokenExpiredError') {
-        throw new AuthError(403, 'token_expired', 'The token has expired');
-      }
-      throw new AuthError(401, 'unauthorized', 'The token is invalid');
+    const { header, payload: claims } = this.checkSignature(token);
+    if (header.typ !== undefined && (typeof header.typ !== 'string' || header.typ.toUpperCase() !== 'JWT')) {
+      throw new AuthError(401, 'unauthorized', 'The token is not an access token');
     }
-    const { sub, exp, role } = claims;
-    if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUB_LENGTH) {
+    const { sub, exp, iat, role } = claims;
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUB_LENGTH || !isWellFormed(sub)) {
       throw new AuthError(401, 'unauthorized', 'The token has no usable sub');
+    }
+    const { requireExp, maxTtlS } = this.settings.jwt;
+    if (exp === undefined && requireExp) throw new AuthError(401, 'unauthorized', 'The token has no exp');
+    if (typeof exp === 'number') {
+      const from = typeof iat === 'number' ? iat : Date.now() / 1000;
+      if (exp - from > maxTtlS) throw new AuthError(401, 'unauthorized', 'The token lives longer than allowed');
     }
     return {
       userId: sub,
       expiresAt: typeof exp === 'number' ? exp * 1000 : null,
       isService: role === 'service',
     };
+  }
+
+  private checkSignature(token: string): { header: Record<string, unknown>; payload: Record<string, unknown> } {
+    const { algorithm, clockSkewS, issuer, audience } = this.settings.jwt;
+    const options = {
+      algorithms: [algorithm],
+      clockTolerance: clockSkewS,
+      complete: true,
+      ...(issuer === undefined ? {} : { issuer }),
+      ...(audience === undefined ? {} : { audience }),
+    };
+    const attempt = (jwt: JwtService) =>
+      jwt.verify<{ header: Record<string, unknown>; payload: Record<string, unknown> }>(token, options);
+    try {
+      try {
+        return attempt(this.current);
+      } catch (error) {
+        // Only a signature that the current secret refuses is tried with the previous one.
+        const previous = this.previous;
+        if (!previous || Date.now() >= previous.until || !(error instanceof Error) || error.message !== 'invalid signature') {
+          throw error;
+        }
+        return attempt(previous.jwt);
+      }
+    } catch (error) {
+      if (error instanceof Error && error.name === 'TokenExpiredError') {
+        throw new AuthError(403, 'token_expired', 'The token has expired');
+      }
+      throw new AuthError(401, 'unauthorized', 'The token is invalid');
+    }
   }
 
   /** When a connection must close: `exp` plus the configured skew. */

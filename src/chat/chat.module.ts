@@ -11,7 +11,7 @@ import { MessagesController } from './messages.controller.js';
 import { RestRateGuard } from './rest-rate.guard.js';
 import { RoomEventsListener } from './room-events.listener.js';
 import { RoomFanout } from './room-fanout.js';
-import { RoomsController } from './rooms.controller.js';
+import { RoomCreationRateGuard, RoomsController } from './rooms.controller.js';
 import { WsErrorFilter } from './ws-error.filter.js';
 import { WsJwtGuard } from './ws-jwt.guard.js';
 
@@ -25,6 +25,7 @@ import { WsJwtGuard } from './ws-jwt.guard.js';
     WsJwtGuard,
     WsErrorFilter,
     RestRateGuard,
+    RoomCreationRateGuard,
     RoomFanout,
     JoinsService,
     RoomEventsListener,

@@ -50,7 +50,7 @@ export class ChatWsAdapter extends WsAdapter {
       handleProtocols: (offered) => (offered.has(ACCESS_TOKEN_PROTOCOL) ? ACCESS_TOKEN_PROTOCOL : false),
     });
     server.on('error', (error) => this.log.error(error));
-    const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(server, req, socket, head);
+    const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.upgrade(server, req, socket, head);
     this.httpServer.on('upgrade', listener);
     this.upgradeListeners.push(listener);
     return server;
@@ -141,10 +141,15 @@ export class ChatWsAdapter extends WsAdapter {
     }
   }
 
-  private upgrade(server: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  private async upgrade(server: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
     socket.on('error', () => socket.destroy());
+    let reserved: { userId: string; slot: string } | undefined;
     try {
-      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      // The path is compared as written: parsing a hostile request line as a URL can throw with the
+      // whole line (query token included) in the message.
+      const url = req.url ?? '/';
+      const query = url.indexOf('?');
+      const path = query >= 0 ? url.slice(0, query) : url;
       if (path !== this.settings.ws.path) return reject(socket, 404, 'not_found', 'No WebSocket endpoint here');
       this.connections.assertAdmissible();
       if (!this.tokens.originAllowed(req.headers.origin)) {
@@ -152,13 +157,24 @@ export class ChatWsAdapter extends WsAdapter {
       }
       const session = this.tokens.verify(this.tokens.fromUpgrade(req));
       this.connections.assertAdmissible(session.userId);
+      reserved = { userId: session.userId, slot: await this.connections.reserve(session.userId) };
+      // Checked again: the instance may have started draining, or the client gone, while the slot was counted.
+      this.connections.assertAdmissible(session.userId);
+      if (socket.destroyed) return this.connections.release(reserved.userId, reserved.slot);
+      const { slot } = reserved;
+      let opened = false;
       server.handleUpgrade(req, socket, head, (ws) => {
-        this.connections.open(ws, session);
+        opened = true;
+        this.connections.open(ws, session, slot);
         server.emit('connection', ws, req);
       });
+      // ws answers an invalid handshake itself (400) without calling back; it never calls back later.
+      if (!opened) this.connections.release(reserved.userId, slot);
     } catch (error) {
+      if (reserved) this.connections.release(reserved.userId, reserved.slot);
       if (error instanceof AuthError) return reject(socket, error.status, error.code, error.message);
-      this.log.error(error);
+      // Never the error itself: its message or stack may quote the request line or a header, token included.
+      this.log.debug(`upgrade refused as malformed (${error instanceof Error ? error.name : typeof error})`);
       reject(socket, 400, 'bad_request', 'The upgrade request is malformed');
     }
   }

@@ -4,6 +4,7 @@ import { AuthError, Session } from '../auth/session.js';
 import { TokenService } from '../auth/token.service.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { InstanceState } from '../instance/instance-state.js';
+import { ConnectionSlots } from '../limits/connection-slots.js';
 import { Connection } from './connection.js';
 import { CloseCode } from './protocol.js';
 import { RateLimiter } from './rate-limiter.js';
@@ -27,6 +28,8 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ConnectionRegistry.name);
   private readonly bySocket = new Map<WebSocket, Connection>();
   private readonly perUser = new Map<string, number>();
+  /** Each connection's slot among its user's connections across instances. */
+  private readonly slots = new Map<Connection, string>();
   private heartbeat: NodeJS.Timeout | undefined;
   private bufferCheck: NodeJS.Timeout | undefined;
   private slowClosedCount = 0;
@@ -35,6 +38,7 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     @Inject(SETTINGS) private readonly settings: Settings,
     private readonly tokens: TokenService,
     private readonly instance: InstanceState,
+    private readonly clusterSlots: ConnectionSlots,
   ) {}
 
   get size(): number {
@@ -52,7 +56,22 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  open(socket: WebSocket, session: Session): Connection {
+  /**
+   * A slot for one more connection of the user across every instance
+   * (`MAX_CONNECTIONS_PER_USER`), or the handshake's 503. The caller
+   * passes it to `open`, or gives it back with `release` if the upgrade fails.
+   */
+  async reserve(userId: string): Promise<string> {
+    const slot = await this.clusterSlots.acquire(userId, this.settings.ws.maxConnectionsPerUser);
+    if (slot === undefined) throw new AuthError(503, 'unavailable', 'Too many connections for this user');
+    return slot;
+  }
+
+  release(userId: string, slot: string): void {
+    this.clusterSlots.release(userId, slot);
+  }
+
+  open(socket: WebSocket, session: Session, slot: string): Connection {
     const { rateLimit, maxBufferedBytes } = this.settings.ws;
     const abuse = { factor: rateLimit.abuseFactor, windowMs: rateLimit.abuseWindowMs };
     const connection = new Connection(
@@ -63,6 +82,7 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
       new RecoveryBudget(this.settings.messages.recoveryBudgetPerMinute),
     );
     this.bySocket.set(socket, connection);
+    this.slots.set(connection, slot);
     this.instance.connections = this.bySocket.size;
     this.perUser.set(session.userId, (this.perUser.get(session.userId) ?? 0) + 1);
     this.scheduleExpiry(connection, session);
@@ -79,6 +99,9 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     if (!connection) return undefined;
     clearTimeout(connection.expiryTimer);
     this.bySocket.delete(socket);
+    const slot = this.slots.get(connection);
+    this.slots.delete(connection);
+    if (slot !== undefined) this.clusterSlots.release(connection.userId, slot);
     this.instance.connections = this.bySocket.size;
     const left = (this.perUser.get(connection.userId) ?? 1) - 1;
     if (left > 0) this.perUser.set(connection.userId, left);

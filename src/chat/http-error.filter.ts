@@ -10,6 +10,8 @@ const STATUS: Record<DomainErrorCode, number> = {
   not_a_member: HttpStatus.FORBIDDEN,
   content_too_long: HttpStatus.BAD_REQUEST,
   invalid_input: HttpStatus.BAD_REQUEST,
+  limit_reached: HttpStatus.CONFLICT,
+  rate_limited: HttpStatus.TOO_MANY_REQUESTS,
 };
 
 /**
@@ -20,9 +22,11 @@ const STATUS: Record<DomainErrorCode, number> = {
 export class HttpErrorFilter implements ExceptionFilter {
   catch(exception: DomainError | StoreUnavailableError, host: ArgumentsHost): void {
     const status = exception instanceof DomainError ? STATUS[exception.code] : HttpStatus.SERVICE_UNAVAILABLE;
-    host
-      .switchToHttp()
-      .getResponse<Response>()
+    const response = host.switchToHttp().getResponse<Response>();
+    if (exception instanceof DomainError && exception.retryAfterMs !== undefined) {
+      response.setHeader('Retry-After', String(Math.max(1, Math.ceil(exception.retryAfterMs / 1000))));
+    }
+    response
       .status(status)
       .json({ statusCode: status, error: STATUS_CODES[status], message: exception.message });
   }

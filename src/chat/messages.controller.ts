@@ -11,7 +11,7 @@ import { HttpErrorFilter } from './http-error.filter.js';
 import { ApiChatErrors } from './rest-docs.js';
 import { RestRateGuard } from './rest-rate.guard.js';
 import type { Message } from './protocol.js';
-import { restPipe } from './validation.js';
+import { MessageIdPipe, RoomIdPipe, restPipe } from './validation.js';
 
 const DEFAULT_PAGE = 50;
 
@@ -33,7 +33,7 @@ export class MessagesController {
   @ApiOkResponse({ type: HistoryPageDoc })
   async history(
     @CurrentSession() caller: Session,
-    @Param('room_id') roomId: string,
+    @Param('room_id', RoomIdPipe) roomId: string,
     @Query() query: HistoryQuery,
   ): Promise<{ messages: Message[]; total: number; has_more: boolean }> {
     await this.rooms.readable(caller, roomId);
@@ -47,7 +47,7 @@ export class MessagesController {
   @ApiCreatedResponse({ type: MessageDoc })
   async send(
     @CurrentSession() caller: Session,
-    @Param('room_id') roomId: string,
+    @Param('room_id', RoomIdPipe) roomId: string,
     @Body() body: MessageBody,
   ): Promise<Message> {
     await this.rooms.assertMember(caller, roomId);
@@ -60,8 +60,8 @@ export class MessagesController {
   @ApiOkResponse({ type: MessageDoc })
   async edit(
     @CurrentSession() caller: Session,
-    @Param('room_id') roomId: string,
-    @Param('message_id') messageId: string,
+    @Param('room_id', RoomIdPipe) roomId: string,
+    @Param('message_id', MessageIdPipe) messageId: string,
     @Body() body: EditMessageBody,
   ): Promise<Message> {
     await this.rooms.assertMember(caller, roomId);
@@ -73,8 +73,8 @@ export class MessagesController {
   @ApiOkResponse({ type: MessageDoc })
   async delete(
     @CurrentSession() caller: Session,
-    @Param('room_id') roomId: string,
-    @Param('message_id') messageId: string,
+    @Param('room_id', RoomIdPipe) roomId: string,
+    @Param('message_id', MessageIdPipe) messageId: string,
   ): Promise<Message> {
     await this.rooms.assertMember(caller, roomId);
     return this.messages.delete(caller.userId, roomId, messageId);

@@ -1,35 +1,55 @@
 import { CanActivate, ExecutionContext, HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
-import type { Request } from 'express';
+import type { Request, Response } from 'express';
+import { AuthError, type Session } from '../auth/session.js';
+import { TokenService, bearerToken } from '../auth/token.service.js';
 import { SETTINGS, Settings } from '../config/settings.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RateCounter } from '../limits/rate-counter.js';
+import type { LimitSubject } from '../redis/limit-keys.js';
+
+const WINDOW_MS = 60_000;
+/** An address is at most 45 characters (IPv6 with an IPv4 tail); anything longer is cut. */
+const MAX_ADDRESS_LENGTH = 64;
 
 /**
- * Callers whose buckets are kept (the oldest forgotten first): a bound on
- * memory, not a tuning knob, since a forgotten caller starts with a full bucket.
- */
-const MAX_TRACKED = 100_000;
-
-/**
- * REST requests per caller (the bearer token when there is one, else the
- * address), a token bucket of `REST_RATE_LIMIT_PER_MINUTE` per minute on
- * this instance; over it, 429.
+ * REST requests per minute, counted per verified user (a service token by
+ * its `sub`) and, for a request without a valid token, per client address
+ * (`TRUST_PROXY` decides whether `X-Forwarded-For` names it). Counted across
+ * instances when Redis is configured. Over the limit: 429 with `Retry-After`.
+ *
+ * It runs before `HttpJwtGuard` and hands it the session it verified, so a
+ * token is verified once per request.
  */
 @Injectable()
 export class RestRateGuard implements CanActivate {
-  private readonly buckets = new Map<string, RateLimiter>();
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly counter: RateCounter,
+    @Inject(SETTINGS) private readonly settings: Settings,
+  ) {}
 
-  constructor(@Inject(SETTINGS) private readonly settings: Settings) {}
-
-  canActivate(context: ExecutionContext): boolean {
-    const request = context.switchToHttp().getRequest<Request>();
-    const caller = request.headers.authorization ?? request.ip ?? 'unknown';
-    let bucket = this.buckets.get(caller);
-    if (!bucket) {
-      if (this.buckets.size >= MAX_TRACKED) this.buckets.delete(this.buckets.keys().next().value as string);
-      const perMinute = this.settings.http.rateLimitPerMinute;
-      this.buckets.set(caller, (bucket = new RateLimiter(perMinute / 60, perMinute)));
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const http = context.switchToHttp();
+    const request = http.getRequest<Request & { session?: Session }>();
+    let subject: LimitSubject;
+    let limit: number;
+    try {
+      request.session = this.tokens.verify(bearerToken(request.headers.authorization));
+      subject = { user: request.session.userId };
+      limit = this.settings.http.rateLimitPerMinute;
+    } catch (error) {
+      if (!(error instanceof AuthError)) throw error;
+      subject = { address: (request.ip ?? 'unknown').slice(0, MAX_ADDRESS_LENGTH) };
+      limit = this.settings.http.anonymousRateLimitPerMinute;
     }
-    if (bucket.take() === 'ok') return true;
-    throw new HttpException('Too many requests; slow down', HttpStatus.TOO_MANY_REQUESTS);
+    const verdict = await this.counter.hit('rest', subject, limit, WINDOW_MS);
+    if (verdict.allowed) return true;
+    throw tooManyRequests(http.getResponse<Response>(), verdict.retryAfterMs, 'Too many requests; slow down');
   }
+}
+
+/** A 429 in the REST error shape (PROTOCOL §5), with `Retry-After` in whole seconds. */
+export function tooManyRequests(response: Response, retryAfterMs: number, message: string): HttpException {
+  response.setHeader('Retry-After', String(Math.max(1, Math.ceil(retryAfterMs / 1000))));
+  const status = HttpStatus.TOO_MANY_REQUESTS;
+  return new HttpException({ statusCode: status, error: 'Too Many Requests', message }, status);
 }

@@ -50,7 +50,7 @@ describe(RoomFanout.name, () => {
     const presence = new PresenceService(new MemoryPresenceStore(), bus, settings);
     const messages = new MessagesService(store, presence, settings);
     const roomStore = new MemoryRoomStore();
-    const rooms = new RoomsService(roomStore, bus, messages);
+    const rooms = new RoomsService(roomStore, bus, messages, settings);
     fanout = new RoomFanout(bus, messages, settings);
     const joins = new JoinsService(fanout, rooms, presence, messages, settings);
     new RoomEventsListener(bus, fanout, joins).onModuleInit();

@@ -1,15 +1,52 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import {
+  Body,
+  CanActivate,
+  Controller,
+  Delete,
+  ExecutionContext,
+  Get,
+  HttpCode,
+  Inject,
+  Injectable,
+  Param,
+  Post,
+  Query,
+  Res,
+  UseFilters,
+  UseGuards,
+  UsePipes,
+} from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
 import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
-import { API_PREFIX } from '../config/settings.js';
+import { API_PREFIX, SETTINGS, type Settings } from '../config/settings.js';
+import { RateCounter } from '../limits/rate-counter.js';
 import type { Member, Room } from '../rooms/room.store.js';
 import { RoomsService } from '../rooms/rooms.service.js';
-import { AddMemberBody, CreateRoomBody, MemberDoc, RoomDoc, RoomListDoc } from './dto/rest.dto.js';
+import { AddMemberBody, CreateRoomBody, MemberDoc, MembersPageQuery, RoomDoc, RoomListDoc, RoomsPageQuery } from './dto/rest.dto.js';
 import { HttpErrorFilter } from './http-error.filter.js';
 import { ApiChatErrors } from './rest-docs.js';
-import { RestRateGuard } from './rest-rate.guard.js';
-import { restPipe } from './validation.js';
+import { MEMBERS_PAGE, ROOMS_PAGE, decodeCursor, nextCursor } from './paging.js';
+import { RestRateGuard, tooManyRequests } from './rest-rate.guard.js';
+import { RoomIdPipe, UserIdPipe, restPipe } from './validation.js';
+
+/** Rooms a user may create per minute (`ROOMS_CREATED_PER_MINUTE`), across instances on Redis; service tokens are exempt. */
+@Injectable()
+export class RoomCreationRateGuard implements CanActivate {
+  constructor(
+    private readonly counter: RateCounter,
+    @Inject(SETTINGS) private readonly settings: Settings,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const session = context.switchToHttp().getRequest<Request & { session?: Session }>().session;
+    if (!session || session.isService) return true;
+    const verdict = await this.counter.hit('rooms-created', { user: session.userId }, this.settings.quotas.roomsCreatedPerMinute, 60_000);
+    if (verdict.allowed) return true;
+    throw tooManyRequests(context.switchToHttp().getResponse<Response>(), verdict.retryAfterMs, 'Too many rooms created; wait a minute');
+  }
+}
 
 @ApiTags('rooms')
 @ApiChatErrors()
@@ -20,33 +57,58 @@ import { restPipe } from './validation.js';
 export class RoomsController {
   constructor(private readonly rooms: RoomsService) {}
 
+  /** 201 with the new room; 200 with the existing one for a direct room that already exists. */
   @Post()
-  @ApiOperation({ summary: 'Create a room; the caller becomes its owner and a member' })
+  @UseGuards(RoomCreationRateGuard)
+  @ApiOperation({ summary: 'Create a room; the caller becomes its owner and a member. A direct room that exists is answered with 200' })
   @ApiCreatedResponse({ type: RoomDoc })
-  create(@CurrentSession() caller: Session, @Body() body: CreateRoomBody): Promise<Room> {
-    return this.rooms.create(caller, body);
+  @ApiOkResponse({ type: RoomDoc, description: 'The existing direct room of the pair' })
+  async create(
+    @CurrentSession() caller: Session,
+    @Body() body: CreateRoomBody,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<Room> {
+    const { room, created } = await this.rooms.create(caller, body);
+    response.status(created ? 201 : 200);
+    return room;
   }
 
+  /** `{rooms, total, next}`: `next` is the cursor of the following page, null on the last. */
   @Get()
-  @ApiOperation({ summary: "The caller's rooms" })
+  @ApiOperation({ summary: "The caller's rooms, a page at a time" })
   @ApiOkResponse({ type: RoomListDoc })
-  async list(@CurrentSession() caller: Session): Promise<{ rooms: Room[]; total: number }> {
-    const rooms = await this.rooms.list(caller);
-    return { rooms, total: rooms.length };
+  async list(
+    @CurrentSession() caller: Session,
+    @Query() query: RoomsPageQuery,
+  ): Promise<{ rooms: Room[]; total: number; next: string | null }> {
+    const offset = decodeCursor(query.cursor);
+    const page = await this.rooms.list(caller, offset, query.limit ?? ROOMS_PAGE.default);
+    return { rooms: page.items, total: page.total, next: nextCursor(offset, page.items.length, page.total) };
   }
 
   @Get(':room_id')
   @ApiOperation({ summary: 'One room (members only)' })
   @ApiOkResponse({ type: RoomDoc })
-  get(@CurrentSession() caller: Session, @Param('room_id') roomId: string): Promise<Room> {
+  get(@CurrentSession() caller: Session, @Param('room_id', RoomIdPipe) roomId: string): Promise<Room> {
     return this.rooms.get(caller, roomId);
   }
 
+  /** A bare array (FocusMate's shape); the total and the next page's cursor travel as `X-Total-Count` and `X-Next-Cursor`. */
   @Get(':room_id/members')
-  @ApiOperation({ summary: "A room's members (members only)" })
+  @ApiOperation({ summary: "A room's members (members only), a page at a time" })
   @ApiOkResponse({ type: [MemberDoc] })
-  members(@CurrentSession() caller: Session, @Param('room_id') roomId: string): Promise<Member[]> {
-    return this.rooms.members(caller, roomId);
+  async members(
+    @CurrentSession() caller: Session,
+    @Param('room_id', RoomIdPipe) roomId: string,
+    @Query() query: MembersPageQuery,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<Member[]> {
+    const offset = decodeCursor(query.cursor);
+    const page = await this.rooms.members(caller, roomId, offset, query.limit ?? MEMBERS_PAGE.default);
+    response.setHeader('X-Total-Count', String(page.total));
+    const next = nextCursor(offset, page.items.length, page.total);
+    if (next !== null) response.setHeader('X-Next-Cursor', next);
+    return page.items;
   }
 
   @Post(':room_id/members')
@@ -54,7 +116,7 @@ export class RoomsController {
   @ApiCreatedResponse({ type: MemberDoc })
   addMember(
     @CurrentSession() caller: Session,
-    @Param('room_id') roomId: string,
+    @Param('room_id', RoomIdPipe) roomId: string,
     @Body() body: AddMemberBody,
   ): Promise<Member> {
     return this.rooms.addMember(caller, roomId, body.user_id);
@@ -66,8 +128,8 @@ export class RoomsController {
   @ApiNoContentResponse({ description: 'Removed' })
   removeMember(
     @CurrentSession() caller: Session,
-    @Param('room_id') roomId: string,
-    @Param('user_id') userId: string,
+    @Param('room_id', RoomIdPipe) roomId: string,
+    @Param('user_id', UserIdPipe) userId: string,
   ): Promise<void> {
     return this.rooms.removeMember(caller, roomId, userId);
   }

@@ -1,5 +1,14 @@
-import { BadRequestException, ValidationPipe } from '@nestjs/common';
+import {
+  ArgumentMetadata,
+  BadRequestException,
+  Injectable,
+  PipeTransform,
+  ValidationPipe,
+  type ValidationPipeOptions,
+} from '@nestjs/common';
 import type { ValidationError } from 'class-validator';
+import { CLIENT_ID_PATTERN, MAX_ID_LENGTH, isRoomId } from '../core/ids.js';
+import { illFormedPath, isWellFormed } from '../core/text.js';
 import { ChatError } from './chat.error.js';
 
 /** The first problem of a failed validation, naming the field by its path (`since.seq must be …`). */
@@ -15,15 +24,57 @@ export function describeValidation(errors: ValidationError[], parent = ''): stri
 
 const options = { transform: true, forbidUnknownValues: true, validateCustomDecorators: false };
 
+/**
+ * class-validator, after one check of every string in the value, field
+ * names included: text that is not well-formed Unicode (a lone surrogate)
+ * is refused whatever field it is in, since no store or encoder can keep it.
+ */
+class InputPipe extends ValidationPipe {
+  constructor(
+    pipeOptions: ValidationPipeOptions,
+    private readonly refuse: (message: string) => Error,
+  ) {
+    super({ ...pipeOptions, exceptionFactory: (errors) => refuse(describeValidation(errors)) });
+  }
+
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    const field = illFormedPath(value, typeof metadata.data === 'string' ? metadata.data : '');
+    if (field !== undefined) throw this.refuse(`${field} must be well-formed Unicode text`);
+    return super.transform(value, metadata);
+  }
+}
+
 /** Validates client frames; a failure is our `invalid_frame` error, not Nest's HTTP 400. */
-export const framePipe = new ValidationPipe({
-  ...options,
-  exceptionFactory: (errors) => new ChatError('invalid_frame', describeValidation(errors)),
-});
+export const framePipe = new InputPipe(options, (message) => new ChatError('invalid_frame', message));
 
 /** Validates REST bodies and queries; a failure is a 400 naming the field. */
-export const restPipe = new ValidationPipe({
-  ...options,
-  whitelist: true,
-  exceptionFactory: (errors) => new BadRequestException(describeValidation(errors)),
-});
+export const restPipe = new InputPipe({ ...options, whitelist: true }, (message) => new BadRequestException(message));
+
+/** A `:room_id` path parameter: a room id this service made (a UUID), or 400 before any store is asked. */
+@Injectable()
+export class RoomIdPipe implements PipeTransform<string, string> {
+  transform(value: string): string {
+    if (!isRoomId(value)) throw new BadRequestException('room_id must be a room id (a UUID)');
+    return value;
+  }
+}
+
+/** A `:message_id` path parameter: 1–128 of `A–Z a–z 0–9 . _ : -`, or 400. */
+@Injectable()
+export class MessageIdPipe implements PipeTransform<string, string> {
+  transform(value: string): string {
+    if (!CLIENT_ID_PATTERN.test(value)) throw new BadRequestException('message_id must be 1–128 of A–Z a–z 0–9 . _ : -');
+    return value;
+  }
+}
+
+/** A `:user_id` path parameter: well-formed text of 1–128 characters, or 400. */
+@Injectable()
+export class UserIdPipe implements PipeTransform<string, string> {
+  transform(value: string): string {
+    if (value.length === 0 || value.length > MAX_ID_LENGTH || !isWellFormed(value)) {
+      throw new BadRequestException(`user_id must be well-formed text of 1–${MAX_ID_LENGTH} characters`);
+    }
+    return value;
+  }
+}

@@ -13,8 +13,10 @@ const FRAME_CODE: Record<DomainErrorCode, ErrorCode | undefined> = {
   not_a_member: 'not_a_member',
   content_too_long: 'content_too_long',
   invalid_input: 'invalid_frame',
+  rate_limited: 'rate_limited',
   not_found: undefined,
   forbidden: undefined,
+  limit_reached: undefined,
 };
 
 /**

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
-import { plainToInstance } from 'class-transformer';
+import { Transform, plainToInstance } from 'class-transformer';
 import {
+  IsBoolean,
   IsIn,
   IsInt,
   IsOptional,
@@ -43,6 +44,34 @@ export class EnvironmentVariables {
   /** Seconds of clock difference tolerated on `exp`. */
   @IsInt() @Min(0) @Max(300)
   JWT_CLOCK_SKEW_S: number = 30;
+
+  /** Refuse tokens without `exp`. */
+  @Transform(({ obj, key }) => toBoolean((obj as Record<string, unknown>)[key]))
+  @IsBoolean()
+  JWT_REQUIRE_EXP: boolean = true;
+
+  /** Longest token lifetime accepted, in seconds: `exp - iat`, or `exp - now` without `iat` (catches `exp` in milliseconds). */
+  @IsInt() @Min(60) @Max(366 * 86_400)
+  JWT_MAX_TTL_S: number = 86_400;
+
+  /** When set, tokens must carry this `iss`. */
+  @IsOptional() @IsString() @MaxLength(256)
+  JWT_ISSUER: string = '';
+
+  /** When set, tokens must carry this `aud` (or have it in their `aud` list). */
+  @IsOptional() @IsString() @MaxLength(256)
+  JWT_AUDIENCE: string = '';
+
+  /** The secret before the current one, still accepted until JWT_PREVIOUS_SECRET_UNTIL (key rotation). */
+  @IsString() @Matches(/^(|.{16,})$/, { message: 'JWT_PREVIOUS_SECRET must be empty or at least 16 characters' })
+  JWT_PREVIOUS_SECRET: string = '';
+
+  /** When JWT_PREVIOUS_SECRET stops being accepted (ISO 8601); required with it. */
+  @IsOptional()
+  @Matches(/^(|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))$/, {
+    message: 'JWT_PREVIOUS_SECRET_UNTIL must be an ISO 8601 time with a zone, e.g. 2026-12-31T00:00:00Z',
+  })
+  JWT_PREVIOUS_SECRET_UNTIL: string = '';
 
   /** Comma-separated allowed Origins (REST CORS and the WebSocket upgrade); `*` allows any. */
   @IsString()
@@ -102,9 +131,32 @@ export class EnvironmentVariables {
   @IsInt() @Min(1_000) @Max(600_000)
   RATE_LIMIT_ABUSE_WINDOW_MS: number = 10_000;
 
-  /** REST requests per minute per caller (bearer token, else address) per process; more get 429. */
+  /** REST requests per minute per user (a verified token's `sub`), across instances when REDIS_URL is set; more get 429. */
   @IsInt() @Min(1)
   REST_RATE_LIMIT_PER_MINUTE: number = 600;
+
+  /** REST requests per minute per client address without a valid token; more get 429. */
+  @IsInt() @Min(1)
+  REST_RATE_LIMIT_ANONYMOUS_PER_MINUTE: number = 120;
+
+  /** Express `trust proxy`: `false`, `true`, a number of proxy hops, or comma-separated addresses/subnets of trusted proxies. */
+  @IsString()
+  @Matches(/^(false|true|\d{1,2}|[0-9A-Za-z.:/_-]+(\s*,\s*[0-9A-Za-z.:/_-]+)*)$/, {
+    message: 'TRUST_PROXY must be false, true, a hop count or a comma-separated list of addresses or subnets',
+  })
+  TRUST_PROXY: string = 'false';
+
+  /** Open TCP sockets per process (HTTP and WebSocket together); further ones are closed at once. At least MAX_CONNECTIONS. */
+  @IsInt() @Min(1)
+  MAX_HTTP_SOCKETS: number = 11_000;
+
+  /** A client must send a request's headers within this long, or its socket is closed. */
+  @IsInt() @Min(1_000) @Max(120_000)
+  HTTP_HEADERS_TIMEOUT_MS: number = 10_000;
+
+  /** A client must send a whole request within this long, or it gets 408. */
+  @IsInt() @Min(1_000) @Max(600_000)
+  HTTP_REQUEST_TIMEOUT_MS: number = 30_000;
 
   /** At most one `typing` broadcast per user and room per window. */
   @IsInt() @Min(0) @Max(60_000)
@@ -113,6 +165,22 @@ export class EnvironmentVariables {
   /** Typing ends by itself this long after the latest start. */
   @IsInt() @Min(100) @Max(600_000)
   TYPING_TTL_MS: number = 5_000;
+
+  /** Rooms one user may create in all (service tokens are exempt). */
+  @IsInt() @Min(1)
+  MAX_ROOMS_CREATED_PER_USER: number = 1_000;
+
+  /** Rooms one user may create per minute (service tokens are exempt). */
+  @IsInt() @Min(1)
+  ROOMS_CREATED_PER_MINUTE: number = 60;
+
+  /** Members one room may have. */
+  @IsInt() @Min(2) @Max(100_000)
+  MAX_MEMBERS_PER_ROOM: number = 1_000;
+
+  /** Rooms one user may be a member of. */
+  @IsInt() @Min(1) @Max(100_000)
+  MAX_ROOMS_PER_USER: number = 1_000;
 
   /** Rooms one connection may join. */
   @IsInt() @Min(1) @Max(10_000)
@@ -211,7 +279,16 @@ export class EnvironmentVariables {
   SHUTDOWN_GRACE_MS: number = 3_000;
 }
 
-export type Environment = { [K in keyof EnvironmentVariables]?: string | number };
+/** `true`/`false` (any case, or 1/0) as a boolean; anything else stays as it is and fails validation. */
+function toBoolean(value: unknown): unknown {
+  if (typeof value === 'boolean') return value;
+  const text = String(value).trim().toLowerCase();
+  if (text === 'true' || text === '1') return true;
+  if (text === 'false' || text === '0') return false;
+  return value;
+}
+
+export type Environment = { [K in keyof EnvironmentVariables]?: string | number | boolean };
 
 /**
  * Turns raw variables into a validated `EnvironmentVariables`, or throws one
@@ -232,6 +309,12 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
   });
   if (env.NODE_ENV !== 'development' && env.JWT_SECRET === DEV_JWT_SECRET) {
     problems.push(`JWT_SECRET must be set to a real secret when NODE_ENV is ${env.NODE_ENV}`);
+  }
+  if (env.JWT_PREVIOUS_SECRET && !env.JWT_PREVIOUS_SECRET_UNTIL) {
+    problems.push('JWT_PREVIOUS_SECRET needs JWT_PREVIOUS_SECRET_UNTIL: when the previous secret stops being accepted');
+  }
+  if (env.MAX_HTTP_SOCKETS < env.MAX_CONNECTIONS) {
+    problems.push(`MAX_HTTP_SOCKETS=${env.MAX_HTTP_SOCKETS} must be at least MAX_CONNECTIONS=${env.MAX_CONNECTIONS}`);
   }
   if (problems.length > 0) {
     throw new Error(`Invalid configuration: ${problems.join('; ')}`);

@@ -3,8 +3,30 @@ import { EnvironmentVariables } from './environment.js';
 /** The validated, typed settings of one instance. Injected with `@Inject(SETTINGS)`. */
 export interface Settings {
   env: 'development' | 'production' | 'test';
-  http: { host: string; port: number; corsOrigins: string[] | '*'; rateLimitPerMinute: number };
-  jwt: { secret: string; algorithm: 'HS256' | 'HS384' | 'HS512'; clockSkewS: number };
+  http: {
+    host: string;
+    port: number;
+    corsOrigins: string[] | '*';
+    /** Express `trust proxy`. */
+    trustProxy: boolean | number | string;
+    /** REST requests per minute per verified user, and per address without a valid token. */
+    rateLimitPerMinute: number;
+    anonymousRateLimitPerMinute: number;
+    maxSockets: number;
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+  };
+  jwt: {
+    secret: string;
+    algorithm: 'HS256' | 'HS384' | 'HS512';
+    clockSkewS: number;
+    requireExp: boolean;
+    maxTtlS: number;
+    issuer: string | undefined;
+    audience: string | undefined;
+    /** The secret before `secret`, accepted until `until` (epoch ms). */
+    previous: { secret: string; until: number } | undefined;
+  };
   ws: {
     path: string;
     heartbeatIntervalMs: number;
@@ -18,6 +40,7 @@ export interface Settings {
   };
   typing: { throttleMs: number; ttlMs: number };
   limits: { maxRoomsPerConnection: number; maxMessageLength: number; maxRefLength: number; roomBacklogMax: number };
+  quotas: { roomsCreatedPerUser: number; roomsCreatedPerMinute: number; membersPerRoom: number; roomsPerUser: number };
   messages: {
     dedupWindowMs: number;
     historyMaxPerRoom: number;
@@ -62,12 +85,24 @@ export function toSettings(env: EnvironmentVariables): Settings {
       host: env.HOST,
       port: env.PORT,
       corsOrigins: origins === '*' ? '*' : [...new Set([...allowed, ...demoOrigins])],
+      trustProxy: toTrustProxy(env.TRUST_PROXY),
       rateLimitPerMinute: env.REST_RATE_LIMIT_PER_MINUTE,
+      anonymousRateLimitPerMinute: env.REST_RATE_LIMIT_ANONYMOUS_PER_MINUTE,
+      maxSockets: env.MAX_HTTP_SOCKETS,
+      headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
+      requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
     },
     jwt: {
       secret: env.JWT_SECRET,
       algorithm: env.JWT_ALGORITHM as Settings['jwt']['algorithm'],
       clockSkewS: env.JWT_CLOCK_SKEW_S,
+      requireExp: env.JWT_REQUIRE_EXP,
+      maxTtlS: env.JWT_MAX_TTL_S,
+      issuer: env.JWT_ISSUER || undefined,
+      audience: env.JWT_AUDIENCE || undefined,
+      previous: env.JWT_PREVIOUS_SECRET
+        ? { secret: env.JWT_PREVIOUS_SECRET, until: Date.parse(env.JWT_PREVIOUS_SECRET_UNTIL) }
+        : undefined,
     },
     ws: {
       path: WS_PATH,
@@ -90,6 +125,12 @@ export function toSettings(env: EnvironmentVariables): Settings {
       maxMessageLength: env.MAX_MESSAGE_LENGTH,
       maxRefLength: env.MAX_REF_LENGTH,
       roomBacklogMax: env.ROOM_BACKLOG_MAX,
+    },
+    quotas: {
+      roomsCreatedPerUser: env.MAX_ROOMS_CREATED_PER_USER,
+      roomsCreatedPerMinute: env.ROOMS_CREATED_PER_MINUTE,
+      membersPerRoom: env.MAX_MEMBERS_PER_ROOM,
+      roomsPerUser: env.MAX_ROOMS_PER_USER,
     },
     messages: {
       dedupWindowMs: env.DEDUP_WINDOW_MS,
@@ -118,4 +159,12 @@ export function toSettings(env: EnvironmentVariables): Settings {
     },
     demo: { enabled: demo, mintTokens: demo && env.NODE_ENV === 'development' },
   };
+}
+
+/** TRUST_PROXY as Express takes it: a boolean, a hop count, or the list of trusted addresses. */
+function toTrustProxy(value: string): boolean | number | string {
+  const text = value.trim();
+  if (text === 'true') return true;
+  if (text === 'false') return false;
+  return /^\d+$/.test(text) ? Number(text) : text;
 }

@@ -23,10 +23,11 @@ export class HealthController {
     return { status: 'ok' };
   }
 
+  /** Ready or not and why; no counts (anyone may ask, and counts belong to metrics). */
   @Get('ready')
   @ApiOperation({ summary: 'The instance should get traffic: not draining, Redis reachable when configured' })
   @ApiOkResponse({
-    schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] }, connections: { type: 'integer' } } },
+    schema: { type: 'object', properties: { status: { type: 'string', enum: ['ok'] } } },
   })
   @ApiServiceUnavailableResponse({
     description: '`message` says why: draining, or a Redis connection is down',
@@ -35,9 +36,9 @@ export class HealthController {
       properties: { statusCode: { type: 'integer', enum: [503] }, error: { type: 'string' }, message: { type: 'string' } },
     },
   })
-  ready(): { status: 'ok'; connections: number } {
+  ready(): { status: 'ok' } {
     const reason = this.instance.isDraining ? 'draining' : this.redis.notReadyReason;
     if (reason) throw new ServiceUnavailableException({ statusCode: 503, error: 'Service Unavailable', message: reason });
-    return { status: 'ok', connections: this.instance.connections };
+    return { status: 'ok' };
   }
 }

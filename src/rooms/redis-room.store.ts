@@ -1,6 +1,16 @@
+import { LimitKeys } from '../redis/limit-keys.js';
 import { RedisService } from '../redis/redis.service.js';
-import { LIST_FOR_USER } from './room.scripts.js';
-import type { Member, Room, RoomStore } from './room.store.js';
+import { ADD_MEMBER, CREATE, LIST_FOR_USER } from './room.scripts.js';
+import type {
+  AddOutcome,
+  CreateLimits,
+  CreateOutcome,
+  Member,
+  MembershipLimits,
+  Page,
+  Room,
+  RoomStore,
+} from './room.store.js';
 
 /**
  * Membership answers remembered for outages, at most this many (oldest
@@ -12,7 +22,9 @@ const MAX_REMEMBERED = 100_000;
 /**
  * Rooms in Redis: `…:info` holds the room as JSON, `…:members` a hash of
  * user id → member JSON, and `chat:user:<id>:rooms` a sorted set of the
- * user's rooms by when they joined.
+ * user's rooms by when they joined; beside them (`LimitKeys`) each owner's
+ * count of rooms created and each direct pair's room id. Writes that a
+ * limit guards are one script each, so the check and the write are atomic.
  *
  * Membership answers are remembered, so that while Redis is away this
  * instance can still let known members join (PROTOCOL §2, "When the shared
@@ -20,19 +32,40 @@ const MAX_REMEMBERED = 100_000;
  */
 export class RedisRoomStore implements RoomStore {
   private readonly knownMembers = new Map<string, boolean>();
+  private readonly limitKeys: LimitKeys;
 
-  constructor(private readonly redis: RedisService) {}
+  constructor(private readonly redis: RedisService) {
+    this.limitKeys = new LimitKeys(redis.keys.prefix);
+  }
 
-  async create(room: Room, members: Member[]): Promise<void> {
-    const { client, keys } = this.redis;
-    await this.redis.call(async () => {
-      const tx = client.multi().set(keys.room(room.room_id, 'info'), JSON.stringify({ ...room, member_ids: [] }));
-      for (const member of members) {
-        tx.hset(keys.room(room.room_id, 'members'), member.user_id, JSON.stringify(member));
-        tx.zadd(keys.userRooms(member.user_id), Date.parse(member.joined_at), room.room_id);
-      }
-      await tx.exec();
-    });
+  async create(room: Room, members: Member[], limits: CreateLimits, direct?: string): Promise<CreateOutcome> {
+    const { keys } = this.redis;
+    const scriptKeys = [
+      keys.room(room.room_id, 'info'),
+      keys.room(room.room_id, 'members'),
+      this.limitKeys.roomsCreated(room.owner_id),
+      this.limitKeys.directRoom(direct ?? ''),
+      ...members.map((m) => keys.userRooms(m.user_id)),
+    ];
+    const args: Array<string | number> = [
+      room.room_id,
+      JSON.stringify({ ...room, member_ids: [] }),
+      direct === undefined ? '0' : '1',
+      limits.roomsCreatedByOwner ?? -1,
+      limits.roomsPerUser,
+      ...members.flatMap((m) => [m.user_id, JSON.stringify(m), Date.parse(m.joined_at)]),
+    ];
+    const [status, detail] = (await this.redis.call(() => this.redis.run(CREATE, scriptKeys, args))) as [string, string?];
+    switch (status) {
+      case 'created':
+        return { status };
+      case 'exists':
+        return { status, roomId: String(detail) };
+      case 'user_full':
+        return { status, userId: String(detail) };
+      default:
+        return { status: 'owner_quota' };
+    }
   }
 
   async get(roomId: string): Promise<Room | undefined> {
@@ -43,18 +76,25 @@ export class RedisRoomStore implements RoomStore {
     return info === null ? undefined : { ...(JSON.parse(info) as Room), member_ids: memberIds };
   }
 
-  /** One round trip: a script reads the user's room ids and every room's info and members. */
-  async listForUser(userId: string): Promise<Room[]> {
+  /** One round trip: a script reads a page of the user's room ids and every room's info and members. */
+  async listForUser(userId: string, offset: number, limit: number): Promise<Page<Room>> {
     const { keys } = this.redis;
-    const rooms = (await this.redis.call(() =>
-      this.redis.run(LIST_FOR_USER, [keys.userRooms(userId)], [keys.roomPrefix()]),
-    )) as Array<[string, string | null, string[]]>;
-    return rooms.flatMap(([, info, memberIds]) => (info ? [{ ...(JSON.parse(info) as Room), member_ids: memberIds }] : []));
+    const [total, rooms] = (await this.redis.call(() =>
+      this.redis.run(LIST_FOR_USER, [keys.userRooms(userId)], [keys.roomPrefix(), offset, offset + limit - 1]),
+    )) as [number, Array<[string, string | null, string[]]>];
+    const items = rooms.flatMap(([, info, memberIds]) =>
+      info ? [{ ...(JSON.parse(info) as Room), member_ids: memberIds }] : [],
+    );
+    return { items, total };
   }
 
-  async members(roomId: string): Promise<Member[]> {
+  /** In the order members joined (ties by user id), so pages are stable. */
+  async members(roomId: string, offset: number, limit: number): Promise<Page<Member>> {
     const all = await this.redis.call(() => this.redis.client.hvals(this.redis.keys.room(roomId, 'members')));
-    return all.map((json) => JSON.parse(json) as Member).sort((a, b) => a.joined_at.localeCompare(b.joined_at));
+    const sorted = all
+      .map((json) => JSON.parse(json) as Member)
+      .sort((a, b) => a.joined_at.localeCompare(b.joined_at) || (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0));
+    return { items: sorted.slice(offset, offset + limit), total: sorted.length };
   }
 
   async isMember(roomId: string, userId: string): Promise<boolean> {
@@ -70,19 +110,18 @@ export class RedisRoomStore implements RoomStore {
     }
   }
 
-  async addMember(roomId: string, member: Member): Promise<Member> {
-    const { client, keys } = this.redis;
-    return this.redis.call(async () => {
-      // The user's room list is updated either way: it is true in both cases.
-      const [, , [, stored]] = (await client
-        .multi()
-        .hsetnx(keys.room(roomId, 'members'), member.user_id, JSON.stringify(member))
-        .zadd(keys.userRooms(member.user_id), 'NX', Date.parse(member.joined_at), roomId)
-        .hget(keys.room(roomId, 'members'), member.user_id)
-        .exec()) as [unknown, unknown, [Error | null, string]];
-      this.remember(`${roomId}\n${member.user_id}`, true);
-      return JSON.parse(stored) as Member;
-    });
+  async addMember(roomId: string, member: Member, limits: MembershipLimits): Promise<AddOutcome> {
+    const { keys } = this.redis;
+    const [status, json] = (await this.redis.call(() =>
+      this.redis.run(
+        ADD_MEMBER,
+        [keys.room(roomId, 'members'), keys.userRooms(member.user_id)],
+        [member.user_id, JSON.stringify(member), Date.parse(member.joined_at), roomId, limits.membersPerRoom, limits.roomsPerUser],
+      ),
+    )) as [string, string?];
+    if (status === 'room_full' || status === 'user_full') return { status };
+    this.remember(`${roomId}\n${member.user_id}`, true);
+    return { status: status === 'added' ? 'added' : 'existing', member: JSON.parse(String(json)) as Member };
   }
 
   async removeMember(roomId: string, userId: string): Promise<boolean> {

@@ -21,6 +21,45 @@ export interface Member {
 
 export const ROOM_STORE = Symbol('ROOM_STORE');
 
+/** What a room and a user may hold, checked atomically with the write that would pass them. */
+export interface MembershipLimits {
+  /** Members of one room. */
+  membersPerRoom: number;
+  /** Rooms one user is a member of. */
+  roomsPerUser: number;
+}
+
+export interface CreateLimits extends MembershipLimits {
+  /** Rooms the owner may have created in all; null for no limit (service tokens). */
+  roomsCreatedByOwner: number | null;
+}
+
+export type CreateOutcome =
+  | { status: 'created' }
+  /** A direct room of the same two users already exists. */
+  | { status: 'exists'; roomId: string }
+  | { status: 'owner_quota' }
+  | { status: 'user_full'; userId: string };
+
+export type AddOutcome =
+  | { status: 'added' | 'existing'; member: Member }
+  | { status: 'room_full' }
+  | { status: 'user_full' };
+
+/** One page: `total` counts every item, `offset` is where the page starts. */
+export interface Page<T> {
+  items: T[];
+  total: number;
+}
+
+/**
+ * The one key of a direct room's two users, the same whichever created it:
+ * each id percent-encoded (so `:` cannot occur inside a part), sorted, joined by `:`.
+ */
+export function directPair(a: string, b: string): string {
+  return [encodeURIComponent(a), encodeURIComponent(b)].sort().join(':');
+}
+
 /**
  * Rooms and their membership, shared by every instance.
  * Writes are visible to every instance as soon as they resolve; rooms are
@@ -28,14 +67,21 @@ export const ROOM_STORE = Symbol('ROOM_STORE');
  * `StoreUnavailableError`, except `isMember` for a pair this instance already asked about.
  */
 export interface RoomStore {
-  create(room: Room, members: Member[]): Promise<void>;
+  /**
+   * Creates the room with its members in one atomic step, unless a limit
+   * refuses it: the owner's rooms created, any member's rooms. With
+   * `direct` (the two users' `directPair`), a direct room of that pair is
+   * created at most once; the existing one is answered instead.
+   */
+  create(room: Room, members: Member[], limits: CreateLimits, direct?: string): Promise<CreateOutcome>;
   get(roomId: string): Promise<Room | undefined>;
-  /** The user's rooms, the most recently joined first. */
-  listForUser(userId: string): Promise<Room[]>;
-  members(roomId: string): Promise<Member[]>;
+  /** A page of the user's rooms, the most recently joined first. */
+  listForUser(userId: string, offset: number, limit: number): Promise<Page<Room>>;
+  /** A page of the room's members, in the order they joined. */
+  members(roomId: string, offset: number, limit: number): Promise<Page<Member>>;
   isMember(roomId: string, userId: string): Promise<boolean>;
-  /** Adds the member; returns the existing one if the user already belongs. */
-  addMember(roomId: string, member: Member): Promise<Member>;
+  /** Adds the member unless the room or the user is full; an existing member is answered as it is. */
+  addMember(roomId: string, member: Member, limits: MembershipLimits): Promise<AddOutcome>;
   /** Returns false if the user was not a member. */
   removeMember(roomId: string, userId: string): Promise<boolean>;
 }

@@ -7,12 +7,13 @@ import {
   IsObject,
   IsOptional,
   IsString,
+  Matches,
   Max,
   MaxLength,
   Min,
   ValidateNested,
 } from 'class-validator';
-import { MAX_ID_LENGTH } from '../../core/ids.js';
+import { CLIENT_ID_PATTERN, MAX_ID_LENGTH, ROOM_ID_PATTERN } from '../../core/ids.js';
 
 // Client frames (PROTOCOL §2). `type` and `ref` are checked by the adapter
 // before a frame reaches its handler; unknown fields are ignored so that
@@ -20,8 +21,15 @@ import { MAX_ID_LENGTH } from '../../core/ids.js';
 
 export { MAX_ID_LENGTH };
 
+/** `room_id` of frames and REST bodies: a room id this service made (a UUID). */
+export const IsRoomId = () => Matches(ROOM_ID_PATTERN, { message: 'room_id must be a room id (a UUID)' });
+
+/** Ids a client chooses: 1–128 of `A–Z a–z 0–9 . _ : -` (PROTOCOL §2). */
+export const IsClientId = () =>
+  Matches(CLIENT_ID_PATTERN, { message: '$property must be 1–128 of A–Z a–z 0–9 . _ : -' });
+
 export class RoomFrame {
-  @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  @IsString() @IsRoomId()
   room_id!: string;
 
   ref?: string;
@@ -55,15 +63,15 @@ export class MessageBody {
   @IsOptional() @IsIn(['text'])
   message_type?: string;
 
-  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  @IsOptional() @IsString() @IsClientId()
   client_msg_id?: string;
 
-  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  @IsOptional() @IsString() @IsClientId()
   parent_message_id?: string;
 }
 
 export class SendMessageFrame extends MessageBody {
-  @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  @IsString() @IsRoomId()
   room_id!: string;
 
   ref?: string;

@@ -1,7 +1,8 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
-import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
-import { MAX_ID_LENGTH } from './frames.dto.js';
+import { ArrayMaxSize, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Matches, Max, MaxLength, Min } from 'class-validator';
+import { IsClientId, MAX_ID_LENGTH } from './frames.dto.js';
+import { MEMBERS_PAGE, ROOMS_PAGE } from '../paging.js';
 
 /** REST bodies and queries (PROTOCOL §5). Unknown fields are stripped. */
 export class CreateRoomBody {
@@ -35,8 +36,31 @@ export class HistoryQuery {
   limit?: number;
 
   @ApiPropertyOptional({ description: 'Page backwards: messages older than this one', maxLength: MAX_ID_LENGTH })
-  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  @IsOptional() @IsString() @IsClientId()
   before_message_id?: string;
+}
+
+/** An opaque cursor as `next` handed it out. */
+const IsCursor = () => Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'cursor is not valid' });
+
+export class RoomsPageQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: ROOMS_PAGE.max, default: ROOMS_PAGE.default })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(ROOMS_PAGE.max)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'The `next` cursor of the previous page' })
+  @IsOptional() @IsString() @IsCursor()
+  cursor?: string;
+}
+
+export class MembersPageQuery {
+  @ApiPropertyOptional({ minimum: 1, maximum: MEMBERS_PAGE.max, default: MEMBERS_PAGE.default })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(MEMBERS_PAGE.max)
+  limit?: number;
+
+  @ApiPropertyOptional({ description: 'The `next` cursor of the previous page' })
+  @IsOptional() @IsString() @IsCursor()
+  cursor?: string;
 }
 
 export class EditMessageBody {
@@ -77,6 +101,7 @@ export class RoomDoc {
 export class RoomListDoc {
   @ApiProperty({ type: [RoomDoc] }) rooms!: RoomDoc[];
   @ApiProperty() total!: number;
+  @ApiProperty({ type: String, nullable: true, description: 'The cursor of the following page; null on the last' }) next!: string | null;
 }
 
 export class MemberDoc {

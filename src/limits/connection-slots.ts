@@ -1,0 +1,82 @@
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { SETTINGS, type Settings } from '../config/settings.js';
+import { newId } from '../core/ids.js';
+import { LimitKeys } from '../redis/limit-keys.js';
+import { RedisService } from '../redis/redis.service.js';
+import { ACQUIRE, RENEW } from './limit.scripts.js';
+
+/** Renewals per slot lifetime: a slot survives two missed renewals. */
+const RENEWALS_PER_TTL = 3;
+
+/**
+ * A user's open connections across every instance, when `REDIS_URL` is set
+ * (`MAX_CONNECTIONS_PER_USER` would otherwise multiply by the number of
+ * instances). Each connection holds a slot in the user's sorted set, scored
+ * by when it expires; this instance renews its slots every
+ * `INSTANCE_TTL_MS / 3`, so the slots of a crashed instance expire within
+ * `INSTANCE_TTL_MS`. Without Redis, or while it is away, every acquire
+ * succeeds: the per-process count of the connection registry still holds.
+ */
+@Injectable()
+export class ConnectionSlots implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(ConnectionSlots.name);
+  private readonly keys: LimitKeys;
+  private readonly ttlMs: number;
+  /** Slots held here, by user. */
+  private readonly held = new Map<string, Set<string>>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly redis: RedisService,
+    @Inject(SETTINGS) private readonly settings: Settings,
+  ) {
+    this.keys = new LimitKeys(settings.redis.keyPrefix);
+    this.ttlMs = settings.redis.instanceTtlMs;
+  }
+
+  onModuleInit(): void {
+    if (!this.redis.enabled) return;
+    this.timer = setInterval(() => void this.renew(), Math.floor(this.ttlMs / RENEWALS_PER_TTL));
+    this.timer.unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  /** A slot for one more connection of the user, or undefined when they hold `max` across the cluster. */
+  async acquire(userId: string, max: number): Promise<string | undefined> {
+    const slot = newId();
+    if (this.redis.enabled && this.redis.notReadyReason === undefined) {
+      try {
+        const acquired = await this.redis.call(() =>
+          this.redis.run(ACQUIRE, [this.keys.connections(userId)], [slot, max, this.ttlMs]),
+        );
+        if (acquired !== 1) return undefined;
+      } catch (error) {
+        this.logger.debug(`connection slots counted locally: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    let slots = this.held.get(userId);
+    if (!slots) this.held.set(userId, (slots = new Set()));
+    slots.add(slot);
+    return slot;
+  }
+
+  release(userId: string, slot: string): void {
+    const slots = this.held.get(userId);
+    if (!slots?.delete(slot)) return;
+    if (slots.size === 0) this.held.delete(userId);
+    if (!this.redis.enabled || this.redis.notReadyReason !== undefined) return;
+    this.redis.client.zrem(this.keys.connections(userId), slot).catch(() => undefined);
+  }
+
+  private async renew(): Promise<void> {
+    if (this.held.size === 0 || this.redis.notReadyReason !== undefined) return;
+    const pipeline = this.redis.client.pipeline();
+    for (const [userId, slots] of this.held) {
+      pipeline.eval(RENEW, 1, this.keys.connections(userId), this.ttlMs, ...slots);
+    }
+    await pipeline.exec().catch((error: unknown) => this.logger.debug(`renewing connection slots: ${String(error)}`));
+  }
+}

@@ -1,0 +1,41 @@
+/**
+ * Lua scripts of the shared limits.
+ *
+ * HIT: one request in a fixed window. KEYS: the counter. ARGV: the window
+ * in ms. Returns {count in this window, ms until the window ends}.
+ */
+export const HIT = `
+local count = redis.call('INCR', KEYS[1])
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+  ttl = tonumber(ARGV[1])
+end
+return {count, ttl}`;
+
+/**
+ * ACQUIRE: a connection slot of a user, unless they hold `max` already.
+ * KEYS: the user's connections sorted set. ARGV: slot id, max, lifetime in
+ * ms. Slots of instances that stopped renewing them (crashed) have expired
+ * scores and are dropped first. Returns 1 when acquired, else 0.
+ */
+export const ACQUIRE = `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 0 end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1`;
+
+/**
+ * RENEW: pushes the expiry of the slots this instance holds for one user.
+ * KEYS: the user's connections sorted set. ARGV: lifetime in ms, then the
+ * slot ids. A slot dropped meanwhile is not brought back (XX).
+ */
+export const RENEW = `
+local time = redis.call('TIME')
+local at = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(ARGV[1])
+for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', at, ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 0`;

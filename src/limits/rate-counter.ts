@@ -1,0 +1,74 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { RedisService } from '../redis/redis.service.js';
+import { LimitKeys, type LimitSubject } from '../redis/limit-keys.js';
+import { SETTINGS, type Settings } from '../config/settings.js';
+import { HIT } from './limit.scripts.js';
+
+export interface RateVerdict {
+  allowed: boolean;
+  /** When the current window ends: how long a refused caller should wait. */
+  retryAfterMs: number;
+}
+
+/**
+ * Subjects whose windows are kept in this process (the oldest forgotten
+ * first): a bound on memory rather than a setting. Keys are short (a
+ * verified `sub` of at most 256 characters, or an address), so the table
+ * stays within a few tens of MB at worst.
+ */
+const MAX_TRACKED = 50_000;
+
+/** Fixed-window counters in this process. */
+export class MemoryRateCounter {
+  private readonly windows = new Map<string, { count: number; endsAt: number }>();
+
+  hit(key: string, limit: number, windowMs: number, now = Date.now()): RateVerdict {
+    let window = this.windows.get(key);
+    if (!window || window.endsAt <= now) {
+      this.windows.delete(key);
+      if (this.windows.size >= MAX_TRACKED) this.windows.delete(this.windows.keys().next().value as string);
+      this.windows.set(key, (window = { count: 0, endsAt: now + windowMs }));
+    }
+    window.count += 1;
+    return { allowed: window.count <= limit, retryAfterMs: window.endsAt - now };
+  }
+
+  get size(): number {
+    return this.windows.size;
+  }
+}
+
+/**
+ * Counts requests per subject in fixed windows: across every instance in
+ * Redis when `REDIS_URL` is set (one script: INCR and PEXPIRE), else in this
+ * process. While Redis is away it counts in this process, so limits hold
+ * per instance rather than not at all.
+ */
+@Injectable()
+export class RateCounter {
+  private readonly logger = new Logger(RateCounter.name);
+  private readonly local = new MemoryRateCounter();
+  private readonly keys: LimitKeys;
+
+  constructor(
+    private readonly redis: RedisService,
+    @Inject(SETTINGS) settings: Settings,
+  ) {
+    this.keys = new LimitKeys(settings.redis.keyPrefix);
+  }
+
+  async hit(bucket: string, subject: LimitSubject, limit: number, windowMs: number): Promise<RateVerdict> {
+    if (this.redis.enabled && this.redis.notReadyReason === undefined) {
+      try {
+        const [count, ttl] = (await this.redis.call(() =>
+          this.redis.run(HIT, [this.keys.rate(bucket, subject)], [windowMs]),
+        )) as [number, number];
+        return { allowed: count <= limit, retryAfterMs: ttl };
+      } catch (error) {
+        this.logger.debug(`counting ${bucket} locally: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    const key = `${bucket}\n${'user' in subject ? `u:${subject.user}` : `a:${subject.address}`}`;
+    return this.local.hit(key, limit, windowMs);
+  }
+}

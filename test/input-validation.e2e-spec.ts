@@ -1,0 +1,335 @@
+import type { INestApplication, LoggerService } from '@nestjs/common';
+import fc from 'fast-check';
+import { connect } from 'node:net';
+import { inspect } from 'node:util';
+import request from 'supertest';
+import { createApp } from '../src/app.factory.js';
+import type { Environment } from '../src/config/environment.js';
+import { answersTo, expectServed, join } from './support/client.js';
+import { redisUrl, uniquePrefix } from './support/redis.js';
+import { TEST_SECRET, token } from './support/tokens.js';
+import { TestClient } from './support/ws-client.js';
+
+/**
+ * What a client controls at the REST edge and in frames: ids, well-formed
+ * text, any body or path at all; and that no token ever reaches a log line.
+ */
+
+const ROOMS = '/api/v1/chats/rooms';
+const UNKNOWN_ROOM = '00000000-0000-4000-8000-000000000000';
+
+/** Every line the application logs, at every level. */
+class CapturingLogger implements LoggerService {
+  readonly lines: Array<{ level: string; text: string }> = [];
+  private add(level: string, parts: unknown[]): void {
+    const text = parts
+      .map((part) => (typeof part === 'string' ? part : inspect(part, { depth: 5 })))
+      .join(' ');
+    this.lines.push({ level, text });
+  }
+  log(...parts: unknown[]): void {
+    this.add('log', parts);
+  }
+  error(...parts: unknown[]): void {
+    this.add('error', parts);
+  }
+  warn(...parts: unknown[]): void {
+    this.add('warn', parts);
+  }
+  debug(...parts: unknown[]): void {
+    this.add('debug', parts);
+  }
+  verbose(...parts: unknown[]): void {
+    this.add('verbose', parts);
+  }
+  fatal(...parts: unknown[]): void {
+    this.add('fatal', parts);
+  }
+  errors(): string[] {
+    return this.lines.filter((line) => line.level === 'error' || line.level === 'fatal').map((line) => line.text);
+  }
+}
+
+interface Running {
+  app: INestApplication;
+  http: string;
+  ws: string;
+  logs: CapturingLogger;
+}
+
+/** The application as production builds it, listening on a free port, with every log line captured. */
+function useLoggedApp(env: () => Promise<Environment>): () => Running {
+  let running: Running | undefined;
+  beforeAll(async () => {
+    const logs = new CapturingLogger();
+    const app = await createApp({ NODE_ENV: 'test', JWT_SECRET: TEST_SECRET, ...(await env()) }, logs);
+    logs.lines.length = 0;
+    await app.listen(0, '127.0.0.1');
+    const { port } = app.getHttpServer().address() as { port: number };
+    running = { app, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}/api/v1/chats/ws`, logs };
+  });
+  afterAll(() => running?.app.close());
+  return () => {
+    if (!running) throw new Error('not started');
+    return running;
+  };
+}
+
+/** Sends raw bytes and resolves to the status line of the answer (empty if the socket closed without one). */
+function rawRequest(url: string, bytes: string): Promise<string> {
+  const { port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = connect(Number(port), '127.0.0.1', () => socket.write(bytes));
+    let answer = '';
+    socket.on('data', (chunk) => {
+      answer += chunk.toString('latin1');
+      if (answer.startsWith('HTTP/1.1 101')) socket.destroy();
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve(answer.split('\r\n')[0]));
+    socket.setTimeout(3000, () => socket.destroy());
+  });
+}
+
+const bearer = (user: string, role?: string) => `Bearer ${token(user, { role })}`;
+
+/** Percent-encodes any string, a lone surrogate as the three bytes a lax encoder would send (`\ud800` → `%ED%A0%80`). */
+function encodePath(text: string): string {
+  return text
+    .split(/([\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff])/)
+    .map((part) => {
+      if (part.length !== 1 || !/[\ud800-\udfff]/.test(part)) return encodeURIComponent(part);
+      const unit = part.charCodeAt(0);
+      return [0xe0 | (unit >> 12), 0x80 | ((unit >> 6) & 0x3f), 0x80 | (unit & 0x3f)].map((b) => `%${b.toString(16).toUpperCase()}`).join('');
+    })
+    .join('');
+}
+
+const storages: Array<[string, () => Promise<Environment>]> = [
+  ['memory', async () => ({})],
+  ['Redis', async () => ({ REDIS_URL: await redisUrl(), REDIS_KEY_PREFIX: uniquePrefix() })],
+];
+
+describe.each(storages)('hostile input on %s', (_, env) => {
+  const app = useLoggedApp(env);
+  const api = () => request(app().http);
+  let roomId: string;
+  beforeAll(async () => {
+    const created = await api().post(ROOMS).set('Authorization', bearer('owner')).send({ room_type: 'team', member_ids: ['member'] });
+    roomId = created.body.room_id as string;
+  });
+  afterAll(() => expect(app().logs.errors()).toEqual([]));
+
+  /** The room still accepts, stores, edits and deletes messages for its members. */
+  async function expectRoomWorks(): Promise<void> {
+    const sent = await api()
+      .post(`${ROOMS}/${roomId}/messages`)
+      .set('Authorization', bearer('member'))
+      .send({ content: 'still here' })
+      .expect(201);
+    const messageId = sent.body.message_id as string;
+    await api().patch(`${ROOMS}/${roomId}/messages/${messageId}`).set('Authorization', bearer('member')).send({ content: 'edited' }).expect(200);
+    await api().delete(`${ROOMS}/${roomId}/messages/${messageId}`).set('Authorization', bearer('member')).expect(200);
+    const history = await api().get(`${ROOMS}/${roomId}/messages`).set('Authorization', bearer('owner')).expect(200);
+    expect(history.body.messages.at(-1)).toMatchObject({ message_id: messageId, is_deleted: true });
+  }
+
+  it('answers room ids that are not the server’s UUIDs with 400, before any store is asked', async () => {
+    const bad = ['no-such-room', `${UNKNOWN_ROOM}:dedup:mallory:x`, `${roomId}:members`, `${roomId}:info`, '*', UNKNOWN_ROOM.replace(/0/g, 'A')];
+    for (const id of bad) {
+      const path = `${ROOMS}/${encodeURIComponent(id)}`;
+      for (const call of [
+        api().get(path),
+        api().get(`${path}/members`),
+        api().post(`${path}/members`).send({ user_id: 'x' }),
+        api().delete(`${path}/members/owner`),
+        api().get(`${path}/messages`),
+        api().post(`${path}/messages`).send({ content: 'hi' }),
+      ]) {
+        const response = await call.set('Authorization', bearer('owner'));
+        expect({ id, status: response.status, message: response.body.message }).toEqual({
+          id,
+          status: 400,
+          message: expect.stringContaining('room_id'),
+        });
+      }
+    }
+    await api().get(`${ROOMS}/${UNKNOWN_ROOM}`).set('Authorization', bearer('owner')).expect(404);
+  });
+
+  it('refuses client ids outside `A–Z a–z 0–9 . _ : -` (1–128) on REST and in frames', async () => {
+    const post = (body: object) => api().post(`${ROOMS}/${roomId}/messages`).set('Authorization', bearer('member')).send(body);
+    for (const clientMsgId of ['', 'a b', 'é', 'x\ny', 'x'.repeat(129), '{a}', '*']) {
+      const refused = await post({ content: 'hi', client_msg_id: clientMsgId }).expect(400);
+      expect(refused.body.message).toContain('client_msg_id');
+    }
+    const client = await TestClient.connect(app().ws, token('member'));
+    await join(client, roomId);
+    for (const clientMsgId of ['a b', 'x'.repeat(129)]) {
+      const answers = await answersTo(client, JSON.stringify({ type: 'send_message', room_id: roomId, content: 'hi', client_msg_id: clientMsgId }));
+      expect(answers).toEqual([expect.objectContaining({ type: 'error', code: 'invalid_frame', message: expect.stringContaining('client_msg_id') })]);
+    }
+    // `eve` + `x:c1` and `eve:x` + `c1` are two messages, not one and a duplicate.
+    await post({ content: 'one', client_msg_id: 'x:c1' }).expect(201);
+    await post({ content: 'two', client_msg_id: 'x.c1_-' }).expect(201);
+    await client.close();
+  });
+
+  it('refuses text with a lone surrogate anywhere, on REST (400) and in frames (invalid_frame), and the room keeps working', async () => {
+    const lone = ['\ud800', 'a\udfffb', '\udc00\ud800'];
+    for (const text of lone) {
+      const bodies: Array<[string, string, object]> = [
+        ['post', `${ROOMS}/${roomId}/messages`, { content: text }],
+        ['post', `${ROOMS}/${roomId}/messages`, { content: 'ok', client_msg_id: text }],
+        ['post', ROOMS, { room_type: 'team', room_name: text }],
+        ['post', ROOMS, { room_type: 'team', description: text }],
+        ['post', ROOMS, { room_type: 'team', member_ids: ['ok', text] }],
+        ['post', ROOMS, { room_type: 'team', [text]: 1 }],
+        ['post', `${ROOMS}/${roomId}/members`, { user_id: text }],
+      ];
+      for (const [, path, body] of bodies) {
+        const response = await api().post(path).set('Authorization', bearer('owner')).send(body);
+        expect({ path, status: response.status }).toEqual({ path, status: 400 });
+      }
+      const removal = await api()
+        .delete(`${ROOMS}/${roomId}/members/${encodePath(text)}`)
+        .set('Authorization', bearer('owner'));
+      expect(removal.status).toBe(400);
+    }
+    const client = await TestClient.connect(app().ws, token('member'));
+    await join(client, roomId);
+    for (const frame of [
+      { type: 'send_message', room_id: roomId, content: '\ud800' },
+      { type: 'typing', room_id: roomId, '\ud800': true },
+      { type: 'join_room', room_id: roomId, since: { seq: 0, epoch: '\udfff' } },
+    ]) {
+      const answers = await answersTo(client, JSON.stringify(frame));
+      expect(answers).toEqual([expect.objectContaining({ type: 'error', code: 'invalid_frame', message: expect.stringContaining('Unicode') })]);
+    }
+    await expectServed(client);
+    await client.close();
+    await expectRoomWorks();
+  });
+
+  it('refuses a room id that is not a UUID in join_room, leave_room, typing and send_message with invalid_frame', async () => {
+    const client = await TestClient.connect(app().ws, token('member'));
+    for (const type of ['join_room', 'leave_room', 'typing', 'send_message']) {
+      for (const bad of ['r', `${roomId}:members`, roomId.toUpperCase(), `${roomId} `]) {
+        const answers = await answersTo(client, JSON.stringify({ type, room_id: bad, content: 'hi' }));
+        expect(answers).toEqual([expect.objectContaining({ type: 'error', code: 'invalid_frame', message: expect.stringContaining('room_id') })]);
+      }
+    }
+    await client.close();
+  });
+
+  describe('property: no body or path makes the service fail', () => {
+    const hostileText = fc.oneof(
+      fc.string({ maxLength: 20 }),
+      fc.constantFrom('\ud800', 'a\udfff', ':', '\n', '\u0000', '*', '{x}', '../..', '%', '__proto__', 'constructor', 'prototype', 'x'.repeat(5000)),
+    );
+    const hostileValue: fc.Arbitrary<unknown> = fc.oneof(
+      hostileText,
+      fc.integer(),
+      fc.double(),
+      fc.constantFrom(1e308, -0, Number.MAX_SAFE_INTEGER + 2, 1e21),
+      fc.boolean(),
+      fc.constant(null),
+      fc.array(hostileText, { maxLength: 4 }),
+      fc.dictionary(hostileText, hostileText, { maxKeys: 3 }),
+    );
+    const field = fc.constantFrom('room_type', 'room_name', 'description', 'member_ids', 'user_id', 'content', 'client_msg_id', 'message_type', 'parent_message_id', '__proto__', 'constructor');
+    /** A JSON body as raw text, so `__proto__` arrives as a key like from any client. */
+    const rawBody = fc.dictionary(field, hostileValue, { maxKeys: 5 }).map((fields) => {
+      const parts = Object.entries(fields).map(([key, value]) => `${JSON.stringify(key)}:${JSON.stringify(value) ?? 'null'}`);
+      return `{${parts.join(',')}}`;
+    });
+    const route = fc.constantFrom(
+      ['post', ROOMS],
+      ['post', `${ROOMS}/:room/members`],
+      ['post', `${ROOMS}/:room/messages`],
+      ['patch', `${ROOMS}/:room/messages/:id`],
+    );
+
+    it('for any JSON body on any route: no 5xx, no ERROR log, and the room still works', async () => {
+      await fc.assert(
+        fc.asyncProperty(route, rawBody, async ([method, path], body) => {
+          const url = path.replace(':room', roomId).replace(':id', 'some-message');
+          const call = method === 'post' ? api().post(url) : api().patch(url);
+          const response = await call.set('Authorization', bearer('member')).set('Content-Type', 'application/json').send(body);
+          expect(response.status).toBeLessThan(500);
+        }),
+        { numRuns: 60 },
+      );
+      expect(({} as Record<string, unknown>).x).toBeUndefined();
+      expect(app().logs.errors()).toEqual([]);
+      await expectRoomWorks();
+    }, 60_000);
+
+    it('for any path parameters: no 5xx, no ERROR log, and the room still works', async () => {
+      const segment = fc.oneof(hostileText, fc.constant(roomId), fc.constant(UNKNOWN_ROOM)).map(encodePath);
+      await fc.assert(
+        fc.asyncProperty(segment, segment, fc.constantFrom('get', 'delete', 'patch'), async (room, id, method) => {
+          const paths = [`${ROOMS}/${room}`, `${ROOMS}/${room}/members`, `${ROOMS}/${room}/messages?before_message_id=${id}&limit=${id}`];
+          const target = method === 'get' ? paths : [`${ROOMS}/${room}/members/${id}`, `${ROOMS}/${room}/messages/${id}`];
+          for (const path of target) {
+            const call = method === 'get' ? api().get(path) : method === 'delete' ? api().delete(path) : api().patch(path).send({ content: 'x' });
+            const response = await call.set('Authorization', bearer('outsider'));
+            expect({ path, status: response.status < 500 }).toEqual({ path, status: true });
+          }
+        }),
+        { numRuns: 60 },
+      );
+      expect(app().logs.errors()).toEqual([]);
+      await expectRoomWorks();
+    }, 60_000);
+  });
+});
+
+describe('tokens never reach a log line', () => {
+  const app = useLoggedApp(async () => ({ CORS_ORIGINS: 'http://allowed.example' }));
+
+  it('logs none of the tokens it was given, on any path, error paths included', async () => {
+    const given = [
+      token('alice'),
+      token('alice', { expiresInS: -3600 }),
+      token('alice', { secret: 'another-secret-0123456789abcdef' }),
+      `${token('alice').slice(0, -4)}AAAA`,
+      'not.a.jwt-secret-looking-token',
+    ];
+    const { port } = new URL(app().http);
+    const roomId = (await request(app().http).post(ROOMS).set('Authorization', `Bearer ${given[0]}`).send({ room_type: 'team' })).body
+      .room_id as string;
+    const answered: string[][] = [];
+    for (const jwt of given) {
+      const statusLines = await Promise.all([
+        rawRequest(app().http, `GET //a:b/api/v1/chats/ws?token=${jwt} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`),
+        rawRequest(app().http, `GET http://[::1/api/v1/chats/ws?token=${jwt} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`),
+        rawRequest(app().http, `GET /api/v1/chats/ws?token=${jwt}&token=%ZZ HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`),
+        rawRequest(app().http, `GET /api/v1/chats/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nAuthorization: Bearer ${jwt}\r\nSec-WebSocket-Protocol: access_token, ${jwt}\r\n\r\n`),
+        rawRequest(app().http, `GET /api/v1/chats/ws?token=${jwt} HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`),
+        rawRequest(app().http, `GET /nowhere?token=${jwt} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${jwt}\r\nConnection: close\r\n\r\n`),
+        rawRequest(app().http, `GET ${ROOMS}/%E0%A4%A?token=${jwt} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${jwt}\r\nConnection: close\r\n\r\n`),
+        rawRequest(app().http, `POST ${ROOMS}?token=${jwt} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${jwt}\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{"bad":`),
+      ]);
+      answered.push(statusLines);
+      await request(app().http).get(`${ROOMS}/${roomId}/messages?token=${jwt}`).set('Authorization', `Bearer ${jwt}`);
+    }
+    const client = await TestClient.connect(`ws://127.0.0.1:${port}/api/v1/chats/ws`, given[0]);
+    for (const jwt of given) {
+      client.send({ type: 'refresh_token', token: jwt });
+      await client.next(jwt === given[0] ? 'token_refreshed' : 'error');
+    }
+    await client.close();
+    const logged = app().logs.lines.map((line) => line.text).join('\n');
+    expect(app().logs.lines.length).toBeGreaterThan(0);
+    for (const jwt of given) {
+      expect(logged).not.toContain(jwt);
+      for (const part of jwt.split('.').filter((p) => p.length >= 16)) expect(logged).not.toContain(part);
+    }
+    for (const statusLines of answered) {
+      // Not our path however it is written: answered without parsing it as a URL.
+      expect(statusLines[0]).toBe('HTTP/1.1 404 Not Found');
+      for (const [i, line] of statusLines.entries()) expect(`${i} ${line}`).toMatch(/^\d HTTP\/1\.1 [1-5]\d\d /);
+    }
+  });
+});

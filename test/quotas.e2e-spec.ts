@@ -1,0 +1,184 @@
+import { Redis } from 'ioredis';
+import request from 'supertest';
+import type { Environment } from '../src/config/environment.js';
+import { LimitKeys } from '../src/redis/limit-keys.js';
+import { type Instance as RunningApp, startInstance as startApp } from './support/instances.js';
+import { handshake } from './support/handshake.js';
+import { redisUrl, uniquePrefix } from './support/redis.js';
+import { token } from './support/tokens.js';
+import { TestClient } from './support/ws-client.js';
+
+/** Quotas, paged lists and the one direct room per pair (PROTOCOL §5 "Limits"), on memory and on Redis. */
+
+const ROOMS = '/api/v1/chats/rooms';
+const QUOTAS: Environment = {
+  MAX_ROOMS_CREATED_PER_USER: 3,
+  ROOMS_CREATED_PER_MINUTE: 5,
+  MAX_MEMBERS_PER_ROOM: 3,
+  MAX_ROOMS_PER_USER: 4,
+};
+
+const bearer = (user: string, role?: string) => `Bearer ${token(user, { role })}`;
+const ids = (body: unknown) => (body as Array<{ user_id: string }>).map((m) => m.user_id);
+
+describe.each([
+  ['memory', async (): Promise<Environment> => ({})],
+  ['Redis', async (): Promise<Environment> => ({ REDIS_URL: await redisUrl(), REDIS_KEY_PREFIX: uniquePrefix() })],
+])('quotas and paging on %s', (_, storage) => {
+  let running: RunningApp;
+  beforeAll(async () => (running = await startApp({ ...QUOTAS, ...(await storage()) })));
+  afterAll(() => running.close());
+  const api = () => request(running.http);
+  const create = (owner: string, members: string[], roomType = 'team', role?: string) =>
+    api().post(ROOMS).set('Authorization', bearer(owner, role)).send({ room_type: roomType, member_ids: members });
+  const add = (roomId: string, by: string, userId: string, role?: string) =>
+    api().post(`${ROOMS}/${roomId}/members`).set('Authorization', bearer(by, role)).send({ user_id: userId });
+  const limitReached = { statusCode: 409, error: 'Conflict', message: expect.any(String) };
+
+  it('lets a user create MAX_ROOMS_CREATED_PER_USER rooms, then answers 409; service tokens are exempt', async () => {
+    for (let i = 0; i < 3; i++) await create('maker', []).expect(201);
+    expect((await create('maker', []).expect(409)).body).toEqual(limitReached);
+    for (let i = 0; i < 4; i++) await create('backend', [], 'team', 'service').expect(201);
+  });
+
+  it('answers 429 with Retry-After past ROOMS_CREATED_PER_MINUTE, refused attempts included', async () => {
+    for (let i = 0; i < 3; i++) await create('hasty', []).expect(201);
+    for (let i = 0; i < 2; i++) await create('hasty', []).expect(409);
+    const refused = await create('hasty', []).expect(429);
+    expect(refused.body).toEqual({ statusCode: 429, error: 'Too Many Requests', message: expect.any(String) });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+  });
+
+  it('keeps a room within MAX_MEMBERS_PER_ROOM, at creation and when adding', async () => {
+    expect((await create('crowd-a', ['m1', 'm2', 'm3']).expect(409)).body).toEqual(limitReached);
+    const roomId = (await create('crowd-b', ['m1', 'm2']).expect(201)).body.room_id as string;
+    expect((await add(roomId, 'crowd-b', 'm3').expect(409)).body).toEqual(limitReached);
+    expect((await add(roomId, 'backend', 'm3', 'service').expect(409)).body).toEqual(limitReached);
+    await add(roomId, 'crowd-b', 'm2').expect(201);
+  });
+
+  it('puts no user in more than MAX_ROOMS_PER_USER rooms, whoever adds them', async () => {
+    for (const owner of ['o1', 'o2', 'o3']) await create(owner, ['victim']).expect(201);
+    const fourth = (await create('o4', []).expect(201)).body.room_id as string;
+    await add(fourth, 'o4', 'victim').expect(201);
+    expect((await create('o5', ['victim']).expect(409)).body).toEqual(limitReached);
+    const fifth = (await create('o6', []).expect(201)).body.room_id as string;
+    expect((await add(fifth, 'o6', 'victim').expect(409)).body).toEqual(limitReached);
+    const listed = await api().get(ROOMS).set('Authorization', bearer('victim')).expect(200);
+    expect(listed.body.total).toBe(4);
+  });
+
+  it('pages GET /rooms with limit and an opaque cursor, most recently joined first', async () => {
+    const made: string[] = [];
+    for (const owner of ['p1', 'p2', 'p3', 'p4']) {
+      const roomId = (await create(owner, []).expect(201)).body.room_id as string;
+      await add(roomId, owner, 'pager').expect(201);
+      made.push(roomId);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const query: Record<string, string | number> = cursor === null ? { limit: 3 } : { limit: 3, cursor };
+      const page = await api().get(ROOMS).query(query).set('Authorization', bearer('pager')).expect(200);
+      expect(page.body.total).toBe(4);
+      seen.push(...(page.body.rooms as Array<{ room_id: string }>).map((room) => room.room_id));
+      cursor = page.body.next as string | null;
+      pages += 1;
+    } while (cursor !== null);
+    expect(pages).toBe(2);
+    expect(new Set(seen)).toEqual(new Set(made));
+    expect(seen).toHaveLength(4);
+    for (const query of [{ limit: 0 }, { limit: 201 }, { limit: 'x' }, { cursor: 'not a cursor' }, { cursor: 'bzk5OTk5OTk5OQ' }]) {
+      await api().get(ROOMS).query(query).set('Authorization', bearer('pager')).expect(400);
+    }
+  });
+
+  it('pages GET /rooms/:id/members as a bare array with X-Total-Count and X-Next-Cursor', async () => {
+    const roomId = (await create('host', ['g1', 'g2']).expect(201)).body.room_id as string;
+    const first = await api()
+      .get(`${ROOMS}/${roomId}/members`)
+      .query({ limit: 2 })
+      .set('Authorization', bearer('g1'))
+      .set('Origin', 'http://localhost:3000')
+      .expect(200);
+    expect(first.headers['access-control-expose-headers']).toContain('X-Next-Cursor');
+    expect(first.body).toHaveLength(2);
+    expect(first.headers['x-total-count']).toBe('3');
+    const cursor = first.headers['x-next-cursor'] as string;
+    expect(cursor).toEqual(expect.any(String));
+    const second = await api().get(`${ROOMS}/${roomId}/members`).query({ limit: 2, cursor }).set('Authorization', bearer('g1')).expect(200);
+    expect(second.headers['x-next-cursor']).toBeUndefined();
+    expect([...ids(first.body), ...ids(second.body)].sort()).toEqual(['g1', 'g2', 'host']);
+    const whole = await api().get(`${ROOMS}/${roomId}/members`).set('Authorization', bearer('g1')).expect(200);
+    expect(ids(whole.body).sort()).toEqual(['g1', 'g2', 'host']);
+    expect(whole.headers['x-next-cursor']).toBeUndefined();
+  });
+
+  it('keeps one direct room per pair: creating it again, from either side, answers 200 with the same room', async () => {
+    const first = await create('dora', ['dan'], 'direct').expect(201);
+    const again = await create('dora', ['dan'], 'direct').expect(200);
+    const reverse = await create('dan', ['dora'], 'direct').expect(200);
+    expect(again.body.room_id).toBe(first.body.room_id);
+    expect(reverse.body.room_id).toBe(first.body.room_id);
+    const racing = await Promise.all([1, 2, 3].map(() => create('eli', ['eve:x'], 'direct')));
+    expect(new Set(racing.map((r) => r.body.room_id)).size).toBe(1);
+    expect(racing.map((r) => r.status).sort()).toEqual([200, 200, 201]);
+    // Ids that a plain join would confuse (`a:b` + `c` and `a` + `b:c`) are different pairs.
+    const left = await create('a:b', ['c'], 'direct').expect(201);
+    const right = await create('a', ['b:c'], 'direct').expect(201);
+    expect(left.body.room_id).not.toBe(right.body.room_id);
+  });
+
+  it('brings back a user who left their direct room when it is created again', async () => {
+    const roomId = (await create('fay', ['finn'], 'direct').expect(201)).body.room_id as string;
+    await api().delete(`${ROOMS}/${roomId}/members/finn`).set('Authorization', bearer('finn')).expect(204);
+    const again = await create('fay', ['finn'], 'direct').expect(200);
+    expect(again.body.room_id).toBe(roomId);
+    expect([...(again.body.member_ids as string[])].sort()).toEqual(['fay', 'finn']);
+  });
+});
+
+describe('limits across two instances on one Redis', () => {
+  const prefix = uniquePrefix();
+  let instances: RunningApp[] = [];
+  let url = '';
+  beforeAll(async () => {
+    url = await redisUrl();
+    const env = { REDIS_URL: url, REDIS_KEY_PREFIX: prefix, REST_RATE_LIMIT_PER_MINUTE: 4, MAX_CONNECTIONS_PER_USER: 2 };
+    instances = await Promise.all([startApp(env), startApp(env)]);
+  });
+  afterAll(() => Promise.all(instances.map((instance) => instance.close())));
+
+  it('counts a user’s REST requests across instances', async () => {
+    for (const instance of [0, 1, 0, 1]) {
+      await request(instances[instance].http).get(ROOMS).set('Authorization', bearer('roamer')).expect(200);
+    }
+    await request(instances[1].http).get(ROOMS).set('Authorization', bearer('roamer')).expect(429);
+    await request(instances[0].http).get(ROOMS).set('Authorization', bearer('roamer')).expect(429);
+    await request(instances[0].http).get(ROOMS).set('Authorization', bearer('homebody')).expect(200);
+  });
+
+  it('counts a user’s connections across instances, and frees a slot when one closes', async () => {
+    const a = await TestClient.connect(instances[0].ws, token('tabs'));
+    const b = await TestClient.connect(instances[1].ws, token('tabs'));
+    expect(await handshake(`${instances[0].ws}?token=${token('tabs')}`)).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    await b.close();
+    const deadline = Date.now() + 3000;
+    let status = 0;
+    while (status !== 101 && Date.now() < deadline) status = (await handshake(`${instances[0].ws}?token=${token('tabs')}`)).status;
+    expect(status).toBe(101);
+    await a.close();
+  });
+
+  it('ignores the slots of an instance that stopped renewing them (crashed)', async () => {
+    const redis = new Redis(url);
+    const key = new LimitKeys(prefix).connections('ghosted');
+    await redis.zadd(key, Date.now() - 1000, 'dead-instance-1', Date.now() - 1, 'dead-instance-2');
+    const a = await TestClient.connect(instances[0].ws, token('ghosted'));
+    const b = await TestClient.connect(instances[1].ws, token('ghosted'));
+    expect(await redis.zcard(key)).toBe(2);
+    await Promise.all([a.close(), b.close()]);
+    await redis.quit();
+  });
+});
