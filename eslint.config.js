@@ -20,14 +20,15 @@ const FLOORS = {
   limits: ['core', 'config', 'redis'],
   presence: ['core', 'config', 'metrics', 'redis', 'bus'],
   messages: ['core', 'config', 'metrics', 'redis', 'bus', 'presence'],
-  rooms: ['core', 'config', 'metrics', 'redis', 'bus', 'presence', 'messages'],
+  users: ['core', 'config', 'redis'],
+  rooms: ['core', 'config', 'metrics', 'redis', 'limits', 'bus', 'presence', 'messages', 'users'],
   health: ['core', 'config', 'instance', 'redis'],
   docs: ['core', 'config', 'metrics'],
   demo: ['core', 'config'],
 };
 
 /** Folders below the socket edge know nothing of sockets. */
-const SOCKETLESS = ['core', 'config', 'logging', 'metrics', 'instance', 'redis', 'limits', 'bus', 'presence', 'messages', 'rooms'];
+const SOCKETLESS = ['core', 'config', 'logging', 'metrics', 'instance', 'redis', 'limits', 'bus', 'presence', 'messages', 'users', 'rooms'];
 
 const floorRules = Object.entries(FLOORS).map(([folder, below]) => ({
   files: [`src/${folder}/**/*.ts`],

@@ -3,7 +3,16 @@ import type { MetricsService } from '../metrics/metrics.service.js';
 import { RedisService } from '../redis/redis.service.js';
 import { BusListeners } from './bus-listeners.js';
 import type { RoomBus } from './room-bus.js';
-import { decodeRoomEvent, encodeRoomEvent, type RoomEvent, type RoomEventListener } from '../core/room-event.js';
+import {
+  decodeRoomEvent,
+  decodeUserEvent,
+  encodeRoomEvent,
+  encodeUserEvent,
+  type RoomEvent,
+  type RoomEventListener,
+  type UserEvent,
+  type UserEventListener,
+} from '../core/room-event.js';
 
 /** SUBSCRIBE attempts on a working connection before a join is refused. */
 const SUBSCRIBE_ATTEMPTS = 2;
@@ -22,6 +31,7 @@ export class RedisBus implements RoomBus, OnModuleInit {
   private readonly logger = new Logger(RedisBus.name);
   private readonly listeners = new BusListeners();
   private readonly rooms = new Set<string>();
+  private readonly users = new Set<string>();
   /** Payloads on room channels that were not well-formed room events of that room, dropped since start. */
   private droppedCount = 0;
 
@@ -95,7 +105,47 @@ export class RedisBus implements RoomBus, OnModuleInit {
     }
   }
 
+  onUserEvent(listener: UserEventListener): void {
+    this.listeners.onUserEvent(listener);
+  }
+
+  async subscribeUser(userId: string): Promise<void> {
+    this.users.add(userId);
+    if (this.redis.subscriber.status !== 'ready') return;
+    await this.redis.subscriber.subscribe(this.redis.keys.userChannel(userId)).catch((error: unknown) => {
+      this.logger.warn(`could not subscribe user ${userId}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+  }
+
+  async unsubscribeUser(userId: string): Promise<void> {
+    this.users.delete(userId);
+    if (this.redis.subscriber.status !== 'ready') return;
+    await this.redis.subscriber.unsubscribe(this.redis.keys.userChannel(userId)).catch(() => undefined);
+  }
+
+  /** Like a room's publish: without a working subscription, this instance's own connections get it directly. */
+  async publishToUser(userId: string, event: UserEvent): Promise<void> {
+    let published = false;
+    if (this.redis.client.status === 'ready') {
+      published = await this.redis.client
+        .publish(this.redis.keys.userChannel(userId), encodeUserEvent(event))
+        .then(() => true)
+        .catch(() => false);
+    }
+    if (!published || this.redis.subscriber.status !== 'ready') {
+      queueMicrotask(() => {
+        if (this.users.has(userId)) this.listeners.emitToUser(userId, event);
+      });
+    }
+  }
+
   private receive(channel: string, payload: string): void {
+    const userId = this.redis.keys.userOfChannel(channel);
+    if (userId !== undefined) {
+      const event = this.users.has(userId) ? decodeUserEvent(payload) : undefined;
+      if (event) this.listeners.emitToUser(userId, event);
+      return;
+    }
     const roomId = this.redis.keys.roomOfChannel(channel);
     if (roomId === undefined || !this.rooms.has(roomId)) return;
     const event = decodeRoomEvent(payload, roomId);
@@ -109,7 +159,10 @@ export class RedisBus implements RoomBus, OnModuleInit {
   }
 
   private async resubscribe(): Promise<void> {
-    const channels = [...this.rooms].map((roomId) => this.redis.keys.channel(roomId));
+    const channels = [
+      ...[...this.rooms].map((roomId) => this.redis.keys.channel(roomId)),
+      ...[...this.users].map((userId) => this.redis.keys.userChannel(userId)),
+    ];
     if (channels.length > 0) {
       // A failure here is a connection lost again: its next `ready` runs this once more.
       await this.redis.subscriber.subscribe(...channels).catch((error: unknown) => {

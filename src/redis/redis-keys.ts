@@ -52,6 +52,27 @@ export class RedisKeys {
     return `${this.prefix}chat:user:{${keyPart(userId)}}:rooms`;
   }
 
+  /** A user's profile in the user directory (JSON). */
+  userProfile(userId: string): string {
+    return `${this.prefix}chat:user:{${keyPart(userId)}}:profile`;
+  }
+
+  /** The user id of an email (already normalized), in the email's own slot. */
+  emailIndex(email: string): string {
+    return `${this.prefix}chat:email:{${keyPart(email)}}`;
+  }
+
+  /** Pub/sub channel of a user's events (added to a room, a room changed, unread counts). */
+  userChannel(userId: string): string {
+    return `${this.prefix}chat:user:${userId}`;
+  }
+
+  /** The user id of a user channel, or undefined for a channel that is not a user's. */
+  userOfChannel(channel: string): string | undefined {
+    const prefix = `${this.prefix}chat:user:`;
+    return channel.startsWith(prefix) ? channel.slice(prefix.length) : undefined;
+  }
+
   dedup(roomId: string, senderId: string, clientMsgId: string): string {
     return `${this.roomBase(roomId)}:dedup:${composeKey(senderId, clientMsgId)}`;
   }

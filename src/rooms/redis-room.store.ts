@@ -1,6 +1,6 @@
 import { LimitKeys } from '../redis/limit-keys.js';
 import { RedisService } from '../redis/redis.service.js';
-import { ADD_MEMBER, CREATE, LIST_FOR_USER } from './room.scripts.js';
+import { ADD_MEMBER, CREATE } from './room.scripts.js';
 import type {
   AddOutcome,
   CreateLimits,
@@ -76,16 +76,32 @@ export class RedisRoomStore implements RoomStore {
     return info === null ? undefined : { ...(JSON.parse(info) as Room), member_ids: memberIds };
   }
 
-  /** One round trip: a script reads a page of the user's room ids and every room's info and members. */
+  /** A page of the user's room ids, then those rooms: two round trips, each command in one slot. */
   async listForUser(userId: string, offset: number, limit: number): Promise<Page<Room>> {
-    const { keys } = this.redis;
-    const [total, rooms] = (await this.redis.call(() =>
-      this.redis.run(LIST_FOR_USER, [keys.userRooms(userId)], [keys.roomPrefix(), offset, offset + limit - 1]),
-    )) as [number, Array<[string, string | null, string[]]>];
-    const items = rooms.flatMap(([, info, memberIds]) =>
-      info ? [{ ...(JSON.parse(info) as Room), member_ids: memberIds }] : [],
+    const { client, keys } = this.redis;
+    const [ids, total] = await this.redis.call(() =>
+      Promise.all([client.zrevrange(keys.userRooms(userId), offset, offset + limit - 1), client.zcard(keys.userRooms(userId))]),
     );
-    return { items, total };
+    const rooms = await this.getMany(ids);
+    return { items: rooms.filter((room): room is Room => room !== undefined), total };
+  }
+
+  /** A GET and an HKEYS per room, pipelined: one round trip, each command in its room's slot. */
+  async getMany(roomIds: string[]): Promise<Array<Room | undefined>> {
+    if (roomIds.length === 0) return [];
+    const { client, keys } = this.redis;
+    const pipeline = client.pipeline();
+    for (const roomId of roomIds) pipeline.get(keys.room(roomId, 'info')).hkeys(keys.room(roomId, 'members'));
+    const replies = (await this.redis.call(() => pipeline.exec())) ?? [];
+    for (const [error] of replies) if (error) throw error;
+    return roomIds.map((_, i) => {
+      const info = replies[2 * i][1] as string | null;
+      return info === null ? undefined : { ...(JSON.parse(info) as Room), member_ids: replies[2 * i + 1][1] as string[] };
+    });
+  }
+
+  async roomIdsOf(userId: string): Promise<string[]> {
+    return this.redis.call(() => this.redis.client.zrevrange(this.redis.keys.userRooms(userId), 0, -1));
   }
 
   /** In the order members joined (ties by user id), so pages are stable. */

@@ -1,20 +1,6 @@
 /**
  * Lua scripts of `RedisRoomStore`.
  *
- * LIST_FOR_USER: a page of a user's rooms, most recently joined first, in
- * one round trip. KEYS: the user's rooms sorted set. ARGV: the key prefix
- * of a room (`<prefix>chat:{`; a room's keys are `<that><room id>}:<part>`), the first index, the last index.
- * Returns {total, {{room id, info JSON or false, member ids}, …}}. Reads only.
- */
-export const LIST_FOR_USER = `
-local rooms = {}
-for _, id in ipairs(redis.call('ZREVRANGE', KEYS[1], ARGV[2], ARGV[3])) do
-  local base = ARGV[1] .. id .. '}'
-  table.insert(rooms, {id, redis.call('GET', base .. ':info'), redis.call('HKEYS', base .. ':members')})
-end
-return {redis.call('ZCARD', KEYS[1]), rooms}`;
-
-/**
  * CREATE: a room with its members, unless a limit refuses it.
  * KEYS: room info, room members hash, the owner's rooms-created counter,
  * the direct pair key (unused unless ARGV[3] is '1'), then each member's
