@@ -58,14 +58,14 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
     private readonly userEvents: UserEventsListener,
   ) {}
 
-  /** `connected` goes out once the user's events reach this connection. */
+  /** `connected` goes out once the user's events reach this connection and the token's profile claims are remembered. */
   async handleConnection(socket: WebSocket): Promise<void> {
     const connection = this.connection(socket);
     const update = profileUpdate(connection.session);
-    if (update) {
-      this.users.remember(update).catch((error: unknown) => this.logger.warn(`Could not remember a profile: ${String(error)}`));
-    }
-    await this.userEvents.opened(connection);
+    await Promise.all([
+      update && this.users.remember(update).catch((error: unknown) => this.logger.warn(`Could not remember a profile: ${String(error)}`)),
+      this.userEvents.opened(connection),
+    ]);
     connection.send({
       type: 'connected',
       message: 'WebSocket connection established',

@@ -1,6 +1,6 @@
 import { CallHandler, ExecutionContext, Injectable, Logger, NestInterceptor } from '@nestjs/common';
 import type { Request } from 'express';
-import type { Observable } from 'rxjs';
+import { from, mergeMap, type Observable } from 'rxjs';
 import type { Session } from '../auth/session.js';
 import type { ProfileUpdate } from '../users/user-directory.store.js';
 import { UsersService } from '../users/users.service.js';
@@ -11,7 +11,11 @@ export function profileUpdate(session: Session): ProfileUpdate | undefined {
   return { user_id: session.userId, ...session.profile };
 }
 
-/** REST: remembers the profile claims of the caller's token in the user directory, without holding the request up. */
+/**
+ * REST: remembers the profile claims of the caller's token in the user
+ * directory before the route runs (a write only when they changed since this
+ * process last wrote them); a failure to write does not fail the request.
+ */
 @Injectable()
 export class RememberProfileInterceptor implements NestInterceptor {
   private readonly logger = new Logger(RememberProfileInterceptor.name);
@@ -21,7 +25,8 @@ export class RememberProfileInterceptor implements NestInterceptor {
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const session = context.switchToHttp().getRequest<Request & { session?: Session }>().session;
     const update = session && profileUpdate(session);
-    if (update) this.users.remember(update).catch((error: unknown) => this.logger.warn(`Could not remember a profile: ${String(error)}`));
-    return next.handle();
+    if (!update) return next.handle();
+    const remembered = this.users.remember(update).catch((error: unknown) => this.logger.warn(`Could not remember a profile: ${String(error)}`));
+    return from(remembered).pipe(mergeMap(() => next.handle()));
   }
 }
