@@ -158,6 +158,17 @@ export function describeMessageStoreContract(
       }
     });
 
+    it('tells each room’s seq and latest message as it is now (edited, deleted), in the order asked', async () => {
+      const [busy, quiet] = [newRoom(), newRoom()];
+      await one.store.append(draft(busy, 'first'), WINDOW_MS);
+      const { message } = await one.store.append(draft(busy, 'second'), WINDOW_MS);
+      expect(await one.store.latest([quiet, busy])).toEqual([{ seq: 0, message: null }, { seq: 2, message }]);
+      const deleted = { ...message, content: '', is_deleted: true, updated_at: new Date(Date.parse(message.updated_at) + 1).toISOString() };
+      expect(await one.store.replace(deleted, message, 'message_deleted')).toBe(true);
+      const two = await deployment.open();
+      expect(await two.store.latest([busy])).toEqual([{ seq: 2, message: deleted }]);
+    });
+
     it('reads up to limit messages after a seq, oldest first, complete while nothing was dropped', async () => {
       const roomId = newRoom();
       const sent: Message[] = [];

@@ -4,17 +4,23 @@
 import { MemoryBus } from '../../src/bus/memory.bus.js';
 import { RedisBus } from '../../src/bus/redis.bus.js';
 import { MemoryMessageStore } from '../../src/messages/memory-message.store.js';
+import { MemoryReadStore } from '../../src/messages/memory-read.store.js';
+import { RedisReadStore } from '../../src/messages/redis-read.store.js';
 import { RedisMessageStore } from '../../src/messages/redis-message.store.js';
 import { MemoryPresenceStore } from '../../src/presence/memory-presence.store.js';
 import { RedisPresenceStore } from '../../src/presence/redis-presence.store.js';
 import { MemoryRoomStore } from '../../src/rooms/memory-room.store.js';
 import { RedisRoomStore } from '../../src/rooms/redis-room.store.js';
+import { MemoryUserDirectoryStore } from '../../src/users/memory-user-directory.store.js';
+import { RedisUserDirectoryStore } from '../../src/users/redis-user-directory.store.js';
 import { recordNestLogs } from '../support/logs.js';
 import { testSettings } from '../support/settings.js';
 import { describeMessageStoreContract } from './message-store.contract.js';
 import { describePresenceStoreContract } from './presence-store.contract.js';
+import { describeReadStoreContract } from './read-store.contract.js';
 import { RedisDeployment } from './redis-deployment.js';
 import { describeRoomStoreContract } from './room-store.contract.js';
+import { describeUserDirectoryContract } from './user-directory.contract.js';
 
 /** Long enough that no presence instance of a test is reaped while it runs. */
 const INSTANCE_TTL_MS = 60_000;
@@ -71,3 +77,27 @@ describePresenceStoreContract(
   },
   { shared: true },
 );
+
+describeUserDirectoryContract(MemoryUserDirectoryStore.name, async () => {
+  const store = new MemoryUserDirectoryStore();
+  return { open: async () => store, close: async () => undefined };
+});
+
+describeUserDirectoryContract(
+  RedisUserDirectoryStore.name,
+  async () => {
+    const redis = await RedisDeployment.start();
+    return { open: async () => new RedisUserDirectoryStore(await redis.instance()), cutOff: () => redis.cutOff(), close: () => redis.close() };
+  },
+  { shared: true },
+);
+
+describeReadStoreContract(MemoryReadStore.name, async () => {
+  const store = new MemoryReadStore();
+  return { open: async () => store, close: async () => undefined };
+});
+
+describeReadStoreContract(RedisReadStore.name, async () => {
+  const redis = await RedisDeployment.start();
+  return { open: async () => new RedisReadStore(await redis.instance()), close: () => redis.close() };
+});
