@@ -17,7 +17,7 @@ const FLOORS = {
   redis: ['core', 'config', 'metrics'],
   bus: ['core', 'config', 'metrics', 'redis'],
   auth: ['core', 'config'],
-  limits: ['core', 'config', 'redis'],
+  limits: ['core', 'config', 'metrics', 'redis'],
   presence: ['core', 'config', 'metrics', 'redis', 'bus'],
   messages: ['core', 'config', 'metrics', 'redis', 'bus', 'presence'],
   users: ['core', 'config', 'redis'],

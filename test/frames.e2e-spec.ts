@@ -8,8 +8,9 @@ const UNKNOWN_ROOM = '00000000-0000-4000-8000-000000000000';
 
 const errorOf = (code: string, message: unknown = expect.any(String)) => ({ type: 'error', code, message });
 
-describe('frames (PROTOCOL §2)', () => {
-  const chat = useInstances({ env: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 } });
+// Every frame's answer is the same whichever validator checks it.
+describe.each(['compiled', 'class-validator'])('frames (PROTOCOL §2), %s validator', (validator) => {
+  const chat = useInstances({ env: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000, FRAME_VALIDATOR: validator } });
   let client: TestClient;
 
   beforeEach(async () => {

@@ -8,8 +8,8 @@ import type { Frame, TestClient } from './support/ws-client.js';
 /** A room id of the right shape that no room has. */
 const UNKNOWN_ROOM = '00000000-0000-4000-8000-000000000000';
 
-describe('messages (PROTOCOL §2 "Messages", §3)', () => {
-  const chat = useInstances({ env: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000 } });
+describe.each(['compiled', 'class-validator'])('messages (PROTOCOL §2 "Messages", §3), %s validator', (validator) => {
+  const chat = useInstances({ env: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000, FRAME_VALIDATOR: validator } });
   let roomId: string;
   let alice: TestClient;
   let aliceTab: TestClient;

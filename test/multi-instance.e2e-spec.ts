@@ -172,7 +172,7 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
       client.socket.terminate();
       await client.closed;
     }
-    await waitFor(() => cluster.all[A].app.get(InstanceState).connections === 0, 5000, 'every ghost connection gone from A');
+    await waitFor(async () => cluster.all[A].app.get(InstanceState).connections === 0, 5000, 'every ghost connection gone from A');
 
     const newcomer = await cluster.connect('newcomer', B);
     const joined = await join(newcomer, roomId);

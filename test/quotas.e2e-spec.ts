@@ -2,7 +2,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import type { Environment } from '../src/config/environment.js';
 import { LimitKeys } from '../src/redis/limit-keys.js';
-import { type Instance as RunningApp, startInstance as startApp } from './support/instances.js';
+import { startInstance, type Instance } from './support/instances.js';
 import { handshake } from './support/handshake.js';
 import { redisUrl, uniquePrefix } from './support/redis.js';
 import { token } from './support/tokens.js';
@@ -25,8 +25,8 @@ describe.each([
   ['memory', async (): Promise<Environment> => ({})],
   ['Redis', async (): Promise<Environment> => ({ REDIS_URL: await redisUrl(), REDIS_KEY_PREFIX: uniquePrefix() })],
 ])('quotas and paging on %s', (_, storage) => {
-  let running: RunningApp;
-  beforeAll(async () => (running = await startApp({ ...QUOTAS, ...(await storage()) })));
+  let running: Instance;
+  beforeAll(async () => (running = await startInstance({ ...QUOTAS, ...(await storage()) })));
   afterAll(() => running.close());
   const api = () => request(running.http);
   const create = (owner: string, members: string[], roomType = 'team', role?: string) =>
@@ -141,12 +141,12 @@ describe.each([
 
 describe('limits across two instances on one Redis', () => {
   const prefix = uniquePrefix();
-  let instances: RunningApp[] = [];
+  let instances: Instance[] = [];
   let url = '';
   beforeAll(async () => {
     url = await redisUrl();
     const env = { REDIS_URL: url, REDIS_KEY_PREFIX: prefix, REST_RATE_LIMIT_PER_MINUTE: 4, MAX_CONNECTIONS_PER_USER: 2 };
-    instances = await Promise.all([startApp(env), startApp(env)]);
+    instances = await Promise.all([startInstance(env), startInstance(env)]);
   });
   afterAll(() => Promise.all(instances.map((instance) => instance.close())));
 

@@ -4,7 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import request from 'supertest';
 import type { Environment } from '../src/config/environment.js';
-import { type Instance as RunningApp, startInstance as startApp } from './support/instances.js';
+import { startInstance, type Instance } from './support/instances.js';
 import { createRoom } from './support/rest.js';
 import { token } from './support/tokens.js';
 
@@ -12,9 +12,9 @@ import { token } from './support/tokens.js';
 
 const ROOMS = '/api/v1/chats/rooms';
 
-function useApp(overrides: Environment = {}): () => RunningApp {
-  let running: RunningApp | undefined;
-  beforeAll(async () => (running = await startApp(overrides)));
+function useApp(overrides: Environment = {}): () => Instance {
+  let running: Instance | undefined;
+  beforeAll(async () => (running = await startInstance(overrides)));
   afterAll(() => running?.close());
   return () => {
     if (!running) throw new Error('not started');

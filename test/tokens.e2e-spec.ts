@@ -1,7 +1,7 @@
 import { JwtService } from '@nestjs/jwt';
 import request from 'supertest';
 import type { Environment } from '../src/config/environment.js';
-import { type Instance as RunningApp, startInstance as startApp } from './support/instances.js';
+import { startInstance, type Instance } from './support/instances.js';
 import { handshake } from './support/handshake.js';
 import { TEST_SECRET, token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
@@ -16,9 +16,9 @@ function signed(claims: Record<string, unknown>, secret = TEST_SECRET, header: R
   return new JwtService().sign(claims, { secret, algorithm: 'HS256', header: { alg: 'HS256', ...header } as never, noTimestamp: true });
 }
 
-function useApp(overrides: Environment = {}): () => RunningApp {
-  let running: RunningApp | undefined;
-  beforeAll(async () => (running = await startApp(overrides)));
+function useApp(overrides: Environment = {}): () => Instance {
+  let running: Instance | undefined;
+  beforeAll(async () => (running = await startInstance(overrides)));
   afterAll(() => running?.close());
   return () => {
     if (!running) throw new Error('not started');
@@ -27,7 +27,7 @@ function useApp(overrides: Environment = {}): () => RunningApp {
 }
 
 /** The REST status and the handshake status for one token. */
-async function answers(app: RunningApp, jwt: string): Promise<{ rest: number; upgrade: number }> {
+async function answers(app: Instance, jwt: string): Promise<{ rest: number; upgrade: number }> {
   const rest = await request(app.http).get('/api/v1/chats/rooms').set('Authorization', `Bearer ${jwt}`);
   const upgrade = await handshake(`${app.ws}?token=${encodeURIComponent(jwt)}`);
   return { rest: rest.status, upgrade: upgrade.status };
@@ -127,6 +127,6 @@ describe('key rotation', () => {
   });
 
   it('refuses a previous secret without an end, at start-up', async () => {
-    await expect(startApp({ JWT_PREVIOUS_SECRET: PREVIOUS_SECRET })).rejects.toThrow(/JWT_PREVIOUS_SECRET_UNTIL/);
+    await expect(startInstance({ JWT_PREVIOUS_SECRET: PREVIOUS_SECRET })).rejects.toThrow(/JWT_PREVIOUS_SECRET_UNTIL/);
   });
 });

@@ -66,7 +66,9 @@ function startServer({ script, env, nodeArgs = [] }) {
     });
     child.stdout.on('data', (chunk) => {
       keep(chunk);
-      const url = /Listening on (http:\/\/[\d.]+:\d+)/.exec(tail.join(''))?.[1];
+      // The service logs its address as JSON ("address"); the baseline prints "Listening on".
+      const match = /Listening on (http:\/\/[\d.]+:\d+)|"address":"(http:\/\/[\d.]+:\d+)"/.exec(tail.join(''));
+      const url = match?.[1] ?? match?.[2];
       if (url) {
         clearTimeout(timer);
         child.removeAllListeners('exit');

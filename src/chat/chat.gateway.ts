@@ -30,7 +30,7 @@ import {
   TypingFrame,
 } from './dto/frames.dto.js';
 import type { Reply } from './protocol.js';
-import { framePipe } from './validation.js';
+import { FramePipe } from './frame.pipe.js';
 import { WsErrorFilter } from './ws-error.filter.js';
 import { WsJwtGuard } from './ws-jwt.guard.js';
 
@@ -42,7 +42,7 @@ import { WsJwtGuard } from './ws-jwt.guard.js';
 @WebSocketGateway({ path: WS_PATH })
 @UseFilters(WsErrorFilter)
 @UseGuards(WsJwtGuard)
-@UsePipes(framePipe)
+@UsePipes(FramePipe)
 export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger(ChatGateway.name);
 

@@ -3,7 +3,7 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { lastValueFrom, type Observable } from 'rxjs';
+import { isObservable, lastValueFrom, type Observable } from 'rxjs';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { AuthError } from '../auth/session.js';
 import { ACCESS_TOKEN_PROTOCOL, TokenService } from '../auth/token.service.js';
@@ -16,8 +16,14 @@ import { toErrorFrame } from './ws-error.filter.js';
 /** A parsed client frame: a JSON object with a string `type`. */
 type Frame = Record<string, unknown> & { type: string; ref?: string };
 
+/** A frame ready for its handler, or the answer to a frame that cannot have one. */
+type Parsed = { frame: Frame } | { error: Reply; ref?: string };
+
 /** Keys that could reach an object's prototype; dropped while parsing. */
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+/** Any frame that could hold one of them (a JSON escape such as `\u005f` is always a backslash). */
+const UNSAFE_KEY_PATTERN = /__proto__|constructor|prototype|\\/;
+const dropUnsafeKeys = (key: string, value: unknown): unknown => (UNSAFE_KEYS.has(key) ? undefined : value);
 
 /**
  * Nest's `ws` adapter, made to speak PROTOCOL.md at the edge:
@@ -69,35 +75,43 @@ export class ChatWsAdapter extends WsAdapter {
     const connection = this.connections.get(socket);
     if (!connection) return socket.terminate();
     const byType = new Map(handlers.map((handler) => [handler.message as string, handler]));
-    let queue = Promise.resolve();
     socket.on('error', (error) => this.log.debug(`socket error: ${error.message}`));
-    let waiting = 0;
+    /** Frames not yet handled, oldest first; `draining` while one is being handled. */
+    const pending: Parsed[] = [];
+    let draining = false;
+    const drain = async () => {
+      draining = true;
+      for (let parsed = pending.shift(); parsed; parsed = pending.shift()) {
+        try {
+          if ('error' in parsed) connection.send(parsed.error, parsed.ref);
+          else await this.dispatch(connection, parsed.frame, byType, transform);
+        } catch (error) {
+          this.log.error(error);
+        }
+      }
+      draining = false;
+    };
     socket.on('message', (data, isBinary) => {
       connection.lastSeenAt = Date.now();
       let verdict = connection.limiter.take();
       if (verdict === 'abuse') return connection.close(CloseCode.policy, 'rate_limit_abuse');
       // Frames wait while earlier ones are handled; with a slow store, no more than a burst may.
-      if (verdict === 'ok' && waiting >= this.settings.ws.rateLimit.burst) verdict = connection.limiter.drop();
+      if (verdict === 'ok' && pending.length + (draining ? 1 : 0) >= this.settings.ws.rateLimit.burst) {
+        verdict = connection.limiter.drop();
+      }
       if (verdict !== 'ok') {
         if (verdict === 'drop_and_tell') {
           connection.send({ type: 'error', code: 'rate_limited', message: 'Too many frames; some were dropped' });
         }
         return;
       }
-      const parsed = this.parse(data, isBinary);
-      waiting += 1;
-      queue = queue
-        .then(() =>
-          'error' in parsed
-            ? connection.send(parsed.error, parsed.ref)
-            : this.dispatch(connection, parsed.frame, byType, transform),
-        )
-        .catch((error: unknown) => this.log.error(error))
-        .finally(() => (waiting -= 1));
+      // One loop per burst of frames rather than a chain of promises per frame; still one at a time, in order.
+      pending.push(this.parse(data, isBinary));
+      if (!draining) void drain();
     });
   }
 
-  private parse(data: RawData, isBinary: boolean): { frame: Frame } | { error: Reply; ref?: string } {
+  private parse(data: RawData, isBinary: boolean): Parsed {
     const invalid = (code: 'invalid_json' | 'invalid_frame', message: string, ref?: string) => ({
       error: { type: 'error' as const, code, message },
       ref,
@@ -105,7 +119,9 @@ export class ChatWsAdapter extends WsAdapter {
     if (isBinary) return invalid('invalid_frame', 'Binary frames are not accepted; send JSON text');
     let value: unknown;
     try {
-      value = JSON.parse(data.toString(), (key, v: unknown) => (UNSAFE_KEYS.has(key) ? undefined : v));
+      const text = data.toString();
+      // A reviver costs a call per value of every frame; only frames that spell such a key need one.
+      value = UNSAFE_KEY_PATTERN.test(text) ? JSON.parse(text, dropUnsafeKeys) : JSON.parse(text);
     } catch {
       return invalid('invalid_json', 'The frame is not valid JSON');
     }
@@ -133,7 +149,9 @@ export class ChatWsAdapter extends WsAdapter {
       return connection.send({ type: 'error', code: 'unknown_type', message: `Unknown frame type "${type}"` }, frame.ref);
     }
     try {
-      const reply = await lastValueFrom(transform(await handler.callback(frame, frame.type)), { defaultValue: undefined });
+      // Handlers here answer with a value (or nothing); an Observable would still be waited for.
+      let reply: unknown = await handler.callback(frame, frame.type);
+      if (isObservable(reply)) reply = await lastValueFrom(transform(reply), { defaultValue: undefined });
       if (reply) connection.send(reply as Reply, frame.ref);
     } catch (error) {
       // Handler errors normally reach WsErrorFilter; this is the last resort.

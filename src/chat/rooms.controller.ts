@@ -17,8 +17,8 @@ import {
   UseInterceptors,
   UsePipes,
 } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
 import { API_PREFIX, SETTINGS, type Settings } from '../config/settings.js';
@@ -76,9 +76,9 @@ export class RoomsController {
   /** 201 with the new room; 200 with the existing one for a direct room that already exists. */
   @Post()
   @UseGuards(RoomCreationRateGuard)
-  @ApiOperation({ summary: 'Create a room; the caller becomes its owner and a member. A direct room that exists is answered with 200' })
+  @ApiOperation({ summary: 'Create a room; the caller becomes its owner and a member (an existing direct room of the pair answers 200)' })
   @ApiCreatedResponse({ type: RoomDoc })
-  @ApiOkResponse({ type: RoomDoc, description: 'The existing direct room of the pair' })
+  @ApiOkResponse({ type: RoomDoc, description: 'The direct room of the pair already existed' })
   async create(
     @CurrentSession() caller: Session,
     @Body() body: CreateRoomBody,
@@ -150,6 +150,7 @@ export class RoomsController {
   @Get(':room_id/members')
   @ApiOperation({ summary: "A room's members (members only), a page at a time" })
   @ApiOkResponse({ type: [MemberDoc] })
+  @ApiHeader({ name: 'X-Total-Count', description: 'Members in all (response header)', required: false })
   async members(
     @CurrentSession() caller: Session,
     @Param('room_id', RoomIdPipe) roomId: string,

@@ -44,7 +44,7 @@ class InputPipe extends ValidationPipe {
   }
 }
 
-/** Validates client frames; a failure is our `invalid_frame` error, not Nest's HTTP 400. */
+/** Validates client frames with class-validator; a failure is our `invalid_frame` error, not Nest's HTTP 400. `FramePipe` puts the compiled checks in front. */
 export const framePipe = new InputPipe(options, (message) => new ChatError('invalid_frame', message));
 
 /** Validates REST bodies and queries; a failure is a 400 naming the field. */

@@ -88,6 +88,14 @@ export class EnvironmentVariables {
   @IsInt() @Min(1024) @Max(16 * 1024 * 1024)
   MAX_PAYLOAD_BYTES: number = 65_536;
 
+  /**
+   * How frames are validated: `compiled` (each DTO's decorators built into one
+   * function once) or `class-validator` (per frame). Both accept the same frames
+   * and give the same errors; the second is there to compare against.
+   */
+  @IsIn(['compiled', 'class-validator'])
+  FRAME_VALIDATOR: string = 'compiled';
+
   /** Unsent bytes a client may fall behind before it is closed with 1013. */
   @IsInt() @Min(1024)
   MAX_BUFFERED_BYTES: number = 4 * 1024 * 1024;

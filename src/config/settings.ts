@@ -31,6 +31,8 @@ export interface Settings {
     path: string;
     heartbeatIntervalMs: number;
     maxPayloadBytes: number;
+    /** `compiled` (default) or `class-validator`: see FRAME_VALIDATOR. */
+    frameValidator: 'compiled' | 'class-validator';
     maxBufferedBytes: number;
     maxTotalBufferedBytes: number;
     maxConnections: number;
@@ -108,6 +110,7 @@ export function toSettings(env: EnvironmentVariables): Settings {
       path: WS_PATH,
       heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
       maxPayloadBytes: env.MAX_PAYLOAD_BYTES,
+      frameValidator: env.FRAME_VALIDATOR as Settings['ws']['frameValidator'],
       maxBufferedBytes: env.MAX_BUFFERED_BYTES,
       maxTotalBufferedBytes: env.MAX_TOTAL_BUFFERED_BYTES,
       maxConnections: env.MAX_CONNECTIONS,

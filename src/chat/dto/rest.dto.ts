@@ -52,7 +52,7 @@ export class HistoryQuery {
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'Page backwards: messages older than this one', maxLength: MAX_ID_LENGTH })
+  @ApiPropertyOptional({ description: 'Page backwards: messages older than this one', pattern: '^[A-Za-z0-9._:-]{1,128}$' })
   @IsOptional() @IsString() @IsClientId()
   before_message_id?: string;
 }
@@ -65,7 +65,7 @@ export class RoomsPageQuery {
   @IsOptional() @IsIn(ROOM_TYPES)
   room_type?: RoomType;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: ROOMS_PAGE.max, default: ROOMS_PAGE.default })
+  @ApiPropertyOptional({ minimum: 1, maximum: ROOMS_PAGE.max, default: ROOMS_PAGE.default, type: 'integer' })
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(ROOMS_PAGE.max)
   limit?: number;
 
@@ -75,7 +75,7 @@ export class RoomsPageQuery {
 }
 
 export class MembersPageQuery {
-  @ApiPropertyOptional({ minimum: 1, maximum: MEMBERS_PAGE.max, default: MEMBERS_PAGE.default })
+  @ApiPropertyOptional({ minimum: 1, maximum: MEMBERS_PAGE.max, default: MEMBERS_PAGE.default, type: 'integer' })
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(MEMBERS_PAGE.max)
   limit?: number;
 
@@ -228,7 +228,7 @@ export class ProfilesUpdatedDoc {
 export class RoomListDoc {
   @ApiProperty({ type: [RoomDoc] }) rooms!: RoomDoc[];
   @ApiProperty() total!: number;
-  @ApiProperty({ type: String, nullable: true, description: 'The cursor of the following page; null on the last' }) next!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'Cursor of the following page; null on the last' }) next!: string | null;
 }
 
 export class MemberDoc {
