@@ -115,6 +115,8 @@ export class RedisBus implements RoomBus, OnModuleInit {
     await this.redis.subscriber.subscribe(this.redis.keys.userChannel(userId)).catch((error: unknown) => {
       this.logger.warn(`could not subscribe user ${userId}: ${error instanceof Error ? error.message : String(error)}`);
     });
+    // The user's last connection went while the SUBSCRIBE was under way: nothing should stay subscribed.
+    if (!this.users.has(userId)) await this.redis.subscriber.unsubscribe(this.redis.keys.userChannel(userId)).catch(() => undefined);
   }
 
   async unsubscribeUser(userId: string): Promise<void> {
