@@ -40,6 +40,12 @@ const FIGURES = [
   { scenario: 'idle', label: () => 'memory per idle joined connection', value: (t) => t.kbPerConnection, show: (v) => `${v} KB` },
   { scenario: 'redis', label: (t) => `server CPU per message at ${t.reference.rate} msg/s`, value: (t) => t.reference.quietest.cpuUsecPerMessage, show: (v, t) => `${num(v)} µs (${t.reference.quietest.cpuPercent}% of a core, waited ${t.reference.quietest.waitPercent}%)` },
   { scenario: 'redis', label: () => 'highest passing rate', value: limit, show: (_, t) => highest(t), bounded: true, target: '≥ 0.8×', check: (r) => r >= 0.8 },
+  ...['deflate-off', 'deflate-on'].flatMap((scenario) => [
+    { scenario, label: (t) => `server CPU at ${t.reference.rate} msg/s`, value: (t) => t.reference.serverCpuPercent, show: (v) => `${v}%` },
+    { scenario, label: (t) => `server peak RSS at ${t.reference.rate} msg/s`, value: (t) => t.reference.serverRssMb, show: (v) => `${v} MB` },
+    { scenario, label: () => 'wire bytes per delivery', value: (t) => t.reference.wireBytesPerDelivery, show: (v) => `${num(v)} B` },
+    { scenario, label: () => 'highest passing rate', value: limit, show: (_, t) => highest(t), bounded: true },
+  ]),
   { scenario: 'overload', label: (t) => `${t.rate} msg/s: peak RSS`, value: (t) => t.peakRssMb, show: (v) => `${v} MB` },
   { scenario: 'overload', label: () => 'reading receivers: deliveries/s', value: (t) => t.healthy.deliveredPerSecond, show: (v, t) => `${num(v)} (p99 ${t.healthy.latencyMs.p99} ms, lost ${num(t.healthy.lost)})` },
   { scenario: 'overload', label: (t) => `stalled receivers (${t.slowReaders}): how they ended`, value: () => null, show: (_, t) => describeClosed(t) },

@@ -12,8 +12,7 @@
 //   overload — readers that stop reading while a room is busy: memory, and what happens to them.
 // `target` is what the servers run with: `instances`, `redis` ('single';
 // 'cluster' is the place for a Redis Cluster scenario), `deflate`
-// (permessage-deflate, on the baseline and the clients; the service has no
-// setting for it yet).
+// (permessage-deflate on the servers, offered by the clients).
 import { commandCost, connect, deletePrefix, roundTrip, round, uniquePrefix } from './lib/redis.mjs';
 import { startTarget } from './lib/processes.mjs';
 import { memory, meter } from './lib/system.mjs';
@@ -55,6 +54,27 @@ export const scenarios = [
     target: { instances: 2, redis: 'single' },
     full: { rooms: 1, members: 1001, start: 20, factor: 1.3, maxSteps: 12 },
     quick: { rooms: 1, members: 201, start: 100, factor: 1.6, maxSteps: 4 },
+  },
+  // permessage-deflate off and on, with everything else equal: a long chat
+  // message (about 1.5 KB as a frame, above the default 1 KiB threshold, so
+  // it is compressed), fanned out to 200 receivers. Each socket compresses
+  // its own copy (ws has no shared compression), so the cost grows with the
+  // receivers; the wire bytes per delivery show what it saves.
+  {
+    name: 'deflate-off',
+    title: 'deflate off: 1 room × 200 receivers, 1.2 KB messages',
+    runner: 'steps',
+    target: { instances: 1, deflate: false },
+    full: { rooms: 1, members: 201, start: 50, factor: 1.4, maxSteps: 8, contentBytes: 1200 },
+    quick: { rooms: 1, members: 201, start: 50, factor: 1.6, maxSteps: 4, contentBytes: 1200 },
+  },
+  {
+    name: 'deflate-on',
+    title: 'deflate on: 1 room × 200 receivers, 1.2 KB messages',
+    runner: 'steps',
+    target: { instances: 1, deflate: true },
+    full: { rooms: 1, members: 201, start: 50, factor: 1.4, maxSteps: 8, contentBytes: 1200 },
+    quick: { rooms: 1, members: 201, start: 50, factor: 1.6, maxSteps: 4, contentBytes: 1200 },
   },
   {
     name: 'overload',

@@ -12,6 +12,10 @@
 //      resolve inside the Compose network, so nginx tests a temporary copy
 //      whose upstream servers are rewritten to 127.0.0.1; skipped (not an
 //      error) when nginx is not installed.
+//   5. every service has a healthcheck, and each gateway's stop_grace_period
+//      is longer than its paced drain and the close handshakes after it
+//      (DRAIN_DURATION_MS + SHUTDOWN_GRACE_MS, as the gateway gets them) plus
+//      a margin, so SIGTERM ends in exit 0 rather than SIGKILL.
 //
 // Usage: node scripts/check-deploy.mjs [root]   (root: the repository by default)
 // Prints one line per check and exits 1 when any fails.
@@ -142,6 +146,50 @@ function checkGatewayVariables(gateways, schema, example) {
   }
 }
 
+/** Compose's default when a service sets no stop_grace_period. */
+const DEFAULT_STOP_GRACE = '10s';
+/** Time for the process to close the application and exit after the drain. */
+const STOP_MARGIN_MS = 2000;
+
+/** A Compose duration (`1m30s`, `20s`, `500ms`) in milliseconds. */
+function durationMs(text) {
+  const units = { us: 0.001, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+  let total = 0;
+  for (const [, value, unit] of String(text).matchAll(/(\d+(?:\.\d+)?)(us|ms|s|m|h)/g)) total += Number(value) * units[unit];
+  return total;
+}
+
+/** A variable as a gateway gets it: its `environment:`, else its env files, else the default. */
+function gatewayValue(service, name, example) {
+  const fromEnvironment = environmentOf(service).get(name);
+  if (fromEnvironment) return fromEnvironment;
+  for (const entry of [...asList(service.env_file)].reverse()) {
+    const path = typeof entry === 'string' ? entry : entry.path;
+    if (!existsSync(join(root, path))) continue;
+    const value = readEnvFile(path).get(name);
+    if (value) return value;
+  }
+  return example.get(name);
+}
+
+function checkHealthchecks(services) {
+  const missing = Object.entries(services).filter(([, service]) => !service.healthcheck || service.healthcheck.disable);
+  if (missing.length === 0) return ok(`every service has a healthcheck: ${Object.keys(services).join(', ')}`);
+  fail(`services without a healthcheck`, missing.map(([name]) => name));
+}
+
+function checkStopGrace(gateways, example) {
+  for (const [name, service] of gateways) {
+    const grace = durationMs(service.stop_grace_period ?? DEFAULT_STOP_GRACE);
+    const drain = Number(gatewayValue(service, 'DRAIN_DURATION_MS', example));
+    const handshakes = Number(gatewayValue(service, 'SHUTDOWN_GRACE_MS', example));
+    const needed = drain + handshakes + STOP_MARGIN_MS;
+    const text = `${name}: stop_grace_period ${service.stop_grace_period ?? `${DEFAULT_STOP_GRACE} (default)`}; DRAIN_DURATION_MS ${drain} + SHUTDOWN_GRACE_MS ${handshakes} + ${STOP_MARGIN_MS} ms margin`;
+    if (grace >= needed) ok(text);
+    else fail(`${text}: the grace period is ${needed - grace} ms too short, SIGKILL would cut the drain`);
+  }
+}
+
 function checkNginxUpstreams(config, gateways, example) {
   const servers = [...config.matchAll(/upstream\s+[\w.-]+\s*\{([^}]*)\}/g)].flatMap((m) =>
     [...m[1].matchAll(/^\s*server\s+([^\s;:]+):(\d+)/gm)].map((s) => `${s[1]}:${s[2]}`),
@@ -199,6 +247,8 @@ function main() {
   const gateways = new Map(Object.entries(compose.services ?? {}).filter(([, service]) => service.build !== undefined));
   if (gateways.size < 2) fail(`${COMPOSE_FILE} should build at least two gateway services; found ${gateways.size}`);
   checkGatewayVariables(gateways, schema, example);
+  checkHealthchecks(compose.services ?? {});
+  checkStopGrace(gateways, example);
 
   const mountsNginxConf = Object.values(compose.services ?? {}).some((service) =>
     asList(service.volumes).some((v) => (typeof v === 'string' ? v.split(':')[0] : v.source)?.replace(/^\.\//, '') === NGINX_CONF),

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { AddressInfo } from 'node:net';
 import { createApp } from './app.factory.js';
+import { ConnectionRegistry } from './chat/connection.registry.js';
 import { DEV_JWT_SECRET } from './config/environment.js';
 import { SETTINGS, type Settings } from './config/settings.js';
 import { AppLogger } from './logging/app-logger.js';
@@ -9,10 +10,27 @@ import { MetricsService } from './metrics/metrics.service.js';
 
 async function bootstrap(): Promise<void> {
   const app = await createApp();
-  // SIGTERM drains the sockets (1012) and exits 0.
-  app.enableShutdownHooks(['SIGTERM', 'SIGINT'], { useProcessExit: true });
   const settings = app.get<Settings>(SETTINGS);
   const logger = app.get(AppLogger).pino.child({ context: 'Bootstrap' });
+  // SIGTERM (and SIGINT): not ready at once, sockets closed with 1012 in
+  // batches over DRAIN_DURATION_MS, then the application closes and the
+  // process exits 0. A second signal during the drain kills it at once.
+  const shutdown = (signal: NodeJS.Signals) => {
+    process.removeAllListeners('SIGTERM').removeAllListeners('SIGINT');
+    logger.info({ signal }, 'shutting down');
+    app
+      .get(ConnectionRegistry)
+      .drain(settings.drainDurationMs)
+      .then(() => app.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+  };
+  process.once('SIGTERM', shutdown).once('SIGINT', shutdown);
   if (settings.jwt.secret === DEV_JWT_SECRET) {
     logger.warn("JWT_SECRET is the development default: set the main backend's secret");
   }

@@ -45,6 +45,26 @@ describe('check-deploy', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('fails when the grace period does not cover the drain, or a service has no healthcheck', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'check-deploy-spec-'));
+    try {
+      for (const file of ['docker-compose.yml', '.env.example', 'src/config/environment.ts', 'deploy/nginx.conf']) {
+        mkdirSync(dirname(join(dir, file)), { recursive: true });
+        copyFileSync(join(root, file), join(dir, file));
+      }
+      const compose = readFileSync(join(dir, 'docker-compose.yml'), 'utf8')
+        .replace(/^( +)NODE_ENV: production$/m, '$&\n$1DRAIN_DURATION_MS: "30000"')
+        .replace(/^ {4}# Through nginx[\s\S]*?start_period: 5s\n/m, '');
+      writeFileSync(join(dir, 'docker-compose.yml'), compose);
+      const result = await checkDeploy(dir);
+      expect(result.code).toBe(1);
+      expect(result.output).toMatch(/FAIL +gateway-1: stop_grace_period 20s; DRAIN_DURATION_MS 30000 .* too short/);
+      expect(result.output).toMatch(/FAIL +services without a healthcheck\n +nginx/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 /** A backend that names itself in every HTTP answer and WebSocket message. */

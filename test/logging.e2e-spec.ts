@@ -47,6 +47,16 @@ function tryConnect(url: string, protocols?: string[], headers?: Record<string, 
   });
 }
 
+/** Connects, then sends a frame over the size limit: the server closes with 1009 and logs a socket error. */
+function sendOversize(url: string): Promise<void> {
+  return new Promise((resolve) => {
+    const socket = new WebSocket(url);
+    socket.once('message', () => socket.send('x'.repeat(70_000)));
+    socket.on('close', () => resolve());
+    socket.on('error', () => resolve());
+  });
+}
+
 /** Drives every path that handles a token or a URL, and logs hostile values through the app's loggers. */
 async function exercise(app: INestApplication, base: string): Promise<void> {
   const ws = `${base.replace('http', 'ws')}/api/v1/chats/ws`;
@@ -56,6 +66,10 @@ async function exercise(app: INestApplication, base: string): Promise<void> {
   await tryConnect(`${ws}?token=${OPAQUE}`);
   await tryConnect(ws, ['access_token', FORGED]);
   await tryConnect(ws, undefined, { authorization: `Bearer ${OPAQUE}` });
+  // Accepted connections, the token in each carrier: their lines name the connection, never the token.
+  await tryConnect(ws, ['access_token', VALID]);
+  await tryConnect(ws, undefined, { authorization: `Bearer ${VALID}` });
+  await sendOversize(`${ws}?token=${VALID}`);
   await fetch(`${base}/api/v1/chats/rooms`, { headers: { authorization: `Bearer ${EXPIRED}` } });
   await fetch(`${base}/api/v1/chats/rooms?token=${OPAQUE}`, { headers: { authorization: `Bearer ${FORGED}` } });
   await fetch(`${base}/api/v1/chats/rooms/x/messages?limit=abc`, { headers: { authorization: `Bearer ${VALID}` } });
@@ -97,6 +111,16 @@ describe('logging', () => {
     expect(entries).toContainEqual(
       expect.objectContaining({ connection_id: 'c-1', user_id: 'alice', context: 'Connection', frame: { type: 'refresh_token', token: '[redacted]' } }),
     );
+    // Lines about a connection name it and its user.
+    const opened = entries.filter((entry) => entry.msg === 'connection opened');
+    expect(opened.length).toBeGreaterThanOrEqual(4);
+    for (const entry of opened) {
+      expect(entry).toEqual(expect.objectContaining({ context: 'ChatWsAdapter', connection_id: expect.any(String), user_id: 'alice' }));
+    }
+    expect(entries).toContainEqual(
+      expect.objectContaining({ context: 'ChatWsAdapter', msg: expect.stringMatching(/^socket error: /), connection_id: expect.any(String), user_id: 'alice' }),
+    );
+    expect(entries).toContainEqual(expect.objectContaining({ context: 'ChatGateway', msg: 'connection closed', user_id: 'alice' }));
     // Nest's module wiring is there, at debug only.
     const wiring = entries.filter((entry) => entry.context === 'InstanceLoader');
     expect(wiring.length).toBeGreaterThan(0);

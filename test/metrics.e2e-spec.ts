@@ -5,12 +5,18 @@ import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { createApp } from '../src/app.factory.js';
 import type { Environment } from '../src/config/environment.js';
+import { ConnectionRegistry } from '../src/chat/connection.registry.js';
 import { MetricsService } from '../src/metrics/metrics.service.js';
+import { handshake } from './support/handshake.js';
+import { waitReadiness } from './support/instances.js';
+import { LinkProxy } from './support/redis.js';
+import { TestClient } from './support/ws-client.js';
 
 const SECRET = 'metrics-test-secret-0123456789';
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379';
 const jwt = new JwtService({ secret: SECRET });
-const token = (sub: string) => jwt.sign({ sub, exp: Math.floor(Date.now() / 1000) + 3600 }, { algorithm: 'HS256' });
+const token = (sub: string, expiresInS = 3600) =>
+  jwt.sign({ sub, exp: Math.floor(Date.now() / 1000) + expiresInS }, { algorithm: 'HS256' });
 
 interface Running {
   app: INestApplication;
@@ -177,6 +183,154 @@ describe('metrics', () => {
       alice.close();
       bob.close();
     });
+  });
+
+  describe('at the socket edge (embedded)', () => {
+    let running: Running;
+    let url: string;
+    let ws: string;
+    beforeAll(async () => {
+      running = await start({
+        JWT_CLOCK_SKEW_S: 0,
+        HEARTBEAT_INTERVAL_MS: 200,
+        MAX_PAYLOAD_BYTES: 2048,
+        MAX_CONNECTIONS_PER_USER: 2,
+        CORS_ORIGINS: 'http://allowed.example',
+        RATE_LIMIT_PER_SECOND: 2,
+        RATE_LIMIT_BURST: 10,
+        RATE_LIMIT_ABUSE_WINDOW_MS: 1000,
+      });
+      url = `${running.base}/metrics`;
+      ws = `${running.base.replace('http', 'ws')}/api/v1/chats/ws`;
+    });
+    afterAll(() => running.close());
+
+    const connectAs = (user: string, expiresInS?: number, options = {}) => TestClient.connect(ws, token(user, expiresInS), options);
+    const deltas = (before: string, after: string) => (name: string, labels: Record<string, string> = {}) =>
+      sample(after, name, labels) - sample(before, name, labels);
+
+    it('counts upgrades by result, open connections, and frames by type and result', async () => {
+      const before = await scrape(url);
+      const roomId = await createRoom(running.base, 'dora', ['erin']);
+      const dora = await connectAs('dora');
+      const erin = await connectAs('erin');
+      expect(sample(await scrape(url), 'chat_connections_open')).toBe(sample(before, 'chat_connections_open') + 2);
+
+      // Refused upgrades, one of each kind.
+      expect((await handshake(`${ws}?token=not-a-jwt`)).status).toBe(401);
+      expect((await handshake(`${ws}?token=${token('dora', -60)}`)).status).toBe(403);
+      expect((await handshake(`${ws}?token=${token('dora')}`, { Origin: 'http://evil.example' })).status).toBe(403);
+      expect((await handshake(`${running.base}/api/v1/chats/elsewhere?token=${token('dora')}`)).status).toBe(404);
+      const third = await connectAs('frank');
+      const fourth = await connectAs('frank');
+      expect((await handshake(`${ws}?token=${token('frank')}`)).status).toBe(503);
+      expect((await fetch(`${running.base}/api/v1/chats/ws`)).status).toBe(426);
+
+      dora.send({ type: 'join_room', room_id: roomId });
+      await dora.next('joined');
+      erin.send({ type: 'join_room', room_id: roomId });
+      await erin.next('joined');
+      dora.send({ type: 'ping' });
+      await dora.next('pong');
+      for (const id of ['a', 'b']) {
+        dora.send({ type: 'send_message', room_id: roomId, content: `hi ${id}`, client_msg_id: id });
+        await dora.next('message_ack');
+        await erin.next('message');
+      }
+      dora.send({ type: 'send_message', room_id: randomUUID(), content: 'x' });
+      dora.send({ type: 'no_such_type' });
+      dora.send('{not json');
+      dora.send({ type: 'join_room' });
+      for (let i = 0; i < 4; i++) await dora.next('error');
+
+      for (const client of [dora, erin, third, fourth]) await client.close();
+      const after = await eventually(url, (text) => sample(text, 'chat_connections_open') === sample(before, 'chat_connections_open'));
+      const delta = deltas(before, after);
+      expect(sample(after, 'chat_connections_open')).toBe(sample(before, 'chat_connections_open'));
+      expect(delta('chat_ws_upgrades_total', { result: 'accepted' })).toBe(4);
+      for (const result of ['unauthorized', 'token_expired', 'origin_not_allowed', 'not_found', 'unavailable', 'upgrade_required']) {
+        expect([result, delta('chat_ws_upgrades_total', { result })]).toEqual([result, 1]);
+      }
+      expect(delta('chat_frames_received_total', { type: 'join_room', result: 'ok' })).toBe(2);
+      expect(delta('chat_frames_received_total', { type: 'ping', result: 'ok' })).toBe(1);
+      expect(delta('chat_frames_received_total', { type: 'send_message', result: 'ok' })).toBe(2);
+      expect(delta('chat_frames_received_total', { type: 'send_message', result: 'not_joined' })).toBe(1);
+      expect(delta('chat_frames_received_total', { type: 'join_room', result: 'invalid_frame' })).toBe(1);
+      expect(delta('chat_frames_received_total', { type: 'other', result: 'unknown_type' })).toBe(1);
+      expect(delta('chat_frames_received_total', { type: 'other', result: 'invalid_json' })).toBe(1);
+      expect(delta('chat_frames_sent_total', { type: 'connected' })).toBe(4);
+      expect(delta('chat_frames_sent_total', { type: 'message_ack' })).toBe(2);
+      expect(delta('chat_frames_sent_total', { type: 'error' })).toBe(4);
+      // Each message goes to both members' sockets (the sender's too): 2 × 2 deliveries.
+      expect(delta('chat_frames_sent_total', { type: 'message' })).toBe(4);
+      expect(delta('chat_deliveries_total')).toBeGreaterThanOrEqual(4);
+      expect(delta('chat_send_to_ack_seconds_count')).toBe(2);
+      expect(delta('chat_send_to_ack_seconds_sum')).toBeGreaterThan(0);
+      // Sampled once per message event, not per receiving socket.
+      expect(delta('chat_publish_to_write_seconds_count')).toBe(2);
+      // No label carries a room id, user id or the unknown type the client chose.
+      for (const value of [roomId, 'dora', 'erin', 'no_such_type']) expect(after).not.toContain(value);
+    });
+
+    it('counts server closes by reason', async () => {
+      const before = await scrape(url);
+      const big = await connectAs('gina');
+      big.send({ type: 'ping', pad: 'x'.repeat(4096) });
+      expect(await big.closed).toMatchObject({ code: 1009 });
+      const expiring = await connectAs('hank', 1);
+      expect(await expiring.closed).toMatchObject({ code: 1008, reason: 'token_expired' });
+      const silent = await connectAs('ivan', undefined, { autoPong: false });
+      expect((await silent.closed).code).toBe(1006);
+      const flooder = await connectAs('kira');
+      const flood = setInterval(() => {
+        if (flooder.socket.readyState === flooder.socket.OPEN) for (let i = 0; i < 3; i++) flooder.send({ type: 'ping' });
+      }, 100);
+      try {
+        expect(await flooder.closed).toMatchObject({ code: 1008, reason: 'rate_limit_abuse' });
+      } finally {
+        clearInterval(flood);
+      }
+      const drained = await connectAs('jade');
+      await running.app.get(ConnectionRegistry).drain(0);
+      expect(await drained.closed).toMatchObject({ code: 1012 });
+      const after = await scrape(url);
+      const delta = deltas(before, after);
+      expect(delta('chat_server_closes_total', { reason: 'too_big' })).toBe(1);
+      expect(delta('chat_server_closes_total', { reason: 'token_expired' })).toBe(1);
+      expect(delta('chat_server_closes_total', { reason: 'heartbeat_timeout' })).toBe(1);
+      expect(delta('chat_server_closes_total', { reason: 'server_restarting' })).toBe(1);
+      expect(delta('chat_server_closes_total', { reason: 'rate_limit_abuse' })).toBe(1);
+      expect(delta('chat_frames_received_total', { type: 'other', result: 'rate_limited' })).toBeGreaterThan(0);
+      expect(delta('chat_server_closes_total', { reason: 'slow_consumer' })).toBe(0);
+    }, 15_000);
+  });
+
+  it('counts a join with `since` while the shared store is away as recovery outcome unavailable', async () => {
+    const link = await LinkProxy.start(REDIS_URL);
+    const running = await start({ REDIS_URL: link.url, REDIS_KEY_PREFIX: `test:${randomUUID().slice(0, 8)}:` });
+    try {
+      const url = `${running.base}/metrics`;
+      const roomId = await createRoom(running.base, 'kim', []);
+      const kim = await TestClient.connect(`${running.base.replace('http', 'ws')}/api/v1/chats/ws`, token('kim'));
+      kim.send({ type: 'join_room', room_id: roomId });
+      const joined = await kim.next('joined');
+      kim.send({ type: 'leave_room', room_id: roomId });
+      await kim.next('left');
+      const before = await scrape(url);
+      link.cut();
+      // Once the instance knows Redis is away (not ready), a join does without the store.
+      await waitReadiness(running.base, 503);
+      // Membership is known locally, so the join succeeds, without recovery.
+      kim.send({ type: 'join_room', room_id: roomId, since: { seq: 0, epoch: joined.epoch } });
+      expect(await kim.next('joined')).toMatchObject({ recovered: false });
+      const after = await scrape(url);
+      expect(sample(after, 'chat_recovery_joins_total', { outcome: 'unavailable' }) - sample(before, 'chat_recovery_joins_total', { outcome: 'unavailable' })).toBe(1);
+      link.heal();
+      await kim.close();
+    } finally {
+      await running.close();
+      await link.close();
+    }
   });
 
   it('moves to a server of its own with METRICS_PORT, which serves only /metrics', async () => {

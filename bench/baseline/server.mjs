@@ -90,7 +90,11 @@ const wss = new WebSocketServer({
   noServer: true,
   maxPayload: 65_536,
   clientTracking: true,
-  perMessageDeflate: env.PERMESSAGE_DEFLATE === '1',
+  // The service's deflate defaults (WS_DEFLATE_*), so both compress the same way.
+  perMessageDeflate:
+    env.PERMESSAGE_DEFLATE === '1'
+      ? { threshold: 1024, serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 12, zlibDeflateOptions: { memLevel: 5 } }
+      : false,
 });
 
 http.on('upgrade', (req, socket, head) => {

@@ -18,7 +18,7 @@ function command(core, nodeArgs) {
 }
 
 /** The service's settings for a benchmark: production mode, limits raised so they never cap the load. */
-function serviceEnv(redis) {
+function serviceEnv(redis, deflate) {
   return {
     NODE_ENV: 'production',
     PORT: '0',
@@ -31,6 +31,7 @@ function serviceEnv(redis) {
     MAX_CONNECTIONS: '100000',
     MAX_CONNECTIONS_PER_USER: '1000',
     MAX_ROOMS_PER_CONNECTION: '1000',
+    WS_PERMESSAGE_DEFLATE: deflate ? 'true' : 'false',
     ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix } : {}),
   };
 }
@@ -105,8 +106,8 @@ function stop(child, graceMs = 10_000) {
 /**
  * A measured target: `kind` 'service' (the built dist/main.js) or 'baseline'
  * (bench/baseline/server.mjs), `instances` processes, on Redis when `redis`
- * is { url, prefix }. `deflate` turns permessage-deflate on where the server
- * has a switch for it (the baseline; the service has none yet).
+ * is { url, prefix }. `deflate` turns permessage-deflate on, with the
+ * service's default deflate settings on both.
  * `profileDir` runs the service under --cpu-prof.
  */
 export async function startTarget({ kind, instances = 1, redis, deflate = false, profileDir }) {
@@ -114,7 +115,7 @@ export async function startTarget({ kind, instances = 1, redis, deflate = false,
     kind === 'service'
       ? {
           script: 'dist/main.js',
-          env: serviceEnv(redis),
+          env: serviceEnv(redis, deflate),
           nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
         }
       : { script: 'bench/baseline/server.mjs', env: baselineEnv(redis, deflate) };

@@ -29,6 +29,14 @@ let stale = 0;
 let acks = 0;
 const errors = {};
 
+/** Chat-like text of `length` characters: compresses like a real message, unlike a run of one letter. */
+function prose(length) {
+  const words = 'the we it on for next review meeting moved to Thursday figures draft please check budget team notes ok thanks see you at ten and bring slides'.split(' ');
+  let text = '';
+  for (let i = 0; text.length < length; i++) text += `${words[(i * 7 + (i >> 3)) % words.length]} `;
+  return text.slice(0, length);
+}
+
 const token = (sub) => jwt.sign({ sub }, key, { algorithm: 'HS256', expiresIn: '2h' });
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -155,7 +163,7 @@ const commands = {
     const started = performance.now();
     const users = Array.from({ length: roomCount }, (_, r) => Array.from({ length: members }, (_, m) => `u${r}-${m}`));
     const ids = await pool(users, 16, (roomUsers, r) => createRoom(httpUrls[r % httpUrls.length], roomUsers[0], roomUsers.slice(1)));
-    const pad = 'x'.repeat(Math.max(0, contentBytes - 30));
+    const pad = prose(Math.max(0, contentBytes - 30));
     rooms = ids.map((id) => {
       const prefix = `{"type":"send_message","room_id":${JSON.stringify(id)},"content":"bench|`;
       return { id, sent: 0, receivers: 0, frame: (step) => `${prefix}${step}|${performance.now().toFixed(3)}|${pad}"}` };
@@ -186,6 +194,9 @@ const commands = {
     for (const room of rooms) room.sent = 0;
     for (const connection of connections) connection.got = 0;
     const healthy = connections.filter((c) => c.role === 'receiver' && !c.slow);
+    // Bytes off the wire (after permessage-deflate, with frame headers): what compression saves.
+    const wireBytes = () => healthy.reduce((sum, c) => sum + (c.ws._socket?.bytesRead ?? 0), 0);
+    const wireBefore = wireBytes();
     const loopLag = [];
     let sent = 0;
     const started = performance.now();
@@ -215,6 +226,7 @@ const commands = {
     const drainStart = performance.now();
     while (delivered() < expected && performance.now() - drainStart < drainMs) await sleep(10);
     const got = delivered();
+    const wire = wireBytes() - wireBefore;
     const lossyReceivers = healthy.filter((c) => c.got < expectedOf(c)).length;
     loopLag.sort((a, b) => a - b);
     return {
@@ -226,6 +238,7 @@ const commands = {
       lost: expected - got,
       lossyReceivers,
       deliveredPerSecond: Math.round(got / sendSeconds),
+      wireBytesPerDelivery: got > 0 ? Math.round(wire / got) : null,
       latencyMs: { p50: percentile(0.5, got), p99: percentile(0.99, got), max: percentile(1, got) },
       acks,
       errors: { ...errors },

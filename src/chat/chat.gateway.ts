@@ -1,4 +1,4 @@
-import { Inject, Logger, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { Inject, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
 import {
   ConnectedSocket,
   MessageBody,
@@ -11,6 +11,7 @@ import type { WebSocket } from 'ws';
 import { AuthError } from '../auth/session.js';
 import { TokenService } from '../auth/token.service.js';
 import { SETTINGS, Settings, WS_PATH } from '../config/settings.js';
+import { AppLogger } from '../logging/app-logger.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { RoomsService } from '../rooms/rooms.service.js';
@@ -44,8 +45,6 @@ import { WsJwtGuard } from './ws-jwt.guard.js';
 @UseGuards(WsJwtGuard)
 @UsePipes(FramePipe)
 export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
-  private readonly logger = new Logger(ChatGateway.name);
-
   constructor(
     private readonly connections: ConnectionRegistry,
     private readonly joins: JoinsService,
@@ -53,6 +52,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
     private readonly messages: MessagesService,
     private readonly tokens: TokenService,
     @Inject(SETTINGS) private readonly settings: Settings,
+    private readonly logger: AppLogger,
     private readonly rooms: RoomsService,
     private readonly users: UsersService,
     private readonly userEvents: UserEventsListener,
@@ -79,7 +79,9 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
     const connection = this.connections.remove(socket);
     if (!connection) return;
     this.userEvents.closed(connection);
-    await this.joins.leaveAll(connection).catch((error: unknown) => this.logger.error(error));
+    const log = this.logger.forConnection(connection.logFields, ChatGateway.name);
+    log.debug('connection closed');
+    await this.joins.leaveAll(connection).catch((error: unknown) => log.error({ err: error }, 'could not leave the rooms of a closed connection'));
   }
 
   @SubscribeMessage('ping')

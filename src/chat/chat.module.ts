@@ -7,6 +7,7 @@ import { RoomsModule } from '../rooms/rooms.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { ChatGateway } from './chat.gateway.js';
 import { ConnectionRegistry } from './connection.registry.js';
+import { FrameMetrics } from './frame-metrics.js';
 import { JoinsService } from './joins.service.js';
 import { MessagesController } from './messages.controller.js';
 import { RestRateGuard } from './rest-rate.guard.js';
@@ -26,6 +27,7 @@ import { WsJwtGuard } from './ws-jwt.guard.js';
   providers: [
     ChatGateway,
     ConnectionRegistry,
+    FrameMetrics,
     WsJwtGuard,
     WsErrorFilter,
     RestRateGuard,

@@ -4,20 +4,25 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isObservable, lastValueFrom, type Observable } from 'rxjs';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { WebSocketServer, type PerMessageDeflateOptions, type RawData, type WebSocket } from 'ws';
 import { AuthError } from '../auth/session.js';
 import { ACCESS_TOKEN_PROTOCOL, TokenService } from '../auth/token.service.js';
 import { SETTINGS, Settings } from '../config/settings.js';
+import { AppLogger } from '../logging/app-logger.js';
+import type { UpgradeResult } from '../metrics/metric-labels.js';
 import type { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection.registry.js';
+import { FrameMetrics, frameTypeLabel } from './frame-metrics.js';
 import { CloseCode, type Reply } from './protocol.js';
 import { toErrorFrame } from './ws-error.filter.js';
 
 /** A parsed client frame: a JSON object with a string `type`. */
 type Frame = Record<string, unknown> & { type: string; ref?: string };
 
-/** A frame ready for its handler, or the answer to a frame that cannot have one. */
-type Parsed = { frame: Frame } | { error: Reply; ref?: string };
+type ErrorFrame = Extract<Reply, { type: 'error' }>;
+
+/** A frame ready for its handler (a `send_message` with the time it arrived), or the answer to a frame that cannot have one. */
+type Parsed = { frame: Frame; receivedAt?: number } | { error: ErrorFrame; ref?: string };
 
 /** Keys that could reach an object's prototype; dropped while parsing. */
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -38,6 +43,8 @@ export class ChatWsAdapter extends WsAdapter {
   private readonly settings: Settings;
   private readonly tokens: TokenService;
   private readonly connections: ConnectionRegistry;
+  private readonly frames: FrameMetrics;
+  private readonly appLogger: AppLogger;
   private readonly upgradeListeners: Array<(req: IncomingMessage, socket: Duplex, head: Buffer) => void> = [];
 
   constructor(app: INestApplication) {
@@ -45,13 +52,15 @@ export class ChatWsAdapter extends WsAdapter {
     this.settings = app.get(SETTINGS);
     this.tokens = app.get(TokenService);
     this.connections = app.get(ConnectionRegistry);
+    this.frames = app.get(FrameMetrics);
+    this.appLogger = app.get(AppLogger);
   }
 
   override create(): WebSocketServer {
     const server = new WebSocketServer({
       noServer: true,
       maxPayload: this.settings.ws.maxPayloadBytes,
-      perMessageDeflate: false,
+      perMessageDeflate: perMessageDeflate(this.settings.ws.deflate),
       clientTracking: false,
       handleProtocols: (offered) => (offered.has(ACCESS_TOKEN_PROTOCOL) ? ACCESS_TOKEN_PROTOCOL : false),
     });
@@ -75,7 +84,11 @@ export class ChatWsAdapter extends WsAdapter {
     const connection = this.connections.get(socket);
     if (!connection) return socket.terminate();
     const byType = new Map(handlers.map((handler) => [handler.message as string, handler]));
-    socket.on('error', (error) => this.log.debug(`socket error: ${error.message}`));
+    socket.on('error', (error: Error & { code?: string }) => {
+      // ws closes with 1009 itself when a frame is larger than maxPayload.
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.frames.closed('too_big');
+      this.appLogger.forConnection(connection.logFields, ChatWsAdapter.name).debug(`socket error: ${error.message}`);
+    });
     /** Frames not yet handled, oldest first; `draining` while one is being handled. */
     const pending: Parsed[] = [];
     let draining = false;
@@ -83,8 +96,8 @@ export class ChatWsAdapter extends WsAdapter {
       draining = true;
       for (let parsed = pending.shift(); parsed; parsed = pending.shift()) {
         try {
-          if ('error' in parsed) connection.send(parsed.error, parsed.ref);
-          else await this.dispatch(connection, parsed.frame, byType, transform);
+          if ('error' in parsed) this.refuse(connection, parsed.error, parsed.ref);
+          else await this.dispatch(connection, parsed.frame, byType, transform, parsed.receivedAt ?? 0);
         } catch (error) {
           this.log.error(error);
         }
@@ -100,13 +113,16 @@ export class ChatWsAdapter extends WsAdapter {
         verdict = connection.limiter.drop();
       }
       if (verdict !== 'ok') {
+        this.frames.received('other', 'rate_limited');
         if (verdict === 'drop_and_tell') {
           connection.send({ type: 'error', code: 'rate_limited', message: 'Too many frames; some were dropped' });
         }
         return;
       }
       // One loop per burst of frames rather than a chain of promises per frame; still one at a time, in order.
-      pending.push(this.parse(data, isBinary));
+      const parsed = this.parse(data, isBinary);
+      if ('frame' in parsed && parsed.frame.type === 'send_message') parsed.receivedAt = performance.now();
+      pending.push(parsed);
       if (!draining) void drain();
     });
   }
@@ -142,21 +158,32 @@ export class ChatWsAdapter extends WsAdapter {
     frame: Frame,
     byType: Map<string, MessageMappingProperties>,
     transform: (data: unknown) => Observable<unknown>,
+    receivedAt: number,
   ): Promise<void> {
     const handler = byType.get(frame.type);
     if (!handler) {
       const type = frame.type.slice(0, 64);
-      return connection.send({ type: 'error', code: 'unknown_type', message: `Unknown frame type "${type}"` }, frame.ref);
+      return this.refuse(connection, { type: 'error', code: 'unknown_type', message: `Unknown frame type "${type}"` }, frame.ref);
     }
     try {
       // Handlers here answer with a value (or nothing); an Observable would still be waited for.
       let reply: unknown = await handler.callback(frame, frame.type);
       if (isObservable(reply)) reply = await lastValueFrom(transform(reply), { defaultValue: undefined });
       if (reply) connection.send(reply as Reply, frame.ref);
+      this.frames.handled(frame);
+      if (receivedAt && (reply as Reply | undefined)?.type === 'message_ack') this.frames.acked(receivedAt);
     } catch (error) {
       // Handler errors normally reach WsErrorFilter; this is the last resort.
-      connection.send(toErrorFrame(error, this.log), frame.ref);
+      const answer = toErrorFrame(error, this.log);
+      connection.send(answer, frame.ref);
+      this.frames.received(frameTypeLabel(frame.type), answer.code);
     }
+  }
+
+  /** Answers a frame that reached no handler (not understood, or of no known type) with its error. */
+  private refuse(connection: Connection, error: ErrorFrame, ref: string | undefined): void {
+    connection.send(error, ref);
+    this.frames.received('other', error.code);
   }
 
   private async upgrade(server: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -168,7 +195,7 @@ export class ChatWsAdapter extends WsAdapter {
       const url = req.url ?? '/';
       const query = url.indexOf('?');
       const path = query >= 0 ? url.slice(0, query) : url;
-      if (path !== this.settings.ws.path) return reject(socket, 404, 'not_found', 'No WebSocket endpoint here');
+      if (path !== this.settings.ws.path) return this.reject(socket, 404, 'not_found', 'No WebSocket endpoint here');
       this.connections.assertAdmissible();
       if (!this.tokens.originAllowed(req.headers.origin)) {
         throw new AuthError(403, 'origin_not_allowed', 'This Origin is not allowed');
@@ -183,19 +210,46 @@ export class ChatWsAdapter extends WsAdapter {
       let opened = false;
       server.handleUpgrade(req, socket, head, (ws) => {
         opened = true;
-        this.connections.open(ws, session, slot);
+        this.frames.upgrade('accepted');
+        const connection = this.connections.open(ws, session, slot);
+        this.appLogger.forConnection(connection.logFields, ChatWsAdapter.name).debug('connection opened');
         server.emit('connection', ws, req);
       });
       // ws answers an invalid handshake itself (400) without calling back; it never calls back later.
-      if (!opened) this.connections.release(reserved.userId, slot);
+      if (!opened) {
+        this.connections.release(reserved.userId, slot);
+        this.frames.upgrade('bad_request');
+      }
     } catch (error) {
       if (reserved) this.connections.release(reserved.userId, reserved.slot);
-      if (error instanceof AuthError) return reject(socket, error.status, error.code, error.message);
+      if (error instanceof AuthError) return this.reject(socket, error.status, error.code, error.message);
       // Never the error itself: its message or stack may quote the request line or a header, token included.
       this.log.debug(`upgrade refused as malformed (${error instanceof Error ? error.name : typeof error})`);
-      reject(socket, 400, 'bad_request', 'The upgrade request is malformed');
+      this.reject(socket, 400, 'bad_request', 'The upgrade request is malformed');
     }
   }
+
+  private reject(socket: Duplex, status: number, error: UpgradeResult, message: string): void {
+    this.frames.upgrade(error);
+    reject(socket, status, error, message);
+  }
+}
+
+/** The ws server's permessage-deflate option: off, or on with bounded memory (PROTOCOL §1). */
+function perMessageDeflate(deflate: Settings['ws']['deflate']): PerMessageDeflateOptions | false {
+  if (!deflate.enabled) return false;
+  return {
+    threshold: deflate.thresholdBytes,
+    concurrencyLimit: deflate.concurrency,
+    // Without context takeover a socket's compressor keeps no history between
+    // messages; with a small window and memLevel its memory stays small. The
+    // client's window is left to the client: requiring one refuses offers
+    // that do not name it.
+    serverNoContextTakeover: true,
+    clientNoContextTakeover: true,
+    serverMaxWindowBits: deflate.windowBits,
+    zlibDeflateOptions: { memLevel: deflate.memLevel },
+  };
 }
 
 /** Answers a refused upgrade with a plain HTTP response, never a half-open socket. */

@@ -6,6 +6,7 @@ import { SETTINGS, Settings } from '../config/settings.js';
 import { InstanceState } from '../instance/instance-state.js';
 import { ConnectionSlots } from '../limits/connection-slots.js';
 import { Connection } from './connection.js';
+import { FrameMetrics } from './frame-metrics.js';
 import { CloseCode } from './protocol.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RecoveryBudget } from './recovery-budget.js';
@@ -17,6 +18,10 @@ const SLOW_CLOSE_GRACE_MS = 1_000;
 
 /** The longest delay `setTimeout` accepts; a later token expiry is waited for in steps. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+/** A paced drain closes a batch at most this often: finer pacing buys nothing and costs timers. */
+const MIN_DRAIN_INTERVAL_MS = 100;
+/** … and at least this many sockets at once: a few reconnects are no herd, and a small instance stops at once. */
+const MIN_DRAIN_BATCH = 10;
 
 /**
  * This instance's open connections, each with its verified session:
@@ -39,6 +44,7 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     private readonly tokens: TokenService,
     private readonly instance: InstanceState,
     private readonly clusterSlots: ConnectionSlots,
+    private readonly metrics: FrameMetrics,
   ) {}
 
   get size(): number {
@@ -80,10 +86,12 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
       new RateLimiter(rateLimit.perSecond, rateLimit.burst, Date.now(), abuse),
       maxBufferedBytes,
       new RecoveryBudget(this.settings.messages.recoveryBudgetPerMinute),
+      this.metrics,
     );
     this.bySocket.set(socket, connection);
     this.slots.set(connection, slot);
     this.instance.connections = this.bySocket.size;
+    this.metrics.connectionsOpen(this.bySocket.size);
     this.perUser.set(session.userId, (this.perUser.get(session.userId) ?? 0) + 1);
     this.scheduleExpiry(connection, session);
     socket.on('pong', () => (connection.lastSeenAt = Date.now()));
@@ -103,6 +111,7 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     this.slots.delete(connection);
     if (slot !== undefined) this.clusterSlots.release(connection.userId, slot);
     this.instance.connections = this.bySocket.size;
+    this.metrics.connectionsOpen(this.bySocket.size);
     const left = (this.perUser.get(connection.userId) ?? 1) - 1;
     if (left > 0) this.perUser.set(connection.userId, left);
     else this.perUser.delete(connection.userId);
@@ -155,17 +164,47 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     this.logger.warn(`Unsent bytes of all connections passed ${budget}: closed the slowest readers`);
   }
 
-  /** Refuses new upgrades, then closes every socket with 1012 so clients reconnect elsewhere. */
+  /**
+   * The paced drain of a shutdown: the instance turns not ready and refuses
+   * upgrades at once, then closes its sockets with 1012 in batches spread
+   * over `durationMs`, so their clients do not all reconnect elsewhere in the
+   * same instant; then it waits up to `SHUTDOWN_GRACE_MS` for the closing
+   * handshakes and terminates what is left. Nest's `WsAdapter.close()`
+   * terminates every socket at once, so this runs before `app.close()`.
+   */
+  async drain(durationMs: number): Promise<void> {
+    this.instance.drain();
+    const sockets = [...this.bySocket.keys()];
+    if (sockets.length === 0) return;
+    const closed = sockets.map((socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())));
+    const maxBatches = Math.max(1, Math.floor(durationMs / MIN_DRAIN_INTERVAL_MS));
+    const size = Math.max(MIN_DRAIN_BATCH, Math.ceil(sockets.length / maxBatches));
+    const batches = Math.ceil(sockets.length / size);
+    const interval = durationMs / batches;
+    this.logger.log(`Draining ${sockets.length} connections: ${batches} batches of up to ${size}, every ${Math.round(interval)} ms`);
+    for (let start = 0; start < sockets.length; start += size) {
+      if (start > 0) await new Promise((resolve) => setTimeout(resolve, interval));
+      for (const socket of sockets.slice(start, start + size)) this.bySocket.get(socket)?.close(CloseCode.restarting, 'server_restarting');
+    }
+    await this.closeRest(closed);
+  }
+
+  /** Without a paced drain before it (`app.close()` alone): every socket gets 1012 at once. */
   async onModuleDestroy(): Promise<void> {
     this.instance.drain();
     clearInterval(this.heartbeat);
     clearInterval(this.bufferCheck);
     if (this.bySocket.size === 0) return;
-    this.logger.log(`Draining ${this.bySocket.size} connections`);
+    this.logger.log(`Closing ${this.bySocket.size} connections`);
     const closed = [...this.bySocket.keys()].map(
       (socket) => new Promise<void>((resolve) => socket.once('close', () => resolve())),
     );
     for (const connection of this.bySocket.values()) connection.close(CloseCode.restarting, 'server_restarting');
+    await this.closeRest(closed);
+  }
+
+  /** Waits up to `SHUTDOWN_GRACE_MS` for closing handshakes, then terminates the sockets still open. */
+  private async closeRest(closed: Array<Promise<void>>): Promise<void> {
     const grace = new Promise<void>((resolve) => setTimeout(resolve, this.settings.shutdownGraceMs).unref());
     await Promise.race([Promise.all(closed), grace]);
     for (const socket of this.bySocket.keys()) socket.terminate();
@@ -175,6 +214,7 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     const now = Date.now();
     for (const connection of this.bySocket.values()) {
       if (now - connection.lastSeenAt > 2 * interval) {
+        this.metrics.closed('heartbeat_timeout');
         connection.socket.terminate();
       } else if (connection.isOpen) {
         connection.socket.ping();

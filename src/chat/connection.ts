@@ -1,6 +1,9 @@
 import { WebSocket } from 'ws';
 import type { Session } from '../auth/session.js';
 import { newId } from '../core/ids.js';
+import type { ConnectionLogFields } from '../logging/app-logger.js';
+import type { CloseReason } from '../metrics/metric-labels.js';
+import type { FrameMetrics } from './frame-metrics.js';
 import { CloseCode, Reply, encode } from './protocol.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RecoveryBudget } from './recovery-budget.js';
@@ -25,10 +28,17 @@ export class Connection {
     private readonly maxBufferedBytes: number,
     /** Messages this connection may still recover over all its joins. */
     readonly recovery: RecoveryBudget = new RecoveryBudget(Number.MAX_SAFE_INTEGER),
+    /** Counts the frames written and the closes (shared by every connection). */
+    private readonly metrics?: FrameMetrics,
   ) {}
 
   get userId(): string {
     return this.session.userId;
+  }
+
+  /** What a log line about this connection carries (never its token). */
+  get logFields(): ConnectionLogFields {
+    return { connection_id: this.id, user_id: this.session.userId };
   }
 
   get isOpen(): boolean {
@@ -38,6 +48,7 @@ export class Connection {
   /** Writes one frame; `ref` is set on the frame that answers a client frame. */
   send(frame: Reply, ref?: string): void {
     this.sendEncoded(encode(ref === undefined ? frame : { ...frame, ref }));
+    this.metrics?.sent(frame.type);
   }
 
   /**
@@ -54,9 +65,10 @@ export class Connection {
     this.socket.send(data, { binary: false });
   }
 
-  close(code: number, reason: string): void {
+  close(code: number, reason: CloseReason): void {
     if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) {
       this.socket.close(code, reason);
+      this.metrics?.closed(reason);
     }
   }
 }

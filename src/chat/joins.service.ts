@@ -1,7 +1,9 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { MessagesService, type Recovery, type Since } from '../messages/messages.service.js';
 import { PresenceService } from '../presence/presence.service.js';
+import { AppLogger } from '../logging/app-logger.js';
+import { MetricsService } from '../metrics/metrics.service.js';
 import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import { ChatError } from './chat.error.js';
@@ -24,14 +26,14 @@ const UNKNOWN_EPOCH = 'unknown';
  */
 @Injectable()
 export class JoinsService {
-  private readonly logger = new Logger(JoinsService.name);
-
   constructor(
     private readonly fanout: RoomFanout,
     private readonly rooms: RoomsService,
     private readonly presence: PresenceService,
     private readonly messages: MessagesService,
     @Inject(SETTINGS) private readonly settings: Settings,
+    private readonly logger: AppLogger,
+    @Optional() private readonly metrics?: MetricsService,
   ) {}
 
   /**
@@ -61,7 +63,7 @@ export class JoinsService {
       presence = await this.presence.joined(roomId, connection);
       // Recovery joins share the connection's budget; past it, `recovered: false` without reading.
       const limit = Math.min(this.settings.messages.recoveryMaxMessages, connection.recovery.available());
-      recovery = await this.messages.recover(roomId, since, limit).catch((error: unknown) => this.withoutStore(error, room));
+      recovery = await this.messages.recover(roomId, since, limit).catch((error: unknown) => this.withoutStore(error, room, since));
       connection.recovery.spend(recovery.messages.length);
     } catch (error) {
       await this.leave(connection, roomId);
@@ -122,8 +124,9 @@ export class JoinsService {
    * While the shared store is away a join still succeeds, from what this
    * instance knows of the room; nothing is recovered.
    */
-  private withoutStore(error: unknown, room: LocalRoom): Recovery {
+  private withoutStore(error: unknown, room: LocalRoom, since: Since | undefined): Recovery {
     if (!(error instanceof StoreUnavailableError)) throw error;
+    if (since) this.metrics?.recoveries.inc({ outcome: 'unavailable' });
     const head = { seq: room.lastSeq ?? 0, epoch: room.epoch ?? UNKNOWN_EPOCH, lastMessageAt: null };
     return { head, messages: [], recovered: false };
   }
@@ -145,7 +148,7 @@ export class JoinsService {
       if (connection.userId !== userId) continue;
       this.leave(connection, roomId)
         .then((left) => left && connection.send({ type: 'left', room_id: roomId, reason: 'removed' }))
-        .catch((error: unknown) => this.logger.error(error));
+        .catch((error: unknown) => this.logger.forConnection(connection.logFields, JoinsService.name).error({ err: error }, 'could not take a removed member out of the room'));
     }
   }
 }

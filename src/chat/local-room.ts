@@ -65,14 +65,19 @@ export class LocalRoom {
     return this.connections.size === 0;
   }
 
-  /** Writes one serialized frame to every connection but `except`; `seq` marks a message. */
-  deliver(data: Buffer, seq: number | undefined, except?: string): void {
+  /**
+   * Writes one serialized frame to every connection but `except`; `seq`
+   * marks a message. Returns how many connections it was written to or held for.
+   */
+  deliver(data: Buffer, seq: number | undefined, except?: string): number {
+    let count = 0;
     for (const connection of this.connections) {
       if (connection.id === except) continue;
       if (this.joining.has(connection)) {
         const held = this.joining.get(connection);
         if (held && held.length < this.maxHeld) held.push({ seq, data });
         else this.joining.set(connection, null);
+        count++;
         continue;
       }
       if (seq !== undefined && this.floors.size > 0) {
@@ -81,7 +86,9 @@ export class LocalRoom {
         this.floors.delete(connection);
       }
       connection.sendEncoded(data);
+      count++;
     }
+    return count;
   }
 
   /** The history was reset: seqs start again, so no old position counts. */

@@ -13,6 +13,7 @@ import { ReadStateService } from '../messages/read-state.service.js';
 import { MemoryUserDirectoryStore } from '../users/memory-user-directory.store.js';
 import { UsersService } from '../users/users.service.js';
 import { RoomsService } from '../rooms/rooms.service.js';
+import { AppLogger } from '../logging/app-logger.js';
 import { Connection } from './connection.js';
 import { JoinsService } from './joins.service.js';
 import type { Message } from './protocol.js';
@@ -59,7 +60,7 @@ describe(RoomFanout.name, () => {
     const users = new UsersService(new MemoryUserDirectoryStore());
     const rooms = new RoomsService(roomStore, bus, messages, settings, reads, users, { online: async (ids: string[]) => ids.map(() => false) } as unknown as ConnectionSlots);
     fanout = new RoomFanout(bus, messages, settings);
-    const joins = new JoinsService(fanout, rooms, presence, messages, settings);
+    const joins = new JoinsService(fanout, rooms, presence, messages, settings, new AppLogger({ format: 'json', level: 'silent' }));
     new RoomEventsListener(bus, fanout, joins).onModuleInit();
     const at = new Date().toISOString();
     await roomStore.create(

@@ -1,9 +1,10 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import type { DeliveredEvent } from '../core/room-event.js';
 import { MessagesService } from '../messages/messages.service.js';
 import type { Connection } from './connection.js';
+import { FrameMetrics } from './frame-metrics.js';
 import { LocalRoom, type Waiting } from './local-room.js';
 import { encode, type ServerFrame } from './protocol.js';
 
@@ -36,6 +37,7 @@ export class RoomFanout {
     @Inject(ROOM_BUS) private readonly bus: RoomBus,
     private readonly messages: MessagesService,
     @Inject(SETTINGS) private readonly settings: Settings,
+    @Optional() private readonly metrics?: FrameMetrics,
   ) {}
 
   /** Message events dropped since start because the store did not confirm their seq or epoch. */
@@ -134,7 +136,9 @@ export class RoomFanout {
       }
       if (room.lastSeq !== undefined && seq <= room.lastSeq) return;
     }
-    this.write(room, roomId, event, seq);
+    const written = this.write(room, roomId, event, seq);
+    // Sampled once per event, not per socket: the moment it went to every local receiver.
+    if (written > 0 && event.type === 'message') this.metrics?.published(event.data.created_at);
   }
 
   /**
@@ -179,10 +183,14 @@ export class RoomFanout {
     }
   }
 
-  private write(room: LocalRoom, roomId: string, event: DeliveredEvent, seq: number | undefined): void {
+  /** Returns how many connections the event was written to (or held for). */
+  private write(room: LocalRoom, roomId: string, event: DeliveredEvent, seq: number | undefined): number {
     if (seq !== undefined) room.lastSeq = seq;
     const except = 'connection_id' in event.data ? event.data.connection_id : undefined;
-    room.deliver(Buffer.from(encode(toFrame(roomId, event))), seq, except);
+    const frame = toFrame(roomId, event);
+    const written = room.deliver(Buffer.from(encode(frame)), seq, except);
+    this.metrics?.broadcast(frame.type, written);
+    return written;
   }
 }
 

@@ -4,6 +4,7 @@ import { DomainError, type DomainErrorCode } from '../core/domain.error.js';
 import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
 import { ChatError } from './chat.error.js';
 import { ConnectionRegistry } from './connection.registry.js';
+import { FrameMetrics } from './frame-metrics.js';
 import type { ErrorCode, ServerFrame } from './protocol.js';
 
 type ErrorFrame = Extract<ServerFrame, { type: 'error' }>;
@@ -29,13 +30,18 @@ const FRAME_CODE: Record<DomainErrorCode, ErrorCode | undefined> = {
 export class WsErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(WsErrorFilter.name);
 
-  constructor(private readonly connections: ConnectionRegistry) {}
+  constructor(
+    private readonly connections: ConnectionRegistry,
+    private readonly frames: FrameMetrics,
+  ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ws = host.switchToWs();
     const connection = this.connections.get(ws.getClient<WebSocket>());
-    const ref = ws.getData<{ ref?: string } | undefined>()?.ref;
-    connection?.send(toErrorFrame(exception, this.logger), ref);
+    const frame = ws.getData<{ ref?: string } | undefined>();
+    const answer = toErrorFrame(exception, this.logger);
+    connection?.send(answer, frame?.ref);
+    if (frame) this.frames.failed(frame, answer.code);
   }
 }
 

@@ -285,6 +285,30 @@ export class EnvironmentVariables {
   /** How long shutdown waits for sockets to close before exiting. */
   @IsInt() @Min(0) @Max(60_000)
   SHUTDOWN_GRACE_MS: number = 3_000;
+
+  /** On SIGTERM, sockets are closed (1012) in batches spread over this long; then SHUTDOWN_GRACE_MS for their close handshakes. */
+  @IsInt() @Min(0) @Max(300_000)
+  DRAIN_DURATION_MS: number = 10_000;
+
+  /** Offer permessage-deflate (compressed frames) to clients that ask for it. */
+  @IsIn(['true', 'false'])
+  WS_PERMESSAGE_DEFLATE: string = 'false';
+
+  /** With deflate on: frames smaller than this are sent uncompressed. */
+  @IsInt() @Min(0) @Max(16 * 1024 * 1024)
+  WS_DEFLATE_THRESHOLD_BYTES: number = 1_024;
+
+  /** With deflate on: zlib memLevel of each socket's compressor (1–9; memory 2^(memLevel+9) bytes). */
+  @IsInt() @Min(1) @Max(9)
+  WS_DEFLATE_MEM_LEVEL: number = 5;
+
+  /** With deflate on: the server's LZ77 window, as bits (9–15; memory 2^(bits+2) bytes per compressor). */
+  @IsInt() @Min(9) @Max(15)
+  WS_DEFLATE_WINDOW_BITS: number = 12;
+
+  /** With deflate on: compressions running at once in the process (zlib work goes to the thread pool). */
+  @IsInt() @Min(1) @Max(1_000)
+  WS_DEFLATE_CONCURRENCY: number = 10;
 }
 
 /** `true`/`false` (any case, or 1/0) as a boolean; anything else stays as it is and fails validation. */

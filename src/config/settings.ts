@@ -39,6 +39,8 @@ export interface Settings {
     maxConnectionsPerUser: number;
     /** Frames per connection: a token bucket, and when sending too fast for too long counts as abuse. */
     rateLimit: { perSecond: number; burst: number; abuseFactor: number; abuseWindowMs: number };
+    /** permessage-deflate: off by default; when on, bounded per socket and in the process. */
+    deflate: { enabled: boolean; thresholdBytes: number; memLevel: number; windowBits: number; concurrency: number };
   };
   typing: { throttleMs: number; ttlMs: number };
   limits: { maxRoomsPerConnection: number; maxMessageLength: number; maxRefLength: number; roomBacklogMax: number };
@@ -59,6 +61,8 @@ export interface Settings {
     reconnect: { baseMs: number; maxMs: number };
   };
   shutdownGraceMs: number;
+  /** The paced drain on SIGTERM: sockets closed in batches over this long. */
+  drainDurationMs: number;
   /** `port` undefined: `/metrics` is served on the HTTP port. */
   metrics: { enabled: boolean; port: number | undefined };
   logging: { format: 'json' | 'pretty'; level: LogLevelName };
@@ -121,6 +125,13 @@ export function toSettings(env: EnvironmentVariables): Settings {
         abuseFactor: env.RATE_LIMIT_ABUSE_FACTOR,
         abuseWindowMs: env.RATE_LIMIT_ABUSE_WINDOW_MS,
       },
+      deflate: {
+        enabled: env.WS_PERMESSAGE_DEFLATE === 'true',
+        thresholdBytes: env.WS_DEFLATE_THRESHOLD_BYTES,
+        memLevel: env.WS_DEFLATE_MEM_LEVEL,
+        windowBits: env.WS_DEFLATE_WINDOW_BITS,
+        concurrency: env.WS_DEFLATE_CONCURRENCY,
+      },
     },
     typing: { throttleMs: env.TYPING_THROTTLE_MS, ttlMs: env.TYPING_TTL_MS },
     limits: {
@@ -151,6 +162,7 @@ export function toSettings(env: EnvironmentVariables): Settings {
       reconnect: { baseMs: env.REDIS_RECONNECT_BASE_MS, maxMs: env.REDIS_RECONNECT_MAX_MS },
     },
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+    drainDurationMs: env.DRAIN_DURATION_MS,
     metrics: { enabled: env.METRICS_ENABLED === 'true', port: env.METRICS_PORT },
     logging: {
       format: (env.LOG_FORMAT || (env.NODE_ENV === 'production' ? 'json' : 'pretty')) as Settings['logging']['format'],

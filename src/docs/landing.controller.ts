@@ -43,6 +43,7 @@ export class LandingController {
   /** WebSocket upgrades never reach Express; a plain GET here is a client that forgot to upgrade. */
   @Get(WS_PATH)
   upgradeRequired(@Res() response: Response): void {
+    this.metrics.upgrades.inc({ result: 'upgrade_required' });
     response
       .status(426)
       .setHeader('Upgrade', 'websocket')

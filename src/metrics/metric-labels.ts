@@ -1,13 +1,28 @@
 // The closed sets metric labels take their values from: a label never
 // carries a room id, user id, token or any other value a client chooses.
 
-/** Results of a WebSocket upgrade: accepted, or the `error` of the refused handshake (PROTOCOL §1). */
-export const UPGRADE_RESULTS = ['accepted', 'unauthorized', 'token_expired', 'origin_not_allowed', 'unavailable'] as const;
+/**
+ * Results of a WebSocket upgrade: accepted, or the `error` of the refused
+ * handshake (PROTOCOL §1): 401 `unauthorized`, 403 `token_expired` and
+ * `origin_not_allowed`, 503 `unavailable`, 404 `not_found` (another path),
+ * 400 `bad_request`, and 426 `upgrade_required` (a plain GET on the socket path).
+ */
+export const UPGRADE_RESULTS = [
+  'accepted',
+  'unauthorized',
+  'token_expired',
+  'origin_not_allowed',
+  'unavailable',
+  'not_found',
+  'bad_request',
+  'upgrade_required',
+] as const;
 export type UpgradeResult = (typeof UPGRADE_RESULTS)[number];
 
 /** Why the server closed a connection (the close reason it sent, or what ended it). */
 export const CLOSE_REASONS = [
   'slow_consumer',
+  'slow_join',
   'rate_limit_abuse',
   'token_expired',
   'server_restarting',

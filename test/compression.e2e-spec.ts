@@ -1,0 +1,73 @@
+import type { INestApplication } from '@nestjs/common';
+import type { Socket } from 'node:net';
+import { createApp } from '../src/app.factory.js';
+import type { Environment } from '../src/config/environment.js';
+import { handshake } from './support/handshake.js';
+import { createRoom } from './support/rest.js';
+import { TEST_SECRET, token } from './support/tokens.js';
+import { TestClient } from './support/ws-client.js';
+
+async function start(env: Environment): Promise<{ app: INestApplication; http: string; ws: string }> {
+  const app = await createApp({ NODE_ENV: 'test', JWT_SECRET: TEST_SECRET, ...env }, false);
+  await app.listen(0, '127.0.0.1');
+  const http = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+  return { app, http, ws: `${http.replace('http', 'ws')}/api/v1/chats/ws` };
+}
+
+/** Bytes the client has read from its TCP socket so far: what crossed the wire. */
+const bytesRead = (client: TestClient) => ((client.socket as unknown as { _socket: Socket })._socket).bytesRead;
+
+describe('permessage-deflate', () => {
+  it('is declined by default', async () => {
+    const { app, ws } = await start({});
+    try {
+      const client = await TestClient.connect(ws, token('alice'), { perMessageDeflate: true });
+      expect(client.socket.extensions).toBe('');
+      await client.close();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('when on, sends frames above the threshold compressed, with the same content', async () => {
+    const { app, http, ws } = await start({ WS_PERMESSAGE_DEFLATE: 'true', WS_DEFLATE_THRESHOLD_BYTES: 256 });
+    try {
+      const roomId = await createRoom(http, 'alice', ['bob', 'carol']);
+      const alice = await TestClient.connect(ws, token('alice'));
+      const bob = await TestClient.connect(ws, token('bob'), { perMessageDeflate: true });
+      const carol = await TestClient.connect(ws, token('carol'), { perMessageDeflate: false });
+      expect(bob.socket.extensions).toBe('permessage-deflate');
+      // Bounded memory: no context kept between messages, a small server window.
+      const offer = await handshake(`${ws}?token=${token('bob')}`, { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' });
+      expect(offer.headers['sec-websocket-extensions']).toBe(
+        'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12',
+      );
+      expect(carol.socket.extensions).toBe('');
+      for (const client of [alice, bob, carol]) {
+        client.send({ type: 'join_room', room_id: roomId });
+        await client.next('joined');
+      }
+
+      const content = 'The weekly review moves to Thursday at ten; bring the figures. '.repeat(30);
+      const [bobBefore, carolBefore] = [bytesRead(bob), bytesRead(carol)];
+      alice.send({ type: 'send_message', room_id: roomId, content });
+      const [toBob, toCarol] = await Promise.all([bob.next('message'), carol.next('message')]);
+      expect(toBob).toEqual(toCarol);
+      expect((toBob.message as { content: string }).content).toBe(content);
+
+      const plain = bytesRead(carol) - carolBefore;
+      const compressed = bytesRead(bob) - bobBefore;
+      expect(plain).toBeGreaterThan(content.length);
+      expect(compressed).toBeLessThan(plain / 4);
+
+      // A small frame stays below the threshold: sent as it is.
+      const before = bytesRead(bob);
+      bob.send({ type: 'ping' });
+      await bob.next('pong');
+      expect(bytesRead(bob) - before).toBe(2 + JSON.stringify({ type: 'pong' }).length);
+      for (const client of [alice, bob, carol]) await client.close();
+    } finally {
+      await app.close();
+    }
+  });
+});
