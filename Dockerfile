@@ -30,6 +30,8 @@ COPY --from=build /app/dist ./dist
 # Served at /api/asyncapi.yaml.
 COPY docs/asyncapi.yaml ./docs/asyncapi.yaml
 COPY --from=build /app/client/demo/build ./client/demo/build
+# UPLOAD_DIR in the compose file: a volume mounted here takes this owner.
+RUN mkdir -p /app/uploads && chown node:node /app/uploads
 USER node
 EXPOSE 8000
 # Liveness, not readiness: an instance whose Redis is away keeps serving its

@@ -17,18 +17,20 @@ const FLOORS = {
   redis: ['core', 'config', 'metrics'],
   bus: ['core', 'config', 'metrics', 'redis'],
   auth: ['core', 'config'],
+  files: ['core', 'config'],
   limits: ['core', 'config', 'metrics', 'redis'],
   presence: ['core', 'config', 'metrics', 'redis', 'bus'],
   messages: ['core', 'config', 'metrics', 'redis', 'bus', 'presence'],
   users: ['core', 'config', 'redis'],
   rooms: ['core', 'config', 'metrics', 'redis', 'limits', 'bus', 'presence', 'messages', 'users'],
+  invitations: ['core', 'config', 'metrics', 'redis', 'bus', 'presence', 'messages', 'rooms'],
   health: ['core', 'config', 'instance', 'redis'],
   docs: ['core', 'config', 'metrics'],
   demo: ['core', 'config'],
 };
 
 /** Folders below the socket edge know nothing of sockets. */
-const SOCKETLESS = ['core', 'config', 'logging', 'metrics', 'instance', 'redis', 'limits', 'bus', 'presence', 'messages', 'users', 'rooms'];
+const SOCKETLESS = ['core', 'config', 'logging', 'metrics', 'instance', 'redis', 'limits', 'files', 'bus', 'presence', 'messages', 'users', 'rooms', 'invitations'];
 
 const floorRules = Object.entries(FLOORS).map(([folder, below]) => ({
   files: [`src/${folder}/**/*.ts`],

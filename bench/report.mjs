@@ -98,12 +98,13 @@ function markdown(results, rows) {
     ...rows.map((r) => `| ${r.scenario} | ${r.figure} | ${r.baseline} | ${r.service} | ${r.ratio === null ? '–' : `${r.ratioBound}${r.ratio}×`} | ${r.target ? `${r.target} ${r.met ? '✓' : '✗'}` : ''} |`),
   ];
   for (const [name, scenario] of Object.entries(results.scenarios)) {
-    if (!scenario.baseline?.steps) continue;
+    const kinds = Object.keys(scenario).filter((kind) => Array.isArray(scenario[kind]?.steps));
+    if (kinds.length === 0) continue;
     lines.push('', `## Steps: ${scenario.title} (\`${name}\`)`, '');
     lines.push('| target | msg/s | sent/s | deliveries/s | p50 ms | p99 ms | lost | server CPU | server waited | server RSS MB | generator CPU | |');
     lines.push('|---|---|---|---|---|---|---|---|---|---|---|---|');
-    for (const kind of ['baseline', 'service']) {
-      for (const s of scenario[kind]?.steps ?? []) {
+    for (const kind of kinds) {
+      for (const s of scenario[kind].steps) {
         const notes = [s.generatorBound && 'generator-bound', s.noisy && 'noisy', s.failedAttempts && `after ${s.failedAttempts.length} failed`].filter(Boolean);
         const verdict = `${s.pass ? 'pass' : 'fail'}${notes.length > 0 ? ` (${notes.join(', ')})` : ''}`;
         lines.push(`| ${kind} | ${num(s.rate)} | ${num(s.sentPerSecond)} | ${num(s.deliveredPerSecond)} | ${s.latencyMs.p50} | ${s.latencyMs.p99} | ${num(s.lost)} | ${s.serverCpuPercent}% | ${s.serverWaitPercent}% | ${s.serverRssMb} | ${s.generatorCpuPercent}% | ${verdict} |`);
@@ -127,7 +128,36 @@ function markdown(results, rows) {
     lines.push(`| server CPU per delivery | ${b.serverCpuUsecPerDelivery} µs | ${s.serverCpuUsecPerDelivery} µs |`);
     lines.push(`| one round trip to Redis from a client (PING, median) | ${b.roundTripUsec} µs | ${s.roundTripUsec} µs |`);
   }
+  lines.push(...shards(results.scenarios.cluster));
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The `cluster` scenario: the same service on one Redis and on a 3-master
+ * cluster. Throughput is what the run reached; on a machine whose cores the
+ * service saturates before Redis, that says little about Redis, so the
+ * Redis-bound capacity is shown too: how many messages per second of CPU
+ * the busiest Redis process could take, which is what a shard adds.
+ */
+function shards(cluster) {
+  if (!cluster?.single?.redisCost || !cluster?.cluster?.redisCost) return [];
+  const one = cluster.single.redisCost;
+  const three = cluster.cluster.redisCost;
+  const capacity = (cost) => (cost.busiestCpuUsecPerMessage > 0 ? 1e6 / cost.busiestCpuUsecPerMessage : null);
+  const ratio = (a, b) => (a && b ? `${(a / b).toFixed(2)}×` : '–');
+  const shareOfBusiest = three.perNodeCpuUsecPerMessage.join(' / ');
+  return [
+    '',
+    `## One Redis vs a 3-master cluster (\`cluster\` scenario, ${num(cluster.cluster.setup?.rooms ?? cluster.cluster.reference.rate)} rooms, ${cluster.cluster.reference.rate} msg/s step)`,
+    '',
+    '| | one Redis | 3-master cluster | cluster ÷ one |',
+    '|---|---|---|---|',
+    `| highest passing rate (the service's limit on this machine) | ${highest(cluster.single)} | ${highest(cluster.cluster)} | ${ratio(limit(cluster.cluster), limit(cluster.single))} |`,
+    `| Redis CPU per message, all Redis processes | ${one.redisCpuUsecPerMessage} µs | ${three.redisCpuUsecPerMessage} µs (${shareOfBusiest}) | ${ratio(three.redisCpuUsecPerMessage, one.redisCpuUsecPerMessage)} |`,
+    `| Redis CPU per message, busiest Redis process | ${one.busiestCpuUsecPerMessage} µs | ${three.busiestCpuUsecPerMessage} µs | ${ratio(three.busiestCpuUsecPerMessage, one.busiestCpuUsecPerMessage)} |`,
+    `| Redis-bound capacity (messages per second of the busiest process's CPU) | ${num(Math.round(capacity(one) ?? 0))} | ${num(Math.round(capacity(three) ?? 0))} | ${ratio(capacity(three), capacity(one))} |`,
+    `| server CPU per message (both instances) | ${one.serverCpuUsecPerMessage} µs | ${three.serverCpuUsecPerMessage} µs | ${ratio(three.serverCpuUsecPerMessage, one.serverCpuUsecPerMessage)} |`,
+  ];
 }
 
 /** Writes `<stamp>-<mode>.json` and `.md` under `dir`; returns the markdown. */

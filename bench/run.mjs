@@ -10,15 +10,16 @@
 //   --profile  the service runs under --cpu-prof (one scenario: --only, default
 //              small-rooms); profiles go to bench/results/profiles/
 // The `redis` scenario runs a throwaway redis-server per target, or uses
-// REDIS_URL when set; only keys under a unique bench prefix are written, then
-// deleted.
+// REDIS_URL when set; the `cluster` scenario runs a throwaway redis-server and
+// a throwaway 3-master cluster. Only keys under a unique bench prefix are
+// written, then deleted.
 import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { SECRET, startGenerator } from './lib/processes.mjs';
 import { topSelfTime } from './lib/profile.mjs';
-import { startRedis } from './lib/redis.mjs';
+import { startCluster, startRedis } from './lib/redis.mjs';
 import { machine } from './lib/system.mjs';
 import { write } from './report.mjs';
 import { runScenario, scenarios } from './scenarios.mjs';
@@ -52,10 +53,16 @@ const profilesBefore = new Set(values.profile && existsSync(`${RESULTS}/profiles
 const gen = startGenerator();
 /** A Redis per name (one per target), started on first use. */
 const redisServers = new Map();
+/** A Redis Cluster per name, started on first use. */
+const redisClusters = new Map();
 const ctx = {
   async redisUrl(name) {
     if (!redisServers.has(name)) redisServers.set(name, await startRedis());
     return redisServers.get(name).url;
+  },
+  async redisCluster(name) {
+    if (!redisClusters.has(name)) redisClusters.set(name, await startCluster());
+    return redisClusters.get(name);
   },
   gen,
   mode,
@@ -74,7 +81,7 @@ try {
   }
 } finally {
   await gen.stop();
-  for (const redis of redisServers.values()) await redis.stop();
+  for (const redis of [...redisServers.values(), ...redisClusters.values()]) await redis.stop();
 }
 if (redisServers.size > 0) {
   const servers = [...redisServers.values()];

@@ -10,9 +10,11 @@
 //              load at which CPU is compared.
 //   idle     — many joined connections that send nothing: time to open, memory.
 //   overload — readers that stop reading while a room is busy: memory, and what happens to them.
-// `target` is what the servers run with: `instances`, `redis` ('single';
-// 'cluster' is the place for a Redis Cluster scenario), `deflate`
-// (permessage-deflate on the servers, offered by the clients).
+// `target` is what the servers run with: `instances`, `redis` ('single' or
+// 'cluster'), `deflate` (permessage-deflate on the servers, offered by the
+// clients). A scenario that compares two setups of the service instead of
+// service and baseline names them in `targets` ({ name: { server, redis } }),
+// measured side by side the same way.
 import { commandCost, connect, deletePrefix, roundTrip, round, uniquePrefix } from './lib/redis.mjs';
 import { startTarget } from './lib/processes.mjs';
 import { memory, meter } from './lib/system.mjs';
@@ -77,6 +79,15 @@ export const scenarios = [
     quick: { rooms: 1, members: 201, start: 50, factor: 1.6, maxSteps: 4, contentBytes: 1200 },
   },
   {
+    name: 'cluster',
+    title: '2 instances, many rooms × 2 members: one Redis vs a 3-master Redis Cluster',
+    runner: 'steps',
+    target: { instances: 2 },
+    targets: { single: { server: 'service', redis: 'single' }, cluster: { server: 'service', redis: 'cluster' } },
+    full: { rooms: 300, members: 2, start: 500, factor: 1.35, maxSteps: 10 },
+    quick: { rooms: 100, members: 2, start: 500, factor: 1.6, maxSteps: 3 },
+  },
+  {
     name: 'overload',
     title: 'slow readers: 1 room × 50 receivers, 4 KB messages, 10 of them not reading',
     runner: 'overload',
@@ -89,6 +100,9 @@ export const scenarios = [
 ];
 
 const KINDS = ['baseline', 'service'];
+/** The targets a scenario measures: service and baseline, or its own `targets`. */
+const kindsOf = (scenario) => (scenario.targets ? Object.keys(scenario.targets) : KINDS);
+const specOf = (scenario, kind) => scenario.targets?.[kind] ?? { server: kind, redis: scenario.target.redis };
 
 const TIMING = {
   full: { stepMs: 4000, warmMs: 2000, drainMs: 2000, settleMs: 2000 },
@@ -98,12 +112,23 @@ const TIMING = {
 /** Where a target's servers keep shared state; `cleanup` removes what they left. */
 async function redisFor(ctx, mode, kind, label) {
   if (!mode) return { config: undefined, cleanup: async () => undefined };
-  if (mode !== 'single') throw new Error(`redis mode ${mode} is not supported yet`);
   const prefix = uniquePrefix(label);
+  if (mode === 'cluster') {
+    const { seeds, urls } = await ctx.redisCluster(kind);
+    return {
+      config: { clusterNodes: seeds, nodes: urls, prefix },
+      cleanup: async () => {
+        for (const url of urls) {
+          const redis = connect(url);
+          await deletePrefix(redis, prefix).finally(() => redis.disconnect());
+        }
+      },
+    };
+  }
   // One Redis per target, so each one's counters are its own.
   const url = await ctx.redisUrl(kind);
   return {
-    config: { url, prefix },
+    config: { url, nodes: [url], prefix },
     cleanup: async () => {
       const redis = connect(url);
       await deletePrefix(redis, prefix).finally(() => redis.disconnect());
@@ -120,13 +145,14 @@ async function withTargets(ctx, scenario, kinds, body) {
   const targets = {};
   try {
     for (const kind of kinds) {
-      targets[kind] = { redis: await redisFor(ctx, scenario.target.redis, kind, `${scenario.name}:${kind}`) };
+      const spec = specOf(scenario, kind);
+      targets[kind] = { redis: await redisFor(ctx, spec.redis, kind, `${scenario.name}:${kind}`) };
       targets[kind].servers = await startTarget({
-        kind,
+        kind: spec.server,
         instances: scenario.target.instances,
         redis: targets[kind].redis.config,
         deflate: scenario.target.deflate,
-        profileDir: kind === 'service' ? ctx.profileDir : undefined,
+        profileDir: spec.server === 'service' ? ctx.profileDir : undefined,
       });
     }
     await ctx.gen.call('configure', { secret: ctx.secret, deflate: scenario.target.deflate ?? false });
@@ -194,9 +220,10 @@ const runners = {
   async steps(ctx, scenario) {
     const p = scenario[ctx.mode];
     const { stepMs, warmMs, drainMs } = TIMING[ctx.mode];
-    return withTargets(ctx, scenario, KINDS, async (targets) => {
+    const kinds = kindsOf(scenario);
+    return withTargets(ctx, scenario, kinds, async (targets) => {
       const state = {};
-      for (const kind of KINDS) {
+      for (const kind of kinds) {
         const { servers } = targets[kind];
         const setup = await ctx.gen.call('setup', {
           load: kind,
@@ -214,8 +241,8 @@ const runners = {
         const { servers, redis: { config: redisConfig } } = targets[kind];
         const args = { load: kind, rate, durationMs: stepMs, drainMs };
         const measureRedis = redisConfig && state[kind].steps.length === 0;
-        const redis = measureRedis ? connect(redisConfig.url) : undefined;
-        const done = redis ? await commandCost(redis) : undefined;
+        const nodes = measureRedis ? redisConfig.nodes.map(connect) : undefined;
+        const done = nodes ? await commandCost(nodes) : undefined;
         let step = await measuredStep(ctx, servers, args);
         // A failure must repeat to count: one stall of a shared machine is not a
         // limit. While the server keeps waiting for its core, try once more.
@@ -231,11 +258,11 @@ const runners = {
         if (done) {
           state[kind].redisCost = {
             ...(await done(step.sent + failed.reduce((sum, f) => sum + f.sent, 0))),
-            roundTripUsec: await roundTrip(redis),
+            roundTripUsec: await roundTrip(nodes[0]),
             serverCpuUsecPerMessage: round((step.serverCpuSeconds * 1e6) / step.sent, 0),
             serverCpuUsecPerDelivery: round((step.serverCpuSeconds * 1e6) / step.delivered, 2),
           };
-          redis.disconnect();
+          for (const node of nodes) node.disconnect();
         }
         step.pass = passes(step);
         step.noisy = step.serverWaitPercent > NOISY_WAIT_PERCENT || step.generatorWaitPercent > NOISY_WAIT_PERCENT;
@@ -245,13 +272,13 @@ const runners = {
         ctx.log(`  ${kind} ${rate} msg/s: ${step.deliveredPerSecond} deliveries/s, p99 ${step.latencyMs.p99} ms, lost ${step.lost}, cpu ${step.serverCpuPercent}% (waited ${step.serverWaitPercent}%) ${step.pass ? 'pass' : 'FAIL'}`);
         return step.pass;
       };
-      while (KINDS.some((kind) => !state[kind].rates.done)) {
-        for (const kind of KINDS) {
+      while (kinds.some((kind) => !state[kind].rates.done)) {
+        for (const kind of kinds) {
           const { rates: next } = state[kind];
           if (!next.done) next.record(await run(kind, next.next()));
         }
       }
-      return Object.fromEntries(KINDS.map((kind) => [kind, limits(state[kind])]));
+      return Object.fromEntries(kinds.map((kind) => [kind, limits(state[kind])]));
     });
   },
 

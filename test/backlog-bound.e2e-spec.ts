@@ -1,22 +1,14 @@
 import { jest } from '@jest/globals';
 import { RoomFanout } from '../src/chat/room-fanout.js';
-import { MESSAGE_STORE, type MessageDraft, type MessageStore } from '../src/messages/message.store.js';
+import type { MessageStore } from '../src/messages/message.store.js';
 import { collect, join } from './support/client.js';
-import { startInstance, type Instance } from './support/instances.js';
+import { useInstances } from './support/instances.js';
 import { createRoom } from './support/rest.js';
+import { draft, messageStoreOf } from './support/store.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
 const BOUND = 10;
-
-const draft = (roomId: string, content: string): MessageDraft => ({
-  room_id: roomId,
-  sender_id: 'alice',
-  content,
-  message_type: 'text',
-  parent_message_id: null,
-  client_msg_id: null,
-});
 
 /** A gate a store read waits at, so the test can fill the room while the read is slow. */
 function gate(): { wait: Promise<void>; open(): void } {
@@ -32,21 +24,17 @@ function gate(): { wait: Promise<void>; open(): void } {
  * store: the client still gets every message, once, in order.
  */
 describe('events waiting for a slow store (ROOM_BACKLOG_MAX)', () => {
-  let running: Instance;
+  const instances = useInstances({ env: { ROOM_BACKLOG_MAX: BOUND } });
   let store: MessageStore;
-  beforeAll(async () => {
-    running = await startInstance({ ROOM_BACKLOG_MAX: BOUND });
-    store = running.app.get<MessageStore>(MESSAGE_STORE, { strict: false });
-  });
-  afterAll(() => running.close());
+  beforeAll(() => (store = messageStoreOf(instances.first.app)));
   afterEach(() => jest.restoreAllMocks());
 
   const seqsOf = async (client: TestClient, count: number) =>
     (await collect(client, 'message', count)).map((frame) => (frame.message as { seq: number }).seq);
 
   it('drops the frames held for a slow join past the bound and sends the messages from the store', async () => {
-    const roomId = await createRoom(running.http, 'alice', []);
-    const watcher = await TestClient.connect(running.ws, token('alice'));
+    const roomId = await createRoom(instances.http, 'alice', []);
+    const watcher = await TestClient.connect(instances.ws, token('alice'));
     await join(watcher, roomId);
     const slow = gate();
     const read = gate();
@@ -58,7 +46,7 @@ describe('events waiting for a slow store (ROOM_BACKLOG_MAX)', () => {
       await slow.wait;
       return now;
     });
-    const joiner = await TestClient.connect(running.ws, token('alice'));
+    const joiner = await TestClient.connect(instances.ws, token('alice'));
     joiner.send({ type: 'join_room', room_id: roomId });
     await read.wait;
     for (let i = 1; i <= 5 * BOUND; i++) await store.append(draft(roomId, `m${i}`), 60_000);
@@ -74,10 +62,10 @@ describe('events waiting for a slow store (ROOM_BACKLOG_MAX)', () => {
   });
 
   it('reads the store again when a catching-up room passed the bound, and delivers every message once, in order', async () => {
-    const roomId = await createRoom(running.http, 'alice', []);
-    const client = await TestClient.connect(running.ws, token('alice'));
+    const roomId = await createRoom(instances.http, 'alice', []);
+    const client = await TestClient.connect(instances.ws, token('alice'));
     await join(client, roomId);
-    const fanout = running.app.get(RoomFanout, { strict: false });
+    const fanout = instances.first.app.get(RoomFanout, { strict: false });
     const before = fanout.overflowed;
     const slow = gate();
     const read = gate();

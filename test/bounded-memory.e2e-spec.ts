@@ -1,50 +1,20 @@
-import type { INestApplication } from '@nestjs/common';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import request from 'supertest';
 import { ConnectionRegistry } from '../src/chat/connection.registry.js';
-import { MESSAGE_STORE, type MessageDraft, type MessageStore } from '../src/messages/message.store.js';
+import { waitFor } from '../scripts/processes.mjs';
 import { join } from './support/client.js';
-import { startInstance, type Instance } from './support/instances.js';
+import { heapAfterGc } from './support/gc.js';
+import { useInstances } from './support/instances.js';
 import { createRoom } from './support/rest.js';
+import { draft, messageStoreOf } from './support/store.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
-const draft = (roomId: string, content: string): MessageDraft => ({
-  room_id: roomId,
-  sender_id: 'alice',
-  content,
-  message_type: 'text',
-  parent_message_id: null,
-  client_msg_id: null,
-});
-
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-const heapAfterGc = () => {
-  gc();
-  gc();
-  return process.memoryUsage().heapUsed;
-};
-
-const storeOf = (app: INestApplication) => app.get<MessageStore>(MESSAGE_STORE, { strict: false });
-
-/** Waits for a condition the test cannot be told about by a frame (a server-side counter), polling briefly. */
-async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 describe('the embedded history across rooms (HISTORY_MAX_BYTES)', () => {
-  let running: Instance;
-  beforeAll(async () => (running = await startInstance({ HISTORY_MAX_BYTES: 1024 * 1024 })));
-  afterAll(() => running.close());
+  const instances = useInstances({ env: { HISTORY_MAX_BYTES: 1024 * 1024 } });
 
   it('keeps the total within the budget, dropping the oldest messages of any room first', async () => {
-    const store = storeOf(running.app);
+    const running = instances.first;
+    const store = messageStoreOf(running.app);
     const rooms: string[] = [];
     for (let r = 0; r < 20; r++) rooms.push(await createRoom(running.http, 'alice', []));
     const LENGTH = 8000;
@@ -76,13 +46,10 @@ describe('the embedded history across rooms (HISTORY_MAX_BYTES)', () => {
 });
 
 describe('unsent bytes of all connections (MAX_TOTAL_BUFFERED_BYTES)', () => {
-  let running: Instance;
-  beforeAll(
-    async () => (running = await startInstance({ MAX_TOTAL_BUFFERED_BYTES: 1024 * 1024, MAX_BUFFERED_BYTES: 256 * 1024 * 1024 })),
-  );
-  afterAll(() => running.close());
+  const instances = useInstances({ env: { MAX_TOTAL_BUFFERED_BYTES: 1024 * 1024, MAX_BUFFERED_BYTES: 256 * 1024 * 1024 } });
 
   it('closes the readers furthest behind with 1013 and keeps serving the one that reads', async () => {
+    const running = instances.first;
     const roomId = await createRoom(running.http, 'alice', ['bob', 'carol']);
     const registry = running.app.get(ConnectionRegistry, { strict: false });
     const reader = await TestClient.connect(running.ws, token('alice'));
@@ -90,16 +57,16 @@ describe('unsent bytes of all connections (MAX_TOTAL_BUFFERED_BYTES)', () => {
     for (const client of [reader, ...slow]) await join(client, roomId);
     // The slow clients stop reading from their TCP sockets.
     for (const client of slow) (client.socket as unknown as { _socket: { pause(): void } })._socket.pause();
-    const store = storeOf(running.app);
+    const store = messageStoreOf(running.app);
     const content = 'y'.repeat(64 * 1024);
     const count = 600;
     const received = () => reader.frames.filter((f) => f.type === 'message').length;
     // The reader keeps up (this process is also the server): a few messages, then wait until it has them.
     for (let i = 1; i <= count; i++) {
       await store.append(draft(roomId, content), 60_000);
-      if (i % 4 === 0) await until(() => received() >= i, 10_000, `message ${i} at the reader`);
+      if (i % 4 === 0) await waitFor(() => received() >= i, 10_000, `message ${i} at the reader`, 20);
     }
-    await until(() => registry.slowClosed >= 2, 5_000, 'the slow readers to be closed');
+    await waitFor(() => registry.slowClosed >= 2, 5_000, 'the slow readers to be closed', 20);
     expect(reader.socket.readyState).toBe(reader.socket.OPEN);
     for (const client of slow) (client.socket as unknown as { _socket: { resume(): void } })._socket.resume();
     for (const client of slow) expect([1013, 1006]).toContain((await client.closed).code);

@@ -1,11 +1,11 @@
 import request from 'supertest';
-import { useInstances } from './support/instances.js';
+import { type Mode, useInstances } from './support/instances.js';
 import { createRoom } from './support/rest.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
-describe('two users on different instances sharing one Redis', () => {
-  const instances = useInstances({ mode: 'redis', count: 2 });
+describe.each<Mode>(['redis', 'cluster'])('two users on different instances sharing one Redis (%s)', (mode) => {
+  const instances = useInstances({ mode, count: 2 });
 
   it('users on different instances chat, type and see each other', async () => {
     const roomId = await createRoom(instances.first.http, 'alice', ['bob']);

@@ -1,13 +1,10 @@
 import type { INestApplication } from '@nestjs/common';
 import type { EventEmitter } from 'node:events';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { RoomFanout } from '../src/chat/room-fanout.js';
-import type { Environment } from '../src/config/environment.js';
 import { RedisService } from '../src/redis/redis.service.js';
-import { startInstance, type Instance } from './support/instances.js';
+import { gc } from './support/gc.js';
+import { MODES, useInstances, type Instance } from './support/instances.js';
 import { createRoom } from './support/rest.js';
-import { redisUrl, uniquePrefix } from './support/redis.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
@@ -18,8 +15,6 @@ const CONCURRENT = 12;
 /** RSS after the churn may exceed the baseline by at most this much (allocator slack, JIT code, caches). */
 const RSS_MARGIN_BYTES = 64 * 1024 * 1024;
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 /** Handles and requests the process holds, by type (timers, sockets, …). */
 function resources(): Map<string, number> {
@@ -74,19 +69,11 @@ async function life(running: Instance, rooms: string[], n: number): Promise<void
   }
 }
 
-const MODES: Array<[string, () => Promise<Environment>]> = [
-  ['embedded', async () => ({})],
-  ['Redis', async () => ({ REDIS_URL: await redisUrl(), REDIS_KEY_PREFIX: uniquePrefix() })],
-];
-
-describe.each(MODES)('churn on the %s implementation', (_mode, environment) => {
-  let running: Instance;
-  beforeAll(async () => {
-    running = await startInstance({ ...(await environment()), RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000, TYPING_TTL_MS: 200 });
-  });
-  afterAll(() => running.close());
+describe.each(MODES)('churn on the %s implementation', (mode) => {
+  const instances = useInstances({ mode, count: 1, env: { RATE_LIMIT_PER_SECOND: 1000, RATE_LIMIT_BURST: 1000, TYPING_TTL_MS: 200 } });
 
   it(`leaves RSS within ${RSS_MARGIN_BYTES / 2 ** 20} MiB of its baseline and no timer, socket or listener behind`, async () => {
+    const running = instances.first;
     const app: INestApplication = running.app;
     const users = Array.from({ length: 6 }, (_, i) => `user-${i}`);
     const rooms = [await createRoom(running.http, 'user-0', users.slice(1)), await createRoom(running.http, 'user-1', users)];

@@ -1,13 +1,10 @@
-import type { INestApplication, LoggerService } from '@nestjs/common';
 import fc from 'fast-check';
 import { connect } from 'node:net';
-import { inspect } from 'node:util';
 import request from 'supertest';
-import { createApp } from '../src/app.factory.js';
-import type { Environment } from '../src/config/environment.js';
 import { answersTo, expectServed, join } from './support/client.js';
-import { redisUrl, uniquePrefix } from './support/redis.js';
-import { TEST_SECRET, token } from './support/tokens.js';
+import { MODES, useInstances } from './support/instances.js';
+import { logs } from './support/logs.js';
+import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
 /**
@@ -17,63 +14,6 @@ import { TestClient } from './support/ws-client.js';
 
 const ROOMS = '/api/v1/chats/rooms';
 const UNKNOWN_ROOM = '00000000-0000-4000-8000-000000000000';
-
-/** Every line the application logs, at every level. */
-class CapturingLogger implements LoggerService {
-  readonly lines: Array<{ level: string; text: string }> = [];
-  private add(level: string, parts: unknown[]): void {
-    const text = parts
-      .map((part) => (typeof part === 'string' ? part : inspect(part, { depth: 5 })))
-      .join(' ');
-    this.lines.push({ level, text });
-  }
-  log(...parts: unknown[]): void {
-    this.add('log', parts);
-  }
-  error(...parts: unknown[]): void {
-    this.add('error', parts);
-  }
-  warn(...parts: unknown[]): void {
-    this.add('warn', parts);
-  }
-  debug(...parts: unknown[]): void {
-    this.add('debug', parts);
-  }
-  verbose(...parts: unknown[]): void {
-    this.add('verbose', parts);
-  }
-  fatal(...parts: unknown[]): void {
-    this.add('fatal', parts);
-  }
-  errors(): string[] {
-    return this.lines.filter((line) => line.level === 'error' || line.level === 'fatal').map((line) => line.text);
-  }
-}
-
-interface Running {
-  app: INestApplication;
-  http: string;
-  ws: string;
-  logs: CapturingLogger;
-}
-
-/** The application as production builds it, listening on a free port, with every log line captured. */
-function useLoggedApp(env: () => Promise<Environment>): () => Running {
-  let running: Running | undefined;
-  beforeAll(async () => {
-    const logs = new CapturingLogger();
-    const app = await createApp({ NODE_ENV: 'test', JWT_SECRET: TEST_SECRET, ...(await env()) }, logs);
-    logs.lines.length = 0;
-    await app.listen(0, '127.0.0.1');
-    const { port } = app.getHttpServer().address() as { port: number };
-    running = { app, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}/api/v1/chats/ws`, logs };
-  });
-  afterAll(() => running?.app.close());
-  return () => {
-    if (!running) throw new Error('not started');
-    return running;
-  };
-}
 
 /** Sends raw bytes and resolves to the status line of the answer (empty if the socket closed without one). */
 function rawRequest(url: string, bytes: string): Promise<string> {
@@ -105,20 +45,17 @@ function encodePath(text: string): string {
     .join('');
 }
 
-const storages: Array<[string, () => Promise<Environment>]> = [
-  ['memory', async () => ({})],
-  ['Redis', async () => ({ REDIS_URL: await redisUrl(), REDIS_KEY_PREFIX: uniquePrefix() })],
-];
-
-describe.each(storages)('hostile input on %s', (_, env) => {
-  const app = useLoggedApp(env);
-  const api = () => request(app().http);
+describe.each(MODES)('hostile input on %s', (mode) => {
+  // What this app logs, from its start on.
+  beforeAll(() => logs.clear());
+  const app = useInstances({ mode, count: 1 });
+  const api = () => request(app.first.http);
   let roomId: string;
   beforeAll(async () => {
     const created = await api().post(ROOMS).set('Authorization', bearer('owner')).send({ room_type: 'team', member_ids: ['member'] });
     roomId = created.body.room_id as string;
   });
-  afterAll(() => expect(app().logs.errors()).toEqual([]));
+  afterAll(() => expect(logs.errors()).toEqual([]));
 
   /** The room still accepts, stores, edits and deletes messages for its members. */
   async function expectRoomWorks(): Promise<void> {
@@ -163,7 +100,7 @@ describe.each(storages)('hostile input on %s', (_, env) => {
       const refused = await post({ content: 'hi', client_msg_id: clientMsgId }).expect(400);
       expect(refused.body.message).toContain('client_msg_id');
     }
-    const client = await TestClient.connect(app().ws, token('member'));
+    const client = await TestClient.connect(app.first.ws, token('member'));
     await join(client, roomId);
     for (const clientMsgId of ['a b', 'x'.repeat(129)]) {
       const answers = await answersTo(client, JSON.stringify({ type: 'send_message', room_id: roomId, content: 'hi', client_msg_id: clientMsgId }));
@@ -196,7 +133,7 @@ describe.each(storages)('hostile input on %s', (_, env) => {
         .set('Authorization', bearer('owner'));
       expect(removal.status).toBe(400);
     }
-    const client = await TestClient.connect(app().ws, token('member'));
+    const client = await TestClient.connect(app.first.ws, token('member'));
     await join(client, roomId);
     for (const frame of [
       { type: 'send_message', room_id: roomId, content: '\ud800' },
@@ -212,7 +149,7 @@ describe.each(storages)('hostile input on %s', (_, env) => {
   });
 
   it('refuses a room id that is not a UUID in join_room, leave_room, typing and send_message with invalid_frame', async () => {
-    const client = await TestClient.connect(app().ws, token('member'));
+    const client = await TestClient.connect(app.first.ws, token('member'));
     for (const type of ['join_room', 'leave_room', 'typing', 'send_message']) {
       for (const bad of ['r', `${roomId}:members`, roomId.toUpperCase(), `${roomId} `]) {
         const answers = await answersTo(client, JSON.stringify({ type, room_id: bad, content: 'hi' }));
@@ -261,7 +198,7 @@ describe.each(storages)('hostile input on %s', (_, env) => {
         { numRuns: 60 },
       );
       expect(({} as Record<string, unknown>).x).toBeUndefined();
-      expect(app().logs.errors()).toEqual([]);
+      expect(logs.errors()).toEqual([]);
       await expectRoomWorks();
     }, 60_000);
 
@@ -279,14 +216,15 @@ describe.each(storages)('hostile input on %s', (_, env) => {
         }),
         { numRuns: 60 },
       );
-      expect(app().logs.errors()).toEqual([]);
+      expect(logs.errors()).toEqual([]);
       await expectRoomWorks();
     }, 60_000);
   });
 });
 
 describe('tokens never reach a log line', () => {
-  const app = useLoggedApp(async () => ({ CORS_ORIGINS: 'http://allowed.example' }));
+  beforeAll(() => logs.clear());
+  const app = useInstances({ env: { CORS_ORIGINS: 'http://allowed.example' } });
 
   it('logs none of the tokens it was given, on any path, error paths included', async () => {
     const given = [
@@ -296,23 +234,23 @@ describe('tokens never reach a log line', () => {
       `${token('alice').slice(0, -4)}AAAA`,
       'not.a.jwt-secret-looking-token',
     ];
-    const { port } = new URL(app().http);
-    const roomId = (await request(app().http).post(ROOMS).set('Authorization', `Bearer ${given[0]}`).send({ room_type: 'team' })).body
+    const { port } = new URL(app.first.http);
+    const roomId = (await request(app.first.http).post(ROOMS).set('Authorization', `Bearer ${given[0]}`).send({ room_type: 'team' })).body
       .room_id as string;
     const answered: string[][] = [];
     for (const jwt of given) {
       const statusLines = await Promise.all([
-        rawRequest(app().http, `GET //a:b/api/v1/chats/ws?token=${jwt} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`),
-        rawRequest(app().http, `GET http://[::1/api/v1/chats/ws?token=${jwt} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`),
-        rawRequest(app().http, `GET /api/v1/chats/ws?token=${jwt}&token=%ZZ HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`),
-        rawRequest(app().http, `GET /api/v1/chats/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nAuthorization: Bearer ${jwt}\r\nSec-WebSocket-Protocol: access_token, ${jwt}\r\n\r\n`),
-        rawRequest(app().http, `GET /api/v1/chats/ws?token=${jwt} HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`),
-        rawRequest(app().http, `GET /nowhere?token=${jwt} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${jwt}\r\nConnection: close\r\n\r\n`),
-        rawRequest(app().http, `GET ${ROOMS}/%E0%A4%A?token=${jwt} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${jwt}\r\nConnection: close\r\n\r\n`),
-        rawRequest(app().http, `POST ${ROOMS}?token=${jwt} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${jwt}\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{"bad":`),
+        rawRequest(app.first.http, `GET //a:b/api/v1/chats/ws?token=${jwt} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`),
+        rawRequest(app.first.http, `GET http://[::1/api/v1/chats/ws?token=${jwt} HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n`),
+        rawRequest(app.first.http, `GET /api/v1/chats/ws?token=${jwt}&token=%ZZ HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`),
+        rawRequest(app.first.http, `GET /api/v1/chats/ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nAuthorization: Bearer ${jwt}\r\nSec-WebSocket-Protocol: access_token, ${jwt}\r\n\r\n`),
+        rawRequest(app.first.http, `GET /api/v1/chats/ws?token=${jwt} HTTP/1.1\r\nHost: x\r\nOrigin: http://evil.example\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`),
+        rawRequest(app.first.http, `GET /nowhere?token=${jwt} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${jwt}\r\nConnection: close\r\n\r\n`),
+        rawRequest(app.first.http, `GET ${ROOMS}/%E0%A4%A?token=${jwt} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${jwt}\r\nConnection: close\r\n\r\n`),
+        rawRequest(app.first.http, `POST ${ROOMS}?token=${jwt} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${jwt}\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{"bad":`),
       ]);
       answered.push(statusLines);
-      await request(app().http).get(`${ROOMS}/${roomId}/messages?token=${jwt}`).set('Authorization', `Bearer ${jwt}`);
+      await request(app.first.http).get(`${ROOMS}/${roomId}/messages?token=${jwt}`).set('Authorization', `Bearer ${jwt}`);
     }
     const client = await TestClient.connect(`ws://127.0.0.1:${port}/api/v1/chats/ws`, given[0]);
     for (const jwt of given) {
@@ -320,8 +258,8 @@ describe('tokens never reach a log line', () => {
       await client.next(jwt === given[0] ? 'token_refreshed' : 'error');
     }
     await client.close();
-    const logged = app().logs.lines.map((line) => line.text).join('\n');
-    expect(app().logs.lines.length).toBeGreaterThan(0);
+    const logged = logs.lines.map((line) => line.full).join('\n');
+    expect(logs.lines.length).toBeGreaterThan(0);
     for (const jwt of given) {
       expect(logged).not.toContain(jwt);
       for (const part of jwt.split('.').filter((p) => p.length >= 16)) expect(logged).not.toContain(part);

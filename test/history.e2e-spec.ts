@@ -149,7 +149,7 @@ describe.each(MODES)('message REST API, PROTOCOL §5 (%s)', (mode) => {
       ['content', 'empty content', { content: '' }],
       ['content', 'a number', { content: 5 }],
       ['content', '4001 characters', { content: 'x'.repeat(4001) }],
-      ['message_type', 'an unknown type', { content: 'x', message_type: 'image' }],
+      ['message_type', 'an unknown type', { content: 'x', message_type: 'video' }],
       ['client_msg_id', 'a 129-character id', { content: 'x', client_msg_id: 'c'.repeat(129) }],
     ])('answers 400 naming %s for %s, storing and broadcasting nothing', async (field, _label, payload) => {
       const roomId = await chat.room('alice', ['bob']);

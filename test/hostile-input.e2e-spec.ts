@@ -1,61 +1,22 @@
 import { jest } from '@jest/globals';
-import type { INestApplication, LoggerService } from '@nestjs/common';
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { createApp } from '../src/app.factory.js';
-import type { Environment } from '../src/config/environment.js';
-import { MESSAGE_STORE, type MessageDraft, type MessageStore } from '../src/messages/message.store.js';
+import type { MessageStore } from '../src/messages/message.store.js';
 import { join } from './support/client.js';
+import { MODES, UNTHROTTLED, useInstances, type Instance } from './support/instances.js';
+import { logs } from './support/logs.js';
 import { createRoom } from './support/rest.js';
-import { redisUrl, uniquePrefix } from './support/redis.js';
-import { TEST_SECRET, token } from './support/tokens.js';
+import { draft, messageStoreOf } from './support/store.js';
+import { token } from './support/tokens.js';
 import { TestClient, type Frame } from './support/ws-client.js';
 
-/** Keeps every ERROR line the app logs; the invariant of this file is that there are none. */
-class ErrorLog implements LoggerService {
-  readonly errors: string[] = [];
-  log(): void {}
-  warn(): void {}
-  debug(): void {}
-  verbose(): void {}
-  error(message: unknown, ...rest: unknown[]): void {
-    this.errors.push([message, ...rest].map(String).join(' '));
-  }
-}
-
-interface Running {
-  app: INestApplication;
-  log: ErrorLog;
-  http: string;
-  ws: string;
-  store: MessageStore;
-  prefix: string;
-}
-
-async function start(overrides: Environment): Promise<Running> {
-  const log = new ErrorLog();
-  const app = await createApp({ NODE_ENV: 'test', JWT_SECRET: TEST_SECRET, ...overrides }, log);
-  await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as { port: number };
-  const store = app.get<MessageStore>(MESSAGE_STORE, { strict: false });
-  return { app, log, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}/api/v1/chats/ws`, store, prefix: String(overrides.REDIS_KEY_PREFIX ?? '') };
-}
+type Running = Instance & { store: MessageStore; prefix: string };
 
 const api = (running: Running, user: string) => ({
   patch: (path: string, body: object) => request(running.http).patch(`/api/v1/chats${path}`).set('Authorization', `Bearer ${token(user)}`).send(body),
   delete: (path: string) => request(running.http).delete(`/api/v1/chats${path}`).set('Authorization', `Bearer ${token(user)}`),
   get: (path: string) => request(running.http).get(`/api/v1/chats${path}`).set('Authorization', `Bearer ${token(user)}`),
-});
-
-const draft = (roomId: string, fields: Partial<MessageDraft>): MessageDraft => ({
-  room_id: roomId,
-  sender_id: 'alice',
-  content: 'hello',
-  message_type: 'text',
-  parent_message_id: null,
-  client_msg_id: null,
-  ...fields,
 });
 
 /** The room still accepts, stores, edits and deletes a member's message, and the member sees each step. */
@@ -87,41 +48,31 @@ const weirdValue = fc.oneof(
   fc.jsonValue({ maxDepth: 2 }),
 );
 
-const MODES: Array<[string, () => Promise<Environment>]> = [
-  ['embedded', async () => ({})],
-  ['Redis', async () => ({ REDIS_URL: await redisUrl(), REDIS_KEY_PREFIX: uniquePrefix() })],
-];
-
-describe.each(MODES)('hostile input on the %s implementation', (_mode, environment) => {
-  let running: Running;
-  beforeAll(async () => {
-    running = await start({
-      ...(await environment()),
-      HISTORY_MAX_PER_ROOM: 3,
-      RECOVERY_MAX_MESSAGES: 5,
-      RECOVERY_BUDGET_PER_MINUTE: 8,
-      RATE_LIMIT_PER_SECOND: 10_000,
-      RATE_LIMIT_BURST: 100_000,
-    });
+describe.each(MODES)('hostile input on the %s implementation', (mode) => {
+  const instances = useInstances({
+    mode,
+    count: 1,
+    env: { ...UNTHROTTLED, HISTORY_MAX_PER_ROOM: 3, RECOVERY_MAX_MESSAGES: 5, RECOVERY_BUDGET_PER_MINUTE: 8 },
   });
-  afterAll(async () => {
-    await running.app.close();
+  let running: Running;
+  beforeAll(() => {
+    running = { ...instances.first, store: messageStoreOf(instances.first.app), prefix: instances.prefix };
   });
   afterEach(() => {
-    expect(running.log.errors).toEqual([]);
+    expect(logs.errors()).toEqual([]);
   });
 
   it('keeps a room working after a stored message with lone surrogates is edited, deleted and trimmed', async () => {
     const roomId = await createRoom(running.http, 'alice', ['bob']);
-    const { message } = await running.store.append(draft(roomId, { content: 'bad \ud800', client_msg_id: '\udc00id' }), 60_000);
+    const { message } = await running.store.append(draft(roomId, 'bad \ud800', { client_msg_id: '\udc00id' }), 60_000);
     expect(message.content).toBe('bad \ud800');
     // A retry with the same client_msg_id is recognised: the key kept the lone surrogate apart.
-    expect((await running.store.append(draft(roomId, { client_msg_id: '\udc00id' }), 60_000)).duplicate).toBe(true);
-    expect((await running.store.append(draft(roomId, { client_msg_id: '\udc01id' }), 60_000)).duplicate).toBe(false);
+    expect((await running.store.append(draft(roomId, 'hello', { client_msg_id: '\udc00id' }), 60_000)).duplicate).toBe(true);
+    expect((await running.store.append(draft(roomId, 'hello', { client_msg_id: '\udc01id' }), 60_000)).duplicate).toBe(false);
     const path = `/rooms/${roomId}/messages/${message.message_id}`;
     expect((await api(running, 'alice').patch(path, { content: 'fixed' })).status).toBe(200);
     expect((await api(running, 'alice').delete(path)).status).toBe(200);
-    for (let i = 0; i < 5; i++) await running.store.append(draft(roomId, { content: `\ud83d${i}`, client_msg_id: `c${i}\udfff` }), 60_000);
+    for (let i = 0; i < 5; i++) await running.store.append(draft(roomId, `\ud83d${i}`, { client_msg_id: `c${i}\udfff` }), 60_000);
     await stillWorks(running, roomId);
     await stillWorks(running, roomId, 'bob');
   });
@@ -129,11 +80,11 @@ describe.each(MODES)('hostile input on the %s implementation', (_mode, environme
   it('never lets two senders meet in one dedup key (separators in ids)', async () => {
     const roomId = await createRoom(running.http, 'alice', ['eve', 'eve:x', 'eve\nx']);
     const results = await Promise.all([
-      running.store.append(draft(roomId, { sender_id: 'eve', client_msg_id: 'x:c1' }), 60_000),
-      running.store.append(draft(roomId, { sender_id: 'eve:x', client_msg_id: 'c1' }), 60_000),
-      running.store.append(draft(roomId, { sender_id: 'eve', client_msg_id: 'x\nc1' }), 60_000),
-      running.store.append(draft(roomId, { sender_id: 'eve\nx', client_msg_id: 'c1' }), 60_000),
-      running.store.append(draft(roomId, { sender_id: 'eve', client_msg_id: 'x%3Ac1' }), 60_000),
+      running.store.append(draft(roomId, 'hello', { sender_id: 'eve', client_msg_id: 'x:c1' }), 60_000),
+      running.store.append(draft(roomId, 'hello', { sender_id: 'eve:x', client_msg_id: 'c1' }), 60_000),
+      running.store.append(draft(roomId, 'hello', { sender_id: 'eve', client_msg_id: 'x\nc1' }), 60_000),
+      running.store.append(draft(roomId, 'hello', { sender_id: 'eve\nx', client_msg_id: 'c1' }), 60_000),
+      running.store.append(draft(roomId, 'hello', { sender_id: 'eve', client_msg_id: 'x%3Ac1' }), 60_000),
     ]);
     expect(results.map((r) => r.duplicate)).toEqual([false, false, false, false, false]);
     expect(new Set(results.map((r) => r.message.seq)).size).toBe(5);
@@ -142,7 +93,7 @@ describe.each(MODES)('hostile input on the %s implementation', (_mode, environme
 
   it('refuses a recovery further behind than RECOVERY_MAX_MESSAGES from the head, without reading history', async () => {
     const roomId = await createRoom(running.http, 'alice', []);
-    for (let i = 0; i < 20; i++) await running.store.append(draft(roomId, { content: `m${i}` }), 60_000);
+    for (let i = 0; i < 20; i++) await running.store.append(draft(roomId, `m${i}`), 60_000);
     const client = await TestClient.connect(running.ws, token('alice'));
     try {
       const { epoch } = await join(client, roomId);
@@ -160,7 +111,7 @@ describe.each(MODES)('hostile input on the %s implementation', (_mode, environme
 
   it('shares RECOVERY_BUDGET_PER_MINUTE among the joins of one connection', async () => {
     const roomId = await createRoom(running.http, 'alice', []);
-    for (let i = 0; i < 20; i++) await running.store.append(draft(roomId, { content: `m${i}` }), 60_000);
+    for (let i = 0; i < 20; i++) await running.store.append(draft(roomId, `m${i}`), 60_000);
     const client = await TestClient.connect(running.ws, token('alice'));
     try {
       const { epoch } = await join(client, roomId);
@@ -240,11 +191,11 @@ describe.each(MODES)('hostile input on the %s implementation', (_mode, environme
     await stillWorks(running, roomId, 'bob');
   }, 60_000);
 
-  if (_mode === 'Redis') {
+  if (mode === 'redis') {
     describe('the room channel', () => {
       let publisher: Redis;
-      beforeAll(async () => {
-        publisher = new Redis(await redisUrl());
+      beforeAll(() => {
+        publisher = new Redis(instances.redisUrl);
       });
       afterAll(() => publisher.quit());
       const channel = (roomId: string) => `${running.prefix}chat:room:${roomId}`;

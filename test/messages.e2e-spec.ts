@@ -147,7 +147,7 @@ describe.each(['compiled', 'class-validator'])('messages (PROTOCOL §2 "Messages
         const bad = await post(roomId, 'alice', body).expect(400);
         expect(bad.body).toEqual({ statusCode: 400, error: 'Bad Request', message: expect.stringContaining('content') });
       }
-      const badType = await post(roomId, 'alice', { content: 'x', message_type: 'file' }).expect(400);
+      const badType = await post(roomId, 'alice', { content: 'x', message_type: 'video' }).expect(400);
       expect(badType.body.message).toContain('message_type');
       await request(chat.http).post(`/api/v1/chats/rooms/${roomId}/messages`).send({ content: 'anon' }).expect(401);
       await bob.nothing(200, 'message');

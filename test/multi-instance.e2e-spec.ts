@@ -4,7 +4,8 @@ import request from 'supertest';
 import { waitFor } from '../scripts/processes.mjs';
 import { InstanceState } from '../src/instance/instance-state.js';
 import { ask, collect, join, nextMessages, seqs } from './support/client.js';
-import { useInstances } from './support/instances.js';
+import { type Mode, useInstances } from './support/instances.js';
+import { sharedCluster } from './support/redis-cluster.js';
 import { createRoom } from './support/rest.js';
 import { backendMessage } from './support/shapes.js';
 import { token } from './support/tokens.js';
@@ -14,8 +15,8 @@ const THROTTLE_MS = 400;
 const TTL_MS = 1000;
 const CONTENT_TYPES = new Set(['message', 'message_updated', 'message_deleted', 'error']);
 
-describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', () => {
-  const cluster = useInstances({ mode: 'redis', count: 3, env: { TYPING_THROTTLE_MS: THROTTLE_MS, TYPING_TTL_MS: TTL_MS } });
+describe.each<Mode>(['redis', 'cluster'])('several instances on one Redis (PROTOCOL §2 across instances, §6) (%s)', (mode) => {
+  const cluster = useInstances({ mode, count: 3, env: { TYPING_THROTTLE_MS: THROTTLE_MS, TYPING_TTL_MS: TTL_MS } });
   const [A, B, C] = [0, 1, 2];
   const http = (index: number) => cluster.all[index].http;
   const room = (owner: string, members: string[]) => createRoom(http(A), owner, members);
@@ -182,13 +183,18 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
 
   describe('events the existing backend publishes on chat:room:<id> (§6)', () => {
     let publisher: Redis;
-    beforeAll(() => {
-      publisher = new Redis(cluster.redisUrl);
+    // On a cluster the backend's classic PUBLISH goes to any one node and reaches every node.
+    beforeAll(async () => {
+      publisher = mode === 'cluster' ? (await sharedCluster.get()).connect((await sharedCluster.get()).ports[0]) : new Redis(cluster.redisUrl);
     });
     afterAll(() => publisher.quit());
 
-    const publish = (roomId: string, payload: unknown) =>
-      publisher.publish(`${cluster.prefix}chat:room:${roomId}`, typeof payload === 'string' ? payload : JSON.stringify(payload));
+    /** Publishes as the backend does; the count of subscribers it reached, which on a cluster only counts the node it went to. */
+    const publish = async (roomId: string, payload: unknown) => {
+      const reached = await publisher.publish(`${cluster.prefix}chat:room:${roomId}`, typeof payload === 'string' ? payload : JSON.stringify(payload));
+      return mode === 'cluster' ? 'any' : reached;
+    };
+    const subscribers = (count: number) => (mode === 'cluster' ? 'any' : count);
     const contentFrames = (client: TestClient, from: number): Frame[] =>
       client.frames.slice(from).filter((frame) => CONTENT_TYPES.has(frame.type));
 
@@ -197,7 +203,7 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
       const clients = await Promise.all([cluster.connect('alice', A), cluster.connect('bob', B), cluster.connect('carol', C)]);
       await joinAll(roomId, ...clients);
       const data = backendMessage(roomId, 'from the backend');
-      expect(await publish(roomId, { type: 'message', data })).toBe(3);
+      expect(await publish(roomId, { type: 'message', data })).toBe(subscribers(3));
       for (const client of clients) expect(await client.next('message')).toEqual({ type: 'message', message: data });
       const edited = { ...data, content: 'edited by the backend', is_edited: true };
       await publish(roomId, { type: 'message_updated', data: edited });
@@ -243,7 +249,7 @@ describe('several instances on one Redis (PROTOCOL §2 across instances, §6)', 
       const clients = await Promise.all([cluster.connect('alice', A), cluster.connect('alice', B), cluster.connect('bob', B)]);
       for (const client of clients) await join(client, roomId);
       const data = backendMessage(roomId, 'from backend', { message_id: 'm-x', sender_id: 'backend', seq: 500 });
-      expect(await publisher.publish(`${cluster.prefix}chat:room:${roomId}`, JSON.stringify({ type: 'message', data }))).toBe(2);
+      expect(await publish(roomId, { type: 'message', data })).toBe(subscribers(2));
       for (const client of clients) expect(await client.next('message')).toEqual({ type: 'message', message: data });
 
       for (const content of ['ours 1', 'ours 2']) {

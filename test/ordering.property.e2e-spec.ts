@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { join, messagesUntil, range, received, sendMany, seqs } from './support/client.js';
-import { UNTHROTTLED, useInstances } from './support/instances.js';
+import { type Mode, UNTHROTTLED, useInstances } from './support/instances.js';
 import { createRoom, fullHistory, post } from './support/rest.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
@@ -37,8 +37,8 @@ const step: fc.Arbitrary<Step> = fc.record({
 });
 const scenario = fc.array(step, { minLength: 1, maxLength: 8 });
 
-describe('message order across instances (property)', () => {
-  const { all: apps } = useInstances({ mode: 'redis', count: INSTANCES, env: UNTHROTTLED });
+describe.each<Mode>(['redis', 'cluster'])('message order across instances (property) (%s)', (mode) => {
+  const { all: apps } = useInstances({ mode, count: INSTANCES, env: UNTHROTTLED });
 
   async function play(steps: Step[]): Promise<void> {
     const roomId = await createRoom(apps[0].http, USERS[0], USERS.slice(1));
@@ -109,6 +109,8 @@ describe('message order across instances (property)', () => {
   }
 
   it('every client sees exactly the room history, in seq order, through sends, drops and reconnects with since', async () => {
-    await fc.assert(fc.asyncProperty(scenario, play), { numRuns: 40, interruptAfterTimeLimit: 40_000 });
+    // Fewer runs on the cluster: the same code paths, a second topology, a bounded suite time.
+    const runs = mode === 'cluster' ? { numRuns: 15, interruptAfterTimeLimit: 20_000 } : { numRuns: 40, interruptAfterTimeLimit: 40_000 };
+    await fc.assert(fc.asyncProperty(scenario, play), runs);
   }, 60_000);
 });

@@ -2,9 +2,8 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import type { Environment } from '../src/config/environment.js';
 import { LimitKeys } from '../src/redis/limit-keys.js';
-import { startInstance, type Instance } from './support/instances.js';
+import { MODES, useInstances } from './support/instances.js';
 import { handshake } from './support/handshake.js';
-import { redisUrl, uniquePrefix } from './support/redis.js';
 import { token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
 
@@ -21,14 +20,9 @@ const QUOTAS: Environment = {
 const bearer = (user: string, role?: string) => `Bearer ${token(user, { role })}`;
 const ids = (body: unknown) => (body as Array<{ user_id: string }>).map((m) => m.user_id);
 
-describe.each([
-  ['memory', async (): Promise<Environment> => ({})],
-  ['Redis', async (): Promise<Environment> => ({ REDIS_URL: await redisUrl(), REDIS_KEY_PREFIX: uniquePrefix() })],
-])('quotas and paging on %s', (_, storage) => {
-  let running: Instance;
-  beforeAll(async () => (running = await startInstance({ ...QUOTAS, ...(await storage()) })));
-  afterAll(() => running.close());
-  const api = () => request(running.http);
+describe.each(MODES)('quotas and paging on %s', (mode) => {
+  const instances = useInstances({ mode, count: 1, env: QUOTAS });
+  const api = () => request(instances.http);
   const create = (owner: string, members: string[], roomType = 'team', role?: string) =>
     api().post(ROOMS).set('Authorization', bearer(owner, role)).send({ room_type: roomType, member_ids: members });
   const add = (roomId: string, by: string, userId: string, role?: string) =>
@@ -140,43 +134,35 @@ describe.each([
 });
 
 describe('limits across two instances on one Redis', () => {
-  const prefix = uniquePrefix();
-  let instances: Instance[] = [];
-  let url = '';
-  beforeAll(async () => {
-    url = await redisUrl();
-    const env = { REDIS_URL: url, REDIS_KEY_PREFIX: prefix, REST_RATE_LIMIT_PER_MINUTE: 4, MAX_CONNECTIONS_PER_USER: 2 };
-    instances = await Promise.all([startInstance(env), startInstance(env)]);
-  });
-  afterAll(() => Promise.all(instances.map((instance) => instance.close())));
+  const instances = useInstances({ mode: 'redis', count: 2, env: { REST_RATE_LIMIT_PER_MINUTE: 4, MAX_CONNECTIONS_PER_USER: 2 } });
 
   it('counts a user’s REST requests across instances', async () => {
     for (const instance of [0, 1, 0, 1]) {
-      await request(instances[instance].http).get(ROOMS).set('Authorization', bearer('roamer')).expect(200);
+      await request(instances.all[instance].http).get(ROOMS).set('Authorization', bearer('roamer')).expect(200);
     }
-    await request(instances[1].http).get(ROOMS).set('Authorization', bearer('roamer')).expect(429);
-    await request(instances[0].http).get(ROOMS).set('Authorization', bearer('roamer')).expect(429);
-    await request(instances[0].http).get(ROOMS).set('Authorization', bearer('homebody')).expect(200);
+    await request(instances.all[1].http).get(ROOMS).set('Authorization', bearer('roamer')).expect(429);
+    await request(instances.all[0].http).get(ROOMS).set('Authorization', bearer('roamer')).expect(429);
+    await request(instances.all[0].http).get(ROOMS).set('Authorization', bearer('homebody')).expect(200);
   });
 
   it('counts a user’s connections across instances, and frees a slot when one closes', async () => {
-    const a = await TestClient.connect(instances[0].ws, token('tabs'));
-    const b = await TestClient.connect(instances[1].ws, token('tabs'));
-    expect(await handshake(`${instances[0].ws}?token=${token('tabs')}`)).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    const a = await TestClient.connect(instances.all[0].ws, token('tabs'));
+    const b = await TestClient.connect(instances.all[1].ws, token('tabs'));
+    expect(await handshake(`${instances.all[0].ws}?token=${token('tabs')}`)).toMatchObject({ status: 503, body: { error: 'unavailable' } });
     await b.close();
     const deadline = Date.now() + 3000;
     let status = 0;
-    while (status !== 101 && Date.now() < deadline) status = (await handshake(`${instances[0].ws}?token=${token('tabs')}`)).status;
+    while (status !== 101 && Date.now() < deadline) status = (await handshake(`${instances.all[0].ws}?token=${token('tabs')}`)).status;
     expect(status).toBe(101);
     await a.close();
   });
 
   it('ignores the slots of an instance that stopped renewing them (crashed)', async () => {
-    const redis = new Redis(url);
-    const key = new LimitKeys(prefix).connections('ghosted');
+    const redis = new Redis(instances.redisUrl);
+    const key = new LimitKeys(instances.prefix).connections('ghosted');
     await redis.zadd(key, Date.now() - 1000, 'dead-instance-1', Date.now() - 1, 'dead-instance-2');
-    const a = await TestClient.connect(instances[0].ws, token('ghosted'));
-    const b = await TestClient.connect(instances[1].ws, token('ghosted'));
+    const a = await TestClient.connect(instances.all[0].ws, token('ghosted'));
+    const b = await TestClient.connect(instances.all[1].ws, token('ghosted'));
     expect(await redis.zcard(key)).toBe(2);
     await Promise.all([a.close(), b.close()]);
     await redis.quit();

@@ -1,26 +1,14 @@
 import { Agent, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import request from 'supertest';
-import type { Environment } from '../src/config/environment.js';
-import { startInstance, type Instance } from './support/instances.js';
+import { gc } from './support/gc.js';
+import { useInstances } from './support/instances.js';
 import { createRoom } from './support/rest.js';
 import { token } from './support/tokens.js';
 
 /** REST limits after authentication, bounded limiter memory, sockets and header timeouts, and the smaller REST rules. */
 
 const ROOMS = '/api/v1/chats/rooms';
-
-function useApp(overrides: Environment = {}): () => Instance {
-  let running: Instance | undefined;
-  beforeAll(async () => (running = await startInstance(overrides)));
-  afterAll(() => running?.close());
-  return () => {
-    if (!running) throw new Error('not started');
-    return running;
-  };
-}
 
 function expectTooMany(response: request.Response): void {
   expect(response.status).toBe(429);
@@ -30,52 +18,52 @@ function expectTooMany(response: request.Response): void {
 }
 
 describe('the REST rate, after authentication', () => {
-  const app = useApp({ REST_RATE_LIMIT_PER_MINUTE: 5, REST_RATE_LIMIT_ANONYMOUS_PER_MINUTE: 3 });
+  const app = useInstances({ env: { REST_RATE_LIMIT_PER_MINUTE: 5, REST_RATE_LIMIT_ANONYMOUS_PER_MINUTE: 3 } });
 
   it('counts a user once whatever token or spelling of Bearer they use, and answers 429 with Retry-After', async () => {
     const spellings = ['Bearer', 'bearer', 'BEARER', 'bEaReR', 'Bearer  '];
     for (const [i, scheme] of spellings.entries()) {
       const jwt = token('alice', { expiresInS: 3600 + i });
-      await request(app().http).get(ROOMS).set('Authorization', `${scheme} ${jwt}`).expect(200);
+      await request(app.first.http).get(ROOMS).set('Authorization', `${scheme} ${jwt}`).expect(200);
     }
-    expectTooMany(await request(app().http).get(ROOMS).set('Authorization', `bearer   ${token('alice', { expiresInS: 99 })}`));
-    await request(app().http).get(ROOMS).set('Authorization', `Bearer ${token('bob')}`).expect(200);
+    expectTooMany(await request(app.first.http).get(ROOMS).set('Authorization', `bearer   ${token('alice', { expiresInS: 99 })}`));
+    await request(app.first.http).get(ROOMS).set('Authorization', `Bearer ${token('bob')}`).expect(200);
   });
 
   it('counts requests without a valid token per address, apart from users', async () => {
     for (let i = 0; i < 3; i++) {
-      await request(app().http).get(ROOMS).set('Authorization', `Bearer junk-${i}`).expect(401);
+      await request(app.first.http).get(ROOMS).set('Authorization', `Bearer junk-${i}`).expect(401);
     }
-    expectTooMany(await request(app().http).get(ROOMS).set('Authorization', 'Bearer junk-again'));
-    expectTooMany(await request(app().http).get(ROOMS));
-    await request(app().http).get(ROOMS).set('Authorization', `Bearer ${token('carol')}`).expect(200);
+    expectTooMany(await request(app.first.http).get(ROOMS).set('Authorization', 'Bearer junk-again'));
+    expectTooMany(await request(app.first.http).get(ROOMS));
+    await request(app.first.http).get(ROOMS).set('Authorization', `Bearer ${token('carol')}`).expect(200);
   });
 
   it('ignores X-Forwarded-For unless TRUST_PROXY says so', async () => {
     for (const address of ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4']) {
-      const response = await request(app().http).get(ROOMS).set('X-Forwarded-For', address);
+      const response = await request(app.first.http).get(ROOMS).set('X-Forwarded-For', address);
       expect(response.status).toBe(429);
     }
   });
 });
 
 describe('TRUST_PROXY=loopback', () => {
-  const app = useApp({ REST_RATE_LIMIT_ANONYMOUS_PER_MINUTE: 2, TRUST_PROXY: 'loopback' });
+  const app = useInstances({ env: { REST_RATE_LIMIT_ANONYMOUS_PER_MINUTE: 2, TRUST_PROXY: 'loopback' } });
 
   it('counts the address the proxy names', async () => {
-    for (let i = 0; i < 2; i++) await request(app().http).get(ROOMS).set('X-Forwarded-For', '203.0.113.7').expect(401);
-    expectTooMany(await request(app().http).get(ROOMS).set('X-Forwarded-For', '203.0.113.7'));
-    await request(app().http).get(ROOMS).set('X-Forwarded-For', '203.0.113.8').expect(401);
+    for (let i = 0; i < 2; i++) await request(app.first.http).get(ROOMS).set('X-Forwarded-For', '203.0.113.7').expect(401);
+    expectTooMany(await request(app.first.http).get(ROOMS).set('X-Forwarded-For', '203.0.113.7'));
+    await request(app.first.http).get(ROOMS).set('X-Forwarded-For', '203.0.113.8').expect(401);
   });
 });
 
 describe('the limiter under distinct junk headers', () => {
-  const app = useApp();
+  const app = useInstances();
 
   /** `count` requests, `parallel` at a time, each with its own ~15 KB Authorization header; resolves to the statuses seen. */
   async function flood(count: number, parallel: number): Promise<Set<number>> {
     const agent = new Agent({ keepAlive: true, maxSockets: parallel });
-    const { port } = new URL(app().http);
+    const { port } = new URL(app.first.http);
     const statuses = new Set<number>();
     const junk = 'x'.repeat(15_000);
     let next = 0;
@@ -102,8 +90,7 @@ describe('the limiter under distinct junk headers', () => {
 
   /** Memory after a full garbage collection: what is retained, not what is merely not yet collected. */
   function retained(): { rss: number; heap: number } {
-    setFlagsFromString('--expose-gc');
-    (runInNewContext('gc') as () => void)();
+    gc();
     const { rss, heapUsed } = process.memoryUsage();
     return { rss, heap: heapUsed };
   }
@@ -117,15 +104,15 @@ describe('the limiter under distinct junk headers', () => {
     expect(after.heap - before.heap).toBeLessThan(20 * 1024 * 1024);
     expect(after.rss - before.rss).toBeLessThan(100 * 1024 * 1024);
     expect([...statuses]).toEqual([429]);
-    await request(app().http).get(ROOMS).set('Authorization', `Bearer ${token('alice')}`).expect(200);
+    await request(app.first.http).get(ROOMS).set('Authorization', `Bearer ${token('alice')}`).expect(200);
   }, 60_000);
 });
 
 describe('sockets and header timeouts', () => {
-  const app = useApp({ MAX_CONNECTIONS: 5, MAX_HTTP_SOCKETS: 10, HTTP_HEADERS_TIMEOUT_MS: 1000 });
+  const app = useInstances({ env: { MAX_CONNECTIONS: 5, MAX_HTTP_SOCKETS: 10, HTTP_HEADERS_TIMEOUT_MS: 1000 } });
 
   it('holds at most MAX_HTTP_SOCKETS half-open sockets, closes them after the header timeout, and serves again', async () => {
-    const { port } = new URL(app().http);
+    const { port } = new URL(app.first.http);
     const sockets: Socket[] = [];
     const closed = Array.from({ length: 40 }, () => {
       const socket = connect(Number(port), '127.0.0.1');
@@ -136,46 +123,46 @@ describe('sockets and header timeouts', () => {
       return new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now())));
     });
     const started = Date.now();
-    const server = app().app.getHttpServer() as import('node:http').Server;
+    const server = app.first.app.getHttpServer() as import('node:http').Server;
     const held = await new Promise<number>((resolve) => setTimeout(() => server.getConnections((_, n) => resolve(n)), 300));
     expect(held).toBeLessThanOrEqual(10);
     const times = await Promise.all(closed);
     expect(Math.max(...times) - started).toBeLessThan(5000);
-    await request(app().http).get('/health/live').expect(200);
+    await request(app.first.http).get('/health/live').expect(200);
   });
 });
 
 describe('smaller REST rules', () => {
-  const app = useApp();
+  const app = useInstances();
   const bearer = (user: string, role?: string) => `Bearer ${token(user, { role })}`;
 
   it('sends no X-Powered-By', async () => {
     for (const path of ['/health/live', '/health/ready', ROOMS, '/nowhere']) {
-      const response = await request(app().http).get(path).set('Authorization', bearer('alice'));
+      const response = await request(app.first.http).get(path).set('Authorization', bearer('alice'));
       expect(response.headers['x-powered-by']).toBeUndefined();
     }
   });
 
   it('answers /health/ready with ready or not and why, without counts', async () => {
-    const response = await request(app().http).get('/health/ready').expect(200);
+    const response = await request(app.first.http).get('/health/ready').expect(200);
     expect(response.body).toEqual({ status: 'ok' });
   });
 
   it('lets an owner who removed themselves add no one; a service token still may', async () => {
-    const roomId = await createRoom(app().http, 'olivia', ['bob']);
-    await request(app().http).delete(`${ROOMS}/${roomId}/members/olivia`).set('Authorization', bearer('olivia')).expect(204);
-    const refused = await request(app().http)
+    const roomId = await createRoom(app.first.http, 'olivia', ['bob']);
+    await request(app.first.http).delete(`${ROOMS}/${roomId}/members/olivia`).set('Authorization', bearer('olivia')).expect(204);
+    const refused = await request(app.first.http)
       .post(`${ROOMS}/${roomId}/members`)
       .set('Authorization', bearer('olivia'))
       .send({ user_id: 'mallory' })
       .expect(403);
     expect(refused.body).toEqual({ statusCode: 403, error: 'Forbidden', message: expect.any(String) });
-    await request(app().http)
+    await request(app.first.http)
       .post(`${ROOMS}/${roomId}/members`)
       .set('Authorization', bearer('backend', 'service'))
       .send({ user_id: 'carol' })
       .expect(201);
-    const members = await request(app().http).get(`${ROOMS}/${roomId}/members`).set('Authorization', bearer('bob')).expect(200);
+    const members = await request(app.first.http).get(`${ROOMS}/${roomId}/members`).set('Authorization', bearer('bob')).expect(200);
     expect((members.body as Array<{ user_id: string }>).map((m) => m.user_id).sort()).toEqual(['bob', 'carol']);
   });
 });

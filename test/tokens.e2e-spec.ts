@@ -1,7 +1,6 @@
 import { JwtService } from '@nestjs/jwt';
 import request from 'supertest';
-import type { Environment } from '../src/config/environment.js';
-import { startInstance, type Instance } from './support/instances.js';
+import { startInstance, useInstances, type Instance } from './support/instances.js';
 import { handshake } from './support/handshake.js';
 import { TEST_SECRET, token } from './support/tokens.js';
 import { TestClient } from './support/ws-client.js';
@@ -16,16 +15,6 @@ function signed(claims: Record<string, unknown>, secret = TEST_SECRET, header: R
   return new JwtService().sign(claims, { secret, algorithm: 'HS256', header: { alg: 'HS256', ...header } as never, noTimestamp: true });
 }
 
-function useApp(overrides: Environment = {}): () => Instance {
-  let running: Instance | undefined;
-  beforeAll(async () => (running = await startInstance(overrides)));
-  afterAll(() => running?.close());
-  return () => {
-    if (!running) throw new Error('not started');
-    return running;
-  };
-}
-
 /** The REST status and the handshake status for one token. */
 async function answers(app: Instance, jwt: string): Promise<{ rest: number; upgrade: number }> {
   const rest = await request(app.http).get('/api/v1/chats/rooms').set('Authorization', `Bearer ${jwt}`);
@@ -34,7 +23,7 @@ async function answers(app: Instance, jwt: string): Promise<{ rest: number; upgr
 }
 
 describe('token lifetime, by default', () => {
-  const app = useApp();
+  const app = useInstances();
 
   it.each([
     ['no exp', () => signed({ sub: 'alice', iat: nowS() })],
@@ -46,7 +35,7 @@ describe('token lifetime, by default', () => {
     ['typ "refresh"', () => signed({ sub: 'alice', exp: nowS() + 600 }, TEST_SECRET, { typ: 'refresh' })],
     ['a lone surrogate in sub', () => signed({ sub: 'al\ud800ice', exp: nowS() + 600 })],
   ])('refuses a token with %s: 401 on REST and on the upgrade', async (_, make) => {
-    expect(await answers(app(), make())).toEqual({ rest: 401, upgrade: 401 });
+    expect(await answers(app.first, make())).toEqual({ rest: 401, upgrade: 401 });
   });
 
   it.each([
@@ -55,11 +44,11 @@ describe('token lifetime, by default', () => {
     ['typ "JWT"', () => signed({ sub: 'alice', exp: nowS() + 600 }, TEST_SECRET, { typ: 'JWT' })],
     ['any aud or iss while none is configured', () => signed({ sub: 'alice', exp: nowS() + 600, aud: 'x', iss: 'y' })],
   ])('accepts a token with %s', async (_, make) => {
-    expect(await answers(app(), make())).toEqual({ rest: 200, upgrade: 101 });
+    expect(await answers(app.first, make())).toEqual({ rest: 200, upgrade: 101 });
   });
 
   it('refuses refresh_token with a token without exp or with exp in milliseconds, and keeps the old expiry', async () => {
-    const client = await TestClient.connect(app().ws, token('alice'));
+    const client = await TestClient.connect(app.first.ws, token('alice'));
     const bad = [signed({ sub: 'alice', iat: nowS() }), signed({ sub: 'alice', exp: Date.now() + 3_600_000 })];
     for (const [i, jwt] of bad.entries()) {
       client.send({ type: 'refresh_token', token: jwt, ref: `r${i}` });
@@ -71,28 +60,28 @@ describe('token lifetime, by default', () => {
 });
 
 describe('JWT_REQUIRE_EXP=false', () => {
-  const app = useApp({ JWT_REQUIRE_EXP: 'false' });
+  const app = useInstances({ env: { JWT_REQUIRE_EXP: 'false' } });
 
   it('accepts a token without exp, and still refuses exp in milliseconds', async () => {
-    expect(await answers(app(), signed({ sub: 'alice', iat: nowS() }))).toEqual({ rest: 200, upgrade: 101 });
-    expect(await answers(app(), signed({ sub: 'alice', exp: Date.now() + 3_600_000 }))).toEqual({ rest: 401, upgrade: 401 });
+    expect(await answers(app.first, signed({ sub: 'alice', iat: nowS() }))).toEqual({ rest: 200, upgrade: 101 });
+    expect(await answers(app.first, signed({ sub: 'alice', exp: Date.now() + 3_600_000 }))).toEqual({ rest: 401, upgrade: 401 });
   });
 });
 
 describe('JWT_ISSUER and JWT_AUDIENCE', () => {
-  const app = useApp({ JWT_ISSUER: 'https://backend.example', JWT_AUDIENCE: 'chat' });
+  const app = useInstances({ env: { JWT_ISSUER: 'https://backend.example', JWT_AUDIENCE: 'chat' } });
   const exp = () => nowS() + 600;
 
   it('accepts only tokens of that issuer for that audience', async () => {
     const good = signed({ sub: 'alice', exp: exp(), iss: 'https://backend.example', aud: ['web', 'chat'] });
-    expect(await answers(app(), good)).toEqual({ rest: 200, upgrade: 101 });
+    expect(await answers(app.first, good)).toEqual({ rest: 200, upgrade: 101 });
     for (const claims of [
       { iss: 'https://backend.example' },
       { aud: 'chat' },
       { iss: 'https://evil.example', aud: 'chat' },
       { iss: 'https://backend.example', aud: 'admin' },
     ]) {
-      expect(await answers(app(), signed({ sub: 'alice', exp: exp(), ...claims }))).toEqual({ rest: 401, upgrade: 401 });
+      expect(await answers(app.first, signed({ sub: 'alice', exp: exp(), ...claims }))).toEqual({ rest: 401, upgrade: 401 });
     }
   });
 });
@@ -100,29 +89,29 @@ describe('JWT_ISSUER and JWT_AUDIENCE', () => {
 describe('key rotation', () => {
   describe('while the previous secret is still accepted', () => {
     const until = new Date(Date.now() + 3_600_000).toISOString();
-    const app = useApp({ JWT_PREVIOUS_SECRET: PREVIOUS_SECRET, JWT_PREVIOUS_SECRET_UNTIL: until });
+    const app = useInstances({ env: { JWT_PREVIOUS_SECRET: PREVIOUS_SECRET, JWT_PREVIOUS_SECRET_UNTIL: until } });
 
     it('accepts tokens of the current and of the previous secret, and no other', async () => {
-      expect(await answers(app(), token('alice'))).toEqual({ rest: 200, upgrade: 101 });
-      expect(await answers(app(), token('alice', { secret: PREVIOUS_SECRET }))).toEqual({ rest: 200, upgrade: 101 });
-      expect(await answers(app(), token('alice', { secret: 'a-third-secret-0123456789abcdef' }))).toEqual({
+      expect(await answers(app.first, token('alice'))).toEqual({ rest: 200, upgrade: 101 });
+      expect(await answers(app.first, token('alice', { secret: PREVIOUS_SECRET }))).toEqual({ rest: 200, upgrade: 101 });
+      expect(await answers(app.first, token('alice', { secret: 'a-third-secret-0123456789abcdef' }))).toEqual({
         rest: 401,
         upgrade: 401,
       });
     });
 
     it('still refuses an expired token of the previous secret with 403 token_expired on the upgrade', async () => {
-      const result = await handshake(`${app().ws}?token=${token('alice', { secret: PREVIOUS_SECRET, expiresInS: -3600 })}`);
+      const result = await handshake(`${app.first.ws}?token=${token('alice', { secret: PREVIOUS_SECRET, expiresInS: -3600 })}`);
       expect(result).toMatchObject({ status: 403, body: { error: 'token_expired' } });
     });
   });
 
   describe('after JWT_PREVIOUS_SECRET_UNTIL', () => {
-    const app = useApp({ JWT_PREVIOUS_SECRET: PREVIOUS_SECRET, JWT_PREVIOUS_SECRET_UNTIL: '2020-01-01T00:00:00Z' });
+    const app = useInstances({ env: { JWT_PREVIOUS_SECRET: PREVIOUS_SECRET, JWT_PREVIOUS_SECRET_UNTIL: '2020-01-01T00:00:00Z' } });
 
     it('refuses tokens of the previous secret', async () => {
-      expect(await answers(app(), token('alice', { secret: PREVIOUS_SECRET }))).toEqual({ rest: 401, upgrade: 401 });
-      expect(await answers(app(), token('alice'))).toEqual({ rest: 200, upgrade: 101 });
+      expect(await answers(app.first, token('alice', { secret: PREVIOUS_SECRET }))).toEqual({ rest: 401, upgrade: 401 });
+      expect(await answers(app.first, token('alice'))).toEqual({ rest: 200, upgrade: 101 });
     });
   });
 

@@ -29,10 +29,12 @@ function serviceEnv(redis, deflate) {
     RATE_LIMIT_BURST: '100000',
     REST_RATE_LIMIT_PER_MINUTE: '10000000',
     MAX_CONNECTIONS: '100000',
+    MAX_HTTP_SOCKETS: '110000',
     MAX_CONNECTIONS_PER_USER: '1000',
     MAX_ROOMS_PER_CONNECTION: '1000',
     WS_PERMESSAGE_DEFLATE: deflate ? 'true' : 'false',
-    ...(redis ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix } : {}),
+    ...(redis?.clusterNodes ? { REDIS_CLUSTER_NODES: redis.clusterNodes, REDIS_KEY_PREFIX: redis.prefix } : {}),
+    ...(redis?.url ? { REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix } : {}),
   };
 }
 

@@ -5,7 +5,10 @@
 // own, where every command counted is the benchmark's.
 import { spawn, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
 export function connect(url) {
@@ -59,6 +62,55 @@ export async function startRedis() {
   };
 }
 
+/**
+ * A throwaway Redis Cluster of `masters` masters and no replicas (no
+ * persistence, free ports): `{ seeds: 'host:port,…', urls, stop }`.
+ */
+export async function startCluster(masters = 3) {
+  if (spawnSync('redis-cli', ['--version']).error || spawnSync('redis-server', ['--version']).error) {
+    throw new Error('the cluster scenario needs redis-server and redis-cli (apt-get install redis-server redis-tools)');
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'bench-cluster-'));
+  const ports = [];
+  // Each node's cluster bus listens on port + 10000.
+  while (ports.length < masters) {
+    const port = await freePort();
+    if (port + 10_000 <= 65_535 && !ports.some((p) => Math.abs(p - port) === 10_000 || p === port)) ports.push(port);
+  }
+  const children = ports.map((port) =>
+    spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`), '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }),
+  );
+  const stop = async () => {
+    await Promise.all(children.map((child) => (child.exitCode !== null ? undefined : new Promise((resolve) => {
+      child.once('exit', resolve);
+      child.kill('SIGTERM');
+    }))));
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const urls = ports.map((port) => `redis://127.0.0.1:${port}`);
+  try {
+    for (const url of urls) {
+      const probe = new Redis(url, { retryStrategy: () => 50 });
+      probe.on('error', () => undefined);
+      await probe.ping().finally(() => probe.disconnect());
+    }
+    const create = spawnSync('redis-cli', ['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`), '--cluster-replicas', '0', '--cluster-yes'], { encoding: 'utf8', timeout: 30_000 });
+    if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
+    for (const url of urls) {
+      const node = new Redis(url);
+      for (let i = 0; !(await node.cluster('INFO')).includes('cluster_state:ok'); i++) {
+        if (i > 100) throw new Error(`${url}: the cluster did not become ok`);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      node.disconnect();
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { seeds: ports.map((port) => `127.0.0.1:${port}`).join(','), urls, own: true, stop };
+}
+
 export function uniquePrefix(label) {
   return `bench:${randomUUID().slice(0, 8)}:${label}:`;
 }
@@ -68,7 +120,8 @@ export async function deletePrefix(redis, prefix) {
   let cursor = '0';
   do {
     const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.unlink(...keys);
+    // One key per command: on a cluster node one command's keys must share a slot.
+    await Promise.all(keys.map((key) => redis.unlink(key)));
     cursor = next;
   } while (cursor !== '0');
 }
@@ -83,23 +136,42 @@ async function snapshot(redis) {
   return { stats, cpuSeconds: seconds('used_cpu_user') + seconds('used_cpu_sys') };
 }
 
-/** `const done = await commandCost(redis); …step…; await done(messages)` → per-message Redis cost. */
+/**
+ * `const done = await commandCost(redis); …step…; await done(messages)` →
+ * per-message Redis cost. `redis` is one connection or, for a cluster, one
+ * per master: commands and CPU are summed over them, and
+ * `busiestCpuUsecPerMessage` is the CPU per message of the busiest one
+ * (the Redis process that bounds throughput).
+ */
 export async function commandCost(redis) {
-  const before = await snapshot(redis);
+  const nodes = Array.isArray(redis) ? redis : [redis];
+  const before = await Promise.all(nodes.map(snapshot));
   return async (messages) => {
-    const after = await snapshot(redis);
+    const after = await Promise.all(nodes.map(snapshot));
+    const totals = {};
+    for (const [i, node] of after.entries()) {
+      for (const [name, { calls, usec }] of Object.entries(node.stats)) {
+        const total = (totals[name] ??= { calls: 0, usec: 0 });
+        total.calls += calls - (before[i].stats[name]?.calls ?? 0);
+        total.usec += usec - (before[i].stats[name]?.usec ?? 0);
+      }
+    }
     const perMessage = {};
-    for (const [name, { calls, usec }] of Object.entries(after.stats)) {
-      const callDelta = calls - (before.stats[name]?.calls ?? 0);
-      if (callDelta <= 0 || name === 'info') continue;
-      const usecDelta = usec - (before.stats[name]?.usec ?? 0);
+    for (const [name, { calls, usec }] of Object.entries(totals)) {
+      if (calls <= 0 || name === 'info' || name === 'cluster') continue;
       perMessage[name] = {
-        callsPerMessage: round(callDelta / messages, 2),
-        usecPerCall: round(usecDelta / callDelta, 2),
-        usecPerMessage: round(usecDelta / messages, 2),
+        callsPerMessage: round(calls / messages, 2),
+        usecPerCall: round(usec / calls, 2),
+        usecPerMessage: round(usec / messages, 2),
       };
     }
-    return { redisCpuUsecPerMessage: round(((after.cpuSeconds - before.cpuSeconds) * 1e6) / messages, 1), commands: perMessage };
+    const cpu = after.map((node, i) => ((node.cpuSeconds - before[i].cpuSeconds) * 1e6) / messages);
+    return {
+      redisCpuUsecPerMessage: round(cpu.reduce((sum, c) => sum + c, 0), 1),
+      busiestCpuUsecPerMessage: round(Math.max(...cpu), 1),
+      perNodeCpuUsecPerMessage: cpu.map((c) => round(c, 1)),
+      commands: perMessage,
+    };
   };
 }
 

@@ -12,7 +12,7 @@ import { RedisBus } from './redis.bus.js';
       provide: ROOM_BUS,
       inject: [SETTINGS, RedisService, MetricsService],
       useFactory: (settings: Settings, redis: RedisService, metrics: MetricsService): RoomBus =>
-        settings.redis.url ? new RedisBus(redis, metrics) : new MemoryBus(),
+        settings.redis.enabled ? new RedisBus(redis, metrics) : new MemoryBus(),
     },
   ],
   exports: [ROOM_BUS],

@@ -23,15 +23,29 @@ const SUBSCRIBE_ATTEMPTS = 2;
  * member in the room. Its own publishes come back through the subscription,
  * so every instance delivers a room's events in the same (publish) order.
  *
+ * On a cluster (`RedisService.sharded`) this service's events travel on
+ * sharded pub/sub, on the room's channel in the room's slot (`keys.events`),
+ * through one subscriber connection per master; the main backend's classic
+ * channel (`keys.channel`, PROTOCOL §6) is subscribed as well, on one node,
+ * since a classic PUBLISH reaches every node of a cluster.
+ *
+ * A user's events go on the user's channel (`keys.userChannel`); on a
+ * cluster on the sharded one in the user's slot (`keys.userEvents`), so
+ * they keep their publish order as a room's do.
+ *
  * While Redis is away, publishes are delivered to this instance's own
  * listener only, so local rooms keep working; when the subscriber
- * reconnects it resubscribes every room and calls the resync listener.
+ * reconnects (on a cluster: when its shard subscribers were rebuilt after a
+ * failover, a slot move or a lost connection) it resubscribes every room
+ * and calls the resync listener, which catches every room up from the store.
  */
 export class RedisBus implements RoomBus, OnModuleInit {
   private readonly logger = new Logger(RedisBus.name);
   private readonly listeners = new BusListeners();
   private readonly rooms = new Set<string>();
   private readonly users = new Set<string>();
+  /** On a cluster, the last publish in flight per room or user (see `inOrder`). */
+  private readonly publishing = new Map<string, Promise<unknown>>();
   /** Payloads on room channels that were not well-formed room events of that room, dropped since start. */
   private droppedCount = 0;
 
@@ -42,8 +56,18 @@ export class RedisBus implements RoomBus, OnModuleInit {
 
   onModuleInit(): void {
     const subscriber = this.redis.subscriber;
-    subscriber.on('message', (channel: string, payload: string) => this.receive(channel, payload));
-    subscriber.on('ready', () => void this.resubscribe());
+    subscriber.on('message', (channel: string, payload: string) => this.receiveClassic(channel, payload));
+    if (this.redis.sharded) {
+      subscriber.on('smessage', (channel: string, payload: string) => {
+        const userId = this.redis.keys.userOfEvents(channel);
+        if (userId === undefined) this.receive(this.redis.keys.roomOfEvents(channel), channel, payload);
+        else this.receiveUser(userId, payload);
+      });
+      // ioredis rebuilt the shard subscribers and resubscribed them: events in between may be missed.
+      subscriber.on('subscribersReady', () => this.listeners.resync());
+    } else {
+      subscriber.on('ready', () => void this.resubscribe());
+    }
   }
 
   get dropped(): number {
@@ -73,7 +97,7 @@ export class RedisBus implements RoomBus, OnModuleInit {
     for (let attempt = 1; ; attempt++) {
       if (this.redis.subscriber.status !== 'ready') return false;
       try {
-        await this.redis.subscriber.subscribe(this.redis.keys.channel(roomId));
+        await this.subscribeChannels(roomId);
         return true;
       } catch (error) {
         this.logger.warn(`could not subscribe room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
@@ -85,14 +109,18 @@ export class RedisBus implements RoomBus, OnModuleInit {
   async unsubscribe(roomId: string): Promise<void> {
     this.rooms.delete(roomId);
     if (this.redis.subscriber.status !== 'ready') return;
-    await this.redis.subscriber.unsubscribe(this.redis.keys.channel(roomId)).catch(() => undefined);
+    const { subscriber, keys } = this.redis;
+    await Promise.all([
+      subscriber.unsubscribe(keys.channel(roomId)).catch(() => undefined),
+      this.redis.sharded ? subscriber.sunsubscribe(keys.events(roomId)).catch(() => undefined) : undefined,
+    ]);
   }
 
   async publish(roomId: string, event: RoomEvent): Promise<void> {
     let published = false;
     if (this.redis.client.status === 'ready') {
-      published = await this.redis.client
-        .publish(this.redis.keys.channel(roomId), encodeRoomEvent(event))
+      const payload = encodeRoomEvent(event);
+      published = await this.inOrder(roomId, () => this.redis.publish(roomId, payload))
         .then(() => true)
         .catch(() => false);
     }
@@ -112,25 +140,35 @@ export class RedisBus implements RoomBus, OnModuleInit {
   async subscribeUser(userId: string): Promise<void> {
     this.users.add(userId);
     if (this.redis.subscriber.status !== 'ready') return;
-    await this.redis.subscriber.subscribe(this.redis.keys.userChannel(userId)).catch((error: unknown) => {
+    await this.userSubscription(userId, true).catch((error: unknown) => {
       this.logger.warn(`could not subscribe user ${userId}: ${error instanceof Error ? error.message : String(error)}`);
     });
     // The user's last connection went while the SUBSCRIBE was under way: nothing should stay subscribed.
-    if (!this.users.has(userId)) await this.redis.subscriber.unsubscribe(this.redis.keys.userChannel(userId)).catch(() => undefined);
+    if (!this.users.has(userId)) await this.userSubscription(userId, false).catch(() => undefined);
+  }
+
+  /** The user's channel: classic on one Redis, sharded in the user's slot on a cluster. */
+  private userSubscription(userId: string, on: boolean): Promise<unknown> {
+    const { subscriber, keys } = this.redis;
+    if (this.redis.sharded) return on ? subscriber.ssubscribe(keys.userEvents(userId)) : subscriber.sunsubscribe(keys.userEvents(userId));
+    return on ? subscriber.subscribe(keys.userChannel(userId)) : subscriber.unsubscribe(keys.userChannel(userId));
   }
 
   async unsubscribeUser(userId: string): Promise<void> {
     this.users.delete(userId);
     if (this.redis.subscriber.status !== 'ready') return;
-    await this.redis.subscriber.unsubscribe(this.redis.keys.userChannel(userId)).catch(() => undefined);
+    await this.userSubscription(userId, false).catch(() => undefined);
   }
 
   /** Like a room's publish: without a working subscription, this instance's own connections get it directly. */
   async publishToUser(userId: string, event: UserEvent): Promise<void> {
     let published = false;
     if (this.redis.client.status === 'ready') {
-      published = await this.redis.client
-        .publish(this.redis.keys.userChannel(userId), encodeUserEvent(event))
+      const { client, keys } = this.redis;
+      const payload = encodeUserEvent(event);
+      published = await this.inOrder(`user\n${userId}`, () =>
+        this.redis.sharded ? client.spublish(keys.userEvents(userId), payload) : client.publish(keys.userChannel(userId), payload),
+      )
         .then(() => true)
         .catch(() => false);
     }
@@ -141,14 +179,44 @@ export class RedisBus implements RoomBus, OnModuleInit {
     }
   }
 
-  private receive(channel: string, payload: string): void {
+  /**
+   * On a cluster, a room's publishes go one after another: the cluster
+   * client may redirect or retry one command (a slot moved, a node
+   * reconnecting) while a later one goes straight through. One Redis
+   * orders them on its one connection already.
+   */
+  private inOrder(roomId: string, publish: () => Promise<unknown>): Promise<unknown> {
+    if (!this.redis.sharded) return publish();
+    const previous = this.publishing.get(roomId) ?? Promise.resolve();
+    const next = previous.then(publish);
+    const settled = next.catch(() => undefined);
+    this.publishing.set(roomId, settled);
+    void settled.then(() => {
+      if (this.publishing.get(roomId) === settled) this.publishing.delete(roomId);
+    });
+    return next;
+  }
+
+  /** The room's channels: the classic one, and on a cluster the sharded one in the room's slot. */
+  private async subscribeChannels(roomId: string): Promise<void> {
+    const { subscriber, keys } = this.redis;
+    if (this.redis.sharded) await subscriber.ssubscribe(keys.events(roomId));
+    await subscriber.subscribe(keys.channel(roomId));
+  }
+
+  /** A classic channel: a user's, or a room's. */
+  private receiveClassic(channel: string, payload: string): void {
     const userId = this.redis.keys.userOfChannel(channel);
-    if (userId !== undefined) {
-      const event = this.users.has(userId) ? decodeUserEvent(payload) : undefined;
-      if (event) this.listeners.emitToUser(userId, event);
-      return;
-    }
-    const roomId = this.redis.keys.roomOfChannel(channel);
+    if (userId === undefined) this.receive(this.redis.keys.roomOfChannel(channel), channel, payload);
+    else this.receiveUser(userId, payload);
+  }
+
+  private receiveUser(userId: string, payload: string): void {
+    const event = this.users.has(userId) ? decodeUserEvent(payload) : undefined;
+    if (event) this.listeners.emitToUser(userId, event);
+  }
+
+  private receive(roomId: string | undefined, channel: string, payload: string): void {
     if (roomId === undefined || !this.rooms.has(roomId)) return;
     const event = decodeRoomEvent(payload, roomId);
     if (!event) {

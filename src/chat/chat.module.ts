@@ -1,6 +1,13 @@
 import { Module } from '@nestjs/common';
+import { MulterModule } from '@nestjs/platform-express';
+import multer from 'multer';
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { AuthModule } from '../auth/auth.module.js';
 import { BusModule } from '../bus/bus.module.js';
+import { SETTINGS, type Settings } from '../config/settings.js';
+import { FilesModule } from '../files/files.module.js';
+import { InvitationsModule } from '../invitations/invitations.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { PresenceModule } from '../presence/presence.module.js';
 import { RoomsModule } from '../rooms/rooms.module.js';
@@ -8,6 +15,7 @@ import { UsersModule } from '../users/users.module.js';
 import { ChatGateway } from './chat.gateway.js';
 import { ConnectionRegistry } from './connection.registry.js';
 import { FrameMetrics } from './frame-metrics.js';
+import { InvitationsController } from './invitations.controller.js';
 import { JoinsService } from './joins.service.js';
 import { MessagesController } from './messages.controller.js';
 import { RestRateGuard } from './rest-rate.guard.js';
@@ -17,13 +25,31 @@ import { RoomCreationRateGuard, RoomsController } from './rooms.controller.js';
 import { RememberProfileInterceptor } from './profile-claims.js';
 import { UsersController } from './users.controller.js';
 import { UserEventsListener } from './user-events.listener.js';
+import { SearchController } from './search.controller.js';
+import { RoomMemberGuard, UploadsController } from './uploads.controller.js';
 import { WsErrorFilter } from './ws-error.filter.js';
 import { WsJwtGuard } from './ws-jwt.guard.js';
 
+/**
+ * Uploads stream to disk under `UPLOAD_DIR/.incoming` (never held in memory)
+ * with server-made names; multer stops a file past UPLOAD_MAX_FILE_BYTES or
+ * a request past UPLOAD_MAX_FILES files as it streams, and removes what it wrote.
+ */
+const Uploads = MulterModule.registerAsync({
+  inject: [SETTINGS],
+  useFactory: (settings: Settings) => ({
+    storage: multer.diskStorage({
+      destination: join(settings.uploads.dir, '.incoming'),
+      filename: (_request, _file, callback) => callback(null, randomUUID()),
+    }),
+    limits: { fileSize: settings.uploads.maxFileBytes, files: settings.uploads.maxFiles, fields: 10, fieldSize: 1024 },
+  }),
+});
+
 /** The socket edge and the REST controllers: everything that speaks to clients. */
 @Module({
-  imports: [AuthModule, BusModule, RoomsModule, PresenceModule, MessagesModule, UsersModule],
-  controllers: [RoomsController, MessagesController, UsersController],
+  imports: [AuthModule, BusModule, RoomsModule, PresenceModule, MessagesModule, UsersModule, InvitationsModule, FilesModule, Uploads],
+  controllers: [RoomsController, MessagesController, UsersController, SearchController, InvitationsController, UploadsController],
   providers: [
     ChatGateway,
     ConnectionRegistry,
@@ -32,6 +58,7 @@ import { WsJwtGuard } from './ws-jwt.guard.js';
     WsErrorFilter,
     RestRateGuard,
     RoomCreationRateGuard,
+    RoomMemberGuard,
     RoomFanout,
     JoinsService,
     RoomEventsListener,

@@ -1,12 +1,22 @@
-import { Body, Controller, Delete, Get, Param, Patch, Post, Query, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
-import { ApiBody, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { ApiBody, ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
 import { API_PREFIX } from '../config/settings.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import { MessageBody } from './dto/frames.dto.js';
-import { EditMessageBody, HistoryPageDoc, HistoryQuery, MessageDoc, SendMessageBodyDoc } from './dto/rest.dto.js';
+import type { Reaction } from '../messages/reactions.js';
+import {
+  EditMessageBody,
+  ErrorDoc,
+  HistoryPageDoc,
+  HistoryQuery,
+  MessageDoc,
+  ReactionQuery,
+  ReactionsDoc,
+  SendMessageBodyDoc,
+} from './dto/rest.dto.js';
 import { HttpErrorFilter } from './http-error.filter.js';
 import { ApiChatErrors } from './rest-docs.js';
 import { RestRateGuard } from './rest-rate.guard.js';
@@ -51,7 +61,7 @@ export class MessagesController {
     @Body() body: MessageBody,
   ): Promise<Message> {
     await this.rooms.assertMember(caller, roomId);
-    const { message } = await this.messages.send(caller.userId, roomId, body);
+    const { message } = await this.messages.send(caller.userId, roomId, body, caller.isService);
     return message;
   }
 
@@ -78,5 +88,37 @@ export class MessagesController {
   ): Promise<Message> {
     await this.rooms.assertMember(caller, roomId);
     return this.messages.delete(caller.userId, roomId, messageId);
+  }
+
+  @Post(':message_id/react')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Add the caller's reaction (adding twice changes nothing); message_updated is broadcast with the whole message" })
+  @ApiOkResponse({ type: ReactionsDoc })
+  @ApiConflictResponse({ type: ErrorDoc, description: 'The message already has 50 different reactions' })
+  addReaction(
+    @CurrentSession() caller: Session,
+    @Param('room_id', RoomIdPipe) roomId: string,
+    @Param('message_id', MessageIdPipe) messageId: string,
+    @Query() query: ReactionQuery,
+  ): Promise<{ message_id: string; reactions: Reaction[] }> {
+    return this.react(caller, roomId, messageId, query.emoji, true);
+  }
+
+  @Delete(':message_id/react')
+  @ApiOperation({ summary: "Take the caller's reaction away; message_updated is broadcast with the whole message" })
+  @ApiOkResponse({ type: ReactionsDoc })
+  removeReaction(
+    @CurrentSession() caller: Session,
+    @Param('room_id', RoomIdPipe) roomId: string,
+    @Param('message_id', MessageIdPipe) messageId: string,
+    @Query() query: ReactionQuery,
+  ): Promise<{ message_id: string; reactions: Reaction[] }> {
+    return this.react(caller, roomId, messageId, query.emoji, false);
+  }
+
+  private async react(caller: Session, roomId: string, messageId: string, emoji: string, add: boolean) {
+    await this.rooms.assertMember(caller, roomId);
+    const reactions = await this.messages.react(caller.userId, roomId, messageId, emoji, add);
+    return { message_id: messageId, reactions };
   }
 }

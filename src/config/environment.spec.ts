@@ -251,5 +251,12 @@ describe(EnvironmentVariables.name, () => {
       expect(toSettings(parseEnvironment({ REDIS_URL: 'redis://localhost:6379/0' })).redis.url).toBe('redis://localhost:6379/0');
       expect(toSettings(parseEnvironment({ REDIS_URL: '' })).redis.url).toBeUndefined();
     });
+
+    it('turns cluster seeds into the settings, and refuses a seed without a port', () => {
+      const redis = toSettings(parseEnvironment({ REDIS_CLUSTER_NODES: 'a:7000, 10.0.0.2:7001' })).redis;
+      expect(redis).toMatchObject({ enabled: true, clusterNodes: [{ host: 'a', port: 7000 }, { host: '10.0.0.2', port: 7001 }] });
+      expect(toSettings(parseEnvironment({})).redis).toMatchObject({ enabled: false, clusterNodes: [] });
+      expect(parseError({ REDIS_CLUSTER_NODES: 'a:7000,b' })).toContain('REDIS_CLUSTER_NODES');
+    });
   });
 });

@@ -222,10 +222,50 @@ export class EnvironmentVariables {
   @IsInt() @Min(1) @Max(100_000)
   RECOVERY_MAX_MESSAGES: number = 1_000;
 
+  /** Most messages one search reads (newest first, in batches); older history is not searched. */
+  @IsInt() @Min(1) @Max(1_000_000)
+  SEARCH_MAX_SCANNED: number = 10_000;
+
+  /** Directory of uploaded files (the local file store); replicas must share it (a volume). */
+  @IsString() @MinLength(1) @MaxLength(1024)
+  UPLOAD_DIR: string = './uploads';
+
+  /** Largest uploaded file, in bytes; a larger one is refused while it streams in. */
+  @IsInt() @Min(1) @Max(1024 * 1024 * 1024)
+  UPLOAD_MAX_FILE_BYTES: number = 10 * 1024 * 1024;
+
+  /** Most files in one upload. */
+  @IsInt() @Min(1) @Max(100)
+  UPLOAD_MAX_FILES: number = 10;
+
+  /** Media types an upload may have, as detected from the file's first bytes (comma-separated). */
+  @IsString() @MinLength(1) @MaxLength(4096)
+  UPLOAD_ALLOWED_TYPES: string = 'image/png,image/jpeg,image/gif,image/webp,application/pdf';
+
+  /** How long a signed file URL works, in seconds. */
+  @IsInt() @Min(10) @Max(7 * 24 * 3600)
+  FILE_URL_TTL_S: number = 3600;
+
+  /** Key of the file URLs' signatures; empty derives one from JWT_SECRET. Every instance needs the same. */
+  @IsString() @MaxLength(1024)
+  FILE_URL_SECRET: string = '';
+
+  /** Answers "no such invitation code" one user (or address) may get per minute; past it, 429. */
+  @IsInt() @Min(1) @Max(10_000)
+  INVITATION_GUESSES_PER_MINUTE: number = 10;
+
   /** Shared Redis (`redis://host:port/db`); empty runs everything in this process. */
   @IsOptional()
   @Matches(/^(|rediss?:\/\/\S+)$/, { message: 'REDIS_URL must be empty or a redis:// or rediss:// URL' })
   REDIS_URL: string = '';
+
+  /**
+   * Redis Cluster seed nodes (`host:port,host:port`); when set, used instead
+   * of `REDIS_URL`: room events go on sharded pub/sub (docs/ARCHITECTURE.md, "Redis Cluster").
+   */
+  @IsOptional()
+  @Matches(/^(|[^\s,:]+:\d{1,5}(,\s*[^\s,:]+:\d{1,5})*)$/, { message: 'REDIS_CLUSTER_NODES must be empty or a comma-separated list of host:port' })
+  REDIS_CLUSTER_NODES: string = '';
 
   /** Prefix for every Redis key and channel of this service. */
   @IsString() @MaxLength(64)

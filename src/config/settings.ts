@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { EnvironmentVariables } from './environment.js';
 
 /** The validated, typed settings of one instance. Injected with `@Inject(SETTINGS)`. */
@@ -51,9 +52,16 @@ export interface Settings {
     historyMaxBytes: number;
     recoveryMaxMessages: number;
     recoveryBudgetPerMinute: number;
+    searchMaxScanned: number;
   };
+  uploads: { dir: string; maxFileBytes: number; maxFiles: number; allowedTypes: string[]; urlTtlS: number; urlSecret: string };
+  invitations: { guessesPerMinute: number };
   redis: {
+    /** Whether instances share a Redis (a single one at `url`, or a cluster at `clusterNodes`). */
+    enabled: boolean;
     url: string | undefined;
+    /** Seeds of a Redis Cluster; empty when not one. */
+    clusterNodes: Array<{ host: string; port: number }>;
     keyPrefix: string;
     instanceTtlMs: number;
     commandTimeoutMs: number;
@@ -152,9 +160,26 @@ export function toSettings(env: EnvironmentVariables): Settings {
       historyMaxBytes: env.HISTORY_MAX_BYTES,
       recoveryMaxMessages: env.RECOVERY_MAX_MESSAGES,
       recoveryBudgetPerMinute: env.RECOVERY_BUDGET_PER_MINUTE,
+      searchMaxScanned: env.SEARCH_MAX_SCANNED,
     },
+    uploads: {
+      dir: env.UPLOAD_DIR,
+      maxFileBytes: env.UPLOAD_MAX_FILE_BYTES,
+      maxFiles: env.UPLOAD_MAX_FILES,
+      allowedTypes: env.UPLOAD_ALLOWED_TYPES.split(',').map((t) => t.trim().toLowerCase()).filter(Boolean),
+      urlTtlS: env.FILE_URL_TTL_S,
+      urlSecret: env.FILE_URL_SECRET || createHmac('sha256', env.JWT_SECRET).update('chat file urls').digest('hex'),
+    },
+    invitations: { guessesPerMinute: env.INVITATION_GUESSES_PER_MINUTE },
     redis: {
+      enabled: Boolean(env.REDIS_URL || env.REDIS_CLUSTER_NODES),
       url: env.REDIS_URL || undefined,
+      clusterNodes: env.REDIS_CLUSTER_NODES
+        ? env.REDIS_CLUSTER_NODES.split(',').map((seed) => {
+            const [host, port] = seed.trim().split(':');
+            return { host, port: Number(port) };
+          })
+        : [],
       keyPrefix: env.REDIS_KEY_PREFIX,
       instanceTtlMs: env.INSTANCE_TTL_MS,
       commandTimeoutMs: env.REDIS_COMMAND_TIMEOUT_MS,

@@ -86,10 +86,10 @@ export class ConnectionSlots implements OnModuleInit, OnModuleDestroy {
 
   private async renew(): Promise<void> {
     if (this.held.size === 0 || this.redis.notReadyReason !== undefined) return;
-    const pipeline = this.redis.client.pipeline();
-    for (const [userId, slots] of this.held) {
-      pipeline.eval(RENEW, 1, this.keys.connections(userId), this.ttlMs, ...slots);
-    }
-    await pipeline.exec().catch((error: unknown) => this.logger.debug(`renewing connection slots: ${String(error)}`));
+    // One command per user, sent together: on a Redis Cluster the users' keys may sit on different nodes.
+    const client = this.redis.client;
+    await Promise.all(
+      [...this.held].map(([userId, slots]) => client.eval(RENEW, 1, this.keys.connections(userId), this.ttlMs, ...slots)),
+    ).catch((error: unknown) => this.logger.debug(`renewing connection slots: ${String(error)}`));
   }
 }

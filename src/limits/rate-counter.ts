@@ -33,6 +33,13 @@ export class MemoryRateCounter {
     return { allowed: window.count <= limit, retryAfterMs: window.endsAt - now };
   }
 
+  /** The verdict a hit would get if it were not counted. */
+  peek(key: string, limit: number, now = Date.now()): RateVerdict {
+    const window = this.windows.get(key);
+    if (!window || window.endsAt <= now) return { allowed: true, retryAfterMs: 0 };
+    return { allowed: window.count < limit, retryAfterMs: window.endsAt - now };
+  }
+
   get size(): number {
     return this.windows.size;
   }
@@ -68,7 +75,24 @@ export class RateCounter {
         this.logger.debug(`counting ${bucket} locally: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
-    const key = `${bucket}\n${'user' in subject ? `u:${subject.user}` : `a:${subject.address}`}`;
-    return this.local.hit(key, limit, windowMs);
+    return this.local.hit(localKey(bucket, subject), limit, windowMs);
   }
+
+  /** Whether one more hit would still be allowed, without counting it. */
+  async peek(bucket: string, subject: LimitSubject, limit: number): Promise<RateVerdict> {
+    if (this.redis.enabled && this.redis.notReadyReason === undefined) {
+      try {
+        const key = this.keys.rate(bucket, subject);
+        const [count, ttl] = await this.redis.call(() => Promise.all([this.redis.client.get(key), this.redis.client.pttl(key)]));
+        return { allowed: Number(count ?? 0) < limit, retryAfterMs: Math.max(0, ttl) };
+      } catch (error) {
+        this.logger.debug(`peeking ${bucket} locally: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
+    return this.local.peek(localKey(bucket, subject), limit);
+  }
+}
+
+function localKey(bucket: string, subject: LimitSubject): string {
+  return `${bucket}\n${'user' in subject ? `u:${subject.user}` : `a:${subject.address}`}`;
 }

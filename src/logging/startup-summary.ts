@@ -8,10 +8,15 @@ export function startupSummary(
   metricsAddress: string | undefined,
 ): Record<string, unknown> {
   return {
-    mode: settings.redis.url ? 'redis' : 'memory',
+    mode: settings.redis.clusterNodes.length > 0 ? 'redis-cluster' : settings.redis.url ? 'redis' : 'memory',
     address,
-    redis: settings.redis.url ? displayUrl(settings.redis.url) : undefined,
-    key_prefix: settings.redis.url && settings.redis.keyPrefix ? settings.redis.keyPrefix : undefined,
+    redis:
+      settings.redis.clusterNodes.length > 0
+        ? settings.redis.clusterNodes.map(({ host, port }) => `${host}:${port}`).join(',')
+        : settings.redis.url
+          ? displayUrl(settings.redis.url)
+          : undefined,
+    key_prefix: settings.redis.enabled && settings.redis.keyPrefix ? settings.redis.keyPrefix : undefined,
     origins: settings.http.corsOrigins === '*' ? '*' : settings.http.corsOrigins.join(','),
     metrics: metricsAddress,
     api_docs: settings.docs.apiDocs ? `${address}/api/docs` : undefined,

@@ -26,7 +26,9 @@ function sizeOf(message: Message): number {
     (message.client_msg_id?.length ?? 0) +
     (message.parent_message_id?.length ?? 0) +
     message.created_at.length +
-    message.updated_at.length;
+    message.updated_at.length +
+    (message.attachments === null ? 0 : JSON.stringify(message.attachments).length) +
+    (message.reactions.length === 0 ? 0 : JSON.stringify(message.reactions).length);
   return MESSAGE_OVERHEAD_BYTES + 2 * text;
 }
 

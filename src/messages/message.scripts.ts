@@ -28,7 +28,8 @@ const TRIM_PER_APPEND = 100;
  * KEYS: meta, log, ids, versions, edits, dedup key.
  * ARGV: message template (2 parts), event template (3 parts), candidate
  * epoch, max retained, dedup window ms ('0': no dedup), channel, message
- * id, created_at.
+ * id, created_at, publish command (`PUBLISH`, or `SPUBLISH` on a cluster,
+ * whose channel is in the room's slot).
  * Returns [1, json] for a new message or [0, json] for the original of a duplicate.
  */
 export const APPEND = `
@@ -56,12 +57,12 @@ redis.call('HSET', KEYS[3], ARGV[10], seq)
 redis.call('HSET', KEYS[4], ARGV[10], ARGV[11])
 redis.call('HSET', KEYS[1], 'last_at', ARGV[11])
 if window > 0 then redis.call('SET', KEYS[6], json, 'PX', window) end
-redis.call('PUBLISH', ARGV[9], ARGV[3] .. epoch .. ARGV[4] .. json .. ARGV[5])
+redis.call(ARGV[12], ARGV[9], ARGV[3] .. epoch .. ARGV[4] .. json .. ARGV[5])
 return {1, json}`;
 
 /**
  * Compare-and-set of a message's current state. KEYS: ids, versions, edits.
- * ARGV: message id, expected updated_at, new updated_at, new JSON, channel, event JSON.
+ * ARGV: message id, expected updated_at, new updated_at, new JSON, channel, event JSON, publish command (as APPEND).
  * Returns 1 if replaced and published, 0 if the message changed or is gone.
  */
 export const REPLACE = `
@@ -69,7 +70,7 @@ if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
-redis.call('PUBLISH', ARGV[5], ARGV[6])
+redis.call(ARGV[7], ARGV[5], ARGV[6])
 return 1`;
 
 /** Stream entries as their current JSON: the edit where there is one (one HLEN when nothing was edited). */

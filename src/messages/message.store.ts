@@ -12,6 +12,8 @@ export interface MessageDraft {
   message_type: string;
   parent_message_id: string | null;
   client_msg_id: string | null;
+  /** URLs of attached files; absent or null for none. */
+  attachments?: string[] | null;
 }
 
 /** Where a room's history stands. `epoch` changes whenever the history is reset. */
@@ -44,7 +46,7 @@ export function newMessage(draft: MessageDraft, seq: number, now = new Date()): 
     seq,
     message_type: draft.message_type,
     content: draft.content,
-    attachments: null,
+    attachments: draft.attachments ?? null,
     parent_message_id: draft.parent_message_id,
     thread_count: 0,
     reactions: [],
@@ -97,6 +99,8 @@ export interface MessageStore {
    * Stores a new state of a message (edit, tombstone) and publishes `event`
    * for it, only if the stored one is still the version `message` was made
    * from (same `updated_at` as `previous`); false if it changed meanwhile.
+   * Edits, deletions and reactions all go through here, so their events
+   * keep the order of the writes.
    */
   replace(message: Message, previous: Message, event: 'message_updated' | 'message_deleted'): Promise<boolean>;
   /** The newest `limit` messages with a seq below `beforeSeq` (or the newest overall). */

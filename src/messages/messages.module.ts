@@ -22,13 +22,13 @@ import { RedisMessageStore } from './redis-message.store.js';
       provide: READ_STORE,
       inject: [SETTINGS, RedisService],
       useFactory: (settings: Settings, redis: RedisService): ReadStore =>
-        settings.redis.url ? new RedisReadStore(redis) : new MemoryReadStore(),
+        settings.redis.enabled ? new RedisReadStore(redis) : new MemoryReadStore(),
     },
     {
       provide: MESSAGE_STORE,
       inject: [SETTINGS, RedisService, ROOM_BUS],
       useFactory: (settings: Settings, redis: RedisService, bus: RoomBus): MessageStore =>
-        settings.redis.url
+        settings.redis.enabled
           ? new RedisMessageStore(redis, settings.messages.historyMaxPerRoom)
           : new MemoryMessageStore(bus, settings),
     },

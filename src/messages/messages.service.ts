@@ -6,6 +6,7 @@ import type { RecoveryOutcome } from '../metrics/metric-labels.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { ReadStateService } from './read-state.service.js';
+import { react, readReactions, type Reaction } from './reactions.js';
 import { MESSAGE_STORE, type HistoryHead, type MessageStore, type RoomLatest } from './message.store.js';
 
 export interface SendInput {
@@ -13,7 +14,14 @@ export interface SendInput {
   message_type?: string;
   client_msg_id?: string;
   parent_message_id?: string;
+  attachments?: string[];
 }
+
+/** Message types a client may send; `system` only with a service token. */
+export const MESSAGE_TYPES = ['text', 'image', 'file', 'system'] as const;
+
+/** Messages read per step of a search. */
+const SEARCH_BATCH = 500;
 
 export interface Since {
   seq: number;
@@ -43,9 +51,20 @@ export class MessagesService {
     @Optional() private readonly reads?: ReadStateService,
   ) {}
 
-  /** Appends and broadcasts; a retried `client_msg_id` returns the original and broadcasts nothing. */
-  async send(senderId: string, roomId: string, input: SendInput): Promise<{ message: Message; duplicate: boolean }> {
+  /**
+   * Appends and broadcasts; a retried `client_msg_id` returns the original and broadcasts nothing.
+   * `system` messages are for service tokens (`isService`) only.
+   */
+  async send(
+    senderId: string,
+    roomId: string,
+    input: SendInput,
+    isService = false,
+  ): Promise<{ message: Message; duplicate: boolean }> {
     this.checkLength(input.content, roomId);
+    if (input.message_type === 'system' && !isService) {
+      throw new DomainError('invalid_input', 'message_type system is for service tokens only', roomId);
+    }
     const result = await this.store.append(
       {
         room_id: roomId,
@@ -54,6 +73,7 @@ export class MessagesService {
         message_type: input.message_type ?? 'text',
         parent_message_id: input.parent_message_id ?? null,
         client_msg_id: input.client_msg_id ?? null,
+        attachments: input.attachments && input.attachments.length > 0 ? input.attachments : null,
       },
       this.settings.messages.dedupWindowMs,
     );
@@ -82,10 +102,66 @@ export class MessagesService {
     return { messages: page.messages, total: page.total, has_more: page.hasMore };
   }
 
+  /**
+   * Up to `limit` messages whose content contains `query` (case-insensitive),
+   * newest first, deleted ones left out. Reads the newest messages in
+   * batches and stops after `SEARCH_MAX_SCANNED` of them, so a full room
+   * costs a bounded read; `total` counts the matches among those read, and
+   * `has_more` is true when more matched than returned or older history was
+   * left unread.
+   */
+  async search(roomId: string, query: string, limit: number): Promise<{ messages: Message[]; total: number; has_more: boolean }> {
+    const needle = query.toLowerCase();
+    const maxScanned = this.settings.messages.searchMaxScanned;
+    const found: Message[] = [];
+    let total = 0;
+    let scanned = 0;
+    let before: number | undefined;
+    let unread = false;
+    for (;;) {
+      const batch = Math.min(SEARCH_BATCH, maxScanned - scanned);
+      if (batch <= 0) {
+        unread = true;
+        break;
+      }
+      const page = await this.store.page(roomId, before, batch);
+      scanned += page.messages.length;
+      for (const message of [...page.messages].reverse()) {
+        if (message.is_deleted || !message.content.toLowerCase().includes(needle)) continue;
+        total += 1;
+        if (found.length < limit) found.push(message);
+      }
+      const oldest = page.messages[0]?.seq;
+      if (!page.hasMore || oldest === undefined) break;
+      before = oldest;
+    }
+    return { messages: found, total, has_more: total > found.length || unread };
+  }
+
+  /**
+   * Adds (or with `add` false takes away) the user's `emoji` on a message
+   * and broadcasts the whole message as `message_updated`, in the room's
+   * order with edits; a change that changes nothing broadcasts nothing.
+   * Returns the message's reactions.
+   */
+  async react(userId: string, roomId: string, messageId: string, emoji: string, add: boolean): Promise<Reaction[]> {
+    const message = await this.change(
+      () => this.existing(roomId, messageId),
+      'message_updated',
+      (current) => {
+        if (current.is_deleted) throw new DomainError('invalid_input', 'A deleted message takes no reactions', roomId);
+        const next = react(readReactions(current.reactions), emoji, userId, add);
+        if (next === 'full') throw new DomainError('limit_reached', 'This message has as many different reactions as it may', roomId);
+        return next && { ...current, reactions: next };
+      },
+    );
+    return readReactions(message.reactions);
+  }
+
   /** Edits a message's content; only its sender may, and `message_updated` is broadcast. */
   async edit(userId: string, roomId: string, messageId: string, content: string): Promise<Message> {
     this.checkLength(content, roomId);
-    return this.change(userId, roomId, messageId, 'message_updated', (message) => {
+    return this.change(() => this.own(userId, roomId, messageId), 'message_updated', (message) => {
       if (message.is_deleted) throw new DomainError('invalid_input', 'A deleted message cannot be edited', roomId);
       return { ...message, content, is_edited: true };
     });
@@ -93,7 +169,7 @@ export class MessagesService {
 
   /** Leaves a tombstone (empty content) so `seq` keeps no holes; `message_deleted` is broadcast once. */
   async delete(userId: string, roomId: string, messageId: string): Promise<Message> {
-    return this.change(userId, roomId, messageId, 'message_deleted', (message) =>
+    return this.change(() => this.own(userId, roomId, messageId), 'message_deleted', (message) =>
       message.is_deleted ? undefined : { ...message, content: '', is_deleted: true },
     );
   }
@@ -104,14 +180,12 @@ export class MessagesService {
    * re-reads and decides again. `apply` returns undefined for "nothing to do".
    */
   private async change(
-    userId: string,
-    roomId: string,
-    messageId: string,
+    load: () => Promise<Message>,
     event: 'message_updated' | 'message_deleted',
     apply: (current: Message) => Omit<Message, 'updated_at'> | undefined,
   ): Promise<Message> {
     for (;;) {
-      const current = await this.own(userId, roomId, messageId);
+      const current = await load();
       const next = apply(current);
       if (!next) return current;
       const changed = { ...next, updated_at: laterThan(current.updated_at) };

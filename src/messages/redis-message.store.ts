@@ -46,9 +46,10 @@ export class RedisMessageStore implements MessageStore {
           newId(),
           this.maxPerRoom,
           draft.client_msg_id === null ? 0 : dedupWindowMs,
-          keys.channel(room),
+          this.redis.eventChannel(room),
           rest.message_id,
           rest.created_at,
+          this.redis.publishCommand,
         ],
       ),
     )) as [number, string];
@@ -61,7 +62,7 @@ export class RedisMessageStore implements MessageStore {
     return toHead((await this.redis.call(() => this.redis.run(HEAD, [this.redis.keys.room(roomId, 'meta')], [newId()]))) as Head);
   }
 
-  /** One script per room (each in its room's slot), sent together: one round trip. */
+  /** One script per room, each in its room's slot, sent together (not one pipeline: the rooms may sit on different cluster nodes). */
   async latest(roomIds: string[]): Promise<RoomLatest[]> {
     const { keys } = this.redis;
     const replies = (await this.redis.call(() =>
@@ -108,8 +109,9 @@ export class RedisMessageStore implements MessageStore {
           previous.updated_at,
           message.updated_at,
           encodeMessage(message),
-          keys.channel(room),
+          this.redis.eventChannel(room),
           encodeRoomEvent(changeEvent(message, event)),
+          this.redis.publishCommand,
         ],
       ),
     );

@@ -18,7 +18,8 @@ return next`;
 /**
  * Read positions in Redis: the hash `chat:{<room>}:read` (user id →
  * `<seq>|<at>`) in the room's slot. A user's positions over many rooms are
- * one HGET per room, pipelined: one round trip, each command in one slot.
+ * one HGET per room, sent together: one round trip, each command in its
+ * room's slot (not a pipeline: on a cluster the rooms sit on different nodes).
  */
 export class RedisReadStore implements ReadStore {
   constructor(private readonly redis: RedisService) {}
@@ -30,13 +31,9 @@ export class RedisReadStore implements ReadStore {
 
   async ofUser(userId: string, roomIds: string[]): Promise<Array<ReadPosition | undefined>> {
     if (roomIds.length === 0) return [];
-    const pipeline = this.redis.client.pipeline();
-    for (const roomId of roomIds) pipeline.hget(this.redis.keys.room(roomId, 'read'), userId);
-    const replies = (await this.redis.call(() => pipeline.exec())) ?? [];
-    return replies.map(([error, value]) => {
-      if (error) throw error;
-      return parse(value as string | null);
-    });
+    const { client, keys } = this.redis;
+    const values = await this.redis.call(() => Promise.all(roomIds.map((roomId) => client.hget(keys.room(roomId, 'read'), userId))));
+    return values.map(parse);
   }
 
   async inRoom(roomId: string, userIds: string[]): Promise<Array<ReadPosition | undefined>> {

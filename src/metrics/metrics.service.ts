@@ -130,8 +130,8 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
     for (const reason of CLOSE_REASONS) this.serverCloses.inc({ reason }, 0);
     for (const outcome of RECOVERY_OUTCOMES) this.recoveries.inc({ outcome }, 0);
     for (const result of MESSAGE_RESULTS) this.messagesSent.inc({ result }, 0);
-    if (settings.redis.url) for (const connection of REDIS_CONNECTIONS) this.redisConnected.set({ connection }, 0);
-    if (settings.metrics.enabled && settings.redis.url) this.traceRedis(true);
+    if (settings.redis.enabled) for (const connection of REDIS_CONNECTIONS) this.redisConnected.set({ connection }, 0);
+    if (settings.metrics.enabled && settings.redis.enabled) this.traceRedis(true);
   }
 
   /** The text exposition of every series. */

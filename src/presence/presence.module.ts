@@ -15,7 +15,7 @@ import { RedisPresenceStore } from './redis-presence.store.js';
       provide: PRESENCE_STORE,
       inject: [SETTINGS, RedisService],
       useFactory: (settings: Settings, redis: RedisService): PresenceStore =>
-        settings.redis.url ? new RedisPresenceStore(redis, settings.redis.instanceTtlMs) : new MemoryPresenceStore(),
+        settings.redis.enabled ? new RedisPresenceStore(redis, settings.redis.instanceTtlMs) : new MemoryPresenceStore(),
     },
   ],
   exports: [PresenceService],

@@ -5,11 +5,12 @@
  */
 
 /**
- * KEYS: the room's online:<user> set, the room's online set, the instance's held set.
- * ARGV: instance, user, the held pair (`heldPair`). Returns 1 if the user came online.
+ * KEYS: the room's online:<user> set, the room's online set (one slot: the room's).
+ * ARGV: instance, user. Returns 1 if the user came online. The caller adds
+ * the pair to the instance's held set before (a crash in between leaves a
+ * held pair with nothing to clear, never presence nobody can reap).
  */
 export const PRESENCE_JOIN = `
-redis.call('SADD', KEYS[3], ARGV[3])
 local added = redis.call('SADD', KEYS[1], ARGV[1])
 if added == 1 and redis.call('SCARD', KEYS[1]) == 1 then
   redis.call('SADD', KEYS[2], ARGV[2])
@@ -17,9 +18,8 @@ if added == 1 and redis.call('SCARD', KEYS[1]) == 1 then
 end
 return 0`;
 
-/** Same KEYS and ARGV as PRESENCE_JOIN. Returns 1 if the user went offline. */
+/** Same KEYS and ARGV as PRESENCE_JOIN. Returns 1 if the user went offline. The caller removes the held pair after. */
 export const PRESENCE_LEAVE = `
-redis.call('SREM', KEYS[3], ARGV[3])
 local removed = redis.call('SREM', KEYS[1], ARGV[1])
 if removed == 1 and redis.call('SCARD', KEYS[1]) == 0 then
   redis.call('SREM', KEYS[2], ARGV[2])
@@ -66,45 +66,38 @@ end
 return expired`;
 
 /**
- * KEYS: instances sorted set. ARGV: now, the room key prefix
- * (`RedisKeys.roomPrefix`), the held key prefix (`RedisKeys.heldPrefix`),
- * most instances to clear.
- * Clears what instances whose heartbeat ran out still held: their users go
- * offline where no other instance holds them, and their typing stops.
- * Returns [instances cleared, [[held pair, 'typing_stopped' | 'offline',
- * connection id], …]]: the caller publishes those events (the codec is the
- * only encoder of events); only the one caller that cleared them gets them.
- * Held pairs are `<room key part>:<user key part>:<user id>` (room and
- * instance ids are the server's UUIDs, which key encoding leaves as they are).
- * This script spans rooms: on a Redis Cluster it must be split per room.
+ * Claims instances whose heartbeat ran out, so one reaper clears each: their
+ * deadline moves to the lease's end (a reaper that dies meanwhile leaves the
+ * instance to be claimed again when the lease runs out).
+ * KEYS: instances sorted set. ARGV: now, lease end, most to claim. Returns their ids.
  */
-export const REAP_DEAD_INSTANCES = `
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[4]))
-local rooms, helds = ARGV[2], ARGV[3]
-local events = {}
-for _, id in ipairs(dead) do
-  local held = helds .. id .. '}:held'
-  for _, pair in ipairs(redis.call('SMEMBERS', held)) do
-    local room, userPart, user = string.match(pair, '^([^:]*):([^:]*):(.*)$')
-    if room then
-      local base = rooms .. room .. '}'
-      local online = base .. ':online:' .. userPart
-      redis.call('SREM', online, id)
-      local typing = redis.call('HGET', base .. ':typing', user)
-      if typing then
-        local connection, instance = string.match(typing, '^(.-)|(.-)|')
-        if instance == id then
-          redis.call('HDEL', base .. ':typing', user)
-          table.insert(events, {pair, 'typing_stopped', connection})
-        end
-      end
-      if redis.call('SCARD', online) == 0 then
-        redis.call('SREM', base .. ':online', user)
-        table.insert(events, {pair, 'offline', id})
-      end
-    end
+export const CLAIM_DEAD = `
+local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(dead) do redis.call('ZADD', KEYS[1], 'XX', ARGV[2], id) end
+return dead`;
+
+/**
+ * Clears what a dead instance held for one user in one room (the room's
+ * slot only; `RedisPresenceStore` walks the dead instance's held set and
+ * runs this per pair). KEYS: the room's online:<user> set, online set,
+ * typing hash. ARGV: dead instance, user.
+ * Returns [typing connection id or false, 1 if the user went offline]:
+ * only the one caller whose step cleared a thing learns it, so each event
+ * is published once however many instances reap at the same time.
+ */
+export const REAP_PAIR = `
+local stopped = false
+local typing = redis.call('HGET', KEYS[3], ARGV[2])
+if typing then
+  local connection, instance = string.match(typing, '^(.-)|(.-)|')
+  if instance == ARGV[1] then
+    redis.call('HDEL', KEYS[3], ARGV[2])
+    stopped = connection
   end
-  redis.call('DEL', held)
-  redis.call('ZREM', KEYS[1], id)
 end
-return {#dead, events}`;
+local offline = 0
+if redis.call('SREM', KEYS[1], ARGV[1]) == 1 and redis.call('SCARD', KEYS[1]) == 0 then
+  redis.call('SREM', KEYS[2], ARGV[2])
+  offline = 1
+end
+return {stopped, offline}`;

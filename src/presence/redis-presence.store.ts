@@ -3,9 +3,10 @@ import { encodeRoomEvent, type RoomEvent } from '../core/room-event.js';
 import { RedisService } from '../redis/redis.service.js';
 import { MemoryPresenceStore } from './memory-presence.store.js';
 import {
+  CLAIM_DEAD,
   PRESENCE_JOIN,
   PRESENCE_LEAVE,
-  REAP_DEAD_INSTANCES,
+  REAP_PAIR,
   TYPING_EXPIRE,
   TYPING_START,
   TYPING_STOP,
@@ -51,6 +52,8 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   private readonly local = new MemoryPresenceStore();
   private heartbeat: NodeJS.Timeout | undefined;
   private outOfSync = false;
+  /** The shared step in flight per (room, user) held pair: a join and a leave of one pair reach Redis in the order they were made. */
+  private readonly inFlight = new Map<string, Promise<unknown>>();
 
   constructor(
     private readonly redis: RedisService,
@@ -75,12 +78,12 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
 
   async addConnection(roomId: string, userId: string, connectionId: string): Promise<boolean> {
     if (!(await this.local.addConnection(roomId, userId, connectionId))) return false;
-    return this.orLocal(async () => (await this.eval(PRESENCE_JOIN, this.presenceKeys(roomId, userId), this.presenceArgs(roomId, userId))) === 1, true);
+    return this.orLocal(() => this.sharedJoin(roomId, userId), true);
   }
 
   async removeConnection(roomId: string, userId: string, connectionId: string): Promise<boolean> {
     if (!(await this.local.removeConnection(roomId, userId, connectionId))) return false;
-    return this.orLocal(async () => (await this.eval(PRESENCE_LEAVE, this.presenceKeys(roomId, userId), this.presenceArgs(roomId, userId))) === 1, true);
+    return this.orLocal(() => this.sharedLeave(roomId, userId), true);
   }
 
   async online(roomId: string): Promise<string[]> {
@@ -128,13 +131,39 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
     return [...new Set([...shared, ...local])];
   }
 
-  private presenceKeys(roomId: string, userId: string): string[] {
-    const { keys, instanceId } = this.redis;
-    return [keys.online(roomId, userId), keys.room(roomId, 'online'), keys.instanceHeld(instanceId)];
+  /**
+   * Two steps, because the instance's held set and the room's keys sit in
+   * different slots: the held pair first, so a crash in between leaves
+   * nothing the reaper cannot clear. Returns whether the user came online.
+   */
+  private sharedJoin(roomId: string, userId: string): Promise<boolean> {
+    const { client, keys, instanceId } = this.redis;
+    return this.inOrder(keys.heldPair(roomId, userId), async () => {
+      await client.sadd(keys.instanceHeld(instanceId), keys.heldPair(roomId, userId));
+      return (await this.eval(PRESENCE_JOIN, [keys.online(roomId, userId), keys.room(roomId, 'online')], [instanceId, userId])) === 1;
+    });
   }
 
-  private presenceArgs(roomId: string, userId: string): string[] {
-    return [this.redis.instanceId, userId, this.redis.keys.heldPair(roomId, userId)];
+  /** The room's sets first, then the held pair (see `sharedJoin`). Returns whether the user went offline. */
+  private sharedLeave(roomId: string, userId: string): Promise<boolean> {
+    const { client, keys, instanceId } = this.redis;
+    return this.inOrder(keys.heldPair(roomId, userId), async () => {
+      const offline = (await this.eval(PRESENCE_LEAVE, [keys.online(roomId, userId), keys.room(roomId, 'online')], [instanceId, userId])) === 1;
+      await client.srem(keys.instanceHeld(instanceId), keys.heldPair(roomId, userId));
+      return offline;
+    });
+  }
+
+  /** Runs `work` after the pair's previous shared step has settled (a one-script step used to be ordered by the connection alone). */
+  private inOrder<T>(pair: string, work: () => Promise<T>): Promise<T> {
+    const previous = this.inFlight.get(pair) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(work);
+    const settled = next.catch(() => undefined);
+    this.inFlight.set(pair, settled);
+    void settled.then(() => {
+      if (this.inFlight.get(pair) === settled) this.inFlight.delete(pair);
+    });
+    return next;
   }
 
   /** Renews this instance's heartbeat and reaps instances whose heartbeat ran out. */
@@ -145,25 +174,45 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
       // 1 means this instance was not listed: it was reaped while out of touch.
       const added = await client.zadd(keys.instances(), now + this.instanceTtlMs, instanceId);
       if (added === 1 || this.outOfSync) await this.reconcile();
-      const [reaped, events] = (await this.eval(
-        REAP_DEAD_INSTANCES,
-        [keys.instances()],
-        [now, keys.roomPrefix(), keys.heldPrefix(), REAP_BATCH],
-      )) as [number, Array<[pair: string, kind: 'typing_stopped' | 'offline', connectionId: string]>];
-      for (const [pair, kind, connectionId] of events) {
-        const held = keys.parseHeldPair(pair);
-        if (!held) continue;
-        const [roomId, userId] = held;
-        const event: RoomEvent =
-          kind === 'offline'
-            ? { type: 'presence', data: { user_id: userId, status: 'offline', connection_id: connectionId } }
-            : { type: 'typing_stopped', data: { user_id: userId, connection_id: connectionId } };
-        await client.publish(keys.channel(roomId), encodeRoomEvent(event));
-      }
+      const reaped = await this.reap(now);
       if (reaped) this.logger.log(`Cleared the presence of ${String(reaped)} dead instance(s)`);
     } catch {
       // Redis is away; the next beat tries again.
     }
+  }
+
+  /**
+   * Clears what instances whose heartbeat ran out still held: their users
+   * go offline where no other instance holds them, and their typing stops.
+   * Several steps, each in one slot: claim the dead (`CLAIM_DEAD`, so one
+   * reaper takes each), one `REAP_PAIR` per held (room, user) pair in the
+   * room's slot, then the held set and the listing; the events go out after.
+   * A reaper that stops halfway leaves the instance to be claimed again when
+   * its lease runs out, and `REAP_PAIR` finds nothing twice. Returns how many
+   * instances it cleared.
+   */
+  private async reap(now: number): Promise<number> {
+    const { client, keys } = this.redis;
+    const dead = (await this.eval(CLAIM_DEAD, [keys.instances()], [now, now + this.instanceTtlMs, REAP_BATCH])) as string[];
+    const events: Array<[roomId: string, event: RoomEvent]> = [];
+    for (const id of dead) {
+      for (const pair of await client.smembers(keys.instanceHeld(id))) {
+        const held = keys.parseHeldPair(pair);
+        if (!held) continue;
+        const [roomId, userId] = held;
+        const [stopped, offline] = (await this.eval(
+          REAP_PAIR,
+          [keys.online(roomId, userId), keys.room(roomId, 'online'), keys.room(roomId, 'typing')],
+          [id, userId],
+        )) as [string | null, number];
+        if (stopped) events.push([roomId, { type: 'typing_stopped', data: { user_id: userId, connection_id: stopped } }]);
+        if (offline === 1) events.push([roomId, { type: 'presence', data: { user_id: userId, status: 'offline', connection_id: id } }]);
+      }
+      await client.del(keys.instanceHeld(id));
+      await client.zrem(keys.instances(), id);
+    }
+    for (const [roomId, event] of events) await this.publish(roomId, event);
+    return dead.length;
   }
 
   /**
@@ -182,21 +231,20 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
         continue;
       }
       const [roomId, userId] = held;
-      if ((await this.eval(PRESENCE_LEAVE, this.presenceKeys(roomId, userId), this.presenceArgs(roomId, userId))) === 1) {
-        await this.publishPresence(roomId, userId, 'offline');
-      }
+      if (await this.sharedLeave(roomId, userId)) await this.publishPresence(roomId, userId, 'offline');
     }
     for (const [roomId, userId] of this.local.entries()) {
-      if ((await this.eval(PRESENCE_JOIN, this.presenceKeys(roomId, userId), this.presenceArgs(roomId, userId))) === 1) {
-        await this.publishPresence(roomId, userId, 'online');
-      }
+      if (await this.sharedJoin(roomId, userId)) await this.publishPresence(roomId, userId, 'online');
     }
     this.outOfSync = false;
   }
 
   private async publishPresence(roomId: string, userId: string, status: 'online' | 'offline'): Promise<void> {
-    const event: RoomEvent = { type: 'presence', data: { user_id: userId, status, connection_id: '' } };
-    await this.redis.client.publish(this.redis.keys.channel(roomId), encodeRoomEvent(event));
+    await this.publish(roomId, { type: 'presence', data: { user_id: userId, status, connection_id: '' } });
+  }
+
+  private async publish(roomId: string, event: RoomEvent): Promise<void> {
+    await this.redis.publish(roomId, encodeRoomEvent(event));
   }
 
   private eval(script: string, keys: string[], args: Array<string | number>): Promise<unknown> {

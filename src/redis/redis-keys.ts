@@ -10,7 +10,8 @@ import { composeKey, decodeKeyPart, keyPart } from '../core/key-parts.js';
  * `{<room>}`, so on a Redis Cluster they sit in one slot:
  * `<prefix>chat:{<room>}:<part>`, `…:online:<user>`, `…:dedup:<sender>:<client_msg_id>`;
  * a user's keys are tagged by user: `<prefix>chat:user:{<user>}:rooms`.
- * Channels are not keys and stay `<prefix>chat:room:<room_id>` (PROTOCOL §6).
+ * Room events go on `<prefix>chat:room:<room_id>` (PROTOCOL §6); on a
+ * cluster on the sharded channel `<prefix>chat:{<room>}:events`, in the room's slot.
  */
 export class RedisKeys {
   private readonly channelPrefix: string;
@@ -29,13 +30,20 @@ export class RedisKeys {
     return channel.startsWith(this.channelPrefix) ? channel.slice(this.channelPrefix.length) : undefined;
   }
 
-  /**
-   * What every room key starts with, for scripts that build a room's keys
-   * from a room id they read (room ids are the server's UUIDs, which
-   * `keyPart` leaves as they are): `roomPrefix() .. id .. '}:' .. part`.
-   */
-  roomPrefix(): string {
-    return `${this.prefix}chat:{`;
+  /** Sharded pub/sub channel of a room's events on a cluster: in the slot of the room's keys. */
+  events(roomId: string): string {
+    return `${this.roomBase(roomId)}:events`;
+  }
+
+  /** The room id of a sharded channel (`events`), or undefined for another channel. */
+  roomOfEvents(channel: string): string | undefined {
+    const start = `${this.prefix}chat:{`;
+    if (!channel.startsWith(start) || !channel.endsWith('}:events')) return undefined;
+    try {
+      return decodeKeyPart(channel.slice(start.length, -'}:events'.length));
+    } catch {
+      return undefined;
+    }
   }
 
   /** A key of the room; `part` is a fixed name of this code (`info`, `members`, `meta`, `log`, …), never input. */
@@ -71,6 +79,27 @@ export class RedisKeys {
   userOfChannel(channel: string): string | undefined {
     const prefix = `${this.prefix}chat:user:`;
     return channel.startsWith(prefix) ? channel.slice(prefix.length) : undefined;
+  }
+
+  /** Sharded pub/sub channel of a user's events on a cluster: in the slot of the user's keys. */
+  userEvents(userId: string): string {
+    return `${this.prefix}chat:user:{${keyPart(userId)}}:events`;
+  }
+
+  /** The user id of a sharded user channel (`userEvents`), or undefined for another channel. */
+  userOfEvents(channel: string): string | undefined {
+    const start = `${this.prefix}chat:user:{`;
+    if (!channel.startsWith(start) || !channel.endsWith('}:events')) return undefined;
+    try {
+      return decodeKeyPart(channel.slice(start.length, -'}:events'.length));
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** An invitation code's hash; the code is its own hash tag (it is looked up without its room). */
+  invitation(code: string): string {
+    return `${this.prefix}chat:invitation:{${keyPart(code)}}`;
   }
 
   dedup(roomId: string, senderId: string, clientMsgId: string): string {

@@ -1,16 +1,17 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
-import { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { newId } from '../core/ids.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import type { RedisConnectionName } from '../metrics/metric-labels.js';
 import { MetricsService } from '../metrics/metrics.service.js';
+import { connect, type RedisClient, type RedisConnections } from './connect.js';
 import { RedisKeys } from './redis-keys.js';
 import { StoreUnavailableError } from './store-unavailable.error.js';
 
 /**
- * The shared Redis, when `REDIS_URL` is set: one connection for commands and
- * one for subscriptions per instance. Both reconnect with backoff for ever;
+ * The shared Redis, when `REDIS_URL` or `REDIS_CLUSTER_NODES` is set (see
+ * `connect`): one connection for commands and one for subscriptions per
+ * instance (on a cluster, one client with a subscriber per master). They reconnect with backoff for ever;
  * while a connection is down its commands fail at once (no offline queue),
  * so nothing piles up in memory and callers get a `StoreUnavailableError`.
  */
@@ -19,7 +20,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger(RedisService.name);
   readonly instanceId = newId();
   readonly keys: RedisKeys;
-  private readonly connections: { client: Redis; subscriber: Redis } | undefined;
+  private readonly connections: RedisConnections | undefined;
   private readonly shas = new Map<string, string>();
   private readonly startupWaitMs: number;
 
@@ -28,37 +29,46 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     @Optional() private readonly metrics?: MetricsService,
   ) {
     this.keys = new RedisKeys(settings.redis.keyPrefix);
-    const { url, commandTimeoutMs, connectTimeoutMs, reconnect } = settings.redis;
-    this.startupWaitMs = connectTimeoutMs;
-    if (!url) return;
-    const options = {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: commandTimeoutMs,
-      connectTimeout: connectTimeoutMs,
-      autoResubscribe: false,
-      // The exponent is capped only to keep the number finite; the maximum wait caps the delay.
-      retryStrategy: (attempt: number) => Math.min(reconnect.baseMs * 2 ** Math.min(attempt, 20), reconnect.maxMs),
-    };
-    const client = new Redis(url, { ...options, connectionName: `chat:${this.instanceId}:commands` });
-    const subscriber = client.duplicate({ connectionName: `chat:${this.instanceId}:subscriber` });
-    this.watch(client, 'commands');
-    this.watch(subscriber, 'subscriber');
-    this.connections = { client, subscriber };
+    this.startupWaitMs = settings.redis.connectTimeoutMs;
+    this.connections = connect(settings.redis, this.instanceId);
+    if (!this.connections) return;
+    this.watch(this.connections.client, 'commands');
+    this.watch(this.connections.subscriber, 'subscriber');
   }
 
   get enabled(): boolean {
     return this.connections !== undefined;
   }
 
-  get client(): Redis {
-    if (!this.connections) throw new Error('REDIS_URL is not set');
+  get client(): RedisClient {
+    if (!this.connections) throw new Error('Neither REDIS_URL nor REDIS_CLUSTER_NODES is set');
     return this.connections.client;
   }
 
-  get subscriber(): Redis {
-    if (!this.connections) throw new Error('REDIS_URL is not set');
+  get subscriber(): RedisClient {
+    if (!this.connections) throw new Error('Neither REDIS_URL nor REDIS_CLUSTER_NODES is set');
     return this.connections.subscriber;
+  }
+
+  /** Whether room events travel on sharded pub/sub (a cluster): `keys.events`, SPUBLISH. */
+  get sharded(): boolean {
+    return this.connections?.sharded ?? false;
+  }
+
+  /** The channel this service publishes a room's events on: `keys.events` on a cluster, else `keys.channel`. */
+  eventChannel(roomId: string): string {
+    return this.sharded ? this.keys.events(roomId) : this.keys.channel(roomId);
+  }
+
+  /** The command scripts and `publish` use for room events: SPUBLISH on a cluster, else PUBLISH. */
+  get publishCommand(): 'SPUBLISH' | 'PUBLISH' {
+    return this.sharded ? 'SPUBLISH' : 'PUBLISH';
+  }
+
+  /** Publishes a room event (encoded) on the room's event channel. */
+  publish(roomId: string, payload: string): Promise<unknown> {
+    const channel = this.eventChannel(roomId);
+    return this.sharded ? this.client.spublish(channel, payload) : this.client.publish(channel, payload);
   }
 
   /**
@@ -67,10 +77,10 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
    */
   async onModuleInit(): Promise<void> {
     if (!this.connections) return;
-    const ready = (connection: Redis) =>
+    const ready = (connection: RedisClient) =>
       connection.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => connection.once('ready', () => resolve()));
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, this.startupWaitMs).unref());
-    await Promise.race([Promise.all(Object.values(this.connections).map(ready)), timeout]);
+    await Promise.race([Promise.all(this.distinct().map(ready)), timeout]);
     if (this.notReadyReason) this.logger.warn(`Starting without Redis: ${this.notReadyReason}`);
   }
 
@@ -119,11 +129,17 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     if (!this.connections) return;
-    await Promise.all(Object.values(this.connections).map((c) => c.quit().catch(() => c.disconnect())));
+    await Promise.all(this.distinct().map((c) => c.quit().catch(() => c.disconnect())));
+  }
+
+  /** The connections, each once (on a cluster the client also subscribes). */
+  private distinct(): RedisClient[] {
+    if (!this.connections) return [];
+    return [...new Set([this.connections.client, this.connections.subscriber])];
   }
 
   /** Logs each change of state once, not every failed reconnect attempt. */
-  private watch(connection: Redis, name: RedisConnectionName): void {
+  private watch(connection: RedisClient, name: RedisConnectionName): void {
     let down = false;
     connection.on('error', (error: Error) => {
       if (!down) this.logger.warn(`redis ${name} connection lost: ${error.message}`);
@@ -143,6 +159,8 @@ function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE/.test(error.message)
+    /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|Cluster isn't ready|Cluster is ended|Failed to refresh slots cache|CLUSTERDOWN|TRYAGAIN|Too many Cluster redirections|MASTERDOWN/.test(
+      error.message,
+    )
   );
 }

@@ -1,6 +1,7 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { LimitKeys } from '../redis/limit-keys.js';
 import { RedisService } from '../redis/redis.service.js';
-import { ADD_MEMBER, CREATE } from './room.scripts.js';
+import { ADD_TO_ROOM, COUNT_CREATED, RELEASE_DIRECT, RESERVE } from './room.scripts.js';
 import type {
   AddOutcome,
   CreateLimits,
@@ -20,11 +21,28 @@ import type {
 const MAX_REMEMBERED = 100_000;
 
 /**
+ * A direct pair claimed by a create still taking its steps is polled this
+ * often, at most this long; a claim left unfinished longer is taken over.
+ */
+const DIRECT_CLAIM_POLL_MS = 10;
+const DIRECT_CLAIM_WAIT_MS = 5_000;
+
+/**
  * Rooms in Redis: `…:info` holds the room as JSON, `…:members` a hash of
  * user id → member JSON, and `chat:user:<id>:rooms` a sorted set of the
  * user's rooms by when they joined; beside them (`LimitKeys`) each owner's
- * count of rooms created and each direct pair's room id. Writes that a
- * limit guards are one script each, so the check and the write are atomic.
+ * count of rooms created and each direct pair's room id.
+ *
+ * A room's keys, a user's list, an owner's counter and a pair's key sit in
+ * different slots (on a Redis Cluster, often on different nodes), so no step
+ * writes two of them at once: each limit is a check-and-write script on its
+ * own key that reserves its share first (the pair's room, the owner's count,
+ * each user's place), undone if a later step refuses, and the room is
+ * written last. A limit is never exceeded; while a refused attempt undoes
+ * its reservations, a concurrent one may be refused where it would have
+ * passed a moment later. A crash between steps can leave a reservation
+ * behind (a count one too high, a list naming a room that is not there,
+ * which readers skip), never a room past a limit.
  *
  * Membership answers are remembered, so that while Redis is away this
  * instance can still let known members join (PROTOCOL §2, "When the shared
@@ -39,33 +57,49 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async create(room: Room, members: Member[], limits: CreateLimits, direct?: string): Promise<CreateOutcome> {
-    const { keys } = this.redis;
-    const scriptKeys = [
-      keys.room(room.room_id, 'info'),
-      keys.room(room.room_id, 'members'),
-      this.limitKeys.roomsCreated(room.owner_id),
-      this.limitKeys.directRoom(direct ?? ''),
-      ...members.map((m) => keys.userRooms(m.user_id)),
-    ];
-    const args: Array<string | number> = [
-      room.room_id,
-      JSON.stringify({ ...room, member_ids: [] }),
-      direct === undefined ? '0' : '1',
-      limits.roomsCreatedByOwner ?? -1,
-      limits.roomsPerUser,
-      ...members.flatMap((m) => [m.user_id, JSON.stringify(m), Date.parse(m.joined_at)]),
-    ];
-    const [status, detail] = (await this.redis.call(() => this.redis.run(CREATE, scriptKeys, args))) as [string, string?];
-    switch (status) {
-      case 'created':
-        return { status };
-      case 'exists':
-        return { status, roomId: String(detail) };
-      case 'user_full':
-        return { status, userId: String(detail) };
-      default:
+    const { client, keys } = this.redis;
+    const directKey = this.limitKeys.directRoom(direct ?? '');
+    const createdKey = this.limitKeys.roomsCreated(room.owner_id);
+    return this.redis.call(async () => {
+      // The pair's room is claimed first; a claim released meanwhile is tried again.
+      for (let waited = 0; direct !== undefined && (await client.set(directKey, room.room_id, 'NX')) === null; ) {
+        const existing = await client.get(directKey);
+        if (existing === null) continue;
+        // Answered only once the room is written: a claim may still be taking its steps.
+        if ((await client.exists(keys.room(existing, 'info'))) === 1) return { status: 'exists', roomId: existing };
+        if (waited >= DIRECT_CLAIM_WAIT_MS) {
+          // A claim that never finished (its instance stopped between steps): given up.
+          await this.redis.run(RELEASE_DIRECT, [directKey], [existing]);
+          waited = 0;
+          continue;
+        }
+        await delay(DIRECT_CLAIM_POLL_MS);
+        waited += DIRECT_CLAIM_POLL_MS;
+      }
+      const undo: Array<() => Promise<unknown>> = [];
+      if (direct !== undefined) undo.push(() => this.redis.run(RELEASE_DIRECT, [directKey], [room.room_id]));
+      const rollback = async () => {
+        for (const step of undo.reverse()) await step();
+      };
+      if ((await this.redis.run(COUNT_CREATED, [createdKey], [limits.roomsCreatedByOwner ?? -1])) === 0) {
+        await rollback();
         return { status: 'owner_quota' };
-    }
+      }
+      undo.push(() => client.decr(createdKey));
+      for (const member of members) {
+        const userRooms = keys.userRooms(member.user_id);
+        const reserved = await this.redis.run(RESERVE, [userRooms], [room.room_id, Date.parse(member.joined_at), limits.roomsPerUser]);
+        if (reserved === 0) {
+          await rollback();
+          return { status: 'user_full', userId: member.user_id };
+        }
+        if (reserved === 1) undo.push(() => client.zrem(userRooms, room.room_id));
+      }
+      const tx = client.multi().set(keys.room(room.room_id, 'info'), JSON.stringify({ ...room, member_ids: [] }));
+      for (const member of members) tx.hset(keys.room(room.room_id, 'members'), member.user_id, JSON.stringify(member));
+      await tx.exec();
+      return { status: 'created' };
+    });
   }
 
   async get(roomId: string): Promise<Room | undefined> {
@@ -76,28 +110,27 @@ export class RedisRoomStore implements RoomStore {
     return info === null ? undefined : { ...(JSON.parse(info) as Room), member_ids: memberIds };
   }
 
-  /** A page of the user's room ids, then those rooms: two round trips, each command in one slot. */
+  /** Two round trips: a page of the user's room ids with their count, then those rooms (`getMany`). */
   async listForUser(userId: string, offset: number, limit: number): Promise<Page<Room>> {
     const { client, keys } = this.redis;
-    const [ids, total] = await this.redis.call(() =>
-      Promise.all([client.zrevrange(keys.userRooms(userId), offset, offset + limit - 1), client.zcard(keys.userRooms(userId))]),
+    const [total, ids] = await this.redis.call(() =>
+      Promise.all([client.zcard(keys.userRooms(userId)), client.zrevrange(keys.userRooms(userId), offset, offset + limit - 1)]),
     );
     const rooms = await this.getMany(ids);
     return { items: rooms.filter((room): room is Room => room !== undefined), total };
   }
 
-  /** A GET and an HKEYS per room, pipelined: one round trip, each command in its room's slot. */
+  /**
+   * A GET and an HKEYS per room, sent together: one round trip, one command
+   * per key (not one pipeline: the rooms' keys may sit on different cluster nodes).
+   */
   async getMany(roomIds: string[]): Promise<Array<Room | undefined>> {
     if (roomIds.length === 0) return [];
     const { client, keys } = this.redis;
-    const pipeline = client.pipeline();
-    for (const roomId of roomIds) pipeline.get(keys.room(roomId, 'info')).hkeys(keys.room(roomId, 'members'));
-    const replies = (await this.redis.call(() => pipeline.exec())) ?? [];
-    for (const [error] of replies) if (error) throw error;
-    return roomIds.map((_, i) => {
-      const info = replies[2 * i][1] as string | null;
-      return info === null ? undefined : { ...(JSON.parse(info) as Room), member_ids: replies[2 * i + 1][1] as string[] };
-    });
+    const found = await this.redis.call(() =>
+      Promise.all(roomIds.map((id) => Promise.all([client.get(keys.room(id, 'info')), client.hkeys(keys.room(id, 'members'))]))),
+    );
+    return found.map(([info, memberIds]) => (info === null ? undefined : { ...(JSON.parse(info) as Room), member_ids: memberIds }));
   }
 
   async roomIdsOf(userId: string): Promise<string[]> {
@@ -126,28 +159,42 @@ export class RedisRoomStore implements RoomStore {
     }
   }
 
+  /**
+   * The room first answers what it can alone (already a member, full), then
+   * the user's list reserves a place (or refuses: full), then the room takes
+   * the member; a room that filled up meanwhile undoes the reservation.
+   */
   async addMember(roomId: string, member: Member, limits: MembershipLimits): Promise<AddOutcome> {
-    const { keys } = this.redis;
-    const [status, json] = (await this.redis.call(() =>
-      this.redis.run(
-        ADD_MEMBER,
-        [keys.room(roomId, 'members'), keys.userRooms(member.user_id)],
-        [member.user_id, JSON.stringify(member), Date.parse(member.joined_at), roomId, limits.membersPerRoom, limits.roomsPerUser],
-      ),
-    )) as [string, string?];
-    if (status === 'room_full' || status === 'user_full') return { status };
-    this.remember(`${roomId}\n${member.user_id}`, true);
-    return { status: status === 'added' ? 'added' : 'existing', member: JSON.parse(String(json)) as Member };
+    const { client, keys } = this.redis;
+    const membersKey = keys.room(roomId, 'members');
+    const userRooms = keys.userRooms(member.user_id);
+    const score = Date.parse(member.joined_at);
+    const outcome = await this.redis.call(async (): Promise<AddOutcome> => {
+      const [existing, size] = await Promise.all([client.hget(membersKey, member.user_id), client.hlen(membersKey)]);
+      if (existing !== null) {
+        // The user's room list is true either way.
+        await client.zadd(userRooms, 'NX', score, roomId);
+        return { status: 'existing', member: JSON.parse(existing) as Member };
+      }
+      if (size >= limits.membersPerRoom) return { status: 'room_full' };
+      const reserved = await this.redis.run(RESERVE, [userRooms], [roomId, score, limits.roomsPerUser]);
+      if (reserved === 0) return { status: 'user_full' };
+      const [status, json] = (await this.redis.run(ADD_TO_ROOM, [membersKey], [member.user_id, JSON.stringify(member), limits.membersPerRoom])) as [string, string?];
+      if (status === 'room_full') {
+        if (reserved === 1) await client.zrem(userRooms, roomId);
+        return { status: 'room_full' };
+      }
+      return { status: status === 'added' ? 'added' : 'existing', member: JSON.parse(String(json)) as Member };
+    });
+    if (outcome.status === 'added' || outcome.status === 'existing') this.remember(`${roomId}\n${member.user_id}`, true);
+    return outcome;
   }
 
   async removeMember(roomId: string, userId: string): Promise<boolean> {
     const { client, keys } = this.redis;
     return this.redis.call(async () => {
-      const [[, removed]] = (await client
-        .multi()
-        .hdel(keys.room(roomId, 'members'), userId)
-        .zrem(keys.userRooms(userId), roomId)
-        .exec()) as [[Error | null, number]];
+      const removed = await client.hdel(keys.room(roomId, 'members'), userId);
+      await client.zrem(keys.userRooms(userId), roomId);
       this.remember(`${roomId}\n${userId}`, false);
       return removed === 1;
     });

@@ -17,7 +17,7 @@ import { RoomsService } from './rooms.service.js';
       provide: ROOM_STORE,
       inject: [SETTINGS, RedisService],
       useFactory: (settings: Settings, redis: RedisService): RoomStore =>
-        settings.redis.url ? new RedisRoomStore(redis) : new MemoryRoomStore(),
+        settings.redis.enabled ? new RedisRoomStore(redis) : new MemoryRoomStore(),
     },
   ],
   exports: [RoomsService],

@@ -208,6 +208,18 @@ export class RoomsService {
     return member;
   }
 
+  /** Whether the user is a member of the room (false for an unknown room). */
+  isMember(roomId: string, userId: string): Promise<boolean> {
+    return this.store.isMember(roomId, userId);
+  }
+
+  /** Adds the caller to a room on a valid invitation (the invitation service checked it), within the quotas. */
+  async join(roomId: string, caller: Caller): Promise<Room> {
+    await this.existing(roomId);
+    await this.add(roomId, caller.userId);
+    return this.get(caller, roomId);
+  }
+
   /** Removes a member; their connections on every instance leave the room at once. */
   async removeMember(caller: Caller, roomId: string, userId: string): Promise<void> {
     const room = await this.existing(roomId);

@@ -6,7 +6,8 @@ import { normalizeEmail, type ProfileUpdate, type UserDirectoryStore, type UserP
  * Profiles in Redis: `chat:user:{<user>}:profile` holds the profile as JSON
  * (in the user's slot), `chat:email:{<email>}` the user id of an email (in
  * the email's slot). An update reads the old profiles in one round trip and
- * writes in a second; no command spans two slots. Two updates of one user
+ * writes in a second, one command per key sent together (not a pipeline:
+ * on a cluster the keys sit on different nodes). Two updates of one user
  * racing on two instances: the later write wins, as with any profile store.
  */
 export class RedisUserDirectoryStore implements UserDirectoryStore {
@@ -19,19 +20,19 @@ export class RedisUserDirectoryStore implements UserDirectoryStore {
       const ids = [...new Set(updates.map((u) => u.user_id))];
       const stored = await this.readAll(ids.map((id) => keys.userProfile(id)));
       const current = new Map(ids.map((id, i) => [id, parse(stored[i])]));
-      const pipeline = client.pipeline();
+      const writes: Array<Promise<unknown>> = [];
       for (const update of updates) {
         const before = current.get(update.user_id);
         const after = merge(update, before);
         current.set(update.user_id, after);
-        pipeline.set(keys.userProfile(update.user_id), JSON.stringify(after));
+        writes.push(client.set(keys.userProfile(update.user_id), JSON.stringify(after)));
         const oldEmail = before?.email ? normalizeEmail(before.email) : undefined;
         const newEmail = after.email ? normalizeEmail(after.email) : undefined;
         // Only the user's own entry is removed: another user may have claimed the email since.
-        if (oldEmail !== undefined && oldEmail !== newEmail) pipeline.eval(DELETE_IF, 1, keys.emailIndex(oldEmail), update.user_id);
-        if (newEmail !== undefined) pipeline.set(keys.emailIndex(newEmail), update.user_id);
+        if (oldEmail !== undefined && oldEmail !== newEmail) writes.push(this.redis.run(DELETE_IF, [keys.emailIndex(oldEmail)], [update.user_id]));
+        if (newEmail !== undefined) writes.push(client.set(keys.emailIndex(newEmail), update.user_id));
       }
-      for (const [error] of (await pipeline.exec()) ?? []) if (error) throw error;
+      await Promise.all(writes);
     });
   }
 
@@ -47,14 +48,9 @@ export class RedisUserDirectoryStore implements UserDirectoryStore {
     return stored.map((value) => value ?? undefined);
   }
 
-  /** One GET per key, pipelined (one round trip): the keys sit in different slots, so no MGET. */
-  private async readAll(keys: string[]): Promise<Array<string | null>> {
-    const pipeline = this.redis.client.pipeline();
-    for (const key of keys) pipeline.get(key);
-    return ((await pipeline.exec()) ?? []).map(([error, value]) => {
-      if (error) throw error;
-      return typeof value === 'string' ? value : null;
-    });
+  /** One GET per key, sent together (one round trip): the keys sit in different slots, so no MGET. */
+  private readAll(keys: string[]): Promise<Array<string | null>> {
+    return Promise.all(keys.map((key) => this.redis.client.get(key)));
   }
 }
 

@@ -13,7 +13,7 @@ import { UsersService } from './users.service.js';
       provide: USER_DIRECTORY_STORE,
       inject: [SETTINGS, RedisService],
       useFactory: (settings: Settings, redis: RedisService): UserDirectoryStore =>
-        settings.redis.url ? new RedisUserDirectoryStore(redis) : new MemoryUserDirectoryStore(),
+        settings.redis.enabled ? new RedisUserDirectoryStore(redis) : new MemoryUserDirectoryStore(),
     },
   ],
   exports: [UsersService],

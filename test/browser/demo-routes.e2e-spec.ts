@@ -1,6 +1,7 @@
 // The /demo routes: on only when enabled, tokens only in development.
 import WebSocket from 'ws';
-import { SECRET, startService, type Service } from '../client/support.js';
+import { startService, type Service } from '../client/support.js';
+import { TEST_SECRET } from '../support/tokens.js';
 import { buildDemo } from './instances.js';
 
 const services: Service[] = [];
@@ -20,7 +21,7 @@ afterEach(async () => {
 
 describe('/demo', () => {
   it('serves the page and mints a working token in development', async () => {
-    const app = await service({ NODE_ENV: 'development', JWT_SECRET: SECRET });
+    const app = await service({ NODE_ENV: 'development', JWT_SECRET: TEST_SECRET });
     const page = await fetch(`${app.http}/demo`);
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toContain('text/html');
@@ -43,7 +44,7 @@ describe('/demo', () => {
   });
 
   it('refuses a bad user name with 400', async () => {
-    const app = await service({ NODE_ENV: 'development', JWT_SECRET: SECRET });
+    const app = await service({ NODE_ENV: 'development', JWT_SECRET: TEST_SECRET });
     for (const user_id of ['', 'a b', 'x'.repeat(65), 42, null]) {
       const answer = await mint(app.http, { user_id });
       expect(answer.status).toBe(400);
@@ -52,14 +53,14 @@ describe('/demo', () => {
   });
 
   it('never mints a token outside development, even with the page on', async () => {
-    const app = await service({ NODE_ENV: 'production', JWT_SECRET: SECRET, DEMO_ENABLED: 'true' });
+    const app = await service({ NODE_ENV: 'production', JWT_SECRET: TEST_SECRET, DEMO_ENABLED: 'true' });
     expect((await fetch(`${app.http}/demo`)).status).toBe(200);
     expect(await (await fetch(`${app.http}/demo/config.json`)).json()).toMatchObject({ mint_tokens: false });
     expect((await mint(app.http, { user_id: 'mallory' })).status).toBe(404);
   });
 
   it('answers 404 everywhere when the demo is off', async () => {
-    const app = await service({ NODE_ENV: 'test', JWT_SECRET: SECRET });
+    const app = await service({ NODE_ENV: 'test', JWT_SECRET: TEST_SECRET });
     for (const path of ['/demo', '/demo/app.js', '/demo/config.json']) expect((await fetch(`${app.http}${path}`)).status).toBe(404);
     expect((await mint(app.http, { user_id: 'mallory' })).status).toBe(404);
   });

@@ -5,7 +5,11 @@
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { createRoom, freePort, REDIS_URL, signToken, startService, uniquePrefix, waitFor, type Service } from '../client/support.js';
+import { freePort } from '../../scripts/processes.mjs';
+import { startService, waitFor, type Service } from '../client/support.js';
+import { redisEnv } from '../support/instances.js';
+import { createRoom } from '../support/rest.js';
+import { token } from '../support/tokens.js';
 import { launchChromium } from './chromium.js';
 import { buildDemo, DEMO_ENV, ensureBuilt, spawnService, type Process } from './instances.js';
 import { startProxy, type TestProxy } from './proxy.js';
@@ -125,12 +129,12 @@ describe(SUITE, () => {
 
   it('pages the history in: the newest 50 first, older ones on demand', async () => {
     const app = await service();
-    const room = await createRoom(app.http, 'alice', ['bob'], 'History test');
+    const room = await createRoom(app.http, 'alice', ['bob'], 'team', 'History test');
     const texts = Array.from({ length: 60 }, (_, i) => `history ${i + 1}`);
     for (const content of texts) {
       const response = await fetch(`${app.http}/api/v1/chats/rooms/${room}/messages`, {
         method: 'POST',
-        headers: { Authorization: `Bearer ${signToken('bob')}`, 'Content-Type': 'application/json' },
+        headers: { Authorization: `Bearer ${token('bob')}`, 'Content-Type': 'application/json' },
         body: JSON.stringify({ content }),
       });
       expect(response.status).toBe(201);
@@ -144,7 +148,7 @@ describe(SUITE, () => {
 
   it('a page that goes offline keeps its three messages and delivers them once, in order, when back', async () => {
     const app = await service();
-    await createRoom(app.http, 'alice', ['bob'], 'Offline test');
+    await createRoom(app.http, 'alice', ['bob'], 'team', 'Offline test');
     const { context, page: alice } = await signIn(app.http, 'alice');
     const { page: bob } = await signIn(app.http, 'bob');
     await bob.waitForSelector('[data-testid="room-title"]:has-text("Offline test")');
@@ -166,10 +170,10 @@ describe(SUITE, () => {
   it('pages recover from a server restart without losing or repeating a message', async () => {
     // The history must outlive the process for "nothing lost": one instance on Redis.
     // (An embedded server forgets rooms and history on restart; the pages then say so.)
-    const env = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix() };
+    const env = await redisEnv();
     const port = await freePort();
     const first = await service(env, port);
-    await createRoom(first.http, 'alice', ['bob'], 'Restart test');
+    await createRoom(first.http, 'alice', ['bob'], 'team', 'Restart test');
     const { page: alice } = await signIn(first.http, 'alice');
     const { page: bob } = await signIn(first.http, 'bob');
     await bob.waitForSelector('[data-testid="room-title"]:has-text("Restart test")');
@@ -192,7 +196,7 @@ describe(SUITE, () => {
   it('after an embedded server restarts, pages reconnect and say the room is gone instead of losing a message silently', async () => {
     const port = await freePort();
     const first = await service({}, port);
-    await createRoom(first.http, 'alice', ['bob'], 'Embedded test');
+    await createRoom(first.http, 'alice', ['bob'], 'team', 'Embedded test');
     const { page: alice } = await signIn(first.http, 'alice');
     const { page: bob } = await signIn(first.http, 'bob');
     await bob.waitForSelector('[data-testid="room-title"]:has-text("Embedded test")');
@@ -216,13 +220,13 @@ describe(SUITE, () => {
 
   it('a page whose instance is killed resumes on the other instance', async () => {
     ensureBuilt();
-    const env = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix() };
+    const env = await redisEnv();
     const [one, two]: Process[] = await Promise.all([spawnService(env), spawnService(env)]);
     cleanups.push(() => one.kill(), () => two.kill());
     // Alice reaches the instances through a proxy that prefers the first; Bob uses the second directly.
     const proxy = await startProxy([one.port, two.port]);
     cleanups.push(() => proxy.close());
-    await createRoom(two.url, 'alice', ['bob'], 'Failover test');
+    await createRoom(two.url, 'alice', ['bob'], 'team', 'Failover test');
     const { page: alice } = await signIn(proxy.url, 'alice');
     const { page: bob } = await signIn(two.url, 'bob');
     await alice.waitForSelector('[data-testid="room-title"]:has-text("Failover test")');
@@ -240,7 +244,7 @@ describe(SUITE, () => {
 
   it('a reload with messages still queued delivers them', async () => {
     const app = await service();
-    await createRoom(app.http, 'alice', ['bob'], 'Reload test');
+    await createRoom(app.http, 'alice', ['bob'], 'team', 'Reload test');
     const proxy: TestProxy = await startProxy([app.port]);
     cleanups.push(() => proxy.close());
     const { page: alice } = await signIn(proxy.url, 'alice');

@@ -3,7 +3,8 @@
 import { WebSocketServer, type WebSocket as ServerSocket } from 'ws';
 import WebSocket from 'ws';
 import { ChatClient, type Message, type SocketFactory } from '../../client/src/index.js';
-import { signToken, waitFor } from './support.js';
+import { token } from '../support/tokens.js';
+import { waitFor } from './support.js';
 
 interface Script {
   url: string;
@@ -81,7 +82,7 @@ describe('ChatClient against a scripted server', () => {
         send(socket, { type: 'message', message: message(4) });
       }
     });
-    chat = new ChatClient({ url: script.url, token: signToken('alice'), WebSocket: WebSocket as unknown as SocketFactory });
+    chat = new ChatClient({ url: script.url, token: token('alice'), WebSocket: WebSocket as unknown as SocketFactory });
     const seen: number[] = [];
     chat.on('message', (m) => seen.push(m.seq!));
     chat.connect();
@@ -102,7 +103,7 @@ describe('ChatClient against a scripted server', () => {
       // The first connection never answers a ping: it looks dead.
       if (frame.type === 'ping' && index > 0) send(socket, { type: 'pong', ref: frame.ref });
     });
-    chat = new ChatClient({ url: script.url, token: signToken('alice'), WebSocket: WebSocket as unknown as SocketFactory, reconnectBaseMs: 50 });
+    chat = new ChatClient({ url: script.url, token: token('alice'), WebSocket: WebSocket as unknown as SocketFactory, reconnectBaseMs: 50 });
     chat.connect();
     await chat.join('r');
     await waitFor(() => script!.received.length === 2 && script!.received[1].some((f) => f.type === 'join_room'), 'a second connection re-joins');
@@ -123,7 +124,7 @@ describe('ChatClient against a scripted server', () => {
       send(socket, { type: 'message_ack', client_msg_id: id, message: stored, ref: frame.ref });
       send(socket, { type: 'message', message: stored });
     });
-    chat = new ChatClient({ url: script.url, token: signToken('alice'), WebSocket: WebSocket as unknown as SocketFactory, ackTimeoutMs: 200, pingIntervalMs: 100 });
+    chat = new ChatClient({ url: script.url, token: token('alice'), WebSocket: WebSocket as unknown as SocketFactory, ackTimeoutMs: 200, pingIntervalMs: 100 });
     const delivered: string[] = [];
     chat.on('message', (m) => delivered.push(m.content));
     chat.connect();

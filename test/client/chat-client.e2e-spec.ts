@@ -2,13 +2,17 @@
 // the outbox, refusals, typing and presence. No mocked socket.
 import WebSocket from 'ws';
 import { ChatClient, type ConnectionState, type Message, type OutboxEntry, type OutboxStore, type SocketFactory } from '../../client/src/index.js';
-import { createRoom, freePort, REDIS_URL, signToken, startService, uniquePrefix, waitFor, type Service } from './support.js';
+import { freePort } from '../../scripts/processes.mjs';
+import { redisEnv } from '../support/instances.js';
+import { createRoom } from '../support/rest.js';
+import { token } from '../support/tokens.js';
+import { startService, waitFor, type Service } from './support.js';
 
 const clients: ChatClient[] = [];
 const services: Service[] = [];
 
 function client(url: string, user: string, extra: Partial<ConstructorParameters<typeof ChatClient>[0]> = {}) {
-  const chat = new ChatClient({ url, token: signToken(user), WebSocket: WebSocket as unknown as SocketFactory, reconnectBaseMs: 100, reconnectMaxMs: 500, ...extra });
+  const chat = new ChatClient({ url, token: token(user), WebSocket: WebSocket as unknown as SocketFactory, reconnectBaseMs: 100, reconnectMaxMs: 500, ...extra });
   const seen: Message[] = [];
   const states: ConnectionState[] = [];
   chat.on('message', (message) => seen.push(message));
@@ -80,7 +84,7 @@ describe('ChatClient', () => {
     first.chat.connect();
     await first.chat.join(room);
     const original = await new Promise<Message>((resolve) => {
-      const ws = new WebSocket(`${service.ws}?token=${signToken('alice')}`);
+      const ws = new WebSocket(`${service.ws}?token=${token('alice')}`);
       ws.on('message', (data) => {
         const frame = JSON.parse(data.toString()) as { type: string; message?: Message };
         if (frame.type === 'connected') ws.send(JSON.stringify({ type: 'join_room', room_id: room }));
@@ -106,7 +110,7 @@ describe('ChatClient', () => {
   });
 
   it('reconnects after the server restarts and recovers what it missed from another instance', async () => {
-    const env = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix() };
+    const env = await redisEnv();
     const port = await freePort();
     const first = await start(env, port);
     const other = await start(env);
@@ -139,7 +143,7 @@ describe('ChatClient', () => {
   });
 
   it('says "reload" when it missed more than the server recovers, and carries on from the new head', async () => {
-    const env = { REDIS_URL, REDIS_KEY_PREFIX: uniquePrefix(), RECOVERY_MAX_MESSAGES: 2 };
+    const env = { ...(await redisEnv()), RECOVERY_MAX_MESSAGES: 2 };
     const port = await freePort();
     const first = await start(env, port);
     const other = await start(env);
@@ -182,14 +186,14 @@ describe('ChatClient', () => {
     alice.chat.connect();
     await waitFor(() => alice.chat.state.status === 'closed', 'closed after the refusal');
     expect(alice.chat.state).toMatchObject({ status: 'closed', reason: 'unauthorized' });
-    alice.chat.setToken(signToken('alice'));
+    alice.chat.setToken(token('alice'));
     await waitFor(() => isOpen(alice.chat), 'open with the new token');
   });
 
   it('gets a fresh token from the callback when the current one has expired', async () => {
     const service = await start({ JWT_CLOCK_SKEW_S: 0 });
     let calls = 0;
-    const alice = client(service.ws, 'alice', { token: signToken('alice', -10), refreshToken: () => (calls++, signToken('alice')) });
+    const alice = client(service.ws, 'alice', { token: token('alice', { expiresInS: -10 }), refreshToken: () => (calls++, token('alice')) });
     alice.chat.connect();
     await waitFor(() => isOpen(alice.chat), 'open with the refreshed token');
     expect(calls).toBeGreaterThanOrEqual(1);
@@ -198,7 +202,7 @@ describe('ChatClient', () => {
   it('refreshes the token before it expires, so the server never closes the connection', async () => {
     const service = await start({ JWT_CLOCK_SKEW_S: 0 });
     let refreshed = 0;
-    const alice = client(service.ws, 'alice', { token: signToken('alice', 2), refreshToken: () => (refreshed++, signToken('alice')) });
+    const alice = client(service.ws, 'alice', { token: token('alice', { expiresInS: 2 }), refreshToken: () => (refreshed++, token('alice')) });
     alice.chat.connect();
     await waitFor(() => isOpen(alice.chat), 'open');
     const connection = (alice.chat.state as { connectionId: string }).connectionId;

@@ -4,9 +4,10 @@ import { waitFor } from '../../scripts/processes.mjs';
 import type { RoomBus } from '../../src/bus/room-bus.js';
 import type { RoomEvent } from '../../src/bus/room-event.js';
 import type { Message } from '../../src/chat/protocol.js';
-import type { MessageDraft, MessageStore } from '../../src/messages/message.store.js';
+import type { MessageStore } from '../../src/messages/message.store.js';
 import { range, seqs } from '../support/client.js';
 import { messageShape } from '../support/shapes.js';
+import { draft } from '../support/store.js';
 import { Inbox } from './inbox.js';
 
 /** One instance of a deployment: its store, and the bus on which that store's publishes arrive. */
@@ -25,15 +26,6 @@ const HISTORY_MAX = 5;
 const WINDOW_MS = 60_000;
 
 const newRoom = () => `room-${randomUUID()}`;
-const draft = (roomId: string, content: string, fields: Partial<MessageDraft> = {}): MessageDraft => ({
-  room_id: roomId,
-  sender_id: 'alice',
-  content,
-  message_type: 'text',
-  parent_message_id: null,
-  client_msg_id: null,
-  ...fields,
-});
 const later = (message: Message, fields: Partial<Message>): Message => ({
   ...message,
   ...fields,

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CreateLimits, Member, Room, RoomStore } from '../../src/rooms/room.store.js';
+import { directPair, type CreateLimits, type Member, type Room, type RoomStore } from '../../src/rooms/room.store.js';
 import { StoreUnavailableError } from '../../src/redis/store-unavailable.error.js';
 
 /**
@@ -38,6 +38,8 @@ const member = (user_id: string, n: number, role: Member['role'] = 'member'): Me
 const user = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
 const byUser = (members: Member[]) => [...members].sort((a, b) => a.user_id.localeCompare(b.user_id));
 const sorted = (ids: string[]) => [...ids].sort();
+const UNLIMITED: CreateLimits = { membersPerRoom: 1_000_000, roomsPerUser: 1_000_000, roomsCreatedByOwner: null };
+const ALL = 1_000_000;
 const LIMITS: CreateLimits = { membersPerRoom: 1000, roomsPerUser: 1000, roomsCreatedByOwner: null };
 /** The calls of the contract with room enough under every limit, answering members, rooms and pages as plain lists. */
 const create = (s: RoomStore, created: Room, members: Member[]) => s.create(created, members, LIMITS);
@@ -139,6 +141,108 @@ export function describeRoomStoreContract(
       await store.removeMember(first.room_id, dora);
       await addMember(store, first.room_id, member(dora, 3));
       expect((await roomsOf(store, dora)).map((r) => r.room_id)).toEqual([first.room_id, second.room_id]);
+    });
+
+    it('refuses a create past roomsCreatedByOwner exactly at the bound, writing and counting nothing', async () => {
+      const owner = user('owner');
+      const two = { ...UNLIMITED, roomsCreatedByOwner: 2 };
+      for (const n of [1, 2]) expect(await store.create(room(owner), [member(owner, n, 'owner')], two)).toEqual({ status: 'created' });
+      const refused = room(owner);
+      expect(await store.create(refused, [member(owner, 3, 'owner')], two)).toEqual({ status: 'owner_quota' });
+      expect(await store.get(refused.room_id)).toBeUndefined();
+      expect((await store.listForUser(owner, 0, ALL)).total).toBe(2);
+      const three = { ...UNLIMITED, roomsCreatedByOwner: 3 };
+      expect(await store.create(room(owner), [member(owner, 4, 'owner')], three)).toEqual({ status: 'created' });
+      // Created in all: leaving a room gives no creation back.
+      const [left] = (await store.listForUser(owner, 0, 1)).items;
+      await store.removeMember(left.room_id, owner);
+      expect(await store.create(room(owner), [member(owner, 5, 'owner')], three)).toEqual({ status: 'owner_quota' });
+      expect(await store.create(room(owner), [member(owner, 6, 'owner')], UNLIMITED)).toEqual({ status: 'created' });
+    });
+
+    it('refuses a create that would put a member past roomsPerUser exactly at the bound, writing nothing', async () => {
+      const [busy, owner] = [user('busy'), user('owner')];
+      const two = { ...UNLIMITED, roomsPerUser: 2 };
+      expect(await store.create(room(user('other')), [member(busy, 1)], two)).toEqual({ status: 'created' });
+      expect(await store.create(room(owner), [member(owner, 2, 'owner'), member(busy, 3)], two)).toEqual({ status: 'created' });
+      const refused = room(owner);
+      expect(await store.create(refused, [member(owner, 4, 'owner'), member(busy, 5)], two)).toEqual({ status: 'user_full', userId: busy });
+      expect(await store.get(refused.room_id)).toBeUndefined();
+      expect((await store.listForUser(owner, 0, ALL)).total).toBe(1);
+      expect((await store.listForUser(busy, 0, ALL)).total).toBe(2);
+      // The refused room was not counted as created by its owner.
+      const quota = { ...two, roomsCreatedByOwner: 2 };
+      expect(await store.create(room(owner), [member(owner, 6, 'owner')], quota)).toEqual({ status: 'created' });
+    });
+
+    it('refuses to add past membersPerRoom exactly at the bound, writing nothing, and still answers an existing member', async () => {
+      const [alice, bob, carol, dave] = [user('alice'), user('bob'), user('carol'), user('dave')];
+      const three = { membersPerRoom: 3, roomsPerUser: 1_000_000 };
+      const created = room(alice);
+      await store.create(created, [member(alice, 1, 'owner'), member(bob, 2)], UNLIMITED);
+      expect(await store.addMember(created.room_id, member(carol, 3), three)).toEqual({ status: 'added', member: member(carol, 3) });
+      expect(await store.addMember(created.room_id, member(dave, 4), three)).toEqual({ status: 'room_full' });
+      expect(await store.isMember(created.room_id, dave)).toBe(false);
+      expect((await store.members(created.room_id, 0, ALL)).total).toBe(3);
+      expect(await store.listForUser(dave, 0, ALL)).toEqual({ items: [], total: 0 });
+      expect(await store.addMember(created.room_id, member(bob, 5), three)).toEqual({ status: 'existing', member: member(bob, 2) });
+    });
+
+    it('refuses to add a user past roomsPerUser exactly at the bound, writing nothing', async () => {
+      const [owner, joiner] = [user('owner'), user('joiner')];
+      const two = { membersPerRoom: 1_000_000, roomsPerUser: 2 };
+      const rooms = [room(owner), room(owner), room(owner)];
+      for (const [n, r] of rooms.entries()) await store.create(r, [member(owner, n + 1, 'owner')], UNLIMITED);
+      for (const [n, r] of rooms.slice(0, 2).entries()) {
+        expect(await store.addMember(r.room_id, member(joiner, 10 + n), two)).toEqual({ status: 'added', member: member(joiner, 10 + n) });
+      }
+      expect(await store.addMember(rooms[2].room_id, member(joiner, 12), two)).toEqual({ status: 'user_full' });
+      expect(await store.isMember(rooms[2].room_id, joiner)).toBe(false);
+      expect((await store.members(rooms[2].room_id, 0, ALL)).total).toBe(1);
+      expect((await store.listForUser(joiner, 0, ALL)).total).toBe(2);
+      await store.removeMember(rooms[0].room_id, joiner);
+      expect(await store.addMember(rooms[2].room_id, member(joiner, 13), two)).toEqual({ status: 'added', member: member(joiner, 13) });
+    });
+
+    it('creates a direct room of a pair once, answering exists with the first room whichever user starts it, on any instance', async () => {
+      const other = await deployment.open();
+      const [alice, bob] = [user('alice'), user('bob')];
+      const first = room(alice, { room_type: 'direct' });
+      expect(directPair(alice, bob)).toBe(directPair(bob, alice));
+      expect(await store.create(first, [member(alice, 1, 'owner'), member(bob, 2)], UNLIMITED, directPair(alice, bob))).toEqual({ status: 'created' });
+      for (const [instance, starter, peer] of [[store, bob, alice], [other, alice, bob], [other, bob, alice]] as const) {
+        const again = room(starter, { room_type: 'direct' });
+        const outcome = await instance.create(again, [member(starter, 3, 'owner'), member(peer, 4)], UNLIMITED, directPair(starter, peer));
+        expect(outcome).toEqual({ status: 'exists', roomId: first.room_id });
+        expect(await store.get(again.room_id)).toBeUndefined();
+      }
+      expect((await store.listForUser(bob, 0, ALL)).items.map((r) => r.room_id)).toEqual([first.room_id]);
+      const carol = user('carol');
+      const withCarol = room(alice, { room_type: 'direct' });
+      expect(await store.create(withCarol, [member(alice, 5, 'owner'), member(carol, 6)], UNLIMITED, directPair(alice, carol))).toEqual({ status: 'created' });
+    });
+
+    it('pages a user’s rooms and a room’s members stably, with the right total', async () => {
+      const dora = user('dora');
+      const rooms = Array.from({ length: 5 }, (_, n) => room(dora, { created_at: at(n + 1) }));
+      for (const [n, r] of rooms.entries()) await store.create(r, [member(dora, n + 1, 'owner')], UNLIMITED);
+      const newestFirst = [...rooms].reverse().map((r) => r.room_id);
+      const roomPages = await Promise.all([0, 2, 4, 6].map((offset) => store.listForUser(dora, offset, 2)));
+      expect(roomPages.map((page) => page.total)).toEqual([5, 5, 5, 5]);
+      expect(roomPages.map((page) => page.items.map((r) => r.room_id))).toEqual([newestFirst.slice(0, 2), newestFirst.slice(2, 4), newestFirst.slice(4), []]);
+      expect(await store.listForUser(dora, 1, 3)).toEqual(await store.listForUser(dora, 1, 3));
+
+      const crowd = room(dora, { created_at: at(10) });
+      const members = [member(dora, 10, 'owner'), ...['m1', 'm2', 'm3', 'm4'].map((name, n) => member(user(name), 11 + n))];
+      await store.create(crowd, members.slice(0, 1), UNLIMITED);
+      for (const m of members.slice(1)) await store.addMember(crowd.room_id, m, UNLIMITED);
+      const memberPages = await Promise.all([0, 2, 4].map((offset) => store.members(crowd.room_id, offset, 2)));
+      expect(memberPages).toEqual([
+        { items: members.slice(0, 2), total: 5 },
+        { items: members.slice(2, 4), total: 5 },
+        { items: members.slice(4), total: 5 },
+      ]);
+      expect(await store.members(crowd.room_id, 5, 2)).toEqual({ items: [], total: 5 });
     });
 
     it('makes every write visible to every instance as soon as it resolves', async () => {

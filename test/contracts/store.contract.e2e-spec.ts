@@ -3,6 +3,8 @@
 // application's modules load once for all of them.
 import { MemoryBus } from '../../src/bus/memory.bus.js';
 import { RedisBus } from '../../src/bus/redis.bus.js';
+import { MemoryInvitationStore } from '../../src/invitations/memory-invitation.store.js';
+import { RedisInvitationStore } from '../../src/invitations/redis-invitation.store.js';
 import { MemoryMessageStore } from '../../src/messages/memory-message.store.js';
 import { MemoryReadStore } from '../../src/messages/memory-read.store.js';
 import { RedisReadStore } from '../../src/messages/redis-read.store.js';
@@ -14,7 +16,10 @@ import { RedisRoomStore } from '../../src/rooms/redis-room.store.js';
 import { MemoryUserDirectoryStore } from '../../src/users/memory-user-directory.store.js';
 import { RedisUserDirectoryStore } from '../../src/users/redis-user-directory.store.js';
 import { recordNestLogs } from '../support/logs.js';
+import { clusterRedisService, sharedCluster } from '../support/redis-cluster.js';
+import { uniquePrefix } from '../support/redis.js';
 import { testSettings } from '../support/settings.js';
+import { describeInvitationStoreContract } from './invitation-store.contract.js';
 import { describeMessageStoreContract } from './message-store.contract.js';
 import { describePresenceStoreContract } from './presence-store.contract.js';
 import { describeReadStoreContract } from './read-store.contract.js';
@@ -56,6 +61,39 @@ describeMessageStoreContract(RedisMessageStore.name, async ({ historyMaxPerRoom 
     return { store: new RedisMessageStore(instance, historyMaxPerRoom), bus };
   };
   return { open, close: () => redis.close() };
+});
+
+describe('on a Redis Cluster', () => {
+  const release = sharedCluster.use();
+  afterAll(() => release());
+  describeMessageStoreContract(`${RedisMessageStore.name} (cluster)`, async ({ historyMaxPerRoom }) => {
+    const prefix = uniquePrefix();
+    const instances: Array<Awaited<ReturnType<typeof clusterRedisService>>> = [];
+    const open = async () => {
+      const instance = await clusterRedisService(prefix);
+      instances.push(instance);
+      const bus = new RedisBus(instance);
+      bus.onModuleInit();
+      return { store: new RedisMessageStore(instance, historyMaxPerRoom), bus };
+    };
+    return { open, close: async () => void (await Promise.all(instances.splice(0).map((redis) => redis.onApplicationShutdown()))) };
+  });
+
+  /** Instances of one cluster deployment under one prefix, shut down together. */
+  const clusterDeployment = <T>(make: (redis: Awaited<ReturnType<typeof clusterRedisService>>) => T) => {
+    const prefix = uniquePrefix();
+    const instances: Array<Awaited<ReturnType<typeof clusterRedisService>>> = [];
+    const open = async () => {
+      const instance = await clusterRedisService(prefix);
+      instances.push(instance);
+      return make(instance);
+    };
+    return { open, close: async () => void (await Promise.all(instances.splice(0).map((redis) => redis.onApplicationShutdown()))) };
+  };
+  describeUserDirectoryContract(`${RedisUserDirectoryStore.name} (cluster)`, async () =>
+    clusterDeployment((redis) => new RedisUserDirectoryStore(redis)),
+  );
+  describeReadStoreContract(`${RedisReadStore.name} (cluster)`, async () => clusterDeployment((redis) => new RedisReadStore(redis)));
 });
 
 describePresenceStoreContract(MemoryPresenceStore.name, async () => {
@@ -101,3 +139,17 @@ describeReadStoreContract(RedisReadStore.name, async () => {
   const redis = await RedisDeployment.start();
   return { open: async () => new RedisReadStore(await redis.instance()), close: () => redis.close() };
 });
+
+describeInvitationStoreContract(MemoryInvitationStore.name, async () => {
+  const store = new MemoryInvitationStore();
+  return { open: async () => store, close: async () => undefined };
+});
+
+describeInvitationStoreContract(
+  RedisInvitationStore.name,
+  async () => {
+    const redis = await RedisDeployment.start();
+    return { open: async () => new RedisInvitationStore(await redis.instance()), cutOff: () => redis.cutOff(), close: () => redis.close() };
+  },
+  { shared: true },
+);

@@ -4,6 +4,7 @@ import { waitFor } from '../../scripts/processes.mjs';
 import { createApp } from '../../src/app.factory.js';
 import type { Environment } from '../../src/config/environment.js';
 import { logs, reportUnexpectedErrors } from './logs.js';
+import { sharedCluster } from './redis-cluster.js';
 import { redisUrl, uniquePrefix } from './redis.js';
 import { createRoom } from './rest.js';
 import { TEST_SECRET, token } from './tokens.js';
@@ -12,6 +13,7 @@ import { TestClient } from './ws-client.js';
 /** One running application, in this process. */
 export interface Instance {
   app: INestApplication;
+  port: number;
   /** `http://127.0.0.1:<port>` */
   http: string;
   /** `ws://127.0.0.1:<port>/api/v1/chats/ws` */
@@ -19,22 +21,27 @@ export interface Instance {
   close(): Promise<void>;
 }
 
-/** Starts the real application on a free port, configured by `env`; what it logs goes to `logs`. */
-export async function startInstance(env: Environment = {}): Promise<Instance> {
+/** Starts the real application on `port` (default a free one), configured by `env`; what it logs goes to `logs`. */
+export async function startInstance(env: Environment = {}, port = 0): Promise<Instance> {
   const app = await createApp({ NODE_ENV: 'test', JWT_SECRET: TEST_SECRET, ...env }, logs);
-  await app.listen(0, '127.0.0.1');
+  await app.listen(port, '127.0.0.1');
   const address = app.getHttpServer().address() as { port: number };
   return {
     app,
+    port: address.port,
     http: `http://127.0.0.1:${address.port}`,
     ws: `ws://127.0.0.1:${address.port}/api/v1/chats/ws`,
     close: () => app.close(),
   };
 }
 
-/** `embedded`: everything in one process's memory; `redis`: instances sharing one Redis. */
-export type Mode = 'embedded' | 'redis';
-export const MODES: Mode[] = ['embedded', 'redis'];
+/**
+ * `embedded`: everything in one process's memory; `redis`: instances sharing
+ * one Redis; `cluster`: instances sharing a Redis Cluster of the test file's
+ * own (3 masters, 1 replica each, started once per file).
+ */
+export type Mode = 'embedded' | 'redis' | 'cluster';
+export const MODES: Mode[] = ['embedded', 'redis', 'cluster'];
 
 /** Rate limits out of the way, for tests that send quickly on purpose. */
 export const UNTHROTTLED: Environment = { RATE_LIMIT_PER_SECOND: 10_000, RATE_LIMIT_BURST: 100_000 };
@@ -63,6 +70,8 @@ export interface Instances {
   readonly ws: string;
   /** Set on Redis only. */
   readonly redisUrl: string;
+  /** Set on a cluster only: its seeds (`REDIS_CLUSTER_NODES`). */
+  readonly clusterNodes: string;
   readonly prefix: string;
   /** A client of `user` on instance `on` (an index or the instance; default the first), closed after the current test. */
   connect(user: string, on?: number | Instance): Promise<TestClient>;
@@ -76,7 +85,8 @@ export function useInstances(options: InstancesOptions = {}): Instances {
   reportUnexpectedErrors();
   const all: Instance[] = [];
   const clients: TestClient[] = [];
-  const redis = { url: '', prefix: '' };
+  const redis = { url: '', prefix: '', clusterNodes: '' };
+  const release = mode === 'cluster' ? sharedCluster.use() : undefined;
   const started = (): Instance[] => {
     if (all.length === 0) throw new Error('The instances are not started yet');
     return all;
@@ -88,7 +98,12 @@ export function useInstances(options: InstancesOptions = {}): Instances {
       redis.prefix = typeof env.REDIS_KEY_PREFIX === 'string' ? env.REDIS_KEY_PREFIX : uniquePrefix();
       env = { ...env, REDIS_URL: redis.url, REDIS_KEY_PREFIX: redis.prefix };
     }
-    const count = mode === 'redis' ? (options.count ?? 2) : 1;
+    if (mode === 'cluster') {
+      redis.clusterNodes = (await sharedCluster.get()).seeds;
+      redis.prefix = typeof env.REDIS_KEY_PREFIX === 'string' ? env.REDIS_KEY_PREFIX : uniquePrefix();
+      env = { ...env, REDIS_URL: '', REDIS_CLUSTER_NODES: redis.clusterNodes, REDIS_KEY_PREFIX: redis.prefix };
+    }
+    const count = mode === 'embedded' ? 1 : (options.count ?? 2);
     all.push(...(await Promise.all(Array.from({ length: count }, () => startInstance(env)))));
   });
   afterEach(async () => {
@@ -96,6 +111,7 @@ export function useInstances(options: InstancesOptions = {}): Instances {
   });
   afterAll(async () => {
     await Promise.all(all.splice(0).map((instance) => instance.close()));
+    await release?.();
   });
   return {
     all,
@@ -116,6 +132,9 @@ export function useInstances(options: InstancesOptions = {}): Instances {
     },
     get prefix() {
       return redis.prefix;
+    },
+    get clusterNodes() {
+      return redis.clusterNodes;
     },
     async connect(user, on = 0) {
       const instance = typeof on === 'number' ? started()[on] : on;

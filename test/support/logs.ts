@@ -1,9 +1,12 @@
 import { Logger, type LoggerService, type LogLevel } from '@nestjs/common';
+import { inspect } from 'node:util';
 
 export interface LogLine {
   level: LogLevel;
   context: string | undefined;
   text: string;
+  /** The message and every parameter, written out in full: what a log sink would receive. */
+  full: string;
 }
 
 /**
@@ -49,6 +52,11 @@ export class LogRecorder implements LoggerService {
     return taken;
   }
 
+  /** The text of every error and fatal line recorded and not taken. */
+  errors(): string[] {
+    return this.lines.filter((line) => line.level === 'error' || line.level === 'fatal').map((line) => line.text);
+  }
+
   /** Forgets everything recorded so far (start-up chatter, lines of earlier tests). */
   clear(): void {
     this.lines.splice(0);
@@ -58,7 +66,8 @@ export class LogRecorder implements LoggerService {
     // A Nest `Logger` with a context passes it last.
     const context = typeof params.at(-1) === 'string' ? (params.at(-1) as string) : undefined;
     const text = message instanceof Error ? `${message.name}: ${message.message}` : typeof message === 'string' ? message : JSON.stringify(message);
-    this.lines.push({ level, context, text });
+    const full = [message, ...params].map((part) => (typeof part === 'string' ? part : inspect(part, { depth: 5 }))).join(' ');
+    this.lines.push({ level, context, text, full });
   }
 }
 

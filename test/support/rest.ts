@@ -8,11 +8,11 @@ export const messagesPath = (roomId: string, messageId?: string): string =>
 export const bearer = (user: string): [string, string] => ['Authorization', `Bearer ${token(user)}`];
 
 /** Creates a room over REST as `owner` with `members`, and returns its id. */
-export async function createRoom(http: string, owner: string, members: string[], roomType = 'team'): Promise<string> {
+export async function createRoom(http: string, owner: string, members: string[], roomType = 'team', roomName = 'test room'): Promise<string> {
   const response = await request(http)
     .post('/api/v1/chats/rooms')
     .set('Authorization', `Bearer ${token(owner)}`)
-    .send({ room_type: roomType, room_name: 'test room', member_ids: members })
+    .send({ room_type: roomType, room_name: roomName, member_ids: members })
     .expect(201);
   return (response.body as { room_id: string }).room_id;
 }

@@ -1,5 +1,7 @@
 import { Type } from 'class-transformer';
 import {
+  ArrayMaxSize,
+  IsArray,
   IsBoolean,
   IsIn,
   IsInt,
@@ -14,12 +16,17 @@ import {
   ValidateNested,
 } from 'class-validator';
 import { CLIENT_ID_PATTERN, MAX_ID_LENGTH, ROOM_ID_PATTERN } from '../../core/ids.js';
+import { MESSAGE_TYPES } from '../../messages/messages.service.js';
 
 // Client frames (PROTOCOL §2). `type` and `ref` are checked by the adapter
 // before a frame reaches its handler; unknown fields are ignored so that
 // newer clients keep working.
 
 export { MAX_ID_LENGTH };
+
+/** Attachments of one message, and the longest URL of one (PROTOCOL §3). */
+export const MAX_ATTACHMENTS = 10;
+export const MAX_ATTACHMENT_LENGTH = 2048;
 
 /** `room_id` of frames and REST bodies: a room id this service made (a UUID). */
 export const IsRoomId = () => Matches(ROOM_ID_PATTERN, { message: 'room_id must be a room id (a UUID)' });
@@ -60,8 +67,14 @@ export class MessageBody {
   @IsString() @IsNotEmpty()
   content!: string;
 
-  @IsOptional() @IsIn(['text'])
+  /** `system` is refused unless the sender holds a service token. */
+  @IsOptional() @IsIn(MESSAGE_TYPES)
   message_type?: string;
+
+  /** URLs of files, e.g. those `POST /rooms/:id/upload` answered. */
+  @IsOptional() @IsArray() @ArrayMaxSize(MAX_ATTACHMENTS)
+  @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(MAX_ATTACHMENT_LENGTH, { each: true })
+  attachments?: string[];
 
   @IsOptional() @IsString() @IsClientId()
   client_msg_id?: string;

@@ -14,12 +14,26 @@ import {
   Max,
   MaxLength,
   Min,
+  Validate,
   ValidateIf,
   ValidateNested,
+  ValidatorConstraint,
+  type ValidatorConstraintInterface,
 } from 'class-validator';
+import { MAX_EMOJI_LENGTH, isEmoji } from '../../messages/reactions.js';
 import { ROOM_TYPES, type RoomType } from '../../rooms/room.store.js';
 import { IsClientId, MAX_ID_LENGTH } from './frames.dto.js';
 import { MEMBERS_PAGE, ROOMS_PAGE } from '../paging.js';
+
+@ValidatorConstraint({ name: 'isEmoji' })
+class IsEmojiConstraint implements ValidatorConstraintInterface {
+  validate(value: unknown): boolean {
+    return typeof value === 'string' && isEmoji(value);
+  }
+  defaultMessage(): string {
+    return 'emoji must be an emoji or a :shortcode:';
+  }
+}
 
 /** REST bodies and queries (PROTOCOL §5). Unknown fields are stripped. */
 export class CreateRoomBody {
@@ -157,6 +171,41 @@ export class ProfilesBody {
   users!: ProfileEntry[];
 }
 
+export class ReactionQuery {
+  @ApiProperty({ description: `An emoji (Unicode emoji code points, not plain ASCII) or a :shortcode:, at most ${MAX_EMOJI_LENGTH} UTF-16 units`, example: '👍' })
+  @IsString() @MaxLength(MAX_EMOJI_LENGTH)
+  @Validate(IsEmojiConstraint)
+  emoji!: string;
+}
+
+export const SEARCH_QUERY_MAX_LENGTH = 200;
+
+export class SearchQuery {
+  @ApiProperty({ description: 'Text to find in message content, case-insensitive', maxLength: SEARCH_QUERY_MAX_LENGTH })
+  @IsString() @IsNotEmpty() @MaxLength(SEARCH_QUERY_MAX_LENGTH)
+  q!: string;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20, type: 'integer' })
+  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  limit?: number;
+}
+
+export class CreateInvitationBody {
+  @ApiPropertyOptional({ minimum: 1, maximum: 168, default: 24, type: 'integer' })
+  @IsOptional() @IsInt() @Min(1) @Max(168)
+  expires_hours?: number;
+
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, type: 'integer', description: 'Absent: any number of uses until it expires' })
+  @IsOptional() @IsInt() @Min(1) @Max(100)
+  max_uses?: number;
+}
+
+export class JoinRoomBody {
+  @ApiProperty({ description: '8 letters and digits, any case', example: 'K7QP2XWM' })
+  @IsString() @IsNotEmpty() @MaxLength(64)
+  invitation_code!: string;
+}
+
 export class EditMessageBody {
   @ApiProperty({ description: 'The new content (length limited by MAX_MESSAGE_LENGTH)' })
   @IsString() @IsNotEmpty()
@@ -169,8 +218,11 @@ export class SendMessageBodyDoc {
   @ApiProperty({ description: 'Length limited by MAX_MESSAGE_LENGTH (4000 by default)' })
   content!: string;
 
-  @ApiPropertyOptional({ enum: ['text'], default: 'text' })
+  @ApiPropertyOptional({ enum: ['text', 'image', 'file', 'system'], default: 'text', description: '`system`: service tokens only' })
   message_type?: string;
+
+  @ApiPropertyOptional({ type: [String], maxItems: 10, description: 'URLs of files (at most 2048 characters each)' })
+  attachments?: string[];
 
   @ApiPropertyOptional({ maxLength: MAX_ID_LENGTH, description: 'Retrying with the same id returns the original message' })
   client_msg_id?: string;
@@ -239,6 +291,17 @@ export class MemberDoc {
   @ApiProperty() unread_count!: number;
 }
 
+export class ReactionDoc {
+  @ApiProperty({ example: '👍' }) emoji!: string;
+  @ApiProperty({ type: [String], description: 'Who reacted, in the order they did' }) users!: string[];
+  @ApiProperty() count!: number;
+}
+
+export class ReactionsDoc {
+  @ApiProperty() message_id!: string;
+  @ApiProperty({ type: [ReactionDoc] }) reactions!: ReactionDoc[];
+}
+
 /** PROTOCOL §3. */
 export class MessageDoc {
   @ApiProperty() message_id!: string;
@@ -247,10 +310,10 @@ export class MessageDoc {
   @ApiPropertyOptional({ description: 'Position in the room: 1, 2, 3 … without gaps' }) seq?: number;
   @ApiProperty({ example: 'text' }) message_type!: string;
   @ApiProperty({ description: 'Empty once deleted' }) content!: string;
-  @ApiProperty({ type: 'array', items: {}, nullable: true }) attachments!: unknown[] | null;
+  @ApiProperty({ type: [String], nullable: true, description: 'URLs of files' }) attachments!: string[] | null;
   @ApiProperty({ type: String, nullable: true }) parent_message_id!: string | null;
   @ApiProperty() thread_count!: number;
-  @ApiProperty({ type: 'array', items: {} }) reactions!: unknown[];
+  @ApiProperty({ type: () => [ReactionDoc] }) reactions!: ReactionDoc[];
   @ApiProperty() is_edited!: boolean;
   @ApiProperty() is_deleted!: boolean;
   @ApiProperty({ format: 'date-time' }) created_at!: string;
@@ -262,6 +325,31 @@ export class HistoryPageDoc {
   @ApiProperty({ type: [MessageDoc], description: 'Oldest first' }) messages!: MessageDoc[];
   @ApiProperty({ description: "The room's retained history" }) total!: number;
   @ApiProperty() has_more!: boolean;
+}
+
+export class SearchResultDoc {
+  @ApiProperty({ type: [MessageDoc], description: 'Newest first' }) messages!: MessageDoc[];
+  @ApiProperty({ description: 'Matches among the messages searched' }) total!: number;
+  @ApiProperty({ description: 'More matched than returned, or older history was not searched' }) has_more!: boolean;
+}
+
+export class InvitationDoc {
+  @ApiProperty({ example: 'K7QP2XWM' }) code!: string;
+  @ApiProperty() room_id!: string;
+  @ApiProperty({ format: 'date-time' }) expires_at!: string;
+  @ApiProperty({ type: Number, nullable: true }) max_uses!: number | null;
+  @ApiProperty() current_uses!: number;
+  @ApiProperty({ description: 'Not expired and not used up' }) is_valid!: boolean;
+}
+
+export class UploadedFileDoc {
+  @ApiProperty({ example: 'rooms/<room id>/<file id>.png', description: 'Where the file is stored' }) path!: string;
+  @ApiProperty({ description: 'A signed URL serving the file until FILE_URL_TTL_S has passed' }) url!: string;
+}
+
+export class UploadDoc {
+  @ApiProperty() uploaded!: number;
+  @ApiProperty({ type: [UploadedFileDoc] }) files!: UploadedFileDoc[];
 }
 
 /** Every REST error (PROTOCOL §5). */

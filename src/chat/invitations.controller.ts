@@ -1,0 +1,106 @@
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Req,
+  Res,
+  UseFilters,
+  UseGuards,
+  UsePipes,
+} from '@nestjs/common';
+import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
+import type { Session } from '../auth/session.js';
+import { API_PREFIX, SETTINGS, type Settings } from '../config/settings.js';
+import { InvitationsService, UnknownInvitationError, type InvitationView } from '../invitations/invitations.service.js';
+import { RateCounter } from '../limits/rate-counter.js';
+import type { LimitSubject } from '../redis/limit-keys.js';
+import type { Room } from '../rooms/room.store.js';
+import { CreateInvitationBody, ErrorDoc, InvitationDoc, JoinRoomBody, RoomDoc } from './dto/rest.dto.js';
+import { HttpErrorFilter } from './http-error.filter.js';
+import { ApiChatErrors } from './rest-docs.js';
+import { RestRateGuard, tooManyRequests } from './rest-rate.guard.js';
+import { RoomIdPipe, restPipe } from './validation.js';
+
+const GUESS_WINDOW_MS = 60_000;
+const MAX_ADDRESS_LENGTH = 64;
+
+/**
+ * Invitation codes (PROTOCOL §5). Codes are 40 random bits, and answers
+ * "no such code" are counted per user and per client address
+ * (`INVITATION_GUESSES_PER_MINUTE`): past it, every lookup by that user or
+ * address is 429 until the minute ends, so guessing learns nothing more.
+ */
+@ApiTags('invitations')
+@ApiChatErrors()
+@ApiTooManyRequestsResponse({ type: ErrorDoc, description: 'Over REST_RATE_LIMIT_PER_MINUTE, or too many unknown codes (INVITATION_GUESSES_PER_MINUTE)' })
+@Controller(API_PREFIX)
+@UseGuards(RestRateGuard, HttpJwtGuard)
+@UseFilters(HttpErrorFilter)
+@UsePipes(restPipe)
+export class InvitationsController {
+  constructor(
+    private readonly invitations: InvitationsService,
+    private readonly counter: RateCounter,
+    @Inject(SETTINGS) private readonly settings: Settings,
+  ) {}
+
+  @Post('rooms/:room_id/invitation')
+  @ApiOperation({ summary: 'Make an invitation code to the room (members only)' })
+  @ApiCreatedResponse({ type: InvitationDoc })
+  create(
+    @CurrentSession() caller: Session,
+    @Param('room_id', RoomIdPipe) roomId: string,
+    @Body() body: CreateInvitationBody,
+  ): Promise<InvitationView> {
+    return this.invitations.create(caller, roomId, body);
+  }
+
+  @Get('invitations/:code')
+  @ApiOperation({ summary: 'An invitation by its code (404 when there is none)' })
+  @ApiOkResponse({ type: InvitationDoc })
+  get(
+    @CurrentSession() caller: Session,
+    @Param('code') code: string,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<InvitationView> {
+    return this.guessing(caller, request, response, () => this.invitations.get(code));
+  }
+
+  @Post('rooms/join')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Join the room of an invitation code; 400 when it has expired or is used up' })
+  @ApiOkResponse({ type: RoomDoc })
+  join(
+    @CurrentSession() caller: Session,
+    @Body() body: JoinRoomBody,
+    @Req() request: Request,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<Room> {
+    return this.guessing(caller, request, response, () => this.invitations.join(caller, body.invitation_code));
+  }
+
+  /** Runs a lookup by code unless the caller has had too many "no such code" answers; counts such an answer. */
+  private async guessing<T>(caller: Session, request: Request, response: Response, lookup: () => Promise<T>): Promise<T> {
+    const limit = this.settings.invitations.guessesPerMinute;
+    const subjects: LimitSubject[] = [{ user: caller.userId }, { address: (request.ip ?? 'unknown').slice(0, MAX_ADDRESS_LENGTH) }];
+    for (const subject of subjects) {
+      const verdict = await this.counter.peek('invitation-guess', subject, limit);
+      if (!verdict.allowed) throw tooManyRequests(response, verdict.retryAfterMs, 'Too many unknown invitation codes; wait a minute');
+    }
+    try {
+      return await lookup();
+    } catch (error) {
+      if (error instanceof UnknownInvitationError) {
+        for (const subject of subjects) await this.counter.hit('invitation-guess', subject, limit, GUESS_WINDOW_MS);
+      }
+      throw error;
+    }
+  }
+}

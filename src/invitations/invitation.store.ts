@@ -1,0 +1,37 @@
+export const INVITATION_STORE = Symbol('INVITATION_STORE');
+
+/** An invitation code to a room (PROTOCOL §5). Times are epoch milliseconds. */
+export interface Invitation {
+  code: string;
+  room_id: string;
+  created_by: string;
+  created_at: number;
+  expires_at: number;
+  /** null: any number of uses until it expires. */
+  max_uses: number | null;
+  current_uses: number;
+}
+
+export type UseOutcome =
+  | { status: 'used'; invitation: Invitation }
+  | { status: 'unknown' }
+  | { status: 'expired' }
+  | { status: 'used_up' };
+
+/** How long an expired invitation is still answered (as no longer valid) before it is forgotten. */
+export const EXPIRED_KEPT_MS = 7 * 24 * 3600_000;
+
+/**
+ * Invitation codes, shared by every instance. Writes are visible to every
+ * instance as soon as they resolve. While a shared store is unreachable,
+ * calls reject with `StoreUnavailableError`.
+ */
+export interface InvitationStore {
+  /** Stores a new invitation; false when its code is taken (the caller draws another). */
+  create(invitation: Invitation): Promise<boolean>;
+  get(code: string): Promise<Invitation | undefined>;
+  /** Counts one use, atomically: refused when unknown, expired at `now`, or used `max_uses` times. */
+  use(code: string, now: number): Promise<UseOutcome>;
+  /** Gives back a use counted by `use` whose join did not happen. */
+  release(code: string): Promise<void>;
+}

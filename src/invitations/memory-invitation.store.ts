@@ -1,0 +1,39 @@
+import { EXPIRED_KEPT_MS, type Invitation, type InvitationStore, type UseOutcome } from './invitation.store.js';
+
+/** Invitations in this process; those expired for `EXPIRED_KEPT_MS` are swept as new ones come. */
+export class MemoryInvitationStore implements InvitationStore {
+  private readonly invitations = new Map<string, Invitation>();
+
+  async create(invitation: Invitation): Promise<boolean> {
+    this.sweep(invitation.created_at);
+    if (this.invitations.has(invitation.code)) return false;
+    this.invitations.set(invitation.code, { ...invitation });
+    return true;
+  }
+
+  async get(code: string): Promise<Invitation | undefined> {
+    const invitation = this.invitations.get(code);
+    return invitation && { ...invitation };
+  }
+
+  async use(code: string, now: number): Promise<UseOutcome> {
+    const invitation = this.invitations.get(code);
+    if (!invitation) return { status: 'unknown' };
+    if (invitation.expires_at <= now) return { status: 'expired' };
+    if (invitation.max_uses !== null && invitation.current_uses >= invitation.max_uses) return { status: 'used_up' };
+    invitation.current_uses += 1;
+    return { status: 'used', invitation: { ...invitation } };
+  }
+
+  async release(code: string): Promise<void> {
+    const invitation = this.invitations.get(code);
+    if (invitation && invitation.current_uses > 0) invitation.current_uses -= 1;
+  }
+
+  /** Invitations are created in time order, so the long expired ones are found by a walk that stops early enough in practice. */
+  private sweep(now: number): void {
+    for (const [code, invitation] of this.invitations) {
+      if (invitation.expires_at + EXPIRED_KEPT_MS <= now) this.invitations.delete(code);
+    }
+  }
+}

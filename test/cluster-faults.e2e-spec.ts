@@ -1,0 +1,91 @@
+import { setTimeout as pause } from 'node:timers/promises';
+import { waitFor } from '../scripts/processes.mjs';
+import type { Message } from '../src/chat/protocol.js';
+import { RedisKeys } from '../src/redis/redis-keys.js';
+import { ask, join, messagesUntil, seqs } from './support/client.js';
+import { UNTHROTTLED, useInstances } from './support/instances.js';
+import { sharedCluster } from './support/redis-cluster.js';
+import type { TestClient } from './support/ws-client.js';
+
+/** Between retries of a send refused as `unavailable`: a client's backoff, not a synchronisation. */
+const RETRY_MS = 50;
+
+describe('a Redis Cluster reshaped under live traffic (sharded pub/sub)', () => {
+  const chat = useInstances({ mode: 'cluster', count: 2, env: UNTHROTTLED });
+
+  /** Sends one message and retries it with the same client_msg_id while the store answers `unavailable`, as a client does. */
+  const sendSurely = (client: TestClient, roomId: string, content: string): Promise<Message> =>
+    waitFor(
+      async () => {
+        const answer = await ask(client, { type: 'send_message', room_id: roomId, content, client_msg_id: content }, 5000);
+        if (answer.type === 'message_ack') return answer.message as Message;
+        if (answer.type === 'error' && answer.code === 'unavailable') return pause(RETRY_MS).then(() => undefined);
+        throw new Error(`send answered ${JSON.stringify(answer)}`);
+      },
+      30_000,
+      `the send of ${content}`,
+      0,
+    );
+
+  /** Sends messages one after another until `stop` resolves, then `after` more; returns the acknowledged messages. */
+  const traffic = async (client: TestClient, roomId: string, label: string, stop: Promise<unknown>, after = 5) => {
+    let stopped = false;
+    void stop.then(() => (stopped = true));
+    const acked: Message[] = [];
+    let extra = 0;
+    while (!stopped || extra++ < after) acked.push(await sendSurely(client, roomId, `${label}-${acked.length}`));
+    return acked;
+  };
+
+  /** Every watcher got every acknowledged message once, in seq order. */
+  const expectAllInOrder = async (watchers: TestClient[], acked: Message[]) => {
+    const last = Math.max(...acked.map((message) => message.seq ?? 0));
+    for (const watcher of watchers) {
+      const seen = await messagesUntil(watcher, last, 20_000);
+      expect(seqs(seen)).toEqual(seqs(seen).toSorted((a, b) => a - b));
+      expect(new Set(seqs(seen)).size).toBe(seen.length);
+      expect(seen.map((message) => message.message_id)).toEqual(expect.arrayContaining(acked.map((message) => message.message_id)));
+    }
+  };
+
+  const slotOf = async (roomId: string) => {
+    const cluster = await sharedCluster.get();
+    const key = new RedisKeys(chat.prefix).room(roomId, 'meta');
+    return Number(await cluster.command(cluster.ports[0], 'CLUSTER', 'KEYSLOT', key));
+  };
+
+  const setUp = async () => {
+    const roomId = await chat.room('alice', ['bob', 'carol']);
+    const [sender, nearby, remote] = await Promise.all([chat.connect('alice', 0), chat.connect('bob', 0), chat.connect('carol', 1)]);
+    for (const client of [sender, nearby, remote]) await join(client, roomId);
+    return { roomId, sender, watchers: [nearby, remote] };
+  };
+
+  it("keeps every message, in order, while the room's slot moves to another master", async () => {
+    const { roomId, sender, watchers } = await setUp();
+    const cluster = await sharedCluster.get();
+    const slot = await slotOf(roomId);
+    const from = await cluster.masterOf(slot);
+    const to = (await cluster.topology()).find((node) => node.master && !node.failed && node.port !== from)!.port;
+    // A few messages first, so the slot has keys to migrate.
+    for (let i = 0; i < 5; i++) await sendSurely(sender, roomId, `before-${i}`);
+    const moved = cluster.migrateSlot(slot, to);
+    const acked = await traffic(sender, roomId, 'moving', moved);
+    await moved;
+    expect(await cluster.masterOf(slot)).toBe(to);
+    await expectAllInOrder(watchers, acked);
+  });
+
+  it("keeps every message, in order, while a replica takes over the room's master", async () => {
+    const { roomId, sender, watchers } = await setUp();
+    const cluster = await sharedCluster.get();
+    const slot = await slotOf(roomId);
+    const master = await cluster.masterOf(slot);
+    for (let i = 0; i < 5; i++) await sendSurely(sender, roomId, `before-${i}`);
+    const promoted = cluster.failover(master);
+    const acked = await traffic(sender, roomId, 'failover', promoted);
+    const replica = await promoted;
+    expect(await cluster.masterOf(slot)).toBe(replica);
+    await expectAllInOrder(watchers, acked);
+  });
+});

@@ -1,0 +1,78 @@
+import request from 'supertest';
+import { MODES, useInstances } from './support/instances.js';
+import { bearer } from './support/rest.js';
+
+const API = '/api/v1/chats';
+const UNKNOWN_ROOM = '00000000-0000-4000-8000-000000000000';
+
+interface InvitationAnswer {
+  code: string;
+  room_id: string;
+  expires_at: string;
+  max_uses: number | null;
+  current_uses: number;
+  is_valid: boolean;
+}
+
+describe.each(MODES)('invitations (PROTOCOL §5), %s', (mode) => {
+  const chat = useInstances({ mode, env: { INVITATION_GUESSES_PER_MINUTE: 3, MAX_MEMBERS_PER_ROOM: 3 } });
+  const invite = (http: string, user: string, roomId: string, body: object = {}) =>
+    request(http).post(`${API}/rooms/${roomId}/invitation`).set(...bearer(user)).send(body);
+  const lookup = (http: string, user: string, code: string) => request(http).get(`${API}/invitations/${code}`).set(...bearer(user));
+  const joinWith = (http: string, user: string, code: string) =>
+    request(http).post(`${API}/rooms/join`).set(...bearer(user)).send({ invitation_code: code });
+
+  it('a member makes a code; anyone looks it up and joins with it, on any instance, counting each use once', async () => {
+    const roomId = await chat.room('alice', ['bob']);
+    const before = Date.now();
+    const made = (await invite(chat.http, 'bob', roomId, { max_uses: 2 }).expect(201)).body as InvitationAnswer;
+    expect(made).toEqual({ code: expect.stringMatching(/^[A-HJKMNP-Z2-9]{8}$/), room_id: roomId, expires_at: expect.any(String), max_uses: 2, current_uses: 0, is_valid: true });
+    const expires = Date.parse(made.expires_at) - before;
+    expect(expires).toBeGreaterThan(24 * 3600_000 - 60_000);
+    expect(expires).toBeLessThanOrEqual(24 * 3600_000 + 60_000);
+
+    expect((await lookup(chat.last.http, 'carol', made.code).expect(200)).body).toEqual(made);
+    const joined = await joinWith(chat.last.http, 'carol', made.code.toLowerCase()).expect(200);
+    expect(joined.body).toMatchObject({ room_id: roomId });
+    expect((joined.body as { member_ids: string[] }).member_ids.sort()).toEqual(['alice', 'bob', 'carol']);
+    await request(chat.http).get(`${API}/rooms/${roomId}`).set(...bearer('carol')).expect(200);
+    // A member already: answered the room, no use counted.
+    await joinWith(chat.http, 'carol', made.code).expect(200);
+    expect((await lookup(chat.http, 'carol', made.code).expect(200)).body).toMatchObject({ current_uses: 1, is_valid: true });
+  });
+
+  it('refuses a code used up or past the room quota (400 / 409), and a use refused by a quota is given back', async () => {
+    const roomId = await chat.room('alice', []);
+    const made = (await invite(chat.http, 'alice', roomId, { max_uses: 1, expires_hours: 168 }).expect(201)).body as InvitationAnswer;
+    await joinWith(chat.http, 'dave', made.code).expect(200);
+    expect((await joinWith(chat.http, 'erin', made.code).expect(400)).body.message).toMatch(/used/);
+    expect((await lookup(chat.http, 'erin', made.code).expect(200)).body).toMatchObject({ current_uses: 1, max_uses: 1, is_valid: false });
+
+    const full = (await invite(chat.http, 'alice', roomId, { max_uses: 5 }).expect(201)).body as InvitationAnswer;
+    await joinWith(chat.http, 'frank', full.code).expect(200);
+    expect((await joinWith(chat.http, 'gina', full.code).expect(409)).body.message).toMatch(/members/);
+    expect((await lookup(chat.http, 'gina', full.code).expect(200)).body).toMatchObject({ current_uses: 1 });
+  });
+
+  it('checks the body and who may make a code', async () => {
+    const roomId = await chat.room('alice', []);
+    for (const body of [{ expires_hours: 0 }, { expires_hours: 169 }, { max_uses: 0 }, { max_uses: 101 }, { expires_hours: 'x' }]) {
+      await invite(chat.http, 'alice', roomId, body).expect(400);
+    }
+    await invite(chat.http, 'mallory', roomId).expect(403);
+    await invite(chat.http, 'alice', UNKNOWN_ROOM).expect(404);
+    await invite(chat.http, 'alice', 'not-a-uuid').expect(400);
+    await request(chat.http).post(`${API}/rooms/join`).set(...bearer('alice')).send({}).expect(400);
+  });
+
+  it('answers 404 for unknown codes and 429 for every lookup once a user has guessed too often', async () => {
+    const roomId = await chat.room('alice', []);
+    const made = (await invite(chat.http, 'alice', roomId).expect(201)).body as InvitationAnswer;
+    for (const code of ['AAAAAAAA', 'BBBBBBBB', 'short']) await lookup(chat.http, 'guesser', code).expect(404);
+    const refused = await lookup(chat.last.http, 'guesser', made.code).expect(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    await joinWith(chat.http, 'guesser', made.code).expect(429);
+    // Someone else, from the same address, is refused too: guesses count per address as well.
+    await lookup(chat.http, 'innocent', made.code).expect(429);
+  });
+});

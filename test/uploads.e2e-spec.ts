@@ -1,0 +1,110 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { SignedUrls } from '../src/files/signed-urls.js';
+import { MODES, useInstances } from './support/instances.js';
+import { bearer } from './support/rest.js';
+
+const API = '/api/v1/chats';
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
+const MAX_BYTES = 64 * 1024;
+
+interface Uploaded {
+  uploaded: number;
+  files: Array<{ path: string; url: string }>;
+}
+
+/** Every file under `dir`, as paths relative to it. */
+async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
+}
+
+describe.each(MODES)('uploads and signed file URLs (PROTOCOL §5), %s', (mode) => {
+  let dir = '';
+  const chat = useInstances({
+    mode,
+    env: async () => {
+      dir = await mkdtemp(join(tmpdir(), 'chat-uploads-'));
+      return { UPLOAD_DIR: dir, UPLOAD_MAX_FILE_BYTES: MAX_BYTES, UPLOAD_MAX_FILES: 3 };
+    },
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  const upload = (user: string, roomId: string, http = chat.http) => request(http).post(`${API}/rooms/${roomId}/upload`).set(...bearer(user));
+
+  it('stores what a member uploads and serves it at its signed URL, from any instance, to an <img> without a token', async () => {
+    const roomId = await chat.room('alice', ['bob']);
+    const answer = await upload('bob', roomId).attach('files', PNG, 'photo.png').attach('files', PDF, 'notes.pdf').expect(201);
+    const body = answer.body as Uploaded;
+    expect(body.uploaded).toBe(2);
+    expect(body.files.map((f) => f.path)).toEqual([
+      expect.stringMatching(new RegExp(`^rooms/${roomId}/[0-9a-f-]{36}\\.png$`)),
+      expect.stringMatching(new RegExp(`^rooms/${roomId}/[0-9a-f-]{36}\\.pdf$`)),
+    ]);
+    for (const file of body.files) expect(file.url).toMatch(new RegExp(`^${API}/files/${file.path}\\?expires=\\d+&signature=[0-9a-f]{64}$`));
+
+    const image = await request(chat.last.http).get(body.files[0].url).buffer(true).expect(200);
+    expect(image.headers['content-type']).toBe('image/png');
+    expect(image.headers['x-content-type-options']).toBe('nosniff');
+    expect(image.headers['content-disposition']).toMatch(/^inline; filename="[0-9a-f-]{36}\.png"$/);
+    expect(Buffer.from(image.body as Buffer)).toEqual(PNG);
+    const pdf = await request(chat.http).get(body.files[1].url).buffer(true).expect(200);
+    expect(pdf.headers['content-type']).toBe('application/pdf');
+    expect(pdf.headers['content-disposition']).toMatch(/^attachment; /);
+    expect((await filesUnder(dir)).sort()).toEqual(body.files.map((f) => f.path).sort());
+
+    // The message that shares them keeps the URLs.
+    const sent = await request(chat.http).post(`${API}/rooms/${roomId}/messages`).set(...bearer('bob'))
+      .send({ content: 'photo', message_type: 'image', attachments: [body.files[0].url] }).expect(201);
+    expect(sent.body).toMatchObject({ attachments: [body.files[0].url] });
+  });
+
+  it('detects the type from the content, not the name, and keeps nothing of a refused upload', async () => {
+    const roomId = await chat.room('alice', []);
+    const before = await filesUnder(dir);
+    const refused = await upload('alice', roomId).attach('files', PNG, 'ok.png').attach('files', Buffer.from('<script>alert(1)</script>'), 'evil.png').expect(415);
+    expect(refused.body.message).toMatch(/evil\.png is not of an allowed type/);
+    await upload('alice', roomId).attach('files', Buffer.from('PK\x03\x04 a zip, not an image'), 'x.gif').expect(415);
+    expect(await filesUnder(dir)).toEqual(before);
+    // A PNG named .txt is a PNG.
+    const renamed = (await upload('alice', roomId).attach('files', PNG, 'notes.txt').expect(201)).body as Uploaded;
+    expect(renamed.files[0].path).toMatch(/\.png$/);
+  });
+
+  it('refuses a file too large (413) or too many files (400) while streaming, no file, a non-member and a bad room id', async () => {
+    const roomId = await chat.room('alice', []);
+    const before = await filesUnder(dir);
+    const big = Buffer.concat([PNG, Buffer.alloc(MAX_BYTES)]);
+    await upload('alice', roomId).attach('files', big, 'big.png').expect(413);
+    const many = upload('alice', roomId);
+    for (let i = 0; i < 4; i++) many.attach('files', PNG, `p${i}.png`);
+    expect((await many.expect(400)).body.message).toMatch(/Too many files/);
+    expect((await upload('alice', roomId).field('note', 'x').expect(400)).body.message).toMatch(/at least one file/);
+    await upload('mallory', roomId).attach('files', PNG, 'p.png').expect(403);
+    await upload('alice', 'not-a-room').attach('files', PNG, 'p.png').expect(400);
+    await request(chat.http).post(`${API}/rooms/${roomId}/upload`).attach('files', PNG, 'p.png').expect(401);
+    expect(await filesUnder(dir)).toEqual(before);
+  });
+
+  it('serves nothing without a valid, unexpired signature for exactly that path, and no path but its own', async () => {
+    const roomId = await chat.room('alice', []);
+    const [file] = ((await upload('alice', roomId).attach('files', PNG, 'p.png').expect(201)).body as Uploaded).files;
+    const [path, query] = file.url.split('?');
+    const params = new URLSearchParams(query);
+    const tampered = params.get('signature')!.replace(/^./, (c) => (c === '0' ? '1' : '0'));
+    await request(chat.http).get(`${path}?expires=${params.get('expires')}&signature=${tampered}`).expect(403);
+    await request(chat.http).get(`${path}?expires=${Number(params.get('expires')) + 1}&signature=${params.get('signature')}`).expect(403);
+    await request(chat.http).get(path).expect(403);
+    const otherRoom = await chat.room('alice', []);
+    await request(chat.http).get(file.url.replace(roomId, otherRoom)).expect(403);
+
+    const urls = chat.first.app.get(SignedUrls);
+    await request(chat.http).get(urls.sign(file.path, Date.now() - 2 * 3600_000)).expect(403);
+    await request(chat.http).get(urls.sign(`rooms/${roomId}/00000000-0000-4000-8000-000000000000.png`)).expect(404);
+    for (const name of ['..%2F..%2Fetc%2Fpasswd', '.incoming', 'x.png']) {
+      await request(chat.http).get(`${API}/files/rooms/${roomId}/${name}?expires=1&signature=${'0'.repeat(64)}`).expect(404);
+    }
+  });
+});
