@@ -21,7 +21,8 @@ const FLOORS = {
   limits: ['core', 'config', 'metrics', 'redis'],
   presence: ['core', 'config', 'metrics', 'redis', 'bus'],
   messages: ['core', 'config', 'metrics', 'redis', 'bus', 'presence'],
-  rooms: ['core', 'config', 'metrics', 'redis', 'bus', 'presence', 'messages'],
+  users: ['core', 'config', 'redis'],
+  rooms: ['core', 'config', 'metrics', 'redis', 'limits', 'bus', 'presence', 'messages', 'users'],
   invitations: ['core', 'config', 'metrics', 'redis', 'bus', 'presence', 'messages', 'rooms'],
   health: ['core', 'config', 'instance', 'redis'],
   docs: ['core', 'config', 'metrics'],
@@ -29,7 +30,7 @@ const FLOORS = {
 };
 
 /** Folders below the socket edge know nothing of sockets. */
-const SOCKETLESS = ['core', 'config', 'logging', 'metrics', 'instance', 'redis', 'limits', 'files', 'bus', 'presence', 'messages', 'rooms', 'invitations'];
+const SOCKETLESS = ['core', 'config', 'logging', 'metrics', 'instance', 'redis', 'limits', 'files', 'bus', 'presence', 'messages', 'users', 'rooms', 'invitations'];
 
 const floorRules = Object.entries(FLOORS).map(([folder, below]) => ({
   files: [`src/${folder}/**/*.ts`],

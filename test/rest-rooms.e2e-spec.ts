@@ -41,13 +41,16 @@ describe('REST rooms and members (PROTOCOL §5)', () => {
         is_archived: false,
         created_at: expect.stringMatching(ISO_DATE),
         last_message_at: null,
+        last_message_content: null,
+        last_message_sender_id: null,
+        unread_count: 0,
       });
       expect(response.body.member_ids).toHaveLength(3);
       const members = await api()
         .get(`${API}/rooms/${response.body.room_id}/members`)
         .set('Authorization', bearer('alice'))
         .expect(200);
-      expect(members.body).toContainEqual({ user_id: 'alice', role: 'owner', joined_at: expect.stringMatching(ISO_DATE) });
+      expect(members.body).toContainEqual(expect.objectContaining({ user_id: 'alice', role: 'owner', joined_at: expect.stringMatching(ISO_DATE) }));
       const alice = await chat.connect('alice');
       expect(await join(alice, response.body.room_id)).toMatchObject({ online: ['alice'] });
     });
@@ -128,9 +131,9 @@ describe('REST rooms and members (PROTOCOL §5)', () => {
     const response = await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', bearer('carol')).expect(200);
     const joinedAt = expect.stringMatching(ISO_DATE);
     expect([...response.body].sort((a, b) => a.user_id.localeCompare(b.user_id))).toEqual([
-      { user_id: 'alice', role: 'owner', joined_at: joinedAt },
-      { user_id: 'bob', role: 'member', joined_at: joinedAt },
-      { user_id: 'carol', role: 'member', joined_at: joinedAt },
+      { user_id: 'alice', role: 'owner', joined_at: joinedAt, last_read_at: null, unread_count: 0 },
+      { user_id: 'bob', role: 'member', joined_at: joinedAt, last_read_at: null, unread_count: 0 },
+      { user_id: 'carol', role: 'member', joined_at: joinedAt, last_read_at: null, unread_count: 0 },
     ]);
     await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', service()).expect(200);
     const forbidden = await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', bearer('mallory')).expect(403);

@@ -5,6 +5,8 @@ export interface Session {
   expiresAt: number | null;
   /** A service token may read any room and manage any room's membership. */
   isService: boolean;
+  /** What the token says of the user, for the user directory; only the claims present. */
+  profile?: { username?: string; email?: string; profile_image?: string };
 }
 
 /** Why a token or a handshake was refused, with the HTTP answer (PROTOCOL §1). */

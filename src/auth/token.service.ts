@@ -71,10 +71,12 @@ export class TokenService {
       const from = typeof iat === 'number' ? iat : Date.now() / 1000;
       if (exp - from > maxTtlS) throw new AuthError(401, 'unauthorized', 'The token lives longer than allowed');
     }
+    const profile = profileClaims(claims);
     return {
       userId: sub,
       expiresAt: typeof exp === 'number' ? exp * 1000 : null,
       isService: role === 'service',
+      ...(profile ? { profile } : {}),
     };
   }
 
@@ -123,4 +125,20 @@ export class TokenService {
 export function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   return match?.[1];
+}
+
+/** Longest profile claim kept (a URL of a picture may be long). */
+const MAX_PROFILE_CLAIM_LENGTH = 2048;
+
+/** `username` (or `preferred_username`), `email`, `profile_image` (or `picture`), when they are usable strings. */
+function profileClaims(claims: Record<string, unknown>): Session['profile'] {
+  const text = (...values: unknown[]) =>
+    values.find((v): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_PROFILE_CLAIM_LENGTH && isWellFormed(v));
+  const profile = {
+    username: text(claims.username, claims.preferred_username),
+    email: text(claims.email),
+    profile_image: text(claims.profile_image, claims.picture),
+  };
+  const present = Object.fromEntries(Object.entries(profile).filter(([, v]) => v !== undefined));
+  return Object.keys(present).length > 0 ? present : undefined;
 }

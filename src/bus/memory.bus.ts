@@ -1,13 +1,14 @@
 import { Injectable } from '@nestjs/common';
 import { BusListeners } from './bus-listeners.js';
 import type { RoomBus } from './room-bus.js';
-import type { RoomEvent, RoomEventListener } from '../core/room-event.js';
+import type { RoomEvent, RoomEventListener, UserEvent, UserEventListener } from '../core/room-event.js';
 
 /** The embedded bus: one process, so "every instance" is this one. */
 @Injectable()
 export class MemoryBus implements RoomBus {
   private readonly listeners = new BusListeners();
   private readonly subscribed = new Set<string>();
+  private readonly users = new Set<string>();
 
   onEvent(listener: RoomEventListener): void {
     this.listeners.onEvent(listener);
@@ -32,6 +33,24 @@ export class MemoryBus implements RoomBus {
   async publish(roomId: string, event: RoomEvent): Promise<void> {
     queueMicrotask(() => {
       if (this.subscribed.has(roomId)) this.listeners.emit(roomId, event);
+    });
+  }
+
+  onUserEvent(listener: UserEventListener): void {
+    this.listeners.onUserEvent(listener);
+  }
+
+  async subscribeUser(userId: string): Promise<void> {
+    this.users.add(userId);
+  }
+
+  async unsubscribeUser(userId: string): Promise<void> {
+    this.users.delete(userId);
+  }
+
+  async publishToUser(userId: string, event: UserEvent): Promise<void> {
+    queueMicrotask(() => {
+      if (this.users.has(userId)) this.listeners.emitToUser(userId, event);
     });
   }
 }

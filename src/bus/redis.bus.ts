@@ -3,7 +3,16 @@ import type { MetricsService } from '../metrics/metrics.service.js';
 import { RedisService } from '../redis/redis.service.js';
 import { BusListeners } from './bus-listeners.js';
 import type { RoomBus } from './room-bus.js';
-import { decodeRoomEvent, encodeRoomEvent, type RoomEvent, type RoomEventListener } from '../core/room-event.js';
+import {
+  decodeRoomEvent,
+  decodeUserEvent,
+  encodeRoomEvent,
+  encodeUserEvent,
+  type RoomEvent,
+  type RoomEventListener,
+  type UserEvent,
+  type UserEventListener,
+} from '../core/room-event.js';
 
 /** SUBSCRIBE attempts on a working connection before a join is refused. */
 const SUBSCRIBE_ATTEMPTS = 2;
@@ -20,6 +29,10 @@ const SUBSCRIBE_ATTEMPTS = 2;
  * channel (`keys.channel`, PROTOCOL §6) is subscribed as well, on one node,
  * since a classic PUBLISH reaches every node of a cluster.
  *
+ * A user's events go on the user's channel (`keys.userChannel`); on a
+ * cluster on the sharded one in the user's slot (`keys.userEvents`), so
+ * they keep their publish order as a room's do.
+ *
  * While Redis is away, publishes are delivered to this instance's own
  * listener only, so local rooms keep working; when the subscriber
  * reconnects (on a cluster: when its shard subscribers were rebuilt after a
@@ -30,7 +43,8 @@ export class RedisBus implements RoomBus, OnModuleInit {
   private readonly logger = new Logger(RedisBus.name);
   private readonly listeners = new BusListeners();
   private readonly rooms = new Set<string>();
-  /** On a cluster, the last publish in flight per room (see `inOrder`). */
+  private readonly users = new Set<string>();
+  /** On a cluster, the last publish in flight per room or user (see `inOrder`). */
   private readonly publishing = new Map<string, Promise<unknown>>();
   /** Payloads on room channels that were not well-formed room events of that room, dropped since start. */
   private droppedCount = 0;
@@ -42,9 +56,13 @@ export class RedisBus implements RoomBus, OnModuleInit {
 
   onModuleInit(): void {
     const subscriber = this.redis.subscriber;
-    subscriber.on('message', (channel: string, payload: string) => this.receive(this.redis.keys.roomOfChannel(channel), channel, payload));
+    subscriber.on('message', (channel: string, payload: string) => this.receiveClassic(channel, payload));
     if (this.redis.sharded) {
-      subscriber.on('smessage', (channel: string, payload: string) => this.receive(this.redis.keys.roomOfEvents(channel), channel, payload));
+      subscriber.on('smessage', (channel: string, payload: string) => {
+        const userId = this.redis.keys.userOfEvents(channel);
+        if (userId === undefined) this.receive(this.redis.keys.roomOfEvents(channel), channel, payload);
+        else this.receiveUser(userId, payload);
+      });
       // ioredis rebuilt the shard subscribers and resubscribed them: events in between may be missed.
       subscriber.on('subscribersReady', () => this.listeners.resync());
     } else {
@@ -115,6 +133,52 @@ export class RedisBus implements RoomBus, OnModuleInit {
     }
   }
 
+  onUserEvent(listener: UserEventListener): void {
+    this.listeners.onUserEvent(listener);
+  }
+
+  async subscribeUser(userId: string): Promise<void> {
+    this.users.add(userId);
+    if (this.redis.subscriber.status !== 'ready') return;
+    await this.userSubscription(userId, true).catch((error: unknown) => {
+      this.logger.warn(`could not subscribe user ${userId}: ${error instanceof Error ? error.message : String(error)}`);
+    });
+    // The user's last connection went while the SUBSCRIBE was under way: nothing should stay subscribed.
+    if (!this.users.has(userId)) await this.userSubscription(userId, false).catch(() => undefined);
+  }
+
+  /** The user's channel: classic on one Redis, sharded in the user's slot on a cluster. */
+  private userSubscription(userId: string, on: boolean): Promise<unknown> {
+    const { subscriber, keys } = this.redis;
+    if (this.redis.sharded) return on ? subscriber.ssubscribe(keys.userEvents(userId)) : subscriber.sunsubscribe(keys.userEvents(userId));
+    return on ? subscriber.subscribe(keys.userChannel(userId)) : subscriber.unsubscribe(keys.userChannel(userId));
+  }
+
+  async unsubscribeUser(userId: string): Promise<void> {
+    this.users.delete(userId);
+    if (this.redis.subscriber.status !== 'ready') return;
+    await this.userSubscription(userId, false).catch(() => undefined);
+  }
+
+  /** Like a room's publish: without a working subscription, this instance's own connections get it directly. */
+  async publishToUser(userId: string, event: UserEvent): Promise<void> {
+    let published = false;
+    if (this.redis.client.status === 'ready') {
+      const { client, keys } = this.redis;
+      const payload = encodeUserEvent(event);
+      published = await this.inOrder(`user\n${userId}`, () =>
+        this.redis.sharded ? client.spublish(keys.userEvents(userId), payload) : client.publish(keys.userChannel(userId), payload),
+      )
+        .then(() => true)
+        .catch(() => false);
+    }
+    if (!published || this.redis.subscriber.status !== 'ready') {
+      queueMicrotask(() => {
+        if (this.users.has(userId)) this.listeners.emitToUser(userId, event);
+      });
+    }
+  }
+
   /**
    * On a cluster, a room's publishes go one after another: the cluster
    * client may redirect or retry one command (a slot moved, a node
@@ -140,6 +204,18 @@ export class RedisBus implements RoomBus, OnModuleInit {
     await subscriber.subscribe(keys.channel(roomId));
   }
 
+  /** A classic channel: a user's, or a room's. */
+  private receiveClassic(channel: string, payload: string): void {
+    const userId = this.redis.keys.userOfChannel(channel);
+    if (userId === undefined) this.receive(this.redis.keys.roomOfChannel(channel), channel, payload);
+    else this.receiveUser(userId, payload);
+  }
+
+  private receiveUser(userId: string, payload: string): void {
+    const event = this.users.has(userId) ? decodeUserEvent(payload) : undefined;
+    if (event) this.listeners.emitToUser(userId, event);
+  }
+
   private receive(roomId: string | undefined, channel: string, payload: string): void {
     if (roomId === undefined || !this.rooms.has(roomId)) return;
     const event = decodeRoomEvent(payload, roomId);
@@ -153,7 +229,10 @@ export class RedisBus implements RoomBus, OnModuleInit {
   }
 
   private async resubscribe(): Promise<void> {
-    const channels = [...this.rooms].map((roomId) => this.redis.keys.channel(roomId));
+    const channels = [
+      ...[...this.rooms].map((roomId) => this.redis.keys.channel(roomId)),
+      ...[...this.users].map((userId) => this.redis.keys.userChannel(userId)),
+    ];
     if (channels.length > 0) {
       // A failure here is a connection lost again: its next `ready` runs this once more.
       await this.redis.subscriber.subscribe(...channels).catch((error: unknown) => {

@@ -1,4 +1,4 @@
-import type { RoomEvent, RoomEventListener } from '../core/room-event.js';
+import type { RoomEvent, RoomEventListener, UserEvent, UserEventListener } from '../core/room-event.js';
 
 export const ROOM_BUS = Symbol('ROOM_BUS');
 
@@ -35,4 +35,13 @@ export interface RoomBus {
   publish(roomId: string, event: RoomEvent): Promise<void>;
   /** Adds what to call when events may have been missed (the subscription was lost and is back). */
   onResync(listener: () => void): void;
+  /**
+   * A user's events, with the same guarantees as a room's: an instance
+   * subscribes the users it holds connections of. Never rejects; while the
+   * bus is away the user is subscribed again when it is back.
+   */
+  onUserEvent(listener: UserEventListener): void;
+  subscribeUser(userId: string): Promise<void>;
+  unsubscribeUser(userId: string): Promise<void>;
+  publishToUser(userId: string, event: UserEvent): Promise<void>;
 }

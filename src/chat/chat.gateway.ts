@@ -14,6 +14,10 @@ import { SETTINGS, Settings, WS_PATH } from '../config/settings.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { PresenceService } from '../presence/presence.service.js';
+import { RoomsService } from '../rooms/rooms.service.js';
+import { UsersService } from '../users/users.service.js';
+import { profileUpdate } from './profile-claims.js';
+import { UserEventsListener } from './user-events.listener.js';
 import { ChatError } from './chat.error.js';
 import type { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection.registry.js';
@@ -21,6 +25,7 @@ import { JoinsService } from './joins.service.js';
 import {
   JoinRoomFrame,
   LeaveRoomFrame,
+  ReadFrame,
   RefreshTokenFrame,
   SendMessageFrame,
   TypingFrame,
@@ -48,10 +53,19 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
     private readonly tokens: TokenService,
     @Inject(SETTINGS) private readonly settings: Settings,
     private readonly logger: AppLogger,
+    private readonly rooms: RoomsService,
+    private readonly users: UsersService,
+    private readonly userEvents: UserEventsListener,
   ) {}
 
-  handleConnection(socket: WebSocket): void {
+  /** `connected` goes out once the user's events reach this connection and the token's profile claims are remembered. */
+  async handleConnection(socket: WebSocket): Promise<void> {
     const connection = this.connection(socket);
+    const update = profileUpdate(connection.session);
+    await Promise.all([
+      update && this.users.remember(update).catch((error: unknown) => this.logger.warn(`Could not remember a profile: ${String(error)}`)),
+      this.userEvents.opened(connection),
+    ]);
     connection.send({
       type: 'connected',
       message: 'WebSocket connection established',
@@ -64,6 +78,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   async handleDisconnect(socket: WebSocket): Promise<void> {
     const connection = this.connections.remove(socket);
     if (!connection) return;
+    this.userEvents.closed(connection);
     const log = this.logger.forConnection(connection.logFields, ChatGateway.name);
     log.debug('connection closed');
     await this.joins.leaveAll(connection).catch((error: unknown) => log.error({ err: error }, 'could not leave the rooms of a closed connection'));
@@ -97,6 +112,13 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
     const connection = this.joined(socket, frame.room_id);
     const { message } = await this.messages.send(connection.userId, frame.room_id, frame);
     return { type: 'message_ack', client_msg_id: frame.client_msg_id ?? null, message };
+  }
+
+  /** No answer on success: the room's connections, this one included, hear `read` when the position moved. */
+  @SubscribeMessage('read')
+  async read(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: ReadFrame): Promise<void> {
+    const connection = this.joined(socket, frame.room_id);
+    await this.rooms.markRead({ userId: connection.userId, isService: false }, frame.room_id, frame.seq, connection.id);
   }
 
   @SubscribeMessage('refresh_token')

@@ -11,6 +11,7 @@ import { InvitationsModule } from '../invitations/invitations.module.js';
 import { MessagesModule } from '../messages/messages.module.js';
 import { PresenceModule } from '../presence/presence.module.js';
 import { RoomsModule } from '../rooms/rooms.module.js';
+import { UsersModule } from '../users/users.module.js';
 import { ChatGateway } from './chat.gateway.js';
 import { ConnectionRegistry } from './connection.registry.js';
 import { FrameMetrics } from './frame-metrics.js';
@@ -21,6 +22,9 @@ import { RestRateGuard } from './rest-rate.guard.js';
 import { RoomEventsListener } from './room-events.listener.js';
 import { RoomFanout } from './room-fanout.js';
 import { RoomCreationRateGuard, RoomsController } from './rooms.controller.js';
+import { RememberProfileInterceptor } from './profile-claims.js';
+import { UsersController } from './users.controller.js';
+import { UserEventsListener } from './user-events.listener.js';
 import { SearchController } from './search.controller.js';
 import { RoomMemberGuard, UploadsController } from './uploads.controller.js';
 import { WsErrorFilter } from './ws-error.filter.js';
@@ -44,8 +48,8 @@ const Uploads = MulterModule.registerAsync({
 
 /** The socket edge and the REST controllers: everything that speaks to clients. */
 @Module({
-  imports: [AuthModule, BusModule, RoomsModule, PresenceModule, MessagesModule, InvitationsModule, FilesModule, Uploads],
-  controllers: [RoomsController, MessagesController, SearchController, InvitationsController, UploadsController],
+  imports: [AuthModule, BusModule, RoomsModule, PresenceModule, MessagesModule, UsersModule, InvitationsModule, FilesModule, Uploads],
+  controllers: [RoomsController, MessagesController, UsersController, SearchController, InvitationsController, UploadsController],
   providers: [
     ChatGateway,
     ConnectionRegistry,
@@ -58,6 +62,8 @@ const Uploads = MulterModule.registerAsync({
     RoomFanout,
     JoinsService,
     RoomEventsListener,
+    UserEventsListener,
+    RememberProfileInterceptor,
   ],
 })
 export class ChatModule {}

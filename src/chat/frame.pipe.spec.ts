@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { parseEnvironment } from '../config/environment.js';
 import { toSettings } from '../config/settings.js';
 import { ChatError } from './chat.error.js';
-import { JoinRoomFrame, LeaveRoomFrame, RefreshTokenFrame, SendMessageFrame, TypingFrame } from './dto/frames.dto.js';
+import { JoinRoomFrame, LeaveRoomFrame, ReadFrame, RefreshTokenFrame, SendMessageFrame, TypingFrame } from './dto/frames.dto.js';
 import { FramePipe } from './frame.pipe.js';
 
 const pipeOf = (validator: string) =>
@@ -11,7 +11,7 @@ const pipeOf = (validator: string) =>
 const compiled = pipeOf('compiled');
 const classValidator = pipeOf('class-validator');
 
-const DTOS = [JoinRoomFrame, LeaveRoomFrame, TypingFrame, SendMessageFrame, RefreshTokenFrame];
+const DTOS = [JoinRoomFrame, LeaveRoomFrame, TypingFrame, SendMessageFrame, ReadFrame, RefreshTokenFrame];
 const body = (metatype: ArgumentMetadata['metatype']): ArgumentMetadata => ({ type: 'body', metatype });
 
 /** What a pipe makes of a frame: the instance it hands the handler (its class and fields), or the error's message. */

@@ -4,6 +4,7 @@
  */
 
 import type { Message } from '../core/message.js';
+import type { RoomSummary } from '../rooms/rooms.service.js';
 
 /** The message shape is the ground floor's; every frame that carries one uses it. */
 export type { Message };
@@ -24,7 +25,7 @@ export const ERROR_CODES = [
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** The `type` of every client frame (PROTOCOL §2); the gateway has one handler for each. */
-export const CLIENT_FRAME_TYPES = ['ping', 'join_room', 'leave_room', 'typing', 'send_message', 'refresh_token'] as const;
+export const CLIENT_FRAME_TYPES = ['ping', 'join_room', 'leave_room', 'typing', 'send_message', 'read', 'refresh_token'] as const;
 export type ClientFrameType = (typeof CLIENT_FRAME_TYPES)[number];
 
 /** The `type` of every `ServerFrame`, for code and documents that list them (the compiler keeps the two equal). */
@@ -41,6 +42,10 @@ export const SERVER_FRAME_TYPES = [
   'presence',
   'message_ack',
   'token_refreshed',
+  'read',
+  'unread',
+  'room_added',
+  'room_updated',
   'error',
 ] as const;
 
@@ -71,6 +76,11 @@ export type ServerFrame =
   | { type: 'presence'; room_id: string; user_id: string; status: 'online' | 'offline' }
   | { type: 'message_ack'; client_msg_id: string | null; message: Message }
   | { type: 'token_refreshed'; expires_at: string | null }
+  /** A member read the room up to `seq`; the answer to a `read` frame is one too. */
+  | { type: 'read'; room_id: string; user_id: string; seq: number }
+  /** To the reader's other connections: what is left unread in the room, and over all their rooms. */
+  | { type: 'unread'; room_id: string; unread_count: number; total: number }
+  | { type: 'room_added' | 'room_updated'; room: RoomSummary }
   | { type: 'error'; code: ErrorCode; message: string; room_id?: string };
 
 type SameMembers<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;

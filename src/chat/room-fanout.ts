@@ -217,5 +217,7 @@ function toFrame(roomId: string, event: DeliveredEvent): ServerFrame {
       return { type: 'typing_stopped', room_id: roomId, user_id: event.data.user_id };
     case 'presence':
       return { type: 'presence', room_id: roomId, user_id: event.data.user_id, status: event.data.status };
+    case 'read':
+      return { type: 'read', room_id: roomId, user_id: event.data.user_id, seq: event.data.seq };
   }
 }

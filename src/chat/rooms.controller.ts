@@ -14,6 +14,7 @@ import {
   Res,
   UseFilters,
   UseGuards,
+  UseInterceptors,
   UsePipes,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
@@ -22,9 +23,23 @@ import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
 import { API_PREFIX, SETTINGS, type Settings } from '../config/settings.js';
 import { RateCounter } from '../limits/rate-counter.js';
-import type { Member, Room } from '../rooms/room.store.js';
-import { RoomsService } from '../rooms/rooms.service.js';
-import { AddMemberBody, CreateRoomBody, MemberDoc, MembersPageQuery, RoomDoc, RoomListDoc, RoomsPageQuery } from './dto/rest.dto.js';
+import type { Member } from '../rooms/room.store.js';
+import { RoomsService, type MemberWithReads, type RoomSummary } from '../rooms/rooms.service.js';
+import {
+  AddMemberBody,
+  CreateRoomBody,
+  DirectRoomBody,
+  MarkedReadDoc,
+  MemberDoc,
+  MembersPageQuery,
+  RoomDoc,
+  RoomListDoc,
+  RoomsPageQuery,
+  TeamEmailRoomBody,
+  TeamEmailRoomDoc,
+  TeamRoomBody,
+} from './dto/rest.dto.js';
+import { RememberProfileInterceptor } from './profile-claims.js';
 import { HttpErrorFilter } from './http-error.filter.js';
 import { ApiChatErrors } from './rest-docs.js';
 import { MEMBERS_PAGE, ROOMS_PAGE, decodeCursor, nextCursor } from './paging.js';
@@ -52,6 +67,7 @@ export class RoomCreationRateGuard implements CanActivate {
 @ApiChatErrors()
 @Controller(`${API_PREFIX}/rooms`)
 @UseGuards(RestRateGuard, HttpJwtGuard)
+@UseInterceptors(RememberProfileInterceptor)
 @UseFilters(HttpErrorFilter)
 @UsePipes(restPipe)
 export class RoomsController {
@@ -67,10 +83,38 @@ export class RoomsController {
     @CurrentSession() caller: Session,
     @Body() body: CreateRoomBody,
     @Res({ passthrough: true }) response: Response,
-  ): Promise<Room> {
+  ): Promise<RoomSummary> {
     const { room, created } = await this.rooms.create(caller, body);
     response.status(created ? 201 : 200);
-    return room;
+    return this.rooms.summary(caller.userId, room);
+  }
+
+  /** FocusMate's "new conversation": the pair's direct room, made on first use. */
+  @Post('direct')
+  @UseGuards(RoomCreationRateGuard)
+  @ApiOperation({ summary: 'The direct room of the caller and `recipient_id`: the existing one, or a new one' })
+  @ApiCreatedResponse({ type: RoomDoc })
+  async direct(@CurrentSession() caller: Session, @Body() body: DirectRoomBody): Promise<RoomSummary> {
+    const { room } = await this.rooms.create(caller, { room_type: 'direct', member_ids: [body.recipient_id] });
+    return this.rooms.summary(caller.userId, room);
+  }
+
+  @Post('team')
+  @UseGuards(RoomCreationRateGuard)
+  @ApiOperation({ summary: "A team room for the main backend's team `team_id`, with the caller as owner" })
+  @ApiCreatedResponse({ type: RoomDoc })
+  async team(@CurrentSession() caller: Session, @Body() body: TeamRoomBody): Promise<RoomSummary> {
+    const { room } = await this.rooms.create(caller, { room_type: 'team', ...body });
+    return this.rooms.summary(caller.userId, room);
+  }
+
+  @Post('team-email')
+  @UseGuards(RoomCreationRateGuard)
+  @ApiOperation({ summary: 'A team room whose members are found by email in the user directory; no e-mail is sent' })
+  @ApiCreatedResponse({ type: TeamEmailRoomDoc })
+  async teamByEmail(@CurrentSession() caller: Session, @Body() body: TeamEmailRoomBody): Promise<RoomSummary & { emails_not_found: string[] }> {
+    const { room, emailsNotFound } = await this.rooms.createFromEmails(caller, body);
+    return { ...(await this.rooms.summary(caller.userId, room)), emails_not_found: emailsNotFound };
   }
 
   /** `{rooms, total, next}`: `next` is the cursor of the following page, null on the last. */
@@ -80,17 +124,26 @@ export class RoomsController {
   async list(
     @CurrentSession() caller: Session,
     @Query() query: RoomsPageQuery,
-  ): Promise<{ rooms: Room[]; total: number; next: string | null }> {
+  ): Promise<{ rooms: RoomSummary[]; total: number; next: string | null }> {
     const offset = decodeCursor(query.cursor);
-    const page = await this.rooms.list(caller, offset, query.limit ?? ROOMS_PAGE.default);
+    const page = await this.rooms.list(caller, offset, query.limit ?? ROOMS_PAGE.default, query.room_type);
     return { rooms: page.items, total: page.total, next: nextCursor(offset, page.items.length, page.total) };
   }
 
   @Get(':room_id')
   @ApiOperation({ summary: 'One room (members only)' })
   @ApiOkResponse({ type: RoomDoc })
-  get(@CurrentSession() caller: Session, @Param('room_id', RoomIdPipe) roomId: string): Promise<Room> {
+  get(@CurrentSession() caller: Session, @Param('room_id', RoomIdPipe) roomId: string): Promise<RoomSummary> {
     return this.rooms.get(caller, roomId);
+  }
+
+  @Post(':room_id/read')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Marks the room read up to its latest message (members only); the room hears `read`, the caller's connections `unread`" })
+  @ApiOkResponse({ type: MarkedReadDoc })
+  async read(@CurrentSession() caller: Session, @Param('room_id', RoomIdPipe) roomId: string): Promise<{ message: string }> {
+    await this.rooms.markRead(caller, roomId);
+    return { message: 'Marked as read' };
   }
 
   /** A bare array (FocusMate's shape); the total and the next page's cursor travel as `X-Total-Count` and `X-Next-Cursor`. */
@@ -103,7 +156,7 @@ export class RoomsController {
     @Param('room_id', RoomIdPipe) roomId: string,
     @Query() query: MembersPageQuery,
     @Res({ passthrough: true }) response: Response,
-  ): Promise<Member[]> {
+  ): Promise<MemberWithReads[]> {
     const offset = decodeCursor(query.cursor);
     const page = await this.rooms.members(caller, roomId, offset, query.limit ?? MEMBERS_PAGE.default);
     response.setHeader('X-Total-Count', String(page.total));

@@ -17,7 +17,9 @@ export type RoomEvent =
   /** `connection_id` is the connection whose join or leave changed it; it already knows. */
   | { type: 'presence'; data: { user_id: string; status: 'online' | 'offline'; connection_id: string } }
   /** The user was removed from the room: their connections leave it. */
-  | { type: 'member_removed'; data: { user_id: string } };
+  | { type: 'member_removed'; data: { user_id: string } }
+  /** The user has read the room up to `seq` ("seen by"). */
+  | { type: 'read'; data: { user_id: string; seq: number } };
 
 export type RoomEventListener = (roomId: string, event: RoomEvent) => void;
 
@@ -183,10 +185,53 @@ export function decodeRoomEvent(payload: string, roomId: string): RoomEvent | un
         : undefined;
     case 'member_removed':
       return isId(data.user_id) ? { type: 'member_removed', data: { user_id: data.user_id } } : undefined;
+    case 'read':
+      return isId(data.user_id) && isCount(data.seq) ? { type: 'read', data: { user_id: data.user_id, seq: data.seq } } : undefined;
     case 'presence':
       return isId(data.user_id) && (data.status === 'online' || data.status === 'offline') && isShort(data.connection_id ?? '')
         ? { type: 'presence', data: { user_id: data.user_id, status: data.status, connection_id: (data.connection_id ?? '') as string } }
         : undefined;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * What travels on a user's channel (`chat:user:<user_id>`): news for every
+ * connection of that user, whichever rooms it joined. Room events name the
+ * room only; each instance builds the summary for its own connections.
+ */
+export type UserEvent =
+  /** `connection_id`: the connection that read, which already knows. */
+  | { type: 'unread'; data: { room_id: string; unread_count: number; total: number; connection_id: string } }
+  | { type: 'room_added' | 'room_updated'; data: { room_id: string } };
+
+export type UserEventListener = (userId: string, event: UserEvent) => void;
+
+export function encodeUserEvent(event: UserEvent): string {
+  return JSON.stringify(event);
+}
+
+/** Decodes and checks a payload from a user's channel; undefined for anything malformed. */
+export function decodeUserEvent(payload: string): UserEvent | undefined {
+  if (payload.length > MAX_EVENT_ID_LENGTH * 8) return undefined;
+  let event: unknown;
+  try {
+    event = JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+  if (!isObject(event) || !isObject(event.data) || !isId(event.data.room_id)) return undefined;
+  const data = event.data;
+  const roomId = event.data.room_id;
+  switch (event.type) {
+    case 'unread':
+      return isCount(data.unread_count) && isCount(data.total) && isShort(data.connection_id)
+        ? { type: 'unread', data: { room_id: roomId, unread_count: data.unread_count, total: data.total, connection_id: data.connection_id } }
+        : undefined;
+    case 'room_added':
+    case 'room_updated':
+      return { type: event.type, data: { room_id: roomId } };
     default:
       return undefined;
   }

@@ -71,6 +71,19 @@ export class ConnectionSlots implements OnModuleInit, OnModuleDestroy {
     this.redis.client.zrem(this.keys.connections(userId), slot).catch(() => undefined);
   }
 
+  /**
+   * Whether each user holds a connection anywhere (their live slots on
+   * every instance with Redis; this instance's otherwise), in one round trip.
+   */
+  async online(userIds: string[]): Promise<boolean[]> {
+    const local = userIds.map((id) => this.held.has(id));
+    if (userIds.length === 0 || !this.redis.enabled || this.redis.notReadyReason !== undefined) return local;
+    const pipeline = this.redis.client.pipeline();
+    for (const userId of userIds) pipeline.zcount(this.keys.connections(userId), Date.now(), '+inf');
+    const replies = (await pipeline.exec().catch(() => null)) ?? [];
+    return local.map((here, i) => here || (replies[i]?.[0] === null && Number(replies[i][1]) > 0));
+  }
+
   private async renew(): Promise<void> {
     if (this.held.size === 0 || this.redis.notReadyReason !== undefined) return;
     // One command per user, sent together: on a Redis Cluster the users' keys may sit on different nodes.

@@ -4,7 +4,7 @@ import { composeKey } from '../core/key-parts.js';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import type { Message } from '../core/message.js';
 import { SETTINGS, Settings } from '../config/settings.js';
-import { changeEvent, newMessage, type HistoryHead, type HistoryPage, type MessageDraft, type MessageStore } from './message.store.js';
+import { changeEvent, newMessage, type HistoryHead, type HistoryPage, type MessageDraft, type MessageStore, type RoomLatest } from './message.store.js';
 
 interface RoomHistory {
   seq: number;
@@ -90,8 +90,11 @@ export class MemoryMessageStore implements MessageStore {
     return { seq: history?.seq ?? 0, epoch: this.epoch, lastMessageAt: last?.created_at ?? null };
   }
 
-  async lastMessageAt(roomIds: string[]): Promise<Array<string | null>> {
-    return roomIds.map((roomId) => this.rooms.get(roomId)?.messages.at(-1)?.created_at ?? null);
+  async latest(roomIds: string[]): Promise<RoomLatest[]> {
+    return roomIds.map((roomId) => {
+      const history = this.rooms.get(roomId);
+      return { seq: history?.seq ?? 0, message: history?.messages.at(-1) ?? null };
+    });
   }
 
   async readAfter(roomId: string, afterSeq: number, limit: number) {

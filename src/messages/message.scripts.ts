@@ -126,3 +126,14 @@ return entry[2][4]`;
 export const PAGE = `${CURRENT}
 local entries = redis.call('XREVRANGE', KEYS[1], ARGV[1], '-', 'COUNT', tonumber(ARGV[2]))
 return {redis.call('XLEN', KEYS[1]), current(KEYS[2], entries)}`;
+
+
+/**
+ * A room's seq and its latest retained message as it is now. KEYS: meta,
+ * log, edits. Returns [seq, json or false]. Reads only.
+ */
+export const LATEST = `
+local seq = redis.call('HGET', KEYS[1], 'seq') or '0'
+local entry = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+if not entry then return {seq, false} end
+return {seq, redis.call('HGET', KEYS[3], entry[2][2]) or entry[2][4]}`;

@@ -23,6 +23,12 @@ export interface HistoryHead {
   lastMessageAt: string | null;
 }
 
+/** Where a room stands for its summary: its latest seq, and its latest retained message as it is now. */
+export interface RoomLatest {
+  seq: number;
+  message: Message | null;
+}
+
 /** One page of history, oldest first. `total` counts the room's retained messages. */
 export interface HistoryPage {
   messages: Message[];
@@ -92,8 +98,8 @@ export interface MessageStore {
   append(draft: MessageDraft, dedupWindowMs: number): Promise<AppendResult>;
   /** Where the room's history stands; gives a room without history its epoch (a write). */
   head(roomId: string): Promise<HistoryHead>;
-  /** `lastMessageAt` of each room, in the order given, in one read that writes nothing. */
-  lastMessageAt(roomIds: string[]): Promise<Array<string | null>>;
+  /** Where each room stands, in the order given, in one round trip that writes nothing. */
+  latest(roomIds: string[]): Promise<RoomLatest[]>;
   /**
    * Up to `limit` messages with a seq above `afterSeq`, oldest first.
    * `complete` is false when retention already dropped some of them.

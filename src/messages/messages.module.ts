@@ -7,12 +7,23 @@ import { RedisService } from '../redis/redis.service.js';
 import { MemoryMessageStore } from './memory-message.store.js';
 import { MESSAGE_STORE, type MessageStore } from './message.store.js';
 import { MessagesService } from './messages.service.js';
+import { MemoryReadStore } from './memory-read.store.js';
+import { READ_STORE, type ReadStore } from './read.store.js';
+import { ReadStateService } from './read-state.service.js';
+import { RedisReadStore } from './redis-read.store.js';
 import { RedisMessageStore } from './redis-message.store.js';
 
 @Module({
   imports: [BusModule, PresenceModule],
   providers: [
     MessagesService,
+    ReadStateService,
+    {
+      provide: READ_STORE,
+      inject: [SETTINGS, RedisService],
+      useFactory: (settings: Settings, redis: RedisService): ReadStore =>
+        settings.redis.enabled ? new RedisReadStore(redis) : new MemoryReadStore(),
+    },
     {
       provide: MESSAGE_STORE,
       inject: [SETTINGS, RedisService, ROOM_BUS],
@@ -22,6 +33,6 @@ import { RedisMessageStore } from './redis-message.store.js';
           : new MemoryMessageStore(bus, settings),
     },
   ],
-  exports: [MessagesService],
+  exports: [MessagesService, ReadStateService],
 })
 export class MessagesModule {}

@@ -5,8 +5,9 @@ import { SETTINGS, Settings } from '../config/settings.js';
 import type { RecoveryOutcome } from '../metrics/metric-labels.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { PresenceService } from '../presence/presence.service.js';
+import { ReadStateService } from './read-state.service.js';
 import { react, readReactions, type Reaction } from './reactions.js';
-import { MESSAGE_STORE, type HistoryHead, type MessageStore } from './message.store.js';
+import { MESSAGE_STORE, type HistoryHead, type MessageStore, type RoomLatest } from './message.store.js';
 
 export interface SendInput {
   content: string;
@@ -47,6 +48,7 @@ export class MessagesService {
     private readonly presence: PresenceService,
     @Inject(SETTINGS) private readonly settings: Settings,
     @Optional() private readonly metrics?: MetricsService,
+    @Optional() private readonly reads?: ReadStateService,
   ) {}
 
   /**
@@ -81,6 +83,10 @@ export class MessagesService {
       const sharedEnded = this.store.endsTyping ? (result.typingEnded ?? null) : undefined;
       this.presence.stopTyping(roomId, senderId, sharedEnded).catch((error: unknown) => {
         this.logger.warn(`Could not end typing after a send in room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
+      });
+      // One's own messages are never unread: sending marks the room read up to the message (before the ack).
+      await this.reads?.sent(roomId, senderId, result.message.seq ?? 0).catch((error: unknown) => {
+        this.logger.warn(`Could not mark room ${roomId} read after a send: ${error instanceof Error ? error.message : String(error)}`);
       });
     }
     return result;
@@ -207,9 +213,9 @@ export class MessagesService {
     }
   }
 
-  /** When each room's latest message was sent (null for none), in the order given. */
-  lastMessageAt(roomIds: string[]): Promise<Array<string | null>> {
-    return roomIds.length === 0 ? Promise.resolve([]) : this.store.lastMessageAt(roomIds);
+  /** Each room's latest seq and message (null for none), in the order given, in one round trip. */
+  latest(roomIds: string[]): Promise<RoomLatest[]> {
+    return roomIds.length === 0 ? Promise.resolve([]) : this.store.latest(roomIds);
   }
 
   /** Up to `limit` messages after `afterSeq`, oldest first, and the head they were read at. */

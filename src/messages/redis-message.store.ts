@@ -3,8 +3,8 @@ import { newId } from '../core/ids.js';
 import { decodeMessage, encodeMessage, encodeRoomEvent, messageEventTemplate } from '../core/room-event.js';
 import type { Message } from '../core/message.js';
 import { RedisService } from '../redis/redis.service.js';
-import { APPEND, GET, HEAD, PAGE, READ_AFTER, REPLACE } from './message.scripts.js';
-import type { AppendResult, HistoryHead, HistoryPage, MessageDraft, MessageStore } from './message.store.js';
+import { APPEND, GET, HEAD, LATEST, PAGE, READ_AFTER, REPLACE } from './message.scripts.js';
+import type { AppendResult, HistoryHead, HistoryPage, MessageDraft, MessageStore, RoomLatest } from './message.store.js';
 import { changeEvent, newMessage } from './message.store.js';
 
 type Head = [seq: string | null, epoch: string, lastAt: string | null];
@@ -67,10 +67,17 @@ export class RedisMessageStore implements MessageStore {
     return toHead((await this.redis.call(() => this.redis.run(HEAD, [this.redis.keys.room(roomId, 'meta')], [newId()]))) as Head);
   }
 
-  /** One command per room, sent together: the rooms' keys may sit on different cluster nodes. */
-  async lastMessageAt(roomIds: string[]): Promise<Array<string | null>> {
-    const { client, keys } = this.redis;
-    return this.redis.call(() => Promise.all(roomIds.map((roomId) => client.hget(keys.room(roomId, 'meta'), 'last_at'))));
+  /** One script per room, each in its room's slot, sent together (not one pipeline: the rooms may sit on different cluster nodes). */
+  async latest(roomIds: string[]): Promise<RoomLatest[]> {
+    const { keys } = this.redis;
+    const replies = (await this.redis.call(() =>
+      Promise.all(
+        roomIds.map((roomId) =>
+          this.redis.run(LATEST, [keys.room(roomId, 'meta'), keys.room(roomId, 'log'), keys.room(roomId, 'edits')], []),
+        ),
+      ),
+    )) as Array<[string, string | null]>;
+    return replies.map(([seq, json]) => ({ seq: Number(seq), message: json ? (this.decode(json) ?? null) : null }));
   }
 
   async readAfter(roomId: string, afterSeq: number, limit: number) {

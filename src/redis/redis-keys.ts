@@ -60,6 +60,43 @@ export class RedisKeys {
     return `${this.prefix}chat:user:{${keyPart(userId)}}:rooms`;
   }
 
+  /** A user's profile in the user directory (JSON). */
+  userProfile(userId: string): string {
+    return `${this.prefix}chat:user:{${keyPart(userId)}}:profile`;
+  }
+
+  /** The user id of an email (already normalized), in the email's own slot. */
+  emailIndex(email: string): string {
+    return `${this.prefix}chat:email:{${keyPart(email)}}`;
+  }
+
+  /** Pub/sub channel of a user's events (added to a room, a room changed, unread counts). */
+  userChannel(userId: string): string {
+    return `${this.prefix}chat:user:${userId}`;
+  }
+
+  /** The user id of a user channel, or undefined for a channel that is not a user's. */
+  userOfChannel(channel: string): string | undefined {
+    const prefix = `${this.prefix}chat:user:`;
+    return channel.startsWith(prefix) ? channel.slice(prefix.length) : undefined;
+  }
+
+  /** Sharded pub/sub channel of a user's events on a cluster: in the slot of the user's keys. */
+  userEvents(userId: string): string {
+    return `${this.prefix}chat:user:{${keyPart(userId)}}:events`;
+  }
+
+  /** The user id of a sharded user channel (`userEvents`), or undefined for another channel. */
+  userOfEvents(channel: string): string | undefined {
+    const start = `${this.prefix}chat:user:{`;
+    if (!channel.startsWith(start) || !channel.endsWith('}:events')) return undefined;
+    try {
+      return decodeKeyPart(channel.slice(start.length, -'}:events'.length));
+    } catch {
+      return undefined;
+    }
+  }
+
   /** An invitation code's hash; the code is its own hash tag (it is looked up without its room). */
   invitation(code: string): string {
     return `${this.prefix}chat:invitation:{${keyPart(code)}}`;

@@ -43,6 +43,18 @@ export class MemoryRoomStore implements RoomStore {
     return entry && this.view(entry);
   }
 
+  async getMany(roomIds: string[]): Promise<Array<Room | undefined>> {
+    return roomIds.map((id) => {
+      const entry = this.rooms.get(id);
+      return entry && this.view(entry);
+    });
+  }
+
+  async roomIdsOf(userId: string): Promise<string[]> {
+    // A Set keeps insertion order, which is join order.
+    return [...(this.roomsByUser.get(userId) ?? [])].reverse();
+  }
+
   async listForUser(userId: string, offset: number, limit: number): Promise<Page<Room>> {
     // A Set keeps insertion order, which is join order.
     const ids = [...(this.roomsByUser.get(userId) ?? [])].reverse();

@@ -1,7 +1,6 @@
-import { setTimeout } from 'node:timers/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { LimitKeys } from '../redis/limit-keys.js';
 import { RedisService } from '../redis/redis.service.js';
-import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
 import { ADD_TO_ROOM, COUNT_CREATED, RELEASE_DIRECT, RESERVE } from './room.scripts.js';
 import type {
   AddOutcome,
@@ -20,13 +19,13 @@ import type {
  * join during an outage is refused as it would be without the memory.
  */
 const MAX_REMEMBERED = 100_000;
+
 /**
- * A direct pair claimed by a creation still writing its room is waited for
- * (every 10 ms, up to 2 s), so a racing create answers that room, never one
- * not yet readable. Not settings: they only bound a window of a few round trips.
+ * A direct pair claimed by a create still taking its steps is polled this
+ * often, at most this long; a claim left unfinished longer is taken over.
  */
-const DIRECT_CLAIM_WAIT_MS = 10;
-const DIRECT_CLAIM_ATTEMPTS = 200;
+const DIRECT_CLAIM_POLL_MS = 10;
+const DIRECT_CLAIM_WAIT_MS = 5_000;
 
 /**
  * Rooms in Redis: `…:info` holds the room as JSON, `…:members` a hash of
@@ -61,17 +60,21 @@ export class RedisRoomStore implements RoomStore {
     const { client, keys } = this.redis;
     const directKey = this.limitKeys.directRoom(direct ?? '');
     const createdKey = this.limitKeys.roomsCreated(room.owner_id);
-    const joinedAt = Date.parse(room.created_at);
     return this.redis.call(async () => {
-      // The pair's room is claimed first; a claim released meanwhile is tried again, and a
-      // claim whose room is still being written (or rolled back) is waited for, briefly.
-      for (let attempt = 0; direct !== undefined && (await client.set(directKey, room.room_id, 'NX')) === null; attempt++) {
+      // The pair's room is claimed first; a claim released meanwhile is tried again.
+      for (let waited = 0; direct !== undefined && (await client.set(directKey, room.room_id, 'NX')) === null; ) {
         const existing = await client.get(directKey);
-        if (existing !== null && (await client.exists(keys.room(existing, 'info'))) === 1) {
-          return { status: 'exists', roomId: existing };
+        if (existing === null) continue;
+        // Answered only once the room is written: a claim may still be taking its steps.
+        if ((await client.exists(keys.room(existing, 'info'))) === 1) return { status: 'exists', roomId: existing };
+        if (waited >= DIRECT_CLAIM_WAIT_MS) {
+          // A claim that never finished (its instance stopped between steps): given up.
+          await this.redis.run(RELEASE_DIRECT, [directKey], [existing]);
+          waited = 0;
+          continue;
         }
-        if (attempt >= DIRECT_CLAIM_ATTEMPTS) throw new StoreUnavailableError('A direct room of this pair is still being created; try again');
-        if (existing !== null) await setTimeout(DIRECT_CLAIM_WAIT_MS);
+        await delay(DIRECT_CLAIM_POLL_MS);
+        waited += DIRECT_CLAIM_POLL_MS;
       }
       const undo: Array<() => Promise<unknown>> = [];
       if (direct !== undefined) undo.push(() => this.redis.run(RELEASE_DIRECT, [directKey], [room.room_id]));
@@ -85,7 +88,7 @@ export class RedisRoomStore implements RoomStore {
       undo.push(() => client.decr(createdKey));
       for (const member of members) {
         const userRooms = keys.userRooms(member.user_id);
-        const reserved = await this.redis.run(RESERVE, [userRooms], [room.room_id, joinedAt, limits.roomsPerUser]);
+        const reserved = await this.redis.run(RESERVE, [userRooms], [room.room_id, Date.parse(member.joined_at), limits.roomsPerUser]);
         if (reserved === 0) {
           await rollback();
           return { status: 'user_full', userId: member.user_id };
@@ -107,23 +110,31 @@ export class RedisRoomStore implements RoomStore {
     return info === null ? undefined : { ...(JSON.parse(info) as Room), member_ids: memberIds };
   }
 
-  /**
-   * Two round trips: a page of the user's room ids with their count, then
-   * every room's info and members at once (one command per key: the rooms'
-   * keys may sit on different cluster nodes).
-   */
+  /** Two round trips: a page of the user's room ids with their count, then those rooms (`getMany`). */
   async listForUser(userId: string, offset: number, limit: number): Promise<Page<Room>> {
     const { client, keys } = this.redis;
-    const [total, rooms] = await this.redis.call(async () => {
-      const [count, ids] = await Promise.all([
-        client.zcard(keys.userRooms(userId)),
-        client.zrevrange(keys.userRooms(userId), offset, offset + limit - 1),
-      ]);
-      const found = await Promise.all(ids.map((id) => Promise.all([client.get(keys.room(id, 'info')), client.hkeys(keys.room(id, 'members'))])));
-      return [count, found] as const;
-    });
-    const items = rooms.flatMap(([info, memberIds]) => (info ? [{ ...(JSON.parse(info) as Room), member_ids: memberIds }] : []));
-    return { items, total };
+    const [total, ids] = await this.redis.call(() =>
+      Promise.all([client.zcard(keys.userRooms(userId)), client.zrevrange(keys.userRooms(userId), offset, offset + limit - 1)]),
+    );
+    const rooms = await this.getMany(ids);
+    return { items: rooms.filter((room): room is Room => room !== undefined), total };
+  }
+
+  /**
+   * A GET and an HKEYS per room, sent together: one round trip, one command
+   * per key (not one pipeline: the rooms' keys may sit on different cluster nodes).
+   */
+  async getMany(roomIds: string[]): Promise<Array<Room | undefined>> {
+    if (roomIds.length === 0) return [];
+    const { client, keys } = this.redis;
+    const found = await this.redis.call(() =>
+      Promise.all(roomIds.map((id) => Promise.all([client.get(keys.room(id, 'info')), client.hkeys(keys.room(id, 'members'))]))),
+    );
+    return found.map(([info, memberIds]) => (info === null ? undefined : { ...(JSON.parse(info) as Room), member_ids: memberIds }));
+  }
+
+  async roomIdsOf(userId: string): Promise<string[]> {
+    return this.redis.call(() => this.redis.client.zrevrange(this.redis.keys.userRooms(userId), 0, -1));
   }
 
   /** In the order members joined (ties by user id), so pages are stable. */

@@ -1,10 +1,15 @@
+export const ROOM_TYPES = ['direct', 'team', 'matching'] as const;
+export type RoomType = (typeof ROOM_TYPES)[number];
+
 /** A room as the REST API shows it (PROTOCOL §5, FocusMate's `ChatRoom` fields). */
 export interface Room {
   room_id: string;
-  room_type: 'direct' | 'team';
+  room_type: RoomType;
   room_name: string | null;
   description: string | null;
   owner_id: string;
+  /** The main backend's team a team room belongs to, when it was created for one. */
+  team_id?: string | null;
   member_ids: string[];
   is_active: boolean;
   is_archived: boolean;
@@ -75,6 +80,10 @@ export interface RoomStore {
    */
   create(room: Room, members: Member[], limits: CreateLimits, direct?: string): Promise<CreateOutcome>;
   get(roomId: string): Promise<Room | undefined>;
+  /** Each room, in the order given (undefined for none), in one round trip. */
+  getMany(roomIds: string[]): Promise<Array<Room | undefined>>;
+  /** Every room id of the user, the most recently joined first (at most MAX_ROOMS_PER_USER). */
+  roomIdsOf(userId: string): Promise<string[]>;
   /** A page of the user's rooms, the most recently joined first. */
   listForUser(userId: string, offset: number, limit: number): Promise<Page<Room>>;
   /** A page of the room's members, in the order they joined. */

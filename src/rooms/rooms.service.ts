@@ -3,8 +3,36 @@ import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import { SETTINGS, type Settings } from '../config/settings.js';
 import { DomainError } from '../core/domain.error.js';
 import { newId } from '../core/ids.js';
+import { ConnectionSlots } from '../limits/connection-slots.js';
+import type { RoomLatest } from '../messages/message.store.js';
 import { MessagesService } from '../messages/messages.service.js';
-import { ROOM_STORE, directPair, type Member, type MembershipLimits, type Page, type Room, type RoomStore } from './room.store.js';
+import type { ReadPosition } from '../messages/read.store.js';
+import { ReadStateService, unreadCount } from '../messages/read-state.service.js';
+import { UsersService } from '../users/users.service.js';
+import { ROOM_STORE, directPair, type Member, type MembershipLimits, type Page, type Room, type RoomStore, type RoomType } from './room.store.js';
+
+/** Characters of `last_message_content`: a preview, not the message. */
+export const PREVIEW_LENGTH = 100;
+/** What a deleted latest message previews as. */
+export const DELETED_PREVIEW = 'This message was deleted';
+
+/** A room as lists show it to one user (PROTOCOL §5, "Room summary"). */
+export interface RoomSummary extends Room {
+  last_message_content: string | null;
+  last_message_sender_id: string | null;
+  unread_count: number;
+  partner_id?: string;
+  partner_username?: string;
+  partner_email?: string | null;
+  partner_profile_image?: string | null;
+  partner_is_online?: boolean;
+}
+
+/** A member with how far they have read. */
+export interface MemberWithReads extends Member {
+  last_read_at: string | null;
+  unread_count: number;
+}
 
 /** Who is asking, for the REST rules of PROTOCOL §5. */
 export interface Caller {
@@ -13,7 +41,8 @@ export interface Caller {
 }
 
 export interface NewRoom {
-  room_type: Room['room_type'];
+  room_type: RoomType;
+  team_id?: string;
   room_name?: string;
   description?: string;
   member_ids?: string[];
@@ -31,6 +60,9 @@ export class RoomsService {
     @Inject(ROOM_BUS) private readonly bus: RoomBus,
     private readonly messages: MessagesService,
     @Inject(SETTINGS) private readonly settings: Settings,
+    private readonly reads: ReadStateService,
+    private readonly users: UsersService,
+    private readonly slots: ConnectionSlots,
   ) {}
 
   /** Throws unless the user may join the room on a connection (a member; answers from memory while the store is away). */
@@ -62,6 +94,7 @@ export class RoomsService {
       room_name: input.room_name ?? null,
       description: input.description ?? null,
       owner_id: caller.userId,
+      ...(input.team_id === undefined ? {} : { team_id: input.team_id }),
       member_ids: [],
       is_active: true,
       is_archived: false,
@@ -77,6 +110,7 @@ export class RoomsService {
     const outcome = await this.store.create(room, members, limits, direct);
     switch (outcome.status) {
       case 'created':
+        await this.announce(members.map((m) => m.user_id), room.room_id, 'room_added');
         return { room: { ...room, member_ids: members.map((m) => m.user_id) }, created: true };
       case 'exists':
         return { room: await this.reopenDirect(outcome.roomId, [caller.userId, others[0]]), created: false };
@@ -87,22 +121,78 @@ export class RoomsService {
     }
   }
 
-  /** A page of the caller's rooms, the most recently joined first. */
-  async list(caller: Caller, offset: number, limit: number): Promise<Page<Room>> {
-    const page = await this.store.listForUser(caller.userId, offset, limit);
-    return { items: await this.withLastMessage(page.items), total: page.total };
+  /**
+   * A page of the caller's rooms as summaries, the most recently active
+   * first (latest message, else creation), optionally of one type. Three
+   * round trips to the stores whatever the number of rooms: the user's room
+   * ids; every room, its latest message and the caller's read position; the
+   * page's direct partners' profiles and presence.
+   */
+  async list(caller: Caller, offset: number, limit: number, roomType?: RoomType): Promise<Page<RoomSummary>> {
+    const ids = await this.store.roomIdsOf(caller.userId);
+    const [rooms, latest, positions] = await Promise.all([
+      this.store.getMany(ids),
+      this.messages.latest(ids),
+      this.reads.ofUser(caller.userId, ids),
+    ]);
+    const entries = ids
+      .map((_, i) => ({ room: rooms[i], latest: latest[i], position: positions[i] }))
+      .filter((e): e is Entry => e.room !== undefined && (roomType === undefined || e.room.room_type === roomType))
+      .map((e, order) => ({ ...e, order, activity: e.latest.message?.created_at ?? e.room.created_at }))
+      .sort((a, b) => (a.activity < b.activity ? 1 : a.activity > b.activity ? -1 : a.order - b.order));
+    return { items: await this.summarize(caller.userId, entries.slice(offset, offset + limit)), total: entries.length };
   }
 
-  async get(caller: Caller, roomId: string): Promise<Room> {
+  async get(caller: Caller, roomId: string): Promise<RoomSummary> {
     const room = await this.readable(caller, roomId);
-    const [shown] = await this.withLastMessage([room]);
-    return shown;
+    return this.summary(caller.userId, room);
   }
 
-  /** A page of the room's members, in the order they joined. */
-  async members(caller: Caller, roomId: string, offset: number, limit: number): Promise<Page<Member>> {
+  /** The room as `userId` sees it in their list. */
+  async summaryFor(userId: string, roomId: string): Promise<RoomSummary | undefined> {
+    const room = await this.store.get(roomId);
+    return room && room.member_ids.includes(userId) ? this.summary(userId, room) : undefined;
+  }
+
+  /** Unread messages over all the user's rooms: two round trips. */
+  async unreadTotal(userId: string): Promise<number> {
+    const ids = await this.store.roomIdsOf(userId);
+    const [latest, positions] = await Promise.all([this.messages.latest(ids), this.reads.ofUser(userId, ids)]);
+    return ids.reduce((sum, _, i) => sum + unreadCount(latest[i].seq, positions[i]), 0);
+  }
+
+  /**
+   * Marks the room read for a member, up to `upTo` or its latest message.
+   * The room hears `read`; the member's other connections hear their new
+   * counts (`connectionId` is the one that read, which knows).
+   */
+  async markRead(caller: Caller, roomId: string, upTo?: number, connectionId = ''): Promise<{ seq: number; unread: number }> {
+    await this.assertMember(caller, roomId);
+    const read = await this.reads.markRead(roomId, caller.userId, upTo);
+    if (read.moved) {
+      const total = await this.unreadTotal(caller.userId);
+      await this.bus.publishToUser(caller.userId, {
+        type: 'unread',
+        data: { room_id: roomId, unread_count: read.unread, total, connection_id: connectionId },
+      });
+    }
+    return { seq: read.seq, unread: read.unread };
+  }
+
+  /** A page of the room's members, in the order they joined, with how far each has read. */
+  async members(caller: Caller, roomId: string, offset: number, limit: number): Promise<Page<MemberWithReads>> {
     await this.readable(caller, roomId);
-    return this.store.members(roomId, offset, limit);
+    const page = await this.store.members(roomId, offset, limit);
+    const [[latest], positions] = await Promise.all([
+      this.messages.latest([roomId]),
+      this.reads.inRoom(roomId, page.items.map((m) => m.user_id)),
+    ]);
+    const items = page.items.map((member, i) => ({
+      ...member,
+      last_read_at: positions[i]?.at ?? null,
+      unread_count: unreadCount(latest.seq, positions[i]),
+    }));
+    return { items, total: page.total };
   }
 
   /** The owner (while still a member) or a service token adds a member, within the quotas. */
@@ -112,7 +202,10 @@ export class RoomsService {
     if (!caller.isService && !isOwner) {
       throw new DomainError('forbidden', 'Only the owner, while a member, adds members');
     }
-    return this.add(roomId, userId);
+    const member = await this.add(roomId, userId);
+    await this.announce([userId], roomId, 'room_added');
+    await this.announce(room.member_ids.filter((id) => id !== userId), roomId, 'room_updated');
+    return member;
   }
 
   /** Whether the user is a member of the room (false for an unknown room). */
@@ -137,6 +230,63 @@ export class RoomsService {
       throw new DomainError('not_found', `${userId} is not a member of this room`);
     }
     await this.bus.publish(roomId, { type: 'member_removed', data: { user_id: userId } });
+    await this.announce(room.member_ids.filter((id) => id !== userId), roomId, 'room_updated');
+  }
+
+  /**
+   * Creates a team room from members' emails, found in the user directory;
+   * emails nobody has are answered, not added (no e-mail is sent).
+   */
+  async createFromEmails(
+    caller: Caller,
+    input: { room_name: string; description?: string; member_emails: string[] },
+  ): Promise<{ room: Room; emailsNotFound: string[] }> {
+    const found = await this.users.findByEmail(input.member_emails);
+    const memberIds = found.filter((id): id is string => id !== undefined);
+    const emailsNotFound = input.member_emails.filter((_, i) => found[i] === undefined);
+    const { room } = await this.create(caller, { room_type: 'team', room_name: input.room_name, description: input.description, member_ids: memberIds });
+    return { room, emailsNotFound };
+  }
+
+  /** The room as `userId` sees it: one round trip for its latest message and their read position, one for a partner. */
+  async summary(userId: string, room: Room): Promise<RoomSummary> {
+    const [[latest], [position]] = await Promise.all([this.messages.latest([room.room_id]), this.reads.ofUser(userId, [room.room_id])]);
+    const [summary] = await this.summarize(userId, [{ room, latest, position }]);
+    return summary;
+  }
+
+  /** Summaries of rooms whose latest message and read position are known: the direct partners' profiles and presence in one round trip each. */
+  private async summarize(userId: string, entries: Entry[]): Promise<RoomSummary[]> {
+    const partners = entries.map(({ room }) =>
+      room.room_type === 'direct' ? (room.member_ids.find((id) => id !== userId) ?? room.member_ids[0]) : undefined,
+    );
+    const wanted = [...new Set(partners.filter((id): id is string => id !== undefined))];
+    const [profiles, online] = await Promise.all([this.users.profiles(wanted), this.slots.online(wanted)]);
+    const byId = new Map(wanted.map((id, i) => [id, { profile: profiles[i], online: online[i] }]));
+    return entries.map(({ room, latest, position }, i) => {
+      const last = latest.message;
+      const summary: RoomSummary = {
+        ...room,
+        last_message_at: last?.created_at ?? null,
+        last_message_content: last ? preview(last.is_deleted ? DELETED_PREVIEW : last.content) : null,
+        last_message_sender_id: last?.sender_id ?? null,
+        unread_count: unreadCount(latest.seq, position),
+      };
+      const partner = partners[i] === undefined ? undefined : byId.get(partners[i]);
+      if (partner) {
+        summary.partner_id = partner.profile.user_id;
+        summary.partner_username = partner.profile.username ?? partner.profile.user_id;
+        summary.partner_email = partner.profile.email;
+        summary.partner_profile_image = partner.profile.profile_image;
+        summary.partner_is_online = partner.online;
+      }
+      return summary;
+    });
+  }
+
+  /** Tells each user's connections, on every instance, that the room was added for them or changed. */
+  private async announce(userIds: string[], roomId: string, type: 'room_added' | 'room_updated'): Promise<void> {
+    await Promise.all(userIds.map((userId) => this.bus.publishToUser(userId, { type, data: { room_id: roomId } })));
   }
 
   /** Throws unless the caller may post to the room (a member; a service token is not one). */
@@ -175,18 +325,26 @@ export class RoomsService {
   /** The existing direct room of two users, with either of them who left it added back. */
   private async reopenDirect(roomId: string, users: string[]): Promise<Room> {
     const room = await this.existing(roomId);
-    for (const userId of users) if (!room.member_ids.includes(userId)) await this.add(roomId, userId);
-    const [shown] = await this.withLastMessage([await this.existing(roomId)]);
-    return shown;
+    for (const userId of users) {
+      if (room.member_ids.includes(userId)) continue;
+      await this.add(roomId, userId);
+      await this.announce([userId], roomId, 'room_added');
+    }
+    return this.existing(roomId);
   }
 
   private membershipLimits(): MembershipLimits {
     return { membersPerRoom: this.settings.quotas.membersPerRoom, roomsPerUser: this.settings.quotas.roomsPerUser };
   }
+}
 
-  /** The rooms with when their latest message was sent, read for all of them at once. */
-  private async withLastMessage(rooms: Room[]): Promise<Room[]> {
-    const times = await this.messages.lastMessageAt(rooms.map((room) => room.room_id));
-    return rooms.map((room, i) => ({ ...room, last_message_at: times[i] }));
-  }
+interface Entry {
+  room: Room;
+  latest: RoomLatest;
+  position: ReadPosition | undefined;
+}
+
+function preview(content: string): string {
+  const points = [...content];
+  return points.length <= PREVIEW_LENGTH ? content : `${points.slice(0, PREVIEW_LENGTH - 1).join('')}…`;
 }

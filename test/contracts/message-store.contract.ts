@@ -150,16 +150,15 @@ export function describeMessageStoreContract(
       }
     });
 
-    it('tells each room’s last message time in the order asked, from any instance, nothing for a room without messages', async () => {
+    it('tells each room’s seq and latest message as it is now (edited, deleted), in the order asked', async () => {
+      const [busy, quiet] = [newRoom(), newRoom()];
+      await one.store.append(draft(busy, 'first'), WINDOW_MS);
+      const { message } = await one.store.append(draft(busy, 'second'), WINDOW_MS);
+      expect(await one.store.latest([quiet, busy])).toEqual([{ seq: 0, message: null }, { seq: 2, message }]);
+      const deleted = { ...message, content: '', is_deleted: true, updated_at: new Date(Date.parse(message.updated_at) + 1).toISOString() };
+      expect(await one.store.replace(deleted, message, 'message_deleted')).toBe(true);
       const two = await deployment.open();
-      const [busy, quiet, never] = [newRoom(), newRoom(), newRoom()];
-      await one.store.append(draft(busy, 'one'), WINDOW_MS);
-      const { message: last } = await two.store.append(draft(busy, 'two'), WINDOW_MS);
-      const { message: only } = await one.store.append(draft(quiet, 'only'), WINDOW_MS);
-      for (const instance of [one, two]) {
-        expect(await instance.store.lastMessageAt([never, busy, quiet, busy])).toEqual([null, last.created_at, only.created_at, last.created_at]);
-      }
-      expect(await one.store.head(never)).toMatchObject({ seq: 0, lastMessageAt: null });
+      expect(await two.store.latest([busy])).toEqual([{ seq: 2, message: deleted }]);
     });
 
     it('reads up to limit messages after a seq, oldest first, complete while nothing was dropped', async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { RoomBus } from '../../src/bus/room-bus.js';
 import type { RoomEvent } from '../../src/bus/room-event.js';
+import { waitFor } from '../../scripts/processes.mjs';
 import { Inbox, type Received } from './inbox.js';
 import { logs, recordNestLogs } from '../support/logs.js';
 
@@ -41,6 +42,19 @@ export function describeBusContract(name: string, make: () => Promise<BusHandle>
         expect(labels(received)).toEqual([...expected, 'sentinel']);
         expect(received.every((r) => r.roomId === roomId)).toBe(true);
       }
+    });
+
+    it('delivers a subscribed user’s events in publish order, and nothing of users not or no longer subscribed', async () => {
+      const received: Array<[string, string]> = [];
+      handle.bus.onUserEvent((userId, event) => received.push([userId, event.data.room_id]));
+      const [watched, never, dropped] = [`u-${randomUUID()}`, `u-${randomUUID()}`, `u-${randomUUID()}`];
+      await handle.bus.subscribeUser(watched);
+      await handle.bus.subscribeUser(dropped);
+      await handle.bus.unsubscribeUser(dropped);
+      for (const userId of [never, dropped]) await handle.bus.publishToUser(userId, { type: 'room_added', data: { room_id: 'r-x' } });
+      for (const roomId of ['r-1', 'r-2', 'r-3']) await handle.bus.publishToUser(watched, { type: 'room_updated', data: { room_id: roomId } });
+      await waitFor(() => received.length >= 3, 3000, 'three user events');
+      expect(received).toEqual([[watched, 'r-1'], [watched, 'r-2'], [watched, 'r-3']]);
     });
 
     it('never calls a listener inside publish', async () => {

@@ -38,10 +38,17 @@ const member = (user_id: string, n: number, role: Member['role'] = 'member'): Me
 const user = (name: string) => `${name}-${randomUUID().slice(0, 8)}`;
 const byUser = (members: Member[]) => [...members].sort((a, b) => a.user_id.localeCompare(b.user_id));
 const sorted = (ids: string[]) => [...ids].sort();
-/** Limits that never refuse: the tests of limits say which one they set. */
 const UNLIMITED: CreateLimits = { membersPerRoom: 1_000_000, roomsPerUser: 1_000_000, roomsCreatedByOwner: null };
-/** Everything at once: the paging tests page on purpose. */
 const ALL = 1_000_000;
+const LIMITS: CreateLimits = { membersPerRoom: 1000, roomsPerUser: 1000, roomsCreatedByOwner: null };
+/** The calls of the contract with room enough under every limit, answering members, rooms and pages as plain lists. */
+const create = (s: RoomStore, created: Room, members: Member[]) => s.create(created, members, LIMITS);
+const addMember = async (s: RoomStore, roomId: string, added: Member) => {
+  const outcome = await s.addMember(roomId, added, LIMITS);
+  return 'member' in outcome ? outcome.member : outcome;
+};
+const membersOf = async (s: RoomStore, roomId: string) => (await s.members(roomId, 0, 1000)).items;
+const roomsOf = async (s: RoomStore, userId: string) => (await s.listForUser(userId, 0, 1000)).items;
 
 /**
  * The `RoomStore` contract (src/rooms/room.store.ts), for any implementation.
@@ -67,18 +74,18 @@ export function describeRoomStoreContract(
     it('gives back a created room with its members, and nothing for a room never created', async () => {
       const [alice, bob] = [user('alice'), user('bob')];
       const created = room(alice, { room_name: 'Focus', description: 'deep work' });
-      await store.create(created, [member(alice, 1, 'owner'), member(bob, 2)], UNLIMITED);
+      await create(store, created, [member(alice, 1, 'owner'), member(bob, 2)]);
       const found = await store.get(created.room_id);
       expect({ ...found, member_ids: sorted(found?.member_ids ?? []) }).toEqual({ ...created, member_ids: sorted([alice, bob]) });
-      expect(byUser((await store.members(created.room_id, 0, ALL)).items)).toEqual(byUser([member(alice, 1, 'owner'), member(bob, 2)]));
+      expect(byUser(await membersOf(store, created.room_id))).toEqual(byUser([member(alice, 1, 'owner'), member(bob, 2)]));
       expect(await store.get(`room-${randomUUID()}`)).toBeUndefined();
-      expect(await store.members(`room-${randomUUID()}`, 0, ALL)).toEqual({ items: [], total: 0 });
+      expect(await membersOf(store, `room-${randomUUID()}`)).toEqual([]);
     });
 
     it('answers isMember for members, non-members and unknown rooms', async () => {
       const [alice, mallory] = [user('alice'), user('mallory')];
       const created = room(alice);
-      await store.create(created, [member(alice, 1, 'owner')], UNLIMITED);
+      await create(store, created, [member(alice, 1, 'owner')]);
       expect(await store.isMember(created.room_id, alice)).toBe(true);
       expect(await store.isMember(created.room_id, mallory)).toBe(false);
       expect(await store.isMember(`room-${randomUUID()}`, alice)).toBe(false);
@@ -87,54 +94,53 @@ export function describeRoomStoreContract(
     it('adds a member once: adding again returns the existing member unchanged', async () => {
       const [alice, bob] = [user('alice'), user('bob')];
       const created = room(alice);
-      await store.create(created, [member(alice, 1, 'owner')], UNLIMITED);
-      expect(await store.addMember(created.room_id, member(bob, 2), UNLIMITED)).toEqual({ status: 'added', member: member(bob, 2) });
-      expect(await store.addMember(created.room_id, member(bob, 3), UNLIMITED)).toEqual({ status: 'existing', member: member(bob, 2) });
-      expect(await store.addMember(created.room_id, member(alice, 4), UNLIMITED)).toEqual({ status: 'existing', member: member(alice, 1, 'owner') });
-      expect(byUser((await store.members(created.room_id, 0, ALL)).items)).toEqual(byUser([member(alice, 1, 'owner'), member(bob, 2)]));
+      await create(store, created, [member(alice, 1, 'owner')]);
+      expect(await addMember(store, created.room_id, member(bob, 2))).toEqual(member(bob, 2));
+      expect(await addMember(store, created.room_id, member(bob, 3))).toEqual(member(bob, 2));
+      expect(await addMember(store, created.room_id, member(alice, 4))).toEqual(member(alice, 1, 'owner'));
+      expect(byUser(await membersOf(store, created.room_id))).toEqual(byUser([member(alice, 1, 'owner'), member(bob, 2)]));
       expect(sorted((await store.get(created.room_id))?.member_ids ?? [])).toEqual(sorted([alice, bob]));
     });
 
     it('removes a member: true once, false when the user was not a member', async () => {
       const [alice, bob] = [user('alice'), user('bob')];
       const created = room(alice);
-      await store.create(created, [member(alice, 1, 'owner'), member(bob, 2)], UNLIMITED);
+      await create(store, created, [member(alice, 1, 'owner'), member(bob, 2)]);
       expect(await store.removeMember(created.room_id, bob)).toBe(true);
       expect(await store.removeMember(created.room_id, bob)).toBe(false);
       expect(await store.removeMember(created.room_id, user('never'))).toBe(false);
       expect(await store.isMember(created.room_id, bob)).toBe(false);
       expect((await store.get(created.room_id))?.member_ids).toEqual([alice]);
-      expect(await store.members(created.room_id, 0, ALL)).toEqual({ items: [member(alice, 1, 'owner')], total: 1 });
-      expect(await store.listForUser(bob, 0, ALL)).toEqual({ items: [], total: 0 });
+      expect(await membersOf(store, created.room_id)).toEqual([member(alice, 1, 'owner')]);
+      expect(await roomsOf(store, bob)).toEqual([]);
     });
 
     it('lists a user’s rooms, the most recently joined first, and no one else’s', async () => {
       const [dora, erin] = [user('dora'), user('erin')];
-      // A room's members join when it is created.
-      const first = room(dora, { created_at: at(1) });
-      const second = room(erin, { created_at: at(2) });
-      const third = room(erin, { created_at: at(4) });
-      const notHers = room(erin, { created_at: at(5) });
-      await store.create(first, [member(dora, 1, 'owner')], UNLIMITED);
-      await store.create(second, [member(erin, 2, 'owner'), member(dora, 3)], UNLIMITED);
-      await store.create(third, [member(erin, 4, 'owner')], UNLIMITED);
-      await store.create(notHers, [member(erin, 5, 'owner')], UNLIMITED);
-      await store.addMember(third.room_id, member(dora, 6), UNLIMITED);
-      const listed = (await store.listForUser(dora, 0, ALL)).items;
+      const first = room(dora);
+      const second = room(erin);
+      const third = room(erin);
+      const notHers = room(erin);
+      await create(store, first, [member(dora, 1, 'owner')]);
+      await create(store, second, [member(erin, 2, 'owner'), member(dora, 3)]);
+      await create(store, third, [member(erin, 4, 'owner')]);
+      await create(store, notHers, [member(erin, 5, 'owner')]);
+      await addMember(store, third.room_id, member(dora, 6));
+      const listed = await roomsOf(store, dora);
       expect(listed.map((r) => r.room_id)).toEqual([third.room_id, second.room_id, first.room_id]);
       expect(sorted(listed[0].member_ids)).toEqual(sorted([dora, erin]));
       expect(listed[2]).toEqual({ ...first, member_ids: [dora] });
-      expect(await store.listForUser(user('nobody'), 0, ALL)).toEqual({ items: [], total: 0 });
+      expect(await roomsOf(store, user('nobody'))).toEqual([]);
     });
 
     it('lists a room again first once the user rejoins it', async () => {
       const dora = user('dora');
-      const [first, second] = [room(dora, { created_at: at(1) }), room(dora, { created_at: at(2) })];
-      await store.create(first, [member(dora, 1, 'owner')], UNLIMITED);
-      await store.create(second, [member(dora, 2, 'owner')], UNLIMITED);
+      const [first, second] = [room(dora), room(dora)];
+      await create(store, first, [member(dora, 1, 'owner')]);
+      await create(store, second, [member(dora, 2, 'owner')]);
       await store.removeMember(first.room_id, dora);
-      await store.addMember(first.room_id, member(dora, 3), UNLIMITED);
-      expect((await store.listForUser(dora, 0, ALL)).items.map((r) => r.room_id)).toEqual([first.room_id, second.room_id]);
+      await addMember(store, first.room_id, member(dora, 3));
+      expect((await roomsOf(store, dora)).map((r) => r.room_id)).toEqual([first.room_id, second.room_id]);
     });
 
     it('refuses a create past roomsCreatedByOwner exactly at the bound, writing and counting nothing', async () => {
@@ -243,14 +249,14 @@ export function describeRoomStoreContract(
       const other = await deployment.open();
       const [alice, bob] = [user('alice'), user('bob')];
       const created = room(alice);
-      await store.create(created, [member(alice, 1, 'owner')], UNLIMITED);
+      await create(store, created, [member(alice, 1, 'owner')]);
       expect(await other.get(created.room_id)).toEqual({ ...created, member_ids: [alice] });
-      await other.addMember(created.room_id, member(bob, 2), UNLIMITED);
+      await addMember(other, created.room_id, member(bob, 2));
       expect(await store.isMember(created.room_id, bob)).toBe(true);
-      expect((await store.listForUser(bob, 0, ALL)).items.map((r) => r.room_id)).toEqual([created.room_id]);
+      expect((await roomsOf(store, bob)).map((r) => r.room_id)).toEqual([created.room_id]);
       await store.removeMember(created.room_id, bob);
       expect(await other.isMember(created.room_id, bob)).toBe(false);
-      expect((await other.members(created.room_id, 0, ALL)).items).toEqual([member(alice, 1, 'owner')]);
+      expect(await membersOf(other, created.room_id)).toEqual([member(alice, 1, 'owner')]);
     });
 
     if (!shared) return;
@@ -259,7 +265,7 @@ export function describeRoomStoreContract(
       if (!deployment.cutOff) throw new Error('a shared store’s deployment needs cutOff()');
       const [alice, bob, carol] = [user('alice'), user('bob'), user('carol')];
       const created = room(alice);
-      await store.create(created, [member(alice, 1, 'owner'), member(carol, 2)], UNLIMITED);
+      await create(store, created, [member(alice, 1, 'owner'), member(carol, 2)]);
       expect(await store.isMember(created.room_id, alice)).toBe(true);
       expect(await store.isMember(created.room_id, bob)).toBe(false);
       await deployment.cutOff();
@@ -268,11 +274,11 @@ export function describeRoomStoreContract(
       expect(await store.isMember(created.room_id, bob)).toBe(false);
       await expect(store.isMember(created.room_id, carol)).rejects.toEqual(unavailable);
       await expect(store.get(created.room_id)).rejects.toEqual(unavailable);
-      await expect(store.members(created.room_id, 0, ALL)).rejects.toEqual(unavailable);
-      await expect(store.listForUser(alice, 0, ALL)).rejects.toEqual(unavailable);
-      await expect(store.addMember(created.room_id, member(bob, 3), UNLIMITED)).rejects.toEqual(unavailable);
+      await expect(membersOf(store, created.room_id)).rejects.toEqual(unavailable);
+      await expect(roomsOf(store, alice)).rejects.toEqual(unavailable);
+      await expect(addMember(store, created.room_id, member(bob, 3))).rejects.toEqual(unavailable);
       await expect(store.removeMember(created.room_id, carol)).rejects.toEqual(unavailable);
-      await expect(store.create(room(alice), [member(alice, 4, 'owner')], UNLIMITED)).rejects.toEqual(unavailable);
+      await expect(create(store, room(alice), [member(alice, 4, 'owner')])).rejects.toEqual(unavailable);
     });
   });
 }

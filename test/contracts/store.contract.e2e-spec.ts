@@ -6,11 +6,15 @@ import { RedisBus } from '../../src/bus/redis.bus.js';
 import { MemoryInvitationStore } from '../../src/invitations/memory-invitation.store.js';
 import { RedisInvitationStore } from '../../src/invitations/redis-invitation.store.js';
 import { MemoryMessageStore } from '../../src/messages/memory-message.store.js';
+import { MemoryReadStore } from '../../src/messages/memory-read.store.js';
+import { RedisReadStore } from '../../src/messages/redis-read.store.js';
 import { RedisMessageStore } from '../../src/messages/redis-message.store.js';
 import { MemoryPresenceStore } from '../../src/presence/memory-presence.store.js';
 import { RedisPresenceStore } from '../../src/presence/redis-presence.store.js';
 import { MemoryRoomStore } from '../../src/rooms/memory-room.store.js';
 import { RedisRoomStore } from '../../src/rooms/redis-room.store.js';
+import { MemoryUserDirectoryStore } from '../../src/users/memory-user-directory.store.js';
+import { RedisUserDirectoryStore } from '../../src/users/redis-user-directory.store.js';
 import { recordNestLogs } from '../support/logs.js';
 import { clusterRedisService, sharedCluster } from '../support/redis-cluster.js';
 import { uniquePrefix } from '../support/redis.js';
@@ -18,8 +22,10 @@ import { testSettings } from '../support/settings.js';
 import { describeInvitationStoreContract } from './invitation-store.contract.js';
 import { describeMessageStoreContract } from './message-store.contract.js';
 import { describePresenceStoreContract } from './presence-store.contract.js';
+import { describeReadStoreContract } from './read-store.contract.js';
 import { RedisDeployment } from './redis-deployment.js';
 import { describeRoomStoreContract } from './room-store.contract.js';
+import { describeUserDirectoryContract } from './user-directory.contract.js';
 
 /** Long enough that no presence instance of a test is reaped while it runs. */
 const INSTANCE_TTL_MS = 60_000;
@@ -72,6 +78,22 @@ describe('on a Redis Cluster', () => {
     };
     return { open, close: async () => void (await Promise.all(instances.splice(0).map((redis) => redis.onApplicationShutdown()))) };
   });
+
+  /** Instances of one cluster deployment under one prefix, shut down together. */
+  const clusterDeployment = <T>(make: (redis: Awaited<ReturnType<typeof clusterRedisService>>) => T) => {
+    const prefix = uniquePrefix();
+    const instances: Array<Awaited<ReturnType<typeof clusterRedisService>>> = [];
+    const open = async () => {
+      const instance = await clusterRedisService(prefix);
+      instances.push(instance);
+      return make(instance);
+    };
+    return { open, close: async () => void (await Promise.all(instances.splice(0).map((redis) => redis.onApplicationShutdown()))) };
+  };
+  describeUserDirectoryContract(`${RedisUserDirectoryStore.name} (cluster)`, async () =>
+    clusterDeployment((redis) => new RedisUserDirectoryStore(redis)),
+  );
+  describeReadStoreContract(`${RedisReadStore.name} (cluster)`, async () => clusterDeployment((redis) => new RedisReadStore(redis)));
 });
 
 describePresenceStoreContract(MemoryPresenceStore.name, async () => {
@@ -93,6 +115,30 @@ describePresenceStoreContract(
   },
   { shared: true },
 );
+
+describeUserDirectoryContract(MemoryUserDirectoryStore.name, async () => {
+  const store = new MemoryUserDirectoryStore();
+  return { open: async () => store, close: async () => undefined };
+});
+
+describeUserDirectoryContract(
+  RedisUserDirectoryStore.name,
+  async () => {
+    const redis = await RedisDeployment.start();
+    return { open: async () => new RedisUserDirectoryStore(await redis.instance()), cutOff: () => redis.cutOff(), close: () => redis.close() };
+  },
+  { shared: true },
+);
+
+describeReadStoreContract(MemoryReadStore.name, async () => {
+  const store = new MemoryReadStore();
+  return { open: async () => store, close: async () => undefined };
+});
+
+describeReadStoreContract(RedisReadStore.name, async () => {
+  const redis = await RedisDeployment.start();
+  return { open: async () => new RedisReadStore(await redis.instance()), close: () => redis.close() };
+});
 
 describeInvitationStoreContract(MemoryInvitationStore.name, async () => {
   const store = new MemoryInvitationStore();

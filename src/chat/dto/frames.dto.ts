@@ -90,6 +90,12 @@ export class SendMessageFrame extends MessageBody {
   ref?: string;
 }
 
+/** Marks the room read up to `seq` (never backwards, never past the room's latest). */
+export class ReadFrame extends RoomFrame {
+  @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER)
+  seq!: number;
+}
+
 export class RefreshTokenFrame {
   @IsString() @IsNotEmpty()
   token!: string;

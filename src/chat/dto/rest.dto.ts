@@ -2,7 +2,9 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import {
   ArrayMaxSize,
+  ArrayMinSize,
   IsArray,
+  IsBoolean,
   IsIn,
   IsInt,
   IsNotEmpty,
@@ -13,10 +15,13 @@ import {
   MaxLength,
   Min,
   Validate,
+  ValidateIf,
+  ValidateNested,
   ValidatorConstraint,
   type ValidatorConstraintInterface,
 } from 'class-validator';
 import { MAX_EMOJI_LENGTH, isEmoji } from '../../messages/reactions.js';
+import { ROOM_TYPES, type RoomType } from '../../rooms/room.store.js';
 import { IsClientId, MAX_ID_LENGTH } from './frames.dto.js';
 import { MEMBERS_PAGE, ROOMS_PAGE } from '../paging.js';
 
@@ -32,9 +37,9 @@ class IsEmojiConstraint implements ValidatorConstraintInterface {
 
 /** REST bodies and queries (PROTOCOL §5). Unknown fields are stripped. */
 export class CreateRoomBody {
-  @ApiProperty({ enum: ['direct', 'team'] })
-  @IsIn(['direct', 'team'])
-  room_type!: 'direct' | 'team';
+  @ApiProperty({ enum: ROOM_TYPES })
+  @IsIn(ROOM_TYPES)
+  room_type!: RoomType;
 
   @ApiPropertyOptional({ maxLength: 200 })
   @IsOptional() @IsString() @MaxLength(200)
@@ -70,6 +75,10 @@ export class HistoryQuery {
 const IsCursor = () => Matches(/^[A-Za-z0-9_-]{1,32}$/, { message: 'cursor is not valid' });
 
 export class RoomsPageQuery {
+  @ApiPropertyOptional({ enum: ROOM_TYPES, description: 'Only rooms of this type' })
+  @IsOptional() @IsIn(ROOM_TYPES)
+  room_type?: RoomType;
+
   @ApiPropertyOptional({ minimum: 1, maximum: ROOMS_PAGE.max, default: ROOMS_PAGE.default, type: 'integer' })
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(ROOMS_PAGE.max)
   limit?: number;
@@ -87,6 +96,79 @@ export class MembersPageQuery {
   @ApiPropertyOptional({ description: 'The `next` cursor of the previous page' })
   @IsOptional() @IsString() @IsCursor()
   cursor?: string;
+}
+
+/** Longest email accepted (RFC 5321's path limit). */
+const MAX_EMAIL_LENGTH = 320;
+/** Longest username or picture URL accepted. */
+const MAX_PROFILE_FIELD_LENGTH = 2048;
+
+export class DirectRoomBody {
+  @ApiProperty({ maxLength: MAX_ID_LENGTH, description: 'The other user' })
+  @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  recipient_id!: string;
+}
+
+export class TeamRoomBody {
+  @ApiProperty({ maxLength: MAX_ID_LENGTH, description: "The main backend's team" })
+  @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  team_id!: string;
+
+  @ApiProperty({ maxLength: 200 })
+  @IsString() @IsNotEmpty() @MaxLength(200)
+  room_name!: string;
+
+  @ApiPropertyOptional({ maxLength: 2000 })
+  @IsOptional() @IsString() @MaxLength(2000)
+  description?: string;
+}
+
+export class TeamEmailRoomBody {
+  @ApiProperty({ maxLength: 200 })
+  @IsString() @IsNotEmpty() @MaxLength(200)
+  room_name!: string;
+
+  @ApiPropertyOptional({ maxLength: 2000 })
+  @IsOptional() @IsString() @MaxLength(2000)
+  description?: string;
+
+  @ApiProperty({ type: [String], minItems: 1, maxItems: 50, description: 'Found in the user directory; those not found are answered' })
+  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(50)
+  @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(MAX_EMAIL_LENGTH, { each: true })
+  member_emails!: string[];
+
+  @ApiPropertyOptional({ description: 'Accepted for compatibility; this service sends no e-mail' })
+  @IsOptional() @IsBoolean()
+  send_invitations?: boolean;
+}
+
+export class ProfileBody {
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: MAX_PROFILE_FIELD_LENGTH })
+  @IsOptional() @ValidateIf((_, v) => v !== null) @IsString() @MaxLength(MAX_PROFILE_FIELD_LENGTH)
+  username?: string | null;
+
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: MAX_EMAIL_LENGTH })
+  @IsOptional() @ValidateIf((_, v) => v !== null) @IsString() @MaxLength(MAX_EMAIL_LENGTH)
+  email?: string | null;
+
+  @ApiPropertyOptional({ type: String, nullable: true, maxLength: MAX_PROFILE_FIELD_LENGTH })
+  @IsOptional() @ValidateIf((_, v) => v !== null) @IsString() @MaxLength(MAX_PROFILE_FIELD_LENGTH)
+  profile_image?: string | null;
+}
+
+export class ProfileEntry extends ProfileBody {
+  @ApiProperty({ maxLength: MAX_ID_LENGTH })
+  @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  user_id!: string;
+}
+
+/** Profiles in one call, at most this many. */
+export const MAX_PROFILES_PER_CALL = 500;
+
+export class ProfilesBody {
+  @ApiProperty({ type: [ProfileEntry], minItems: 1, maxItems: MAX_PROFILES_PER_CALL })
+  @IsArray() @ArrayMinSize(1) @ArrayMaxSize(MAX_PROFILES_PER_CALL) @ValidateNested({ each: true }) @Type(() => ProfileEntry)
+  users!: ProfileEntry[];
 }
 
 export class ReactionQuery {
@@ -151,7 +233,8 @@ export class SendMessageBodyDoc {
 
 export class RoomDoc {
   @ApiProperty() room_id!: string;
-  @ApiProperty({ enum: ['direct', 'team'] }) room_type!: string;
+  @ApiProperty({ enum: ROOM_TYPES }) room_type!: string;
+  @ApiPropertyOptional({ type: String, nullable: true }) team_id?: string | null;
   @ApiProperty({ type: String, nullable: true }) room_name!: string | null;
   @ApiProperty({ type: String, nullable: true }) description!: string | null;
   @ApiProperty() owner_id!: string;
@@ -160,6 +243,38 @@ export class RoomDoc {
   @ApiProperty() is_archived!: boolean;
   @ApiProperty({ format: 'date-time' }) created_at!: string;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) last_message_at!: string | null;
+  @ApiProperty({ type: String, nullable: true, description: 'A preview: at most 100 characters; a deleted message reads "This message was deleted"' })
+  last_message_content!: string | null;
+  @ApiProperty({ type: String, nullable: true }) last_message_sender_id!: string | null;
+  @ApiProperty({ description: "The caller's unread messages in the room" }) unread_count!: number;
+  @ApiPropertyOptional({ description: 'Direct rooms: the other user' }) partner_id?: string;
+  @ApiPropertyOptional({ description: 'Direct rooms: from the user directory, else the id' }) partner_username?: string;
+  @ApiPropertyOptional({ type: String, nullable: true }) partner_email?: string | null;
+  @ApiPropertyOptional({ type: String, nullable: true }) partner_profile_image?: string | null;
+  @ApiPropertyOptional({ description: 'Direct rooms: the other user holds a connection now' }) partner_is_online?: boolean;
+}
+
+export class TeamEmailRoomDoc extends RoomDoc {
+  @ApiProperty({ type: [String], description: 'Emails nobody in the user directory has; not added' }) emails_not_found!: string[];
+}
+
+export class UnreadCountDoc {
+  @ApiProperty({ description: "Unread messages over all the caller's rooms" }) count!: number;
+}
+
+export class MarkedReadDoc {
+  @ApiProperty({ example: 'Marked as read' }) message!: string;
+}
+
+export class ProfileDoc {
+  @ApiProperty() user_id!: string;
+  @ApiProperty({ type: String, nullable: true }) username!: string | null;
+  @ApiProperty({ type: String, nullable: true }) email!: string | null;
+  @ApiProperty({ type: String, nullable: true }) profile_image!: string | null;
+}
+
+export class ProfilesUpdatedDoc {
+  @ApiProperty() updated!: number;
 }
 
 export class RoomListDoc {
@@ -172,6 +287,8 @@ export class MemberDoc {
   @ApiProperty() user_id!: string;
   @ApiProperty({ enum: ['owner', 'member'] }) role!: string;
   @ApiProperty({ format: 'date-time' }) joined_at!: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true, description: 'When the member last marked the room read' }) last_read_at!: string | null;
+  @ApiProperty() unread_count!: number;
 }
 
 export class ReactionDoc {

@@ -1,0 +1,61 @@
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
+import type { UserEvent } from '../core/room-event.js';
+import { RoomsService } from '../rooms/rooms.service.js';
+import type { Connection } from './connection.js';
+import { encode } from './protocol.js';
+
+/**
+ * A user's events (PROTOCOL §2, "Events of a user") to every connection of
+ * theirs on this instance, whichever rooms it joined. The instance
+ * subscribes a user's channel while it holds a connection of theirs. A
+ * room event is answered with the room's summary as that user sees it, read
+ * here once per event and user, not once per connection.
+ */
+@Injectable()
+export class UserEventsListener implements OnModuleInit {
+  private readonly logger = new Logger(UserEventsListener.name);
+  private readonly byUser = new Map<string, Set<Connection>>();
+
+  constructor(
+    @Inject(ROOM_BUS) private readonly bus: RoomBus,
+    private readonly rooms: RoomsService,
+  ) {}
+
+  onModuleInit(): void {
+    this.bus.onUserEvent((userId, event) => {
+      this.deliver(userId, event).catch((error: unknown) => {
+        this.logger.warn(`Could not deliver ${event.type} to ${userId}: ${error instanceof Error ? error.message : String(error)}`);
+      });
+    });
+  }
+
+  /** Resolves once the user's channel is subscribed (at once when it already was). */
+  async opened(connection: Connection): Promise<void> {
+    let connections = this.byUser.get(connection.userId);
+    if (!connections) this.byUser.set(connection.userId, (connections = new Set()));
+    connections.add(connection);
+    if (connections.size === 1) await this.bus.subscribeUser(connection.userId);
+  }
+
+  closed(connection: Connection): void {
+    const connections = this.byUser.get(connection.userId);
+    if (!connections?.delete(connection) || connections.size > 0) return;
+    this.byUser.delete(connection.userId);
+    void this.bus.unsubscribeUser(connection.userId);
+  }
+
+  private async deliver(userId: string, event: UserEvent): Promise<void> {
+    if (!this.byUser.get(userId)?.size) return;
+    if (event.type === 'unread') {
+      const { room_id, unread_count, total, connection_id } = event.data;
+      const frame = encode({ type: 'unread', room_id, unread_count, total });
+      for (const connection of this.byUser.get(userId) ?? []) if (connection.id !== connection_id) connection.sendEncoded(frame);
+      return;
+    }
+    const room = await this.rooms.summaryFor(userId, event.data.room_id);
+    if (!room) return;
+    const frame = encode({ type: event.type, room });
+    for (const connection of this.byUser.get(userId) ?? []) connection.sendEncoded(frame);
+  }
+}
