@@ -137,27 +137,6 @@ export class SentinelTopology {
     return after;
   }
 
-  /**
-   * Kills the master (SIGKILL) and waits until the sentinels promote the
-   * replica; `restart` brings the old master back (it rejoins as a replica).
-   */
-  async killMaster(): Promise<{ promoted: number; restart: () => Promise<void> }> {
-    const before = await this.masterPort();
-    const old = this.node(before);
-    await old.kill();
-    const promoted = await waitFor(async () => {
-      const port = await this.masterPort();
-      return port !== before ? port : undefined;
-    }, 30_000, 'a new master after the master was killed');
-    return {
-      promoted,
-      restart: async () => {
-        await old.start();
-        await this.settled(promoted);
-      },
-    };
-  }
-
   async stop(): Promise<void> {
     await Promise.all([...this.sentinels, ...this.data.values()].map((node) => node.kill()));
     rmSync(this.dir, { recursive: true, force: true });
