@@ -13,7 +13,10 @@ const CHURN_MS = 12_000;
 /** Clients churning at once. */
 const CONCURRENT = 12;
 /** RSS after the churn may exceed the baseline by at most this much (allocator slack, JIT code, caches). */
-const RSS_MARGIN_BYTES = 64 * 1024 * 1024;
+// Node 24 hands freed pages back to the system later than Node 20: after this churn its RSS stayed
+// 74–92 MiB above the baseline where Node 20's stayed within 64 MiB. A leak grows with the churn
+// and passes this bound; the timers, sockets and listeners below must be back exactly.
+const RSS_MARGIN_BYTES = 128 * 1024 * 1024;
 
 
 /** Handles and requests the process holds, by type (timers, sockets, …). */
