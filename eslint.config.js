@@ -20,7 +20,7 @@ const FLOORS = {
   files: ['core', 'config'],
   limits: ['core', 'config', 'metrics', 'redis'],
   presence: ['core', 'config', 'metrics', 'redis', 'bus'],
-  messages: ['core', 'config', 'metrics', 'redis', 'bus', 'presence'],
+  messages: ['core', 'config', 'metrics', 'redis', 'bus', 'presence', 'files'],
   users: ['core', 'config', 'redis'],
   rooms: ['core', 'config', 'metrics', 'redis', 'limits', 'bus', 'presence', 'messages', 'users'],
   invitations: ['core', 'config', 'metrics', 'redis', 'bus', 'presence', 'messages', 'rooms'],

@@ -5,6 +5,7 @@ import { MessagesService } from '../src/messages/messages.service.js';
 import { RedisMessageStore } from '../src/messages/redis-message.store.js';
 import type { PresenceService } from '../src/presence/presence.service.js';
 import { RedisService } from '../src/redis/redis.service.js';
+import { SignedUrls } from '../src/files/signed-urls.js';
 
 const prefix = `round-trips:${Math.random().toString(36).slice(2, 8)}:`;
 const settings = {
@@ -23,7 +24,7 @@ redis.client.sendCommand = ((command: { inTransaction?: boolean }) => {
 }) as typeof redis.client.sendCommand;
 
 const store = new RedisMessageStore(redis, 10_000);
-const messages = new MessagesService(store, { stopTyping: async () => {} } as unknown as PresenceService, settings);
+const messages = new MessagesService(store, { stopTyping: async () => {} } as unknown as PresenceService, settings, new SignedUrls('key', 3600, '/files/'));
 const draft = { room_id: 'r1', sender_id: 'a', content: 'x', message_type: 'text', parent_message_id: null, client_msg_id: null };
 for (let i = 0; i < 20; i++) await store.append(draft, 60_000);
 const [first] = (await store.readAfter('r1', 0, 1)).messages;

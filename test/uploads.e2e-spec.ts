@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { SignedUrls } from '../src/files/signed-urls.js';
+import { join as joinRoom } from './support/client.js';
 import { MODES, useInstances } from './support/instances.js';
 import { bearer } from './support/rest.js';
 
@@ -55,10 +56,39 @@ describe.each(MODES)('uploads and signed file URLs (PROTOCOL §5), %s', (mode) =
     expect(pdf.headers['content-disposition']).toMatch(/^attachment; /);
     expect((await filesUnder(dir)).sort()).toEqual(body.files.map((f) => f.path).sort());
 
-    // The message that shares them keeps the URLs.
+    // The message that shares them keeps the file: its link, signed when handed out.
     const sent = await request(chat.http).post(`${API}/rooms/${roomId}/messages`).set(...bearer('bob'))
       .send({ content: 'photo', message_type: 'image', attachments: [body.files[0].url] }).expect(201);
-    expect(sent.body).toMatchObject({ attachments: [body.files[0].url] });
+    expect(sent.body.attachments).toEqual([expect.stringMatching(new RegExp(`^${API}/files/${body.files[0].path}\\?expires=\\d+&signature=[0-9a-f]{64}$`))]);
+  });
+
+  it('hands out a message’s links to its room’s files signed afresh, live and in history, so an old message still shows its image', async () => {
+    const roomId = await chat.room('alice', ['bob']);
+    const [file] = ((await upload('alice', roomId).attach('files', PNG, 'p.png').expect(201)).body as Uploaded).files;
+    const urls = chat.first.app.get(SignedUrls);
+    // As a link stored by an earlier version, or kept open past FILE_URL_TTL_S, would be: expired.
+    const expired = urls.sign(file.path, Date.now() - 2 * 3600_000);
+    await request(chat.http).get(expired).expect(403);
+    const otherRoom = await chat.room('alice', []);
+    const foreign = urls.sign(`rooms/${otherRoom}/${file.path.split('/')[2]}`, Date.now() - 2 * 3600_000);
+
+    const bob = await chat.connect('bob', chat.last);
+    await joinRoom(bob, roomId);
+    const alice = await chat.connect('alice');
+    await joinRoom(alice, roomId);
+    alice.send({ type: 'send_message', room_id: roomId, content: 'photo', message_type: 'image', attachments: [expired, foreign, 'https://elsewhere.example/a.png'] });
+    const ack = (await alice.next('message_ack')).message as { attachments: string[] };
+    const live = (await bob.next('message')).message as { attachments: string[] };
+    const history = await request(chat.last.http).get(`${API}/rooms/${roomId}/messages`).set(...bearer('bob')).expect(200);
+    const [stored] = (history.body as { messages: Array<{ attachments: string[] }> }).messages;
+    for (const handedOut of [ack, live, stored]) {
+      expect(handedOut.attachments.slice(1)).toEqual([foreign, 'https://elsewhere.example/a.png']);
+      expect(handedOut.attachments[0].split('?')[0]).toBe(`${API}/files/${file.path}`);
+      const image = await request(chat.http).get(handedOut.attachments[0]).buffer(true).expect(200);
+      expect(Buffer.from(image.body as Buffer)).toEqual(PNG);
+    }
+    // Another room's file is not made reachable by mentioning it here.
+    await request(chat.http).get(stored.attachments[1]).expect(403);
   });
 
   it('detects the type from the content, not the name, and keeps nothing of a refused upload', async () => {

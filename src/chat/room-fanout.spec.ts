@@ -21,6 +21,7 @@ import type { Message } from './protocol.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RoomEventsListener } from './room-events.listener.js';
 import { RoomFanout } from './room-fanout.js';
+import { SignedUrls } from '../files/signed-urls.js';
 
 const settings = toSettings(
   parseEnvironment({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(32), HISTORY_MAX_PER_ROOM: '10', RECOVERY_MAX_MESSAGES: '3' }),
@@ -56,7 +57,7 @@ describe(RoomFanout.name, () => {
     bus = new MemoryBus();
     store = new MemoryMessageStore(bus, settings);
     const presence = new PresenceService(new MemoryPresenceStore(), bus, settings);
-    const messages = new MessagesService(store, presence, settings);
+    const messages = new MessagesService(store, presence, settings, new SignedUrls('key', 3600, '/files/'));
     const roomStore = new MemoryRoomStore();
     const reads = new ReadStateService(new MemoryReadStore(), store, bus);
     const users = new UsersService(new MemoryUserDirectoryStore());

@@ -187,7 +187,7 @@ export class RoomFanout {
   private write(room: LocalRoom, roomId: string, event: DeliveredEvent, seq: number | undefined): number {
     if (seq !== undefined) room.lastSeq = seq;
     const except = 'connection_id' in event.data ? event.data.connection_id : undefined;
-    const frame = toFrame(roomId, event);
+    const frame = toFrame(roomId, event, this.messages);
     const written = room.deliver(Buffer.from(encode(frame)), seq, except);
     this.metrics?.broadcast(frame.type, written);
     return written;
@@ -203,12 +203,12 @@ function seqOf(event: DeliveredEvent): number | undefined {
 }
 
 /** The frame a room event becomes on the sockets of the room. */
-function toFrame(roomId: string, event: DeliveredEvent): ServerFrame {
+function toFrame(roomId: string, event: DeliveredEvent, messages: MessagesService): ServerFrame {
   switch (event.type) {
     case 'message':
-      return { type: 'message', message: event.data };
+      return { type: 'message', message: messages.present(event.data) };
     case 'message_updated':
-      return { type: 'message_updated', message: event.data };
+      return { type: 'message_updated', message: messages.present(event.data) };
     case 'message_deleted':
       return { type: 'message_deleted', room_id: roomId, message_id: event.data.message_id };
     case 'typing':

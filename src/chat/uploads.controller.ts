@@ -31,7 +31,7 @@ import { API_PREFIX, SETTINGS, type Settings } from '../config/settings.js';
 import { isRoomId } from '../core/ids.js';
 import { FILE_STORE, type FileStore } from '../files/file-store.js';
 import { readHead } from '../files/local-file.store.js';
-import { SignedUrls } from '../files/signed-urls.js';
+import { FILE_NAME, SignedUrls } from '../files/signed-urls.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import { ErrorDoc, UploadDoc } from './dto/rest.dto.js';
 import { HttpErrorFilter } from './http-error.filter.js';
@@ -40,8 +40,6 @@ import { RestRateGuard } from './rest-rate.guard.js';
 
 /** Bytes read to detect a file's type (what `file-type` needs for every type it knows). */
 const SNIFF_BYTES = 4100;
-/** A stored file's name: the server's id and the extension of its detected type. */
-const FILE_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\.[a-z0-9]{1,10}$/;
 
 /** What multer's disk storage reports of one received file (the fields used here). */
 interface ReceivedFile {

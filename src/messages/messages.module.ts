@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { BusModule } from '../bus/bus.module.js';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import { SETTINGS, type Settings } from '../config/settings.js';
+import { FilesModule } from '../files/files.module.js';
 import { PresenceModule } from '../presence/presence.module.js';
 import { RedisService } from '../redis/redis.service.js';
 import { MemoryMessageStore } from './memory-message.store.js';
@@ -14,7 +15,7 @@ import { RedisReadStore } from './redis-read.store.js';
 import { RedisMessageStore } from './redis-message.store.js';
 
 @Module({
-  imports: [BusModule, PresenceModule],
+  imports: [BusModule, PresenceModule, FilesModule],
   providers: [
     MessagesService,
     ReadStateService,

@@ -6,6 +6,7 @@ import { PresenceService } from '../presence/presence.service.js';
 import { MemoryMessageStore } from './memory-message.store.js';
 import { MessagesService } from './messages.service.js';
 import { logs, recordNestLogs } from '../../test/support/logs.js';
+import { SignedUrls } from '../files/signed-urls.js';
 
 const settings = toSettings(parseEnvironment({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(32) }));
 
@@ -25,7 +26,7 @@ describe(MessagesService.name, () => {
     const bus = new MemoryBus();
     const presenceStore = new FailingStopStore();
     const store = new MemoryMessageStore(bus, settings);
-    const messages = new MessagesService(store, new PresenceService(presenceStore, bus, settings), settings);
+    const messages = new MessagesService(store, new PresenceService(presenceStore, bus, settings), settings, new SignedUrls('key', 3600, '/files/'));
     const { message, duplicate } = await messages.send('alice', 'r1', { content: 'hello' });
     expect(duplicate).toBe(false);
     expect(message).toMatchObject({ seq: 1, content: 'hello' });

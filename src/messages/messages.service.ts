@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { DomainError } from '../core/domain.error.js';
 import type { Message } from '../core/message.js';
 import { SETTINGS, Settings } from '../config/settings.js';
+import { SignedUrls } from '../files/signed-urls.js';
 import type { RecoveryOutcome } from '../metrics/metric-labels.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { PresenceService } from '../presence/presence.service.js';
@@ -47,6 +48,7 @@ export class MessagesService {
     @Inject(MESSAGE_STORE) private readonly store: MessageStore,
     private readonly presence: PresenceService,
     @Inject(SETTINGS) private readonly settings: Settings,
+    private readonly links: SignedUrls,
     @Optional() private readonly metrics?: MetricsService,
     @Optional() private readonly reads?: ReadStateService,
   ) {}
@@ -73,7 +75,7 @@ export class MessagesService {
         message_type: input.message_type ?? 'text',
         parent_message_id: input.parent_message_id ?? null,
         client_msg_id: input.client_msg_id ?? null,
-        attachments: input.attachments && input.attachments.length > 0 ? input.attachments : null,
+        attachments: input.attachments && input.attachments.length > 0 ? this.links.keep(roomId, input.attachments) : null,
       },
       this.settings.messages.dedupWindowMs,
     );
@@ -89,7 +91,12 @@ export class MessagesService {
         this.logger.warn(`Could not mark room ${roomId} read after a send: ${error instanceof Error ? error.message : String(error)}`);
       });
     }
-    return result;
+    return { ...result, message: this.present(result.message) };
+  }
+
+  /** The message as clients get it: links to its room's files signed afresh (a stored message keeps them unsigned). */
+  present(message: Message): Message {
+    return this.links.present(message);
   }
 
   /** The newest `limit` messages before `beforeMessageId` (or the newest overall), oldest first. */
@@ -100,7 +107,7 @@ export class MessagesService {
   ): Promise<{ messages: Message[]; total: number; has_more: boolean }> {
     const before = beforeMessageId === undefined ? undefined : await this.existing(roomId, beforeMessageId);
     const page = await this.store.page(roomId, before?.seq, limit);
-    return { messages: page.messages, total: page.total, has_more: page.hasMore };
+    return { messages: page.messages.map((m) => this.present(m)), total: page.total, has_more: page.hasMore };
   }
 
   /**
@@ -136,7 +143,7 @@ export class MessagesService {
       if (!page.hasMore || oldest === undefined) break;
       before = oldest;
     }
-    return { messages: found, total, has_more: total > found.length || unread };
+    return { messages: found.map((m) => this.present(m)), total, has_more: total > found.length || unread };
   }
 
   /**
@@ -162,17 +169,19 @@ export class MessagesService {
   /** Edits a message's content; only its sender may, and `message_updated` is broadcast. */
   async edit(userId: string, roomId: string, messageId: string, content: string): Promise<Message> {
     this.checkLength(content, roomId);
-    return this.change(() => this.own(userId, roomId, messageId), 'message_updated', (message) => {
+    const edited = await this.change(() => this.own(userId, roomId, messageId), 'message_updated', (message) => {
       if (message.is_deleted) throw new DomainError('invalid_input', 'A deleted message cannot be edited', roomId);
       return { ...message, content, is_edited: true };
     });
+    return this.present(edited);
   }
 
   /** Leaves a tombstone (empty content) so `seq` keeps no holes; `message_deleted` is broadcast once. */
   async delete(userId: string, roomId: string, messageId: string): Promise<Message> {
-    return this.change(() => this.own(userId, roomId, messageId), 'message_deleted', (message) =>
+    const deleted = await this.change(() => this.own(userId, roomId, messageId), 'message_deleted', (message) =>
       message.is_deleted ? undefined : { ...message, content: '', is_deleted: true },
     );
+    return this.present(deleted);
   }
 
   /**
@@ -224,7 +233,8 @@ export class MessagesService {
     afterSeq: number,
     limit: number,
   ): Promise<{ head: HistoryHead; messages: Message[]; complete: boolean }> {
-    return this.store.readAfter(roomId, afterSeq, limit);
+    const read = await this.store.readAfter(roomId, afterSeq, limit);
+    return { ...read, messages: read.messages.map((m) => this.present(m)) };
   }
 
   /**
@@ -257,7 +267,7 @@ export class MessagesService {
       this.metrics?.recoveries.inc({ outcome: 'recovered' });
       return { head, messages: [], recovered: true };
     }
-    const read = await this.store.readAfter(roomId, since.seq, limit + 1);
+    const read = await this.readAfter(roomId, since.seq, limit + 1);
     const recovered = read.complete && since.epoch === read.head.epoch && read.messages.length <= limit;
     this.metrics?.recoveries.inc({ outcome: recovered ? 'recovered' : 'too_far_behind' });
     return { head: read.head, messages: recovered ? read.messages : [], recovered };
