@@ -35,7 +35,7 @@ export class MemoryRoomStore implements RoomStore {
     for (const member of members) this.add(room.room_id, member);
     this.createdBy.set(room.owner_id, created + 1);
     if (direct !== undefined) this.directRooms.set(direct, room.room_id);
-    return { status: 'created' };
+    return { status: 'created', roomId: room.room_id };
   }
 
   async get(roomId: string): Promise<Room | undefined> {

@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { LimitKeys } from '../redis/limit-keys.js';
 import { RedisService } from '../redis/redis.service.js';
-import { ADD_TO_ROOM, COUNT_CREATED, RELEASE_DIRECT, RESERVE } from './room.scripts.js';
+import { ADD_TO_ROOM, COUNT_CREATED, RELEASE_DIRECT, RESERVE, WRITE_ROOM } from './room.scripts.js';
 import type {
   AddOutcome,
   CreateLimits,
@@ -22,7 +22,8 @@ const MAX_REMEMBERED = 100_000;
 
 /**
  * A direct pair claimed by a create still taking its steps is polled this
- * often, at most this long; a claim left unfinished longer is taken over.
+ * often, at most this long; a claim left unfinished longer is finished by
+ * the waiting create, under the claimed room id.
  */
 const DIRECT_CLAIM_POLL_MS = 10;
 const DIRECT_CLAIM_WAIT_MS = 5_000;
@@ -62,22 +63,25 @@ export class RedisRoomStore implements RoomStore {
     const createdKey = this.limitKeys.roomsCreated(room.owner_id);
     return this.redis.call(async () => {
       // The pair's room is claimed first; a claim released meanwhile is tried again.
+      let roomId = room.room_id;
+      let claimed = direct !== undefined;
       for (let waited = 0; direct !== undefined && (await client.set(directKey, room.room_id, 'NX')) === null; ) {
         const existing = await client.get(directKey);
         if (existing === null) continue;
         // Answered only once the room is written: a claim may still be taking its steps.
         if ((await client.exists(keys.room(existing, 'info'))) === 1) return { status: 'exists', roomId: existing };
         if (waited >= DIRECT_CLAIM_WAIT_MS) {
-          // A claim that never finished (its instance stopped between steps): given up.
-          await this.redis.run(RELEASE_DIRECT, [directKey], [existing]);
-          waited = 0;
-          continue;
+          // A claim unfinished this long (a stopped instance, or a very slow one):
+          // finished here under the claimed id. Whichever write lands first is the pair's one room.
+          roomId = existing;
+          claimed = false;
+          break;
         }
         await delay(DIRECT_CLAIM_POLL_MS);
         waited += DIRECT_CLAIM_POLL_MS;
       }
       const undo: Array<() => Promise<unknown>> = [];
-      if (direct !== undefined) undo.push(() => this.redis.run(RELEASE_DIRECT, [directKey], [room.room_id]));
+      if (claimed) undo.push(() => this.redis.run(RELEASE_DIRECT, [directKey], [roomId]));
       const rollback = async () => {
         for (const step of undo.reverse()) await step();
       };
@@ -88,17 +92,24 @@ export class RedisRoomStore implements RoomStore {
       undo.push(() => client.decr(createdKey));
       for (const member of members) {
         const userRooms = keys.userRooms(member.user_id);
-        const reserved = await this.redis.run(RESERVE, [userRooms], [room.room_id, Date.parse(member.joined_at), limits.roomsPerUser]);
+        const reserved = await this.redis.run(RESERVE, [userRooms], [roomId, Date.parse(member.joined_at), limits.roomsPerUser]);
         if (reserved === 0) {
           await rollback();
           return { status: 'user_full', userId: member.user_id };
         }
-        if (reserved === 1) undo.push(() => client.zrem(userRooms, room.room_id));
+        if (reserved === 1) undo.push(() => client.zrem(userRooms, roomId));
       }
-      const tx = client.multi().set(keys.room(room.room_id, 'info'), JSON.stringify({ ...room, member_ids: [] }));
-      for (const member of members) tx.hset(keys.room(room.room_id, 'members'), member.user_id, JSON.stringify(member));
-      await tx.exec();
-      return { status: 'created' };
+      const written = await this.redis.run(
+        WRITE_ROOM,
+        [keys.room(roomId, 'info'), keys.room(roomId, 'members')],
+        [JSON.stringify({ ...room, room_id: roomId, member_ids: [] }), ...members.flatMap((m) => [m.user_id, JSON.stringify(m)])],
+      );
+      if (written === 0) {
+        // The claimant finished first: its room stands, and the users' lists already name it.
+        await client.decr(createdKey);
+        return { status: 'exists', roomId };
+      }
+      return { status: 'created', roomId };
     });
   }
 

@@ -32,6 +32,17 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 0`;
 
 /**
+ * WRITE_ROOM: writes a room unless it is already written (a direct pair's
+ * room finished by two creates: the first write is the room). KEYS: the
+ * room's info, its members hash. ARGV: info JSON, then user id and member
+ * JSON for each member. Returns 1 if written, 0 if it was there.
+ */
+export const WRITE_ROOM = `
+if not redis.call('SET', KEYS[1], ARGV[1], 'NX') then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
+return 1`;
+
+/**
  * ADD_TO_ROOM: a member, unless the room is full. KEYS: room members hash.
  * ARGV: user id, member JSON, most members per room.
  * Returns {'added', member JSON} | {'existing', member JSON} | {'room_full'}.

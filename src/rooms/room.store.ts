@@ -40,7 +40,8 @@ export interface CreateLimits extends MembershipLimits {
 }
 
 export type CreateOutcome =
-  | { status: 'created' }
+  /** Written under `roomId`: the room's own id, or for a direct pair the id an unfinished earlier create claimed. */
+  | { status: 'created'; roomId: string }
   /** A direct room of the same two users already exists. */
   | { status: 'exists'; roomId: string }
   | { status: 'owner_quota' }

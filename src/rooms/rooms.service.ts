@@ -110,8 +110,8 @@ export class RoomsService {
     const outcome = await this.store.create(room, members, limits, direct);
     switch (outcome.status) {
       case 'created':
-        await this.announce(members.map((m) => m.user_id), room.room_id, 'room_added');
-        return { room: { ...room, member_ids: members.map((m) => m.user_id) }, created: true };
+        await this.announce(members.map((m) => m.user_id), outcome.roomId, 'room_added');
+        return { room: { ...room, room_id: outcome.roomId, member_ids: members.map((m) => m.user_id) }, created: true };
       case 'exists':
         return { room: await this.reopenDirect(outcome.roomId, [caller.userId, others[0]]), created: false };
       case 'owner_quota':

@@ -11,6 +11,8 @@ export interface RoomStoreDeployment {
   open(): Promise<RoomStore>;
   /** Makes the shared part unreachable from the instances opened so far (stores with a shared part only). */
   cutOff?(): Promise<void>;
+  /** Leaves a direct pair claimed for `roomId` by a create that never finishes (a stopped instance; stores with a shared part only). */
+  stallDirectClaim?(pair: string, roomId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,7 @@ const byUser = (members: Member[]) => [...members].sort((a, b) => a.user_id.loca
 const sorted = (ids: string[]) => [...ids].sort();
 const UNLIMITED: CreateLimits = { membersPerRoom: 1_000_000, roomsPerUser: 1_000_000, roomsCreatedByOwner: null };
 const ALL = 1_000_000;
+const CREATED = { status: 'created', roomId: expect.any(String) };
 const LIMITS: CreateLimits = { membersPerRoom: 1000, roomsPerUser: 1000, roomsCreatedByOwner: null };
 /** The calls of the contract with room enough under every limit, answering members, rooms and pages as plain lists. */
 const create = (s: RoomStore, created: Room, members: Member[]) => s.create(created, members, LIMITS);
@@ -146,25 +149,25 @@ export function describeRoomStoreContract(
     it('refuses a create past roomsCreatedByOwner exactly at the bound, writing and counting nothing', async () => {
       const owner = user('owner');
       const two = { ...UNLIMITED, roomsCreatedByOwner: 2 };
-      for (const n of [1, 2]) expect(await store.create(room(owner), [member(owner, n, 'owner')], two)).toEqual({ status: 'created' });
+      for (const n of [1, 2]) expect(await store.create(room(owner), [member(owner, n, 'owner')], two)).toEqual(CREATED);
       const refused = room(owner);
       expect(await store.create(refused, [member(owner, 3, 'owner')], two)).toEqual({ status: 'owner_quota' });
       expect(await store.get(refused.room_id)).toBeUndefined();
       expect((await store.listForUser(owner, 0, ALL)).total).toBe(2);
       const three = { ...UNLIMITED, roomsCreatedByOwner: 3 };
-      expect(await store.create(room(owner), [member(owner, 4, 'owner')], three)).toEqual({ status: 'created' });
+      expect(await store.create(room(owner), [member(owner, 4, 'owner')], three)).toEqual(CREATED);
       // Created in all: leaving a room gives no creation back.
       const [left] = (await store.listForUser(owner, 0, 1)).items;
       await store.removeMember(left.room_id, owner);
       expect(await store.create(room(owner), [member(owner, 5, 'owner')], three)).toEqual({ status: 'owner_quota' });
-      expect(await store.create(room(owner), [member(owner, 6, 'owner')], UNLIMITED)).toEqual({ status: 'created' });
+      expect(await store.create(room(owner), [member(owner, 6, 'owner')], UNLIMITED)).toEqual(CREATED);
     });
 
     it('refuses a create that would put a member past roomsPerUser exactly at the bound, writing nothing', async () => {
       const [busy, owner] = [user('busy'), user('owner')];
       const two = { ...UNLIMITED, roomsPerUser: 2 };
-      expect(await store.create(room(user('other')), [member(busy, 1)], two)).toEqual({ status: 'created' });
-      expect(await store.create(room(owner), [member(owner, 2, 'owner'), member(busy, 3)], two)).toEqual({ status: 'created' });
+      expect(await store.create(room(user('other')), [member(busy, 1)], two)).toEqual(CREATED);
+      expect(await store.create(room(owner), [member(owner, 2, 'owner'), member(busy, 3)], two)).toEqual(CREATED);
       const refused = room(owner);
       expect(await store.create(refused, [member(owner, 4, 'owner'), member(busy, 5)], two)).toEqual({ status: 'user_full', userId: busy });
       expect(await store.get(refused.room_id)).toBeUndefined();
@@ -172,7 +175,7 @@ export function describeRoomStoreContract(
       expect((await store.listForUser(busy, 0, ALL)).total).toBe(2);
       // The refused room was not counted as created by its owner.
       const quota = { ...two, roomsCreatedByOwner: 2 };
-      expect(await store.create(room(owner), [member(owner, 6, 'owner')], quota)).toEqual({ status: 'created' });
+      expect(await store.create(room(owner), [member(owner, 6, 'owner')], quota)).toEqual(CREATED);
     });
 
     it('refuses to add past membersPerRoom exactly at the bound, writing nothing, and still answers an existing member', async () => {
@@ -209,7 +212,7 @@ export function describeRoomStoreContract(
       const [alice, bob] = [user('alice'), user('bob')];
       const first = room(alice, { room_type: 'direct' });
       expect(directPair(alice, bob)).toBe(directPair(bob, alice));
-      expect(await store.create(first, [member(alice, 1, 'owner'), member(bob, 2)], UNLIMITED, directPair(alice, bob))).toEqual({ status: 'created' });
+      expect(await store.create(first, [member(alice, 1, 'owner'), member(bob, 2)], UNLIMITED, directPair(alice, bob))).toEqual({ status: 'created', roomId: first.room_id });
       for (const [instance, starter, peer] of [[store, bob, alice], [other, alice, bob], [other, bob, alice]] as const) {
         const again = room(starter, { room_type: 'direct' });
         const outcome = await instance.create(again, [member(starter, 3, 'owner'), member(peer, 4)], UNLIMITED, directPair(starter, peer));
@@ -219,8 +222,26 @@ export function describeRoomStoreContract(
       expect((await store.listForUser(bob, 0, ALL)).items.map((r) => r.room_id)).toEqual([first.room_id]);
       const carol = user('carol');
       const withCarol = room(alice, { room_type: 'direct' });
-      expect(await store.create(withCarol, [member(alice, 5, 'owner'), member(carol, 6)], UNLIMITED, directPair(alice, carol))).toEqual({ status: 'created' });
+      expect(await store.create(withCarol, [member(alice, 5, 'owner'), member(carol, 6)], UNLIMITED, directPair(alice, carol))).toEqual({ status: 'created', roomId: withCarol.room_id });
     });
+
+    if (shared) {
+      it('finishes a direct room whose claimant stopped before writing it: both users then get that one room', async () => {
+        const other = await deployment.open();
+        const [alice, bob] = [user('alice'), user('bob')];
+        const stalled = room(alice, { room_type: 'direct' }).room_id;
+        await deployment.stallDirectClaim!(directPair(alice, bob), stalled);
+        const outcomes = await Promise.all(
+          [[store, alice, bob], [other, bob, alice]].map(([instance, starter, peer]) =>
+            (instance as RoomStore).create(room(starter as string, { room_type: 'direct' }), [member(starter as string, 1, 'owner'), member(peer as string, 2)], UNLIMITED, directPair(alice, bob)),
+          ),
+        );
+        expect(outcomes.map((o) => ('roomId' in o ? o.roomId : o.status))).toEqual([stalled, stalled]);
+        expect(outcomes.filter((o) => o.status === 'created')).toHaveLength(1);
+        expect(sorted((await store.get(stalled))?.member_ids ?? [])).toEqual(sorted([alice, bob]));
+        for (const id of [alice, bob]) expect((await roomsOf(store, id)).map((r) => r.room_id)).toEqual([stalled]);
+      }, 20_000);
+    }
 
     it('pages a user’s rooms and a room’s members stably, with the right total', async () => {
       const dora = user('dora');

@@ -10,6 +10,7 @@ import { MemoryReadStore } from '../../src/messages/memory-read.store.js';
 import { RedisReadStore } from '../../src/messages/redis-read.store.js';
 import { RedisMessageStore } from '../../src/messages/redis-message.store.js';
 import { MemoryPresenceStore } from '../../src/presence/memory-presence.store.js';
+import { LimitKeys } from '../../src/redis/limit-keys.js';
 import { RedisPresenceStore } from '../../src/presence/redis-presence.store.js';
 import { MemoryRoomStore } from '../../src/rooms/memory-room.store.js';
 import { RedisRoomStore } from '../../src/rooms/redis-room.store.js';
@@ -41,7 +42,15 @@ describeRoomStoreContract(
   RedisRoomStore.name,
   async () => {
     const redis = await RedisDeployment.start();
-    return { open: async () => new RedisRoomStore(await redis.instance()), cutOff: () => redis.cutOff(), close: () => redis.close() };
+    return {
+      open: async () => new RedisRoomStore(await redis.instance()),
+      cutOff: () => redis.cutOff(),
+      stallDirectClaim: async (pair, roomId) => {
+        const instance = await redis.instance();
+        await instance.client.set(new LimitKeys(instance.keys.prefix).directRoom(pair), roomId);
+      },
+      close: () => redis.close(),
+    };
   },
   { shared: true },
 );
