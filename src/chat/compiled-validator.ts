@@ -24,8 +24,8 @@ export type CompiledDto = (value: Plain) => object | false | undefined;
  * built once per DTO class from the decorators' metadata instead of being
  * looked up on every call. Each decorator's own constraint decides, called
  * with the arguments and in the order class-validator uses, so a new
- * decorator needs nothing here. What this does not know (`each`, async
- * constraints, groups, `@Transform`, `@Expose`/`@Exclude`, discriminators,
+ * decorator needs nothing here. What this does not know (`each` on anything
+ * but a constraint, async constraints, groups, `@Transform`, `@Expose`/`@Exclude`, discriminators,
  * arrays of nested objects) leaves the class, or the value, to class-validator.
  *
  * It never writes an error: a value it finds invalid is validated again by
@@ -88,7 +88,9 @@ export class CompiledValidators {
     const constraints: ConstraintCheck[] = [];
     const nested: Array<(value: unknown) => Verdict> = [];
     for (const metadata of metadatas) {
-      if (metadata.each || metadata.groups?.length || metadata.always !== undefined) return null;
+      // `each` is known for constraints (each item of an array); elsewhere it is left to class-validator.
+      const eachUnknown = metadata.each && metadata.type !== ValidationTypes.CUSTOM_VALIDATION;
+      if (eachUnknown || metadata.groups?.length || metadata.always !== undefined) return null;
       switch (metadata.type) {
         case ValidationTypes.CONDITIONAL_VALIDATION:
           conditions.push(metadata.constraints[0] as (object: object, value: unknown) => boolean);
@@ -153,9 +155,11 @@ function constraintCheck(metadata: Metadata): ConstraintCheck | null {
   const constraints = getMetadataStorage().getTargetValidatorConstraints(metadata.constraintCls);
   if (constraints.length === 0 || constraints.some((c) => c.async)) return null;
   const validators = constraints.map((c) => c.instance);
-  const { validateIf, propertyName, constraints: args } = metadata;
+  const { validateIf, propertyName, constraints: args, each } = metadata;
   return (entity, value) => {
     if (validateIf && !validateIf(entity, value)) return true;
+    // class-validator's `each` over a Set or a Map: left to it.
+    if (each && (value instanceof Set || value instanceof Map)) return undefined;
     for (const validator of validators) {
       const validationArguments: ValidationArguments = {
         targetName: entity.constructor?.name,
@@ -164,9 +168,12 @@ function constraintCheck(metadata: Metadata): ConstraintCheck | null {
         value,
         constraints: args,
       };
-      const valid: unknown = validator.validate(value, validationArguments);
-      if (valid instanceof Promise) return undefined;
-      if (!valid) return false;
+      // With `each`, an array's items are checked one by one (with the arguments of the whole value, as class-validator passes them).
+      for (const item of each && Array.isArray(value) ? (value as unknown[]) : [value]) {
+        const valid: unknown = validator.validate(item, validationArguments);
+        if (valid instanceof Promise) return undefined;
+        if (!valid) return false;
+      }
     }
     return true;
   };

@@ -52,7 +52,8 @@ const frame = fc.record(
     since,
     is_typing: field(fc.boolean()),
     content: field(fc.string({ minLength: 1, maxLength: 20 })),
-    message_type: field(fc.constant('text')),
+    message_type: field(fc.constantFrom('text', 'image', 'file', 'system', 'video')),
+    attachments: field(fc.array(fc.oneof(fc.string({ maxLength: 6 }), fc.constantFrom('', 'x'.repeat(2048), 'x'.repeat(2049)), fc.integer()), { maxLength: 12 })),
     client_msg_id: field(id),
     parent_message_id: field(id),
     token: field(fc.string({ minLength: 1, maxLength: 20 })),
@@ -89,6 +90,17 @@ describe(FramePipe.name, () => {
     await expect(
       compiled.transform({ type: 'join_room', room_id: roomId, x: '\uD800' }, body(JoinRoomFrame)) as Promise<unknown>,
     ).rejects.toThrow(new ChatError('invalid_frame', 'x must be well-formed Unicode text'));
+  });
+
+  it('builds a message with attachments itself: each item is checked without class-validator', async () => {
+    const roomId = '0b6f4a52-5d0e-4b4e-9a39-3c1f0f0e7a11';
+    const value = { type: 'send_message', room_id: roomId, content: 'look', message_type: 'image', attachments: ['/a.png', '/b.png'] };
+    const entity = compiled.transform(value, body(SendMessageFrame));
+    expect(entity).toBeInstanceOf(SendMessageFrame);
+    expect(entity).toMatchObject({ attachments: ['/a.png', '/b.png'] });
+    await expect(compiled.transform({ ...value, attachments: ['/a.png', ''] }, body(SendMessageFrame)) as Promise<unknown>).rejects.toThrow(
+      new ChatError('invalid_frame', 'each value in attachments should not be empty'),
+    );
   });
 
   it('passes the socket and other parameters that are not validated through as they are', () => {
