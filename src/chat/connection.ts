@@ -1,3 +1,4 @@
+import type { Duplex } from 'node:stream';
 import { WebSocket } from 'ws';
 import type { Session } from '../auth/session.js';
 import { newId } from '../core/ids.js';
@@ -7,6 +8,28 @@ import type { FrameMetrics } from './frame-metrics.js';
 import { CloseCode, Reply, encode } from './protocol.js';
 import { RateLimiter } from './rate-limiter.js';
 import { RecoveryBudget } from './recovery-budget.js';
+
+/**
+ * TCP sockets corked until the current turn of the event loop ends: what a
+ * client's frames make the server write back to it in that turn (a message
+ * and its ack, answers to a burst of frames) leaves in one write instead of
+ * one system call each.
+ */
+const corked = new Set<Duplex>();
+
+function uncorkAll(): void {
+  for (const socket of corked) socket.uncork();
+  corked.clear();
+}
+
+/** Corks `socket` until the current turn's callbacks and promises have run. */
+function corkForThisTurn(socket: Duplex): void {
+  if (corked.has(socket)) return;
+  // A tick queued now runs once the promises queued in this turn have settled.
+  if (corked.size === 0) process.nextTick(uncorkAll);
+  socket.cork();
+  corked.add(socket);
+}
 
 /**
  * One open WebSocket of one user on this instance, and what the protocol
@@ -49,6 +72,13 @@ export class Connection {
   send(frame: Reply, ref?: string): void {
     this.sendEncoded(encode(ref === undefined ? frame : { ...frame, ref }));
     this.metrics?.sent(frame.type);
+  }
+
+  /** Holds what is written to this connection until the current turn ends (called as its frames arrive). */
+  batchWritesThisTurn(): void {
+    // ws keeps its TCP socket in `_socket`; it has no public handle for batching writes.
+    const tcp = (this.socket as unknown as { _socket?: Duplex })._socket;
+    if (tcp) corkForThisTurn(tcp);
   }
 
   /**
