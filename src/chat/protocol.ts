@@ -98,7 +98,32 @@ export const CloseCode = {
   tryAgainLater: 1013,
 } as const;
 
+/**
+ * A message's JSON, per message object: a sent message is serialized once
+ * for its broadcast and its ack. Messages are never changed in place (an
+ * edit is a new object), so what is kept stays true.
+ */
+const messageJson = new WeakMap<Message, string>();
+
+function jsonOf(message: Message): string {
+  let json = messageJson.get(message);
+  if (json === undefined) {
+    json = JSON.stringify(message);
+    messageJson.set(message, json);
+  }
+  return json;
+}
+
 /** Serializes a frame; broadcasts call this once and write the string to every socket. */
 export function encode(frame: Reply): string {
-  return JSON.stringify(frame);
+  const { ref } = frame as { ref?: string };
+  const tail = ref === undefined ? '}' : `,"ref":${JSON.stringify(ref)}}`;
+  switch (frame.type) {
+    case 'message':
+      return `{"type":"message","message":${jsonOf(frame.message)}${tail}`;
+    case 'message_ack':
+      return `{"type":"message_ack","client_msg_id":${JSON.stringify(frame.client_msg_id)},"message":${jsonOf(frame.message)}${tail}`;
+    default:
+      return JSON.stringify(frame);
+  }
 }
