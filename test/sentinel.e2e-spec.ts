@@ -124,5 +124,28 @@ describe('Redis through Sentinel (REDIS_SENTINELS)', () => {
       await messagesUntil(carol, history.at(-1)?.seq ?? 0, 10_000);
       expect(received(carol)).toEqual(history);
     }, 90_000);
+
+    it('follows a killed master: not ready while there is none, ready again after the promotion, nothing acknowledged lost', async () => {
+      const roomId = await chat.room('alice', ['bob']);
+      const alice = await chat.connect('alice', chat.first);
+      const bob = await chat.connect('bob', chat.last);
+      await join(alice, roomId);
+      await join(bob, roomId);
+      const senders = [new Sender(alice, roomId, 'a'), new Sender(bob, roomId, 'b')];
+      try {
+        await Promise.all(senders.map((sender) => sender.ackedMore(10)));
+        const notReady = waitReadiness(chat.first.http, 503, 30_000);
+        const { restart } = await topology.killMaster();
+        expect((await notReady).body.message).toMatch(/redis .* connection is/);
+        await waitReadiness(chat.first.http, 200, 30_000);
+        await waitReadiness(chat.last.http, 200, 30_000);
+        // With one replica promoted and none left, WAIT 1 cannot be met: sends are refused until the old master is back as a replica.
+        await restart();
+        await Promise.all(senders.map((sender) => sender.ackedMore(10)));
+      } finally {
+        await Promise.all(senders.map((sender) => sender.stop()));
+      }
+      expectNoneLost(await fullHistory(chat.first.http, roomId, 'alice'), senders);
+    }, 120_000);
   });
 });

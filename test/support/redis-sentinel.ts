@@ -137,6 +137,28 @@ export class SentinelTopology {
     return after;
   }
 
+  /**
+   * Kills the master (SIGKILL) and waits until the sentinels promote the
+   * replica; `restart` brings the old master back (the sentinels make it a
+   * replica of the new one) and resolves once it is in sync.
+   */
+  async killMaster(): Promise<{ promoted: number; restart: () => Promise<void> }> {
+    const before = await this.masterPort();
+    const old = this.node(before);
+    await old.kill();
+    const promoted = await waitFor(async () => {
+      const port = await this.masterPort();
+      return port !== before ? port : undefined;
+    }, 30_000, 'a new master after the master was killed');
+    return {
+      promoted,
+      restart: async () => {
+        await old.start();
+        await this.settled(promoted);
+      },
+    };
+  }
+
   async stop(): Promise<void> {
     await Promise.all([...this.sentinels, ...this.data.values()].map((node) => node.kill()));
     rmSync(this.dir, { recursive: true, force: true });
@@ -195,6 +217,8 @@ function dataArgs(port: number, dir: string): string[] {
   return [
     ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`],
     ...['--save', '', '--appendonly', 'no', '--min-replicas-to-write', '1', '--min-replicas-max-lag', '5'],
+    // A replica that comes back is synced at once, not after the default 5 s wait for more replicas.
+    ...['--repl-diskless-sync-delay', '0'],
   ];
 }
 
