@@ -103,6 +103,44 @@ describe('on a Redis Cluster', () => {
     clusterDeployment((redis) => new RedisUserDirectoryStore(redis)),
   );
   describeReadStoreContract(`${RedisReadStore.name} (cluster)`, async () => clusterDeployment((redis) => new RedisReadStore(redis)));
+  describeRoomStoreContract(
+    `${RedisRoomStore.name} (cluster)`,
+    async () => {
+      const deployment = clusterDeployment((redis) => ({ redis, store: new RedisRoomStore(redis) }));
+      let first: Awaited<ReturnType<typeof clusterRedisService>> | undefined;
+      return {
+        open: async () => {
+          const opened = await deployment.open();
+          first ??= opened.redis;
+          return opened.store;
+        },
+        stallDirectClaim: async (pair, roomId) => {
+          await first!.client.set(new LimitKeys(first!.keys.prefix).directRoom(pair), roomId);
+        },
+        close: deployment.close,
+      };
+    },
+    { stallable: true },
+  );
+  describePresenceStoreContract(`${RedisPresenceStore.name} (cluster)`, async () => {
+    const stores: RedisPresenceStore[] = [];
+    const deployment = clusterDeployment((redis) => {
+      const store = new RedisPresenceStore(redis, INSTANCE_TTL_MS);
+      store.onModuleInit();
+      stores.push(store);
+      return store;
+    });
+    return {
+      open: deployment.open,
+      close: async () => {
+        for (const store of stores.splice(0)) await store.onModuleDestroy();
+        await deployment.close();
+      },
+    };
+  });
+  describeInvitationStoreContract(`${RedisInvitationStore.name} (cluster)`, async () =>
+    clusterDeployment((redis) => new RedisInvitationStore(redis)),
+  );
 });
 
 describePresenceStoreContract(MemoryPresenceStore.name, async () => {
