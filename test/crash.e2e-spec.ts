@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { waitFor } from '../scripts/processes.mjs';
 import { RedisPresenceStore } from '../src/presence/redis-presence.store.js';
 import { collect, join } from './support/client.js';
@@ -15,20 +15,29 @@ const INSTANCE_TTL_MS = 1500;
 const REAPED_WITHIN_MS = INSTANCE_TTL_MS + INSTANCE_TTL_MS / 3 + 700;
 const ENV = { INSTANCE_TTL_MS, TYPING_TTL_MS: 60_000 };
 
-describe('an instance that crashes (SIGKILL) leaves no ghosts', () => {
+describe.each(['redis', 'cluster'] as const)('an instance that crashes (SIGKILL) leaves no ghosts, %s', (mode) => {
   beforeAll(() => ensureBuilt(), 180_000);
-  const cluster = useInstances({ mode: 'redis', count: 2, env: ENV });
+  const cluster = useInstances({ mode, count: 2, env: ENV });
   const [A, B] = [0, 1];
   let crashing: SpawnedInstance | undefined;
   const spawned: TestClient[] = [];
-  let admin: Redis;
+  let admin: Redis | Cluster;
   beforeAll(() => {
-    admin = new Redis(cluster.redisUrl);
+    admin =
+      mode === 'cluster'
+        ? new Cluster(cluster.clusterNodes.split(',').map((seed) => ({ host: seed.split(':')[0], port: Number(seed.split(':')[1]) })))
+        : new Redis(cluster.redisUrl);
   });
   afterAll(() => admin.quit());
+  /** Keys matching `pattern` on every master. */
+  const keysLike = async (pattern: string): Promise<string[]> =>
+    admin instanceof Cluster
+      ? (await Promise.all(admin.nodes('master').map((node) => node.keys(pattern)))).flat()
+      : admin.keys(pattern);
 
   const startCrashing = async () => {
-    crashing = await spawnInstance({ ...ENV, REDIS_URL: cluster.redisUrl, REDIS_KEY_PREFIX: cluster.prefix });
+    const store = mode === 'cluster' ? { REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.clusterNodes } : { REDIS_URL: cluster.redisUrl };
+    crashing = await spawnInstance({ ...ENV, ...store, REDIS_KEY_PREFIX: cluster.prefix });
     return crashing;
   };
   const connectTo = async (instance: SpawnedInstance, user: string) => {
@@ -46,7 +55,7 @@ describe('an instance that crashes (SIGKILL) leaves no ghosts', () => {
   const holderOf = async (roomId: string, user: string): Promise<string> => {
     const keys = new RedisKeys(cluster.prefix);
     const marker = keys.heldPrefix();
-    for (const key of await admin.keys(`${marker}*:held`)) {
+    for (const key of await keysLike(`${marker}*:held`)) {
       if (await admin.sismember(key, keys.heldPair(roomId, user))) return key.slice(marker.length, -'}:held'.length);
     }
     throw new Error(`no instance holds ${user} in ${roomId}`);
