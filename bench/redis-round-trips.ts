@@ -1,18 +1,22 @@
-// Counts the Redis round trips (commands sent; a script or a pipeline is one) of each message-store
-// operation on the message path. Run: `npx tsx bench/redis-round-trips.ts` (REDIS_URL picks the Redis).
-import type { Settings } from '../src/config/settings.js';
-import { MessagesService } from '../src/messages/messages.service.js';
-import { RedisMessageStore } from '../src/messages/redis-message.store.js';
-import type { PresenceService } from '../src/presence/presence.service.js';
-import { RedisService } from '../src/redis/redis.service.js';
+// Counts the Redis round trips (commands sent; a script or a pipeline is one) of each operation on the
+// message path, sending a message included (store, read position, typing). Run:
+// `npx tsx bench/redis-round-trips.ts` (REDIS_URL picks the Redis; keys go under a fresh prefix, deleted after).
+import { RedisBus } from '../src/bus/redis.bus.js';
+import { parseEnvironment } from '../src/config/environment.js';
+import { toSettings } from '../src/config/settings.js';
 import { SignedUrls } from '../src/files/signed-urls.js';
+import { MessagesService } from '../src/messages/messages.service.js';
+import { ReadStateService } from '../src/messages/read-state.service.js';
+import { RedisMessageStore } from '../src/messages/redis-message.store.js';
+import { RedisReadStore } from '../src/messages/redis-read.store.js';
+import { PresenceService } from '../src/presence/presence.service.js';
+import { RedisPresenceStore } from '../src/presence/redis-presence.store.js';
+import { RedisService } from '../src/redis/redis.service.js';
 
 const prefix = `round-trips:${Math.random().toString(36).slice(2, 8)}:`;
-const settings = {
-  redis: { enabled: true, url: process.env.REDIS_URL || 'redis://127.0.0.1:6379', wait: { replicas: 0, timeoutMs: 500 }, keyPrefix: prefix, commandTimeoutMs: 2000, connectTimeoutMs: 2000, reconnect: { baseMs: 100, maxMs: 1000 } },
-  messages: { dedupWindowMs: 60_000, historyMaxPerRoom: 10_000, recoveryMaxMessages: 1000 },
-  limits: { maxMessageLength: 4000 },
-} as unknown as Settings;
+const settings = toSettings(
+  parseEnvironment({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(32), REDIS_URL: process.env.REDIS_URL || 'redis://127.0.0.1:6379', REDIS_KEY_PREFIX: prefix }),
+);
 
 const redis = new RedisService(settings);
 await redis.onModuleInit();
@@ -23,25 +27,33 @@ redis.client.sendCommand = ((command: { inTransaction?: boolean }) => {
   return sendCommand(command as never);
 }) as typeof redis.client.sendCommand;
 
-const store = new RedisMessageStore(redis, 10_000);
-const messages = new MessagesService(store, { stopTyping: async () => {} } as unknown as PresenceService, settings, new SignedUrls('key', 3600, '/files/'));
-const draft = { room_id: 'r1', sender_id: 'a', content: 'x', message_type: 'text', parent_message_id: null, client_msg_id: null };
+const bus = new RedisBus(redis);
+const store = new RedisMessageStore(redis, settings.messages.historyMaxPerRoom);
+const presence = new PresenceService(new RedisPresenceStore(redis, settings.redis.instanceTtlMs), bus, settings);
+const reads = new ReadStateService(new RedisReadStore(redis), store, bus);
+const messages = new MessagesService(store, presence, settings, new SignedUrls('key', 3600, '/files/'), undefined, reads);
+const roomId = '0b5f9a52-4c1e-4f7a-9d2b-1c3e5a7b9d01';
+const draft = { room_id: roomId, sender_id: 'a', content: 'x', message_type: 'text', parent_message_id: null, client_msg_id: null };
 for (let i = 0; i < 20; i++) await store.append(draft, 60_000);
-const [first] = (await store.readAfter('r1', 0, 1)).messages;
-const { epoch } = await store.head('r1');
+const [first] = (await store.readAfter(roomId, 0, 1)).messages;
+const { epoch } = await store.head(roomId);
 
 const measure = async (name: string, operation: () => Promise<unknown>) => {
   sent = 0;
   await operation();
-  console.log(`${name.padEnd(36)} ${sent}`);
+  // Let what a call starts without waiting for (ending typing) be counted too.
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  console.log(`${name.padEnd(40)} ${sent}`);
 };
 try {
-  await measure('append', () => store.append(draft, 60_000));
-  await measure('readAfter (nothing edited)', () => store.readAfter('r1', 5, 10));
-  await measure('get', () => store.get('r1', first.message_id));
-  await measure('page', () => store.page('r1', undefined, 10));
-  await measure('recover, 5 behind', () => messages.recover('r1', { seq: 16, epoch }, 1000));
-  await measure('recover, refused (another epoch)', () => messages.recover('r1', { seq: 0, epoch: 'other' }, 1000));
+  await measure('send a message (MessagesService.send)', () => messages.send('a', roomId, { content: 'x' }));
+  await measure('send, with a client_msg_id', () => messages.send('a', roomId, { content: 'x', client_msg_id: 'c1' }));
+  await measure('append (the store alone)', () => store.append(draft, 60_000));
+  await measure('readAfter (nothing edited)', () => store.readAfter(roomId, 5, 10));
+  await measure('get', () => store.get(roomId, first.message_id));
+  await measure('page', () => store.page(roomId, undefined, 10));
+  await measure('recover, 5 behind', () => messages.recover(roomId, { seq: 16, epoch }, 1000));
+  await measure('recover, refused (another epoch)', () => messages.recover(roomId, { seq: 0, epoch: 'other' }, 1000));
 } finally {
   await redis.client.eval(`for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end`, 0, `${prefix}*`);
   await redis.onApplicationShutdown();

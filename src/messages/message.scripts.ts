@@ -26,8 +26,10 @@ const TRIM_PER_APPEND = 100;
  * The one writer of order: assigns the next seq, appends, trims to the
  * retention, remembers the client_msg_id and publishes, all in one step.
  * A new message also ends its sender's typing in the room (the presence
- * store's typing hash, same hash tag), which saves a round trip per message.
- * KEYS: meta, log, ids, versions, edits, dedup key, typing hash.
+ * store's typing hash, same hash tag) and moves the sender's read position
+ * forward to it (the read store's hash, `<seq>|<at>`, same hash tag), which
+ * saves two round trips per message.
+ * KEYS: meta, log, ids, versions, edits, dedup key, typing hash, read hash.
  * ARGV: message template (2 parts), event template (3 parts), candidate
  * epoch, max retained, dedup window ms ('0': no dedup), channel, message
  * id, created_at, publish command (`PUBLISH`, or `SPUBLISH` on a cluster,
@@ -64,6 +66,10 @@ redis.call('HSET', KEYS[4], ARGV[10], ARGV[11])
 redis.call('HSET', KEYS[1], 'last_at', ARGV[11])
 if window > 0 then redis.call('SET', KEYS[6], json, 'PX', window) end
 redis.call(ARGV[12], ARGV[9], ARGV[3] .. epoch .. ARGV[4] .. json .. ARGV[5])
+local read = redis.call('HGET', KEYS[8], ARGV[13])
+if not read or (tonumber(string.match(read, '^(%d+)|')) or 0) < seq then
+  redis.call('HSET', KEYS[8], ARGV[13], seq .. '|' .. ARGV[11])
+end
 local typing = redis.call('HGET', KEYS[7], ARGV[13])
 if typing then
   redis.call('HDEL', KEYS[7], ARGV[13])

@@ -91,6 +91,12 @@ export interface MessageStore {
    */
   readonly endsTyping?: boolean;
   /**
+   * True when `append` also moves the sender's read position to the new
+   * message (Redis: the read store's hash, in the same script), so no
+   * separate write is needed for "one's own messages are never unread".
+   */
+  readonly marksSenderRead?: boolean;
+  /**
    * Stores and publishes the draft. If the sender already used the draft's
    * `client_msg_id` in the room within `dedupWindowMs`, stores and publishes
    * nothing and returns the original with `duplicate: true`.

@@ -86,8 +86,9 @@ export class MessagesService {
       this.presence.stopTyping(roomId, senderId, sharedEnded).catch((error: unknown) => {
         this.logger.warn(`Could not end typing after a send in room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
       });
-      // One's own messages are never unread: sending marks the room read up to the message (before the ack).
-      await this.reads?.sent(roomId, senderId, result.message.seq ?? 0).catch((error: unknown) => {
+      // One's own messages are never unread: sending marks the room read up to the message (before the ack),
+      // in the append itself where the store can.
+      if (!this.store.marksSenderRead) await this.reads?.sent(roomId, senderId, result.message.seq ?? 0).catch((error: unknown) => {
         this.logger.warn(`Could not mark room ${roomId} read after a send: ${error instanceof Error ? error.message : String(error)}`);
       });
     }

@@ -19,6 +19,7 @@ type Head = [seq: string | null, epoch: string, lastAt: string | null];
 export class RedisMessageStore implements MessageStore {
   private readonly logger = new Logger(RedisMessageStore.name);
   readonly endsTyping = true;
+  readonly marksSenderRead = true;
 
   constructor(
     private readonly redis: RedisService,
@@ -41,6 +42,7 @@ export class RedisMessageStore implements MessageStore {
           keys.room(room, 'edits'),
           keys.dedup(room, draft.sender_id, draft.client_msg_id ?? ''),
           keys.room(room, 'typing'),
+          keys.room(room, 'read'),
         ],
         [
           ...template.message,
