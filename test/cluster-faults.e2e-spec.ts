@@ -3,16 +3,16 @@ import { waitFor } from '../scripts/processes.mjs';
 import type { Message } from '../src/chat/protocol.js';
 import { RedisKeys } from '../src/redis/redis-keys.js';
 import { ask, join, messagesUntil, seqs } from './support/client.js';
-import { UNTHROTTLED, useInstances } from './support/instances.js';
+import { UNTHROTTLED, useInstances, type Instances } from './support/instances.js';
 import { sharedCluster } from './support/redis-cluster.js';
+import { fullHistory } from './support/rest.js';
 import type { TestClient } from './support/ws-client.js';
 
 /** Between retries of a send refused as `unavailable`: a client's backoff, not a synchronisation. */
 const RETRY_MS = 50;
 
-describe('a Redis Cluster reshaped under live traffic (sharded pub/sub)', () => {
-  const chat = useInstances({ mode: 'cluster', count: 2, env: UNTHROTTLED });
-
+/** Traffic helpers on the instances of a `describe`. */
+function trafficOn(chat: Instances) {
   /** Sends one message and retries it with the same client_msg_id while the store answers `unavailable`, as a client does. */
   const sendSurely = (client: TestClient, roomId: string, content: string): Promise<Message> =>
     waitFor(
@@ -61,6 +61,13 @@ describe('a Redis Cluster reshaped under live traffic (sharded pub/sub)', () => 
     return { roomId, sender, watchers: [nearby, remote] };
   };
 
+  return { sendSurely, traffic, expectAllInOrder, slotOf, setUp };
+}
+
+describe('a Redis Cluster reshaped under live traffic (sharded pub/sub)', () => {
+  const chat = useInstances({ mode: 'cluster', count: 2, env: UNTHROTTLED });
+  const { sendSurely, traffic, expectAllInOrder, slotOf, setUp } = trafficOn(chat);
+
   it("keeps every message, in order, while the room's slot moves to another master", async () => {
     const { roomId, sender, watchers } = await setUp();
     const cluster = await sharedCluster.get();
@@ -88,4 +95,64 @@ describe('a Redis Cluster reshaped under live traffic (sharded pub/sub)', () => 
     expect(await cluster.masterOf(slot)).toBe(replica);
     await expectAllInOrder(watchers, acked);
   });
+});
+
+describe('a Redis Cluster losing a master (REDIS_WAIT_REPLICAS=1)', () => {
+  const chat = useInstances({ mode: 'cluster', count: 2, env: { ...UNTHROTTLED, REDIS_WAIT_REPLICAS: 1, REDIS_WAIT_TIMEOUT_MS: 500 } });
+  const { sendSurely, traffic, expectAllInOrder, slotOf, setUp } = trafficOn(chat);
+
+  it("waits for the replica of the room's own master: without one the room's sends are unavailable, other shards' rooms are not", async () => {
+    const cluster = await sharedCluster.get();
+    await cluster.waitReplicasInSync();
+    const { roomId, sender } = await setUp();
+    const master = await cluster.masterOf(await slotOf(roomId));
+    // A room whose slot another master serves.
+    let elsewhere = '';
+    while (!elsewhere) {
+      const candidate = await chat.room('alice', []);
+      if ((await cluster.masterOf(await slotOf(candidate))) !== master) elsewhere = candidate;
+    }
+    await join(sender, elsewhere);
+    const nodes = await cluster.topology();
+    const replica = nodes.find((node) => node.masterId === nodes.find((n) => n.port === master)?.id)!.port;
+    await cluster.kill(replica);
+    try {
+      const answer = await ask(sender, { type: 'send_message', room_id: roomId, content: 'unsafe', client_msg_id: 'unsafe' }, 5000);
+      expect(answer).toMatchObject({ type: 'error', code: 'unavailable' });
+      expect(await ask(sender, { type: 'send_message', room_id: elsewhere, content: 'safe' }, 5000)).toMatchObject({ type: 'message_ack' });
+    } finally {
+      await cluster.restart(replica);
+    }
+    expect((await sendSurely(sender, roomId, 'unsafe')).content).toBe('unsafe');
+  }, 60_000);
+
+  it("keeps every acknowledged message, in order, when the room's master is killed and its replica takes over", async () => {
+    const { roomId, sender, watchers } = await setUp();
+    const cluster = await sharedCluster.get();
+    const slot = await slotOf(roomId);
+    const master = await cluster.masterOf(slot);
+    for (let i = 0; i < 5; i++) await sendSurely(sender, roomId, `before-${i}`);
+    // Only a replica in sync may take over (an earlier test's failover may have left one resyncing).
+    await cluster.waitReplicasInSync();
+    const crash = (async () => {
+      await cluster.kill(master);
+      const promoted = await waitFor(
+        async () => {
+          const port = await cluster.masterOf(slot).catch(() => undefined);
+          return port !== undefined && port !== master ? port : undefined;
+        },
+        30_000,
+        `a replica promoted in place of ${master}`,
+      );
+      // With its one replica promoted, a shard has none left: WAIT 1 cannot be met until the old master is back as its replica.
+      await cluster.restart(master);
+      return promoted;
+    })();
+    const acked = await traffic(sender, roomId, 'crash', crash);
+    expect(await cluster.masterOf(slot)).toBe(await crash);
+    const history = await fullHistory(chat.first.http, roomId, 'alice');
+    const bySeq = new Map(history.map((message) => [message.seq, message.message_id]));
+    expect(acked.filter((message) => bySeq.get(message.seq) !== message.message_id)).toEqual([]);
+    await expectAllInOrder(watchers, acked);
+  }, 120_000);
 });

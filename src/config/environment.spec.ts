@@ -280,11 +280,11 @@ describe(EnvironmentVariables.name, () => {
       expect(parseError({ REDIS_CLUSTER_NODES: 'a:7000,b' })).toContain('REDIS_CLUSTER_NODES');
     });
 
-    it('refuses a cluster together with Sentinel or with WAIT for replicas', () => {
+    it('refuses a cluster together with Sentinel, and takes one with WAIT for replicas (each master’s own)', () => {
       expect(parseError({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_SENTINELS: 's1:26379', REDIS_SENTINEL_MASTER: 'chat' })).toContain(
         'REDIS_CLUSTER_NODES and REDIS_SENTINELS cannot both be set',
       );
-      expect(parseError({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_WAIT_REPLICAS: '1' })).toContain('REDIS_WAIT_REPLICAS is not supported with REDIS_CLUSTER_NODES');
+      expect(parseEnvironment({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_WAIT_REPLICAS: '1' }).REDIS_WAIT_REPLICAS).toBe(1);
     });
   });
 });

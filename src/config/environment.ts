@@ -284,7 +284,8 @@ export class EnvironmentVariables {
   /**
    * Replicas that must hold a message before its sender gets the ack (`WAIT`
    * after each write); 0 does not wait. With Sentinel, 1 means an
-   * acknowledged message survives the promotion of a replica.
+   * acknowledged message survives the promotion of a replica; on a cluster,
+   * the replicas of the master that took the write.
    */
   @IsInt() @Min(0) @Max(16)
   REDIS_WAIT_REPLICAS: number = 0;
@@ -411,12 +412,9 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
   if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_MASTER) {
     problems.push('REDIS_SENTINEL_MASTER must name the master when REDIS_SENTINELS is set');
   }
-  // One mode at a time: a cluster has no single master for Sentinel to name, and WAIT would reach one node only.
+  // One mode at a time: a cluster has no single master for Sentinel to name.
   if (env.REDIS_CLUSTER_NODES && env.REDIS_SENTINELS) {
     problems.push('REDIS_CLUSTER_NODES and REDIS_SENTINELS cannot both be set: choose a cluster or a master found through Sentinel');
-  }
-  if (env.REDIS_CLUSTER_NODES && env.REDIS_WAIT_REPLICAS > 0) {
-    problems.push('REDIS_WAIT_REPLICAS is not supported with REDIS_CLUSTER_NODES');
   }
   if (env.REDIS_WAIT_REPLICAS > 0 && env.REDIS_WAIT_TIMEOUT_MS >= env.REDIS_COMMAND_TIMEOUT_MS) {
     problems.push('REDIS_WAIT_TIMEOUT_MS must be below REDIS_COMMAND_TIMEOUT_MS when REDIS_WAIT_REPLICAS is set');

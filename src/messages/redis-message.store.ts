@@ -58,7 +58,7 @@ export class RedisMessageStore implements MessageStore {
         ],
       ),
     )) as [number, string, string | null | undefined];
-    await this.redis.replicated();
+    await this.redis.replicated(keys.room(room, 'meta'));
     const message = this.decode(json);
     if (!message) throw new Error('The store answered an append with something that is not a message');
     if (isNew === 0) return { message, duplicate: true };
@@ -122,7 +122,7 @@ export class RedisMessageStore implements MessageStore {
         ],
       ),
     );
-    if (replaced === 1) await this.redis.replicated();
+    if (replaced === 1) await this.redis.replicated(keys.room(room, 'ids'));
     return replaced === 1;
   }
 

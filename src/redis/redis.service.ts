@@ -137,22 +137,38 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
    * replicas hold every write this instance made so far (`WAIT`), so a
    * promoted replica has it. Fewer in time is a `StoreUnavailableError`: the
    * sender is not told the write is safe (it may still survive; a retry with
-   * the same `client_msg_id` finds it).
+   * the same `client_msg_id` finds it). `key` is a key the write touched: on
+   * a cluster, WAIT must reach that key's master.
    */
-  async replicated(): Promise<void> {
+  async replicated(key: string): Promise<void> {
     const { replicas, timeoutMs } = this.wait;
     if (replicas === 0) return;
-    // One WAIT covers every earlier write of the connection, so the writes
-    // answered meanwhile share the next one (WAIT holds the connection until it returns).
-    this.nextWait ??= new Promise((resolve) => setImmediate(resolve)).then(() => {
-      this.nextWait = undefined;
-      return this.call(() => this.client.wait(replicas, timeoutMs));
-    });
-    const acknowledged = await this.nextWait;
+    const acknowledged = this.sharded ? await this.waitOnMasterOf(key, replicas, timeoutMs) : await this.waitShared(replicas, timeoutMs);
     if (acknowledged < replicas) {
       this.logger.warn(`only ${acknowledged} of ${replicas} replicas acknowledged a write within ${timeoutMs} ms`);
       throw new StoreUnavailableError();
     }
+  }
+
+  /** One WAIT covers every earlier write of the connection, so the writes answered meanwhile share the next one (WAIT holds the connection until it returns). */
+  private waitShared(replicas: number, timeoutMs: number): Promise<number> {
+    this.nextWait ??= new Promise((resolve) => setImmediate(resolve)).then(() => {
+      this.nextWait = undefined;
+      return this.call(() => this.client.wait(replicas, timeoutMs));
+    });
+    return this.nextWait;
+  }
+
+  /**
+   * WAIT counts the replicas of the node it runs on. In a pipeline with a
+   * read of `key`, the cluster client sends it to that key's master, on the
+   * connection that made the write.
+   */
+  private async waitOnMasterOf(key: string, replicas: number, timeoutMs: number): Promise<number> {
+    const replies = await this.call(() => this.client.pipeline().exists(key).wait(replicas, timeoutMs).exec());
+    const [error, acknowledged] = replies?.[1] ?? [new Error('no answer to WAIT'), 0];
+    if (error) throw error;
+    return Number(acknowledged);
   }
 
   async onApplicationShutdown(): Promise<void> {

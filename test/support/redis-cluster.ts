@@ -56,6 +56,7 @@ export class RedisCluster {
       );
       if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stdout}${create.stderr}`);
       await cluster.waitConverged();
+      await cluster.waitReplicasInSync();
     } catch (error) {
       await cluster.stop();
       throw error;
@@ -64,7 +65,9 @@ export class RedisCluster {
   }
 
   node(port: number): ClusterNode {
-    return { port, address: `127.0.0.1:${port}`, running: this.processes.get(port)?.exitCode === null };
+    const child = this.processes.get(port);
+    // A process killed by a signal keeps exitCode null: signalCode says it ended.
+    return { port, address: `127.0.0.1:${port}`, running: child !== undefined && child.exitCode === null && child.signalCode === null };
   }
 
   /** A plain connection to one node, closed by the caller. */
@@ -157,16 +160,46 @@ export class RedisCluster {
   /** Kills one node's process (a crash). */
   async kill(port: number): Promise<void> {
     const child = this.processes.get(port);
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     await new Promise<void>((resolve) => {
       child.once('exit', () => resolve());
       child.kill('SIGKILL');
     });
   }
 
+  /**
+   * Starts a killed node again with its cluster state: a master that was
+   * failed over comes back as a replica of its successor. Resolves once it
+   * is in sync and every node agrees.
+   */
+  async restart(port: number): Promise<void> {
+    await this.launch(port);
+    await waitFor(
+      async () => ((await this.command(port, 'INFO', 'replication')) as string).includes('master_link_status:up'),
+      30_000,
+      `node ${port} back as a replica in sync`,
+      100,
+    );
+    await this.waitConverged();
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.ports.map((port) => this.kill(port)));
     rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Until every running replica's link to its master is up (a replica in sync can take over). */
+  async waitReplicasInSync(timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      async () => {
+        const replicas = (await this.topology()).filter((node) => !node.master && this.node(node.port).running);
+        const links = await Promise.all(replicas.map((node) => this.command(node.port, 'INFO', 'replication')));
+        return links.every((info) => String(info).includes('master_link_status:up'));
+      },
+      timeoutMs,
+      'every replica in sync',
+      100,
+    );
   }
 
   /** Until every running node says the cluster is ok and agrees on who serves what. */
@@ -206,6 +239,9 @@ export class RedisCluster {
         '--cluster-enabled', 'yes',
         '--cluster-config-file', join(this.dir, `nodes-${port}.conf`),
         '--cluster-node-timeout', '2000',
+        // A replica is synced at once, not after the default 5 s wait for more replicas: one not yet
+        // synced when its master dies cannot take over.
+        '--repl-diskless-sync-delay', '0',
         '--dir', this.dir,
         '--save', '',
         '--appendonly', 'no',
