@@ -141,13 +141,23 @@ async function snapshot(redis) {
  * per-message Redis cost. `redis` is one connection or, for a cluster, one
  * per master: commands and CPU are summed over them, and
  * `busiestCpuUsecPerMessage` is the CPU per message of the busiest one
- * (the Redis process that bounds throughput).
+ * (the Redis process that bounds throughput). The `Net` figures leave out
+ * what the processes spent idle (measured for `idleMs` first, then scaled
+ * to the step's length): on a cluster each process has a background of its own.
  */
-export async function commandCost(redis) {
+export async function commandCost(redis, { idleMs = 2000 } = {}) {
   const nodes = Array.isArray(redis) ? redis : [redis];
+  // What each Redis process spends with no messages (its cron, a cluster's bus, the instances'
+  // heartbeats), per millisecond: subtracted for the net figures, since it is not a per-message cost.
+  const idleStart = await Promise.all(nodes.map(snapshot));
+  const idleStartedAt = performance.now();
+  await new Promise((resolve) => setTimeout(resolve, idleMs));
   const before = await Promise.all(nodes.map(snapshot));
+  const startedAt = performance.now();
+  const idlePerMs = before.map((node, i) => ((node.cpuSeconds - idleStart[i].cpuSeconds) * 1e6) / (startedAt - idleStartedAt));
   return async (messages) => {
     const after = await Promise.all(nodes.map(snapshot));
+    const elapsedMs = performance.now() - startedAt;
     const totals = {};
     for (const [i, node] of after.entries()) {
       for (const [name, { calls, usec }] of Object.entries(node.stats)) {
@@ -166,10 +176,15 @@ export async function commandCost(redis) {
       };
     }
     const cpu = after.map((node, i) => ((node.cpuSeconds - before[i].cpuSeconds) * 1e6) / messages);
+    const net = cpu.map((c, i) => Math.max(0, c - (idlePerMs[i] * elapsedMs) / messages));
+    const sum = (values) => values.reduce((total, value) => total + value, 0);
     return {
-      redisCpuUsecPerMessage: round(cpu.reduce((sum, c) => sum + c, 0), 1),
+      redisCpuUsecPerMessage: round(sum(cpu), 1),
       busiestCpuUsecPerMessage: round(Math.max(...cpu), 1),
       perNodeCpuUsecPerMessage: cpu.map((c) => round(c, 1)),
+      redisNetCpuUsecPerMessage: round(sum(net), 1),
+      busiestNetCpuUsecPerMessage: round(Math.max(...net), 1),
+      idleCpuPercent: round(sum(idlePerMs) / 10, 2),
       commands: perMessage,
     };
   };
