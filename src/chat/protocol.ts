@@ -99,19 +99,21 @@ export const CloseCode = {
 } as const;
 
 /**
- * A message's JSON, per message object: a sent message is serialized once
- * for its broadcast and its ack. Messages are never changed in place (an
- * edit is a new object), so what is kept stays true.
+ * The last message serialized, and its JSON: a sent message's broadcast and
+ * its ack follow one another, so it is serialized once for both. One entry
+ * only, so no message's JSON outlives the next one (stored history keeps
+ * message objects, and must not keep a copy of each as text). Messages are
+ * never changed in place (an edit is a new object), so the entry stays true.
  */
-const messageJson = new WeakMap<Message, string>();
+let lastMessage: Message | undefined;
+let lastJson = '';
 
 function jsonOf(message: Message): string {
-  let json = messageJson.get(message);
-  if (json === undefined) {
-    json = JSON.stringify(message);
-    messageJson.set(message, json);
+  if (message !== lastMessage) {
+    lastJson = JSON.stringify(message);
+    lastMessage = message;
   }
-  return json;
+  return lastJson;
 }
 
 /** Serializes a frame; broadcasts call this once and write the string to every socket. */
