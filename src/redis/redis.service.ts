@@ -164,11 +164,14 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
    * read of `key`, the cluster client sends it to that key's master, on the
    * connection that made the write.
    */
-  private async waitOnMasterOf(key: string, replicas: number, timeoutMs: number): Promise<number> {
-    const replies = await this.call(() => this.client.pipeline().exists(key).wait(replicas, timeoutMs).exec());
-    const [error, acknowledged] = replies?.[1] ?? [new Error('no answer to WAIT'), 0];
-    if (error) throw error;
-    return Number(acknowledged);
+  private waitOnMasterOf(key: string, replicas: number, timeoutMs: number): Promise<number> {
+    return this.call(async () => {
+      const replies = await this.client.pipeline().exists(key).wait(replicas, timeoutMs).exec();
+      // A failed command of a pipeline is in its reply: thrown here, so `call` tells an unreachable store from a bug.
+      const [error, acknowledged] = replies?.[1] ?? [new Error('no answer to WAIT'), 0];
+      if (error) throw error;
+      return Number(acknowledged);
+    });
   }
 
   async onApplicationShutdown(): Promise<void> {
