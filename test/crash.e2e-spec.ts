@@ -4,6 +4,7 @@ import { RedisPresenceStore } from '../src/presence/redis-presence.store.js';
 import { collect, join } from './support/client.js';
 import { useInstances } from './support/instances.js';
 import { logs } from './support/logs.js';
+import { quitCluster } from '../src/redis/connect.js';
 import { RedisKeys } from '../src/redis/redis-keys.js';
 import { createRoom } from './support/rest.js';
 import { ensureBuilt, type SpawnedInstance, spawnInstance } from './support/spawned.js';
@@ -28,7 +29,7 @@ describe.each(['redis', 'cluster'] as const)('an instance that crashes (SIGKILL)
         ? new Cluster(cluster.clusterNodes.split(',').map((seed) => ({ host: seed.split(':')[0], port: Number(seed.split(':')[1]) })))
         : new Redis(cluster.redisUrl);
   });
-  afterAll(() => admin.quit());
+  afterAll(() => (admin instanceof Cluster ? quitCluster(admin) : admin.quit()));
   /** Keys matching `pattern` on every master. */
   const keysLike = async (pattern: string): Promise<string[]> =>
     admin instanceof Cluster

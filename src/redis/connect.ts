@@ -77,3 +77,22 @@ export function connect(redis: Settings['redis'], instanceId: string): RedisConn
   const subscriber = client.duplicate({ connectionName: `chat:${instanceId}:subscriber` });
   return { client, subscriber, sharded: false };
 }
+
+/**
+ * Quits a cluster client for good. A slot refresh still in flight when the
+ * client quits re-arms ioredis's refresh timer once it ends, and that timer
+ * then keeps re-arming itself (and the process alive) forever; so the client
+ * quits from inside a refresh's callback, after the timer was re-armed, and
+ * quitting clears it.
+ */
+export function quitCluster(cluster: Cluster): Promise<void> {
+  return new Promise((resolve) => {
+    cluster.refreshSlotsCache(() => {
+      cluster
+        .quit()
+        .catch(() => cluster.disconnect())
+        .finally(() => resolve());
+    });
+  });
+}
+

@@ -4,7 +4,8 @@ import { newId } from '../core/ids.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import type { RedisConnectionName } from '../metrics/metric-labels.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import { connect, type RedisClient, type RedisConnections } from './connect.js';
+import type { Cluster } from 'ioredis';
+import { connect, quitCluster, type RedisClient, type RedisConnections } from './connect.js';
 import { RedisKeys } from './redis-keys.js';
 import { StoreUnavailableError } from './store-unavailable.error.js';
 
@@ -178,7 +179,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     if (!this.connections) return;
     // Outside a cluster, `disconnect` after `quit` also closes what `quit` leaves open: the sentinel connections of the failover detector.
     const close = (c: RedisClient) =>
-      this.sharded ? c.quit().catch(() => c.disconnect()) : c.quit().catch(() => undefined).finally(() => c.disconnect());
+      this.sharded ? quitCluster(c as Cluster) : c.quit().catch(() => undefined).finally(() => c.disconnect());
     await Promise.all(this.distinct().map(close));
   }
 
