@@ -61,21 +61,26 @@ function trafficOn(chat: Instances) {
     return { roomId, sender, watchers: [nearby, remote] };
   };
 
-  return { sendSurely, traffic, expectAllInOrder, slotOf, setUp };
+  /** `setUp`, then the room's slot and master, and a few messages first so the slot has keys. */
+  const setUpOnMaster = async () => {
+    const room = await setUp();
+    const cluster = await sharedCluster.get();
+    const slot = await slotOf(room.roomId);
+    const master = await cluster.masterOf(slot);
+    for (let i = 0; i < 5; i++) await sendSurely(room.sender, room.roomId, `before-${i}`);
+    return { ...room, cluster, slot, master };
+  };
+
+  return { sendSurely, traffic, expectAllInOrder, slotOf, setUp, setUpOnMaster };
 }
 
 describe('a Redis Cluster reshaped under live traffic (sharded pub/sub)', () => {
   const chat = useInstances({ mode: 'cluster', count: 2, env: UNTHROTTLED });
-  const { sendSurely, traffic, expectAllInOrder, slotOf, setUp } = trafficOn(chat);
+  const { traffic, expectAllInOrder, setUpOnMaster } = trafficOn(chat);
 
   it("keeps every message, in order, while the room's slot moves to another master", async () => {
-    const { roomId, sender, watchers } = await setUp();
-    const cluster = await sharedCluster.get();
-    const slot = await slotOf(roomId);
-    const from = await cluster.masterOf(slot);
+    const { roomId, sender, watchers, cluster, slot, master: from } = await setUpOnMaster();
     const to = (await cluster.topology()).find((node) => node.master && !node.failed && node.port !== from)!.port;
-    // A few messages first, so the slot has keys to migrate.
-    for (let i = 0; i < 5; i++) await sendSurely(sender, roomId, `before-${i}`);
     const moved = cluster.migrateSlot(slot, to);
     const acked = await traffic(sender, roomId, 'moving', moved);
     await moved;
@@ -84,11 +89,7 @@ describe('a Redis Cluster reshaped under live traffic (sharded pub/sub)', () => 
   });
 
   it("keeps every message, in order, while a replica takes over the room's master", async () => {
-    const { roomId, sender, watchers } = await setUp();
-    const cluster = await sharedCluster.get();
-    const slot = await slotOf(roomId);
-    const master = await cluster.masterOf(slot);
-    for (let i = 0; i < 5; i++) await sendSurely(sender, roomId, `before-${i}`);
+    const { roomId, sender, watchers, cluster, slot, master } = await setUpOnMaster();
     const promoted = cluster.failover(master);
     const acked = await traffic(sender, roomId, 'failover', promoted);
     const replica = await promoted;
@@ -99,7 +100,7 @@ describe('a Redis Cluster reshaped under live traffic (sharded pub/sub)', () => 
 
 describe('a Redis Cluster losing a master (REDIS_WAIT_REPLICAS=1)', () => {
   const chat = useInstances({ mode: 'cluster', count: 2, env: { ...UNTHROTTLED, REDIS_WAIT_REPLICAS: 1, REDIS_WAIT_TIMEOUT_MS: 500 } });
-  const { sendSurely, traffic, expectAllInOrder, slotOf, setUp } = trafficOn(chat);
+  const { sendSurely, traffic, expectAllInOrder, slotOf, setUp, setUpOnMaster } = trafficOn(chat);
 
   it("waits for the replica of the room's own master: without one the room's sends are unavailable, other shards' rooms are not", async () => {
     const cluster = await sharedCluster.get();
@@ -113,8 +114,7 @@ describe('a Redis Cluster losing a master (REDIS_WAIT_REPLICAS=1)', () => {
       if ((await cluster.masterOf(await slotOf(candidate))) !== master) elsewhere = candidate;
     }
     await join(sender, elsewhere);
-    const nodes = await cluster.topology();
-    const replica = nodes.find((node) => node.masterId === nodes.find((n) => n.port === master)?.id)!.port;
+    const replica = await cluster.replicaOf(master);
     await cluster.kill(replica);
     try {
       const answer = await ask(sender, { type: 'send_message', room_id: roomId, content: 'unsafe', client_msg_id: 'unsafe' }, 5000);
@@ -127,25 +127,11 @@ describe('a Redis Cluster losing a master (REDIS_WAIT_REPLICAS=1)', () => {
   }, 60_000);
 
   it("keeps every acknowledged message, in order, when the room's master is killed and its replica takes over", async () => {
-    const { roomId, sender, watchers } = await setUp();
-    const cluster = await sharedCluster.get();
-    const slot = await slotOf(roomId);
-    const master = await cluster.masterOf(slot);
-    for (let i = 0; i < 5; i++) await sendSurely(sender, roomId, `before-${i}`);
-    // Only a replica in sync may take over (an earlier test's failover may have left one resyncing).
-    await cluster.waitReplicasInSync();
+    const { roomId, sender, watchers, cluster, slot, master } = await setUpOnMaster();
     const crash = (async () => {
-      await cluster.kill(master);
-      const promoted = await waitFor(
-        async () => {
-          const port = await cluster.masterOf(slot).catch(() => undefined);
-          return port !== undefined && port !== master ? port : undefined;
-        },
-        30_000,
-        `a replica promoted in place of ${master}`,
-      );
+      const { promoted, restart } = await cluster.killMaster(master);
       // With its one replica promoted, a shard has none left: WAIT 1 cannot be met until the old master is back as its replica.
-      await cluster.restart(master);
+      await restart();
       return promoted;
     })();
     const acked = await traffic(sender, roomId, 'crash', crash);

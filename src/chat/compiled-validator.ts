@@ -25,8 +25,9 @@ export type CompiledDto = (value: Plain) => object | false | undefined;
  * looked up on every call. Each decorator's own constraint decides, called
  * with the arguments and in the order class-validator uses, so a new
  * decorator needs nothing here. What this does not know (`each` on anything
- * but a constraint, async constraints, groups, `@Transform`, `@Expose`/`@Exclude`, discriminators,
- * arrays of nested objects) leaves the class, or the value, to class-validator.
+ * but a constraint, async constraints, groups, `@Transform`,
+ * `@Expose`/`@Exclude`, discriminators, arrays of nested objects) leaves the
+ * class, or the value, to class-validator.
  *
  * It never writes an error: a value it finds invalid is validated again by
  * class-validator, which does, so the answers are the same on both paths.

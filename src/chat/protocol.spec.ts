@@ -1,24 +1,11 @@
 import { jest } from '@jest/globals';
-import type { Message } from '../core/message.js';
+import { newMessage } from '../messages/message.store.js';
 import { encode, type Reply } from './protocol.js';
 
-const message: Message = {
-  message_id: 'm1',
-  room_id: 'r1',
-  sender_id: 'alice',
-  seq: 7,
-  message_type: 'text',
-  content: 'say "hi" \\ \u2028 😀',
-  attachments: null,
-  parent_message_id: null,
-  thread_count: 0,
-  reactions: [],
-  is_edited: false,
-  is_deleted: false,
-  created_at: '2026-01-01T00:00:00.000Z',
-  updated_at: '2026-01-01T00:00:00.000Z',
-  client_msg_id: 'c "1"',
-};
+const message = newMessage(
+  { room_id: 'r1', sender_id: 'alice', content: 'say "hi" \\ \u2028 😀', message_type: 'text', parent_message_id: null, client_msg_id: 'c "1"' },
+  7,
+);
 
 describe(encode.name, () => {
   it('writes a message and its ack as JSON.stringify would, with or without a ref, serializing the message once', () => {

@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Optional } from '@nestjs/common';
+import type { Cluster } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { newId } from '../core/ids.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import type { RedisConnectionName } from '../metrics/metric-labels.js';
 import { MetricsService } from '../metrics/metrics.service.js';
-import type { Cluster } from 'ioredis';
 import { connect, quitCluster, type RedisClient, type RedisConnections } from './connect.js';
 import { RedisKeys } from './redis-keys.js';
 import { StoreUnavailableError } from './store-unavailable.error.js';

@@ -124,13 +124,37 @@ export class RedisCluster {
 
   /** Promotes a replica of the master on `masterPort` with `CLUSTER FAILOVER` and waits until it serves; returns its port. */
   async failover(masterPort: number): Promise<number> {
+    const replica = await this.replicaOf(masterPort);
+    await this.command(replica, 'CLUSTER', 'FAILOVER');
+    await waitFor(async () => (await this.topology()).find((node) => node.port === replica)?.master, 15_000, `replica ${replica} promoted`);
+    await this.waitConverged();
+    return replica;
+  }
+
+  /**
+   * Kills the master on `masterPort` (SIGKILL) once its replica is in sync,
+   * and waits until the cluster promotes that replica; `restart` brings the
+   * old master back (as the new one's replica).
+   */
+  async killMaster(masterPort: number): Promise<{ promoted: number; restart: () => Promise<void> }> {
+    // Only a replica in sync may take over.
+    await this.waitReplicasInSync();
+    const replica = await this.replicaOf(masterPort);
+    await this.kill(masterPort);
+    await waitFor(
+      async () => (await this.topology()).find((node) => node.port === replica)?.master,
+      30_000,
+      `replica ${replica} promoted in place of ${masterPort}`,
+    );
+    return { promoted: replica, restart: () => this.restart(masterPort) };
+  }
+
+  /** The port of a replica of the master on `masterPort`. */
+  async replicaOf(masterPort: number): Promise<number> {
     const nodes = await this.topology();
     const master = nodes.find((node) => node.port === masterPort);
     const replica = nodes.find((node) => node.masterId === master?.id);
     if (!replica) throw new Error(`The master on ${masterPort} has no replica`);
-    await this.command(replica.port, 'CLUSTER', 'FAILOVER');
-    await waitFor(async () => (await this.topology()).find((node) => node.port === replica.port)?.master, 15_000, `replica ${replica.port} promoted`);
-    await this.waitConverged();
     return replica.port;
   }
 
