@@ -79,20 +79,14 @@ export function connect(redis: Settings['redis'], instanceId: string): RedisConn
 }
 
 /**
- * Quits a cluster client for good. A slot refresh still in flight when the
- * client quits re-arms ioredis's refresh timer once it ends, and that timer
- * then keeps re-arming itself (and the process alive) forever; so the client
- * quits from inside a refresh's callback, after the timer was re-armed, and
- * quitting clears it.
+ * Quits a cluster client for good. ioredis re-arms its slot-refresh timer
+ * from a refresh or a reconnect still in flight at `quit()`, and that timer
+ * then re-arms itself (and keeps the process alive) forever. With no
+ * interval and no refresh left to run, any round re-armed after the quit is
+ * the last one.
  */
-export function quitCluster(cluster: Cluster): Promise<void> {
-  return new Promise((resolve) => {
-    cluster.refreshSlotsCache(() => {
-      cluster
-        .quit()
-        .catch(() => cluster.disconnect())
-        .finally(() => resolve());
-    });
-  });
+export async function quitCluster(cluster: Cluster): Promise<void> {
+  cluster.options.slotsRefreshInterval = 0;
+  cluster.refreshSlotsCache = () => undefined;
+  await cluster.quit().catch(() => cluster.disconnect());
 }
-
