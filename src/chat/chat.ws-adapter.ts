@@ -109,7 +109,6 @@ export class ChatWsAdapter extends WsAdapter {
     };
     socket.on('message', (data, isBinary) => {
       connection.lastSeenAt = Date.now();
-      connection.batchWritesThisTurn();
       let verdict = connection.limiter.take();
       if (verdict === 'abuse') return connection.close(CloseCode.policy, 'rate_limit_abuse');
       // Frames wait while earlier ones are handled; with a slow store, no more than a burst may.

@@ -10,10 +10,10 @@ import { RateLimiter } from './rate-limiter.js';
 import { RecoveryBudget } from './recovery-budget.js';
 
 /**
- * TCP sockets corked until the current turn of the event loop ends: what a
- * client's frames make the server write back to it in that turn (a message
- * and its ack, answers to a burst of frames) leaves in one write instead of
- * one system call each.
+ * TCP sockets corked until the I/O callbacks of this event-loop iteration
+ * have run: what the server writes to one client while handling a batch of
+ * reads (a message and its ack, several rooms' messages, answers to a burst
+ * of frames) leaves in one system call instead of one each.
  */
 const corked = new Set<Duplex>();
 
@@ -22,11 +22,11 @@ function uncorkAll(): void {
   corked.clear();
 }
 
-/** Corks `socket` until the current turn's callbacks and promises have run. */
-function corkForThisTurn(socket: Duplex): void {
+/** Corks `socket` until the check phase of this iteration (after every promise its I/O callbacks started has settled). */
+function corkForThisIteration(socket: Duplex): void {
   if (corked.has(socket)) return;
-  // A tick queued now runs once the promises queued in this turn have settled.
-  if (corked.size === 0) process.nextTick(uncorkAll);
+  // A tick or a microtask would run before the promise chains of a frame's handler finish; an immediate runs after them.
+  if (corked.size === 0) setImmediate(uncorkAll);
   socket.cork();
   corked.add(socket);
 }
@@ -74,13 +74,6 @@ export class Connection {
     this.metrics?.sent(frame.type);
   }
 
-  /** Holds what is written to this connection until the current turn ends (called as its frames arrive). */
-  batchWritesThisTurn(): void {
-    // ws keeps its TCP socket in `_socket`; it has no public handle for batching writes.
-    const tcp = (this.socket as unknown as { _socket?: Duplex })._socket;
-    if (tcp) corkForThisTurn(tcp);
-  }
-
   /**
    * Writes an already serialized frame. A client that falls further behind
    * than the configured buffer is closed with 1013 rather than held in memory.
@@ -91,6 +84,9 @@ export class Connection {
       this.close(CloseCode.tryAgainLater, 'slow_consumer');
       return;
     }
+    // ws keeps its TCP socket in `_socket`; it has no public handle for batching writes.
+    const tcp = (this.socket as unknown as { _socket?: Duplex })._socket;
+    if (tcp) corkForThisIteration(tcp);
     // A broadcast passes the same UTF-8 buffer to every socket; it is still a text frame.
     this.socket.send(data, { binary: false });
   }
