@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { CloseReason, UpgradeResult } from '../metrics/metric-labels.js';
 import { CLOSE_REASONS, UPGRADE_RESULTS } from '../metrics/metric-labels.js';
-import { MetricsService } from '../metrics/metrics.service.js';
+import { MetricsService, type Tally } from '../metrics/metrics.service.js';
 import { CLIENT_FRAME_TYPES, ERROR_CODES, SERVER_FRAME_TYPES, type ClientFrameType, type ErrorCode } from './protocol.js';
 
 /** The `type` label of a client frame: a protocol type, else `other` (the string is the client's choice). */
@@ -17,10 +17,6 @@ export function frameTypeLabel(type: string): FrameTypeLabel {
   return CLIENT_TYPES.has(type) ? (type as ClientFrameType) : 'other';
 }
 
-interface Inc {
-  inc(value?: number): void;
-}
-
 /** One label child per value, resolved once, so counting never builds a label object. */
 function children<K extends string, V>(values: readonly K[], child: (value: K) => V): Record<K, V> {
   return Object.fromEntries(values.map((value) => [value, child(value)])) as Record<K, V>;
@@ -29,24 +25,29 @@ function children<K extends string, V>(values: readonly K[], child: (value: K) =
 /**
  * The socket edge's series, with their label children resolved once: the
  * frame types and results, upgrade results and close reasons are closed
- * sets, so counting is a property lookup and an increment. Broadcasts count
+ * sets, so counting is a property lookup and an addition (a `Tally`, added
+ * to the series when scraped). Broadcasts count
  * once per event (`broadcast(type, n)`), never per socket.
  */
 @Injectable()
 export class FrameMetrics {
-  private readonly receivedBy: Record<FrameTypeLabel, Record<FrameResult, Inc>>;
-  private readonly sentBy: Record<ServerFrameType, Inc>;
-  private readonly upgradesBy: Record<UpgradeResult, Inc>;
-  private readonly closesBy: Record<CloseReason, Inc>;
+  private readonly receivedBy: Record<FrameTypeLabel, Record<FrameResult, Tally>>;
+  private readonly sentBy: Record<ServerFrameType, Tally>;
+  private readonly upgradesBy: Record<UpgradeResult, Tally>;
+  private readonly closesBy: Record<CloseReason, Tally>;
+  private readonly deliveries: Tally;
   /** Frames a handler failed on, with the error code the filter answered; read once the handler is done. */
   private readonly failures = new WeakMap<object, ErrorCode>();
 
   constructor(private readonly metrics: MetricsService) {
     const { framesReceived, framesSent, upgrades, serverCloses } = metrics;
-    this.receivedBy = children(FRAME_TYPE_LABELS, (type) => children(FRAME_RESULTS, (result) => framesReceived.labels(type, result)));
-    this.sentBy = children(SERVER_FRAME_TYPES, (type) => framesSent.labels(type));
-    this.upgradesBy = children(UPGRADE_RESULTS, (result) => upgrades.labels(result));
-    this.closesBy = children(CLOSE_REASONS, (reason) => serverCloses.labels(reason));
+    this.receivedBy = children(FRAME_TYPE_LABELS, (type) =>
+      children(FRAME_RESULTS, (result) => metrics.tally(framesReceived.labels(type, result))),
+    );
+    this.sentBy = children(SERVER_FRAME_TYPES, (type) => metrics.tally(framesSent.labels(type)));
+    this.upgradesBy = children(UPGRADE_RESULTS, (result) => metrics.tally(upgrades.labels(result)));
+    this.closesBy = children(CLOSE_REASONS, (reason) => metrics.tally(serverCloses.labels(reason)));
+    this.deliveries = metrics.tally(metrics.deliveries);
   }
 
   /** A client frame answered without reaching a handler (not understood, rate limited, unknown type). */
@@ -73,7 +74,7 @@ export class FrameMetrics {
   broadcast(type: ServerFrameType, count: number): void {
     if (count === 0) return;
     this.sentBy[type].inc(count);
-    this.metrics.deliveries.inc(count);
+    this.deliveries.inc(count);
   }
 
   upgrade(result: UpgradeResult): void {

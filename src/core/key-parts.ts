@@ -1,6 +1,8 @@
 /** A lone surrogate: half of a UTF-16 pair without its other half. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 const HAS_LONE_SURROGATE = new RegExp(LONE_SURROGATE.source);
+/** Only characters `encodeURIComponent` leaves as they are (ids, uuids): such a part is its own encoding. */
+const PLAIN = /^[\w.~!*'()-]*$/;
 
 /**
  * One variable part of a composite key, encoded so that two different
@@ -10,6 +12,7 @@ const HAS_LONE_SURROGATE = new RegExp(LONE_SURROGATE.source);
  * `%uXXXX` (never produced by `encodeURIComponent`).
  */
 export function keyPart(value: string): string {
+  if (PLAIN.test(value)) return value;
   if (!HAS_LONE_SURROGATE.test(value)) return encodeURIComponent(value);
   let out = '';
   let from = 0;
@@ -27,7 +30,9 @@ export function keyPart(value: string): string {
  * `keyPart` and joined with `:`, so different inputs never meet in one key.
  */
 export function composeKey(...parts: string[]): string {
-  return parts.map(keyPart).join(':');
+  let key = keyPart(parts[0] ?? '');
+  for (let i = 1; i < parts.length; i++) key += `:${keyPart(parts[i])}`;
+  return key;
 }
 
 /** The inverse of `keyPart`. */

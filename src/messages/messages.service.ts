@@ -4,7 +4,7 @@ import type { Message } from '../core/message.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { SignedUrls } from '../files/signed-urls.js';
 import type { RecoveryOutcome } from '../metrics/metric-labels.js';
-import { MetricsService } from '../metrics/metrics.service.js';
+import { MetricsService, type Tally } from '../metrics/metrics.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { ReadStateService } from './read-state.service.js';
 import { react, readReactions, type Reaction } from './reactions.js';
@@ -43,6 +43,8 @@ export interface Recovery {
 @Injectable()
 export class MessagesService {
   private readonly logger = new Logger(MessagesService.name);
+  /** `chat_messages_sent_total` by result, counted per message. */
+  private readonly sentBy: Record<'stored' | 'duplicate', Tally> | undefined;
 
   constructor(
     @Inject(MESSAGE_STORE) private readonly store: MessageStore,
@@ -51,7 +53,12 @@ export class MessagesService {
     private readonly links: SignedUrls,
     @Optional() private readonly metrics?: MetricsService,
     @Optional() private readonly reads?: ReadStateService,
-  ) {}
+  ) {
+    this.sentBy = metrics && {
+      stored: metrics.tally(metrics.messagesSent.labels('stored')),
+      duplicate: metrics.tally(metrics.messagesSent.labels('duplicate')),
+    };
+  }
 
   /**
    * Appends and broadcasts; a retried `client_msg_id` returns the original and broadcasts nothing.
@@ -79,7 +86,7 @@ export class MessagesService {
       },
       this.settings.messages.dedupWindowMs,
     );
-    this.metrics?.messagesSent.inc({ result: result.duplicate ? 'duplicate' : 'stored' });
+    this.sentBy?.[result.duplicate ? 'duplicate' : 'stored'].inc();
     // The message is committed: a failure to end the typing must not report the send as failed.
     if (!result.duplicate) {
       const sharedEnded = this.store.endsTyping ? (result.typingEnded ?? null) : undefined;

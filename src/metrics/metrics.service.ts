@@ -10,6 +10,27 @@ import { CLOSE_REASONS, MESSAGE_RESULTS, RECOVERY_OUTCOMES, REDIS_CONNECTIONS, U
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
 const REDIS_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2];
 
+/**
+ * A counter series counted on the hot path as a plain number and added to
+ * its counter when the registry is scraped: per frame and per message,
+ * counting is an addition instead of prom-client's label hashing.
+ */
+export class Tally {
+  private pending = 0;
+
+  constructor(private readonly series: { inc(value: number): void }) {}
+
+  inc(value = 1): void {
+    this.pending += value;
+  }
+
+  flush(): void {
+    if (this.pending === 0) return;
+    this.series.inc(this.pending);
+    this.pending = 0;
+  }
+}
+
 /** ioredis reports every command on this diagnostics channel (start … asyncEnd | error). */
 const REDIS_COMMAND_CHANNEL = 'ioredis:command';
 
@@ -19,7 +40,8 @@ const REDIS_COMMAND_CHANNEL = 'ioredis:command';
  * closed lists (`metric-labels.ts`; the protocol's frame types and error
  * codes): never a room id, user id or token.
  *
- * Callers use the metric objects directly (`metrics.framesSent.inc({ type })`);
+ * Callers use the metric objects directly (`metrics.framesSent.inc({ type })`),
+ * or for what is counted per frame or message a `tally` of one series;
  * `GET /metrics` renders the registry, on the HTTP port or, with
  * `METRICS_PORT`, on a small server of its own.
  */
@@ -118,6 +140,7 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
   });
 
   private server: Server | undefined;
+  private readonly tallies: Tally[] = [];
   private readonly redisStarts = new WeakMap<object, bigint>();
   private readonly onRedisStart = (context: unknown) => this.redisStarts.set(context as object, process.hrtime.bigint());
   private readonly onRedisEnd = (context: unknown) => this.observeRedis(context, 'ok');
@@ -134,8 +157,16 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
     if (settings.metrics.enabled && settings.redis.enabled) this.traceRedis(true);
   }
 
+  /** One series (a counter, or a counter's label child) counted as a `Tally`, added to the counter on every scrape. */
+  tally(series: { inc(value: number): void }): Tally {
+    const tally = new Tally(series);
+    this.tallies.push(tally);
+    return tally;
+  }
+
   /** The text exposition of every series. */
   render(): Promise<string> {
+    for (const tally of this.tallies) tally.flush();
     return this.registry.metrics();
   }
 

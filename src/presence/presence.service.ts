@@ -87,6 +87,8 @@ export class PresenceService implements OnModuleDestroy {
   }
 
   private clearExpiry(roomId: string, userId: string): void {
+    // Every sent message ends its sender's typing; most senders were not typing through this instance.
+    if (this.expiryTimers.size === 0) return;
     const key = composeKey(roomId, userId);
     clearTimeout(this.expiryTimers.get(key));
     this.expiryTimers.delete(key);
