@@ -4,6 +4,7 @@ import type { RoomEvent } from '../bus/room-event.js';
 import { parseEnvironment } from '../config/environment.js';
 import { toSettings } from '../config/settings.js';
 import { MemoryMessageStore } from './memory-message.store.js';
+import { MemoryReadStore } from './memory-read.store.js';
 import type { MessageDraft } from './message.store.js';
 
 const HISTORY_MAX = 5;
@@ -278,6 +279,46 @@ describe(MemoryMessageStore.name, () => {
 
       expect(result.complete).toBe(true);
       expect(result.messages.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5]);
+    });
+  });
+
+  describe('HISTORY_MAX_BYTES', () => {
+    it('drops the oldest message of any room first, past those its room already dropped', async () => {
+      // About 200 KB each by the estimate: five fit in the 1 MiB bound, six do not.
+      const bounded = new MemoryMessageStore(
+        bus,
+        toSettings(parseEnvironment({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(32), HISTORY_MAX_PER_ROOM: '3', HISTORY_MAX_BYTES: String(1024 * 1024) })),
+      );
+      const big = (roomId: string) => bounded.append(draft({ room_id: roomId, content: 'x'.repeat(100_000) }), WINDOW);
+      for (let i = 0; i < 4; i++) await big('r1');
+      for (let i = 0; i < 3; i++) await big('r2');
+
+      const seqsOf = async (roomId: string) => (await bounded.readAfter(roomId, 0, 100)).messages.map((m) => m.seq);
+      // r1 dropped 1 itself (3 per room); the byte bound then takes 2, the oldest retained of any room.
+      expect(await seqsOf('r1')).toEqual([3, 4]);
+      expect(await seqsOf('r2')).toEqual([1, 2, 3]);
+      // A room's own bound comes first: r2's fourth drops r2's first, and five fit again.
+      await big('r2');
+      expect(await seqsOf('r1')).toEqual([3, 4]);
+      expect(await seqsOf('r2')).toEqual([2, 3, 4]);
+      await big('r3');
+      expect(await seqsOf('r1')).toEqual([4]);
+      expect(await seqsOf('r3')).toEqual([1]);
+    });
+  });
+
+  describe('with the read store', () => {
+    it("moves the sender's read position to each message it appends", async () => {
+      const reads = new MemoryReadStore();
+      const marking = new MemoryMessageStore(bus, settings, reads);
+      expect(marking.marksSenderRead).toBe(true);
+      expect(store.marksSenderRead).toBe(false);
+
+      await marking.append(draft(), WINDOW);
+      const { message } = await marking.append(draft(), WINDOW);
+
+      expect(await reads.ofUser('alice', ['r1', 'r2'])).toEqual([{ seq: 2, at: message.created_at }, undefined]);
+      expect(await reads.ofUser('bob', ['r1'])).toEqual([undefined]);
     });
   });
 

@@ -5,14 +5,17 @@ import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import type { Message } from '../core/message.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { changeEvent, newMessage, type HistoryHead, type HistoryPage, type MessageDraft, type MessageStore, type RoomLatest } from './message.store.js';
+import type { MemoryReadStore } from './memory-read.store.js';
 
 interface RoomHistory {
   seq: number;
   /** Retained messages, oldest first. Seqs are contiguous, so seq s sits at `s - messages[0].seq`. */
   messages: Message[];
+  /** The estimated size of each retained message, in the same order. */
+  sizes: number[];
 }
 
-/** What a retained message costs beyond its strings (object, array slot, map entry), estimated. */
+/** What a retained message costs beyond its strings (object, array slots, order entry), estimated. */
 const MESSAGE_OVERHEAD_BYTES = 400;
 
 /** The estimated memory of a retained message: its strings at two bytes a character, plus the overhead. */
@@ -38,6 +41,7 @@ function sizeOf(message: Message): number {
  * gone with the process. A new process has a new epoch, so clients never
  * mistake its history for the old one. A `client_msg_id` is remembered for
  * the dedup window or as long as its message is retained, whichever is shorter.
+ * Given the read store, an append also moves the sender's read position.
  */
 @Injectable()
 export class MemoryMessageStore implements MessageStore {
@@ -46,17 +50,24 @@ export class MemoryMessageStore implements MessageStore {
   /** `composeKey(room, sender, client_msg_id)` → the original message and when it stops counting. */
   private readonly sent = new Map<string, { message: Message; until: number }>();
   /**
-   * Every retained message of every room by id, oldest first (a Map keeps
-   * insertion order, and setting an existing key keeps its place), with its
-   * room and estimated size.
+   * Every retained message of every room in the order they were appended
+   * (room and seq), oldest from `oldest` on: the order the byte bound drops
+   * them in. An entry whose message its room already dropped is skipped.
    */
-  private readonly retained = new Map<string, { roomId: string; size: number }>();
+  private order: Array<{ roomId: string; seq: number }> = [];
+  private oldest = 0;
+  private retainedCount = 0;
   private retainedBytes = 0;
 
   constructor(
     @Inject(ROOM_BUS) private readonly bus: RoomBus,
     @Inject(SETTINGS) private readonly settings: Settings,
+    private readonly reads?: MemoryReadStore,
   ) {}
+
+  get marksSenderRead(): boolean {
+    return this.reads !== undefined;
+  }
 
   async append(draft: MessageDraft, dedupWindowMs: number): Promise<{ message: Message; duplicate: boolean }> {
     const now = Date.now();
@@ -67,19 +78,20 @@ export class MemoryMessageStore implements MessageStore {
     }
     const history = this.history(draft.room_id);
     const message = newMessage(draft, ++history.seq, new Date(now));
+    const size = sizeOf(message);
     history.messages.push(message);
-    this.track(message);
+    history.sizes.push(size);
+    this.retainedCount += 1;
+    this.retainedBytes += size;
+    this.order.push({ roomId: draft.room_id, seq: history.seq });
+    this.reads?.move(draft.room_id, draft.sender_id, history.seq, message.created_at);
     if (key) {
       this.sent.set(key, { message, until: now + dedupWindowMs });
       this.forgetExpired(now);
     }
     if (history.messages.length > this.settings.messages.historyMaxPerRoom) this.dropOldest(history);
-    while (this.retainedBytes > this.settings.messages.historyMaxBytes) {
-      const oldest = this.retained.entries().next().value;
-      const room = oldest && this.rooms.get(oldest[1].roomId);
-      if (!room || room.messages[0]?.message_id !== oldest[0]) break;
-      this.dropOldest(room);
-    }
+    this.dropBeyondBytes();
+    this.compactOrder();
     await this.bus.publish(draft.room_id, { type: 'message', data: message, epoch: this.epoch });
     return { message, duplicate: false };
   }
@@ -114,7 +126,10 @@ export class MemoryMessageStore implements MessageStore {
     const at = messages.findIndex((m) => m.message_id === message.message_id);
     if (at < 0 || messages[at].updated_at !== previous.updated_at) return false;
     messages[at] = message;
-    this.track(message);
+    const sizes = this.rooms.get(message.room_id)?.sizes ?? [];
+    const size = sizeOf(message);
+    this.retainedBytes += size - (sizes[at] ?? 0);
+    sizes[at] = size;
     await this.bus.publish(message.room_id, changeEvent(message, event));
     return true;
   }
@@ -129,27 +144,39 @@ export class MemoryMessageStore implements MessageStore {
 
   private history(roomId: string): RoomHistory {
     let history = this.rooms.get(roomId);
-    if (!history) this.rooms.set(roomId, (history = { seq: 0, messages: [] }));
+    if (!history) this.rooms.set(roomId, (history = { seq: 0, messages: [], sizes: [] }));
     return history;
   }
 
-  /** Counts a new message, or the new state of a retained one (which keeps its place in the age order). */
-  private track(message: Message): void {
-    const size = sizeOf(message);
-    this.retainedBytes += size - (this.retained.get(message.message_id)?.size ?? 0);
-    this.retained.set(message.message_id, { roomId: message.room_id, size });
+  /** Drops the oldest messages of any room while the retained total is over HISTORY_MAX_BYTES. */
+  private dropBeyondBytes(): void {
+    while (this.retainedBytes > this.settings.messages.historyMaxBytes && this.oldest < this.order.length) {
+      const { roomId, seq } = this.order[this.oldest++];
+      const room = this.rooms.get(roomId);
+      if (room && room.messages[0]?.seq === seq) this.dropOldest(room);
+    }
   }
 
-  private untrack(message: Message): void {
-    this.retainedBytes -= this.retained.get(message.message_id)?.size ?? 0;
-    this.retained.delete(message.message_id);
+  /**
+   * Forgets the order entries of messages already dropped (by the byte
+   * bound, or by their room's own bound) once they outnumber the retained
+   * ones: the order stays within twice the history, at a cost spread over the appends.
+   */
+  private compactOrder(): void {
+    if (this.order.length - this.oldest <= 2 * this.retainedCount + 1024) return;
+    this.order = this.order.slice(this.oldest).filter(({ roomId, seq }) => {
+      const first = this.rooms.get(roomId)?.messages[0]?.seq;
+      return first !== undefined && first <= seq;
+    });
+    this.oldest = 0;
   }
 
   /** Drops a room's oldest message, and its client_msg_id with it. */
   private dropOldest(history: RoomHistory): void {
     const message = history.messages.shift();
     if (!message) return;
-    this.untrack(message);
+    this.retainedCount -= 1;
+    this.retainedBytes -= history.sizes.shift() ?? 0;
     if (message.client_msg_id !== null) {
       const key = composeKey(message.room_id, message.sender_id, message.client_msg_id);
       if (this.sent.get(key)?.message.message_id === message.message_id) this.sent.delete(key);

@@ -6,12 +6,17 @@ export class MemoryReadStore implements ReadStore {
   private readonly positions = new Map<string, ReadPosition>();
 
   async advance(roomId: string, userId: string, seq: number, at: string): Promise<ReadPosition> {
+    return { ...this.move(roomId, userId, seq, at) };
+  }
+
+  /** `advance`, synchronously: the embedded message store's append moves the sender's position with it. */
+  move(roomId: string, userId: string, seq: number, at: string): ReadPosition {
     const key = composeKey(roomId, userId);
     const current = this.positions.get(key);
-    if (current && current.seq >= seq) return { ...current };
+    if (current && current.seq >= seq) return current;
     const next = { seq, at };
     this.positions.set(key, next);
-    return { ...next };
+    return next;
   }
 
   async ofUser(userId: string, roomIds: string[]): Promise<Array<ReadPosition | undefined>> {
@@ -21,5 +26,4 @@ export class MemoryReadStore implements ReadStore {
   async inRoom(roomId: string, userIds: string[]): Promise<Array<ReadPosition | undefined>> {
     return userIds.map((userId) => this.positions.get(composeKey(roomId, userId)));
   }
-
 }

@@ -27,11 +27,11 @@ import { RedisMessageStore } from './redis-message.store.js';
     },
     {
       provide: MESSAGE_STORE,
-      inject: [SETTINGS, RedisService, ROOM_BUS],
-      useFactory: (settings: Settings, redis: RedisService, bus: RoomBus): MessageStore =>
+      inject: [SETTINGS, RedisService, ROOM_BUS, READ_STORE],
+      useFactory: (settings: Settings, redis: RedisService, bus: RoomBus, reads: ReadStore): MessageStore =>
         settings.redis.enabled
           ? new RedisMessageStore(redis, settings.messages.historyMaxPerRoom)
-          : new MemoryMessageStore(bus, settings),
+          : new MemoryMessageStore(bus, settings, reads instanceof MemoryReadStore ? reads : undefined),
     },
   ],
   exports: [MessagesService, ReadStateService],
