@@ -1,4 +1,5 @@
 import { INestApplication, Logger } from '@nestjs/common';
+import { ApplicationConfig } from '@nestjs/core';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
@@ -12,6 +13,8 @@ import { AppLogger } from '../logging/app-logger.js';
 import type { UpgradeResult } from '../metrics/metric-labels.js';
 import type { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection.registry.js';
+import { ChatGateway } from './chat.gateway.js';
+import { compileFrameHandlers, messagesOf, type FrameCaller } from './frame-handlers.js';
 import { FrameMetrics, frameTypeLabel } from './frame-metrics.js';
 import { CloseCode, type Reply } from './protocol.js';
 import { toErrorFrame } from './ws-error.filter.js';
@@ -48,8 +51,11 @@ export class ChatWsAdapter extends WsAdapter {
   private readonly frames: FrameMetrics;
   private readonly appLogger: AppLogger;
   private readonly upgradeListeners: Array<(req: IncomingMessage, socket: Duplex, head: Buffer) => void> = [];
+  /** ChatGateway's handlers as plain callers (`compileFrameHandlers`), by message; built at the first connection. */
+  private callers: Map<string, FrameCaller> | undefined;
+  private gatewayMessages: Set<string> | undefined;
 
-  constructor(app: INestApplication) {
+  constructor(private readonly app: INestApplication) {
     super(app);
     this.settings = app.get(SETTINGS);
     this.tokens = app.get(TokenService);
@@ -87,6 +93,7 @@ export class ChatWsAdapter extends WsAdapter {
     const connection = this.connections.get(socket);
     if (!connection) return socket.terminate();
     const byType = new Map(handlers.map((handler) => [handler.message as string, handler]));
+    const callers = this.callersFor(handlers);
     socket.on('error', (error: Error & { code?: string }) => {
       // ws closes with 1009 itself when a frame is larger than maxPayload.
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.frames.closed('too_big');
@@ -100,7 +107,7 @@ export class ChatWsAdapter extends WsAdapter {
       for (let parsed = pending.shift(); parsed; parsed = pending.shift()) {
         try {
           if ('error' in parsed) this.refuse(connection, parsed.error, parsed.ref);
-          else await this.dispatch(connection, parsed.frame, byType, transform, parsed.receivedAt ?? 0);
+          else await this.dispatch(connection, parsed.frame, byType, callers, transform, parsed.receivedAt ?? 0);
         } catch (error) {
           this.log.error(error);
         }
@@ -160,6 +167,7 @@ export class ChatWsAdapter extends WsAdapter {
     connection: Connection,
     frame: Frame,
     byType: Map<string, MessageMappingProperties>,
+    callers: Map<string, FrameCaller> | undefined,
     transform: (data: unknown) => Observable<unknown>,
     receivedAt: number,
   ): Promise<void> {
@@ -180,7 +188,8 @@ export class ChatWsAdapter extends WsAdapter {
     }
     try {
       // Handlers here answer with a value (or nothing); an Observable would still be waited for.
-      let reply: unknown = await handler.callback(frame, frame.type);
+      const caller = callers?.get(frame.type);
+      let reply: unknown = caller ? await caller(connection.socket, frame, frame.type) : await handler.callback(frame, frame.type);
       if (isObservable(reply)) reply = await lastValueFrom(transform(reply), { defaultValue: undefined });
       if (reply) connection.send(reply as Reply, frame.ref);
       this.frames.handled(frame);
@@ -191,6 +200,26 @@ export class ChatWsAdapter extends WsAdapter {
       connection.send(answer, frame.ref);
       this.frames.received(frameTypeLabel(frame.type), answer.code);
     }
+  }
+
+  /**
+   * The plain callers for a socket's handlers when they are ChatGateway's
+   * (the same messages), else none: Nest's callbacks then handle every frame.
+   */
+  private callersFor(handlers: MessageMappingProperties[]): Map<string, FrameCaller> | undefined {
+    if (!this.callers || !this.gatewayMessages) {
+      const gateway = this.app.get(ChatGateway);
+      const config = this.app.get(ApplicationConfig);
+      const globals = [config.getGlobalPipes(), config.getGlobalFilters(), config.getGlobalGuards(), config.getGlobalInterceptors()];
+      const requestScoped = [config.getGlobalRequestPipes(), config.getGlobalRequestFilters(), config.getGlobalRequestGuards(), config.getGlobalRequestInterceptors()];
+      // Global enhancers apply to every handler; the plain callers do not know them.
+      const plain = [...globals, ...requestScoped].every((list) => list.length === 0);
+      this.callers = plain ? compileFrameHandlers(gateway, (type) => this.app.get(type, { strict: false })) : new Map();
+      this.gatewayMessages = new Set(messagesOf(gateway));
+    }
+    const messages = this.gatewayMessages;
+    const ours = handlers.length === messages.size && handlers.every((handler) => messages.has(handler.message as string));
+    return ours && this.callers.size > 0 ? this.callers : undefined;
   }
 
   /** Answers a frame that reached no handler (not understood, or of no known type) with its error. */
