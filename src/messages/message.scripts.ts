@@ -33,15 +33,23 @@ const TRIM_PER_APPEND = 100;
  * ARGV: message template (2 parts), event template (3 parts), candidate
  * epoch, max retained, dedup window ms ('0': no dedup), channel, message
  * id, created_at, publish command (`PUBLISH`, or `SPUBLISH` on a cluster,
- * whose channel is in the room's slot), sender id.
- * Returns [1, json, typist's connection or nil] for a new message or [0, json]
- * for the original of a duplicate.
+ * whose channel is in the room's slot; empty: the caller publishes the
+ * event itself, once replicas hold the write), sender id.
+ * Returns [1, json, typist's connection or false, event] for a new message
+ * or [0, json, false, event] for the original of a duplicate; `event` (the
+ * encoded `message` event) only when the caller publishes.
  */
 export const APPEND = `
+local publish = ARGV[12] ~= ''
 local window = tonumber(ARGV[8])
 if window > 0 then
   local original = redis.call('GET', KEYS[6])
-  if original then return {0, original} end
+  if original then
+    local epoch = redis.call('HGET', KEYS[1], 'epoch')
+    local event = false
+    if not publish and epoch then event = ARGV[3] .. epoch .. ARGV[4] .. original .. ARGV[5] end
+    return {0, original, false, event}
+  end
 end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
@@ -65,7 +73,11 @@ redis.call('HSET', KEYS[3], ARGV[10], seq)
 redis.call('HSET', KEYS[4], ARGV[10], ARGV[11])
 redis.call('HSET', KEYS[1], 'last_at', ARGV[11])
 if window > 0 then redis.call('SET', KEYS[6], json, 'PX', window) end
-redis.call(ARGV[12], ARGV[9], ARGV[3] .. epoch .. ARGV[4] .. json .. ARGV[5])
+local event = ARGV[3] .. epoch .. ARGV[4] .. json .. ARGV[5]
+if publish then
+  redis.call(ARGV[12], ARGV[9], event)
+  event = false
+end
 local read = redis.call('HGET', KEYS[8], ARGV[13])
 if not read or (tonumber(string.match(read, '^(%d+)|')) or 0) < seq then
   redis.call('HSET', KEYS[8], ARGV[13], seq .. '|' .. ARGV[11])
@@ -75,19 +87,19 @@ if typing then
   redis.call('HDEL', KEYS[7], ARGV[13])
   typing = string.match(typing, '^(.-)|') or false
 end
-return {1, json, typing}`;
+return {1, json, typing, event}`;
 
 /**
  * Compare-and-set of a message's current state. KEYS: ids, versions, edits.
- * ARGV: message id, expected updated_at, new updated_at, new JSON, channel, event JSON, publish command (as APPEND).
- * Returns 1 if replaced and published, 0 if the message changed or is gone.
+ * ARGV: message id, expected updated_at, new updated_at, new JSON, channel, event JSON, publish command (as APPEND;
+ * empty: the caller publishes). Returns 1 if replaced (and published), 0 if the message changed or is gone.
  */
 export const REPLACE = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
 if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
-redis.call(ARGV[7], ARGV[5], ARGV[6])
+if ARGV[7] ~= '' then redis.call(ARGV[7], ARGV[5], ARGV[6]) end
 return 1`;
 
 /** Stream entries as their current JSON: the edit where there is one (one HLEN when nothing was edited). */

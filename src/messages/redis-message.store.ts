@@ -13,7 +13,10 @@ type Head = [seq: string | null, epoch: string, lastAt: string | null];
  * Room histories in Redis (see `message.scripts.ts` for the layout). `seq`
  * assignment, storage and publication are one Lua script, so every instance
  * sees a room's messages in one order; every read is one script too (one
- * round trip). A flushed Redis loses the `meta` hash, and the next write
+ * round trip). With `REDIS_WAIT_REPLICAS`, an event is published after the
+ * WAIT instead, so none announces a write a failover could lose; concurrent
+ * writers' events may then arrive out of seq order, and receivers read the
+ * gap from the store (`RoomFanout`). A flushed Redis loses the `meta` hash, and the next write
  * picks a new epoch.
  */
 export class RedisMessageStore implements MessageStore {
@@ -31,7 +34,8 @@ export class RedisMessageStore implements MessageStore {
     const room = draft.room_id;
     const { seq: _, ...rest } = newMessage(draft, 0);
     const template = messageEventTemplate(rest);
-    const [isNew, json, typist] = (await this.redis.call(() =>
+    const publishLater = this.redis.waitsForReplicas;
+    const [isNew, json, typist, event] = (await this.redis.call(() =>
       this.redis.run(
         APPEND,
         [
@@ -53,12 +57,15 @@ export class RedisMessageStore implements MessageStore {
           this.redis.eventChannel(room),
           rest.message_id,
           rest.created_at,
-          this.redis.publishCommand,
+          publishLater ? '' : this.redis.publishCommand,
           draft.sender_id,
         ],
       ),
-    )) as [number, string, string | null | undefined];
+    )) as [number, string, string | false | null | undefined, string | false | null | undefined];
     await this.redis.replicated(keys.room(room, 'meta'));
+    // Once replicas hold it. A retried duplicate announces its original again: receivers drop a seq they already have,
+    // and one whose first announcement never went out (its WAIT failed) gets it now.
+    if (publishLater && event) await this.redis.call(() => this.redis.publish(room, event));
     const message = this.decode(json);
     if (!message) throw new Error('The store answered an append with something that is not a message');
     if (isNew === 0) return { message, duplicate: true };
@@ -107,6 +114,8 @@ export class RedisMessageStore implements MessageStore {
   async replace(message: Message, previous: Message, event: 'message_updated' | 'message_deleted'): Promise<boolean> {
     const { keys } = this.redis;
     const room = message.room_id;
+    const encoded = encodeRoomEvent(changeEvent(message, event));
+    const publishLater = this.redis.waitsForReplicas;
     const replaced = await this.redis.call(() =>
       this.redis.run(
         REPLACE,
@@ -117,13 +126,15 @@ export class RedisMessageStore implements MessageStore {
           message.updated_at,
           encodeMessage(message),
           this.redis.eventChannel(room),
-          encodeRoomEvent(changeEvent(message, event)),
-          this.redis.publishCommand,
+          encoded,
+          publishLater ? '' : this.redis.publishCommand,
         ],
       ),
     );
-    if (replaced === 1) await this.redis.replicated(keys.room(room, 'ids'));
-    return replaced === 1;
+    if (replaced !== 1) return false;
+    await this.redis.replicated(keys.room(room, 'ids'));
+    if (publishLater) await this.redis.call(() => this.redis.publish(room, encoded));
+    return true;
   }
 
   async page(roomId: string, beforeSeq: number | undefined, limit: number): Promise<HistoryPage> {

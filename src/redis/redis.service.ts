@@ -71,6 +71,15 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     return this.sharded ? 'SPUBLISH' : 'PUBLISH';
   }
 
+  /**
+   * True when writes wait for replicas (`REDIS_WAIT_REPLICAS`): their events
+   * are then published after `replicated`, so no client sees an event whose
+   * write a failover could still lose.
+   */
+  get waitsForReplicas(): boolean {
+    return this.wait.replicas > 0;
+  }
+
   /** Publishes a room event (encoded) on the room's event channel. */
   publish(roomId: string, payload: string): Promise<unknown> {
     const channel = this.eventChannel(roomId);

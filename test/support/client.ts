@@ -21,7 +21,7 @@ export async function ask(client: TestClient, frame: Record<string, unknown>, ti
   const ref = `ask-${++refs}`;
   client.send({ ...frame, ref });
   const answer = await waitFor(() => client.frames.find((f) => f.ref === ref), timeoutMs, `an answer to ${String(frame.type)}`, 10);
-  while ((await client.next(answer.type, 0)) !== answer);
+  client.consumeThrough(answer);
   return answer;
 }
 

@@ -74,6 +74,18 @@ export class TestClient {
     if (unexpected.length > 0) throw new Error(`Expected no ${type ?? 'frame'}, got ${JSON.stringify(unexpected)}`);
   }
 
+  /**
+   * Consumes `frame` and the unconsumed frames of its type before it. Another
+   * caller may have consumed it already (concurrent asks whose answers
+   * arrived together): then nothing is left to do.
+   */
+  consumeThrough(frame: Frame): void {
+    for (const earlier of this.frames) {
+      if (earlier.type === frame.type) consumedSet.add(earlier);
+      if (earlier === frame) return;
+    }
+  }
+
   /** Every unconsumed frame of `type`, consumed now. */
   take(type: string): Frame[] {
     const found = this.frames.filter((f) => !consumedSet.has(f) && f.type === type);
