@@ -3,6 +3,9 @@ import { BusListeners } from './bus-listeners.js';
 import type { RoomBus } from './room-bus.js';
 import type { RoomEvent, RoomEventListener, UserEvent, UserEventListener } from '../core/room-event.js';
 
+/** Settled once: a reaction to it runs as the next microtask. */
+const DELIVERED = Promise.resolve();
+
 /** The embedded bus: one process, so "every instance" is this one. */
 @Injectable()
 export class MemoryBus implements RoomBus {
@@ -29,9 +32,13 @@ export class MemoryBus implements RoomBus {
     this.subscribed.delete(roomId);
   }
 
-  /** Queued as a microtask: asynchronous like Redis, and in publish order. */
+  /**
+   * Queued as a microtask: asynchronous like Redis, and in publish order. A
+   * resolved promise's reaction rather than `queueMicrotask`, which makes an
+   * async resource per call (a message's path publishes once per message).
+   */
   async publish(roomId: string, event: RoomEvent): Promise<void> {
-    queueMicrotask(() => {
+    void DELIVERED.then(() => {
       if (this.subscribed.has(roomId)) this.listeners.emit(roomId, event);
     });
   }
@@ -49,7 +56,7 @@ export class MemoryBus implements RoomBus {
   }
 
   async publishToUser(userId: string, event: UserEvent): Promise<void> {
-    queueMicrotask(() => {
+    void DELIVERED.then(() => {
       if (this.users.has(userId)) this.listeners.emitToUser(userId, event);
     });
   }
