@@ -16,6 +16,12 @@ import { RecoveryBudget } from './recovery-budget.js';
  * of frames) leaves in one system call instead of one each.
  */
 const corked = new Set<Duplex>();
+/**
+ * A corked socket holding this much leaves at once: batching is for small
+ * frames, and a large batch (a recovery, a backlog) held until the check
+ * phase would count whole against the slow-consumer bound.
+ */
+const FLUSH_AT_BYTES = 64 * 1024;
 
 function uncorkAll(): void {
   for (const socket of corked) socket.uncork();
@@ -29,6 +35,11 @@ function corkForThisIteration(socket: Duplex): void {
   if (corked.size === 0) setImmediate(uncorkAll);
   socket.cork();
   corked.add(socket);
+}
+
+/** Lets a corked socket's writes leave now if they are already large. */
+function flushIfLarge(socket: Duplex): void {
+  if (socket.writableLength >= FLUSH_AT_BYTES && corked.delete(socket)) socket.uncork();
 }
 
 /**
@@ -89,6 +100,7 @@ export class Connection {
     if (tcp) corkForThisIteration(tcp);
     // A broadcast passes the same UTF-8 buffer to every socket; it is still a text frame.
     this.socket.send(data, { binary: false });
+    if (tcp) flushIfLarge(tcp);
   }
 
   close(code: number, reason: CloseReason): void {
