@@ -4,7 +4,7 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { isObservable, lastValueFrom, type Observable } from 'rxjs';
+import { isObservable, lastValueFrom } from 'rxjs';
 import { WebSocketServer, type PerMessageDeflateOptions, type RawData, type WebSocket } from 'ws';
 import { AuthError } from '../auth/session.js';
 import { ACCESS_TOKEN_PROTOCOL, TokenService } from '../auth/token.service.js';
@@ -51,9 +51,10 @@ export class ChatWsAdapter extends WsAdapter {
   private readonly frames: FrameMetrics;
   private readonly appLogger: AppLogger;
   private readonly upgradeListeners: Array<(req: IncomingMessage, socket: Duplex, head: Buffer) => void> = [];
-  /** ChatGateway's handlers as plain callers (`compileFrameHandlers`), by message; built at the first connection. */
-  private callers: Map<string, FrameCaller> | undefined;
-  private gatewayMessages: Set<string> | undefined;
+  /** Each ChatGateway message with its plain caller (`compileFrameHandlers`), or undefined where it has none; built at the first connection. */
+  private gatewayHandlers: Map<string, FrameCaller | undefined> | undefined;
+  /** ChatGateway's callers when every handler has one: the table all its sockets share. */
+  private sharedHandlers: Map<string, FrameCaller> | undefined;
 
   constructor(private readonly app: INestApplication) {
     super(app);
@@ -85,15 +86,11 @@ export class ChatWsAdapter extends WsAdapter {
     this.upgradeListeners.length = 0;
   }
 
-  override bindMessageHandlers(
-    socket: WebSocket,
-    handlers: MessageMappingProperties[],
-    transform: (data: unknown) => Observable<unknown>,
-  ): void {
+  override bindMessageHandlers(socket: WebSocket, handlers: MessageMappingProperties[]): void {
     const connection = this.connections.get(socket);
     if (!connection) return socket.terminate();
-    const byType = new Map(handlers.map((handler) => [handler.message as string, handler]));
-    const callers = this.callersFor(handlers);
+    // What these closures hold lives as long as the socket: a shared table, not one built per socket.
+    const handle = this.handlersFor(handlers);
     socket.on('error', (error: Error & { code?: string }) => {
       // ws closes with 1009 itself when a frame is larger than maxPayload.
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.frames.closed('too_big');
@@ -107,7 +104,7 @@ export class ChatWsAdapter extends WsAdapter {
       for (let parsed = pending.shift(); parsed; parsed = pending.shift()) {
         try {
           if ('error' in parsed) this.refuse(connection, parsed.error, parsed.ref);
-          else await this.dispatch(connection, parsed.frame, byType, callers, transform, parsed.receivedAt ?? 0);
+          else await this.dispatch(connection, parsed.frame, handle, parsed.receivedAt ?? 0);
         } catch (error) {
           this.log.error(error);
         }
@@ -137,6 +134,11 @@ export class ChatWsAdapter extends WsAdapter {
     });
   }
 
+  /** A ws socket emits `close` once: a plain listener spares the wrapper `once` would keep per socket. */
+  override bindClientDisconnect(client: WebSocket, callback: (...args: unknown[]) => void): void {
+    client.on('close', callback);
+  }
+
   private parse(data: RawData, isBinary: boolean): Parsed {
     const invalid = (code: 'invalid_json' | 'invalid_frame', message: string, ref?: string) => ({
       error: { type: 'error' as const, code, message },
@@ -163,15 +165,8 @@ export class ChatWsAdapter extends WsAdapter {
     return { frame: frame as Frame };
   }
 
-  private async dispatch(
-    connection: Connection,
-    frame: Frame,
-    byType: Map<string, MessageMappingProperties>,
-    callers: Map<string, FrameCaller> | undefined,
-    transform: (data: unknown) => Observable<unknown>,
-    receivedAt: number,
-  ): Promise<void> {
-    const handler = byType.get(frame.type);
+  private async dispatch(connection: Connection, frame: Frame, handle: Map<string, FrameCaller>, receivedAt: number): Promise<void> {
+    const handler = handle.get(frame.type);
     if (!handler) {
       const type = frame.type.slice(0, 64);
       return this.refuse(connection, { type: 'error', code: 'unknown_type', message: `Unknown frame type "${type}"` }, frame.ref);
@@ -188,9 +183,8 @@ export class ChatWsAdapter extends WsAdapter {
     }
     try {
       // Handlers here answer with a value (or nothing); an Observable would still be waited for.
-      const caller = callers?.get(frame.type);
-      let reply: unknown = caller ? await caller(connection.socket, frame, frame.type) : await handler.callback(frame, frame.type);
-      if (isObservable(reply)) reply = await lastValueFrom(transform(reply), { defaultValue: undefined });
+      let reply = await handler(connection.socket, frame, frame.type);
+      if (isObservable(reply)) reply = await lastValueFrom(reply, { defaultValue: undefined });
       if (reply) connection.send(reply as Reply, frame.ref);
       this.frames.handled(frame);
       if (receivedAt && (reply as Reply | undefined)?.type === 'message_ack') this.frames.acked(receivedAt);
@@ -203,23 +197,32 @@ export class ChatWsAdapter extends WsAdapter {
   }
 
   /**
-   * The plain callers for a socket's handlers when they are ChatGateway's
-   * (the same messages), else none: Nest's callbacks then handle every frame.
+   * How a socket's frames reach their handlers, by type. When every handler
+   * is ChatGateway's with a plain caller (`compileFrameHandlers`), all sockets
+   * share one table built at the first connection; otherwise the socket gets
+   * its own, with Nest's callbacks (bound to it) where there is no caller.
    */
-  private callersFor(handlers: MessageMappingProperties[]): Map<string, FrameCaller> | undefined {
-    if (!this.callers || !this.gatewayMessages) {
+  private handlersFor(handlers: MessageMappingProperties[]): Map<string, FrameCaller> {
+    if (!this.gatewayHandlers) {
       const gateway = this.app.get(ChatGateway);
       const config = this.app.get(ApplicationConfig);
       const globals = [config.getGlobalPipes(), config.getGlobalFilters(), config.getGlobalGuards(), config.getGlobalInterceptors()];
       const requestScoped = [config.getGlobalRequestPipes(), config.getGlobalRequestFilters(), config.getGlobalRequestGuards(), config.getGlobalRequestInterceptors()];
       // Global enhancers apply to every handler; the plain callers do not know them.
       const plain = [...globals, ...requestScoped].every((list) => list.length === 0);
-      this.callers = plain ? compileFrameHandlers(gateway, (type) => this.app.get(type, { strict: false })) : new Map();
-      this.gatewayMessages = new Set(messagesOf(gateway));
+      const callers = plain ? compileFrameHandlers(gateway, (type) => this.app.get(type, { strict: false })) : new Map<string, FrameCaller>();
+      this.gatewayHandlers = new Map(messagesOf(gateway).map((message) => [message, callers.get(message)]));
+      this.sharedHandlers = callers.size === this.gatewayHandlers.size ? callers : undefined;
     }
-    const messages = this.gatewayMessages;
-    const ours = handlers.length === messages.size && handlers.every((handler) => messages.has(handler.message as string));
-    return ours && this.callers.size > 0 ? this.callers : undefined;
+    const gateway = this.gatewayHandlers;
+    const ours = handlers.length === gateway.size && handlers.every((handler) => gateway.has(handler.message as string));
+    if (ours && this.sharedHandlers) return this.sharedHandlers;
+    return new Map(
+      handlers.map(({ message, callback }): [string, FrameCaller] => [
+        message as string,
+        (ours ? gateway.get(message as string) : undefined) ?? (async (_socket, frame, pattern) => callback(frame, pattern)),
+      ]),
+    );
   }
 
   /** Answers a frame that reached no handler (not understood, or of no known type) with its error. */
@@ -229,7 +232,7 @@ export class ChatWsAdapter extends WsAdapter {
   }
 
   private async upgrade(server: WebSocketServer, req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroySocket);
     let reserved: { userId: string; slot: string } | undefined;
     try {
       // The path is compared as written: parsing a hostile request line as a URL can throw with the
@@ -292,6 +295,11 @@ function perMessageDeflate(deflate: Settings['ws']['deflate']): PerMessageDeflat
     serverMaxWindowBits: deflate.windowBits,
     zlibDeflateOptions: { memLevel: deflate.memLevel },
   };
+}
+
+/** A socket's error before it is a WebSocket: a listener sharing no closure with the upgrade, which would keep its request. */
+function destroySocket(this: Duplex): void {
+  this.destroy();
 }
 
 /** Answers a refused upgrade with a plain HTTP response, never a half-open socket. */

@@ -8,7 +8,7 @@ import { ConnectionSlots } from '../limits/connection-slots.js';
 import { Connection } from './connection.js';
 import { FrameMetrics } from './frame-metrics.js';
 import { CloseCode } from './protocol.js';
-import { RateLimiter } from './rate-limiter.js';
+import { RateLimiter, type AbuseRule } from './rate-limiter.js';
 import { RecoveryBudget } from './recovery-budget.js';
 
 /** How often the unsent bytes of all connections are summed against MAX_TOTAL_BUFFERED_BYTES. */
@@ -38,6 +38,8 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
   private heartbeat: NodeJS.Timeout | undefined;
   private bufferCheck: NodeJS.Timeout | undefined;
   private slowClosedCount = 0;
+  /** The abuse rule every connection's limiter shares. */
+  private readonly abuse: AbuseRule;
 
   constructor(
     @Inject(SETTINGS) private readonly settings: Settings,
@@ -45,7 +47,10 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     private readonly instance: InstanceState,
     private readonly clusterSlots: ConnectionSlots,
     private readonly metrics: FrameMetrics,
-  ) {}
+  ) {
+    const { abuseFactor, abuseWindowMs } = settings.ws.rateLimit;
+    this.abuse = { factor: abuseFactor, windowMs: abuseWindowMs };
+  }
 
   get size(): number {
     return this.bySocket.size;
@@ -79,11 +84,10 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
 
   open(socket: WebSocket, session: Session, slot: string): Connection {
     const { rateLimit, maxBufferedBytes } = this.settings.ws;
-    const abuse = { factor: rateLimit.abuseFactor, windowMs: rateLimit.abuseWindowMs };
     const connection = new Connection(
       socket,
       session,
-      new RateLimiter(rateLimit.perSecond, rateLimit.burst, Date.now(), abuse),
+      new RateLimiter(rateLimit.perSecond, rateLimit.burst, Date.now(), this.abuse),
       maxBufferedBytes,
       new RecoveryBudget(this.settings.messages.recoveryBudgetPerMinute),
       this.metrics,
