@@ -8,6 +8,8 @@ import { changeEvent, newMessage, type HistoryHead, type HistoryPage, type Messa
 import type { MemoryReadStore } from './memory-read.store.js';
 
 interface RoomHistory {
+  /** The room's id, one string every retained message of the room shares. */
+  roomId: string;
   seq: number;
   /** Retained messages, oldest first. Seqs are contiguous, so seq s sits at `s - messages[0].seq`. */
   messages: Message[];
@@ -50,11 +52,13 @@ export class MemoryMessageStore implements MessageStore {
   /** `composeKey(room, sender, client_msg_id)` → the original message and when it stops counting. */
   private readonly sent = new Map<string, { message: Message; until: number }>();
   /**
-   * Every retained message of every room in the order they were appended
-   * (room and seq), oldest from `oldest` on: the order the byte bound drops
-   * them in. An entry whose message its room already dropped is skipped.
+   * Every retained message of every room in the order they were appended,
+   * as its room (`orderRooms`) and seq (`orderSeqs`, same index; two arrays,
+   * not an object per message), oldest from `oldest` on: the order the byte
+   * bound drops them in. An entry whose message its room already dropped is skipped.
    */
-  private order: Array<{ roomId: string; seq: number }> = [];
+  private orderRooms: RoomHistory[] = [];
+  private orderSeqs: number[] = [];
   private oldest = 0;
   private retainedCount = 0;
   private retainedBytes = 0;
@@ -78,12 +82,15 @@ export class MemoryMessageStore implements MessageStore {
     }
     const history = this.history(draft.room_id);
     const message = newMessage(draft, ++history.seq, new Date(now));
+    // The frame's copy of the id would be one more string per retained message.
+    message.room_id = history.roomId;
     const size = sizeOf(message);
     history.messages.push(message);
     history.sizes.push(size);
     this.retainedCount += 1;
     this.retainedBytes += size;
-    this.order.push({ roomId: draft.room_id, seq: history.seq });
+    this.orderRooms.push(history);
+    this.orderSeqs.push(history.seq);
     this.reads?.move(draft.room_id, draft.sender_id, history.seq, message.created_at);
     if (key) {
       this.sent.set(key, { message, until: now + dedupWindowMs });
@@ -144,16 +151,16 @@ export class MemoryMessageStore implements MessageStore {
 
   private history(roomId: string): RoomHistory {
     let history = this.rooms.get(roomId);
-    if (!history) this.rooms.set(roomId, (history = { seq: 0, messages: [], sizes: [] }));
+    if (!history) this.rooms.set(roomId, (history = { roomId, seq: 0, messages: [], sizes: [] }));
     return history;
   }
 
   /** Drops the oldest messages of any room while the retained total is over HISTORY_MAX_BYTES. */
   private dropBeyondBytes(): void {
-    while (this.retainedBytes > this.settings.messages.historyMaxBytes && this.oldest < this.order.length) {
-      const { roomId, seq } = this.order[this.oldest++];
-      const room = this.rooms.get(roomId);
-      if (room && room.messages[0]?.seq === seq) this.dropOldest(room);
+    while (this.retainedBytes > this.settings.messages.historyMaxBytes && this.oldest < this.orderSeqs.length) {
+      const room = this.orderRooms[this.oldest];
+      const seq = this.orderSeqs[this.oldest++];
+      if (room.messages[0]?.seq === seq) this.dropOldest(room);
     }
   }
 
@@ -163,11 +170,18 @@ export class MemoryMessageStore implements MessageStore {
    * ones: the order stays within twice the history, at a cost spread over the appends.
    */
   private compactOrder(): void {
-    if (this.order.length - this.oldest <= 2 * this.retainedCount + 1024) return;
-    this.order = this.order.slice(this.oldest).filter(({ roomId, seq }) => {
-      const first = this.rooms.get(roomId)?.messages[0]?.seq;
-      return first !== undefined && first <= seq;
-    });
+    if (this.orderSeqs.length - this.oldest <= 2 * this.retainedCount + 1024) return;
+    const rooms: RoomHistory[] = [];
+    const seqs: number[] = [];
+    for (let i = this.oldest; i < this.orderSeqs.length; i++) {
+      const first = this.orderRooms[i].messages[0]?.seq;
+      if (first !== undefined && first <= this.orderSeqs[i]) {
+        rooms.push(this.orderRooms[i]);
+        seqs.push(this.orderSeqs[i]);
+      }
+    }
+    this.orderRooms = rooms;
+    this.orderSeqs = seqs;
     this.oldest = 0;
   }
 

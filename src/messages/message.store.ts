@@ -36,6 +36,9 @@ export interface HistoryPage {
   hasMore: boolean;
 }
 
+/** A new message's reactions: one empty list shared by all (a reaction makes a new list, never changes this one). */
+const NO_REACTIONS: Message['reactions'] = Object.freeze([]) as unknown as Message['reactions'];
+
 /** A new message in the PROTOCOL §3 shape. */
 export function newMessage(draft: MessageDraft, seq: number, now = new Date()): Message {
   const at = now.toISOString();
@@ -49,7 +52,7 @@ export function newMessage(draft: MessageDraft, seq: number, now = new Date()): 
     attachments: draft.attachments ?? null,
     parent_message_id: draft.parent_message_id,
     thread_count: 0,
-    reactions: [],
+    reactions: NO_REACTIONS,
     is_edited: false,
     is_deleted: false,
     created_at: at,
