@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { SETTINGS, type Settings } from '../config/settings.js';
+import { LatencyHistogram } from './latency-histogram.js';
 import { CLOSE_REASONS, MESSAGE_RESULTS, RECOVERY_OUTCOMES, REDIS_CONNECTIONS, UPGRADE_RESULTS } from './metric-labels.js';
 
 /** Seconds; a chat round trip is a few milliseconds when healthy, seconds when something is wrong. */
@@ -90,19 +91,20 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
     registers: [this.registry],
   });
 
-  readonly sendToAck = new Histogram({
-    name: 'chat_send_to_ack_seconds',
-    help: 'From receiving send_message to writing its message_ack',
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  /** Observed per message: a `LatencyHistogram`, plain numbers until scraped. */
+  readonly sendToAck = new LatencyHistogram(
+    'chat_send_to_ack_seconds',
+    'From receiving send_message to writing its message_ack',
+    LATENCY_BUCKETS,
+    this.registry,
+  );
 
-  readonly publishToWrite = new Histogram({
-    name: 'chat_publish_to_write_seconds',
-    help: "From a room event's publish to its write on a receiver's socket",
-    buckets: LATENCY_BUCKETS,
-    registers: [this.registry],
-  });
+  readonly publishToWrite = new LatencyHistogram(
+    'chat_publish_to_write_seconds',
+    "From a room event's publish to its write on a receiver's socket",
+    LATENCY_BUCKETS,
+    this.registry,
+  );
 
   readonly serverCloses = new Counter({
     name: 'chat_server_closes_total',
