@@ -2,7 +2,7 @@
 // baseline, same run) and writes them as JSON and markdown.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PASS } from './scenarios.mjs';
+import { PASS, TIMING } from './scenarios.mjs';
 
 const num = (value) => (value === null || value === undefined ? '–' : Number(value).toLocaleString('en-US'));
 
@@ -31,17 +31,17 @@ function ratioBound(service, baseline) {
  * ratio the service aims for (`check` on service ÷ baseline).
  */
 const FIGURES = [
-  { scenario: 'fanout', label: (t) => `server CPU per message at ${t.reference.rate} msg/s`, value: (t) => t.reference.quietest.cpuUsecPerMessage, show: (v, t) => `${num(v)} µs (${t.reference.quietest.cpuPercent}% of a core, waited ${t.reference.quietest.waitPercent}%)` },
+  { scenario: 'fanout', label: (t) => `server CPU per message at ${t.reference.rate} msg/s`, value: (t) => t.reference.cpu.cpuUsecPerMessage, show: (v, t) => cpuShown(v, t) },
   { scenario: 'fanout', label: () => 'highest passing rate', value: limit, show: (_, t) => highest(t), bounded: true, target: '≥ 0.9×', check: (r) => r >= 0.9 },
-  { scenario: 'small-rooms', label: (t) => `server CPU per message at ${t.reference.rate} msg/s`, value: (t) => t.reference.quietest.cpuUsecPerMessage, show: (v, t) => `${num(v)} µs (${t.reference.quietest.cpuPercent}% of a core, waited ${t.reference.quietest.waitPercent}%)`, target: '≤ 1.25×', check: (r) => r <= 1.25 },
+  { scenario: 'small-rooms', label: (t) => `server CPU per message at ${t.reference.rate} msg/s`, value: (t) => t.reference.cpu.cpuUsecPerMessage, show: (v, t) => cpuShown(v, t), target: '≤ 1.25×', check: (r) => r <= 1.25 },
   { scenario: 'small-rooms', label: () => 'highest passing rate', value: limit, show: (_, t) => highest(t), bounded: true, target: '≥ 0.8×', check: (r) => r >= 0.8 },
   { scenario: 'idle', label: (t) => `open ${num(t.connections)} connections`, value: (t) => t.openSeconds, show: (v) => `${v} s`, target: '≤ 1.3×', check: (r) => r <= 1.3 },
   { scenario: 'idle', label: () => 'then join each to a room', value: (t) => t.joinSeconds, show: (v) => `${v} s` },
   { scenario: 'idle', label: () => 'memory per idle joined connection', value: (t) => t.kbPerConnection, show: (v) => `${v} KB` },
-  { scenario: 'redis', label: (t) => `server CPU per message at ${t.reference.rate} msg/s`, value: (t) => t.reference.quietest.cpuUsecPerMessage, show: (v, t) => `${num(v)} µs (${t.reference.quietest.cpuPercent}% of a core, waited ${t.reference.quietest.waitPercent}%)` },
+  { scenario: 'redis', label: (t) => `server CPU per message at ${t.reference.rate} msg/s`, value: (t) => t.reference.cpu.cpuUsecPerMessage, show: (v, t) => cpuShown(v, t) },
   { scenario: 'redis', label: () => 'highest passing rate', value: limit, show: (_, t) => highest(t), bounded: true, target: '≥ 0.8×', check: (r) => r >= 0.8 },
   ...['deflate-off', 'deflate-on'].flatMap((scenario) => [
-    { scenario, label: (t) => `server CPU at ${t.reference.rate} msg/s`, value: (t) => t.reference.serverCpuPercent, show: (v) => `${v}%` },
+    { scenario, label: (t) => `server CPU at ${t.reference.rate} msg/s`, value: (t) => t.reference.cpu.cpuPercent, show: (v) => `${v}%` },
     { scenario, label: (t) => `server peak RSS at ${t.reference.rate} msg/s`, value: (t) => t.reference.serverRssMb, show: (v) => `${v} MB` },
     { scenario, label: () => 'wire bytes per delivery', value: (t) => t.reference.wireBytesPerDelivery, show: (v) => `${num(v)} B` },
     { scenario, label: () => 'highest passing rate', value: limit, show: (_, t) => highest(t), bounded: true },
@@ -50,6 +50,12 @@ const FIGURES = [
   { scenario: 'overload', label: () => 'reading receivers: deliveries/s', value: (t) => t.healthy.deliveredPerSecond, show: (v, t) => `${num(v)} (p99 ${t.healthy.latencyMs.p99} ms, lost ${num(t.healthy.lost)})` },
   { scenario: 'overload', label: (t) => `stalled receivers (${t.slowReaders}): how they ended`, value: () => null, show: (_, t) => describeClosed(t) },
 ];
+
+/** The median CPU per message at the first rate, with its core share and every sample. */
+function cpuShown(v, t) {
+  const { cpuPercent, waitPercent, samples } = t.reference.cpu;
+  return `${num(v)} µs (${cpuPercent}% of a core, waited ${waitPercent}%; samples ${samples.map(num).join(', ')})`;
+}
 
 function describeClosed(t) {
   const closed = Object.entries(t.slowReadersClosed).map(([code, n]) => `${n} closed ${code}`);
@@ -87,7 +93,7 @@ function markdown(results, rows) {
     m.pinned
       ? 'Servers pinned to core 0, the load generator to core 1 (`taskset`).'
       : 'Not pinned (no `taskset` or a single core): servers and load generator share the cores.',
-    `A step passes with no loss and p99 < ${PASS.maxP99Ms} ms; a failed step is repeated before it counts (once, or up to 3 attempts while the server waits for its core); CPU at a fixed rate is CPU time per message sent, from the attempt that waited least. Ratio: service ÷ bare \`ws\`, both measured in this run.`,
+    `A step passes with no loss and p99 < ${PASS.maxP99Ms} ms; a failed step is repeated before it counts (once, or up to 3 attempts while the server waits for its core); CPU at a fixed rate is CPU time per message sent, the median of ${TIMING[results.mode].cpuSamples} steps at that rate per target (alternating). Ratio: service ÷ bare \`ws\`, both measured in this run.`,
     ...(results.redis
       ? [results.redis.own ? 'Redis: a throwaway `redis-server` per target (no persistence), so its counters are that target\'s alone.' : `Redis: ${results.redis.urls[0]}, shared: its counters may include other clients' commands.`]
       : []),
