@@ -10,10 +10,10 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const PINNED = hasTaskset();
 export const SECRET = `bench-secret-${randomUUID()}`;
 
-/** The command line of a node process on `core`, with `ulimit -n` raised first. */
+/** The command line of a node process on `core` (any core when `core` is undefined), with `ulimit -n` raised first. */
 function command(core, nodeArgs) {
   const node = [process.execPath, ...nodeArgs];
-  const argv = PINNED ? ['taskset', '-c', String(core), ...node] : node;
+  const argv = PINNED && core !== undefined ? ['taskset', '-c', String(core), ...node] : node;
   return ['/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$@"', 'sh', ...argv]];
 }
 
@@ -50,8 +50,8 @@ function baselineEnv(redis, deflate) {
 }
 
 /** Starts one server process and resolves with its pid and base URL once it listens. */
-function startServer({ script, env, nodeArgs = [] }) {
-  const [file, args] = command(0, [...nodeArgs, script]);
+function startServer({ script, env, nodeArgs = [], pinned = true }) {
+  const [file, args] = command(pinned ? 0 : undefined, [...nodeArgs, script]);
   const child = spawn(file, args, {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
@@ -112,7 +112,9 @@ function stop(child, graceMs = 10_000) {
  * (bench/baseline/server.mjs), `instances` processes, on Redis when `redis`
  * is { url, prefix }. `deflate` turns permessage-deflate on, with the
  * service's default deflate settings on both.
- * `profileDir` runs the service under --cpu-prof.
+ * `profileDir` runs the service under --cpu-prof, not pinned: on one core the
+ * profiler's sampling thread waits while the server runs, and its samples
+ * land mostly where the server was idle.
  */
 export async function startTarget({ kind, instances = 1, redis, deflate = false, profileDir }) {
   const spec =
@@ -121,6 +123,7 @@ export async function startTarget({ kind, instances = 1, redis, deflate = false,
           script: 'dist/main.js',
           env: serviceEnv(redis, deflate),
           nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+          pinned: !profileDir,
         }
       : { script: 'bench/baseline/server.mjs', env: baselineEnv(redis, deflate) };
   const servers = [];
