@@ -1,7 +1,8 @@
+import type { IncomingMessage, Server } from 'node:http';
 import request from 'supertest';
 import { ConnectionRegistry } from '../src/chat/connection.registry.js';
 import { waitFor } from '../scripts/processes.mjs';
-import { join } from './support/client.js';
+import { expectServed, join } from './support/client.js';
 import { heapAfterGc } from './support/gc.js';
 import { useInstances } from './support/instances.js';
 import { createRoom } from './support/rest.js';
@@ -72,4 +73,27 @@ describe('unsent bytes of all connections (MAX_TOTAL_BUFFERED_BYTES)', () => {
     for (const client of slow) expect([1013, 1006]).toContain((await client.closed).code);
     await reader.close();
   }, 40_000);
+});
+
+describe('what an open connection holds', () => {
+  const instances = useInstances();
+
+  // A listener that shares a scope with the upgrade would keep the request, its headers and URL (token included) for the socket's life.
+  it('lets its upgrade request go once the socket is open', async () => {
+    const running = instances.first;
+    const requests: Array<WeakRef<IncomingMessage>> = [];
+    const server = running.app.getHttpServer() as Server;
+    const remember = (req: IncomingMessage) => requests.push(new WeakRef(req));
+    server.prependListener('upgrade', remember);
+    // Nest remembers the latest connection's arguments (request included), so the first is the one to watch.
+    const clients = [await TestClient.connect(running.ws, token('alice')), await TestClient.connect(running.ws, token('bob'))];
+    server.off('upgrade', remember);
+    for (const client of clients) await expectServed(client);
+    await waitFor(() => {
+      heapAfterGc();
+      return requests[0].deref() === undefined;
+    }, 3000, 'the first upgrade request collected');
+    await expectServed(clients[0]);
+    for (const client of clients) await client.close();
+  });
 });
