@@ -168,3 +168,26 @@ describe('limits across two instances on one Redis', () => {
     await redis.quit();
   });
 });
+
+describe.each(['redis', 'cluster'] as const)('connection slots of open connections, %s', (mode) => {
+  const INSTANCE_TTL_MS = 1000;
+  const instances = useInstances({ mode, count: 2, env: { INSTANCE_TTL_MS, MAX_CONNECTIONS_PER_USER: 2 } });
+
+  it('stay counted past INSTANCE_TTL_MS while their connections are open: the instances renew them', async () => {
+    const users = ['keeper-a', 'keeper-b', 'keeper-c'];
+    const open = await Promise.all(
+      users.flatMap((user) => [TestClient.connect(instances.all[0].ws, token(user)), TestClient.connect(instances.all[1].ws, token(user))]),
+    );
+    // Long enough for every slot to have expired twice over without a renewal.
+    await new Promise((resolve) => setTimeout(resolve, 2.5 * INSTANCE_TTL_MS));
+    for (const user of users) {
+      expect(await handshake(`${instances.all[0].ws}?token=${token(user)}`)).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    }
+    await open[0].close();
+    const deadline = Date.now() + 3000;
+    let status = 0;
+    while (status !== 101 && Date.now() < deadline) status = (await handshake(`${instances.all[0].ws}?token=${token(users[0])}`)).status;
+    expect(status).toBe(101);
+    await Promise.all(open.slice(1).map((client) => client.close()));
+  });
+});

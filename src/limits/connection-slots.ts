@@ -7,6 +7,11 @@ import { ACQUIRE, RENEW } from './limit.scripts.js';
 
 /** Renewals per slot lifetime: a slot survives two missed renewals. */
 const RENEWALS_PER_TTL = 3;
+/**
+ * Users renewed per script call on one Redis: idle connections cost a few
+ * calls per renewal, not one per user, and no call holds Redis up for long.
+ */
+const USERS_PER_RENEWAL = 256;
 
 /**
  * A user's open connections across every instance, when `REDIS_URL` is set
@@ -86,10 +91,16 @@ export class ConnectionSlots implements OnModuleInit, OnModuleDestroy {
 
   private async renew(): Promise<void> {
     if (this.held.size === 0 || this.redis.notReadyReason !== undefined) return;
-    // One command per user, sent together: on a Redis Cluster the users' keys may sit on different nodes.
-    const client = this.redis.client;
-    await Promise.all(
-      [...this.held].map(([userId, slots]) => client.eval(RENEW, 1, this.keys.connections(userId), this.ttlMs, ...slots)),
-    ).catch((error: unknown) => this.logger.debug(`renewing connection slots: ${String(error)}`));
+    // On a Redis Cluster a script's keys must share a hash slot, so there each user's slots take a call of their own.
+    const perCall = this.redis.sharded ? 1 : USERS_PER_RENEWAL;
+    const users = [...this.held];
+    const calls: Array<Promise<unknown>> = [];
+    for (let start = 0; start < users.length; start += perCall) {
+      const batch = users.slice(start, start + perCall);
+      const args: Array<string | number> = [this.ttlMs];
+      for (const [, slots] of batch) args.push(slots.size, ...slots);
+      calls.push(this.redis.run(RENEW, batch.map(([userId]) => this.keys.connections(userId)), args));
+    }
+    await Promise.all(calls).catch((error: unknown) => this.logger.debug(`renewing connection slots: ${String(error)}`));
   }
 }

@@ -29,13 +29,19 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1`;
 
 /**
- * RENEW: pushes the expiry of the slots this instance holds for one user.
- * KEYS: the user's connections sorted set. ARGV: lifetime in ms, then the
+ * RENEW: pushes the expiry of the slots this instance holds, for a batch of
+ * users in one call. KEYS: the users' connections sorted sets. ARGV: lifetime
+ * in ms, then for each key in order the number of its slots followed by the
  * slot ids. A slot dropped meanwhile is not brought back (XX).
  */
 export const RENEW = `
 local time = redis.call('TIME')
 local at = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(ARGV[1])
-for i = 2, #ARGV do redis.call('ZADD', KEYS[1], 'XX', at, ARGV[i]) end
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
+local i = 2
+for k = 1, #KEYS do
+  local count = tonumber(ARGV[i])
+  for j = i + 1, i + count do redis.call('ZADD', KEYS[k], 'XX', at, ARGV[j]) end
+  redis.call('PEXPIRE', KEYS[k], ARGV[1])
+  i = i + count + 1
+end
 return 0`;
