@@ -153,7 +153,8 @@ export class RoomFanout {
     try {
       // Batch after batch, until the store has nothing newer.
       for (;;) {
-        const { head, messages } = await this.messages.readAfter(roomId, room.lastSeq ?? 0, batch);
+        // As stored: `write` signs each message's links as it makes the frame.
+        const { head, messages } = await this.messages.storedAfter(roomId, room.lastSeq ?? 0, batch);
         if (room.epoch !== undefined && head.epoch !== room.epoch) {
           // The history was reset (a flushed Redis): seqs start again; read the new history.
           room.restartSeq();

@@ -241,8 +241,13 @@ export class MessagesService {
     afterSeq: number,
     limit: number,
   ): Promise<{ head: HistoryHead; messages: Message[]; complete: boolean }> {
-    const read = await this.store.readAfter(roomId, afterSeq, limit);
+    const read = await this.storedAfter(roomId, afterSeq, limit);
     return { ...read, messages: read.messages.map((m) => this.present(m)) };
+  }
+
+  /** `readAfter` as stored, links unsigned: for a caller that presents each message as it writes it (the fan-out's catch-up). */
+  storedAfter(roomId: string, afterSeq: number, limit: number): Promise<{ head: HistoryHead; messages: Message[]; complete: boolean }> {
+    return this.store.readAfter(roomId, afterSeq, limit);
   }
 
   /**
