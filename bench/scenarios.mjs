@@ -104,10 +104,13 @@ const KINDS = ['baseline', 'service'];
 const kindsOf = (scenario) => (scenario.targets ? Object.keys(scenario.targets) : KINDS);
 const specOf = (scenario, kind) => scenario.targets?.[kind] ?? { server: kind, redis: scenario.target.redis };
 
-/** `cpuSamples`: steps at the first rate per target whose median is the headline CPU per message. */
+/**
+ * `cpuSamples`: steps at the first rate per target whose median is the headline CPU per message.
+ * `refine`: one more step between the highest passing rate and the lowest failing one (see `rates`).
+ */
 export const TIMING = {
-  full: { stepMs: 4000, warmMs: 2000, drainMs: 2000, settleMs: 2000, cpuSamples: 3 },
-  quick: { stepMs: 1200, warmMs: 500, drainMs: 1000, settleMs: 1000, cpuSamples: 1 },
+  full: { stepMs: 4000, warmMs: 2000, drainMs: 2000, settleMs: 2000, cpuSamples: 3, refine: true },
+  quick: { stepMs: 1200, warmMs: 500, drainMs: 1000, settleMs: 1000, cpuSamples: 1, refine: false },
 };
 
 /** Where a target's servers keep shared state; `cleanup` removes what they left. */
@@ -201,17 +204,28 @@ async function measuredStep(ctx, servers, args) {
 /**
  * The rates one target is stepped through: up from `start` by `factor` while
  * steps pass; if the first one fails, down (at most 3 steps) until one passes.
+ * With `refine`, one more step at the geometric middle of the highest pass
+ * and the lowest failure: a limit found in steps of 1.3× can only be read to
+ * within 1.3×, so two targets 10% apart could show as 1× or 0.77×.
  */
-function rates(p) {
+function rates(p, refine) {
   let i = 0;
   let up = true;
+  let between;
+  const at = (step) => (up ? p.start * p.factor ** step : p.start / p.factor ** step);
   return {
     done: false,
-    next: () => Math.round(up ? p.start * p.factor ** i : p.start / p.factor ** i),
+    next: () => Math.round(between ? Math.sqrt(between[0] * between[1]) : at(i)),
     record(pass) {
-      if (up && pass) this.done = ++i >= p.maxSteps;
+      if (between) this.done = true;
+      else if (up && pass) this.done = ++i >= p.maxSteps;
       else if (up && i === 0) [up, i] = [false, 1];
-      else this.done = up || pass || ++i > 3;
+      else {
+        // Up and failed after a pass, or down and passed after a failure: the limit lies between the last two steps.
+        const bracketed = up || pass;
+        if (bracketed && refine) between = [at(i - 1), at(i)];
+        else this.done = bracketed || ++i > 3;
+      }
     },
   };
 }
@@ -220,7 +234,7 @@ const runners = {
   /** Both targets set up at once, their steps alternating, so both see the machine in the same minutes. */
   async steps(ctx, scenario) {
     const p = scenario[ctx.mode];
-    const { stepMs, warmMs, drainMs, cpuSamples } = TIMING[ctx.mode];
+    const { stepMs, warmMs, drainMs, cpuSamples, refine } = TIMING[ctx.mode];
     const kinds = kindsOf(scenario);
     return withTargets(ctx, scenario, kinds, async (targets) => {
       const state = {};
@@ -236,7 +250,7 @@ const runners = {
         });
         // Untimed: JIT and first allocations out of the way before anything counts.
         await ctx.gen.call('step', { load: kind, rate: p.start, durationMs: warmMs, drainMs });
-        state[kind] = { setup, steps: [], rates: rates(p), redisCost: undefined, cpuSamples: [] };
+        state[kind] = { setup, steps: [], rates: rates(p, refine), redisCost: undefined, cpuSamples: [] };
       }
       // CPU at the first rate is a median: one step of a few seconds on a shared machine
       // varies by a third from run to run. The extra samples alternate between targets too.
