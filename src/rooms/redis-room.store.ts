@@ -97,7 +97,9 @@ export class RedisRoomStore implements RoomStore {
           await rollback();
           return { status: 'user_full', userId: member.user_id };
         }
-        if (reserved === 1) undo.push(() => client.zrem(userRooms, roomId));
+        // Under an adopted claim the claimant, still running, may count on this same entry: a refusal
+        // leaves it, as a crash would (a list naming a room that is not there, which readers skip).
+        if (reserved === 1 && roomId === room.room_id) undo.push(() => client.zrem(userRooms, roomId));
       }
       const written = await this.redis.run(
         WRITE_ROOM,
