@@ -191,3 +191,22 @@ describe.each(['redis', 'cluster'] as const)('connection slots of open connectio
     await Promise.all(open.slice(1).map((client) => client.close()));
   });
 });
+
+describe('connection slots on one Redis, renewed in batches', () => {
+  const INSTANCE_TTL_MS = 1000;
+  const instances = useInstances({ mode: 'redis', count: 2, env: { INSTANCE_TTL_MS, MAX_CONNECTIONS_PER_USER: 1 } });
+
+  it('keeps renewing the other users’ slots when one user’s key is damaged', async () => {
+    const users = ['batch-a', 'batch-b', 'batch-c'];
+    const open = await Promise.all(users.map((user) => TestClient.connect(instances.all[0].ws, token(user))));
+    const redis = new Redis(instances.redisUrl);
+    await redis.set(new LimitKeys(instances.prefix).connections('batch-b'), 'not a sorted set');
+    await new Promise((resolve) => setTimeout(resolve, 2.5 * INSTANCE_TTL_MS));
+    // Asked of the other instance, whose own count of the user's connections is zero: only the slots in Redis refuse.
+    for (const user of ['batch-a', 'batch-c']) {
+      expect(await handshake(`${instances.all[1].ws}?token=${token(user)}`)).toMatchObject({ status: 503, body: { error: 'unavailable' } });
+    }
+    await Promise.all(open.map((client) => client.close()));
+    await redis.quit();
+  });
+});
