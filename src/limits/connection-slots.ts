@@ -8,10 +8,11 @@ import { ACQUIRE, RENEW } from './limit.scripts.js';
 /** Renewals per slot lifetime: a slot survives two missed renewals. */
 const RENEWALS_PER_TTL = 3;
 /**
- * Users renewed per script call on one Redis: idle connections cost a few
- * calls per renewal, not one per user, and no call holds Redis up for long.
+ * Slots renewed per script call on one Redis (a call ends with the user that
+ * reaches it): idle connections cost a few calls per renewal, not one per
+ * user, and no call holds Redis up for long, however many slots a user has.
  */
-const USERS_PER_RENEWAL = 256;
+const SLOTS_PER_RENEWAL = 1024;
 
 /**
  * A user's open connections across every instance, when `REDIS_URL` is set
@@ -91,16 +92,19 @@ export class ConnectionSlots implements OnModuleInit, OnModuleDestroy {
 
   private async renew(): Promise<void> {
     if (this.held.size === 0 || this.redis.notReadyReason !== undefined) return;
-    // On a Redis Cluster a script's keys must share a hash slot, so there each user's slots take a call of their own.
-    const perCall = this.redis.sharded ? 1 : USERS_PER_RENEWAL;
-    const users = [...this.held];
     const calls: Array<Promise<unknown>> = [];
-    for (let start = 0; start < users.length; start += perCall) {
-      const batch = users.slice(start, start + perCall);
-      const args: Array<string | number> = [this.ttlMs];
-      for (const [, slots] of batch) args.push(slots.size, ...slots);
-      calls.push(this.redis.run(RENEW, batch.map(([userId]) => this.keys.connections(userId)), args));
+    let keys: string[] = [];
+    let args: Array<string | number> = [this.ttlMs];
+    for (const [userId, slots] of this.held) {
+      keys.push(this.keys.connections(userId));
+      args.push(slots.size, ...slots);
+      // On a Redis Cluster a script's keys must share a hash slot, so there each user's slots take a call of their own.
+      if (this.redis.sharded || args.length > SLOTS_PER_RENEWAL) {
+        calls.push(this.redis.run(RENEW, keys, args));
+        [keys, args] = [[], [this.ttlMs]];
+      }
     }
+    if (keys.length > 0) calls.push(this.redis.run(RENEW, keys, args));
     await Promise.all(calls).catch((error: unknown) => this.logger.debug(`renewing connection slots: ${String(error)}`));
   }
 }
