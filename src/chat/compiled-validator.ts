@@ -170,11 +170,17 @@ function constraintCheck(metadata: Metadata): ConstraintCheck | null {
         constraints: args,
       };
       // With `each`, an array's items are checked one by one (with the arguments of the whole value, as class-validator passes them).
-      for (const item of each && Array.isArray(value) ? (value as unknown[]) : [value]) {
-        const valid: unknown = validator.validate(item, validationArguments);
-        if (valid instanceof Promise) return undefined;
-        if (!valid) return false;
+      if (each && Array.isArray(value)) {
+        for (const item of value as unknown[]) {
+          const valid: unknown = validator.validate(item, validationArguments);
+          if (valid instanceof Promise) return undefined;
+          if (!valid) return false;
+        }
+        continue;
       }
+      const valid: unknown = validator.validate(value, validationArguments);
+      if (valid instanceof Promise) return undefined;
+      if (!valid) return false;
     }
     return true;
   };

@@ -148,7 +148,11 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
    */
   enforceBufferBudget(): void {
     const budget = this.settings.ws.maxTotalBufferedBytes;
+    // Four times a second over every socket: the sum alone, the rest only once it is over.
     let total = 0;
+    for (const socket of this.bySocket.keys()) total += socket.bufferedAmount;
+    if (total <= budget) return;
+    total = 0;
     const open: Connection[] = [];
     for (const connection of this.bySocket.values()) {
       if (!connection.isOpen) continue;

@@ -107,10 +107,12 @@ function compile(gateway: object, name: string, method: (...args: unknown[]) => 
   return async (socket, frame, pattern) => {
     try {
       const args: unknown[] = new Array(count);
-      for (const param of params) {
+      // Indexed loops: every frame runs them, and for-of over these arrays stays an iterator call.
+      for (let p = 0; p < params.length; p++) {
+        const param = params[p];
         let value: unknown = param.fromSocket ? socket : frame;
-        for (const pipe of param.pipes) {
-          const out: unknown = pipe.transform(value, param.metadata);
+        for (let i = 0; i < param.pipes.length; i++) {
+          const out: unknown = param.pipes[i].transform(value, param.metadata);
           value = out instanceof Promise ? await out : out;
         }
         args[param.index] = value;

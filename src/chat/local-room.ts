@@ -73,7 +73,7 @@ export class LocalRoom {
     let count = 0;
     for (const connection of this.connections) {
       if (connection.id === except) continue;
-      if (this.joining.has(connection)) {
+      if (this.joining.size > 0 && this.joining.has(connection)) {
         const held = this.joining.get(connection);
         if (held && held.length < this.maxHeld) held.push({ seq, data });
         else this.joining.set(connection, null);

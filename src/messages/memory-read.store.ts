@@ -1,9 +1,9 @@
-import { composeKey } from '../core/key-parts.js';
 import type { ReadPosition, ReadStore } from './read.store.js';
 
 /** The embedded read positions: gone with the process, like the embedded history. */
 export class MemoryReadStore implements ReadStore {
-  private readonly positions = new Map<string, ReadPosition>();
+  /** Room → user → position: every sent message moves one, so no key is composed per message. */
+  private readonly rooms = new Map<string, Map<string, ReadPosition>>();
 
   async advance(roomId: string, userId: string, seq: number, at: string): Promise<ReadPosition> {
     return { ...this.move(roomId, userId, seq, at) };
@@ -11,19 +11,21 @@ export class MemoryReadStore implements ReadStore {
 
   /** `advance`, synchronously: the embedded message store's append moves the sender's position with it. */
   move(roomId: string, userId: string, seq: number, at: string): ReadPosition {
-    const key = composeKey(roomId, userId);
-    const current = this.positions.get(key);
+    let room = this.rooms.get(roomId);
+    if (!room) this.rooms.set(roomId, (room = new Map()));
+    const current = room.get(userId);
     if (current && current.seq >= seq) return current;
     const next = { seq, at };
-    this.positions.set(key, next);
+    room.set(userId, next);
     return next;
   }
 
   async ofUser(userId: string, roomIds: string[]): Promise<Array<ReadPosition | undefined>> {
-    return roomIds.map((roomId) => this.positions.get(composeKey(roomId, userId)));
+    return roomIds.map((roomId) => this.rooms.get(roomId)?.get(userId));
   }
 
   async inRoom(roomId: string, userIds: string[]): Promise<Array<ReadPosition | undefined>> {
-    return userIds.map((userId) => this.positions.get(composeKey(roomId, userId)));
+    const room = this.rooms.get(roomId);
+    return userIds.map((userId) => room?.get(userId));
   }
 }
