@@ -2,7 +2,7 @@
 // baseline, same run) and writes them as JSON and markdown.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PASS, TIMING } from './scenarios.mjs';
+import { PASS } from './scenarios.mjs';
 
 const num = (value) => (value === null || value === undefined ? '–' : Number(value).toLocaleString('en-US'));
 
@@ -93,7 +93,7 @@ function markdown(results, rows) {
     m.pinned
       ? 'Servers pinned to core 0, the load generator to core 1 (`taskset`).'
       : 'Not pinned (no `taskset` or a single core): servers and load generator share the cores.',
-    `A step passes with no loss and p99 < ${PASS.maxP99Ms} ms; a failed step is repeated before it counts (once, or up to 3 attempts while the server waits for its core); CPU at a fixed rate is CPU time per message sent, the median of ${TIMING[results.mode].cpuSamples} steps at that rate per target (alternating). Ratio: service ÷ bare \`ws\`, both measured in this run.`,
+    `A step passes with no loss and p99 < ${PASS.maxP99Ms} ms; a failed step is repeated before it counts (once, or up to 3 attempts while the server waits for its core); CPU at a fixed rate is CPU time per message sent, the median of the steps at that rate per target (alternating; each listed under samples). Ratio: service ÷ bare \`ws\`, both measured in this run.`,
     ...(results.redis
       ? [results.redis.own ? 'Redis: a throwaway `redis-server` per target (no persistence), so its counters are that target\'s alone.' : `Redis: ${results.redis.urls[0]}, shared: its counters may include other clients' commands.`]
       : []),
