@@ -172,18 +172,23 @@ function constraintCheck(metadata: Metadata): ConstraintCheck | null {
       // With `each`, an array's items are checked one by one (with the arguments of the whole value, as class-validator passes them).
       if (each && Array.isArray(value)) {
         for (const item of value as unknown[]) {
-          const valid: unknown = validator.validate(item, validationArguments);
-          if (valid instanceof Promise) return undefined;
-          if (!valid) return false;
+          const verdict = judge(validator, item, validationArguments);
+          if (verdict !== true) return verdict;
         }
         continue;
       }
-      const valid: unknown = validator.validate(value, validationArguments);
-      if (valid instanceof Promise) return undefined;
-      if (!valid) return false;
+      const verdict = judge(validator, value, validationArguments);
+      if (verdict !== true) return verdict;
     }
     return true;
   };
+}
+
+/** One constraint's answer for one value; an async one is left to class-validator. */
+function judge(validator: { validate(value: unknown, args: ValidationArguments): unknown }, value: unknown, args: ValidationArguments): Verdict {
+  const valid = validator.validate(value, args);
+  if (valid instanceof Promise) return undefined;
+  return Boolean(valid);
 }
 
 /** class-transformer's metadata of a class and its ancestors, read once. */
