@@ -142,4 +142,26 @@ describe('a Redis Cluster losing a master (REDIS_WAIT_REPLICAS=1)', () => {
     expect(acked.filter((message) => bySeq.get(message.seq) !== message.message_id)).toEqual([]);
     await expectAllInOrder(watchers, acked);
   }, 120_000);
+
+  it("keeps every message, in order, while the room's slot moves to another master, and then waits for that master's replica", async () => {
+    const { roomId, sender, watchers, cluster, slot, master: from } = await setUpOnMaster();
+    await cluster.waitReplicasInSync();
+    const to = (await cluster.topology()).find((node) => node.master && !node.failed && node.port !== from)!.port;
+    const moved = cluster.migrateSlot(slot, to);
+    const acked = await traffic(sender, roomId, 'moving', moved);
+    await moved;
+    expect(await cluster.masterOf(slot)).toBe(to);
+    await expectAllInOrder(watchers, acked);
+    // WAIT must now reach the new master: without its replica the room's sends are unavailable,
+    // even though the old master's replica would still acknowledge.
+    const replica = await cluster.replicaOf(to);
+    await cluster.kill(replica);
+    try {
+      const answer = await ask(sender, { type: 'send_message', room_id: roomId, content: 'moved', client_msg_id: 'moved' }, 5000);
+      expect(answer).toMatchObject({ type: 'error', code: 'unavailable' });
+    } finally {
+      await cluster.restart(replica);
+    }
+    expect((await sendSurely(sender, roomId, 'moved')).content).toBe('moved');
+  }, 90_000);
 });

@@ -159,9 +159,9 @@ export class RedisCluster {
   }
 
   /**
-   * Moves `slot` (and the keys in it) from its master to `toPort` the way
-   * `redis-cli --cluster reshard` does: IMPORTING/MIGRATING, MIGRATE in
-   * batches, then NODE on every master.
+   * Moves `slot` (and the keys in it) from its master to `toPort` as a
+   * reshard does: IMPORTING/MIGRATING, MIGRATE in batches, then NODE once
+   * on every master (the target first, then the source).
    */
   async migrateSlot(slot: number, toPort: number): Promise<void> {
     const fromPort = await this.masterOf(slot);
@@ -175,7 +175,10 @@ export class RedisCluster {
       if (keys.length === 0) break;
       await this.command(fromPort, 'MIGRATE', '127.0.0.1', toPort, '', 0, 5000, 'REPLACE', 'KEYS', ...keys);
     }
-    for (const port of [toPort, fromPort, ...nodes.filter((node) => node.master && !node.failed).map((node) => node.port)]) {
+    // Once per master: Redis 7.0 drops a slot's sharded subscriptions on every SETSLOT NODE, even to
+    // the node that already owns it, so a second one on the target would drop the subscribers that had
+    // already moved there (see README, "When one Redis is not enough").
+    for (const port of new Set([toPort, fromPort, ...nodes.filter((node) => node.master && !node.failed).map((node) => node.port)])) {
       await this.command(port, 'CLUSTER', 'SETSLOT', slot, 'NODE', id(toPort));
     }
     await this.waitConverged();
