@@ -124,7 +124,9 @@ describe('ChatClient against a scripted server', () => {
       send(socket, { type: 'message_ack', client_msg_id: id, message: stored, ref: frame.ref });
       send(socket, { type: 'message', message: stored });
     });
-    chat = new ChatClient({ url: script.url, token: token('alice'), WebSocket: WebSocket as unknown as SocketFactory, ackTimeoutMs: 200, pingIntervalMs: 100 });
+    // Each heartbeat sends again what is due; the connection counts as dead only after two silent
+    // intervals, so a busy machine's stall of a few hundred milliseconds does not reconnect it.
+    chat = new ChatClient({ url: script.url, token: token('alice'), WebSocket: WebSocket as unknown as SocketFactory, ackTimeoutMs: 200, pingIntervalMs: 300 });
     const delivered: string[] = [];
     chat.on('message', (m) => delivered.push(m.content));
     chat.connect();
