@@ -71,22 +71,46 @@ function trafficOn(chat: Instances) {
     return { ...room, cluster, slot, master };
   };
 
-  return { sendSurely, traffic, expectAllInOrder, slotOf, setUp, setUpOnMaster };
-}
-
-describe('a Redis Cluster reshaped under live traffic (sharded pub/sub)', () => {
-  const chat = useInstances({ mode: 'cluster', count: 2, env: UNTHROTTLED });
-  const { traffic, expectAllInOrder, setUpOnMaster } = trafficOn(chat);
-
-  // A slot's migration or a failover has taken over 20 s on a busy CI machine.
-  it("keeps every message, in order, while the room's slot moves to another master", async () => {
-    const { roomId, sender, watchers, cluster, slot, master: from } = await setUpOnMaster();
+  /** Moves the room's slot to another master while the sender keeps sending; every watcher gets every message in order. Returns the new master. */
+  const moveUnderTraffic = async ({ roomId, sender, watchers, cluster, slot, master: from }: Awaited<ReturnType<typeof setUpOnMaster>>) => {
     const to = (await cluster.topology()).find((node) => node.master && !node.failed && node.port !== from)!.port;
     const moved = cluster.migrateSlot(slot, to);
     const acked = await traffic(sender, roomId, 'moving', moved);
     await moved;
     expect(await cluster.masterOf(slot)).toBe(to);
     await expectAllInOrder(watchers, acked);
+    return to;
+  };
+
+  /**
+   * With the replica of `master` killed, a send in the room (`content` as its
+   * client_msg_id) is refused as `unavailable`; `meanwhile` runs then too.
+   * Once the replica is back, the same send is acknowledged.
+   */
+  const expectUnavailableWithoutReplica = async (master: number, sender: TestClient, roomId: string, content: string, meanwhile?: () => Promise<void>) => {
+    const cluster = await sharedCluster.get();
+    const replica = await cluster.replicaOf(master);
+    await cluster.kill(replica);
+    try {
+      const answer = await ask(sender, { type: 'send_message', room_id: roomId, content, client_msg_id: content }, 5000);
+      expect(answer).toMatchObject({ type: 'error', code: 'unavailable' });
+      await meanwhile?.();
+    } finally {
+      await cluster.restart(replica);
+    }
+    expect((await sendSurely(sender, roomId, content)).content).toBe(content);
+  };
+
+  return { sendSurely, traffic, expectAllInOrder, slotOf, setUp, setUpOnMaster, moveUnderTraffic, expectUnavailableWithoutReplica };
+}
+
+describe('a Redis Cluster reshaped under live traffic (sharded pub/sub)', () => {
+  const chat = useInstances({ mode: 'cluster', count: 2, env: UNTHROTTLED });
+  const { traffic, expectAllInOrder, setUpOnMaster, moveUnderTraffic } = trafficOn(chat);
+
+  // A slot's migration or a failover has taken over 20 s on a busy CI machine.
+  it("keeps every message, in order, while the room's slot moves to another master", async () => {
+    await moveUnderTraffic(await setUpOnMaster());
   }, 60_000);
 
   it("keeps every message, in order, while a replica takes over the room's master", async () => {
@@ -101,7 +125,7 @@ describe('a Redis Cluster reshaped under live traffic (sharded pub/sub)', () => 
 
 describe('a Redis Cluster losing a master (REDIS_WAIT_REPLICAS=1)', () => {
   const chat = useInstances({ mode: 'cluster', count: 2, env: { ...UNTHROTTLED, REDIS_WAIT_REPLICAS: 1, REDIS_WAIT_TIMEOUT_MS: 500 } });
-  const { sendSurely, traffic, expectAllInOrder, slotOf, setUp, setUpOnMaster } = trafficOn(chat);
+  const { traffic, expectAllInOrder, slotOf, setUp, setUpOnMaster, moveUnderTraffic, expectUnavailableWithoutReplica } = trafficOn(chat);
 
   it("waits for the replica of the room's own master: without one the room's sends are unavailable, other shards' rooms are not", async () => {
     const cluster = await sharedCluster.get();
@@ -115,16 +139,9 @@ describe('a Redis Cluster losing a master (REDIS_WAIT_REPLICAS=1)', () => {
       if ((await cluster.masterOf(await slotOf(candidate))) !== master) elsewhere = candidate;
     }
     await join(sender, elsewhere);
-    const replica = await cluster.replicaOf(master);
-    await cluster.kill(replica);
-    try {
-      const answer = await ask(sender, { type: 'send_message', room_id: roomId, content: 'unsafe', client_msg_id: 'unsafe' }, 5000);
-      expect(answer).toMatchObject({ type: 'error', code: 'unavailable' });
+    await expectUnavailableWithoutReplica(master, sender, roomId, 'unsafe', async () => {
       expect(await ask(sender, { type: 'send_message', room_id: elsewhere, content: 'safe' }, 5000)).toMatchObject({ type: 'message_ack' });
-    } finally {
-      await cluster.restart(replica);
-    }
-    expect((await sendSurely(sender, roomId, 'unsafe')).content).toBe('unsafe');
+    });
   }, 60_000);
 
   it("keeps every acknowledged message, in order, when the room's master is killed and its replica takes over", async () => {
@@ -144,24 +161,11 @@ describe('a Redis Cluster losing a master (REDIS_WAIT_REPLICAS=1)', () => {
   }, 120_000);
 
   it("keeps every message, in order, while the room's slot moves to another master, and then waits for that master's replica", async () => {
-    const { roomId, sender, watchers, cluster, slot, master: from } = await setUpOnMaster();
-    await cluster.waitReplicasInSync();
-    const to = (await cluster.topology()).find((node) => node.master && !node.failed && node.port !== from)!.port;
-    const moved = cluster.migrateSlot(slot, to);
-    const acked = await traffic(sender, roomId, 'moving', moved);
-    await moved;
-    expect(await cluster.masterOf(slot)).toBe(to);
-    await expectAllInOrder(watchers, acked);
+    const room = await setUpOnMaster();
+    await room.cluster.waitReplicasInSync();
+    const to = await moveUnderTraffic(room);
     // WAIT must now reach the new master: without its replica the room's sends are unavailable,
     // even though the old master's replica would still acknowledge.
-    const replica = await cluster.replicaOf(to);
-    await cluster.kill(replica);
-    try {
-      const answer = await ask(sender, { type: 'send_message', room_id: roomId, content: 'moved', client_msg_id: 'moved' }, 5000);
-      expect(answer).toMatchObject({ type: 'error', code: 'unavailable' });
-    } finally {
-      await cluster.restart(replica);
-    }
-    expect((await sendSurely(sender, roomId, 'moved')).content).toBe('moved');
+    await expectUnavailableWithoutReplica(to, room.sender, room.roomId, 'moved');
   }, 90_000);
 });
