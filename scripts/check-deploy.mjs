@@ -15,9 +15,10 @@
 //      whose upstream servers are rewritten to 127.0.0.1; skipped (not an
 //      error) when nginx is not installed.
 //   5. every service has a healthcheck, and each gateway's stop_grace_period
-//      is longer than its paced drain and the close handshakes after it
-//      (DRAIN_DURATION_MS + SHUTDOWN_GRACE_MS, as the gateway gets them) plus
-//      a margin, so SIGTERM ends in exit 0 rather than SIGKILL.
+//      is longer than its paced drain, the close handshakes after it and
+//      then the HTTP requests under way (DRAIN_DURATION_MS + 2 ×
+//      SHUTDOWN_GRACE_MS, as the gateway gets them) plus a margin, so SIGTERM
+//      ends in exit 0 rather than SIGKILL.
 //
 // Usage: node scripts/check-deploy.mjs [root]   (root: the repository by default)
 // Prints one line per check and exits 1 when any fails.
@@ -184,9 +185,10 @@ function checkStopGrace(gateways, example) {
   for (const [name, service] of gateways) {
     const grace = durationMs(service.stop_grace_period ?? DEFAULT_STOP_GRACE);
     const drain = Number(gatewayValue(service, 'DRAIN_DURATION_MS', example));
+    // One SHUTDOWN_GRACE_MS for the close handshakes, one for the HTTP requests under way.
     const handshakes = Number(gatewayValue(service, 'SHUTDOWN_GRACE_MS', example));
-    const needed = drain + handshakes + STOP_MARGIN_MS;
-    const text = `${name}: stop_grace_period ${service.stop_grace_period ?? `${DEFAULT_STOP_GRACE} (default)`}; DRAIN_DURATION_MS ${drain} + SHUTDOWN_GRACE_MS ${handshakes} + ${STOP_MARGIN_MS} ms margin`;
+    const needed = drain + 2 * handshakes + STOP_MARGIN_MS;
+    const text = `${name}: stop_grace_period ${service.stop_grace_period ?? `${DEFAULT_STOP_GRACE} (default)`}; DRAIN_DURATION_MS ${drain} + 2 × SHUTDOWN_GRACE_MS ${handshakes} + ${STOP_MARGIN_MS} ms margin`;
     if (grace >= needed) ok(text);
     else fail(`${text}: the grace period is ${needed - grace} ms too short, SIGKILL would cut the drain`);
   }

@@ -1,3 +1,4 @@
+import { connect, type Socket } from 'node:net';
 import { handshake } from './support/handshake.js';
 import { waitReadiness } from './support/instances.js';
 import { ensureBuilt, spawnInstance } from './support/spawned.js';
@@ -61,4 +62,34 @@ describe('SIGTERM', () => {
       await instance.kill();
     }
   }, 30_000);
+
+  it('does not wait for HTTP connections that are idle or halfway through a request', async () => {
+    // Node's server.close() waits for a connection whose request has begun until HTTP_HEADERS_TIMEOUT_MS
+    // (here 20 s), which would hold the exit past an orchestrator's grace period.
+    const instance = await spawnInstance({ SHUTDOWN_GRACE_MS: 1000, DRAIN_DURATION_MS: 500, HTTP_HEADERS_TIMEOUT_MS: 20_000 });
+    const exited = new Promise<number | null>((resolve) => instance.child.once('exit', (code) => resolve(code)));
+    const sockets: Socket[] = [];
+    try {
+      const { port } = new URL(instance.http);
+      const open = (request: string) =>
+        new Promise<void>((resolve, reject) => {
+          const socket = connect(Number(port), '127.0.0.1', () => resolve()).on('error', reject);
+          socket.on('data', () => undefined);
+          socket.write(request);
+          sockets.push(socket);
+        });
+      // One kept alive after a whole request, one with half its headers, one with half its body.
+      await open('GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n');
+      await open('GET /health/live HTTP/1.1\r\nHost: x\r\n');
+      await open('POST /api/v1/chats/rooms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const started = Date.now();
+      instance.child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(Date.now() - started).toBeLessThan(500 + 1000 + 2000);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await instance.kill();
+    }
+  }, 40_000);
 });

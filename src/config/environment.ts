@@ -349,7 +349,7 @@ export class EnvironmentVariables {
   @IsIn(['', 'true', 'false'])
   DEMO_ENABLED: string = '';
 
-  /** How long shutdown waits for sockets to close before exiting. */
+  /** How long shutdown waits for sockets to close, then as long for HTTP requests under way, before exiting. */
   @IsInt() @Min(0) @Max(60_000)
   SHUTDOWN_GRACE_MS: number = 3_000;
 

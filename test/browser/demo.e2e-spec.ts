@@ -2,6 +2,7 @@
 // offline, a server restart, an instance killed under a page, a reload with
 // messages still queued. Each ends with a screenshot of every page under
 // test/artifacts/ (not committed).
+import { jest } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -17,6 +18,9 @@ import { startProxy, type TestProxy } from './proxy.js';
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 const LONG = 25_000;
 const SUITE = 'the demo page in Chromium';
+// One step may wait up to LONG (a page's reconnect backoff reaches 8 s after a few
+// seconds down), and a scenario has several: the default 20 s would cut it short.
+jest.setTimeout(4 * LONG);
 
 let browser: Browser;
 const contexts: BrowserContext[] = [];
