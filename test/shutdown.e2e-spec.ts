@@ -1,4 +1,5 @@
 import { connect, type Socket } from 'node:net';
+import { freePort } from '../scripts/processes.mjs';
 import { handshake } from './support/handshake.js';
 import { waitReadiness } from './support/instances.js';
 import { ensureBuilt, spawnInstance } from './support/spawned.js';
@@ -66,14 +67,20 @@ describe('SIGTERM', () => {
   it('does not wait for HTTP connections that are idle or halfway through a request', async () => {
     // Node's server.close() waits for a connection whose request has begun until HTTP_HEADERS_TIMEOUT_MS
     // (here 20 s), which would hold the exit past an orchestrator's grace period.
-    const instance = await spawnInstance({ SHUTDOWN_GRACE_MS: 1000, DRAIN_DURATION_MS: 500, HTTP_HEADERS_TIMEOUT_MS: 20_000 });
+    const metricsPort = await freePort();
+    const instance = await spawnInstance({
+      SHUTDOWN_GRACE_MS: 1000,
+      DRAIN_DURATION_MS: 500,
+      HTTP_HEADERS_TIMEOUT_MS: 20_000,
+      METRICS_PORT: metricsPort,
+    });
     const exited = new Promise<number | null>((resolve) => instance.child.once('exit', (code) => resolve(code)));
     const sockets: Socket[] = [];
     try {
       const { port } = new URL(instance.http);
-      const open = (request: string) =>
+      const open = (request: string, to = Number(port)) =>
         new Promise<void>((resolve, reject) => {
-          const socket = connect(Number(port), '127.0.0.1', () => resolve()).on('error', reject);
+          const socket = connect(to, '127.0.0.1', () => resolve()).on('error', reject);
           socket.on('data', () => undefined);
           socket.write(request);
           sockets.push(socket);
@@ -82,6 +89,8 @@ describe('SIGTERM', () => {
       await open('GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n');
       await open('GET /health/live HTTP/1.1\r\nHost: x\r\n');
       await open('POST /api/v1/chats/rooms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"name":');
+      // And a scrape with half its headers on the metrics server of its own.
+      await open('GET /metrics HTTP/1.1\r\nHost: x\r\n', metricsPort);
       await new Promise((resolve) => setTimeout(resolve, 300));
       const started = Date.now();
       instance.child.kill('SIGTERM');
