@@ -1,4 +1,5 @@
 import { JwtService } from '@nestjs/jwt';
+import { connect } from 'node:net';
 import { startInstance, useInstances } from './support/instances.js';
 import { handshake } from './support/handshake.js';
 import { createRoom } from './support/rest.js';
@@ -166,6 +167,30 @@ describe('handshake', () => {
       const raw = await handshake(withToken(running.ws, token('alice')));
       expect(raw.status).toBe(101);
       await withOrigin.close();
+    });
+
+    it('closes a refused upgrade itself, even when the client keeps its half of the connection open', async () => {
+      // Otherwise each such socket stays open for good: it counts against MAX_HTTP_SOCKETS and holds shutdown.
+      const { port } = new URL(running.http);
+      const socket = connect({ port: Number(port), host: '127.0.0.1', allowHalfOpen: true });
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      socket.on('error', () => undefined);
+      // The client keeps writing after the answer: to a socket the server let go of, the kernel answers with a reset.
+      const poke = setInterval(() => socket.write('x'), 100);
+      const closed = new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), 2000);
+        socket.once('close', () => (clearTimeout(timer), resolve(true)));
+      });
+      socket.write(
+        'GET /api/v1/chats/ws?token=bad HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n' +
+          'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      );
+      const closedByServer = await closed;
+      clearInterval(poke);
+      socket.destroy();
+      expect(answer).toMatch(/^HTTP\/1\.1 401 /);
+      expect(closedByServer).toBe(true);
     });
 
     it('answers 404 on any other path', async () => {

@@ -302,12 +302,18 @@ function destroySocket(this: Duplex): void {
   this.destroy();
 }
 
-/** Answers a refused upgrade with a plain HTTP response, never a half-open socket. */
+/**
+ * Answers a refused upgrade with a plain HTTP response, never a half-open
+ * socket: once the answer is written the socket is destroyed, since a client
+ * that keeps its half open would otherwise hold it for good (the HTTP
+ * server's timeouts no longer apply after an upgrade).
+ */
 function reject(socket: Duplex, status: number, error: string, message: string): void {
   const body = JSON.stringify({ error, message });
   const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' }[
     status
   ];
+  socket.once('finish', destroySocket);
   socket.end(
     `HTTP/1.1 ${status} ${reason ?? 'Error'}\r\n` +
       'Connection: close\r\nContent-Type: application/json\r\n' +
