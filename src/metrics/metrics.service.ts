@@ -4,6 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { SETTINGS, type Settings } from '../config/settings.js';
+import { closeHttpServer } from '../core/close-http-server.js';
 import { LatencyHistogram } from './latency-histogram.js';
 import { CLOSE_REASONS, MESSAGE_RESULTS, RECOVERY_OUTCOMES, REDIS_CONNECTIONS, UPGRADE_RESULTS } from './metric-labels.js';
 
@@ -210,11 +211,8 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
     this.traceRedis(false);
     const server = this.server;
     this.server = undefined;
-    if (!server) return;
-    // A scrape is not worth waiting for: a connection halfway through a request would hold the exit for minutes.
-    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-    server.closeAllConnections();
-    await closed;
+    // A scrape is not worth waiting for.
+    if (server) await closeHttpServer(server, 0);
   }
 
   private traceRedis(on: boolean): void {
