@@ -1,4 +1,5 @@
-import { Logger, OnModuleInit } from '@nestjs/common';
+import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import type { EventEmitter } from 'node:events';
 import type { MetricsService } from '../metrics/metrics.service.js';
 import { RedisService } from '../redis/redis.service.js';
 import { BusListeners } from './bus-listeners.js';
@@ -16,6 +17,8 @@ import {
 
 /** SUBSCRIBE attempts on a working connection before a join is refused. */
 const SUBSCRIBE_ATTEMPTS = 2;
+/** How long a burst of dropped sharded subscriptions (one notice per channel) is gathered before they are renewed. */
+const RENEW_AFTER_MS = 200;
 
 /**
  * Room events over Redis pub/sub: one channel per room, subscribed on this
@@ -38,8 +41,12 @@ const SUBSCRIBE_ATTEMPTS = 2;
  * reconnects (on a cluster: when its shard subscribers were rebuilt after a
  * failover, a slot move or a lost connection) it resubscribes every room
  * and calls the resync listener, which catches every room up from the store.
+ * Redis 7.0 also drops a slot's sharded subscriptions on every
+ * `CLUSTER SETSLOT <slot> NODE`, even on the node that keeps the slot; the
+ * cluster client then finds its slot map unchanged and does not subscribe
+ * again, so this bus renews every sharded subscription itself and resyncs.
  */
-export class RedisBus implements RoomBus, OnModuleInit {
+export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(RedisBus.name);
   private readonly listeners = new BusListeners();
   private readonly rooms = new Set<string>();
@@ -48,6 +55,8 @@ export class RedisBus implements RoomBus, OnModuleInit {
   private readonly publishing = new Map<string, Promise<unknown>>();
   /** Payloads on room channels that were not well-formed room events of that room, dropped since start. */
   private droppedCount = 0;
+  /** A renewal of the sharded subscriptions, waiting for the rest of a burst of dropped ones. */
+  private renewal: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly redis: RedisService,
@@ -65,9 +74,20 @@ export class RedisBus implements RoomBus, OnModuleInit {
       });
       // ioredis rebuilt the shard subscribers and resubscribed them: events in between may be missed.
       subscriber.on('subscribersReady', () => this.listeners.resync());
+      // A shard dropped subscriptions by itself (an unsolicited SUNSUBSCRIBE). ioredis announces it only
+      // as `moved` on its shard subscribers' emitter, which it does not expose, and resubscribes only if
+      // the slot map it then reads has changed: after a repeated SETSLOT NODE it has not.
+      const shards = (subscriber as unknown as { subscriberGroupEmitter?: EventEmitter }).subscriberGroupEmitter;
+      shards?.on('moved', () => {
+        this.renewal ??= setTimeout(() => void this.renewSharded(), RENEW_AFTER_MS);
+      });
     } else {
       subscriber.on('ready', () => void this.resubscribe());
     }
+  }
+
+  onModuleDestroy(): void {
+    clearTimeout(this.renewal);
   }
 
   get dropped(): number {
@@ -226,6 +246,22 @@ export class RedisBus implements RoomBus, OnModuleInit {
       return;
     }
     this.listeners.emit(roomId, event);
+  }
+
+  /**
+   * Subscribes every room's and user's sharded channel again (a channel
+   * still subscribed is unchanged), then resyncs: what was published while
+   * a shard had dropped them is caught up from the store.
+   */
+  private async renewSharded(): Promise<void> {
+    this.renewal = undefined;
+    const { subscriber, keys } = this.redis;
+    if (subscriber.status !== 'ready') return;
+    const channels = [...[...this.rooms].map((roomId) => keys.events(roomId)), ...[...this.users].map((userId) => keys.userEvents(userId))];
+    // One command per channel: on a cluster, one SSUBSCRIBE takes the channels of one slot only.
+    const failed = (await Promise.all(channels.map((channel) => subscriber.ssubscribe(channel).then(() => false, () => true)))).filter(Boolean).length;
+    if (failed > 0) this.logger.warn(`could not renew ${failed} of ${channels.length} sharded subscriptions`);
+    this.listeners.resync();
   }
 
   private async resubscribe(): Promise<void> {

@@ -175,9 +175,7 @@ export class RedisCluster {
       if (keys.length === 0) break;
       await this.command(fromPort, 'MIGRATE', '127.0.0.1', toPort, '', 0, 5000, 'REPLACE', 'KEYS', ...keys);
     }
-    // Once per master: Redis 7.0 drops a slot's sharded subscriptions on every SETSLOT NODE, even to
-    // the node that already owns it, so a second one on the target would drop the subscribers that had
-    // already moved there (see README, "When one Redis is not enough").
+    // Once per master, as a reshard does (a repeated one is its own test in cluster-faults).
     for (const port of new Set([toPort, fromPort, ...nodes.filter((node) => node.master && !node.failed).map((node) => node.port)])) {
       await this.command(port, 'CLUSTER', 'SETSLOT', slot, 'NODE', id(toPort));
     }
