@@ -257,18 +257,27 @@ export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
     this.renewal = undefined;
     const { subscriber, keys } = this.redis;
     if (subscriber.status !== 'ready') return;
-    const channels = [...[...this.rooms].map((roomId) => keys.events(roomId)), ...[...this.users].map((userId) => keys.userEvents(userId))];
+    const channels = this.channelsOf(
+      (roomId) => keys.events(roomId),
+      (userId) => keys.userEvents(userId),
+    );
     // One command per channel: on a cluster, one SSUBSCRIBE takes the channels of one slot only.
     const failed = (await Promise.all(channels.map((channel) => subscriber.ssubscribe(channel).then(() => false, () => true)))).filter(Boolean).length;
     if (failed > 0) this.logger.warn(`could not renew ${failed} of ${channels.length} sharded subscriptions`);
     this.listeners.resync();
   }
 
+  /** Every room's and every user's channel this instance holds, as `room` and `user` name them. */
+  private channelsOf(room: (roomId: string) => string, user: (userId: string) => string): string[] {
+    return [...[...this.rooms].map(room), ...[...this.users].map(user)];
+  }
+
   private async resubscribe(): Promise<void> {
-    const channels = [
-      ...[...this.rooms].map((roomId) => this.redis.keys.channel(roomId)),
-      ...[...this.users].map((userId) => this.redis.keys.userChannel(userId)),
-    ];
+    const { keys } = this.redis;
+    const channels = this.channelsOf(
+      (roomId) => keys.channel(roomId),
+      (userId) => keys.userChannel(userId),
+    );
     if (channels.length > 0) {
       // A failure here is a connection lost again: its next `ready` runs this once more.
       await this.redis.subscriber.subscribe(...channels).catch((error: unknown) => {
