@@ -136,6 +136,7 @@ function markdown(results, rows) {
     lines.push(`| one round trip to Redis from a client (PING, median) | ${b.roundTripUsec} µs | ${s.roundTripUsec} µs |`);
   }
   lines.push(...shards(results.scenarios.cluster));
+  lines.push(...variantVersus(results.scenarios.variant));
   return `${lines.join('\n')}\n`;
 }
 
@@ -168,6 +169,23 @@ function shards(cluster) {
     `| Redis CPU per message net of the idle background, busiest Redis process | ${one.busiestNetCpuUsecPerMessage} µs | ${three.busiestNetCpuUsecPerMessage} µs | ${ratio(three.busiestNetCpuUsecPerMessage, one.busiestNetCpuUsecPerMessage)} |`,
     `| Redis-bound capacity (messages per second of the busiest process's CPU, net) | ${num(Math.round(capacity(one) ?? 0))} | ${num(Math.round(capacity(three) ?? 0))} | ${ratio(capacity(three), capacity(one))} |`,
     `| server CPU per message (both instances) | ${one.serverCpuUsecPerMessage} µs | ${three.serverCpuUsecPerMessage} µs | ${ratio(three.serverCpuUsecPerMessage, one.serverCpuUsecPerMessage)} |`,
+  ];
+}
+
+/** The `variant` scenario: the service with `--variant` ÷ the service as built, CPU per message at the first rate. */
+function variantVersus(scenario) {
+  if (!scenario?.service?.reference?.cpu || !scenario?.variant?.reference?.cpu) return [];
+  const cpu = (t) => t.reference.cpu.cpuUsecPerMessage;
+  const ratio = cpu(scenario.service) > 0 ? `${(cpu(scenario.variant) / cpu(scenario.service)).toFixed(2)}×` : '–';
+  return [
+    '',
+    `## The service with \`--variant '${scenario.given}'\` (\`variant\` scenario)`,
+    '',
+    'Two copies of the same service differ by a few percent from run to run: an empty variant measures that.',
+    '',
+    '| | as built | variant | variant ÷ as built |',
+    '|---|---|---|---|',
+    `| server CPU per message at ${scenario.service.reference.rate} msg/s | ${cpuShown(cpu(scenario.service), scenario.service)} | ${cpuShown(cpu(scenario.variant), scenario.variant)} | ${ratio} |`,
   ];
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench [-- --quick] [--only fanout,small-rooms] [--profile]`
+// `npm run bench [-- --quick] [--only fanout,small-rooms] [--profile] [--variant '…']`
 //
 // Measures the built service (dist/) against a bare `ws` server speaking the
 // same protocol subset, each in its own processes pinned to core 0, with the
@@ -9,6 +9,10 @@
 //   --only     a comma-separated list of scenario names
 //   --profile  the service runs under --cpu-prof (one scenario: --only, default
 //              small-rooms); profiles go to bench/results/profiles/
+//   --variant  settings and node flags ('HISTORY_MAX_PER_ROOM=1 --no-opt';
+//              `--variant=--no-opt` when it starts with a flag):
+//              runs the `variant` scenario, the service as built against
+//              the service with them, side by side (alone unless --only)
 // The `redis` scenario runs a throwaway redis-server per target, or uses
 // REDIS_URL when set; the `cluster` scenario runs a throwaway redis-server and
 // a throwaway 3-master cluster. Only keys under a unique bench prefix are
@@ -17,7 +21,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { SECRET, startGenerator } from './lib/processes.mjs';
+import { parseVariant, SECRET, startGenerator } from './lib/processes.mjs';
 import { topSelfTime } from './lib/profile.mjs';
 import { startCluster, startRedis } from './lib/redis.mjs';
 import { machine } from './lib/system.mjs';
@@ -29,18 +33,26 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
     profile: { type: 'boolean', default: false },
+    variant: { type: 'string' },
   },
 });
 const RESULTS = fileURLToPath(new URL('./results', import.meta.url));
 const mode = values.quick ? 'quick' : 'full';
-const only = values.only?.split(',') ?? (values.profile ? ['small-rooms'] : undefined);
-const selected = only ? scenarios.filter((s) => only.includes(s.name)) : scenarios;
+const only = values.only?.split(',') ?? (values.profile ? ['small-rooms'] : values.variant !== undefined ? ['variant'] : undefined);
+const selected = only ? scenarios.filter((s) => only.includes(s.name)) : scenarios.filter((s) => !s.onRequest);
 if (only && selected.length !== only.length) {
   console.error(`unknown scenario in --only; known: ${scenarios.map((s) => s.name).join(', ')}`);
   process.exit(2);
 }
 if (values.profile && selected.length !== 1) {
   console.error('--profile takes one scenario (--only <name>)');
+  process.exit(2);
+}
+let variant;
+try {
+  variant = parseVariant(values.variant ?? '');
+} catch (error) {
+  console.error(error.message);
   process.exit(2);
 }
 if (!existsSync(fileURLToPath(new URL('../dist/main.js', import.meta.url)))) {
@@ -68,6 +80,7 @@ const ctx = {
   mode,
   secret: SECRET,
   profileDir: values.profile ? `${RESULTS}/profiles` : undefined,
+  variant,
   log: (line) => console.log(line),
 };
 const results = { mode, machine: machine(), scenarios: {} };
@@ -76,6 +89,7 @@ try {
   for (const scenario of selected) {
     console.log(`${scenario.name}: ${scenario.title}`);
     const entry = { title: scenario.title, target: scenario.target, parameters: scenario[mode] };
+    if (scenario.name === 'variant') entry.given = values.variant ?? '';
     results.scenarios[scenario.name] = entry;
     Object.assign(entry, await runScenario(ctx, scenario));
   }

@@ -13,8 +13,9 @@
 // `target` is what the servers run with: `instances`, `redis` ('single' or
 // 'cluster'), `deflate` (permessage-deflate on the servers, offered by the
 // clients). A scenario that compares two setups of the service instead of
-// service and baseline names them in `targets` ({ name: { server, redis } }),
-// measured side by side the same way.
+// service and baseline names them in `targets` ({ name: { server, redis,
+// variant } }), measured side by side the same way; `variant: true` starts
+// that one with the run's `--variant`. An `onRequest` scenario runs only when asked for.
 import { commandCost, connect, deletePrefix, roundTrip, round, uniquePrefix } from './lib/redis.mjs';
 import { startTarget } from './lib/processes.mjs';
 import { memory, meter } from './lib/system.mjs';
@@ -89,6 +90,17 @@ export const scenarios = [
     quick: { rooms: 100, members: 2, start: 500, factor: 1.6, maxSteps: 3 },
   },
   {
+    // Only when asked for (`--variant`): a change's cost, measured like the small-room CPU target.
+    name: 'variant',
+    title: '500 rooms × 2 members: the service as built, and with `--variant`',
+    runner: 'steps',
+    onRequest: true,
+    target: { instances: 1 },
+    targets: { service: { server: 'service' }, variant: { server: 'service', variant: true } },
+    full: { rooms: 500, members: 2, start: 1000, factor: 1.35, maxSteps: 1, cpuSamples: 10 },
+    quick: { rooms: 100, members: 2, start: 1000, factor: 1.35, maxSteps: 1, cpuSamples: 3 },
+  },
+  {
     name: 'overload',
     title: 'slow readers: 1 room × 50 receivers, 4 KB messages, 10 of them not reading',
     runner: 'overload',
@@ -157,6 +169,7 @@ async function withTargets(ctx, scenario, kinds, body) {
         instances: scenario.target.instances,
         redis: targets[kind].redis.config,
         deflate: scenario.target.deflate,
+        variant: spec.variant ? ctx.variant : undefined,
         profileDir: spec.server === 'service' ? ctx.profileDir : undefined,
       });
     }

@@ -49,6 +49,22 @@ function baselineEnv(redis, deflate) {
   };
 }
 
+/**
+ * A `--variant`: space-separated `NAME=value` settings (environment) and
+ * `--flags` (node), e.g. `HISTORY_MAX_PER_ROOM=1 --max-semi-space-size=32`.
+ */
+export function parseVariant(text) {
+  const env = {};
+  const nodeArgs = [];
+  for (const word of text.split(/\s+/).filter(Boolean)) {
+    const setting = /^([A-Z][A-Z0-9_]*)=(.*)$/.exec(word);
+    if (setting) env[setting[1]] = setting[2];
+    else if (word.startsWith('--')) nodeArgs.push(word);
+    else throw new Error(`--variant: "${word}" is neither NAME=value nor a --flag`);
+  }
+  return { env, nodeArgs };
+}
+
 /** Starts one server process and resolves with its pid and base URL once it listens. */
 function startServer({ script, env, nodeArgs = [], pinned = true }) {
   const [file, args] = command(pinned ? 0 : undefined, [...nodeArgs, script]);
@@ -111,18 +127,19 @@ function stop(child, graceMs = 10_000) {
  * A measured target: `kind` 'service' (the built dist/main.js) or 'baseline'
  * (bench/baseline/server.mjs), `instances` processes, on Redis when `redis`
  * is { url, prefix }. `deflate` turns permessage-deflate on, with the
- * service's default deflate settings on both.
+ * service's default deflate settings on both. `variant` ({ env, nodeArgs },
+ * see parseVariant) changes the service's settings and node flags.
  * `profileDir` runs the service under --cpu-prof, not pinned: on one core the
  * profiler's sampling thread waits while the server runs, and its samples
  * land mostly where the server was idle.
  */
-export async function startTarget({ kind, instances = 1, redis, deflate = false, profileDir }) {
+export async function startTarget({ kind, instances = 1, redis, deflate = false, variant, profileDir }) {
   const spec =
     kind === 'service'
       ? {
           script: 'dist/main.js',
-          env: serviceEnv(redis, deflate),
-          nodeArgs: profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+          env: { ...serviceEnv(redis, deflate), ...variant?.env },
+          nodeArgs: [...(profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []), ...(variant?.nodeArgs ?? [])],
           pinned: !profileDir,
         }
       : { script: 'bench/baseline/server.mjs', env: baselineEnv(redis, deflate) };
