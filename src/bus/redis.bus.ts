@@ -57,6 +57,8 @@ export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
   private droppedCount = 0;
   /** A renewal of the sharded subscriptions, waiting for the rest of a burst of dropped ones. */
   private renewal: NodeJS.Timeout | undefined;
+  /** Set at shutdown: a renewal still in flight then ends without a warning or a resync against a closing store. */
+  private closing = false;
 
   constructor(
     private readonly redis: RedisService,
@@ -79,7 +81,7 @@ export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
       // the slot map it then reads has changed: after a repeated SETSLOT NODE it has not.
       const shards = (subscriber as unknown as { subscriberGroupEmitter?: EventEmitter }).subscriberGroupEmitter;
       shards?.on('moved', () => {
-        this.renewal ??= setTimeout(() => void this.renewSharded(), RENEW_AFTER_MS);
+        if (!this.closing) this.renewal ??= setTimeout(() => void this.renewSharded(), RENEW_AFTER_MS);
       });
     } else {
       subscriber.on('ready', () => void this.resubscribe());
@@ -87,6 +89,7 @@ export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
   }
 
   onModuleDestroy(): void {
+    this.closing = true;
     clearTimeout(this.renewal);
   }
 
@@ -263,6 +266,7 @@ export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
     );
     // One command per channel: on a cluster, one SSUBSCRIBE takes the channels of one slot only.
     const failed = (await Promise.all(channels.map((channel) => subscriber.ssubscribe(channel).then(() => false, () => true)))).filter(Boolean).length;
+    if (this.closing) return;
     if (failed > 0) this.logger.warn(`could not renew ${failed} of ${channels.length} sharded subscriptions`);
     this.listeners.resync();
   }
