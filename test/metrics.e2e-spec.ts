@@ -353,6 +353,8 @@ describe('metrics', () => {
     try {
       expect((await fetch(`${running.base}/metrics`)).status).toBe(404);
       expect(running.app.get(MetricsService).separateAddress).toBeUndefined();
+      // Nor collected: the process collectors (the event-loop lag timer among them) do not run.
+      expect(await running.app.get(MetricsService).render()).not.toContain('nodejs_eventloop_lag');
     } finally {
       await running.close();
     }
