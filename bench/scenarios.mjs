@@ -25,6 +25,12 @@ export const PASS = { maxLoss: 0, maxP99Ms: 100 };
 const MAX_ATTEMPTS = 3;
 const NOISY_WAIT_PERCENT = 10;
 
+/** Many small rooms: chat's common case, and the load of the small-room CPU target (`small-rooms`, `variant`). */
+const SMALL_ROOMS = {
+  full: { rooms: 500, members: 2, start: 1000, factor: 1.35, maxSteps: 12 },
+  quick: { rooms: 100, members: 2, start: 1000, factor: 1.6, maxSteps: 4 },
+};
+
 export const scenarios = [
   {
     name: 'fanout',
@@ -40,8 +46,8 @@ export const scenarios = [
     runner: 'steps',
     target: { instances: 1 },
     // Its CPU at the first rate is a target within noise of a shared machine: more samples for its median.
-    full: { rooms: 500, members: 2, start: 1000, factor: 1.35, maxSteps: 12, cpuSamples: 5 },
-    quick: { rooms: 100, members: 2, start: 1000, factor: 1.6, maxSteps: 4 },
+    full: { ...SMALL_ROOMS.full, cpuSamples: 5 },
+    quick: SMALL_ROOMS.quick,
   },
   {
     name: 'idle',
@@ -97,8 +103,8 @@ export const scenarios = [
     onRequest: true,
     target: { instances: 1 },
     targets: { service: { server: 'service' }, variant: { server: 'service', variant: true } },
-    full: { rooms: 500, members: 2, start: 1000, factor: 1.35, maxSteps: 1, cpuSamples: 10 },
-    quick: { rooms: 100, members: 2, start: 1000, factor: 1.35, maxSteps: 1, cpuSamples: 3 },
+    full: { ...SMALL_ROOMS.full, maxSteps: 1, cpuSamples: 10 },
+    quick: { ...SMALL_ROOMS.quick, maxSteps: 1, cpuSamples: 3 },
   },
   {
     name: 'overload',
