@@ -1,7 +1,7 @@
 // What the benchmark knows about processes and the machine, read from /proc
 // (Linux); elsewhere CPU and memory figures are reported as null.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 const CLOCK_TICKS = (() => {
@@ -12,8 +12,13 @@ const CLOCK_TICKS = (() => {
   }
 })();
 
-/** CPU seconds (user + system) a process has used so far, or null. */
-export function cpuSeconds(pid) {
+/**
+ * CPU seconds (user + system) a process has used so far, or null: from the
+ * clock-tick counters of /proc/<pid>/stat, which count in 10 ms steps (at a
+ * few percent of a core over a few seconds, a step is several percent of
+ * the figure). `cpuClock` is the precise measure.
+ */
+function tickSeconds(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name, which is in parentheses and may contain spaces.
@@ -22,6 +27,45 @@ export function cpuSeconds(pid) {
   } catch {
     return null;
   }
+}
+
+/**
+ * Nanoseconds on a CPU so far per thread of a process (/proc/<pid>/task/<tid>/schedstat,
+ * which the scheduler keeps exactly), or null where the kernel has no schedstat.
+ */
+function threadClocks(pid) {
+  try {
+    const clocks = new Map();
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        clocks.set(tid, Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]));
+      } catch {
+        // The thread ended while the list was read.
+      }
+    }
+    return clocks.size > 0 ? clocks : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A process's CPU clock: `since()` is the CPU seconds used since it was read,
+ * over all its threads (a thread that ended in between takes its share with it),
+ * to the nanosecond where schedstat exists, otherwise in clock ticks.
+ */
+export function cpuClock(pid) {
+  const start = threadClocks(pid);
+  const ticks = tickSeconds(pid);
+  return {
+    since() {
+      const now = start && threadClocks(pid);
+      if (!now) return (tickSeconds(pid) ?? NaN) - (ticks ?? NaN);
+      let ns = 0;
+      for (const [tid, clock] of now) ns += clock - (start.get(tid) ?? 0);
+      return ns / 1e9;
+    },
+  };
 }
 
 /** Seconds the process's main thread has spent runnable but waiting for a CPU, or null. */
@@ -47,7 +91,7 @@ export function memory(pid) {
 /** Measures CPU share and RSS of some processes over an interval: `const m = meter(pids); …; m.stop()`. */
 export function meter(pids) {
   const start = performance.now();
-  const cpu0 = pids.map(cpuSeconds);
+  const cpu0 = pids.map(cpuClock);
   const wait0 = pids.map(runQueueSeconds);
   let peakRss = 0;
   const sample = () => {
@@ -61,7 +105,7 @@ export function meter(pids) {
       clearInterval(timer);
       sample();
       const seconds = (performance.now() - start) / 1000;
-      const cpu = pids.reduce((sum, pid, i) => sum + ((cpuSeconds(pid) ?? NaN) - (cpu0[i] ?? NaN)), 0);
+      const cpu = cpu0.reduce((sum, clock) => sum + clock.since(), 0);
       const wait = pids.reduce((sum, pid, i) => sum + ((runQueueSeconds(pid) ?? NaN) - (wait0[i] ?? NaN)), 0);
       const rss = pids.reduce((sum, pid) => sum + (memory(pid).rss ?? 0), 0);
       return {
