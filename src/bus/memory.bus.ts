@@ -35,12 +35,14 @@ export class MemoryBus implements RoomBus {
   /**
    * Queued as a microtask: asynchronous like Redis, and in publish order. A
    * resolved promise's reaction rather than `queueMicrotask`, which makes an
-   * async resource per call (a message's path publishes once per message).
+   * async resource per call (a message's path publishes once per message);
+   * and that settled promise is the answer, not a new one per call.
    */
-  async publish(roomId: string, event: RoomEvent): Promise<void> {
+  publish(roomId: string, event: RoomEvent): Promise<void> {
     void DELIVERED.then(() => {
       if (this.subscribed.has(roomId)) this.listeners.emit(roomId, event);
     });
+    return DELIVERED;
   }
 
   onUserEvent(listener: UserEventListener): void {

@@ -32,6 +32,7 @@ export interface RoomBus {
    */
   readonly connected: boolean;
   unsubscribe(roomId: string): Promise<void>;
+  /** Never rejects: an event that cannot travel reaches this instance's own listeners only. */
   publish(roomId: string, event: RoomEvent): Promise<void>;
   /** Adds what to call when events may have been missed (the subscription was lost and is back). */
   onResync(listener: () => void): void;

@@ -99,7 +99,8 @@ export class MemoryMessageStore implements MessageStore {
     if (history.messages.length > this.settings.messages.historyMaxPerRoom) this.dropOldest(history);
     this.dropBeyondBytes();
     this.compactOrder();
-    await this.bus.publish(draft.room_id, { type: 'message', data: message, epoch: this.epoch });
+    // Not waited for: the bus has queued the delivery once `publish` returns, and never fails (one suspension less per message).
+    void this.bus.publish(draft.room_id, { type: 'message', data: message, epoch: this.epoch });
     return { message, duplicate: false };
   }
 
