@@ -46,7 +46,7 @@ export const scenarios = [
     runner: 'steps',
     target: { instances: 1 },
     // Its CPU at the first rate is a target within noise of a shared machine: more samples for its median.
-    full: { ...SMALL_ROOMS.full, cpuSamples: 7 },
+    full: { ...SMALL_ROOMS.full, cpuSamples: 11 },
     quick: SMALL_ROOMS.quick,
   },
   {
