@@ -8,11 +8,17 @@
  * RESERVE: a place for a room in a user's rooms, unless the user is full.
  * KEYS: the user's rooms sorted set. ARGV: room id, joined-at score, most
  * rooms per user. Returns 2 if the room was already there, 1 if added, 0 if full.
+ * The score is at least the newest one's plus one: rooms joined within one
+ * millisecond (or on instances whose clocks differ) still list in join order,
+ * not by room id.
  */
 export const RESERVE = `
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 2 end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+local score = tonumber(ARGV[2])
+local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]
+if newest and tonumber(newest) >= score then score = tonumber(newest) + 1 end
+redis.call('ZADD', KEYS[1], score, ARGV[1])
 return 1`;
 
 /**

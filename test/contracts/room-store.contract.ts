@@ -137,6 +137,16 @@ export function describeRoomStoreContract(
       expect(await roomsOf(store, user('nobody'))).toEqual([]);
     });
 
+    it('lists rooms joined within one millisecond, or with a clock behind, in the order they were joined', async () => {
+      const dora = user('dora');
+      // Ids in the reverse of join order: a tie broken by id would list them backwards.
+      const [first, second, third] = ['z', 'm', 'a'].map((prefix) => room(dora, { room_id: `${prefix}-${randomUUID()}` }));
+      await create(store, first, [member(dora, 5, 'owner')]);
+      await create(store, second, [member(dora, 5, 'owner')]);
+      await create(store, third, [member(dora, 4, 'owner')]);
+      expect((await roomsOf(store, dora)).map((r) => r.room_id)).toEqual([third.room_id, second.room_id, first.room_id]);
+    });
+
     it('lists a room again first once the user rejoins it', async () => {
       const dora = user('dora');
       const [first, second] = [room(dora), room(dora)];
