@@ -7,9 +7,10 @@ setFlagsFromString('--expose-gc');
 /** Runs a full garbage collection now. */
 export const gc = runInNewContext('gc') as () => void;
 
-/** The heap in use after two collections (the second frees what the first's finalizers released). */
-export function heapAfterGc(): number {
+/** The heap and buffers in use after two collections (the second frees what the first's finalizers released). */
+export function memoryAfterGc(): number {
   gc();
   gc();
-  return process.memoryUsage().heapUsed;
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
 }
