@@ -210,7 +210,7 @@ export class EnvironmentVariables {
   @IsInt() @Min(1)
   HISTORY_MAX_PER_ROOM: number = 10_000;
 
-  /** Embedded mode: bytes of history of all rooms together (the messages' JSON, kept off the JavaScript heap); past it the oldest messages of any room go first. */
+  /** Embedded mode: bytes of history of all rooms together (estimated); past it the oldest messages of any room go first. */
   @IsInt() @Min(1024 * 1024)
   HISTORY_MAX_BYTES: number = 256 * 1024 * 1024;
 

@@ -5,53 +5,52 @@ import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import type { Message } from '../core/message.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { changeEvent, newMessage, type HistoryHead, type HistoryPage, type MessageDraft, type MessageStore, type RoomLatest } from './message.store.js';
-import { HistoryArena, type Slab } from './history-arena.js';
 import type { MemoryReadStore } from './memory-read.store.js';
 
-/**
- * A room's retained messages, oldest first, as parallel arrays (an object
- * per room, not per message): message `i` has seq `seq - length + 1 + i`,
- * since seqs are contiguous and only the oldest are dropped.
- */
 interface RoomHistory {
   /** The room's id, one string every retained message of the room shares. */
   roomId: string;
   seq: number;
-  /** Where each message's JSON lives in the arena. */
-  slabs: Slab[];
-  starts: number[];
-  ends: number[];
-  /** Each message's key in `sent`, if it has a client_msg_id. */
-  sentKeys: Array<string | undefined>;
-  /** When the newest message was created. */
-  lastCreatedAt: string | null;
+  /** Retained messages, oldest first. Seqs are contiguous, so seq s sits at `s - messages[0].seq`. */
+  messages: Message[];
+  /** The estimated size of each retained message, in the same order. */
+  sizes: number[];
 }
 
-/** A shared slab is this share of HISTORY_MAX_BYTES, within these sizes: what the slab being filled adds to the bound stays small. */
-const SLAB_SHARE = 1 / 16;
-const MIN_SLAB_BYTES = 4 * 1024;
-const MAX_SLAB_BYTES = 1024 * 1024;
+/** What a retained message costs beyond its strings (object, array slots, order entry), estimated. */
+const MESSAGE_OVERHEAD_BYTES = 400;
 
-const count = (history: RoomHistory): number => history.starts.length;
-const oldestSeq = (history: RoomHistory): number => history.seq - count(history) + 1;
+/** The estimated memory of a retained message: its strings at two bytes a character, plus the overhead. */
+function sizeOf(message: Message): number {
+  const text =
+    message.content.length +
+    message.message_id.length +
+    message.room_id.length +
+    message.sender_id.length +
+    message.message_type.length +
+    (message.client_msg_id?.length ?? 0) +
+    (message.parent_message_id?.length ?? 0) +
+    message.created_at.length +
+    message.updated_at.length +
+    (message.attachments === null ? 0 : JSON.stringify(message.attachments).length) +
+    (message.reactions.length === 0 ? 0 : JSON.stringify(message.reactions).length);
+  return MESSAGE_OVERHEAD_BYTES + 2 * text;
+}
 
 /**
  * The embedded history: bounded per room (HISTORY_MAX_PER_ROOM) and in
- * total (HISTORY_MAX_BYTES of JSON, the oldest message of any room going
- * first), gone with the process. Messages are kept as JSON off the heap
- * (`HistoryArena`) and decoded when read. A new process has a new epoch, so
- * clients never mistake its history for the old one. A `client_msg_id` is
- * remembered for the dedup window or as long as its message is retained,
- * whichever is shorter. Given the read store, an append also moves the
- * sender's read position.
+ * total (HISTORY_MAX_BYTES, the oldest message of any room going first),
+ * gone with the process. A new process has a new epoch, so clients never
+ * mistake its history for the old one. A `client_msg_id` is remembered for
+ * the dedup window or as long as its message is retained, whichever is shorter.
+ * Given the read store, an append also moves the sender's read position.
  */
 @Injectable()
 export class MemoryMessageStore implements MessageStore {
   private readonly epoch = newId();
   private readonly rooms = new Map<string, RoomHistory>();
-  private readonly arena: HistoryArena;
-  /** `composeKey(room, sender, client_msg_id)` → the original message's seq and when it stops counting. */
-  private readonly sent = new Map<string, { seq: number; until: number }>();
+  /** `composeKey(room, sender, client_msg_id)` → the original message and when it stops counting. */
+  private readonly sent = new Map<string, { message: Message; until: number }>();
   /**
    * Every retained message of every room in the order they were appended,
    * as its room (`orderRooms`) and seq (`orderSeqs`, same index; two arrays,
@@ -62,15 +61,13 @@ export class MemoryMessageStore implements MessageStore {
   private orderSeqs: number[] = [];
   private oldest = 0;
   private retainedCount = 0;
+  private retainedBytes = 0;
 
   constructor(
     @Inject(ROOM_BUS) private readonly bus: RoomBus,
     @Inject(SETTINGS) private readonly settings: Settings,
     private readonly reads?: MemoryReadStore,
-  ) {
-    const share = Math.floor(settings.messages.historyMaxBytes * SLAB_SHARE);
-    this.arena = new HistoryArena(Math.min(MAX_SLAB_BYTES, Math.max(MIN_SLAB_BYTES, share)));
-  }
+  ) {}
 
   get marksSenderRead(): boolean {
     return this.reads !== undefined;
@@ -79,28 +76,27 @@ export class MemoryMessageStore implements MessageStore {
   async append(draft: MessageDraft, dedupWindowMs: number): Promise<{ message: Message; duplicate: boolean }> {
     const now = Date.now();
     const key = draft.client_msg_id === null ? undefined : composeKey(draft.room_id, draft.sender_id, draft.client_msg_id);
-    const history = this.history(draft.room_id);
     if (key) {
       const original = this.sent.get(key);
-      // An entry is forgotten when its message is dropped, so the original is still retained.
-      if (original && original.until > now) return { message: this.decode(history, original.seq - oldestSeq(history)), duplicate: true };
+      if (original && original.until > now) return { message: original.message, duplicate: true };
     }
+    const history = this.history(draft.room_id);
     const message = newMessage(draft, ++history.seq, new Date(now));
-    const { slab, start, end } = this.arena.write(JSON.stringify(message));
-    history.slabs.push(slab);
-    history.starts.push(start);
-    history.ends.push(end);
-    history.sentKeys.push(key);
-    history.lastCreatedAt = message.created_at;
+    // The frame's copy of the id would be one more string per retained message.
+    message.room_id = history.roomId;
+    const size = sizeOf(message);
+    history.messages.push(message);
+    history.sizes.push(size);
     this.retainedCount += 1;
+    this.retainedBytes += size;
     this.orderRooms.push(history);
     this.orderSeqs.push(history.seq);
     this.reads?.move(draft.room_id, draft.sender_id, history.seq, message.created_at);
     if (key) {
-      this.sent.set(key, { seq: history.seq, until: now + dedupWindowMs });
+      this.sent.set(key, { message, until: now + dedupWindowMs });
       this.forgetExpired(now);
     }
-    if (count(history) > this.settings.messages.historyMaxPerRoom) this.dropOldest(history);
+    if (history.messages.length > this.settings.messages.historyMaxPerRoom) this.dropOldest(history);
     this.dropBeyondBytes();
     this.compactOrder();
     // Not waited for: the bus has queued the delivery once `publish` returns, and never fails (one suspension less per message).
@@ -110,92 +106,62 @@ export class MemoryMessageStore implements MessageStore {
 
   async head(roomId: string): Promise<HistoryHead> {
     const history = this.rooms.get(roomId);
-    const retained = history !== undefined && count(history) > 0;
-    return { seq: history?.seq ?? 0, epoch: this.epoch, lastMessageAt: retained ? history.lastCreatedAt : null };
+    const last = history?.messages.at(-1);
+    return { seq: history?.seq ?? 0, epoch: this.epoch, lastMessageAt: last?.created_at ?? null };
   }
 
   async latest(roomIds: string[]): Promise<RoomLatest[]> {
     return roomIds.map((roomId) => {
       const history = this.rooms.get(roomId);
-      if (!history || count(history) === 0) return { seq: history?.seq ?? 0, message: null };
-      return { seq: history.seq, message: this.decode(history, count(history) - 1) };
+      return { seq: history?.seq ?? 0, message: history?.messages.at(-1) ?? null };
     });
   }
 
   async readAfter(roomId: string, afterSeq: number, limit: number) {
     const head = await this.head(roomId);
-    const history = this.rooms.get(roomId);
-    if (!history) return { head, messages: [], complete: true };
-    const oldest = oldestSeq(history);
+    const messages = this.rooms.get(roomId)?.messages ?? [];
+    const oldest = messages[0]?.seq ?? head.seq + 1;
     const from = Math.max(0, afterSeq + 1 - oldest);
-    return { head, messages: this.decodeRange(history, from, from + limit), complete: afterSeq + 1 >= oldest };
+    return { head, messages: messages.slice(from, from + limit), complete: afterSeq + 1 >= oldest };
   }
 
   async get(roomId: string, messageId: string): Promise<Message | undefined> {
-    const history = this.rooms.get(roomId);
-    const at = history ? this.indexOf(history, messageId) : -1;
-    return at < 0 ? undefined : this.decode(history!, at);
+    return this.rooms.get(roomId)?.messages.find((m) => m.message_id === messageId);
   }
 
   async replace(message: Message, previous: Message, event: 'message_updated' | 'message_deleted'): Promise<boolean> {
-    const history = this.rooms.get(message.room_id);
-    const at = history ? this.indexOf(history, message.message_id) : -1;
-    if (at < 0 || this.decode(history!, at).updated_at !== previous.updated_at) return false;
-    const { slab, start, end } = this.arena.write(JSON.stringify(message));
-    this.arena.release(history!.slabs[at]);
-    history!.slabs[at] = slab;
-    history!.starts[at] = start;
-    history!.ends[at] = end;
-    this.dropBeyondBytes();
+    const messages = this.rooms.get(message.room_id)?.messages ?? [];
+    const at = messages.findIndex((m) => m.message_id === message.message_id);
+    if (at < 0 || messages[at].updated_at !== previous.updated_at) return false;
+    messages[at] = message;
+    const sizes = this.rooms.get(message.room_id)?.sizes ?? [];
+    const size = sizeOf(message);
+    this.retainedBytes += size - (sizes[at] ?? 0);
+    sizes[at] = size;
     await this.bus.publish(message.room_id, changeEvent(message, event));
     return true;
   }
 
   async page(roomId: string, beforeSeq: number | undefined, limit: number): Promise<HistoryPage> {
-    const history = this.rooms.get(roomId);
-    if (!history) return { messages: [], total: 0, hasMore: false };
-    const retained = count(history);
-    const end = beforeSeq === undefined ? retained : Math.max(0, Math.min(retained, beforeSeq - oldestSeq(history)));
+    const messages = this.rooms.get(roomId)?.messages ?? [];
+    const oldest = messages[0]?.seq ?? 1;
+    const end = beforeSeq === undefined ? messages.length : Math.max(0, Math.min(messages.length, beforeSeq - oldest));
     const start = Math.max(0, end - limit);
-    return { messages: this.decodeRange(history, start, end), total: retained, hasMore: start > 0 };
+    return { messages: messages.slice(start, end), total: messages.length, hasMore: start > 0 };
   }
 
   private history(roomId: string): RoomHistory {
     let history = this.rooms.get(roomId);
-    if (!history) {
-      history = { roomId, seq: 0, slabs: [], starts: [], ends: [], sentKeys: [], lastCreatedAt: null };
-      this.rooms.set(roomId, history);
-    }
+    if (!history) this.rooms.set(roomId, (history = { roomId, seq: 0, messages: [], sizes: [] }));
     return history;
   }
 
-  private decode(history: RoomHistory, at: number): Message {
-    return JSON.parse(this.arena.read(history.slabs[at], history.starts[at], history.ends[at])) as Message;
-  }
-
-  private decodeRange(history: RoomHistory, from: number, to: number): Message[] {
-    const messages: Message[] = [];
-    for (let at = from; at < Math.min(to, count(history)); at++) messages.push(this.decode(history, at));
-    return messages;
-  }
-
-  /** The index of a retained message by id, newest first (edits are mostly of recent messages), or -1. */
-  private indexOf(history: RoomHistory, messageId: string): number {
-    // The id as a JSON member; a match inside an attachment is ruled out by decoding.
-    const needle = Buffer.from(`"message_id":${JSON.stringify(messageId)}`);
-    for (let at = count(history) - 1; at >= 0; at--) {
-      if (!this.arena.contains(history.slabs[at], history.starts[at], history.ends[at], needle)) continue;
-      if (this.decode(history, at).message_id === messageId) return at;
-    }
-    return -1;
-  }
-
-  /** Drops the oldest messages of any room while the arena holds more than HISTORY_MAX_BYTES. */
+  /** Drops the oldest messages of any room while the retained total is over HISTORY_MAX_BYTES. */
   private dropBeyondBytes(): void {
-    while (this.arena.heldBytes > this.settings.messages.historyMaxBytes && this.oldest < this.orderSeqs.length) {
+    while (this.retainedBytes > this.settings.messages.historyMaxBytes && this.oldest < this.orderSeqs.length) {
       const room = this.orderRooms[this.oldest];
       const seq = this.orderSeqs[this.oldest++];
-      if (count(room) > 0 && oldestSeq(room) === seq) this.dropOldest(room);
+      if (room.messages[0]?.seq === seq) this.dropOldest(room);
     }
   }
 
@@ -209,9 +175,9 @@ export class MemoryMessageStore implements MessageStore {
     const rooms: RoomHistory[] = [];
     const seqs: number[] = [];
     for (let i = this.oldest; i < this.orderSeqs.length; i++) {
-      const room = this.orderRooms[i];
-      if (count(room) > 0 && oldestSeq(room) <= this.orderSeqs[i]) {
-        rooms.push(room);
+      const first = this.orderRooms[i].messages[0]?.seq;
+      if (first !== undefined && first <= this.orderSeqs[i]) {
+        rooms.push(this.orderRooms[i]);
         seqs.push(this.orderSeqs[i]);
       }
     }
@@ -222,14 +188,14 @@ export class MemoryMessageStore implements MessageStore {
 
   /** Drops a room's oldest message, and its client_msg_id with it. */
   private dropOldest(history: RoomHistory): void {
-    if (count(history) === 0) return;
-    const seq = oldestSeq(history);
-    this.arena.release(history.slabs.shift()!);
-    history.starts.shift();
-    history.ends.shift();
-    const key = history.sentKeys.shift();
+    const message = history.messages.shift();
+    if (!message) return;
     this.retainedCount -= 1;
-    if (key !== undefined && this.sent.get(key)?.seq === seq) this.sent.delete(key);
+    this.retainedBytes -= history.sizes.shift() ?? 0;
+    if (message.client_msg_id !== null) {
+      const key = composeKey(message.room_id, message.sender_id, message.client_msg_id);
+      if (this.sent.get(key)?.message.message_id === message.message_id) this.sent.delete(key);
+    }
   }
 
   /** Map iteration is insertion order, so expired keys are at the front. */

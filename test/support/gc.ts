@@ -7,10 +7,9 @@ setFlagsFromString('--expose-gc');
 /** Runs a full garbage collection now. */
 export const gc = runInNewContext('gc') as () => void;
 
-/** The heap and buffers in use after two collections (the second frees what the first's finalizers released). */
-export function memoryAfterGc(): number {
+/** The heap in use after two collections (the second frees what the first's finalizers released). */
+export function heapAfterGc(): number {
   gc();
   gc();
-  const { heapUsed, arrayBuffers } = process.memoryUsage();
-  return heapUsed + arrayBuffers;
+  return process.memoryUsage().heapUsed;
 }
