@@ -17,7 +17,7 @@ if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 2 end
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
 local score = tonumber(ARGV[2])
 local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]
-if newest and tonumber(newest) >= score then score = tonumber(newest) + 1 end
+if newest then score = math.max(score, tonumber(newest) + 1) end
 redis.call('ZADD', KEYS[1], score, ARGV[1])
 return 1`;
 
