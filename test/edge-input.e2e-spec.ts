@@ -148,6 +148,52 @@ describe.each(MODES)('hostile input on %s', (mode) => {
     await expectRoomWorks();
   });
 
+  it('refuses arrays and objects nested deeper than 32, on REST (400) and in frames (invalid_frame), without an error logged', async () => {
+    /** `depth` arrays, one inside the other: with the body or frame around it, one level more. */
+    const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+    const tooDeep = expect.stringContaining('nest at most 32 deep');
+    // 31 arrays in the body make 32 levels: the walk lets it through, and the DTO answers as it would.
+    for (const [depth, message] of [
+      [31, expect.not.stringContaining('nest at most')],
+      [32, tooDeep],
+      [30_000, tooDeep],
+    ] as const) {
+      for (const [path, body] of [
+        [ROOMS, `{"room_type":"team","member_ids":${nested(depth)}}`],
+        [`${ROOMS}/${roomId}/messages`, `{"content":"hi","attachments":${nested(depth)}}`],
+      ]) {
+        const response = await api().post(path).set('Authorization', bearer('owner')).set('Content-Type', 'application/json').send(body);
+        expect({ path, depth, status: response.status, message: response.body.message }).toEqual({ path, depth, status: 400, message });
+      }
+    }
+    const client = await TestClient.connect(app.first.ws, token('member'));
+    await join(client, roomId);
+    for (const [depth, message] of [
+      [31, expect.not.stringContaining('nest at most')],
+      [32, tooDeep],
+      [30_000, tooDeep],
+    ] as const) {
+      for (const raw of [
+        `{"type":"send_message","room_id":"${roomId}","content":"hi","attachments":${nested(depth)}}`,
+        `{"type":"join_room","room_id":"${roomId}","since":${nested(depth)}}`,
+      ]) {
+        const answers = await answersTo(client, raw);
+        expect({ raw: raw.slice(0, 40), depth, answers }).toEqual({
+          raw: raw.slice(0, 40),
+          depth,
+          answers: [expect.objectContaining({ type: 'error', code: 'invalid_frame', message })],
+        });
+      }
+    }
+    // A frame that names __proto__ is parsed with a reviver (which drops that key): the reviver recurses where JSON.parse alone does not.
+    expect(await answersTo(client, `{"type":"typing","room_id":"${roomId}","__proto__":${nested(30_000)}}`)).toEqual([
+      expect.objectContaining({ type: 'error', code: 'invalid_frame', message: tooDeep }),
+    ]);
+    await expectServed(client);
+    await client.close();
+    await expectRoomWorks();
+  });
+
   it('refuses a room id that is not a UUID in join_room, leave_room, typing and send_message with invalid_frame', async () => {
     const client = await TestClient.connect(app.first.ws, token('member'));
     for (const type of ['join_room', 'leave_room', 'typing', 'send_message']) {

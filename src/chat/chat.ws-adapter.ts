@@ -9,6 +9,7 @@ import { WebSocketServer, type PerMessageDeflateOptions, type RawData, type WebS
 import { AuthError } from '../auth/session.js';
 import { ACCESS_TOKEN_PROTOCOL, TokenService } from '../auth/token.service.js';
 import { SETTINGS, Settings } from '../config/settings.js';
+import { TOO_DEEP } from '../core/text.js';
 import { AppLogger } from '../logging/app-logger.js';
 import type { UpgradeResult } from '../metrics/metric-labels.js';
 import type { Connection } from './connection.js';
@@ -150,7 +151,9 @@ export class ChatWsAdapter extends WsAdapter {
       const text = data.toString();
       // A reviver costs a call per value of every frame; only frames that spell such a key need one.
       value = UNSAFE_KEY_PATTERN.test(text) ? JSON.parse(text, dropUnsafeKeys) : JSON.parse(text);
-    } catch {
+    } catch (error) {
+      // The reviver recurses: a frame nested deep enough runs out of stack (JSON.parse alone does not).
+      if (error instanceof RangeError) return invalid('invalid_frame', TOO_DEEP);
       return invalid('invalid_json', 'The frame is not valid JSON');
     }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {

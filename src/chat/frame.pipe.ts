@@ -1,6 +1,6 @@
 import { Inject, Injectable, type ArgumentMetadata, type PipeTransform } from '@nestjs/common';
 import { SETTINGS, type Settings } from '../config/settings.js';
-import { illFormedPath } from '../core/text.js';
+import { inputProblem } from '../core/text.js';
 import { CompiledValidators } from './compiled-validator.js';
 import { framePipe } from './validation.js';
 
@@ -21,8 +21,8 @@ export class FramePipe implements PipeTransform {
   /** A plain value, not a promise, when the compiled path settles it: one await fewer per frame. */
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
     const { metatype, type } = metadata;
-    // Text that is not well-formed Unicode anywhere in the value is refused first, by `framePipe`.
-    if (this.compiled && illFormedPath(value) === undefined) {
+    // A value with ill-formed text anywhere, or nested too deep, is refused first, by `framePipe`.
+    if (this.compiled && inputProblem(value) === undefined) {
       // What ValidationPipe returns untouched: `custom` parameters (validateCustomDecorators: false)
       // and, with no `data`, the parameters typed as a built-in (the socket).
       if (type === 'custom' || (!metadata.data && (!metatype || UNVALIDATED.has(metatype)))) return value;

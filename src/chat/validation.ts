@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import type { ValidationError } from 'class-validator';
 import { CLIENT_ID_PATTERN, MAX_ID_LENGTH, isRoomId } from '../core/ids.js';
-import { illFormedPath, isWellFormed } from '../core/text.js';
+import { inputProblem, isWellFormed } from '../core/text.js';
 import { ChatError } from './chat.error.js';
 
 /** The first problem of a failed validation, naming the field by its path (`since.seq must be …`). */
@@ -25,9 +25,10 @@ export function describeValidation(errors: ValidationError[], parent = ''): stri
 const options = { transform: true, forbidUnknownValues: true, validateCustomDecorators: false };
 
 /**
- * class-validator, after one check of every string in the value, field
- * names included: text that is not well-formed Unicode (a lone surrogate)
- * is refused whatever field it is in, since no store or encoder can keep it.
+ * class-validator, after one walk over the value (`inputProblem`): text that
+ * is not well-formed Unicode (a lone surrogate) is refused whatever field it
+ * is in, field names included, since no store or encoder can keep it; and
+ * so is nesting deep enough to exhaust the stack of a recursive walk.
  */
 class InputPipe extends ValidationPipe {
   constructor(
@@ -38,8 +39,8 @@ class InputPipe extends ValidationPipe {
   }
 
   override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
-    const field = illFormedPath(value, typeof metadata.data === 'string' ? metadata.data : '');
-    if (field !== undefined) throw this.refuse(`${field} must be well-formed Unicode text`);
+    const problem = inputProblem(value, typeof metadata.data === 'string' ? metadata.data : '');
+    if (problem !== undefined) throw this.refuse(problem);
     return super.transform(value, metadata);
   }
 }

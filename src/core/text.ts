@@ -8,30 +8,54 @@ export function isWellFormed(text: string): boolean {
 }
 
 /**
- * The path of the first string (a value or a key) in `value` that is not
- * well-formed, like `member_ids.2`; undefined when there is none. Looks
- * into arrays and plain objects only (what JSON and query strings make).
+ * How deep arrays and objects may nest in a value a client sends: far past
+ * any body or frame this service takes, and far within the stack of the
+ * walks over it (this one, class-transformer's, class-validator's).
  */
-export function illFormedPath(value: unknown, path = ''): string | undefined {
-  // Every frame passes here and nearly all are well-formed: a walk that
-  // builds no strings answers that; the path is built only on failure.
-  return allWellFormed(value) ? undefined : pathOfIllFormed(value, path);
+export const MAX_INPUT_DEPTH = 32;
+
+/** The answer to a value nested deeper than MAX_INPUT_DEPTH. */
+export const TOO_DEEP = `Arrays and objects may nest at most ${MAX_INPUT_DEPTH} deep`;
+
+/**
+ * What is wrong with a client value before its DTO sees it, as the answer's
+ * message; undefined when nothing is. Refused: a string (a value or a key)
+ * that is not well-formed, named by its path (`member_ids.2 must be …`),
+ * and nesting deeper than MAX_INPUT_DEPTH. Looks into arrays and plain
+ * objects only (what JSON and query strings make).
+ */
+export function inputProblem(value: unknown, path = ''): string | undefined {
+  // Every frame passes here and nearly all are fine: a walk that builds no
+  // strings answers that; the path is built only on failure.
+  const verdict = walk(value, 0);
+  if (verdict === 'ok') return undefined;
+  if (verdict === 'too_deep') return TOO_DEEP;
+  return `${pathOfIllFormed(value, path) ?? (path || 'value')} must be well-formed Unicode text`;
 }
 
-function allWellFormed(value: unknown): boolean {
-  if (typeof value === 'string') return isWellFormed(value);
-  if (!isPlain(value)) return true;
+type Verdict = 'ok' | 'ill_formed' | 'too_deep';
+
+function walk(value: unknown, depth: number): Verdict {
+  if (typeof value === 'string') return isWellFormed(value) ? 'ok' : 'ill_formed';
+  if (!isPlain(value)) return 'ok';
+  if (depth === MAX_INPUT_DEPTH) return 'too_deep';
   if (Array.isArray(value)) {
-    for (const item of value) if (!allWellFormed(item)) return false;
-    return true;
+    for (const item of value) {
+      const verdict = walk(item, depth + 1);
+      if (verdict !== 'ok') return verdict;
+    }
+    return 'ok';
   }
   for (const key in value) {
     if (!Object.prototype.hasOwnProperty.call(value, key)) continue;
-    if (!isWellFormed(key) || !allWellFormed((value as Record<string, unknown>)[key])) return false;
+    if (!isWellFormed(key)) return 'ill_formed';
+    const verdict = walk((value as Record<string, unknown>)[key], depth + 1);
+    if (verdict !== 'ok') return verdict;
   }
-  return true;
+  return 'ok';
 }
 
+/** Called once `walk` found an ill-formed string: it visits in the same order and stops there, so never deeper than the walk went. */
 function pathOfIllFormed(value: unknown, path: string): string | undefined {
   if (typeof value === 'string') return isWellFormed(value) ? undefined : path || 'value';
   if (!isPlain(value)) return undefined;
