@@ -32,6 +32,11 @@ describe('token lifetime, by default', () => {
     ['exp in milliseconds, without iat', () => signed({ sub: 'alice', exp: Date.now() + 3_600_000 })],
     ['a lifetime of 25 h (more than JWT_MAX_TTL_S)', () => signed({ sub: 'alice', iat: nowS(), exp: nowS() + 25 * 3600 })],
     ['exp 25 h ahead without iat', () => signed({ sub: 'alice', exp: nowS() + 25 * 3600 })],
+    [
+      'exp ten years ahead and iat (in the future) just before it',
+      // `signed` drops iat (noTimestamp); jsonwebtoken keeps a given iat otherwise.
+      () => new JwtService().sign({ sub: 'alice', iat: nowS() + 10 * 365 * 86400 - 10, exp: nowS() + 10 * 365 * 86400 }, { secret: TEST_SECRET, algorithm: 'HS256' }),
+    ],
     ['typ "refresh"', () => signed({ sub: 'alice', exp: nowS() + 600 }, TEST_SECRET, { typ: 'refresh' })],
     ['a lone surrogate in sub', () => signed({ sub: 'al\ud800ice', exp: nowS() + 600 })],
   ])('refuses a token with %s: 401 on REST and on the upgrade', async (_, make) => {

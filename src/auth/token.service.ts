@@ -68,7 +68,9 @@ export class TokenService {
     const { requireExp, maxTtlS } = this.settings.jwt;
     if (exp === undefined && requireExp) throw new AuthError(401, 'unauthorized', 'The token has no exp');
     if (typeof exp === 'number') {
-      const from = typeof iat === 'number' ? iat : Date.now() / 1000;
+      // Counted from the issue time, but never from the future: a later `iat` would stretch the lifetime allowed.
+      const now = Date.now() / 1000;
+      const from = typeof iat === 'number' ? Math.min(iat, now) : now;
       if (exp - from > maxTtlS) throw new AuthError(401, 'unauthorized', 'The token lives longer than allowed');
     }
     const profile = profileClaims(claims);
