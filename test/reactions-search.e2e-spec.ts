@@ -4,7 +4,7 @@ import { join } from './support/client.js';
 import { MODES, useInstances } from './support/instances.js';
 import { bearer, messagesPath, post } from './support/rest.js';
 import { token } from './support/tokens.js';
-import type { Frame } from './support/ws-client.js';
+import { TestClient, type Frame } from './support/ws-client.js';
 
 const reactPath = (roomId: string, messageId: string) => `${messagesPath(roomId, messageId)}/react`;
 const searchPath = (roomId: string) => `/api/v1/chats/rooms/${roomId}/search`;
@@ -53,6 +53,12 @@ describe.each(MODES)('attachments, reactions and search (PROTOCOL §3, §5), %s'
         .send({ content: 'bob joined', message_type: 'system' })
         .expect(201);
       expect(response.body).toMatchObject({ message_type: 'system', sender_id: 'system-bot' });
+      // And over the socket, where the connection's token is the service token.
+      const bot = await TestClient.connect(chat.ws, token('system-bot', { role: 'service' }));
+      await join(bot, roomId);
+      bot.send({ type: 'send_message', room_id: roomId, content: 'carol joined', message_type: 'system', ref: 's' });
+      expect((await bot.next('message_ack')).message).toMatchObject({ message_type: 'system', sender_id: 'system-bot', content: 'carol joined' });
+      await bot.close();
     });
   });
 

@@ -110,7 +110,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   @SubscribeMessage('send_message')
   async sendMessage(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: SendMessageFrame): Promise<Reply> {
     const connection = this.joined(socket, frame.room_id);
-    const { message } = await this.messages.send(connection.userId, frame.room_id, frame);
+    const { message } = await this.messages.send(connection.userId, frame.room_id, frame, connection.session.isService);
     return { type: 'message_ack', client_msg_id: frame.client_msg_id ?? null, message };
   }
 
