@@ -1,11 +1,14 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { SignedUrls } from '../src/files/signed-urls.js';
 import { join as joinRoom } from './support/client.js';
 import { MODES, useInstances } from './support/instances.js';
+import { logs } from './support/logs.js';
 import { bearer } from './support/rest.js';
+import { token } from './support/tokens.js';
 
 const API = '/api/v1/chats';
 const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
@@ -21,6 +24,24 @@ interface Uploaded {
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1));
+}
+
+/** Writes `head` to the server at `url` over a raw socket, reads until `readBytes` have come back (0: none), then goes away. */
+function goAwayAfter(url: string, head: string | Buffer, readBytes = 0): Promise<void> {
+  const { port } = new URL(url);
+  return new Promise((resolve) => {
+    let read = 0;
+    const socket = connect(Number(port), '127.0.0.1', () => {
+      socket.write(head);
+      if (readBytes === 0) setTimeout(() => socket.destroy(), 200);
+    });
+    socket.on('data', (chunk) => {
+      read += chunk.length;
+      if (read >= readBytes) socket.destroy();
+    });
+    socket.on('error', () => undefined);
+    socket.on('close', () => resolve());
+  });
 }
 
 describe.each(MODES)('uploads and signed file URLs (PROTOCOL §5), %s', (mode) => {
@@ -89,6 +110,31 @@ describe.each(MODES)('uploads and signed file URLs (PROTOCOL §5), %s', (mode) =
     }
     // Another room's file is not made reachable by mentioning it here.
     await request(chat.http).get(stored.attachments[1]).expect(403);
+  });
+
+  it('logs no error when a client goes away in the middle of an upload or a download, keeps nothing of the upload, and serves on', async () => {
+    const roomId = await chat.room('alice', []);
+    const before = await filesUnder(dir);
+    logs.clear();
+    const part = `--B\r\nContent-Disposition: form-data; name="files"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`;
+    for (const framing of ['Content-Length: 100000', 'Transfer-Encoding: chunked']) {
+      const body = framing.startsWith('Content') ? part : `${part.length.toString(16)}\r\n${part}\r\nzz\r\n`;
+      await goAwayAfter(
+        chat.http,
+        `POST ${API}/rooms/${roomId}/upload HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token('alice')}\r\n` +
+          `Content-Type: multipart/form-data; boundary=B\r\n${framing}\r\n\r\n${body}`,
+      );
+    }
+    // A file larger than the sockets' buffers, read in part (as a browser cancels an image load).
+    const path = `rooms/${roomId}/00000000-0000-4000-8000-000000000001.png`;
+    await mkdir(join(dir, 'rooms', roomId), { recursive: true });
+    await writeFile(join(dir, path), Buffer.concat([PNG, Buffer.alloc(16 * 1024 * 1024)]));
+    const url = chat.first.app.get(SignedUrls).sign(path);
+    await goAwayAfter(chat.http, `GET ${url} HTTP/1.1\r\nHost: x\r\n\r\n`, 64 * 1024);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(logs.errors()).toEqual([]);
+    expect((await filesUnder(dir)).sort()).toEqual([...before, path].sort());
+    await upload('alice', roomId).attach('files', PNG, 'p.png').expect(201);
   });
 
   it('detects the type from the content, not the name, and keeps nothing of a refused upload', async () => {

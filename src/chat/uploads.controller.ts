@@ -5,9 +5,13 @@ import {
   ExecutionContext,
   ForbiddenException,
   Get,
+  HttpException,
   Inject,
   Injectable,
+  Logger,
+  NestInterceptor,
   NotFoundException,
+  CallHandler,
   Param,
   Post,
   Query,
@@ -22,6 +26,7 @@ import { FilesInterceptor } from '@nestjs/platform-express';
 import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiPayloadTooLargeResponse, ApiTags, ApiUnsupportedMediaTypeResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { fileTypeFromBuffer } from 'file-type';
+import { catchError, type Observable } from 'rxjs';
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
@@ -66,6 +71,28 @@ export class RoomMemberGuard implements CanActivate {
 }
 
 /**
+ * Around the multipart parser: a body the client cut short (it went away, or
+ * broke the chunked encoding) fails there with a plain `Error`, which Nest
+ * would answer as a 500 and log as a server error. It is the client's doing:
+ * answered 400 (if anyone is still there), and logged at debug only.
+ */
+@Injectable()
+export class UploadCutShortInterceptor implements NestInterceptor {
+  private readonly log = new Logger(UploadCutShortInterceptor.name);
+
+  intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
+    const request = context.switchToHttp().getRequest<Request>();
+    return next.handle().pipe(
+      catchError((error: unknown) => {
+        if (error instanceof HttpException || request.complete) throw error;
+        this.log.debug(`upload cut short: ${error instanceof Error ? error.message : String(error)}`);
+        throw new BadRequestException('The upload was cut short');
+      }),
+    );
+  }
+}
+
+/**
  * Files shared in rooms (PROTOCOL §5). An upload streams to disk within the
  * size and count limits, its type is detected from its first bytes (never
  * from its name), and it is stored under a name the server makes. Each file
@@ -84,7 +111,7 @@ export class UploadsController {
   @Post('rooms/:room_id/upload')
   @ApiChatErrors()
   @UseGuards(RestRateGuard, HttpJwtGuard, RoomMemberGuard)
-  @UseInterceptors(FilesInterceptor('files'))
+  @UseInterceptors(UploadCutShortInterceptor, FilesInterceptor('files'))
   @ApiOperation({ summary: 'Upload files to the room (members only); each answer `url` works for FILE_URL_TTL_S' })
   @ApiConsumes('multipart/form-data')
   @ApiBody({ schema: { type: 'object', properties: { files: { type: 'array', items: { type: 'string', format: 'binary' } } } } })
@@ -150,7 +177,13 @@ export class UploadsController {
     response.setHeader('X-Content-Type-Options', 'nosniff');
     response.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
     response.setHeader('Cache-Control', `private, max-age=${this.settings.uploads.urlTtlS}`);
-    await pipeline(file.stream, response);
+    try {
+      await pipeline(file.stream, response);
+    } catch (error) {
+      // A reader that goes away mid-file (a cancelled image load) is routine; the answer has begun, so there is no one to tell.
+      if ((error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+      throw error;
+    }
   }
 
 }
