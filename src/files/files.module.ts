@@ -15,7 +15,13 @@ import { SignedUrls } from './signed-urls.js';
     {
       provide: SignedUrls,
       inject: [SETTINGS],
-      useFactory: (settings: Settings) => new SignedUrls(settings.uploads.urlSecret, settings.uploads.urlTtlS, `/${API_PREFIX}/files/`),
+      useFactory: (settings: Settings) =>
+        new SignedUrls(
+          settings.uploads.urlSecret,
+          settings.uploads.urlTtlS,
+          `/${API_PREFIX}/files/`,
+          settings.http.corsOrigins === '*' ? [] : settings.http.corsOrigins,
+        ),
     },
   ],
   exports: [FILE_STORE, SignedUrls],

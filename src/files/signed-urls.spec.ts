@@ -6,7 +6,7 @@ const FILE = 'c7a1e8d2-3b4c-4d5e-8f60-718293a4b5c6.png';
 const BASE = '/api/v1/chats/files/';
 
 describe(SignedUrls.name, () => {
-  const urls = new SignedUrls('key', 3600, BASE);
+  const urls = new SignedUrls('key', 3600, BASE, ['https://chat.example']);
   const at = (link: string) => ({ room_id: ROOM, attachments: [link] as unknown[] | null });
   const query = (link: string) => new URLSearchParams(link.split('?')[1] ?? '');
 
@@ -24,6 +24,9 @@ describe(SignedUrls.name, () => {
       `https://elsewhere.example/pic.png?expires=1&signature=${'0'.repeat(64)}`,
       `${BASE}rooms/${ROOM}/../../secret.png`,
       `${BASE}rooms/${ROOM}/${FILE}?expires=1&signature=x&more=1`,
+      // This service's path at a host it does not trust: signing it would hand that host a signature.
+      `https://elsewhere.example${BASE}rooms/${ROOM}/${FILE}`,
+      `https://chat.example.elsewhere.example${BASE}rooms/${ROOM}/${FILE}`,
       'not a url at all',
     ];
     expect(urls.keep(ROOM, links)).toEqual(links);

@@ -13,10 +13,11 @@ export const FILE_NAME = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
  * the message's own room is stored without its query (`keep`) and signed
  * afresh whenever the message is handed out (`present`), so history shows its
  * images long after the upload's link expired. Links to anything else (another
- * room's file, another site) are stored and returned exactly as sent.
+ * room's file, another site, this path at an untrusted host) are stored and
+ * returned exactly as sent.
  */
 export class SignedUrls {
-  /** `[origin]<base>rooms/<room id>/<file name>[?expires=…&signature=…]`; the groups are the link without its query, the room id and the name. */
+  /** `[trusted origin]<base>rooms/<room id>/<file name>[?expires=…&signature=…]`; the groups are the link without its query, the room id and the name. */
   private readonly ownLink: RegExp;
 
   constructor(
@@ -24,9 +25,16 @@ export class SignedUrls {
     private readonly ttlS: number,
     /** Where the files are served, e.g. `/api/v1/chats/files/`. */
     private readonly base: string,
+    /**
+     * Origins an absolute link may name and still be one of ours (the
+     * trusted origins, CORS_ORIGINS). A link naming any other host is that
+     * host's: signing it afresh would hand that host a working signature.
+     */
+    origins: readonly string[] = [],
   ) {
-    const escaped = base.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
-    this.ownLink = new RegExp(`^((?:https?://[^/?#\\s]+)?${escaped}rooms/([0-9a-f-]{36})/([^/?#]+))(?:\\?expires=\\d{1,12}&signature=[0-9a-f]{64})?$`);
+    const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
+    const origin = origins.length === 0 ? '' : `(?:${origins.map(escape).join('|')})?`;
+    this.ownLink = new RegExp(`^(${origin}${escape(base)}rooms/([0-9a-f-]{36})/([^/?#]+))(?:\\?expires=\\d{1,12}&signature=[0-9a-f]{64})?$`);
   }
 
   sign(path: string, now = Date.now()): string {
