@@ -202,6 +202,7 @@ export class RoomsService {
     if (!caller.isService && !isOwner) {
       throw new DomainError('forbidden', 'Only the owner, while a member, adds members');
     }
+    assertTakesMembers(room);
     const member = await this.add(roomId, userId);
     await this.announce([userId], roomId, 'room_added');
     await this.announce(room.member_ids.filter((id) => id !== userId), roomId, 'room_updated');
@@ -215,7 +216,8 @@ export class RoomsService {
 
   /** Adds the caller to a room on a valid invitation (the invitation service checked it), within the quotas. */
   async join(roomId: string, caller: Caller): Promise<Room> {
-    await this.existing(roomId);
+    const room = await this.existing(roomId);
+    if (!room.member_ids.includes(caller.userId)) assertTakesMembers(room);
     await this.add(roomId, caller.userId);
     return this.get(caller, roomId);
   }
@@ -336,6 +338,11 @@ export class RoomsService {
   private membershipLimits(): MembershipLimits {
     return { membersPerRoom: this.settings.quotas.membersPerRoom, roomsPerUser: this.settings.quotas.roomsPerUser };
   }
+}
+
+/** A direct room is its two users' alone: one who left comes back through `POST /rooms/direct`, and no one else comes in. */
+function assertTakesMembers(room: Room): void {
+  if (room.room_type === 'direct') throw new DomainError('invalid_input', 'A direct room is for its two users only; it takes no other members');
 }
 
 interface Entry {
