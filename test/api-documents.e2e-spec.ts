@@ -1,5 +1,5 @@
 import { Parser, type AsyncAPIDocumentInterface } from '@asyncapi/parser';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, LoggerService } from '@nestjs/common';
 import { ModulesContainer } from '@nestjs/core';
 import { GATEWAY_METADATA, MESSAGE_MAPPING_METADATA, MESSAGE_METADATA } from '@nestjs/websockets/constants.js';
 import { readFile } from 'node:fs/promises';
@@ -7,11 +7,12 @@ import { createApp } from '../src/app.factory.js';
 import { CLIENT_FRAME_TYPES, CloseCode, ERROR_CODES, SERVER_FRAME_TYPES } from '../src/chat/protocol.js';
 import type { Environment } from '../src/config/environment.js';
 import { ASYNCAPI_FILE } from '../src/docs/asyncapi.js';
+import { logs } from './support/logs.js';
 
 const SECRET = 'api-documents-test-secret-0123456789';
 
-async function start(overrides: Environment = {}): Promise<{ app: INestApplication; base: string }> {
-  const app = await createApp({ NODE_ENV: 'test', JWT_SECRET: SECRET, ...overrides }, false);
+async function start(overrides: Environment = {}, logger: LoggerService | false = false): Promise<{ app: INestApplication; base: string }> {
+  const app = await createApp({ NODE_ENV: 'test', JWT_SECRET: SECRET, ...overrides }, logger);
   await app.listen(0, '127.0.0.1');
   return { app, base: `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}` };
 }
@@ -181,6 +182,10 @@ describe('API documents', () => {
       expect(response.status).toBe(426);
       expect(response.headers.get('upgrade')).toBe('websocket');
       expect(await response.json()).toMatchObject({ error: 'upgrade_required', message: expect.stringContaining('WebSocket') });
+      // Only the path as an upgrade takes it: Express alone would match these too.
+      for (const path of ['/API/v1/chats/ws', '/api/v1/chats/WS', '/api/v1/chats/ws/']) {
+        expect({ path, status: (await fetch(`${base}${path}`)).status }).toEqual({ path, status: 404 });
+      }
     });
   });
 
@@ -193,9 +198,12 @@ describe('API documents', () => {
     } finally {
       await app.close();
     }
-    const production = await start({ NODE_ENV: 'production' });
+    const production = await start({ NODE_ENV: 'production' }, logs);
     try {
+      logs.clear();
       expect((await fetch(`${production.base}/`)).status).toBe(404);
+      // Nothing logged for it: it is what any scanner asks for.
+      expect(logs.lines.filter((line) => line.level === 'warn' || line.level === 'error')).toEqual([]);
       expect((await fetch(`${production.base}/api/docs-json`)).status).toBe(200);
     } finally {
       await production.app.close();

@@ -1,6 +1,6 @@
-import { Controller, Get, Header, Inject, NotFoundException, Res } from '@nestjs/common';
+import { Controller, Get, Inject, NotFoundException, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import type { Response } from 'express';
+import type { Request, Response } from 'express';
 import { SETTINGS, WS_PATH, type Settings } from '../config/settings.js';
 import { MetricsService } from '../metrics/metrics.service.js';
 import { readAsyncApi } from './asyncapi.js';
@@ -21,10 +21,11 @@ export class LandingController {
     private readonly metrics: MetricsService,
   ) {}
 
+  // The content type is set only when there is a page: a 404's JSON under a `text/html` header makes Nest warn on every request.
   @Get()
-  @Header('Content-Type', 'text/html; charset=utf-8')
-  landing(): string {
+  landing(@Res({ passthrough: true }) response: Response): string {
     if (!this.settings.docs.landingPage) throw new NotFoundException();
+    response.setHeader('Content-Type', 'text/html; charset=utf-8');
     this.page ??= landingPage({
       apiDocs: this.settings.docs.apiDocs,
       metrics: this.metrics.servedOnHttpPort ? 'here' : (this.metrics.separateAddress?.port ?? false),
@@ -34,15 +35,17 @@ export class LandingController {
   }
 
   @Get('api/asyncapi.yaml')
-  @Header('Content-Type', 'application/yaml; charset=utf-8')
-  asyncApi(): Promise<string> {
+  asyncApi(@Res({ passthrough: true }) response: Response): Promise<string> {
     if (!this.settings.docs.apiDocs) throw new NotFoundException();
+    response.setHeader('Content-Type', 'application/yaml; charset=utf-8');
     return readAsyncApi();
   }
 
   /** WebSocket upgrades never reach Express; a plain GET here is a client that forgot to upgrade. */
   @Get(WS_PATH)
-  upgradeRequired(@Res() response: Response): void {
+  upgradeRequired(@Req() request: Request, @Res() response: Response): void {
+    // Express matches routes ignoring case and a trailing slash; the upgrade takes the path exactly as written, and so does this answer.
+    if (request.path !== WS_PATH) throw new NotFoundException();
     this.metrics.upgrades.inc({ result: 'upgrade_required' });
     response
       .status(426)
