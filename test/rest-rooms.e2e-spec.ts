@@ -178,7 +178,7 @@ describe('REST rooms and members (PROTOCOL §5)', () => {
       expect(members.body).toHaveLength(2);
     });
 
-    it.each([{}, { user_id: 5 }, { user_id: '' }, { user_id: 'u'.repeat(129) }])(
+    it.each([{}, { user_id: 5 }, { user_id: '' }, { user_id: 'u'.repeat(257) }])(
       'answers 400 naming user_id (case %#)',
       async (body) => {
         const roomId = await chat.room('alice', []);
@@ -186,6 +186,15 @@ describe('REST rooms and members (PROTOCOL §5)', () => {
         expect(response.body).toEqual(errorBody(400, 'Bad Request', expect.stringContaining('user_id')));
       },
     );
+  });
+
+  it('takes a user id as long as a token’s sub may be (256) wherever it names a user: added, in a direct room, leaving', async () => {
+    const long = 'u'.repeat(256);
+    const roomId = await chat.room('alice', []);
+    await api().post(`${API}/rooms/${roomId}/members`).set('Authorization', bearer('alice')).send({ user_id: long }).expect(201);
+    await api().post(`${API}/rooms/direct`).set('Authorization', bearer('alice')).send({ recipient_id: long }).expect(201);
+    await api().post(`${API}/rooms`).set('Authorization', bearer(long)).send({ room_type: 'team', member_ids: ['alice'] }).expect(201);
+    await api().delete(`${API}/rooms/${roomId}/members/${long}`).set('Authorization', bearer(long)).expect(204);
   });
 
   describe('DELETE /rooms/:room_id/members/:user_id', () => {

@@ -3,6 +3,7 @@ import { JwtService } from '@nestjs/jwt';
 import { createSecretKey } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { SETTINGS, Settings } from '../config/settings.js';
+import { MAX_USER_ID_LENGTH } from '../core/ids.js';
 import { isWellFormed } from '../core/text.js';
 import { AuthError, Session } from './session.js';
 
@@ -12,7 +13,6 @@ export const ACCESS_TOKEN_PROTOCOL = 'access_token';
  * real token, so they are limits of input rather than settings.
  */
 const MAX_TOKEN_LENGTH = 8192;
-const MAX_SUB_LENGTH = 256;
 
 /**
  * Finds and verifies the main backend's JWTs. The keys are built once
@@ -62,7 +62,7 @@ export class TokenService {
       throw new AuthError(401, 'unauthorized', 'The token is not an access token');
     }
     const { sub, exp, iat, role } = claims;
-    if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_SUB_LENGTH || !isWellFormed(sub)) {
+    if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_USER_ID_LENGTH || !isWellFormed(sub)) {
       throw new AuthError(401, 'unauthorized', 'The token has no usable sub');
     }
     const { requireExp, maxTtlS } = this.settings.jwt;

@@ -7,7 +7,7 @@ import {
   type ValidationPipeOptions,
 } from '@nestjs/common';
 import type { ValidationError } from 'class-validator';
-import { CLIENT_ID_PATTERN, MAX_ID_LENGTH, isRoomId } from '../core/ids.js';
+import { CLIENT_ID_PATTERN, MAX_USER_ID_LENGTH, isRoomId } from '../core/ids.js';
 import { inputProblem, isWellFormed } from '../core/text.js';
 import { ChatError } from './chat.error.js';
 
@@ -69,12 +69,12 @@ export class MessageIdPipe implements PipeTransform<string, string> {
   }
 }
 
-/** A `:user_id` path parameter: well-formed text of 1–128 characters, or 400. */
+/** A `:user_id` path parameter: well-formed text of 1–256 characters (as a token's `sub`), or 400. */
 @Injectable()
 export class UserIdPipe implements PipeTransform<string, string> {
   transform(value: string): string {
-    if (value.length === 0 || value.length > MAX_ID_LENGTH || !isWellFormed(value)) {
-      throw new BadRequestException(`user_id must be well-formed text of 1–${MAX_ID_LENGTH} characters`);
+    if (value.length === 0 || value.length > MAX_USER_ID_LENGTH || !isWellFormed(value)) {
+      throw new BadRequestException(`user_id must be well-formed text of 1–${MAX_USER_ID_LENGTH} characters`);
     }
     return value;
   }

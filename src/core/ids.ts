@@ -3,6 +3,9 @@ import { randomFillSync } from 'node:crypto';
 /** Longest room, user-supplied message and client message id accepted from outside. */
 export const MAX_ID_LENGTH = 128;
 
+/** Longest user id: a token's `sub` (PROTOCOL §1), and so every field that names a user. */
+export const MAX_USER_ID_LENGTH = 256;
+
 /** A room id is one this service made: a lowercase UUID (`newId`). */
 export const ROOM_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

@@ -22,6 +22,7 @@ import {
 } from 'class-validator';
 import { MAX_EMOJI_LENGTH, isEmoji } from '../../messages/reactions.js';
 import { ROOM_TYPES, type RoomType } from '../../rooms/room.store.js';
+import { MAX_USER_ID_LENGTH } from '../../core/ids.js';
 import { IsClientId, MAX_ID_LENGTH } from './frames.dto.js';
 import { MEMBERS_PAGE, ROOMS_PAGE } from '../paging.js';
 
@@ -51,13 +52,13 @@ export class CreateRoomBody {
 
   @ApiPropertyOptional({ type: [String], maxItems: 1000, description: 'Members besides the caller, who becomes the owner' })
   @IsOptional() @IsArray() @ArrayMaxSize(1000)
-  @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(MAX_ID_LENGTH, { each: true })
+  @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(MAX_USER_ID_LENGTH, { each: true })
   member_ids?: string[];
 }
 
 export class AddMemberBody {
-  @ApiProperty({ maxLength: MAX_ID_LENGTH })
-  @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  @ApiProperty({ maxLength: MAX_USER_ID_LENGTH })
+  @IsString() @IsNotEmpty() @MaxLength(MAX_USER_ID_LENGTH)
   user_id!: string;
 }
 
@@ -104,8 +105,8 @@ const MAX_EMAIL_LENGTH = 320;
 const MAX_PROFILE_FIELD_LENGTH = 2048;
 
 export class DirectRoomBody {
-  @ApiProperty({ maxLength: MAX_ID_LENGTH, description: 'The other user' })
-  @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  @ApiProperty({ maxLength: MAX_USER_ID_LENGTH, description: 'The other user' })
+  @IsString() @IsNotEmpty() @MaxLength(MAX_USER_ID_LENGTH)
   recipient_id!: string;
 }
 
@@ -157,8 +158,8 @@ export class ProfileBody {
 }
 
 export class ProfileEntry extends ProfileBody {
-  @ApiProperty({ maxLength: MAX_ID_LENGTH })
-  @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  @ApiProperty({ maxLength: MAX_USER_ID_LENGTH })
+  @IsString() @IsNotEmpty() @MaxLength(MAX_USER_ID_LENGTH)
   user_id!: string;
 }
 
