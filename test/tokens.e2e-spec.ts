@@ -38,6 +38,7 @@ describe('token lifetime, by default', () => {
       () => new JwtService().sign({ sub: 'alice', iat: nowS() + 10 * 365 * 86400 - 10, exp: nowS() + 10 * 365 * 86400 }, { secret: TEST_SECRET, algorithm: 'HS256' }),
     ],
     ['typ "refresh"', () => signed({ sub: 'alice', exp: nowS() + 600 }, TEST_SECRET, { typ: 'refresh' })],
+    ['a critical extension (crit)', () => signed({ sub: 'alice', exp: nowS() + 600 }, TEST_SECRET, { crit: ['x-ext'], 'x-ext': 1 })],
     ['a lone surrogate in sub', () => signed({ sub: 'al\ud800ice', exp: nowS() + 600 })],
   ])('refuses a token with %s: 401 on REST and on the upgrade', async (_, make) => {
     expect(await answers(app.first, make())).toEqual({ rest: 401, upgrade: 401 });

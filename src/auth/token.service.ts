@@ -58,6 +58,8 @@ export class TokenService {
     if (!token) throw new AuthError(401, 'unauthorized', 'A token is required');
     if (token.length > MAX_TOKEN_LENGTH) throw new AuthError(401, 'unauthorized', 'The token is malformed');
     const { header, payload: claims } = this.checkSignature(token);
+    // No JWS extension is understood here, and RFC 7515 §4.1.11 refuses a token that marks one critical.
+    if (header.crit !== undefined) throw new AuthError(401, 'unauthorized', 'The token relies on extensions this service does not know');
     if (header.typ !== undefined && (typeof header.typ !== 'string' || header.typ.toUpperCase() !== 'JWT')) {
       throw new AuthError(401, 'unauthorized', 'The token is not an access token');
     }
