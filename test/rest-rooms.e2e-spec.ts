@@ -71,14 +71,16 @@ describe('REST rooms and members (PROTOCOL §5)', () => {
           .expect(400);
         expect(refused.body).toEqual(errorBody(400, 'Bad Request', expect.stringContaining('member_ids')));
       }
-      // Nor does it take a third member later: not added by its owner, not through an invitation.
+      // Nor does it take a third member later: not added by its owner or a service, not invited.
       const roomId = direct.body.room_id as string;
-      const added = await api().post(`${API}/rooms/${roomId}/members`).set('Authorization', bearer('alice')).send({ user_id: 'carol' }).expect(400);
-      expect(added.body).toEqual(errorBody(400, 'Bad Request', expect.stringContaining('two users only')));
-      const invitation = await api().post(`${API}/rooms/${roomId}/invitation`).set('Authorization', bearer('bob')).send({}).expect(201);
-      const code = (invitation.body as { invitation_code?: string; code?: string }).invitation_code ?? invitation.body.code;
-      await api().post(`${API}/rooms/join`).set('Authorization', bearer('carol')).send({ invitation_code: code }).expect(400);
-      await api().post(`${API}/rooms/join`).set('Authorization', bearer('bob')).send({ invitation_code: code }).expect(200);
+      for (const caller of [bearer('alice'), service()]) {
+        const added = await api().post(`${API}/rooms/${roomId}/members`).set('Authorization', caller).send({ user_id: 'carol' }).expect(400);
+        expect(added.body).toEqual(errorBody(400, 'Bad Request', expect.stringContaining('two users only')));
+      }
+      // Adding one of its two users again changes nothing, as for any room.
+      await api().post(`${API}/rooms/${roomId}/members`).set('Authorization', bearer('alice')).send({ user_id: 'bob' }).expect(201);
+      const invitation = await api().post(`${API}/rooms/${roomId}/invitation`).set('Authorization', bearer('bob')).send({}).expect(400);
+      expect(invitation.body).toEqual(errorBody(400, 'Bad Request', expect.stringContaining('two users only')));
       const room = await api().get(`${API}/rooms/${roomId}`).set('Authorization', bearer('alice')).expect(200);
       expect([...room.body.member_ids].sort()).toEqual(['alice', 'bob']);
     });

@@ -47,6 +47,10 @@ describe('token lifetime, by default', () => {
   it.each([
     ['exp 1 h ahead and iat', () => signed({ sub: 'alice', iat: nowS(), exp: nowS() + 3600 })],
     ['exp 24 h ahead without iat', () => signed({ sub: 'alice', exp: nowS() + 24 * 3600 - 5 })],
+    [
+      'a lifetime of 24 h from an iat 5 s ahead (the issuer’s clock, within JWT_CLOCK_SKEW_S)',
+      () => new JwtService().sign({ sub: 'alice', iat: nowS() + 5, exp: nowS() + 5 + 24 * 3600 }, { secret: TEST_SECRET, algorithm: 'HS256' }),
+    ],
     ['typ "JWT"', () => signed({ sub: 'alice', exp: nowS() + 600 }, TEST_SECRET, { typ: 'JWT' })],
     ['any aud or iss while none is configured', () => signed({ sub: 'alice', exp: nowS() + 600, aud: 'x', iss: 'y' })],
   ])('accepts a token with %s', async (_, make) => {

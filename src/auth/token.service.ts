@@ -70,9 +70,9 @@ export class TokenService {
     const { requireExp, maxTtlS } = this.settings.jwt;
     if (exp === undefined && requireExp) throw new AuthError(401, 'unauthorized', 'The token has no exp');
     if (typeof exp === 'number') {
-      // Counted from the issue time, but never from the future: a later `iat` would stretch the lifetime allowed.
+      // Counted from the issue time, but never from further ahead than the clock skew allowed: a later `iat` would stretch the lifetime.
       const now = Date.now() / 1000;
-      const from = typeof iat === 'number' ? Math.min(iat, now) : now;
+      const from = typeof iat === 'number' ? Math.min(iat, now + this.settings.jwt.clockSkewS) : now;
       if (exp - from > maxTtlS) throw new AuthError(401, 'unauthorized', 'The token lives longer than allowed');
     }
     const profile = profileClaims(claims);

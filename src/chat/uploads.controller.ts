@@ -71,10 +71,11 @@ export class RoomMemberGuard implements CanActivate {
 }
 
 /**
- * Around the multipart parser: a body the client cut short (it went away, or
- * broke the chunked encoding) fails there with a plain `Error`, which Nest
- * would answer as a 500 and log as a server error. It is the client's doing:
- * answered 400 (if anyone is still there), and logged at debug only.
+ * Around the multipart parser: a request the client cut short (it went away,
+ * or broke the chunked encoding, and Node destroyed the request) fails there
+ * with a plain `Error`, which Nest would answer as a 500 and log as a server
+ * error. It is the client's doing: answered 400 (if anyone is still there),
+ * and logged at debug only. Any other failure (the disk's, say) is not.
  */
 @Injectable()
 export class UploadCutShortInterceptor implements NestInterceptor {
@@ -84,7 +85,7 @@ export class UploadCutShortInterceptor implements NestInterceptor {
     const request = context.switchToHttp().getRequest<Request>();
     return next.handle().pipe(
       catchError((error: unknown) => {
-        if (error instanceof HttpException || request.complete) throw error;
+        if (error instanceof HttpException || !(request.destroyed || request.readableAborted)) throw error;
         this.log.debug(`upload cut short: ${error instanceof Error ? error.message : String(error)}`);
         throw new BadRequestException('The upload was cut short');
       }),

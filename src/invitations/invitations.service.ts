@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { randomInt } from 'node:crypto';
 import { DomainError } from '../core/domain.error.js';
 import type { Room } from '../rooms/room.store.js';
-import { RoomsService, type Caller } from '../rooms/rooms.service.js';
+import { assertTakesMembers, RoomsService, type Caller } from '../rooms/rooms.service.js';
 import { INVITATION_STORE, type Invitation, type InvitationStore } from './invitation.store.js';
 
 /** Letters and digits without the look-alikes (0/O, 1/I/L): 32 symbols, so 8 of them are 40 bits. */
@@ -44,7 +44,8 @@ export class InvitationsService {
   ) {}
 
   async create(caller: Caller, roomId: string, input: NewInvitation): Promise<InvitationView> {
-    await this.rooms.assertMember(caller, roomId);
+    // A direct room takes no one new: an invitation to it could never be used.
+    assertTakesMembers(await this.rooms.assertMember(caller, roomId));
     const now = Date.now();
     for (;;) {
       const invitation: Invitation = {

@@ -202,7 +202,7 @@ export class RoomsService {
     if (!caller.isService && !isOwner) {
       throw new DomainError('forbidden', 'Only the owner, while a member, adds members');
     }
-    assertTakesMembers(room);
+    if (!room.member_ids.includes(userId)) assertTakesMembers(room);
     const member = await this.add(roomId, userId);
     await this.announce([userId], roomId, 'room_added');
     await this.announce(room.member_ids.filter((id) => id !== userId), roomId, 'room_updated');
@@ -340,8 +340,8 @@ export class RoomsService {
   }
 }
 
-/** A direct room is its two users' alone: one who left comes back through `POST /rooms/direct`, and no one else comes in. */
-function assertTakesMembers(room: Room): void {
+/** A direct room is its two users' alone: one who left comes back through `POST /rooms/direct` only, and no one else comes in. */
+export function assertTakesMembers(room: Room): void {
   if (room.room_type === 'direct') throw new DomainError('invalid_input', 'A direct room is for its two users only; it takes no other members');
 }
 
