@@ -182,7 +182,7 @@ export class UploadsController {
       await pipeline(file.stream, response);
     } catch (error) {
       // A reader that goes away mid-file (a cancelled image load) is routine; the answer has begun, so there is no one to tell.
-      if ((error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+      if ((error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE' || response.destroyed) return;
       throw error;
     }
   }
