@@ -36,9 +36,9 @@ describe.each(['redis', 'cluster'] as const)('an instance that crashes (SIGKILL)
       ? (await Promise.all(admin.nodes('master').map((node) => node.keys(pattern)))).flat()
       : admin.keys(pattern);
 
-  const startCrashing = async () => {
+  const startCrashing = async (env: Record<string, number> = {}) => {
     const store = mode === 'cluster' ? { REDIS_URL: '', REDIS_CLUSTER_NODES: cluster.clusterNodes } : { REDIS_URL: cluster.redisUrl };
-    crashing = await spawnInstance({ ...ENV, ...store, REDIS_KEY_PREFIX: cluster.prefix });
+    crashing = await spawnInstance({ ...ENV, ...env, ...store, REDIS_KEY_PREFIX: cluster.prefix });
     return crashing;
   };
   const connectTo = async (instance: SpawnedInstance, user: string) => {
@@ -64,9 +64,9 @@ describe.each(['redis', 'cluster'] as const)('an instance that crashes (SIGKILL)
   const heartbeating = (id: string) =>
     waitFor(async () => (await admin.zscore(instancesKey(), id)) !== null, 3000, `instance ${id} heartbeating`);
 
-  const crashWhileTyping = async (waitForHeartbeat: boolean) => {
+  const crashWhileTyping = async (waitForHeartbeat: boolean, crashingEnv: Record<string, number> = {}) => {
     const roomId = await createRoom(cluster.all[A].http, 'alice', ['bob', 'carol', 'dave']);
-    const [alice, carol, doomed] = await Promise.all([cluster.connect('alice', A), cluster.connect('carol', B), startCrashing()]);
+    const [alice, carol, doomed] = await Promise.all([cluster.connect('alice', A), cluster.connect('carol', B), startCrashing(crashingEnv)]);
     await join(alice, roomId);
     await join(carol, roomId);
     expect(await alice.next('presence')).toMatchObject({ user_id: 'carol', status: 'online' });
@@ -97,6 +97,10 @@ describe.each(['redis', 'cluster'] as const)('an instance that crashes (SIGKILL)
     crashWhileTyping(true));
 
   it('clears them too when the instance crashes before its first heartbeat', () => crashWhileTyping(false));
+
+  // As by default (TYPING_TTL_MS 5 s, INSTANCE_TTL_MS 15 s): the typing outlives its own deadline in Redis until the reap, which stops it.
+  it('stops a typing whose TYPING_TTL_MS is shorter than INSTANCE_TTL_MS: the reap still finds it', () =>
+    crashWhileTyping(false, { TYPING_TTL_MS: INSTANCE_TTL_MS / 4 }));
 
   it('keeps a user online in a room where they still have a connection on a live instance', async () => {
     const [alone, shared] = await Promise.all([

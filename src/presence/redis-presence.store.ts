@@ -28,8 +28,10 @@ const MIN_BEAT_MS = 250;
 const REAP_BATCH = 20;
 /**
  * A room's typing hash expires this many TYPING_TTL_MS after its latest
- * start, so a room nobody stops typing in does not keep its hash for ever;
- * entries expire by their own deadline long before.
+ * start (and not before two INSTANCE_TTL_MS more), so a room nobody stops
+ * typing in does not keep its hash for ever; entries expire by their own
+ * deadline long before. The typing of an instance that crashed has no timer
+ * left to end it: the hash must outlast the reap that stops it.
  */
 const TYPING_KEY_TTLS = 2;
 
@@ -95,7 +97,8 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   async startTyping(roomId: string, typist: Typist, now: number, throttleMs: number, ttlMs: number): Promise<boolean> {
     return this.orLocal(
       async () => {
-        const args = [typist.userId, typist.connectionId, this.redis.instanceId, now, throttleMs, ttlMs, ttlMs * TYPING_KEY_TTLS];
+        const keyTtlMs = Math.max(ttlMs * TYPING_KEY_TTLS, ttlMs + 2 * this.instanceTtlMs);
+        const args = [typist.userId, typist.connectionId, this.redis.instanceId, now, throttleMs, ttlMs, keyTtlMs];
         return (await this.eval(TYPING_START, [this.redis.keys.room(roomId, 'typing')], args)) === 1;
       },
       () => this.local.startTyping(roomId, typist, now, throttleMs, ttlMs),
