@@ -194,6 +194,23 @@ describe.each(MODES)('hostile input on %s', (mode) => {
     await expectRoomWorks();
   });
 
+  it('names what a field must be before its other rules: a wrong type is answered as such, on REST and in frames', async () => {
+    for (const [body, message] of [
+      [{ room_type: 'team', member_ids: 'bob' }, 'member_ids must be an array'],
+      [{ room_type: 'team', room_name: 5 }, 'room_name must be a string'],
+    ] as const) {
+      const response = await api().post(ROOMS).set('Authorization', bearer('owner')).send(body).expect(400);
+      expect(response.body.message).toBe(message);
+    }
+    expect((await api().get(`${ROOMS}?limit=abc`).set('Authorization', bearer('owner')).expect(400)).body.message).toBe('limit must be an integer number');
+    const client = await TestClient.connect(app.first.ws, token('member'));
+    await join(client, roomId);
+    expect(await answersTo(client, JSON.stringify({ type: 'read', room_id: roomId }))).toEqual([
+      expect.objectContaining({ code: 'invalid_frame', message: 'seq must be an integer number' }),
+    ]);
+    await client.close();
+  });
+
   it('refuses a room id that is not a UUID in join_room, leave_room, typing and send_message with invalid_frame', async () => {
     const client = await TestClient.connect(app.first.ws, token('member'));
     for (const type of ['join_room', 'leave_room', 'typing', 'send_message']) {

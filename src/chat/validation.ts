@@ -11,11 +11,17 @@ import { CLIENT_ID_PATTERN, MAX_USER_ID_LENGTH, isRoomId } from '../core/ids.js'
 import { inputProblem, isWellFormed } from '../core/text.js';
 import { ChatError } from './chat.error.js';
 
-/** The first problem of a failed validation, naming the field by its path (`since.seq must be …`). */
+/**
+ * The first problem of a failed validation, naming the field by its path
+ * (`since.seq must be …`). Of a field's failed constraints, the one written
+ * first on it: decorators apply from the bottom up, so class-validator lists
+ * it last, and the first is the type check (`must be a string`, not
+ * `must be shorter than …` for a number).
+ */
 export function describeValidation(errors: ValidationError[], parent = ''): string {
   for (const error of errors) {
     const path = parent ? `${parent}.${error.property}` : error.property;
-    const constraint = Object.values(error.constraints ?? {})[0];
+    const constraint = Object.values(error.constraints ?? {}).at(-1);
     if (constraint) return constraint.replace(error.property, path);
     if (error.children?.length) return describeValidation(error.children, path);
   }
