@@ -78,7 +78,7 @@ export class MemoryMessageStore implements MessageStore {
     const key = draft.client_msg_id === null ? undefined : composeKey(draft.room_id, draft.sender_id, draft.client_msg_id);
     if (key) {
       const original = this.sent.get(key);
-      if (original && original.until > now) return { message: original.message, duplicate: true };
+      if (original && original.until > now) return { message: this.current(original.message), duplicate: true };
     }
     const history = this.history(draft.room_id);
     const message = newMessage(draft, ++history.seq, new Date(now));
@@ -148,6 +148,13 @@ export class MemoryMessageStore implements MessageStore {
     const end = beforeSeq === undefined ? messages.length : Math.max(0, Math.min(messages.length, beforeSeq - oldest));
     const start = Math.max(0, end - limit);
     return { messages: messages.slice(start, end), total: messages.length, hasMore: start > 0 };
+  }
+
+  /** The retained message as it is now (an edit or a delete replaced it), or `message` itself. */
+  private current(message: Message): Message {
+    const messages = this.rooms.get(message.room_id)?.messages ?? [];
+    const now = messages[(message.seq ?? 0) - (messages[0]?.seq ?? 0)];
+    return now?.message_id === message.message_id ? now : message;
   }
 
   private history(roomId: string): RoomHistory {

@@ -36,7 +36,8 @@ const TRIM_PER_APPEND = 100;
  * whose channel is in the room's slot; empty: the caller publishes the
  * event itself, once replicas hold the write), sender id.
  * Returns [1, json, typist's connection or false, event] for a new message
- * or [0, json, false, event] for the original of a duplicate; `event` (the
+ * or [0, json, false, event] for the original of a duplicate, as it is now
+ * (edited or deleted since, if it was); `event` (the
  * encoded `message` event) only when the caller publishes.
  */
 export const APPEND = `
@@ -45,6 +46,10 @@ local window = tonumber(ARGV[8])
 if window > 0 then
   local original = redis.call('GET', KEYS[6])
   if original then
+    -- The message as it is now: edited or deleted since, the edit holds its current JSON.
+    local id = string.match(original, '"message_id":"([^"]+)"')
+    local edited = id and redis.call('HGET', KEYS[5], id)
+    if edited then original = edited end
     local epoch = redis.call('HGET', KEYS[1], 'epoch')
     local event = false
     if not publish and epoch then event = ARGV[3] .. epoch .. ARGV[4] .. original .. ARGV[5] end

@@ -108,6 +108,18 @@ export function describeMessageStoreContract(
       expect((await one.store.head(roomId)).seq).toBe(2);
     });
 
+    it('answers a retried client_msg_id with the message as it is now: edited, then deleted, since it was sent', async () => {
+      const roomId = newRoom();
+      const { message } = await one.store.append(draft(roomId, 'first', { client_msg_id: 'retry-me' }), WINDOW_MS);
+      const edited = later(message, { content: 'edited', is_edited: true });
+      expect(await one.store.replace(edited, message, 'message_updated')).toBe(true);
+      expect(await one.store.append(draft(roomId, 'retry', { client_msg_id: 'retry-me' }), WINDOW_MS)).toEqual({ message: edited, duplicate: true });
+      const deleted = later(edited, { content: '', is_deleted: true });
+      expect(await one.store.replace(deleted, edited, 'message_deleted')).toBe(true);
+      expect(await one.store.append(draft(roomId, 'retry', { client_msg_id: 'retry-me' }), WINDOW_MS)).toEqual({ message: deleted, duplicate: true });
+      expect((await one.store.head(roomId)).seq).toBe(1);
+    });
+
     it('treats the same client_msg_id from another sender, in another room, or none at all as new messages', async () => {
       const [roomId, other] = [newRoom(), newRoom()];
       await one.store.append(draft(roomId, 'alice', { client_msg_id: 'same' }), WINDOW_MS);
