@@ -45,6 +45,16 @@ describe.each(MODES)('attachments, reactions and search (PROTOCOL §3, §5), %s'
       expect(await alice.next('error')).toMatchObject({ code: 'invalid_frame', message: 'message_type system is for service tokens only', ref: 's' });
     });
 
+    it('takes an empty attachments list as null, over REST and the socket', async () => {
+      const roomId = await chat.room('alice', []);
+      const posted = await request(chat.http).post(messagesPath(roomId)).set(...bearer('alice')).send({ content: 'x', attachments: [] }).expect(201);
+      expect(posted.body.attachments).toBeNull();
+      const alice = await chat.connect('alice');
+      await join(alice, roomId);
+      alice.send({ type: 'send_message', room_id: roomId, content: 'y', attachments: [] });
+      expect((await alice.next('message_ack')).message).toMatchObject({ content: 'y', attachments: null });
+    });
+
     it('lets a service token post a system message to a room it is a member of', async () => {
       const roomId = await chat.room('alice', ['system-bot']);
       const response = await request(chat.http)

@@ -1,5 +1,6 @@
 import {
   BadRequestException,
+  CallHandler,
   CanActivate,
   Controller,
   ExecutionContext,
@@ -11,7 +12,6 @@ import {
   Logger,
   NestInterceptor,
   NotFoundException,
-  CallHandler,
   Param,
   Post,
   Query,
@@ -26,10 +26,10 @@ import { FilesInterceptor } from '@nestjs/platform-express';
 import { ApiBody, ApiConsumes, ApiCreatedResponse, ApiForbiddenResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiPayloadTooLargeResponse, ApiTags, ApiUnsupportedMediaTypeResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { fileTypeFromBuffer } from 'file-type';
-import { catchError, type Observable } from 'rxjs';
 import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
+import { catchError, type Observable } from 'rxjs';
 import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
 import { API_PREFIX, SETTINGS, type Settings } from '../config/settings.js';
