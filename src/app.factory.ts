@@ -4,6 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Server } from 'node:http';
 import { AppModule } from './app.module.js';
 import { ChatWsAdapter } from './chat/chat.ws-adapter.js';
+import { answerBodyErrors } from './chat/http-error.filter.js';
 import type { Environment } from './config/environment.js';
 import { SETTINGS, type Settings } from './config/settings.js';
 import { setupApiDocs } from './docs/openapi.js';
@@ -30,6 +31,10 @@ export async function createApp(
     exposedHeaders: ['X-Total-Count', 'X-Next-Cursor', 'Retry-After'],
   });
   app.disable('x-powered-by');
+  // Nest's own parsers, registered here so that their errors can be answered right after them.
+  app.useBodyParser('json');
+  app.useBodyParser('urlencoded', { extended: true });
+  app.use(answerBodyErrors);
   app.set('trust proxy', settings.http.trustProxy);
   limitSockets(app.getHttpServer() as Server, settings.http);
   app.useWebSocketAdapter(new ChatWsAdapter(app));

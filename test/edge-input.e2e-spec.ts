@@ -211,6 +211,22 @@ describe.each(MODES)('hostile input on %s', (mode) => {
     await client.close();
   });
 
+  it('answers a body the parsers refuse (too large, bad gzip, unknown charset or encoding) as every other error, with its status', async () => {
+    const post = () => api().post(ROOMS).set('Authorization', bearer('owner'));
+    const refusals = [
+      [post().set('Content-Type', 'application/json').send(JSON.stringify({ room_type: 'team', room_name: 'x'.repeat(200_000) })), 413],
+      [post().set('Content-Type', 'application/json').set('Content-Encoding', 'gzip').send('not gzip'), 400],
+      [post().set('Content-Type', 'application/json').set('Content-Encoding', 'br2').send('{}'), 415],
+      [post().set('Content-Type', 'application/json; charset=latin9').send('{}'), 415],
+      [post().set('Content-Type', 'application/json').send('{bad'), 400],
+    ] as const;
+    for (const [sent, status] of refusals) {
+      const { body } = await sent.expect(status);
+      expect(body).toEqual({ statusCode: status, error: expect.any(String), message: expect.any(String) });
+    }
+    await expectRoomWorks();
+  });
+
   it('refuses a room id that is not a UUID in join_room, leave_room, typing and send_message with invalid_frame', async () => {
     const client = await TestClient.connect(app.first.ws, token('member'));
     for (const type of ['join_room', 'leave_room', 'typing', 'send_message']) {

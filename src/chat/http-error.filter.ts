@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpStatus } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
-import type { Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import { DomainError, type DomainErrorCode } from '../core/domain.error.js';
 import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
 
@@ -30,4 +30,17 @@ export class HttpErrorFilter implements ExceptionFilter {
       .status(status)
       .json({ statusCode: status, error: STATUS_CODES[status], message: exception.message });
   }
+}
+
+/**
+ * Express error middleware for what the body parsers refuse (too large,
+ * bad encoding or charset, a gzip body that is not gzip): answered in the
+ * same `{statusCode, error, message}` shape. Nest's own handler would leave
+ * out `error`, and a global filter would take the WebSocket frames off
+ * their plain callers.
+ */
+export function answerBodyErrors(error: unknown, _req: Request, res: Response, next: NextFunction): void {
+  const { status, expose, message } = (error ?? {}) as { status?: unknown; expose?: unknown; message?: unknown };
+  if (typeof status !== 'number' || status < 400 || status > 499 || expose !== true || res.headersSent) return next(error);
+  res.status(status).json({ statusCode: status, error: STATUS_CODES[status], message: String(message) });
 }

@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { waitFor } from '../../scripts/processes.mjs';
 import type { Message } from '../../src/chat/protocol.js';
-import type { Frame, TestClient } from './ws-client.js';
+import { ANSWER_TIMEOUT_MS, type Frame, type TestClient } from './ws-client.js';
 
 /** Joins `roomId`, with `since` when given, and returns the `joined` answer. */
 export async function join(client: TestClient, roomId: string, since?: { seq: number; epoch: string }): Promise<Frame> {
@@ -17,7 +17,7 @@ let refs = 0;
  * Sends `frame` with a fresh `ref` and returns the one frame that answers it
  * (any type: the answer or an `error`), consumed along with earlier frames of its type.
  */
-export async function ask(client: TestClient, frame: Record<string, unknown>, timeoutMs = 3000): Promise<Frame> {
+export async function ask(client: TestClient, frame: Record<string, unknown>, timeoutMs = ANSWER_TIMEOUT_MS): Promise<Frame> {
   const ref = `ask-${++refs}`;
   client.send({ ...frame, ref });
   const answer = await waitFor(() => client.frames.find((f) => f.ref === ref), timeoutMs, `an answer to ${String(frame.type)}`, 10);

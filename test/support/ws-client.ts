@@ -1,5 +1,8 @@
 import WebSocket, { type ClientOptions } from 'ws';
 
+/** How long a test waits for an expected frame by default: long enough for a loaded machine, free when the frame comes. */
+export const ANSWER_TIMEOUT_MS = 10_000;
+
 /** Any frame the server writes, loosely typed for assertions. */
 export type Frame = { type: string; [key: string]: unknown };
 
@@ -48,8 +51,11 @@ export class TestClient {
     this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
   }
 
-  /** The next not yet consumed frame of `type` (earlier frames of other types stay available). */
-  async next(type: string, timeoutMs = 3000): Promise<Frame> {
+  /**
+   * The next not yet consumed frame of `type` (earlier frames of other types stay available).
+   * The wait is generous: it costs nothing when the frame comes, and a loaded CI machine can be slow.
+   */
+  async next(type: string, timeoutMs = ANSWER_TIMEOUT_MS): Promise<Frame> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const index = this.frames.findIndex((frame) => frame.type === type && !consumedSet.has(frame));
