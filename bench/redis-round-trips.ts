@@ -29,7 +29,7 @@ redis.client.sendCommand = ((command: { inTransaction?: boolean }) => {
 
 const bus = new RedisBus(redis);
 const store = new RedisMessageStore(redis, settings.messages.historyMaxPerRoom);
-const presence = new PresenceService(new RedisPresenceStore(redis, settings.redis.instanceTtlMs), bus, settings);
+const presence = new PresenceService(new RedisPresenceStore(redis, bus, settings.redis.instanceTtlMs), bus, settings);
 const reads = new ReadStateService(new RedisReadStore(redis), store, bus);
 const messages = new MessagesService(store, presence, settings, new SignedUrls('key', 3600, '/files/'), undefined, reads);
 const roomId = '0b5f9a52-4c1e-4f7a-9d2b-1c3e5a7b9d01';

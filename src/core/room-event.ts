@@ -67,6 +67,19 @@ export function messageEventTemplate(message: Omit<Message, 'seq'>): MessageEven
   return { message: splitOnce(json, JSON.stringify(SEQ_MARK)), event: splitTwice(event, JSON.stringify(EPOCH_MARK).slice(1, -1), JSON.stringify(DATA_MARK)) };
 }
 
+const USER_MARK = '\u0001user';
+const CONNECTION_MARK = '\u0001connection';
+
+/**
+ * A `typing_stopped` event around its two open slots, for a script that
+ * learns the user and the connection itself and encodes each as a JSON
+ * string: event JSON = `parts[0] .. "<user>" .. parts[1] .. "<connection>" .. parts[2]`.
+ */
+export function typingStoppedTemplate(): [string, string, string] {
+  const event = encodeRoomEvent({ type: 'typing_stopped', data: { user_id: USER_MARK, connection_id: CONNECTION_MARK } });
+  return splitTwice(event, JSON.stringify(USER_MARK), JSON.stringify(CONNECTION_MARK));
+}
+
 function splitOnce(text: string, mark: string): [string, string] {
   const at = text.indexOf(mark);
   return [text.slice(0, at), text.slice(at + mark.length)];

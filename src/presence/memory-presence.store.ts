@@ -8,6 +8,8 @@ interface Typing extends Typist {
 
 @Injectable()
 export class MemoryPresenceStore implements PresenceStore {
+  /** One process: the caller's publishes keep the order of the changes. */
+  readonly announces = false;
   /** room → user → connection ids */
   private readonly connections = new Map<string, Map<string, Set<string>>>();
   /** room → user → typing */

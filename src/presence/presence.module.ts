@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { BusModule } from '../bus/bus.module.js';
+import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import { SETTINGS, type Settings } from '../config/settings.js';
 import { RedisService } from '../redis/redis.service.js';
 import { MemoryPresenceStore } from './memory-presence.store.js';
@@ -13,9 +14,9 @@ import { RedisPresenceStore } from './redis-presence.store.js';
     PresenceService,
     {
       provide: PRESENCE_STORE,
-      inject: [SETTINGS, RedisService],
-      useFactory: (settings: Settings, redis: RedisService): PresenceStore =>
-        settings.redis.enabled ? new RedisPresenceStore(redis, settings.redis.instanceTtlMs) : new MemoryPresenceStore(),
+      inject: [SETTINGS, RedisService, ROOM_BUS],
+      useFactory: (settings: Settings, redis: RedisService, bus: RoomBus): PresenceStore =>
+        settings.redis.enabled ? new RedisPresenceStore(redis, bus, settings.redis.instanceTtlMs) : new MemoryPresenceStore(),
     },
   ],
   exports: [PresenceService],

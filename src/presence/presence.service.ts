@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { composeKey } from '../core/key-parts.js';
+import type { RoomEvent } from '../core/room-event.js';
 import { PRESENCE_STORE, type PresenceStore, type Typist } from './presence.store.js';
 
 /** How early a timer may fire by the wall clock (see `expire`); a property of timers, not a setting. */
@@ -16,7 +17,8 @@ export interface Participant {
 /**
  * Online presence and typing per room (PROTOCOL §2 "Typing", "Presence").
  * Every change is decided atomically by the store and published once on the
- * room's bus channel; delivery to sockets is the rooms' job.
+ * room's bus channel: by the store itself when it `announces`, else here.
+ * Delivery to sockets is the rooms' job.
  */
 @Injectable()
 export class PresenceService implements OnModuleDestroy {
@@ -33,7 +35,7 @@ export class PresenceService implements OnModuleDestroy {
   /** A connection joined the room; returns who is online (the joiner included) and typing. */
   async joined(roomId: string, participant: Participant): Promise<{ online: string[]; typing: string[] }> {
     if (await this.store.addConnection(roomId, participant.userId, participant.id)) {
-      await this.bus.publish(roomId, { type: 'presence', data: { user_id: participant.userId, status: 'online', connection_id: participant.id } });
+      await this.announce(roomId, { type: 'presence', data: { user_id: participant.userId, status: 'online', connection_id: participant.id } });
     }
     const [online, typing] = await Promise.all([this.store.online(roomId), this.store.typing(roomId, Date.now())]);
     return { online, typing };
@@ -43,7 +45,7 @@ export class PresenceService implements OnModuleDestroy {
   async left(roomId: string, participant: Participant): Promise<void> {
     if (!(await this.store.removeConnection(roomId, participant.userId, participant.id))) return;
     await this.stopTyping(roomId, participant.userId);
-    await this.bus.publish(roomId, { type: 'presence', data: { user_id: participant.userId, status: 'offline', connection_id: participant.id } });
+    await this.announce(roomId, { type: 'presence', data: { user_id: participant.userId, status: 'offline', connection_id: participant.id } });
   }
 
   async typing(roomId: string, participant: Participant, isTyping: boolean): Promise<void> {
@@ -53,7 +55,7 @@ export class PresenceService implements OnModuleDestroy {
     const broadcast = await this.store.startTyping(roomId, typist, Date.now(), throttleMs, ttlMs);
     this.scheduleExpiry(roomId, participant.userId, ttlMs);
     if (broadcast) {
-      await this.bus.publish(roomId, {
+      await this.announce(roomId, {
         type: 'typing',
         data: { user_id: participant.userId, connection_id: participant.id },
       });
@@ -104,9 +106,14 @@ export class PresenceService implements OnModuleDestroy {
   }
 
   private publishStopped(roomId: string, typist: Typist): Promise<void> {
-    return this.bus.publish(roomId, {
+    return this.announce(roomId, {
       type: 'typing_stopped',
       data: { user_id: typist.userId, connection_id: typist.connectionId },
     });
+  }
+
+  /** Publishes a change the store decided, unless the store published it itself. */
+  private async announce(roomId: string, event: RoomEvent): Promise<void> {
+    if (!this.store.announces) await this.bus.publish(roomId, event);
   }
 }

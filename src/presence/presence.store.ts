@@ -17,6 +17,13 @@ export interface Typist {
  * rather than failing.
  */
 export interface PresenceStore {
+  /**
+   * True when the store publishes the event of every change it reports on
+   * the room's channel itself, in the step that decides it (so changes made
+   * on different instances arrive in the order they were made); false when
+   * the caller publishes them.
+   */
+  readonly announces: boolean;
   /** Records a connection joined to a room; true when the user just came online there. */
   addConnection(roomId: string, userId: string, connectionId: string): Promise<boolean>;
   /** Forgets the connection; true when it was the user's last one in the room. */

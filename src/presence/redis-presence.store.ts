@@ -1,5 +1,6 @@
 import { Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { encodeRoomEvent, type RoomEvent } from '../core/room-event.js';
+import type { RoomBus } from '../bus/room-bus.js';
+import { encodeRoomEvent, typingStoppedTemplate, type RoomEvent } from '../core/room-event.js';
 import { RedisService } from '../redis/redis.service.js';
 import { MemoryPresenceStore } from './memory-presence.store.js';
 import {
@@ -48,8 +49,14 @@ const TYPING_KEY_TTLS = 2;
  * Each instance heartbeats in a sorted set; any instance reaps one whose
  * heartbeat ran out (a crash), clearing its presence and typing within
  * `INSTANCE_TTL_MS`.
+ *
+ * It announces each change itself (`announces`): a script publishes the
+ * event of the change it decides, in the same step (see presence.scripts);
+ * a change decided locally while Redis is away goes to the bus, which then
+ * delivers to this instance's own connections.
  */
 export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModuleDestroy {
+  readonly announces = true;
   private readonly logger = new Logger(RedisPresenceStore.name);
   private readonly local = new MemoryPresenceStore();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -57,8 +64,11 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   /** The shared step in flight per (room, user) held pair: a join and a leave of one pair reach Redis in the order they were made. */
   private readonly inFlight = new Map<string, Promise<unknown>>();
 
+  private readonly stopped = typingStoppedTemplate();
+
   constructor(
     private readonly redis: RedisService,
+    private readonly bus: RoomBus,
     private readonly instanceTtlMs: number,
   ) {}
 
@@ -80,12 +90,18 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
 
   async addConnection(roomId: string, userId: string, connectionId: string): Promise<boolean> {
     if (!(await this.local.addConnection(roomId, userId, connectionId))) return false;
-    return this.orLocal(() => this.sharedJoin(roomId, userId), true);
+    const online = presenceEvent(userId, 'online', connectionId);
+    return this.orLocal(() => this.sharedJoin(roomId, userId, online), () => this.announce(roomId, online));
   }
 
   async removeConnection(roomId: string, userId: string, connectionId: string): Promise<boolean> {
     if (!(await this.local.removeConnection(roomId, userId, connectionId))) return false;
-    return this.orLocal(() => this.sharedLeave(roomId, userId), true);
+    const offline = presenceEvent(userId, 'offline', connectionId);
+    // While Redis is away the caller's `stopTyping` ends the local typing, and the offline follows it.
+    return this.orLocal(() => this.sharedLeave(roomId, userId, offline), async () => {
+      await this.stopTyping(roomId, userId);
+      return this.announce(roomId, offline);
+    });
   }
 
   async online(roomId: string): Promise<string[]> {
@@ -98,34 +114,47 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
     return this.orLocal(
       async () => {
         const keyTtlMs = Math.max(ttlMs * TYPING_KEY_TTLS, ttlMs + 2 * this.instanceTtlMs);
-        const args = [typist.userId, typist.connectionId, this.redis.instanceId, now, throttleMs, ttlMs, keyTtlMs];
+        const event = encodeRoomEvent({ type: 'typing', data: { user_id: typist.userId, connection_id: typist.connectionId } });
+        const args = [typist.userId, typist.connectionId, this.redis.instanceId, now, throttleMs, ttlMs, keyTtlMs, ...this.publishing(roomId), event];
         return (await this.eval(TYPING_START, [this.redis.keys.room(roomId, 'typing')], args)) === 1;
       },
-      () => this.local.startTyping(roomId, typist, now, throttleMs, ttlMs),
+      async () => {
+        const broadcast = await this.local.startTyping(roomId, typist, now, throttleMs, ttlMs);
+        if (broadcast) await this.bus.publish(roomId, { type: 'typing', data: { user_id: typist.userId, connection_id: typist.connectionId } });
+        return broadcast;
+      },
     );
   }
 
   async stopTyping(roomId: string, userId: string, sharedEnded?: string | null): Promise<Typist | undefined> {
     const local = await this.local.stopTyping(roomId, userId);
-    const connectionId =
-      sharedEnded !== undefined
-        ? sharedEnded
-        : await this.orLocal(
-            async () => (await this.eval(TYPING_STOP, [this.redis.keys.room(roomId, 'typing')], [userId])) as string | null,
-            null,
-          );
-    return connectionId ? { userId, connectionId } : local;
+    let typist: Typist | undefined;
+    if (sharedEnded === undefined) {
+      const args = [userId, ...this.publishing(roomId), ...this.stopped];
+      const ended = await this.orLocal(async () => (await this.eval(TYPING_STOP, [this.redis.keys.room(roomId, 'typing')], args)) as string | null, null);
+      // Ended (and published) by the script; else only a local typing is left to announce.
+      if (ended) return { userId, connectionId: ended };
+      typist = local;
+    } else {
+      // Ended by a message's append, which left the event to the caller.
+      typist = sharedEnded ? { userId, connectionId: sharedEnded } : local;
+    }
+    if (typist) await this.announce(roomId, { type: 'typing_stopped', data: { user_id: userId, connection_id: typist.connectionId } });
+    return typist;
   }
 
   async expireTyping(roomId: string, now: number): Promise<Typist[]> {
     const local = await this.local.expireTyping(roomId, now);
-    const flat = await this.orLocal(
-      async () => (await this.eval(TYPING_EXPIRE, [this.redis.keys.room(roomId, 'typing')], [now])) as string[],
-      [],
-    );
+    const args = [now, ...this.publishing(roomId), ...this.stopped];
+    const flat = await this.orLocal(async () => (await this.eval(TYPING_EXPIRE, [this.redis.keys.room(roomId, 'typing')], args)) as string[], []);
     const shared: Typist[] = [];
     for (let i = 0; i < flat.length; i += 2) shared.push({ userId: flat[i], connectionId: flat[i + 1] });
-    return [...shared, ...local.filter((l) => !shared.some((s) => s.userId === l.userId))];
+    // The script published the shared ones; typing known only here is announced now.
+    const localOnly = local.filter((l) => !shared.some((s) => s.userId === l.userId));
+    for (const typist of localOnly) {
+      await this.announce(roomId, { type: 'typing_stopped', data: { user_id: typist.userId, connection_id: typist.connectionId } });
+    }
+    return [...shared, ...localOnly];
   }
 
   async typing(roomId: string, now: number): Promise<string[]> {
@@ -140,23 +169,27 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   /**
    * Two steps, because the instance's held set and the room's keys sit in
    * different slots: the held pair first, so a crash in between leaves
-   * nothing the reaper cannot clear. Returns whether the user came online.
+   * nothing the reaper cannot clear. Returns whether the user came online
+   * (and the script published `online`).
    */
-  private sharedJoin(roomId: string, userId: string): Promise<boolean> {
+  private sharedJoin(roomId: string, userId: string, online: RoomEvent): Promise<boolean> {
     const { client, keys, instanceId } = this.redis;
     return this.inOrder(keys.heldPair(roomId, userId), async () => {
       await client.sadd(keys.instanceHeld(instanceId), keys.heldPair(roomId, userId));
-      return (await this.eval(PRESENCE_JOIN, [keys.online(roomId, userId), keys.room(roomId, 'online')], [instanceId, userId])) === 1;
+      const args = [instanceId, userId, ...this.publishing(roomId), encodeRoomEvent(online)];
+      return (await this.eval(PRESENCE_JOIN, [keys.online(roomId, userId), keys.room(roomId, 'online')], args)) === 1;
     });
   }
 
-  /** The room's sets first, then the held pair (see `sharedJoin`). Returns whether the user went offline. */
-  private sharedLeave(roomId: string, userId: string): Promise<boolean> {
+  /** The room's keys first, then the held pair (see `sharedJoin`). Returns whether the user went offline (published, after their typing's stop). */
+  private sharedLeave(roomId: string, userId: string, offline: RoomEvent): Promise<boolean> {
     const { client, keys, instanceId } = this.redis;
     return this.inOrder(keys.heldPair(roomId, userId), async () => {
-      const offline = (await this.eval(PRESENCE_LEAVE, [keys.online(roomId, userId), keys.room(roomId, 'online')], [instanceId, userId])) === 1;
+      const roomKeys = [keys.online(roomId, userId), keys.room(roomId, 'online'), keys.room(roomId, 'typing')];
+      const args = [instanceId, userId, ...this.publishing(roomId), encodeRoomEvent(offline), ...this.stopped];
+      const left = (await this.eval(PRESENCE_LEAVE, roomKeys, args)) === 1;
       await client.srem(keys.instanceHeld(instanceId), keys.heldPair(roomId, userId));
-      return offline;
+      return left;
     });
   }
 
@@ -200,24 +233,21 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   private async reap(now: number): Promise<number> {
     const { client, keys } = this.redis;
     const dead = (await this.eval(CLAIM_DEAD, [keys.instances()], [now, now + this.instanceTtlMs, REAP_BATCH])) as string[];
-    const events: Array<[roomId: string, event: RoomEvent]> = [];
     for (const id of dead) {
       for (const pair of await client.smembers(keys.instanceHeld(id))) {
         const held = keys.parseHeldPair(pair);
         if (!held) continue;
         const [roomId, userId] = held;
-        const [stopped, offline] = (await this.eval(
+        const offline = encodeRoomEvent(presenceEvent(userId, 'offline', id));
+        await this.eval(
           REAP_PAIR,
           [keys.online(roomId, userId), keys.room(roomId, 'online'), keys.room(roomId, 'typing')],
-          [id, userId],
-        )) as [string | null, number];
-        if (stopped) events.push([roomId, { type: 'typing_stopped', data: { user_id: userId, connection_id: stopped } }]);
-        if (offline === 1) events.push([roomId, { type: 'presence', data: { user_id: userId, status: 'offline', connection_id: id } }]);
+          [id, userId, ...this.publishing(roomId), ...this.stopped, offline],
+        );
       }
       await client.del(keys.instanceHeld(id));
       await client.zrem(keys.instances(), id);
     }
-    for (const [roomId, event] of events) await this.publish(roomId, event);
     return dead.length;
   }
 
@@ -237,20 +267,21 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
         continue;
       }
       const [roomId, userId] = held;
-      if (await this.sharedLeave(roomId, userId)) await this.publishPresence(roomId, userId, 'offline');
+      await this.sharedLeave(roomId, userId, presenceEvent(userId, 'offline', ''));
     }
-    for (const [roomId, userId] of this.local.entries()) {
-      if (await this.sharedJoin(roomId, userId)) await this.publishPresence(roomId, userId, 'online');
-    }
+    for (const [roomId, userId] of this.local.entries()) await this.sharedJoin(roomId, userId, presenceEvent(userId, 'online', ''));
     this.outOfSync = false;
   }
 
-  private async publishPresence(roomId: string, userId: string, status: 'online' | 'offline'): Promise<void> {
-    await this.publish(roomId, { type: 'presence', data: { user_id: userId, status, connection_id: '' } });
+  /** The publish command and the channel a script publishes the room's events with. */
+  private publishing(roomId: string): [string, string] {
+    return [this.redis.publishCommand, this.redis.eventChannel(roomId)];
   }
 
-  private async publish(roomId: string, event: RoomEvent): Promise<void> {
-    await this.redis.publish(roomId, encodeRoomEvent(event));
+  /** A change decided without a script: published through the bus (which delivers locally while Redis is away). */
+  private async announce(roomId: string, event: RoomEvent): Promise<true> {
+    await this.bus.publish(roomId, event);
+    return true;
   }
 
   private eval(script: string, keys: string[], args: Array<string | number>): Promise<unknown> {
@@ -265,4 +296,8 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
       return typeof local === 'function' ? (local as () => Promise<T>)() : local;
     }
   }
+}
+
+function presenceEvent(userId: string, status: 'online' | 'offline', connectionId: string): RoomEvent {
+  return { type: 'presence', data: { user_id: userId, status, connection_id: connectionId } };
 }

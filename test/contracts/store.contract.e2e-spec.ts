@@ -125,7 +125,7 @@ describe('on a Redis Cluster', () => {
   describePresenceStoreContract(`${RedisPresenceStore.name} (cluster)`, async () => {
     const stores: RedisPresenceStore[] = [];
     const deployment = clusterDeployment((redis) => {
-      const store = new RedisPresenceStore(redis, INSTANCE_TTL_MS);
+      const store = new RedisPresenceStore(redis, new RedisBus(redis), INSTANCE_TTL_MS);
       store.onModuleInit();
       stores.push(store);
       return store;
@@ -153,12 +153,13 @@ describePresenceStoreContract(
   async () => {
     const redis = await RedisDeployment.start();
     const open = async () => {
-      const store = new RedisPresenceStore(await redis.instance(), INSTANCE_TTL_MS);
+      const instance = await redis.instance();
+      const store = new RedisPresenceStore(instance, new RedisBus(instance), INSTANCE_TTL_MS);
       store.onModuleInit();
       redis.onClose(() => store.onModuleDestroy());
       return store;
     };
-    return { open, cutOff: () => redis.cutOff(), close: () => redis.close() };
+    return { open, cutOff: () => redis.cutOff(), heard: (roomId) => redis.heard(roomId), close: () => redis.close() };
   },
   { shared: true },
 );
