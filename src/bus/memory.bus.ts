@@ -57,6 +57,9 @@ export class MemoryBus implements RoomBus {
     this.users.delete(userId);
   }
 
+  /** No store publishes past this bus: nothing to deliver. */
+  published(): void {}
+
   async publishToUser(userId: string, event: UserEvent): Promise<void> {
     void DELIVERED.then(() => {
       if (this.users.has(userId)) this.listeners.emitToUser(userId, event);

@@ -147,13 +147,20 @@ export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
         .then(() => true)
         .catch(() => false);
     }
-    // Without a working subscription this instance would not hear its own
-    // event: its own connections get it directly.
-    if (!published || this.redis.subscriber.status !== 'ready') {
-      queueMicrotask(() => {
-        if (this.rooms.has(roomId)) this.listeners.emit(roomId, event);
-      });
-    }
+    if (!published) this.deliverHere(roomId, event);
+    else this.published(roomId, event);
+  }
+
+  published(roomId: string, event: RoomEvent): void {
+    // Without a working subscription this instance would not hear its own event.
+    if (this.redis.subscriber.status !== 'ready') this.deliverHere(roomId, event);
+  }
+
+  /** To this instance's own listeners only, asynchronously as from Redis. */
+  private deliverHere(roomId: string, event: RoomEvent): void {
+    queueMicrotask(() => {
+      if (this.rooms.has(roomId)) this.listeners.emit(roomId, event);
+    });
   }
 
   onUserEvent(listener: UserEventListener): void {

@@ -34,6 +34,12 @@ export interface RoomBus {
   unsubscribe(roomId: string): Promise<void>;
   /** Never rejects: an event that cannot travel reaches this instance's own listeners only. */
   publish(roomId: string, event: RoomEvent): Promise<void>;
+  /**
+   * An event a store's script published on the room's channel itself (in
+   * the step that decided it): while this instance's subscription is down
+   * it would not hear it, so its own listeners get it from here.
+   */
+  published(roomId: string, event: RoomEvent): void;
   /** Adds what to call when events may have been missed (the subscription was lost and is back). */
   onResync(listener: () => void): void;
   /**

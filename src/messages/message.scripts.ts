@@ -34,7 +34,10 @@ const TRIM_PER_APPEND = 100;
  * epoch, max retained, dedup window ms ('0': no dedup), channel, message
  * id, created_at, publish command (`PUBLISH`, or `SPUBLISH` on a cluster,
  * whose channel is in the room's slot; empty: the caller publishes the
- * event itself, once replicas hold the write), sender id.
+ * event itself, once replicas hold the write), sender id, typing_stopped
+ * template (3 parts, see `typingStoppedTemplate`): when it publishes the
+ * message, the stop of the sender's typing goes out right after it (and
+ * the typist is not returned), so no start from another instance overtakes it.
  * Returns [1, json, typist's connection or false, event] for a new message
  * or [0, json, false, event] for the original of a duplicate, as it is now
  * (edited or deleted since, if it was); `event` (the
@@ -91,6 +94,10 @@ local typing = redis.call('HGET', KEYS[7], ARGV[13])
 if typing then
   redis.call('HDEL', KEYS[7], ARGV[13])
   typing = string.match(typing, '^(.-)|') or false
+  if publish and typing then
+    redis.call(ARGV[12], ARGV[9], ARGV[14] .. cjson.encode(ARGV[13]) .. ARGV[15] .. cjson.encode(typing) .. ARGV[16])
+    typing = false
+  end
 end
 return {1, json, typing, event}`;
 

@@ -86,7 +86,9 @@ export interface AppendResult {
   duplicate: boolean;
   /**
    * From a store that `endsTyping`: the connection the sender's shared
-   * typing in the room came from, when the append ended one.
+   * typing in the room came from, when the append ended one and left its
+   * `typing_stopped` to the caller (it publishes it itself when it publishes
+   * the message).
    */
   typingEnded?: string;
 }
@@ -103,7 +105,7 @@ export interface MessageStore {
   /**
    * True when `append` also ends the sender's shared typing in the room
    * (Redis: in the same script, saving a round trip per message) and
-   * reports it in `typingEnded`.
+   * announces it, or reports it in `typingEnded` for the caller to.
    */
   readonly endsTyping?: boolean;
   /**

@@ -1,11 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { newId } from '../core/ids.js';
-import { decodeMessage, encodeMessage, encodeRoomEvent, messageEventTemplate } from '../core/room-event.js';
+import { decodeMessage, encodeMessage, encodeRoomEvent, messageEventTemplate, typingStoppedTemplate } from '../core/room-event.js';
 import type { Message } from '../core/message.js';
 import { RedisService } from '../redis/redis.service.js';
 import { APPEND, GET, HEAD, LATEST, PAGE, READ_AFTER, REPLACE } from './message.scripts.js';
 import type { AppendResult, HistoryHead, HistoryPage, MessageDraft, MessageStore, RoomLatest } from './message.store.js';
 import { changeEvent, newMessage } from './message.store.js';
+
+/** The sender's typing stop, which APPEND publishes after the message. */
+const TYPING_STOPPED = typingStoppedTemplate();
 
 type Head = [seq: string | null, epoch: string, lastAt: string | null];
 
@@ -59,6 +62,7 @@ export class RedisMessageStore implements MessageStore {
           rest.created_at,
           publishLater ? '' : this.redis.publishCommand,
           draft.sender_id,
+          ...TYPING_STOPPED,
         ],
       ),
     )) as [number, string, string | false | null | undefined, string | false | null | undefined];

@@ -38,9 +38,10 @@ return 0`;
 
 /**
  * KEYS as PRESENCE_JOIN, then the room's typing hash. ARGV as PRESENCE_JOIN
- * with the offline event, then the typing_stopped template (3). Returns 1
- * if the user went offline: their typing ends too, and both are published,
- * the stop first. The caller removes the held pair after.
+ * with the offline event, then the typing_stopped template (3). Returns
+ * {1, typist's connection or false} if the user went offline: their typing
+ * ends too, and both are published, the stop first; else {0, false}. The
+ * caller removes the held pair after.
  */
 export const PRESENCE_LEAVE = `
 ${stoppedEvent(6)}
@@ -50,12 +51,13 @@ if removed == 1 and redis.call('SCARD', KEYS[1]) == 0 then
   local typing = redis.call('HGET', KEYS[3], ARGV[2])
   if typing then
     redis.call('HDEL', KEYS[3], ARGV[2])
-    redis.call(ARGV[3], ARGV[4], stopped(ARGV[2], string.match(typing, '^(.-)|')))
+    typing = string.match(typing, '^(.-)|')
+    redis.call(ARGV[3], ARGV[4], stopped(ARGV[2], typing))
   end
   redis.call(ARGV[3], ARGV[4], ARGV[5])
-  return 1
+  return {1, typing}
 end
-return 0`;
+return {0, false}`;
 
 /**
  * KEYS: typing hash. ARGV: user, connection, instance, now, throttleMs, ttlMs,

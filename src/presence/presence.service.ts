@@ -44,6 +44,8 @@ export class PresenceService implements OnModuleDestroy {
   /** A connection left the room or closed; the user's last one ends their typing and presence. */
   async left(roomId: string, participant: Participant): Promise<void> {
     if (!(await this.store.removeConnection(roomId, participant.userId, participant.id))) return;
+    // A store that announces ended the typing with the presence, in one step.
+    if (this.store.announces) return this.clearExpiry(roomId, participant.userId);
     await this.stopTyping(roomId, participant.userId);
     await this.announce(roomId, { type: 'presence', data: { user_id: participant.userId, status: 'offline', connection_id: participant.id } });
   }

@@ -26,7 +26,10 @@ export interface PresenceStore {
   readonly announces: boolean;
   /** Records a connection joined to a room; true when the user just came online there. */
   addConnection(roomId: string, userId: string, connectionId: string): Promise<boolean>;
-  /** Forgets the connection; true when it was the user's last one in the room. */
+  /**
+   * Forgets the connection; true when it was the user's last one in the
+   * room. A store that `announces` then also ends the user's typing there.
+   */
   removeConnection(roomId: string, userId: string, connectionId: string): Promise<boolean>;
   online(roomId: string): Promise<string[]>;
 

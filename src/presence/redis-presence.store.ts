@@ -35,6 +35,8 @@ const REAP_BATCH = 20;
  * left to end it: the hash must outlast the reap that stops it.
  */
 const TYPING_KEY_TTLS = 2;
+/** The typing stop the scripts publish, around the user and the connection they find. */
+const TYPING_STOPPED = typingStoppedTemplate();
 
 /**
  * Presence and typing shared over Redis.
@@ -51,9 +53,10 @@ const TYPING_KEY_TTLS = 2;
  * `INSTANCE_TTL_MS`.
  *
  * It announces each change itself (`announces`): a script publishes the
- * event of the change it decides, in the same step (see presence.scripts);
- * a change decided locally while Redis is away goes to the bus, which then
- * delivers to this instance's own connections.
+ * event of the change it decides, in the same step (see presence.scripts),
+ * and the bus delivers it here too while its subscription is down; a change
+ * decided locally while Redis is away goes to the bus, which then delivers
+ * to this instance's own connections.
  */
 export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModuleDestroy {
   readonly announces = true;
@@ -63,8 +66,6 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   private outOfSync = false;
   /** The shared step in flight per (room, user) held pair: a join and a leave of one pair reach Redis in the order they were made. */
   private readonly inFlight = new Map<string, Promise<unknown>>();
-
-  private readonly stopped = typingStoppedTemplate();
 
   constructor(
     private readonly redis: RedisService,
@@ -91,17 +92,33 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   async addConnection(roomId: string, userId: string, connectionId: string): Promise<boolean> {
     if (!(await this.local.addConnection(roomId, userId, connectionId))) return false;
     const online = presenceEvent(userId, 'online', connectionId);
-    return this.orLocal(() => this.sharedJoin(roomId, userId, online), () => this.announce(roomId, online));
+    return this.orLocal(
+      async () => {
+        const came = await this.sharedJoin(roomId, userId, online);
+        if (came) this.bus.published(roomId, online);
+        return came;
+      },
+      () => this.announceAway(roomId, online),
+    );
   }
 
+  /** The user's last connection here ends their typing as well as their presence (see `PresenceStore`). */
   async removeConnection(roomId: string, userId: string, connectionId: string): Promise<boolean> {
     if (!(await this.local.removeConnection(roomId, userId, connectionId))) return false;
+    // A typing started while Redis was away is known here only: its stop goes before the offline.
+    const local = await this.local.stopTyping(roomId, userId);
+    if (local) await this.bus.publish(roomId, stoppedEvent(local));
     const offline = presenceEvent(userId, 'offline', connectionId);
-    // While Redis is away the caller's `stopTyping` ends the local typing, and the offline follows it.
-    return this.orLocal(() => this.sharedLeave(roomId, userId, offline), async () => {
-      await this.stopTyping(roomId, userId);
-      return this.announce(roomId, offline);
-    });
+    return this.orLocal(
+      async () => {
+        const typist = await this.sharedLeave(roomId, userId, offline);
+        if (typist === undefined) return false;
+        if (typist) this.bus.published(roomId, stoppedEvent({ userId, connectionId: typist }));
+        this.bus.published(roomId, offline);
+        return true;
+      },
+      () => this.announceAway(roomId, offline),
+    );
   }
 
   async online(roomId: string): Promise<string[]> {
@@ -111,49 +128,54 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   }
 
   async startTyping(roomId: string, typist: Typist, now: number, throttleMs: number, ttlMs: number): Promise<boolean> {
+    const started: RoomEvent = { type: 'typing', data: { user_id: typist.userId, connection_id: typist.connectionId } };
     return this.orLocal(
       async () => {
         const keyTtlMs = Math.max(ttlMs * TYPING_KEY_TTLS, ttlMs + 2 * this.instanceTtlMs);
-        const event = encodeRoomEvent({ type: 'typing', data: { user_id: typist.userId, connection_id: typist.connectionId } });
-        const args = [typist.userId, typist.connectionId, this.redis.instanceId, now, throttleMs, ttlMs, keyTtlMs, ...this.publishing(roomId), event];
-        return (await this.eval(TYPING_START, [this.redis.keys.room(roomId, 'typing')], args)) === 1;
+        const args = [typist.userId, typist.connectionId, this.redis.instanceId, now, throttleMs, ttlMs, keyTtlMs, ...this.publishing(roomId), encodeRoomEvent(started)];
+        const broadcast = (await this.eval(TYPING_START, [this.redis.keys.room(roomId, 'typing')], args)) === 1;
+        if (broadcast) this.bus.published(roomId, started);
+        return broadcast;
       },
       async () => {
         const broadcast = await this.local.startTyping(roomId, typist, now, throttleMs, ttlMs);
-        if (broadcast) await this.bus.publish(roomId, { type: 'typing', data: { user_id: typist.userId, connection_id: typist.connectionId } });
-        return broadcast;
+        return broadcast && this.announceAway(roomId, started);
       },
     );
   }
 
+  /**
+   * The shared typing is ended (and its stop published) by a script: this
+   * one, or a message's append (`sharedEnded`: the connection whose stop it
+   * left to the caller, or null).
+   */
   async stopTyping(roomId: string, userId: string, sharedEnded?: string | null): Promise<Typist | undefined> {
     const local = await this.local.stopTyping(roomId, userId);
-    let typist: Typist | undefined;
     if (sharedEnded === undefined) {
-      const args = [userId, ...this.publishing(roomId), ...this.stopped];
+      const args = [userId, ...this.publishing(roomId), ...TYPING_STOPPED];
       const ended = await this.orLocal(async () => (await this.eval(TYPING_STOP, [this.redis.keys.room(roomId, 'typing')], args)) as string | null, null);
-      // Ended (and published) by the script; else only a local typing is left to announce.
-      if (ended) return { userId, connectionId: ended };
-      typist = local;
-    } else {
-      // Ended by a message's append, which left the event to the caller.
-      typist = sharedEnded ? { userId, connectionId: sharedEnded } : local;
+      if (ended) {
+        const typist = { userId, connectionId: ended };
+        this.bus.published(roomId, stoppedEvent(typist));
+        return typist;
+      }
     }
-    if (typist) await this.announce(roomId, { type: 'typing_stopped', data: { user_id: userId, connection_id: typist.connectionId } });
+    // Left to this caller: the append's typist, or one known here only (started while Redis was away).
+    const typist = sharedEnded ? { userId, connectionId: sharedEnded } : local;
+    if (typist) await this.bus.publish(roomId, stoppedEvent(typist));
     return typist;
   }
 
   async expireTyping(roomId: string, now: number): Promise<Typist[]> {
     const local = await this.local.expireTyping(roomId, now);
-    const args = [now, ...this.publishing(roomId), ...this.stopped];
+    const args = [now, ...this.publishing(roomId), ...TYPING_STOPPED];
     const flat = await this.orLocal(async () => (await this.eval(TYPING_EXPIRE, [this.redis.keys.room(roomId, 'typing')], args)) as string[], []);
     const shared: Typist[] = [];
     for (let i = 0; i < flat.length; i += 2) shared.push({ userId: flat[i], connectionId: flat[i + 1] });
+    for (const typist of shared) this.bus.published(roomId, stoppedEvent(typist));
     // The script published the shared ones; typing known only here is announced now.
     const localOnly = local.filter((l) => !shared.some((s) => s.userId === l.userId));
-    for (const typist of localOnly) {
-      await this.announce(roomId, { type: 'typing_stopped', data: { user_id: typist.userId, connection_id: typist.connectionId } });
-    }
+    for (const typist of localOnly) await this.bus.publish(roomId, stoppedEvent(typist));
     return [...shared, ...localOnly];
   }
 
@@ -181,15 +203,23 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
     });
   }
 
-  /** The room's keys first, then the held pair (see `sharedJoin`). Returns whether the user went offline (published, after their typing's stop). */
-  private sharedLeave(roomId: string, userId: string, offline: RoomEvent): Promise<boolean> {
+  /**
+   * The room's keys first, then the held pair (see `sharedJoin`). Undefined
+   * if the user is still online; else they went offline, and the script
+   * published it after the stop of their typing: the typist's connection, or
+   * false if they were not typing. A failure to drop the held pair is left
+   * to the next reconcile: the change itself is made and published.
+   */
+  private sharedLeave(roomId: string, userId: string, offline: RoomEvent): Promise<string | false | undefined> {
     const { client, keys, instanceId } = this.redis;
     return this.inOrder(keys.heldPair(roomId, userId), async () => {
       const roomKeys = [keys.online(roomId, userId), keys.room(roomId, 'online'), keys.room(roomId, 'typing')];
-      const args = [instanceId, userId, ...this.publishing(roomId), encodeRoomEvent(offline), ...this.stopped];
-      const left = (await this.eval(PRESENCE_LEAVE, roomKeys, args)) === 1;
-      await client.srem(keys.instanceHeld(instanceId), keys.heldPair(roomId, userId));
-      return left;
+      const args = [instanceId, userId, ...this.publishing(roomId), encodeRoomEvent(offline), ...TYPING_STOPPED];
+      const [left, typist] = (await this.eval(PRESENCE_LEAVE, roomKeys, args)) as [number, string | null];
+      await client.srem(keys.instanceHeld(instanceId), keys.heldPair(roomId, userId)).catch(() => {
+        this.outOfSync = true;
+      });
+      return left === 1 ? (typist ?? false) : undefined;
     });
   }
 
@@ -225,7 +255,7 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
    * go offline where no other instance holds them, and their typing stops.
    * Several steps, each in one slot: claim the dead (`CLAIM_DEAD`, so one
    * reaper takes each), one `REAP_PAIR` per held (room, user) pair in the
-   * room's slot, then the held set and the listing; the events go out after.
+   * room's slot (which publishes what it clears), then the held set and the listing.
    * A reaper that stops halfway leaves the instance to be claimed again when
    * its lease runs out, and `REAP_PAIR` finds nothing twice. Returns how many
    * instances it cleared.
@@ -238,12 +268,14 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
         const held = keys.parseHeldPair(pair);
         if (!held) continue;
         const [roomId, userId] = held;
-        const offline = encodeRoomEvent(presenceEvent(userId, 'offline', id));
-        await this.eval(
+        const offline = presenceEvent(userId, 'offline', id);
+        const [stopped, wentOffline] = (await this.eval(
           REAP_PAIR,
           [keys.online(roomId, userId), keys.room(roomId, 'online'), keys.room(roomId, 'typing')],
-          [id, userId, ...this.publishing(roomId), ...this.stopped, offline],
-        );
+          [id, userId, ...this.publishing(roomId), ...TYPING_STOPPED, encodeRoomEvent(offline)],
+        )) as [string | null, number];
+        if (stopped) this.bus.published(roomId, stoppedEvent({ userId, connectionId: stopped }));
+        if (wentOffline === 1) this.bus.published(roomId, offline);
       }
       await client.del(keys.instanceHeld(id));
       await client.zrem(keys.instances(), id);
@@ -267,9 +299,15 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
         continue;
       }
       const [roomId, userId] = held;
-      await this.sharedLeave(roomId, userId, presenceEvent(userId, 'offline', ''));
+      const offline = presenceEvent(userId, 'offline', '');
+      const typist = await this.sharedLeave(roomId, userId, offline);
+      if (typist) this.bus.published(roomId, stoppedEvent({ userId, connectionId: typist }));
+      if (typist !== undefined) this.bus.published(roomId, offline);
     }
-    for (const [roomId, userId] of this.local.entries()) await this.sharedJoin(roomId, userId, presenceEvent(userId, 'online', ''));
+    for (const [roomId, userId] of this.local.entries()) {
+      const online = presenceEvent(userId, 'online', '');
+      if (await this.sharedJoin(roomId, userId, online)) this.bus.published(roomId, online);
+    }
     this.outOfSync = false;
   }
 
@@ -278,9 +316,14 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
     return [this.redis.publishCommand, this.redis.eventChannel(roomId)];
   }
 
-  /** A change decided without a script: published through the bus (which delivers locally while Redis is away). */
-  private async announce(roomId: string, event: RoomEvent): Promise<true> {
-    await this.bus.publish(roomId, event);
+  /**
+   * A change decided here because a shared step failed: while the connection
+   * to Redis is down, the bus delivers it to this instance's connections.
+   * With the connection up the step failed otherwise (a timeout): its script
+   * may have run and published it already, and a change is published once.
+   */
+  private async announceAway(roomId: string, event: RoomEvent): Promise<true> {
+    if (this.redis.client.status !== 'ready') await this.bus.publish(roomId, event);
     return true;
   }
 
@@ -296,6 +339,10 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
       return typeof local === 'function' ? (local as () => Promise<T>)() : local;
     }
   }
+}
+
+function stoppedEvent(typist: Typist): RoomEvent {
+  return { type: 'typing_stopped', data: { user_id: typist.userId, connection_id: typist.connectionId } };
 }
 
 function presenceEvent(userId: string, status: 'online' | 'offline', connectionId: string): RoomEvent {

@@ -26,12 +26,13 @@ const sorted = (ids: string[]) => [...ids].sort();
  * The `PresenceStore` contract (src/presence/presence.store.ts), for any
  * implementation. Time is the `now` the caller passes, so expiry is tested
  * without waiting. `shared`: the store has a part outside the process, so
- * it also keeps the contract for when that part is unreachable.
+ * it also keeps the contract for when that part is unreachable. `announces`:
+ * the store publishes its changes itself, heard on the room's channel.
  */
 export function describePresenceStoreContract(
   name: string,
   deploy: () => Promise<PresenceStoreDeployment>,
-  { shared = false }: { shared?: boolean } = {},
+  { shared = false, announces = false }: { shared?: boolean; announces?: boolean } = {},
 ): void {
   describe(`${name} honours the PresenceStore contract`, () => {
     let deployment: PresenceStoreDeployment;
@@ -168,48 +169,62 @@ export function describePresenceStoreContract(
       });
     });
 
-    if (!shared) return;
+    if (announces) {
+      it('announces each change it reports, in the order decided: racing instances never put a stop before its start', async () => {
+        if (!deployment.heard) throw new Error('the deployment of a store that announces needs heard()');
+        expect(store.announces).toBe(true);
+        const other = await deployment.open();
+        const roomId = newRoom();
+        const heard = await deployment.heard(roomId);
+        const instances = [store, other];
+        let reported = 0;
+        const count = (changed: boolean) => (reported += changed ? 1 : 0);
+        // A user moving between instances: one connection goes while the next comes, at once.
+        count(await store.addConnection(roomId, 'alice', 'c0'));
+        for (let i = 1; i <= 30; i++) {
+          const [going, coming] = [instances[(i - 1) % 2], instances[i % 2]];
+          const later = new Promise((resolve) => setTimeout(resolve, i % 3)).then(() => coming.addConnection(roomId, 'alice', `c${i}`));
+          const changes = await Promise.all([going.removeConnection(roomId, 'alice', `c${i - 1}`), later]);
+          changes.forEach(count);
+        }
+        // Typing stopped on one instance while another starts it again (throttled for the whole test: a start is told only after a stop).
+        const startOn = (instance: PresenceStore, i: number) =>
+          instance.startTyping(roomId, { userId: 'bob', connectionId: `t${i}` }, now + i, 60_000, TTL_MS);
+        count(await startOn(store, 0));
+        for (let i = 1; i <= 30; i++) {
+          const [stopping, starting] = [instances[i % 2], instances[(i + 1) % 2]];
+          // The start follows the stop by 0–2 ms: sometimes before the stop is decided, sometimes just after.
+          const later = new Promise((resolve) => setTimeout(resolve, i % 3)).then(() => startOn(starting, i));
+          const [stopped, started] = await Promise.all([stopping.stopTyping(roomId, 'bob'), later]);
+          count(stopped !== undefined);
+          count(started);
+        }
+        await waitFor(() => heard().length >= reported, 5000, `the ${String(reported)} changes on the channel`);
+        const events = heard();
+        expect(events).toHaveLength(reported);
+        const presence = events.filter((e) => e.type === 'presence').map((e) => (e.type === 'presence' ? e.data.status : ''));
+        const typing = events.filter((e) => e.type !== 'presence').map((e) => e.type);
+        // Strictly alternating, starting with the first change, and ending where the store stands.
+        presence.forEach((status, i) => expect(status).toBe(i % 2 === 0 ? 'online' : 'offline'));
+        typing.forEach((type, i) => expect(type).toBe(i % 2 === 0 ? 'typing' : 'typing_stopped'));
+        expect(await store.online(roomId)).toEqual(presence.at(-1) === 'online' ? ['alice'] : []);
+        expect(await store.typing(roomId, now + 30)).toEqual(typing.at(-1) === 'typing' ? ['bob'] : []);
+      });
 
-    it('announces each change it reports, in the order decided: racing instances never put a stop before its start', async () => {
-      if (!deployment.heard) throw new Error('a shared store’s deployment needs heard()');
-      expect(store.announces).toBe(true);
-      const other = await deployment.open();
-      const roomId = newRoom();
-      const heard = await deployment.heard(roomId);
-      const instances = [store, other];
-      let reported = 0;
-      const count = (changed: boolean) => (reported += changed ? 1 : 0);
-      // A user moving between instances: one connection goes while the next comes, at once.
-      count(await store.addConnection(roomId, 'alice', 'c0'));
-      for (let i = 1; i <= 30; i++) {
-        const [going, coming] = [instances[(i - 1) % 2], instances[i % 2]];
-        const later = new Promise((resolve) => setTimeout(resolve, i % 3)).then(() => coming.addConnection(roomId, 'alice', `c${i}`));
-        const changes = await Promise.all([going.removeConnection(roomId, 'alice', `c${i - 1}`), later]);
-        changes.forEach(count);
-      }
-      // Typing stopped on one instance while another starts it again (throttled for the whole test: a start is told only after a stop).
-      const startOn = (instance: PresenceStore, i: number) =>
-        instance.startTyping(roomId, { userId: 'bob', connectionId: `t${i}` }, now + i, 60_000, TTL_MS);
-      count(await startOn(store, 0));
-      for (let i = 1; i <= 30; i++) {
-        const [stopping, starting] = [instances[i % 2], instances[(i + 1) % 2]];
-        // The start follows the stop by 0–2 ms: sometimes before the stop is decided, sometimes just after.
-        const later = new Promise((resolve) => setTimeout(resolve, i % 3)).then(() => startOn(starting, i));
-        const [stopped, started] = await Promise.all([stopping.stopTyping(roomId, 'bob'), later]);
-        count(stopped !== undefined);
-        count(started);
-      }
-      await waitFor(() => heard().length >= reported, 5000, `the ${String(reported)} changes on the channel`);
-      const events = heard();
-      expect(events).toHaveLength(reported);
-      const presence = events.filter((e) => e.type === 'presence').map((e) => (e.type === 'presence' ? e.data.status : ''));
-      const typing = events.filter((e) => e.type !== 'presence').map((e) => e.type);
-      // Strictly alternating, starting with the first change, and ending where the store stands.
-      presence.forEach((status, i) => expect(status).toBe(i % 2 === 0 ? 'online' : 'offline'));
-      typing.forEach((type, i) => expect(type).toBe(i % 2 === 0 ? 'typing' : 'typing_stopped'));
-      expect(await store.online(roomId)).toEqual(presence.at(-1) === 'online' ? ['alice'] : []);
-      expect(await store.typing(roomId, now + 30)).toEqual(typing.at(-1) === 'typing' ? ['bob'] : []);
-    });
+      it('ends the typing of a user whose last connection leaves, announcing the stop before the offline', async () => {
+        const roomId = newRoom();
+        const heard = await deployment.heard!(roomId);
+        expect(await store.addConnection(roomId, 'alice', 'c1')).toBe(true);
+        expect(await store.startTyping(roomId, { userId: 'alice', connectionId: 'c1' }, now, THROTTLE_MS, TTL_MS)).toBe(true);
+        expect(await store.removeConnection(roomId, 'alice', 'c1')).toBe(true);
+        expect(await store.typing(roomId, now)).toEqual([]);
+        await waitFor(() => heard().length >= 4, 5000, 'four events on the channel');
+        expect(heard().map((e) => (e.type === 'presence' ? e.data.status : e.type))).toEqual(['online', 'typing', 'typing_stopped', 'offline']);
+        expect(await store.stopTyping(roomId, 'alice')).toBeUndefined();
+      });
+    }
+
+    if (!shared) return;
 
     it('answers from this instance’s own connections while the shared part is unreachable, never failing', async () => {
       if (!deployment.cutOff) throw new Error('a shared store’s deployment needs cutOff()');

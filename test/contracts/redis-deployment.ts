@@ -1,6 +1,3 @@
-import { Redis } from 'ioredis';
-import type { RoomEvent } from '../../src/core/room-event.js';
-import { RedisKeys } from '../../src/redis/redis-keys.js';
 import type { RedisService } from '../../src/redis/redis.service.js';
 import { waitFor } from '../../scripts/processes.mjs';
 import { LinkProxy, redisService, redisUrl, uniquePrefix } from '../support/redis.js';
@@ -27,17 +24,6 @@ export class RedisDeployment {
     const redis = await redisService(this.prefix, this.link.url);
     this.instances.push(redis);
     return redis;
-  }
-
-  /** Subscribes to the room's channel (directly, not through the link); the events it has carried since. */
-  async heard(roomId: string): Promise<() => RoomEvent[]> {
-    const subscriber = new Redis(await redisUrl(), { lazyConnect: true });
-    const events: RoomEvent[] = [];
-    subscriber.on('message', (_channel: string, payload: string) => events.push(JSON.parse(payload) as RoomEvent));
-    await subscriber.connect();
-    await subscriber.subscribe(new RedisKeys(this.prefix).channel(roomId));
-    this.onClose(() => void subscriber.quit());
-    return () => [...events];
   }
 
   /** Runs `cleanup` on `close()`, before the instances' connections go. */

@@ -3,6 +3,8 @@
 // application's modules load once for all of them.
 import { MemoryBus } from '../../src/bus/memory.bus.js';
 import { RedisBus } from '../../src/bus/redis.bus.js';
+import type { RoomEvent } from '../../src/core/room-event.js';
+import type { RedisService } from '../../src/redis/redis.service.js';
 import { MemoryInvitationStore } from '../../src/invitations/memory-invitation.store.js';
 import { RedisInvitationStore } from '../../src/invitations/redis-invitation.store.js';
 import { MemoryMessageStore } from '../../src/messages/memory-message.store.js';
@@ -128,16 +130,18 @@ describe('on a Redis Cluster', () => {
       const store = new RedisPresenceStore(redis, new RedisBus(redis), INSTANCE_TTL_MS);
       store.onModuleInit();
       stores.push(store);
-      return store;
+      return { redis, store };
     });
     return {
-      open: deployment.open,
+      open: async () => (await deployment.open()).store,
+      // Through the bus of an instance of its own, on the room's sharded channel.
+      heard: async (roomId) => heardOnBus((await deployment.open()).redis, roomId),
       close: async () => {
         for (const store of stores.splice(0)) await store.onModuleDestroy();
         await deployment.close();
       },
     };
-  });
+  }, { announces: true });
   describeInvitationStoreContract(`${RedisInvitationStore.name} (cluster)`, async () =>
     clusterDeployment((redis) => new RedisInvitationStore(redis)),
   );
@@ -159,9 +163,9 @@ describePresenceStoreContract(
       redis.onClose(() => store.onModuleDestroy());
       return store;
     };
-    return { open, cutOff: () => redis.cutOff(), heard: (roomId) => redis.heard(roomId), close: () => redis.close() };
+    return { open, cutOff: () => redis.cutOff(), heard: async (roomId) => heardOnBus(await redis.instance(), roomId), close: () => redis.close() };
   },
-  { shared: true },
+  { shared: true, announces: true },
 );
 
 describeUserDirectoryContract(MemoryUserDirectoryStore.name, async () => {
@@ -201,3 +205,15 @@ describeInvitationStoreContract(
   },
   { shared: true },
 );
+
+/** What a room's channel carries from now on, as an instance's bus receives it (decoded and checked). */
+async function heardOnBus(redis: RedisService, roomId: string): Promise<() => RoomEvent[]> {
+  const bus = new RedisBus(redis);
+  bus.onModuleInit();
+  const events: RoomEvent[] = [];
+  bus.onEvent((room, event) => {
+    if (room === roomId) events.push(event);
+  });
+  if (!(await bus.subscribe(roomId))) throw new Error(`could not subscribe ${roomId}`);
+  return () => [...events];
+}
