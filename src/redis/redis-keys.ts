@@ -60,6 +60,11 @@ export class RedisKeys {
     return `${this.prefix}chat:user:{${keyPart(userId)}}:rooms`;
   }
 
+  /** Per room, the membership version `userRooms` last followed for the user (see `RedisRoomStore`). */
+  userRoomVersions(userId: string): string {
+    return `${this.prefix}chat:user:{${keyPart(userId)}}:room-versions`;
+  }
+
   /** A user's profile in the user directory (JSON). */
   userProfile(userId: string): string {
     return `${this.prefix}chat:user:{${keyPart(userId)}}:profile`;

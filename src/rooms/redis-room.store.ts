@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { LimitKeys } from '../redis/limit-keys.js';
 import { RedisService } from '../redis/redis.service.js';
-import { ADD_TO_ROOM, COUNT_CREATED, RELEASE_DIRECT, RESERVE, WRITE_ROOM } from './room.scripts.js';
+import { ADD_TO_ROOM, COUNT_CREATED, FOLLOW, MEMBERSHIP, RELEASE_DIRECT, REMOVE_FROM_ROOM, RESERVE, WRITE_ROOM } from './room.scripts.js';
 import type {
   AddOutcome,
   CreateLimits,
@@ -185,18 +185,25 @@ export class RedisRoomStore implements RoomStore {
     const outcome = await this.redis.call(async (): Promise<AddOutcome> => {
       const [existing, size] = await Promise.all([client.hget(membersKey, member.user_id), client.hlen(membersKey)]);
       if (existing !== null) {
-        // The user's room list is true either way.
-        await client.zadd(userRooms, 'NX', score, roomId);
+        // The user's room list is made true either way.
+        await this.follow(roomId, member.user_id, score);
         return { status: 'existing', member: JSON.parse(existing) as Member };
       }
       if (size >= limits.membersPerRoom) return { status: 'room_full' };
       const reserved = await this.redis.run(RESERVE, [userRooms], [roomId, score, limits.roomsPerUser]);
       if (reserved === 0) return { status: 'user_full' };
-      const [status, json] = (await this.redis.run(ADD_TO_ROOM, [membersKey], [member.user_id, JSON.stringify(member), limits.membersPerRoom])) as [string, string?];
+      const [status, json, version] = (await this.redis.run(
+        ADD_TO_ROOM,
+        [membersKey, keys.room(roomId, 'member-versions')],
+        [member.user_id, JSON.stringify(member), limits.membersPerRoom],
+      )) as [string, string?, number?];
       if (status === 'room_full') {
-        if (reserved === 1) await client.zrem(userRooms, roomId);
+        // The place reserved goes, unless a concurrent add of the same user made it theirs.
+        await this.follow(roomId, member.user_id, score);
         return { status: 'room_full' };
       }
+      // A removal racing on another instance may have unlisted the place reserved: listed again, unless it came later.
+      await this.redis.run(FOLLOW, [userRooms, keys.userRoomVersions(member.user_id)], [roomId, Number(version), 1, score]);
       return { status: status === 'added' ? 'added' : 'existing', member: JSON.parse(String(json)) as Member };
     });
     if (outcome.status === 'added' || outcome.status === 'existing') this.remember(`${roomId}\n${member.user_id}`, true);
@@ -204,13 +211,33 @@ export class RedisRoomStore implements RoomStore {
   }
 
   async removeMember(roomId: string, userId: string): Promise<boolean> {
-    const { client, keys } = this.redis;
+    const { keys } = this.redis;
     return this.redis.call(async () => {
-      const removed = await client.hdel(keys.room(roomId, 'members'), userId);
-      await client.zrem(keys.userRooms(userId), roomId);
+      const [removed, version] = (await this.redis.run(
+        REMOVE_FROM_ROOM,
+        [keys.room(roomId, 'members'), keys.room(roomId, 'member-versions')],
+        [userId],
+      )) as [number, number];
+      // Not a member: the list is still made to agree (an add racing on another instance may have reserved a place).
+      if (removed === 1) await this.redis.run(FOLLOW, [keys.userRooms(userId), keys.userRoomVersions(userId)], [roomId, version, 0, 0]);
+      else await this.follow(roomId, userId, Date.now());
       this.remember(`${roomId}\n${userId}`, false);
       return removed === 1;
     });
+  }
+
+  /**
+   * Makes the user's room list agree with the room's members hash as it is
+   * now: two steps in two slots, so the membership's version decides when
+   * several such steps race (`FOLLOW`).
+   */
+  private async follow(roomId: string, userId: string, score: number): Promise<void> {
+    const { keys } = this.redis;
+    const [member, version] = (await this.redis.run(MEMBERSHIP, [keys.room(roomId, 'members'), keys.room(roomId, 'member-versions')], [userId])) as [
+      number,
+      number,
+    ];
+    await this.redis.run(FOLLOW, [keys.userRooms(userId), keys.userRoomVersions(userId)], [roomId, version, member, score]);
   }
 
   private remember(key: string, member: boolean): void {

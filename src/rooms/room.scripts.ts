@@ -49,13 +49,47 @@ for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[2], ARGV[i], ARGV[i + 1]) end
 return 1`;
 
 /**
- * ADD_TO_ROOM: a member, unless the room is full. KEYS: room members hash.
- * ARGV: user id, member JSON, most members per room.
- * Returns {'added', member JSON} | {'existing', member JSON} | {'room_full'}.
+ * ADD_TO_ROOM: a member, unless the room is full. KEYS: room members hash,
+ * room member versions hash. ARGV: user id, member JSON, most members per room.
+ * Returns {'added' | 'existing', member JSON, version} | {'room_full'}: the
+ * version of the pair's membership, which an add or a removal moves on.
  */
 export const ADD_TO_ROOM = `
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
-if existing then return {'existing', existing} end
+if existing then return {'existing', existing, tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')} end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return {'room_full'} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return {'added', ARGV[2]}`;
+return {'added', ARGV[2], redis.call('HINCRBY', KEYS[2], ARGV[1], 1)}`;
+
+/**
+ * REMOVE_FROM_ROOM: KEYS and ARGV[1] as ADD_TO_ROOM. Returns {1 if removed
+ * else 0, the membership's version after}.
+ */
+export const REMOVE_FROM_ROOM = `
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then return {1, redis.call('HINCRBY', KEYS[2], ARGV[1], 1)} end
+return {0, tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')}`;
+
+/**
+ * MEMBERSHIP: KEYS and ARGV[1] as ADD_TO_ROOM. Returns {1 if a member else
+ * 0, the membership's version}.
+ */
+export const MEMBERSHIP = `
+return {redis.call('HEXISTS', KEYS[1], ARGV[1]), tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')}`;
+
+/**
+ * FOLLOW: makes a user's room list follow one membership, unless it already
+ * followed a later version of it (an add and a removal of one pair racing
+ * on two instances reach the list in any order; the later membership wins).
+ * The version stays after an unlisting: an older add arriving late must still lose.
+ * KEYS: the user's rooms sorted set, their room versions hash. ARGV: room
+ * id, version, 1 to list the room (0 to unlist it), joined-at score.
+ */
+export const FOLLOW = `
+if tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+if ARGV[3] == '1' then
+  if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1]) end
+else
+  redis.call('ZREM', KEYS[1], ARGV[1])
+end
+return 1`;

@@ -291,6 +291,22 @@ export function describeRoomStoreContract(
       expect(await membersOf(other, created.room_id)).toEqual([member(alice, 1, 'owner')]);
     });
 
+    it('keeps a user’s rooms equal to their memberships when an add and a removal of them race on two instances', async () => {
+      const other = await deployment.open();
+      const alice = user('alice');
+      const created = room(alice);
+      await create(store, created, [member(alice, 1, 'owner')]);
+      for (let i = 0; i < 40; i++) {
+        const bob = user('bob');
+        // Half the rounds start with bob a member; the removal starts 0–2 ms after the add.
+        if (i % 2) await addMember(store, created.room_id, member(bob, 2));
+        const later = new Promise((resolve) => setTimeout(resolve, i % 3)).then(() => other.removeMember(created.room_id, bob));
+        await Promise.all([addMember(store, created.room_id, member(bob, 3)), later]);
+        const isMember = await store.isMember(created.room_id, bob);
+        expect((await roomsOf(other, bob)).map((r) => r.room_id)).toEqual(isMember ? [created.room_id] : []);
+      }
+    });
+
     if (!shared) return;
 
     it('while the shared store is unreachable, rejects with unavailable except isMember for a pair this instance already asked about', async () => {
