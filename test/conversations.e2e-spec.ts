@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
+import { waitFor } from '../scripts/processes.mjs';
 import { join } from './support/client.js';
 import { MODES, useInstances } from './support/instances.js';
 import { post } from './support/rest.js';
 import { token, tokenWithClaims } from './support/tokens.js';
-import { TestClient } from './support/ws-client.js';
+import { TestClient, type Frame } from './support/ws-client.js';
 
 /**
  * What FocusMate's Messages page calls besides messages (PROTOCOL §5, §2):
@@ -199,6 +200,36 @@ describe.each(MODES)('conversations, read state and the user directory (%s)', (m
       expect(await bobThere.next('unread')).toEqual({ type: 'unread', room_id: roomId, unread_count: 0, total: 0 });
       expect(aliceClient.take('read')).toEqual([]);
       expect(await unread(bob)).toBe(0);
+    });
+
+    it('two tabs reading at once, on two instances: read never goes back, unread frames agree with themselves, the last ones with the state', async () => {
+      const [alice, bob] = [fresh('alice'), fresh('bob')];
+      const [roomId, otherRoom] = [await chat.room(alice, [bob]), await chat.room(alice, [bob])];
+      for (let i = 1; i <= 40; i++) await post(chat.http, roomId, alice, `m${i}`);
+      await post(chat.http, otherRoom, alice, 'elsewhere');
+      const [watcher, tabHere, tabThere, third] = [
+        await chat.connect(alice),
+        await chat.connect(bob),
+        await chat.connect(bob, chat.last),
+        await chat.connect(bob, chat.last),
+      ];
+      for (const client of [watcher, tabHere, tabThere]) await join(client, roomId);
+      for (const [here, there] of [[10, 15], [20, 25], [30, 35], [38, 40]]) {
+        tabHere.send({ type: 'read', room_id: roomId, seq: here });
+        tabThere.send({ type: 'read', room_id: roomId, seq: there });
+      }
+      const arrived = (client: TestClient, type: string, done: (frame: Frame) => boolean) =>
+        waitFor(() => client.frames.some((f) => f.type === type && done(f)), 5000, `${type} to the end`);
+      await Promise.all([arrived(watcher, 'read', (f) => f.seq === 40), arrived(third, 'unread', (f) => f.unread_count === 0)]);
+      // Whatever was still on its way has come.
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const seqs = watcher.take('read').map((f) => f.seq as number);
+      expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+      expect(new Set(seqs).size).toBe(seqs.length);
+      const counts = third.take('unread');
+      for (const frame of counts) expect(frame.unread_count as number).toBeLessThanOrEqual(frame.total as number);
+      expect(counts.at(-1)).toEqual({ type: 'unread', room_id: roomId, unread_count: 0, total: 1 });
+      expect(await unread(bob)).toBe(1);
     });
 
     it('answers a read frame for a room not joined with not_joined, and a bad seq with invalid_frame', async () => {

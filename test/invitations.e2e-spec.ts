@@ -54,6 +54,28 @@ describe.each(MODES)('invitations (PROTOCOL §5), %s', (mode) => {
     expect((await lookup(chat.http, 'gina', full.code).expect(200)).body).toMatchObject({ current_uses: 1 });
   });
 
+  it('tells the joiner (room_added) and the members (room_updated), on any instance', async () => {
+    const roomId = await chat.room('alice', ['bob']);
+    const made = (await invite(chat.http, 'alice', roomId).expect(201)).body as InvitationAnswer;
+    const [joiner, member] = await Promise.all([chat.connect('hank', chat.last), chat.connect('bob')]);
+    await joinWith(chat.http, 'hank', made.code).expect(200);
+    expect(await joiner.next('room_added')).toMatchObject({ room: { room_id: roomId, member_ids: expect.arrayContaining(['hank']) } });
+    expect(await member.next('room_updated')).toMatchObject({ room: { room_id: roomId, member_ids: expect.arrayContaining(['hank']) } });
+    // A member already is told nothing again.
+    await joinWith(chat.http, 'hank', made.code).expect(200);
+    await Promise.all([joiner.nothing(300, 'room_added'), member.nothing(0, 'room_updated')]);
+    await Promise.all([joiner.close(), member.close()]);
+  });
+
+  it('counts one use for one user joining several times at once, on several instances', async () => {
+    const roomId = await chat.room('alice', []);
+    const made = (await invite(chat.http, 'alice', roomId, { max_uses: 10 }).expect(201)).body as InvitationAnswer;
+    const joins = Array.from({ length: 6 }, (_, i) => joinWith(i % 2 ? chat.http : chat.last.http, 'ivan', made.code));
+    for (const answer of await Promise.all(joins)) expect(answer.status).toBe(200);
+    expect((await lookup(chat.http, 'ivan', made.code).expect(200)).body).toMatchObject({ current_uses: 1, is_valid: true });
+    await joinWith(chat.http, 'judy', made.code).expect(200);
+  });
+
   it('checks the body and who may make a code', async () => {
     const roomId = await chat.room('alice', []);
     for (const body of [{ expires_hours: 0 }, { expires_hours: 169 }, { max_uses: 0 }, { max_uses: 101 }, { expires_hours: 'x' }]) {

@@ -9,13 +9,16 @@ import { encode } from './protocol.js';
  * A user's events (PROTOCOL §2, "Events of a user") to every connection of
  * theirs on this instance, whichever rooms it joined. The instance
  * subscribes a user's channel while it holds a connection of theirs. A
- * room event is answered with the room's summary as that user sees it, read
- * here once per event and user, not once per connection.
+ * room event is answered with the room's summary as that user sees it, an
+ * `unread` with their counts: read here as the event is delivered, once per
+ * event and user, not once per connection, so the last frame is the latest state.
  */
 @Injectable()
 export class UserEventsListener implements OnModuleInit {
   private readonly logger = new Logger(UserEventsListener.name);
   private readonly byUser = new Map<string, Set<Connection>>();
+  /** Per user, the delivery in flight (the last of a chain). */
+  private readonly delivering = new Map<string, Promise<void>>();
 
   constructor(
     @Inject(ROOM_BUS) private readonly bus: RoomBus,
@@ -24,8 +27,14 @@ export class UserEventsListener implements OnModuleInit {
 
   onModuleInit(): void {
     this.bus.onUserEvent((userId, event) => {
-      this.deliver(userId, event).catch((error: unknown) => {
+      // One user's events one after another: each reads the state as it is delivered, so they go out in that order.
+      const previous = this.delivering.get(userId) ?? Promise.resolve();
+      const next = previous.then(() => this.deliver(userId, event)).catch((error: unknown) => {
         this.logger.warn(`Could not deliver ${event.type} to ${userId}: ${error instanceof Error ? error.message : String(error)}`);
+      });
+      this.delivering.set(userId, next);
+      void next.then(() => {
+        if (this.delivering.get(userId) === next) this.delivering.delete(userId);
       });
     });
   }
@@ -48,8 +57,9 @@ export class UserEventsListener implements OnModuleInit {
   private async deliver(userId: string, event: UserEvent): Promise<void> {
     if (!this.byUser.get(userId)?.size) return;
     if (event.type === 'unread') {
-      const { room_id, unread_count, total, connection_id } = event.data;
-      const frame = encode({ type: 'unread', room_id, unread_count, total });
+      const { room_id, connection_id } = event.data;
+      const { unread, total } = await this.rooms.unreadCounts(userId, room_id);
+      const frame = encode({ type: 'unread', room_id, unread_count: unread, total });
       for (const connection of this.byUser.get(userId) ?? []) if (connection.id !== connection_id) connection.sendEncoded(frame);
       return;
     }

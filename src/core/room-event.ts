@@ -215,8 +215,12 @@ export function decodeRoomEvent(payload: string, roomId: string): RoomEvent | un
  * room only; each instance builds the summary for its own connections.
  */
 export type UserEvent =
-  /** `connection_id`: the connection that read, which already knows. */
-  | { type: 'unread'; data: { room_id: string; unread_count: number; total: number; connection_id: string } }
+  /**
+   * The user's unread counts changed (they read the room). `connection_id`:
+   * the connection that read, which already knows. The counts are read by
+   * each instance as it delivers, so the last delivered are the latest.
+   */
+  | { type: 'unread'; data: { room_id: string; connection_id: string } }
   | { type: 'room_added' | 'room_updated'; data: { room_id: string } };
 
 export type UserEventListener = (userId: string, event: UserEvent) => void;
@@ -239,9 +243,7 @@ export function decodeUserEvent(payload: string): UserEvent | undefined {
   const roomId = event.data.room_id;
   switch (event.type) {
     case 'unread':
-      return isCount(data.unread_count) && isCount(data.total) && isShort(data.connection_id)
-        ? { type: 'unread', data: { room_id: roomId, unread_count: data.unread_count, total: data.total, connection_id: data.connection_id } }
-        : undefined;
+      return isShort(data.connection_id) ? { type: 'unread', data: { room_id: roomId, connection_id: data.connection_id } } : undefined;
     case 'room_added':
     case 'room_updated':
       return { type: event.type, data: { room_id: roomId } };

@@ -69,7 +69,7 @@ export class InvitationsService {
   /**
    * Adds the caller to the invitation's room and answers the room. A member
    * already is answered the room without using the invitation; a join that
-   * a quota refuses gives its use back.
+   * a quota refuses, or that finds the caller added meanwhile, gives its use back.
    */
   async join(caller: Caller, code: string): Promise<Room> {
     const invitation = await this.existing(code);
@@ -77,13 +77,21 @@ export class InvitationsService {
     const outcome = await this.store.use(invitation.code, Date.now());
     if (outcome.status === 'unknown') throw unknown();
     if (outcome.status === 'expired') throw new DomainError('invalid_input', 'This invitation has expired');
-    if (outcome.status === 'used_up') throw new DomainError('invalid_input', 'This invitation has been used as many times as it may');
+    if (outcome.status === 'used_up') {
+      // Used up by, among others, a concurrent join of this caller's own that got them in.
+      if (await this.rooms.isMember(invitation.room_id, caller.userId)) return this.rooms.get(caller, invitation.room_id);
+      throw new DomainError('invalid_input', 'This invitation has been used as many times as it may');
+    }
+    let joined;
     try {
-      return await this.rooms.join(invitation.room_id, caller);
+      joined = await this.rooms.join(invitation.room_id, caller);
     } catch (error) {
       await this.store.release(invitation.code);
       throw error;
     }
+    // A concurrent join of the same caller added them first: this one used nothing.
+    if (!joined.added) await this.store.release(invitation.code);
+    return joined.room;
   }
 
   private async existing(code: string): Promise<Invitation> {

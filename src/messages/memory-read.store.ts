@@ -5,8 +5,13 @@ export class MemoryReadStore implements ReadStore {
   /** Room → user → position: every sent message moves one, so no key is composed per message. */
   private readonly rooms = new Map<string, Map<string, ReadPosition>>();
 
-  async advance(roomId: string, userId: string, seq: number, at: string): Promise<ReadPosition> {
-    return { ...this.move(roomId, userId, seq, at) };
+  /** One process: the caller's publishes keep the order of the moves. */
+  readonly announces = false;
+
+  async advance(roomId: string, userId: string, seq: number, at: string): Promise<{ position: ReadPosition; moved: boolean }> {
+    const before = this.rooms.get(roomId)?.get(userId);
+    const position = this.move(roomId, userId, seq, at);
+    return { position: { ...position }, moved: position !== before };
   }
 
   /** `advance`, synchronously: the embedded message store's append moves the sender's position with it. */

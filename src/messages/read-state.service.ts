@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
+import type { RoomEvent } from '../core/room-event.js';
 import { MESSAGE_STORE, type MessageStore } from './message.store.js';
 import { READ_STORE, type ReadPosition, type ReadStore } from './read.store.js';
 
@@ -25,15 +26,16 @@ export class ReadStateService {
   /**
    * Marks the room read up to `upTo` (default: its latest message), never
    * past the latest and never backwards. When the position moved, the room's
-   * connections hear `read`. Answers the position and what is left unread.
+   * connections hear `read` (published by the store's step where it
+   * `announces`). Answers the position and what is left unread.
    */
   async markRead(roomId: string, userId: string, upTo?: number): Promise<{ seq: number; unread: number; moved: boolean }> {
     const [latest] = await this.messages.latest([roomId]);
     const target = Math.min(upTo ?? latest.seq, latest.seq);
-    const at = new Date().toISOString();
-    const position = await this.store.advance(roomId, userId, target, at);
-    const moved = position.seq === target && position.at === at;
-    if (moved) await this.bus.publish(roomId, { type: 'read', data: { user_id: userId, seq: position.seq } });
+    const read: RoomEvent = { type: 'read', data: { user_id: userId, seq: target } };
+    const { position, moved } = await this.store.advance(roomId, userId, target, new Date().toISOString(), read);
+    if (moved && this.store.announces) this.bus.published(roomId, read);
+    else if (moved) await this.bus.publish(roomId, read);
     return { seq: position.seq, unread: unreadCount(latest.seq, position), moved };
   }
 

@@ -169,14 +169,22 @@ export class RoomsService {
   async markRead(caller: Caller, roomId: string, upTo?: number, connectionId = ''): Promise<{ seq: number; unread: number }> {
     await this.assertMember(caller, roomId);
     const read = await this.reads.markRead(roomId, caller.userId, upTo);
-    if (read.moved) {
-      const total = await this.unreadTotal(caller.userId);
-      await this.bus.publishToUser(caller.userId, {
-        type: 'unread',
-        data: { room_id: roomId, unread_count: read.unread, total, connection_id: connectionId },
-      });
-    }
+    if (read.moved) await this.bus.publishToUser(caller.userId, { type: 'unread', data: { room_id: roomId, connection_id: connectionId } });
     return { seq: read.seq, unread: read.unread };
+  }
+
+  /** The user's unread messages in one room and over all their rooms, from one reading of both. */
+  async unreadCounts(userId: string, roomId: string): Promise<{ unread: number; total: number }> {
+    const ids = await this.store.roomIdsOf(userId);
+    const [latest, positions] = await Promise.all([this.messages.latest(ids), this.reads.ofUser(userId, ids)]);
+    let unread = 0;
+    let total = 0;
+    ids.forEach((id, i) => {
+      const count = unreadCount(latest[i].seq, positions[i]);
+      total += count;
+      if (id === roomId) unread = count;
+    });
+    return { unread, total };
   }
 
   /** A page of the room's members, in the order they joined, with how far each has read. */
@@ -203,9 +211,8 @@ export class RoomsService {
       throw new DomainError('forbidden', 'Only the owner, while a member, adds members');
     }
     if (!room.member_ids.includes(userId)) assertTakesMembers(room);
-    const member = await this.add(roomId, userId);
-    await this.announce([userId], roomId, 'room_added');
-    await this.announce(room.member_ids.filter((id) => id !== userId), roomId, 'room_updated');
+    const { member, added } = await this.add(roomId, userId);
+    if (added) await this.announceJoined(room, userId);
     return member;
   }
 
@@ -214,12 +221,23 @@ export class RoomsService {
     return this.store.isMember(roomId, userId);
   }
 
-  /** Adds the caller to a room on a valid invitation (the invitation service checked it), within the quotas. */
-  async join(roomId: string, caller: Caller): Promise<Room> {
+  /**
+   * Adds the caller to a room on a valid invitation (the invitation service
+   * checked it), within the quotas. `added` is false when the caller was a
+   * member already (a concurrent join of theirs came first).
+   */
+  async join(roomId: string, caller: Caller): Promise<{ room: Room; added: boolean }> {
     const room = await this.existing(roomId);
     if (!room.member_ids.includes(caller.userId)) assertTakesMembers(room);
-    await this.add(roomId, caller.userId);
-    return this.get(caller, roomId);
+    const { added } = await this.add(roomId, caller.userId);
+    if (added) await this.announceJoined(room, caller.userId);
+    return { room: await this.get(caller, roomId), added };
+  }
+
+  /** A new member's connections learn of the room (`room_added`), the other members of the change (`room_updated`). */
+  private async announceJoined(room: Room, userId: string): Promise<void> {
+    await this.announce([userId], room.room_id, 'room_added');
+    await this.announce(room.member_ids.filter((id) => id !== userId), room.room_id, 'room_updated');
   }
 
   /** Removes a member; their connections on every instance leave the room at once. */
@@ -315,13 +333,14 @@ export class RoomsService {
     return room;
   }
 
-  private async add(roomId: string, userId: string): Promise<Member> {
+  /** The member, and whether this call added them (false: they were one already). */
+  private async add(roomId: string, userId: string): Promise<{ member: Member; added: boolean }> {
     const member: Member = { user_id: userId, role: 'member', joined_at: new Date().toISOString() };
     const outcome = await this.store.addMember(roomId, member, this.membershipLimits());
     const { membersPerRoom, roomsPerUser } = this.settings.quotas;
     if (outcome.status === 'room_full') throw new DomainError('limit_reached', `The room has ${membersPerRoom} members, the most allowed`);
     if (outcome.status === 'user_full') throw new DomainError('limit_reached', `${userId} is already in ${roomsPerUser} rooms, the most allowed`);
-    return outcome.member;
+    return { member: outcome.member, added: outcome.status === 'added' };
   }
 
   /** The existing direct room of two users, with either of them who left it added back. */
@@ -329,8 +348,8 @@ export class RoomsService {
     const room = await this.existing(roomId);
     for (const userId of users) {
       if (room.member_ids.includes(userId)) continue;
-      await this.add(roomId, userId);
-      await this.announce([userId], roomId, 'room_added');
+      const { added } = await this.add(roomId, userId);
+      if (added) await this.announce([userId], roomId, 'room_added');
     }
     return this.existing(roomId);
   }

@@ -104,7 +104,14 @@ describe('on a Redis Cluster', () => {
   describeUserDirectoryContract(`${RedisUserDirectoryStore.name} (cluster)`, async () =>
     clusterDeployment((redis) => new RedisUserDirectoryStore(redis)),
   );
-  describeReadStoreContract(`${RedisReadStore.name} (cluster)`, async () => clusterDeployment((redis) => new RedisReadStore(redis)));
+  describeReadStoreContract(`${RedisReadStore.name} (cluster)`, async () => {
+    const deployment = clusterDeployment((redis) => ({ redis, store: new RedisReadStore(redis) }));
+    return {
+      open: async () => (await deployment.open()).store,
+      heard: async (roomId) => heardOnBus((await deployment.open()).redis, roomId),
+      close: deployment.close,
+    };
+  }, { announces: true });
   describeRoomStoreContract(
     `${RedisRoomStore.name} (cluster)`,
     async () => {
@@ -187,10 +194,18 @@ describeReadStoreContract(MemoryReadStore.name, async () => {
   return { open: async () => store, close: async () => undefined };
 });
 
-describeReadStoreContract(RedisReadStore.name, async () => {
-  const redis = await RedisDeployment.start();
-  return { open: async () => new RedisReadStore(await redis.instance()), close: () => redis.close() };
-});
+describeReadStoreContract(
+  RedisReadStore.name,
+  async () => {
+    const redis = await RedisDeployment.start();
+    return {
+      open: async () => new RedisReadStore(await redis.instance()),
+      heard: async (roomId) => heardOnBus(await redis.instance(), roomId),
+      close: () => redis.close(),
+    };
+  },
+  { announces: true },
+);
 
 describeInvitationStoreContract(MemoryInvitationStore.name, async () => {
   const store = new MemoryInvitationStore();
