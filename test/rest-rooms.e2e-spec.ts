@@ -180,7 +180,7 @@ describe('REST rooms and members (PROTOCOL §5)', () => {
       expect(members.body).toHaveLength(2);
     });
 
-    it.each([{}, { user_id: 5 }, { user_id: '' }, { user_id: 'u'.repeat(257) }])(
+    it.each([{}, { user_id: 5 }, { user_id: '' }, { user_id: 'u'.repeat(257) }, { user_id: '.' }, { user_id: '..' }])(
       'answers 400 naming user_id (case %#)',
       async (body) => {
         const roomId = await chat.room('alice', []);
@@ -197,6 +197,17 @@ describe('REST rooms and members (PROTOCOL §5)', () => {
     await api().post(`${API}/rooms/direct`).set('Authorization', bearer('alice')).send({ recipient_id: long }).expect(201);
     await api().post(`${API}/rooms`).set('Authorization', bearer(long)).send({ room_type: 'team', member_ids: ['alice'] }).expect(201);
     await api().delete(`${API}/rooms/${roomId}/members/${long}`).set('Authorization', bearer(long)).expect(204);
+  });
+
+  it('takes no . or .. as a user id, which no path could name: not as a token’s sub, a member, a recipient', async () => {
+    const roomId = await chat.room('alice', []);
+    for (const dots of ['.', '..']) {
+      await api().get(`${API}/rooms`).set('Authorization', bearer(dots)).expect(401);
+      await api().post(`${API}/rooms`).set('Authorization', bearer('alice')).send({ room_type: 'team', member_ids: ['bob', dots] }).expect(400);
+      await api().post(`${API}/rooms/direct`).set('Authorization', bearer('alice')).send({ recipient_id: dots }).expect(400);
+      await api().post(`${API}/rooms/${roomId}/members`).set('Authorization', bearer('alice')).send({ user_id: dots }).expect(400);
+    }
+    await api().post(`${API}/rooms/${roomId}/members`).set('Authorization', bearer('alice')).send({ user_id: '...' }).expect(201);
   });
 
   describe('DELETE /rooms/:room_id/members/:user_id', () => {

@@ -3,7 +3,7 @@ import { JwtService } from '@nestjs/jwt';
 import { createSecretKey } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { SETTINGS, Settings } from '../config/settings.js';
-import { MAX_USER_ID_LENGTH } from '../core/ids.js';
+import { isUserId } from '../core/ids.js';
 import { isWellFormed } from '../core/text.js';
 import { AuthError, Session } from './session.js';
 
@@ -64,7 +64,7 @@ export class TokenService {
       throw new AuthError(401, 'unauthorized', 'The token is not an access token');
     }
     const { sub, exp, iat, role } = claims;
-    if (typeof sub !== 'string' || sub.length === 0 || sub.length > MAX_USER_ID_LENGTH || !isWellFormed(sub)) {
+    if (!isUserId(sub)) {
       throw new AuthError(401, 'unauthorized', 'The token has no usable sub');
     }
     const { requireExp, maxTtlS } = this.settings.jwt;

@@ -7,8 +7,8 @@ import {
   type ValidationPipeOptions,
 } from '@nestjs/common';
 import type { ValidationError } from 'class-validator';
-import { CLIENT_ID_PATTERN, MAX_USER_ID_LENGTH, isRoomId } from '../core/ids.js';
-import { inputProblem, isWellFormed } from '../core/text.js';
+import { CLIENT_ID_PATTERN, MAX_USER_ID_LENGTH, isRoomId, isUserId } from '../core/ids.js';
+import { inputProblem } from '../core/text.js';
 import { ChatError } from './chat.error.js';
 
 /**
@@ -79,8 +79,8 @@ export class MessageIdPipe implements PipeTransform<string, string> {
 @Injectable()
 export class UserIdPipe implements PipeTransform<string, string> {
   transform(value: string): string {
-    if (value.length === 0 || value.length > MAX_USER_ID_LENGTH || !isWellFormed(value)) {
-      throw new BadRequestException(`user_id must be well-formed text of 1–${MAX_USER_ID_LENGTH} characters`);
+    if (!isUserId(value)) {
+      throw new BadRequestException(`user_id must be well-formed text of 1–${MAX_USER_ID_LENGTH} characters, not . or ..`);
     }
     return value;
   }

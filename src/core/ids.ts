@@ -1,10 +1,24 @@
 import { randomFillSync } from 'node:crypto';
+import { isWellFormed } from './text.js';
 
 /** Longest room, user-supplied message and client message id accepted from outside. */
 export const MAX_ID_LENGTH = 128;
 
 /** Longest user id: a token's `sub` (PROTOCOL §1), and so every field that names a user. */
 export const MAX_USER_ID_LENGTH = 256;
+
+/**
+ * User ids no URL path can carry: browsers resolve `.` and `..` segments
+ * (escaped or not) before sending, so `/members/..` could never name the user.
+ */
+export const DOT_SEGMENTS = ['.', '..'];
+
+/** A user id: well-formed text of 1–256 characters, not a dot segment. */
+export function isUserId(value: unknown): value is string {
+  return (
+    typeof value === 'string' && value.length > 0 && value.length <= MAX_USER_ID_LENGTH && isWellFormed(value) && !DOT_SEGMENTS.includes(value)
+  );
+}
 
 /** A room id is one this service made: a lowercase UUID (`newId`). */
 export const ROOM_ID_PATTERN = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;

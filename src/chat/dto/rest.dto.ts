@@ -8,6 +8,7 @@ import {
   IsIn,
   IsInt,
   IsNotEmpty,
+  IsNotIn,
   IsOptional,
   IsString,
   Matches,
@@ -18,11 +19,12 @@ import {
   ValidateIf,
   ValidateNested,
   ValidatorConstraint,
+  type ValidationOptions,
   type ValidatorConstraintInterface,
 } from 'class-validator';
 import { MAX_EMOJI_LENGTH, isEmoji } from '../../messages/reactions.js';
 import { ROOM_TYPES, type RoomType } from '../../rooms/room.store.js';
-import { MAX_USER_ID_LENGTH } from '../../core/ids.js';
+import { DOT_SEGMENTS, MAX_USER_ID_LENGTH } from '../../core/ids.js';
 import { IsClientId, MAX_ID_LENGTH } from './frames.dto.js';
 import { MEMBERS_PAGE, ROOMS_PAGE } from '../paging.js';
 
@@ -35,6 +37,9 @@ class IsEmojiConstraint implements ValidatorConstraintInterface {
     return 'emoji must be an emoji or a :shortcode:';
   }
 }
+
+/** A user id a path can name: not `.` or `..` (see `DOT_SEGMENTS`). */
+const IsNotDotSegment = (options: ValidationOptions = {}) => IsNotIn(DOT_SEGMENTS, { message: '$property must not be . or ..', ...options });
 
 /** REST bodies and queries (PROTOCOL §5). Unknown fields are stripped. */
 export class CreateRoomBody {
@@ -52,13 +57,13 @@ export class CreateRoomBody {
 
   @ApiPropertyOptional({ type: [String], maxItems: 1000, description: 'Members besides the caller, who becomes the owner' })
   @IsOptional() @IsArray() @ArrayMaxSize(1000)
-  @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(MAX_USER_ID_LENGTH, { each: true })
+  @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(MAX_USER_ID_LENGTH, { each: true }) @IsNotDotSegment({ each: true })
   member_ids?: string[];
 }
 
 export class AddMemberBody {
   @ApiProperty({ maxLength: MAX_USER_ID_LENGTH })
-  @IsString() @IsNotEmpty() @MaxLength(MAX_USER_ID_LENGTH)
+  @IsString() @IsNotEmpty() @MaxLength(MAX_USER_ID_LENGTH) @IsNotDotSegment()
   user_id!: string;
 }
 
@@ -106,7 +111,7 @@ const MAX_PROFILE_FIELD_LENGTH = 2048;
 
 export class DirectRoomBody {
   @ApiProperty({ maxLength: MAX_USER_ID_LENGTH, description: 'The other user' })
-  @IsString() @IsNotEmpty() @MaxLength(MAX_USER_ID_LENGTH)
+  @IsString() @IsNotEmpty() @MaxLength(MAX_USER_ID_LENGTH) @IsNotDotSegment()
   recipient_id!: string;
 }
 
@@ -159,7 +164,7 @@ export class ProfileBody {
 
 export class ProfileEntry extends ProfileBody {
   @ApiProperty({ maxLength: MAX_USER_ID_LENGTH })
-  @IsString() @IsNotEmpty() @MaxLength(MAX_USER_ID_LENGTH)
+  @IsString() @IsNotEmpty() @MaxLength(MAX_USER_ID_LENGTH) @IsNotDotSegment()
   user_id!: string;
 }
 
