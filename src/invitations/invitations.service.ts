@@ -82,16 +82,16 @@ export class InvitationsService {
       if (await this.rooms.isMember(invitation.room_id, caller.userId)) return this.rooms.get(caller, invitation.room_id);
       throw new DomainError('invalid_input', 'This invitation has been used as many times as it may');
     }
-    let joined;
+    let added;
     try {
-      joined = await this.rooms.join(invitation.room_id, caller);
+      added = await this.rooms.join(invitation.room_id, caller);
     } catch (error) {
       await this.store.release(invitation.code);
       throw error;
     }
     // A concurrent join of the same caller added them first: this one used nothing.
-    if (!joined.added) await this.store.release(invitation.code);
-    return joined.room;
+    if (!added) await this.store.release(invitation.code);
+    return this.rooms.get(caller, invitation.room_id);
   }
 
   private async existing(code: string): Promise<Invitation> {

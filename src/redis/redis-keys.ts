@@ -60,6 +60,11 @@ export class RedisKeys {
     return `${this.prefix}chat:user:{${keyPart(userId)}}:rooms`;
   }
 
+  /** Rooms the user is being added to, by when the add began (see `RedisRoomStore`). */
+  userRoomsPending(userId: string): string {
+    return `${this.prefix}chat:user:{${keyPart(userId)}}:rooms-pending`;
+  }
+
   /** Per room, the membership version `userRooms` last followed for the user (see `RedisRoomStore`). */
   userRoomVersions(userId: string): string {
     return `${this.prefix}chat:user:{${keyPart(userId)}}:room-versions`;

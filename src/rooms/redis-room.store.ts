@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { LimitKeys } from '../redis/limit-keys.js';
 import { RedisService } from '../redis/redis.service.js';
-import { ADD_TO_ROOM, COUNT_CREATED, FOLLOW, MEMBERSHIP, RELEASE_DIRECT, REMOVE_FROM_ROOM, RESERVE, WRITE_ROOM } from './room.scripts.js';
+import { ADD_TO_ROOM, COUNT_CREATED, FOLLOW, MEMBERSHIP, RELEASE_DIRECT, REMOVE_FROM_ROOM, RESERVE, RESERVE_ADD, WRITE_ROOM } from './room.scripts.js';
 import type {
   AddOutcome,
   CreateLimits,
@@ -20,6 +20,8 @@ import type {
  */
 const MAX_REMEMBERED = 100_000;
 
+/** How long an add stays counted in flight at most: one left by an instance that stopped midway lapses then. */
+const ADD_IN_FLIGHT_MS = 60_000;
 /**
  * A direct pair claimed by a create still taking its steps is polled this
  * often, at most this long; a claim left unfinished longer is finished by
@@ -44,6 +46,12 @@ const DIRECT_CLAIM_WAIT_MS = 5_000;
  * passed a moment later. A crash between steps can leave a reservation
  * behind (a count one too high, a list naming a room that is not there,
  * which readers skip), never a room past a limit.
+ *
+ * A member added to or removed from an existing room: the add is marked in
+ * flight in the user's slot (so it counts toward their limit), made in the
+ * room's, and the user's list then follows the membership's version, so an
+ * add and a removal racing on two instances leave the list agreeing with
+ * the members hash.
  *
  * Membership answers are remembered, so that while Redis is away this
  * instance can still let known members join (PROTOCOL §2, "When the shared
@@ -82,20 +90,26 @@ export class RedisRoomStore implements RoomStore {
       }
       const undo: Array<() => Promise<unknown>> = [];
       if (claimed) undo.push(() => this.redis.run(RELEASE_DIRECT, [directKey], [roomId]));
-      const rollback = async () => {
+      /** Undoes this create's steps; true instead when an adopter has written the room meanwhile: it stands, with its lists. */
+      const rollback = async (): Promise<boolean> => {
+        if ((await client.exists(keys.room(roomId, 'info'))) === 1) return true;
         for (const step of undo.reverse()) await step();
+        return false;
       };
       if ((await this.redis.run(COUNT_CREATED, [createdKey], [limits.roomsCreatedByOwner ?? -1])) === 0) {
-        await rollback();
-        return { status: 'owner_quota' };
+        return (await rollback()) ? { status: 'exists', roomId } : { status: 'owner_quota' };
       }
       undo.push(() => client.decr(createdKey));
+      const now = Date.now();
       for (const member of members) {
         const userRooms = keys.userRooms(member.user_id);
-        const reserved = await this.redis.run(RESERVE, [userRooms], [roomId, Date.parse(member.joined_at), limits.roomsPerUser]);
+        const reserved = await this.redis.run(
+          RESERVE,
+          [userRooms, keys.userRoomsPending(member.user_id)],
+          [roomId, Date.parse(member.joined_at), limits.roomsPerUser, now, ADD_IN_FLIGHT_MS],
+        );
         if (reserved === 0) {
-          await rollback();
-          return { status: 'user_full', userId: member.user_id };
+          return (await rollback()) ? { status: 'exists', roomId } : { status: 'user_full', userId: member.user_id };
         }
         // Under an adopted claim the claimant, still running, may count on this same entry: a refusal
         // leaves it, as a crash would (a list naming a room that is not there, which readers skip).
@@ -177,39 +191,47 @@ export class RedisRoomStore implements RoomStore {
    * the user's list reserves a place (or refuses: full), then the room takes
    * the member; a room that filled up meanwhile undoes the reservation.
    */
+  /**
+   * The members hash and the user's list sit in two slots: the add is
+   * marked in flight in the user's slot first (holding the place against
+   * the quota), then made in the room's, then the list follows it.
+   */
   async addMember(roomId: string, member: Member, limits: MembershipLimits): Promise<AddOutcome> {
     const { client, keys } = this.redis;
     const membersKey = keys.room(roomId, 'members');
-    const userRooms = keys.userRooms(member.user_id);
+    const userId = member.user_id;
     const score = Date.parse(member.joined_at);
     const outcome = await this.redis.call(async (): Promise<AddOutcome> => {
-      const [existing, size] = await Promise.all([client.hget(membersKey, member.user_id), client.hlen(membersKey)]);
+      const [existing, size] = await Promise.all([client.hget(membersKey, userId), client.hlen(membersKey)]);
       if (existing !== null) {
         // The user's room list is made true either way.
-        await this.follow(roomId, member.user_id, score);
+        await this.follow(roomId, userId, score, false);
         return { status: 'existing', member: JSON.parse(existing) as Member };
       }
       if (size >= limits.membersPerRoom) return { status: 'room_full' };
-      const reserved = await this.redis.run(RESERVE, [userRooms], [roomId, score, limits.roomsPerUser]);
+      const reserved = await this.redis.run(
+        RESERVE_ADD,
+        [keys.userRooms(userId), keys.userRoomsPending(userId)],
+        [roomId, limits.roomsPerUser, Date.now(), ADD_IN_FLIGHT_MS],
+      );
       if (reserved === 0) return { status: 'user_full' };
       const [status, json, version] = (await this.redis.run(
         ADD_TO_ROOM,
         [membersKey, keys.room(roomId, 'member-versions')],
-        [member.user_id, JSON.stringify(member), limits.membersPerRoom],
+        [userId, JSON.stringify(member), limits.membersPerRoom],
       )) as [string, string?, number?];
       if (status === 'room_full') {
-        // The place reserved goes, unless a concurrent add of the same user made it theirs.
-        await this.follow(roomId, member.user_id, score);
+        await this.follow(roomId, userId, score, true);
         return { status: 'room_full' };
       }
-      // A removal racing on another instance may have unlisted the place reserved: listed again, unless it came later.
-      await this.redis.run(FOLLOW, [userRooms, keys.userRoomVersions(member.user_id)], [roomId, Number(version), 1, score]);
+      await this.redis.run(FOLLOW, this.listKeys(userId), [roomId, Number(version), 1, score, 1]);
       return { status: status === 'added' ? 'added' : 'existing', member: JSON.parse(String(json)) as Member };
     });
-    if (outcome.status === 'added' || outcome.status === 'existing') this.remember(`${roomId}\n${member.user_id}`, true);
+    if (outcome.status === 'added' || outcome.status === 'existing') this.remember(`${roomId}\n${userId}`, true);
     return outcome;
   }
 
+  /** The room's members hash first, then the user's list follows (see `addMember`). */
   async removeMember(roomId: string, userId: string): Promise<boolean> {
     const { keys } = this.redis;
     return this.redis.call(async () => {
@@ -218,9 +240,7 @@ export class RedisRoomStore implements RoomStore {
         [keys.room(roomId, 'members'), keys.room(roomId, 'member-versions')],
         [userId],
       )) as [number, number];
-      // Not a member: the list is still made to agree (an add racing on another instance may have reserved a place).
-      if (removed === 1) await this.redis.run(FOLLOW, [keys.userRooms(userId), keys.userRoomVersions(userId)], [roomId, version, 0, 0]);
-      else await this.follow(roomId, userId, Date.now());
+      if (removed === 1) await this.redis.run(FOLLOW, this.listKeys(userId), [roomId, version, 0, 0, 0]);
       this.remember(`${roomId}\n${userId}`, false);
       return removed === 1;
     });
@@ -228,16 +248,21 @@ export class RedisRoomStore implements RoomStore {
 
   /**
    * Makes the user's room list agree with the room's members hash as it is
-   * now: two steps in two slots, so the membership's version decides when
-   * several such steps race (`FOLLOW`).
+   * now (`ending`: and ends this instance's add in flight): two steps in two
+   * slots, so the membership's version decides when such steps race (`FOLLOW`).
    */
-  private async follow(roomId: string, userId: string, score: number): Promise<void> {
+  private async follow(roomId: string, userId: string, score: number, ending: boolean): Promise<void> {
     const { keys } = this.redis;
     const [member, version] = (await this.redis.run(MEMBERSHIP, [keys.room(roomId, 'members'), keys.room(roomId, 'member-versions')], [userId])) as [
       number,
       number,
     ];
-    await this.redis.run(FOLLOW, [keys.userRooms(userId), keys.userRoomVersions(userId)], [roomId, version, member, score]);
+    await this.redis.run(FOLLOW, this.listKeys(userId), [roomId, version, member, score, ending ? 1 : 0]);
+  }
+
+  private listKeys(userId: string): string[] {
+    const { keys } = this.redis;
+    return [keys.userRooms(userId), keys.userRoomsPending(userId), keys.userRoomVersions(userId)];
   }
 
   private remember(key: string, member: boolean): void {

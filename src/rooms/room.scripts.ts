@@ -4,21 +4,56 @@
  * is several of them in order (see `RedisRoomStore`).
  */
 
+/** Lua: how many rooms a user holds or is being added to (KEYS[1] their rooms, KEYS[2] adds in flight), stale adds dropped first. */
+const TAKEN = `
+local function taken(now, staleMs)
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - staleMs)
+  local count = redis.call('ZCARD', KEYS[1])
+  for _, room in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+    if not redis.call('ZSCORE', KEYS[1], room) then count = count + 1 end
+  end
+  return count
+end`;
+
 /**
- * RESERVE: a place for a room in a user's rooms, unless the user is full.
- * KEYS: the user's rooms sorted set. ARGV: room id, joined-at score, most
- * rooms per user. Returns 2 if the room was already there, 1 if added, 0 if full.
- * The score is at least the newest one's plus one: rooms joined within one
- * millisecond (or on instances whose clocks differ) still list in join order,
- * not by room id.
+ * Lua: lists a room in KEYS[1] at a score at least the newest one's plus
+ * one: rooms joined within one millisecond (or on instances whose clocks
+ * differ) still list in join order, not by room id.
+ */
+const PLACE = `
+local function place(room, score)
+  local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]
+  if newest then score = math.max(score, tonumber(newest) + 1) end
+  redis.call('ZADD', KEYS[1], score, room)
+end`;
+
+/**
+ * RESERVE: a place for a new room in a user's rooms, unless the user is
+ * full (rooms held and adds in flight count). KEYS: the user's rooms, their
+ * adds in flight. ARGV: room id, joined-at score, most rooms per user, now,
+ * how long an add stays in flight at most. Returns 2 if the room was
+ * already there, 1 if added, 0 if full.
  */
 export const RESERVE = `
+${TAKEN}
+${PLACE}
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 2 end
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
-local score = tonumber(ARGV[2])
-local newest = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')[2]
-if newest then score = math.max(score, tonumber(newest) + 1) end
-redis.call('ZADD', KEYS[1], score, ARGV[1])
+if taken(tonumber(ARGV[4]), tonumber(ARGV[5])) >= tonumber(ARGV[3]) then return 0 end
+place(ARGV[1], tonumber(ARGV[2]))
+return 1`;
+
+/**
+ * RESERVE_ADD: marks an add of the user to an existing room as in flight,
+ * unless the user is full; `FOLLOW` lists it once the room has the member.
+ * The mark, not a list entry, holds the place: a removal racing the add
+ * may unlist the room meanwhile, and the place must stay counted.
+ * KEYS and ARGV as RESERVE but the score. Returns 0 if full, else 1.
+ */
+export const RESERVE_ADD = `
+${TAKEN}
+local room, max, now = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+if not redis.call('ZSCORE', KEYS[1], room) and not redis.call('ZSCORE', KEYS[2], room) and taken(now, tonumber(ARGV[4])) >= max then return 0 end
+redis.call('ZADD', KEYS[2], now, room)
 return 1`;
 
 /**
@@ -81,14 +116,17 @@ return {redis.call('HEXISTS', KEYS[1], ARGV[1]), tonumber(redis.call('HGET', KEY
  * followed a later version of it (an add and a removal of one pair racing
  * on two instances reach the list in any order; the later membership wins).
  * The version stays after an unlisting: an older add arriving late must still lose.
- * KEYS: the user's rooms sorted set, their room versions hash. ARGV: room
- * id, version, 1 to list the room (0 to unlist it), joined-at score.
+ * KEYS: the user's rooms, their adds in flight, their room versions hash.
+ * ARGV: room id, version, 1 to list the room (0 to unlist it), joined-at
+ * score, 1 when the add in flight ends here.
  */
 export const FOLLOW = `
-if tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0') > tonumber(ARGV[2]) then return 0 end
-redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+${PLACE}
+if ARGV[5] == '1' then redis.call('ZREM', KEYS[2], ARGV[1]) end
+if tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0') > tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 if ARGV[3] == '1' then
-  if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1]) end
+  if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then place(ARGV[1], tonumber(ARGV[4])) end
 else
   redis.call('ZREM', KEYS[1], ARGV[1])
 end

@@ -223,15 +223,15 @@ export class RoomsService {
 
   /**
    * Adds the caller to a room on a valid invitation (the invitation service
-   * checked it), within the quotas. `added` is false when the caller was a
-   * member already (a concurrent join of theirs came first).
+   * checked it), within the quotas. False when the caller was a member
+   * already (a concurrent join of theirs came first).
    */
-  async join(roomId: string, caller: Caller): Promise<{ room: Room; added: boolean }> {
+  async join(roomId: string, caller: Caller): Promise<boolean> {
     const room = await this.existing(roomId);
     if (!room.member_ids.includes(caller.userId)) assertTakesMembers(room);
     const { added } = await this.add(roomId, caller.userId);
     if (added) await this.announceJoined(room, caller.userId);
-    return { room: await this.get(caller, roomId), added };
+    return added;
   }
 
   /** A new member's connections learn of the room (`room_added`), the other members of the change (`room_updated`). */

@@ -307,6 +307,29 @@ export function describeRoomStoreContract(
       }
     });
 
+    it('never lets a user past roomsPerUser while their removal and re-add race with adds elsewhere', async () => {
+      const [other, third] = [await deployment.open(), await deployment.open()];
+      const owner = user('owner');
+      const two = { membersPerRoom: 1_000_000, roomsPerUser: 2 };
+      for (let i = 0; i < 15; i++) {
+        const joiner = user('joiner');
+        const rooms = [room(owner), room(owner), room(owner)];
+        for (const [n, r] of rooms.entries()) await store.create(r, [member(owner, n + 1, 'owner')], UNLIMITED);
+        await store.addMember(rooms[0].room_id, member(joiner, 10), two);
+        const soon = (ms: number, call: () => Promise<unknown>) => new Promise((resolve) => setTimeout(resolve, ms)).then(call);
+        await Promise.all([
+          other.removeMember(rooms[0].room_id, joiner),
+          soon(i % 3, () => store.addMember(rooms[0].room_id, member(joiner, 11), two)),
+          soon(1, () => third.addMember(rooms[1].room_id, member(joiner, 12), two)),
+          soon(2, () => third.addMember(rooms[2].room_id, member(joiner, 13), two)),
+        ]);
+        const memberOf = [];
+        for (const r of rooms) if (await store.isMember(r.room_id, joiner)) memberOf.push(r.room_id);
+        expect(memberOf.length).toBeLessThanOrEqual(2);
+        expect(sorted((await roomsOf(other, joiner)).map((r) => r.room_id))).toEqual(sorted(memberOf));
+      }
+    });
+
     if (!shared) return;
 
     it('while the shared store is unreachable, rejects with unavailable except isMember for a pair this instance already asked about', async () => {
