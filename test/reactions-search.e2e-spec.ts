@@ -118,7 +118,7 @@ describe.each(MODES)('attachments, reactions and search (PROTOCOL §3, §5), %s'
       const message = await post(chat.http, roomId, 'alice', 'hi');
       const react = (emoji: string, user = 'bob', messageId = message.message_id) =>
         request(chat.http).post(reactPath(roomId, messageId)).query({ emoji }).set(...bearer(user));
-      for (const emoji of ['', 'abc', '<b>', '👍'.repeat(17), ':Bad Code:', 'a👍']) {
+      for (const emoji of ['', 'abc', '<b>', '👍'.repeat(17), ':Bad Code:', 'a👍', '\u200d', '\ufe0f', '\u200d\u200d\u200d', '\u{E0041}\u{E0042}', '#']) {
         expect((await react(emoji).expect(400)).body.message).toMatch(/emoji/);
       }
       await request(chat.http).post(reactPath(roomId, message.message_id)).set(...bearer('bob')).expect(400);
@@ -130,8 +130,21 @@ describe.each(MODES)('attachments, reactions and search (PROTOCOL §3, §5), %s'
       expect((await react('🚀').expect(409)).body.message).toMatch(/reactions/);
       await react(emoji[0], 'alice').expect(200);
 
-      await request(chat.http).delete(messagesPath(roomId, message.message_id)).set(...bearer('alice')).expect(200);
+      const tombstone = (await request(chat.http).delete(messagesPath(roomId, message.message_id)).set(...bearer('alice')).expect(200)).body as Message;
+      expect(tombstone).toMatchObject({ is_deleted: true, content: '', reactions: [] });
       await react('👍').expect(400);
+      // Nothing to take away from a tombstone: that changes nothing.
+      const taken = await request(chat.http).delete(reactPath(roomId, message.message_id)).query({ emoji: emoji[0] }).set(...bearer('bob')).expect(200);
+      expect(taken.body).toEqual({ message_id: message.message_id, reactions: [] });
+      for (const emoji of ['👍🏽', '🇫🇷', '1️⃣', '👨‍👩‍👧', ':thumbsup:']) await react(emoji, 'bob', (await post(chat.http, roomId, 'alice', 'x')).message_id).expect(200);
+    });
+
+    it('leaves a deleted message’s files out of it: its tombstone hands out no link', async () => {
+      const roomId = await chat.room('alice', ['bob']);
+      const sent = await post(chat.http, roomId, 'alice', 'look', { message_type: 'image', attachments: ['/files/a.png'] });
+      await request(chat.http).delete(messagesPath(roomId, sent.message_id)).set(...bearer('alice')).expect(200);
+      const history = await request(chat.last.http).get(messagesPath(roomId)).set(...bearer('bob')).expect(200);
+      expect((history.body as { messages: Message[] }).messages).toEqual([expect.objectContaining({ is_deleted: true, attachments: null, reactions: [] })]);
     });
 
     it('keeps reactions and edits in one order on every instance', async () => {

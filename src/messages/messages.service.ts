@@ -165,7 +165,11 @@ export class MessagesService {
       () => this.existing(roomId, messageId),
       'message_updated',
       (current) => {
-        if (current.is_deleted) throw new DomainError('invalid_input', 'A deleted message takes no reactions', roomId);
+        if (current.is_deleted) {
+          // A tombstone holds no reactions: taking one away changes nothing.
+          if (!add) return undefined;
+          throw new DomainError('invalid_input', 'A deleted message takes no reactions', roomId);
+        }
         const next = react(readReactions(current.reactions), emoji, userId, add);
         if (next === 'full') throw new DomainError('limit_reached', 'This message has as many different reactions as it may', roomId);
         return next && { ...current, reactions: next };
@@ -184,10 +188,13 @@ export class MessagesService {
     return this.present(edited);
   }
 
-  /** Leaves a tombstone (empty content) so `seq` keeps no holes; `message_deleted` is broadcast once. */
+  /**
+   * Leaves a tombstone so `seq` keeps no holes: no content, attachments or
+   * reactions (its files are no longer handed out); `message_deleted` is broadcast once.
+   */
   async delete(userId: string, roomId: string, messageId: string): Promise<Message> {
     const deleted = await this.change(() => this.own(userId, roomId, messageId), 'message_deleted', (message) =>
-      message.is_deleted ? undefined : { ...message, content: '', is_deleted: true },
+      message.is_deleted ? undefined : { ...message, content: '', attachments: null, reactions: [], is_deleted: true },
     );
     return this.present(deleted);
   }

@@ -4,6 +4,8 @@ describe('reactions', () => {
   it('accepts emoji sequences and shortcodes, and refuses text, markup and long runs', () => {
     for (const ok of ['👍', '👍🏽', '❤️', '👨‍👩‍👧‍👦', '🇫🇷', '1️⃣', ':thumbsup:', ':+1:']) expect(isEmoji(ok)).toBe(true);
     for (const bad of ['', 'a', '123', '#', '<script>', ':Nope:', '::', '👍 ', 'a👍', '😀'.repeat(17)]) expect(isEmoji(bad)).toBe(false);
+    // What shows nothing on its own: joiners, variation selectors, tags.
+    for (const invisible of ['\u200d', '\ufe0f', '\u200d\ufe0f\u200d', '\u{E0041}\u{E007F}']) expect(isEmoji(invisible)).toBe(false);
   });
 
   it('adds a user once, removes them, and drops an emoji nobody has any more', () => {

@@ -18,12 +18,16 @@ export const MAX_EMOJI_LENGTH = 32;
  */
 const EMOJI_CODE_POINTS = /^(?:\p{Extended_Pictographic}|\p{Emoji_Component}|\u200d|\ufe0e|\ufe0f|\u20e3)+$/u;
 const SHORTCODE = /^:[a-z0-9_+-]{1,30}:$/;
-/** Digits, `#` and `*` are emoji components too, but alone they are plain text, not a reaction. */
-const PLAIN_ASCII = /^[\x20-\x7e]*$/;
+/**
+ * What shows: a pictograph, a flag letter, a skin tone or hair swatch, a
+ * keycap. Joiners, variation selectors and tags alone show nothing, and
+ * digits, `#` and `*` alone are plain text: neither is a reaction.
+ */
+const VISIBLE = /\p{Extended_Pictographic}|\p{Regional_Indicator}|[\u{1F3FB}-\u{1F3FF}\u{1F9B0}-\u{1F9B3}]|\u20e3/u;
 
 export function isEmoji(value: string): boolean {
   if (value.length > MAX_EMOJI_LENGTH) return false;
-  return SHORTCODE.test(value) || (EMOJI_CODE_POINTS.test(value) && !PLAIN_ASCII.test(value));
+  return SHORTCODE.test(value) || (EMOJI_CODE_POINTS.test(value) && VISIBLE.test(value));
 }
 
 /** The reactions of a stored message, keeping only entries of the right shape. */
