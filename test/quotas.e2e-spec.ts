@@ -88,6 +88,30 @@ describe.each(MODES)('quotas and paging on %s', (mode) => {
     }
   });
 
+  it('takes back only the cursors it handed out, for the list it handed them out for', async () => {
+    const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    for (let i = 0; i < 3; i++) await create('reader', ['other']).expect(201);
+    const first = await api().get(ROOMS).query({ limit: 1 }).set('Authorization', bearer('reader')).expect(200);
+    const cursor = first.body.next as string;
+    await api().get(ROOMS).query({ limit: 1, cursor }).set('Authorization', bearer('reader')).expect(200);
+    const bytes = Buffer.from(cursor, 'base64url');
+    const changed = Buffer.from(bytes);
+    changed[3] += 1;
+    const forged = [
+      Buffer.from('o2').toString('base64url'),
+      changed.toString('base64url'),
+      // The same bytes spelled otherwise: the last digit with a spare bit set.
+      cursor.slice(0, -1) + BASE64URL[BASE64URL.indexOf(cursor.at(-1)!) ^ 1],
+    ];
+    expect(Buffer.from(forged[2], 'base64url')).toEqual(bytes);
+    for (const bad of forged) await api().get(ROOMS).query({ limit: 1, cursor: bad }).set('Authorization', bearer('reader')).expect(400);
+    // Another user's list, another type's, another room's members.
+    await api().get(ROOMS).query({ limit: 1, cursor }).set('Authorization', bearer('other')).expect(400);
+    await api().get(ROOMS).query({ limit: 1, cursor, room_type: 'team' }).set('Authorization', bearer('reader')).expect(400);
+    const roomId = first.body.rooms[0].room_id as string;
+    await api().get(`${ROOMS}/${roomId}/members`).query({ limit: 1, cursor }).set('Authorization', bearer('reader')).expect(400);
+  });
+
   it('pages GET /rooms/:id/members as a bare array with X-Total-Count and X-Next-Cursor', async () => {
     const roomId = (await create('host', ['g1', 'g2']).expect(201)).body.room_id as string;
     const first = await api()

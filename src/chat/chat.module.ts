@@ -12,6 +12,7 @@ import { MessagesModule } from '../messages/messages.module.js';
 import { PresenceModule } from '../presence/presence.module.js';
 import { RoomsModule } from '../rooms/rooms.module.js';
 import { UsersModule } from '../users/users.module.js';
+import { Cursors } from './paging.js';
 import { ChatGateway } from './chat.gateway.js';
 import { ConnectionRegistry } from './connection.registry.js';
 import { FrameMetrics } from './frame-metrics.js';
@@ -64,6 +65,7 @@ const Uploads = MulterModule.registerAsync({
     RoomEventsListener,
     UserEventsListener,
     RememberProfileInterceptor,
+    Cursors,
   ],
 })
 export class ChatModule {}

@@ -42,7 +42,7 @@ import {
 import { RememberProfileInterceptor } from './profile-claims.js';
 import { HttpErrorFilter } from './http-error.filter.js';
 import { ApiChatErrors } from './rest-docs.js';
-import { MEMBERS_PAGE, ROOMS_PAGE, decodeCursor, nextCursor } from './paging.js';
+import { Cursors, MEMBERS_PAGE, ROOMS_PAGE } from './paging.js';
 import { RestRateGuard, tooManyRequests } from './rest-rate.guard.js';
 import { RoomIdPipe, UserIdPipe, restPipe } from './validation.js';
 
@@ -71,7 +71,10 @@ export class RoomCreationRateGuard implements CanActivate {
 @UseFilters(HttpErrorFilter)
 @UsePipes(restPipe)
 export class RoomsController {
-  constructor(private readonly rooms: RoomsService) {}
+  constructor(
+    private readonly rooms: RoomsService,
+    private readonly cursors: Cursors,
+  ) {}
 
   /** 201 with the new room; 200 with the existing one for a direct room that already exists. */
   @Post()
@@ -125,9 +128,10 @@ export class RoomsController {
     @CurrentSession() caller: Session,
     @Query() query: RoomsPageQuery,
   ): Promise<{ rooms: RoomSummary[]; total: number; next: string | null }> {
-    const offset = decodeCursor(query.cursor);
+    const scope = `rooms\n${caller.userId}\n${query.room_type ?? ''}`;
+    const offset = this.cursors.decode(scope, query.cursor);
     const page = await this.rooms.list(caller, offset, query.limit ?? ROOMS_PAGE.default, query.room_type);
-    return { rooms: page.items, total: page.total, next: nextCursor(offset, page.items.length, page.total) };
+    return { rooms: page.items, total: page.total, next: this.cursors.next(scope, offset, page.items.length, page.total) };
   }
 
   @Get(':room_id')
@@ -157,10 +161,11 @@ export class RoomsController {
     @Query() query: MembersPageQuery,
     @Res({ passthrough: true }) response: Response,
   ): Promise<MemberWithReads[]> {
-    const offset = decodeCursor(query.cursor);
+    const scope = `members\n${roomId}`;
+    const offset = this.cursors.decode(scope, query.cursor);
     const page = await this.rooms.members(caller, roomId, offset, query.limit ?? MEMBERS_PAGE.default);
     response.setHeader('X-Total-Count', String(page.total));
-    const next = nextCursor(offset, page.items.length, page.total);
+    const next = this.cursors.next(scope, offset, page.items.length, page.total);
     if (next !== null) response.setHeader('X-Next-Cursor', next);
     return page.items;
   }
