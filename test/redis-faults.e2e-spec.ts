@@ -147,6 +147,39 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
     });
   });
 
+  it('treats a Redis that hangs (sockets open, no answers) as away: not ready, serving what it knows, presence right once it answers', async () => {
+    for (const index of [A, B]) await waitReadiness(http(index), 200, 15_000);
+    const roomId = await createRoom(http(A), 'alice', ['bob', 'carol']);
+    const [alice, bob, carol] = await Promise.all(
+      [[A, 'alice'], [A, 'bob'], [B, 'carol']].map(([index, user]) => TestClient.connect(cluster.all[index as number].ws, token(user as string))),
+    );
+    for (const client of [alice, bob]) await join(client, roomId);
+    expect((await join(carol, roomId)).online).toEqual(expect.arrayContaining(['alice', 'bob']));
+    expect(await ask(alice, { type: 'leave_room', room_id: roomId })).toMatchObject({ type: 'left' });
+
+    server.pause();
+    try {
+      expect(await waitReadiness(http(A), 503, 10_000)).toEqual(NOT_READY);
+      // Joins of a known room and typing among its own connections answer at once, not after a timeout per command.
+      const asked = Date.now();
+      expect(await ask(alice, { type: 'join_room', room_id: roomId })).toMatchObject({ type: 'joined', room_id: roomId });
+      expect(Date.now() - asked).toBeLessThan(1500);
+      bob.send({ type: 'typing', room_id: roomId });
+      expect(await alice.next('typing')).toMatchObject({ user_id: 'bob' });
+    } finally {
+      server.resume();
+    }
+    await waitReadiness(http(A), 200, 15_000);
+    await waitReadiness(http(B), 200, 15_000);
+    // Alice left and came back while Redis hung: every instance sees her online.
+    const carolTab = await TestClient.connect(cluster.all[B].ws, token('carol'));
+    await waitFor(async () => {
+      const joined = await ask(carolTab, { type: 'join_room', room_id: roomId });
+      return ((joined.online as string[]) ?? []).includes('alice');
+    }, 10_000, 'alice online again on B');
+    await Promise.all([alice, bob, carol, carolTab].map((client) => client.close()));
+  });
+
   it('resubscribes after its subscriber connection is killed, and delivers what it missed in order', async () => {
     await Promise.all([waitReadiness(http(A), 200), waitReadiness(http(B), 200)]);
     const roomId = await createRoom(http(A), 'alice', ['carol']);

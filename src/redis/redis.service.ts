@@ -9,6 +9,9 @@ import { connect, quitCluster, type RedisClient, type RedisConnections } from '.
 import { RedisKeys } from './redis-keys.js';
 import { StoreUnavailableError } from './store-unavailable.error.js';
 
+/** How often each connection is asked whether it still answers. */
+const WATCHDOG_INTERVAL_MS = 1_000;
+
 /**
  * The shared Redis, when `REDIS_URL`, `REDIS_SENTINELS` or
  * `REDIS_CLUSTER_NODES` is set (see `connect`): one connection for commands
@@ -17,6 +20,13 @@ import { StoreUnavailableError } from './store-unavailable.error.js';
  * Sentinel: to whatever master the sentinels name then); while a connection
  * is down its commands fail at once (no offline queue), so nothing piles up
  * in memory and callers get a `StoreUnavailableError`.
+ *
+ * A Redis that hangs (stopped, stalled, or cut off without a reset) keeps
+ * the sockets open, so each connection is asked PING every second: one that
+ * does not answer within REDIS_COMMAND_TIMEOUT_MS is dropped and reconnects.
+ * The instance then reports not ready and serves from what it knows, as
+ * when Redis is down, instead of waiting out a timeout on every command.
+ * (On a cluster the client's own failure detection and failover do this.)
  */
 @Injectable()
 export class RedisService implements OnModuleInit, OnApplicationShutdown {
@@ -28,6 +38,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly startupWaitMs: number;
   private readonly wait: Settings['redis']['wait'];
   private nextWait: Promise<number> | undefined;
+  private readonly watchdogs: NodeJS.Timeout[] = [];
 
   constructor(
     @Inject(SETTINGS) settings: Settings,
@@ -40,6 +51,10 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     if (!this.connections) return;
     this.watch(this.connections.client, 'commands');
     this.watch(this.connections.subscriber, 'subscriber');
+    if (!this.connections.sharded) {
+      this.guard(this.connections.client, 'commands');
+      this.guard(this.connections.subscriber, 'subscriber');
+    }
   }
 
   get enabled(): boolean {
@@ -185,6 +200,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
+    for (const timer of this.watchdogs.splice(0)) clearInterval(timer);
     if (!this.connections) return;
     // Outside a cluster, `disconnect` after `quit` also closes what `quit` leaves open: the sentinel connections of the failover detector.
     const close = (c: RedisClient) =>
@@ -196,6 +212,25 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private distinct(): RedisClient[] {
     if (!this.connections) return [];
     return [...new Set([this.connections.client, this.connections.subscriber])];
+  }
+
+  /** Drops and reconnects a connection whose PING goes unanswered (see the class's comment). */
+  private guard(connection: RedisClient, name: RedisConnectionName): void {
+    let probing = false;
+    const timer = setInterval(() => {
+      if (probing || connection.status !== 'ready') return;
+      probing = true;
+      connection
+        .ping()
+        .catch((error: unknown) => {
+          if (!(error instanceof Error) || !error.message.includes('Command timed out') || connection.status !== 'ready') return;
+          this.logger.warn(`redis ${name} connection stopped answering; reconnecting`);
+          connection.disconnect(true);
+        })
+        .finally(() => (probing = false));
+    }, WATCHDOG_INTERVAL_MS);
+    timer.unref();
+    this.watchdogs.push(timer);
   }
 
   /** Logs each change of state once, not every failed reconnect attempt. */

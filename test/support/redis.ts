@@ -96,7 +96,17 @@ export class RedisServer {
     await waitFor(() => redisAnswers(this.port), 5000, `redis-server on port ${this.port}`);
   }
 
+  /** Freezes the server (SIGSTOP): its sockets stay open and nothing answers, as with a stalled Redis. */
+  pause(): void {
+    this.process?.kill('SIGSTOP');
+  }
+
+  resume(): void {
+    this.process?.kill('SIGCONT');
+  }
+
   async stop(): Promise<void> {
+    this.resume();
     const child = this.process;
     if (!child || child.exitCode !== null) return;
     await new Promise<void>((resolve) => {
