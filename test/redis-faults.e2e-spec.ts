@@ -317,3 +317,32 @@ describe('presence after a Redis link cut (PROTOCOL §2 "Presence")', () => {
     expect(((await join(carol, roomId)).online as string[]).sort()).toEqual(['bob', 'carol']);
   });
 });
+
+describe('connection slots after a Redis link cut (PROTOCOL §1, MAX_CONNECTIONS_PER_USER)', () => {
+  let proxy: LinkProxy;
+  let app: Instance;
+  beforeAll(async () => {
+    proxy = await LinkProxy.start(await redisUrl());
+    app = await startInstance({ REDIS_URL: proxy.url, REDIS_KEY_PREFIX: uniquePrefix(), MAX_CONNECTIONS_PER_USER: 2 });
+  });
+  afterAll(async () => {
+    await app.close();
+    await proxy.close();
+  });
+
+  it('gives back, once Redis is back, the slots of connections that closed while it was away', async () => {
+    const tabs = [await TestClient.connect(app.ws, token('frank')), await TestClient.connect(app.ws, token('frank'))];
+    proxy.cut();
+    await waitReadiness(app.http, 503);
+    for (const tab of tabs) await tab.close();
+    proxy.heal();
+    await waitReadiness(app.http, 200, 15_000);
+    // Not after INSTANCE_TTL_MS, when the slots would have expired: at once.
+    await waitFor(async () => {
+      const tab = TestClient.open(app.ws, token('frank'));
+      const opened = await Promise.race([tab.next('connected', 2000).then(() => true), tab.closed.then(() => false)]).catch(() => false);
+      await tab.close();
+      return opened;
+    }, 3000, 'a connection of frank accepted again');
+  });
+});

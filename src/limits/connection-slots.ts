@@ -30,6 +30,11 @@ export class ConnectionSlots implements OnModuleInit, OnModuleDestroy {
   private readonly ttlMs: number;
   /** Slots held here, by user. */
   private readonly held = new Map<string, Set<string>>();
+  /**
+   * Slots let go while Redis was away, by user: taken off once it is back,
+   * else they would count against their user until they expire.
+   */
+  private readonly letGo = new Map<string, Set<string>>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -44,6 +49,7 @@ export class ConnectionSlots implements OnModuleInit, OnModuleDestroy {
     if (!this.redis.enabled) return;
     this.timer = setInterval(() => void this.renew(), Math.floor(this.ttlMs / RENEWALS_PER_TTL));
     this.timer.unref();
+    this.redis.client.on('ready', () => void this.takeOffLetGo());
   }
 
   onModuleDestroy(): void {
@@ -73,8 +79,22 @@ export class ConnectionSlots implements OnModuleInit, OnModuleDestroy {
     const slots = this.held.get(userId);
     if (!slots?.delete(slot)) return;
     if (slots.size === 0) this.held.delete(userId);
-    if (!this.redis.enabled || this.redis.notReadyReason !== undefined) return;
-    this.redis.client.zrem(this.keys.connections(userId), slot).catch(() => undefined);
+    if (!this.redis.enabled) return;
+    const later = () => {
+      let pending = this.letGo.get(userId);
+      if (!pending) this.letGo.set(userId, (pending = new Set()));
+      pending.add(slot);
+    };
+    if (this.redis.notReadyReason !== undefined) return later();
+    this.redis.client.zrem(this.keys.connections(userId), slot).catch(later);
+  }
+
+  private async takeOffLetGo(): Promise<void> {
+    const letGo = [...this.letGo];
+    this.letGo.clear();
+    for (const [userId, slots] of letGo) {
+      await this.redis.client.zrem(this.keys.connections(userId), ...slots).catch(() => undefined);
+    }
   }
 
   /**
@@ -91,7 +111,9 @@ export class ConnectionSlots implements OnModuleInit, OnModuleDestroy {
   }
 
   private async renew(): Promise<void> {
-    if (this.held.size === 0 || this.redis.notReadyReason !== undefined) return;
+    if (this.redis.notReadyReason !== undefined) return;
+    if (this.letGo.size > 0) await this.takeOffLetGo();
+    if (this.held.size === 0) return;
     const calls: Array<Promise<unknown>> = [];
     let keys: string[] = [];
     let args: Array<string | number> = [this.ttlMs];
