@@ -19,6 +19,8 @@ export class UserEventsListener implements OnModuleInit {
   private readonly byUser = new Map<string, Set<Connection>>();
   /** Per user, the delivery in flight (the last of a chain). */
   private readonly delivering = new Map<string, Promise<void>>();
+  /** Per user, the `unread` deliveries queued and not yet begun, as `room\nreader connection`. */
+  private readonly unreadWaiting = new Map<string, Set<string>>();
 
   constructor(
     @Inject(ROOM_BUS) private readonly bus: RoomBus,
@@ -27,6 +29,15 @@ export class UserEventsListener implements OnModuleInit {
 
   onModuleInit(): void {
     this.bus.onUserEvent((userId, event) => {
+      // An `unread` already waiting for the same room and reader will read the counts then: one delivery serves both,
+      // so a burst of reads costs at most one reading of the counts per room and reader, however slow that reading is.
+      const unread = event.type === 'unread' ? `${event.data.room_id}\n${event.data.connection_id}` : undefined;
+      if (unread !== undefined) {
+        let waiting = this.unreadWaiting.get(userId);
+        if (waiting?.has(unread)) return;
+        if (!waiting) this.unreadWaiting.set(userId, (waiting = new Set()));
+        waiting.add(unread);
+      }
       // One user's events one after another: each reads the state as it is delivered, so they go out in that order.
       const previous = this.delivering.get(userId) ?? Promise.resolve();
       const next = previous.then(() => this.deliver(userId, event)).catch((error: unknown) => {
@@ -55,6 +66,11 @@ export class UserEventsListener implements OnModuleInit {
   }
 
   private async deliver(userId: string, event: UserEvent): Promise<void> {
+    if (event.type === 'unread') {
+      const waiting = this.unreadWaiting.get(userId);
+      waiting?.delete(`${event.data.room_id}\n${event.data.connection_id}`);
+      if (waiting?.size === 0) this.unreadWaiting.delete(userId);
+    }
     if (!this.byUser.get(userId)?.size) return;
     if (event.type === 'unread') {
       const { room_id, connection_id } = event.data;

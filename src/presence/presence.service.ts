@@ -3,7 +3,7 @@ import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { composeKey } from '../core/key-parts.js';
 import type { RoomEvent } from '../core/room-event.js';
-import { PRESENCE_STORE, type PresenceStore, type Typist } from './presence.store.js';
+import { PRESENCE_STORE, presenceEvent, stoppedEvent, typingEvent, type PresenceStore } from './presence.store.js';
 
 /** How early a timer may fire by the wall clock (see `expire`); a property of timers, not a setting. */
 const EXPIRY_SLACK_MS = 20;
@@ -35,7 +35,7 @@ export class PresenceService implements OnModuleDestroy {
   /** A connection joined the room; returns who is online (the joiner included) and typing. */
   async joined(roomId: string, participant: Participant): Promise<{ online: string[]; typing: string[] }> {
     if (await this.store.addConnection(roomId, participant.userId, participant.id)) {
-      await this.announce(roomId, { type: 'presence', data: { user_id: participant.userId, status: 'online', connection_id: participant.id } });
+      await this.announce(roomId, presenceEvent(participant.userId, 'online', participant.id));
     }
     const [online, typing] = await Promise.all([this.store.online(roomId), this.store.typing(roomId, Date.now())]);
     return { online, typing };
@@ -47,7 +47,7 @@ export class PresenceService implements OnModuleDestroy {
     // A store that announces ended the typing with the presence, in one step.
     if (this.store.announces) return this.clearExpiry(roomId, participant.userId);
     await this.stopTyping(roomId, participant.userId);
-    await this.announce(roomId, { type: 'presence', data: { user_id: participant.userId, status: 'offline', connection_id: participant.id } });
+    await this.announce(roomId, presenceEvent(participant.userId, 'offline', participant.id));
   }
 
   async typing(roomId: string, participant: Participant, isTyping: boolean): Promise<void> {
@@ -56,12 +56,7 @@ export class PresenceService implements OnModuleDestroy {
     const typist = { userId: participant.userId, connectionId: participant.id };
     const broadcast = await this.store.startTyping(roomId, typist, Date.now(), throttleMs, ttlMs);
     this.scheduleExpiry(roomId, participant.userId, ttlMs);
-    if (broadcast) {
-      await this.announce(roomId, {
-        type: 'typing',
-        data: { user_id: participant.userId, connection_id: participant.id },
-      });
-    }
+    if (broadcast) await this.announce(roomId, typingEvent(typist));
   }
 
   /**
@@ -71,7 +66,7 @@ export class PresenceService implements OnModuleDestroy {
   async stopTyping(roomId: string, userId: string, sharedEnded?: string | null): Promise<void> {
     this.clearExpiry(roomId, userId);
     const typist = await this.store.stopTyping(roomId, userId, sharedEnded);
-    if (typist) await this.publishStopped(roomId, typist);
+    if (typist) await this.announce(roomId, stoppedEvent(typist));
   }
 
   onModuleDestroy(): void {
@@ -103,15 +98,8 @@ export class PresenceService implements OnModuleDestroy {
     // The slack covers a timer that fires a little early by the wall clock,
     // which would otherwise find nothing expired and leave the typing behind.
     for (const typist of await this.store.expireTyping(roomId, Date.now() + EXPIRY_SLACK_MS)) {
-      await this.publishStopped(roomId, typist);
+      await this.announce(roomId, stoppedEvent(typist));
     }
-  }
-
-  private publishStopped(roomId: string, typist: Typist): Promise<void> {
-    return this.announce(roomId, {
-      type: 'typing_stopped',
-      data: { user_id: typist.userId, connection_id: typist.connectionId },
-    });
   }
 
   /** Publishes a change the store decided, unless the store published it itself. */

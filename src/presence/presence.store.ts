@@ -1,3 +1,5 @@
+import type { RoomEvent } from '../core/room-event.js';
+
 export const PRESENCE_STORE = Symbol('PRESENCE_STORE');
 
 /** Someone typing in a room, and the connection their latest start came from. */
@@ -48,4 +50,17 @@ export interface PresenceStore {
   /** Ends and returns every typing in the room that expired by `now`. */
   expireTyping(roomId: string, now: number): Promise<Typist[]>;
   typing(roomId: string, now: number): Promise<string[]>;
+}
+
+/** The events of the changes a presence store decides, built in one place for whoever publishes them. */
+export function presenceEvent(userId: string, status: 'online' | 'offline', connectionId: string): RoomEvent {
+  return { type: 'presence', data: { user_id: userId, status, connection_id: connectionId } };
+}
+
+export function typingEvent(typist: Typist): RoomEvent {
+  return { type: 'typing', data: { user_id: typist.userId, connection_id: typist.connectionId } };
+}
+
+export function stoppedEvent(typist: Typist): RoomEvent {
+  return { type: 'typing_stopped', data: { user_id: typist.userId, connection_id: typist.connectionId } };
 }

@@ -12,7 +12,7 @@ import {
   TYPING_START,
   TYPING_STOP,
 } from './presence.scripts.js';
-import type { PresenceStore, Typist } from './presence.store.js';
+import { presenceEvent, stoppedEvent, typingEvent, type PresenceStore, type Typist } from './presence.store.js';
 
 /**
  * Heartbeats per INSTANCE_TTL_MS: two can be lost before the instance is
@@ -92,14 +92,7 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   async addConnection(roomId: string, userId: string, connectionId: string): Promise<boolean> {
     if (!(await this.local.addConnection(roomId, userId, connectionId))) return false;
     const online = presenceEvent(userId, 'online', connectionId);
-    return this.orLocal(
-      async () => {
-        const came = await this.sharedJoin(roomId, userId, online);
-        if (came) this.bus.published(roomId, online);
-        return came;
-      },
-      () => this.announceAway(roomId, online),
-    );
+    return this.orLocal(() => this.sharedJoin(roomId, userId, online), () => this.announceAway(roomId, online));
   }
 
   /** The user's last connection here ends their typing as well as their presence (see `PresenceStore`). */
@@ -109,16 +102,7 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
     const local = await this.local.stopTyping(roomId, userId);
     if (local) await this.bus.publish(roomId, stoppedEvent(local));
     const offline = presenceEvent(userId, 'offline', connectionId);
-    return this.orLocal(
-      async () => {
-        const typist = await this.sharedLeave(roomId, userId, offline);
-        if (typist === undefined) return false;
-        if (typist) this.bus.published(roomId, stoppedEvent({ userId, connectionId: typist }));
-        this.bus.published(roomId, offline);
-        return true;
-      },
-      () => this.announceAway(roomId, offline),
-    );
+    return this.orLocal(() => this.sharedLeave(roomId, userId, offline), () => this.announceAway(roomId, offline));
   }
 
   async online(roomId: string): Promise<string[]> {
@@ -128,7 +112,7 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
   }
 
   async startTyping(roomId: string, typist: Typist, now: number, throttleMs: number, ttlMs: number): Promise<boolean> {
-    const started: RoomEvent = { type: 'typing', data: { user_id: typist.userId, connection_id: typist.connectionId } };
+    const started = typingEvent(typist);
     return this.orLocal(
       async () => {
         const keyTtlMs = Math.max(ttlMs * TYPING_KEY_TTLS, ttlMs + 2 * this.instanceTtlMs);
@@ -192,25 +176,26 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
    * Two steps, because the instance's held set and the room's keys sit in
    * different slots: the held pair first, so a crash in between leaves
    * nothing the reaper cannot clear. Returns whether the user came online
-   * (and the script published `online`).
+   * (the script published `online`).
    */
   private sharedJoin(roomId: string, userId: string, online: RoomEvent): Promise<boolean> {
     const { client, keys, instanceId } = this.redis;
     return this.inOrder(keys.heldPair(roomId, userId), async () => {
       await client.sadd(keys.instanceHeld(instanceId), keys.heldPair(roomId, userId));
       const args = [instanceId, userId, ...this.publishing(roomId), encodeRoomEvent(online)];
-      return (await this.eval(PRESENCE_JOIN, [keys.online(roomId, userId), keys.room(roomId, 'online')], args)) === 1;
+      const came = (await this.eval(PRESENCE_JOIN, [keys.online(roomId, userId), keys.room(roomId, 'online')], args)) === 1;
+      if (came) this.bus.published(roomId, online);
+      return came;
     });
   }
 
   /**
-   * The room's keys first, then the held pair (see `sharedJoin`). Undefined
-   * if the user is still online; else they went offline, and the script
-   * published it after the stop of their typing: the typist's connection, or
-   * false if they were not typing. A failure to drop the held pair is left
-   * to the next reconcile: the change itself is made and published.
+   * The room's keys first, then the held pair (see `sharedJoin`). Returns
+   * whether the user went offline (the script published it, after the stop
+   * of their typing if they were typing). A failure to drop the held pair is
+   * left to the next reconcile: the change itself is made and published.
    */
-  private sharedLeave(roomId: string, userId: string, offline: RoomEvent): Promise<string | false | undefined> {
+  private sharedLeave(roomId: string, userId: string, offline: RoomEvent): Promise<boolean> {
     const { client, keys, instanceId } = this.redis;
     return this.inOrder(keys.heldPair(roomId, userId), async () => {
       const roomKeys = [keys.online(roomId, userId), keys.room(roomId, 'online'), keys.room(roomId, 'typing')];
@@ -219,7 +204,10 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
       await client.srem(keys.instanceHeld(instanceId), keys.heldPair(roomId, userId)).catch(() => {
         this.outOfSync = true;
       });
-      return left === 1 ? (typist ?? false) : undefined;
+      if (left !== 1) return false;
+      if (typist) this.bus.published(roomId, stoppedEvent({ userId, connectionId: typist }));
+      this.bus.published(roomId, offline);
+      return true;
     });
   }
 
@@ -299,15 +287,9 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
         continue;
       }
       const [roomId, userId] = held;
-      const offline = presenceEvent(userId, 'offline', '');
-      const typist = await this.sharedLeave(roomId, userId, offline);
-      if (typist) this.bus.published(roomId, stoppedEvent({ userId, connectionId: typist }));
-      if (typist !== undefined) this.bus.published(roomId, offline);
+      await this.sharedLeave(roomId, userId, presenceEvent(userId, 'offline', ''));
     }
-    for (const [roomId, userId] of this.local.entries()) {
-      const online = presenceEvent(userId, 'online', '');
-      if (await this.sharedJoin(roomId, userId, online)) this.bus.published(roomId, online);
-    }
+    for (const [roomId, userId] of this.local.entries()) await this.sharedJoin(roomId, userId, presenceEvent(userId, 'online', ''));
     this.outOfSync = false;
   }
 
@@ -339,12 +321,4 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
       return typeof local === 'function' ? (local as () => Promise<T>)() : local;
     }
   }
-}
-
-function stoppedEvent(typist: Typist): RoomEvent {
-  return { type: 'typing_stopped', data: { user_id: typist.userId, connection_id: typist.connectionId } };
-}
-
-function presenceEvent(userId: string, status: 'online' | 'offline', connectionId: string): RoomEvent {
-  return { type: 'presence', data: { user_id: userId, status, connection_id: connectionId } };
 }

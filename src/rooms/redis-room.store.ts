@@ -187,11 +187,6 @@ export class RedisRoomStore implements RoomStore {
   }
 
   /**
-   * The room first answers what it can alone (already a member, full), then
-   * the user's list reserves a place (or refuses: full), then the room takes
-   * the member; a room that filled up meanwhile undoes the reservation.
-   */
-  /**
    * The members hash and the user's list sit in two slots: the add is
    * marked in flight in the user's slot first (holding the place against
    * the quota), then made in the room's, then the list follows it.
@@ -217,14 +212,14 @@ export class RedisRoomStore implements RoomStore {
       if (reserved === 0) return { status: 'user_full' };
       const [status, json, version] = (await this.redis.run(
         ADD_TO_ROOM,
-        [membersKey, keys.room(roomId, 'member-versions')],
+        [membersKey, keys.room(roomId, 'member-version')],
         [userId, JSON.stringify(member), limits.membersPerRoom],
       )) as [string, string?, number?];
       if (status === 'room_full') {
         await this.follow(roomId, userId, score, true);
         return { status: 'room_full' };
       }
-      await this.redis.run(FOLLOW, this.listKeys(userId), [roomId, Number(version), 1, score, 1]);
+      await this.redis.run(FOLLOW, this.listKeys(userId), [roomId, Number(version), 1, score, 1, ADD_IN_FLIGHT_MS]);
       return { status: status === 'added' ? 'added' : 'existing', member: JSON.parse(String(json)) as Member };
     });
     if (outcome.status === 'added' || outcome.status === 'existing') this.remember(`${roomId}\n${userId}`, true);
@@ -237,10 +232,10 @@ export class RedisRoomStore implements RoomStore {
     return this.redis.call(async () => {
       const [removed, version] = (await this.redis.run(
         REMOVE_FROM_ROOM,
-        [keys.room(roomId, 'members'), keys.room(roomId, 'member-versions')],
+        [keys.room(roomId, 'members'), keys.room(roomId, 'member-version')],
         [userId],
       )) as [number, number];
-      if (removed === 1) await this.redis.run(FOLLOW, this.listKeys(userId), [roomId, version, 0, 0, 0]);
+      if (removed === 1) await this.redis.run(FOLLOW, this.listKeys(userId), [roomId, version, 0, 0, 0, ADD_IN_FLIGHT_MS]);
       this.remember(`${roomId}\n${userId}`, false);
       return removed === 1;
     });
@@ -253,11 +248,11 @@ export class RedisRoomStore implements RoomStore {
    */
   private async follow(roomId: string, userId: string, score: number, ending: boolean): Promise<void> {
     const { keys } = this.redis;
-    const [member, version] = (await this.redis.run(MEMBERSHIP, [keys.room(roomId, 'members'), keys.room(roomId, 'member-versions')], [userId])) as [
+    const [member, version] = (await this.redis.run(MEMBERSHIP, [keys.room(roomId, 'members'), keys.room(roomId, 'member-version')], [userId])) as [
       number,
       number,
     ];
-    await this.redis.run(FOLLOW, this.listKeys(userId), [roomId, version, member, score, ending ? 1 : 0]);
+    await this.redis.run(FOLLOW, this.listKeys(userId), [roomId, version, member, score, ending ? 1 : 0, ADD_IN_FLIGHT_MS]);
   }
 
   private listKeys(userId: string): string[] {

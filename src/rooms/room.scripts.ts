@@ -85,40 +85,44 @@ return 1`;
 
 /**
  * ADD_TO_ROOM: a member, unless the room is full. KEYS: room members hash,
- * room member versions hash. ARGV: user id, member JSON, most members per room.
- * Returns {'added' | 'existing', member JSON, version} | {'room_full'}: the
- * version of the pair's membership, which an add or a removal moves on.
+ * room membership version. ARGV: user id, member JSON, most members per room.
+ * Returns {'added' | 'existing', member JSON, version} | {'room_full'}. The
+ * room's membership version moves on with every add and removal, so of two
+ * versions of one pair's membership the later is the larger (one counter a
+ * room, not one per user ever added).
  */
 export const ADD_TO_ROOM = `
 local existing = redis.call('HGET', KEYS[1], ARGV[1])
-if existing then return {'existing', existing, tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')} end
+if existing then return {'existing', existing, tonumber(redis.call('GET', KEYS[2]) or '0')} end
 if redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[3]) then return {'room_full'} end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return {'added', ARGV[2], redis.call('HINCRBY', KEYS[2], ARGV[1], 1)}`;
+return {'added', ARGV[2], redis.call('INCR', KEYS[2])}`;
 
 /**
  * REMOVE_FROM_ROOM: KEYS and ARGV[1] as ADD_TO_ROOM. Returns {1 if removed
- * else 0, the membership's version after}.
+ * else 0, the membership version after}.
  */
 export const REMOVE_FROM_ROOM = `
-if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then return {1, redis.call('HINCRBY', KEYS[2], ARGV[1], 1)} end
-return {0, tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')}`;
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then return {1, redis.call('INCR', KEYS[2])} end
+return {0, tonumber(redis.call('GET', KEYS[2]) or '0')}`;
 
 /**
  * MEMBERSHIP: KEYS and ARGV[1] as ADD_TO_ROOM. Returns {1 if a member else
- * 0, the membership's version}.
+ * 0, the membership version}.
  */
 export const MEMBERSHIP = `
-return {redis.call('HEXISTS', KEYS[1], ARGV[1]), tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '0')}`;
+return {redis.call('HEXISTS', KEYS[1], ARGV[1]), tonumber(redis.call('GET', KEYS[2]) or '0')}`;
 
 /**
  * FOLLOW: makes a user's room list follow one membership, unless it already
  * followed a later version of it (an add and a removal of one pair racing
  * on two instances reach the list in any order; the later membership wins).
- * The version stays after an unlisting: an older add arriving late must still lose.
+ * The version stays after an unlisting, so an older add arriving late still
+ * loses; a user left with no rooms and no add in flight has their versions
+ * kept only as long as an add may take.
  * KEYS: the user's rooms, their adds in flight, their room versions hash.
  * ARGV: room id, version, 1 to list the room (0 to unlist it), joined-at
- * score, 1 when the add in flight ends here.
+ * score, 1 when the add in flight ends here, how long an add stays in flight at most.
  */
 export const FOLLOW = `
 ${PLACE}
@@ -127,7 +131,9 @@ if tonumber(redis.call('HGET', KEYS[3], ARGV[1]) or '0') > tonumber(ARGV[2]) the
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[2])
 if ARGV[3] == '1' then
   if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then place(ARGV[1], tonumber(ARGV[4])) end
+  redis.call('PERSIST', KEYS[3])
 else
   redis.call('ZREM', KEYS[1], ARGV[1])
+  if redis.call('ZCARD', KEYS[1]) == 0 and redis.call('ZCARD', KEYS[2]) == 0 then redis.call('PEXPIRE', KEYS[3], ARGV[6]) end
 end
 return 1`;
