@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { isoMillis } from '../core/iso-time.js';
 import type { CloseReason, UpgradeResult } from '../metrics/metric-labels.js';
 import { CLOSE_REASONS, UPGRADE_RESULTS } from '../metrics/metric-labels.js';
 import { MetricsService, type Tally } from '../metrics/metrics.service.js';
@@ -15,35 +16,6 @@ const CLIENT_TYPES = new Set<string>(CLIENT_FRAME_TYPES);
 
 export function frameTypeLabel(type: string): FrameTypeLabel {
   return CLIENT_TYPES.has(type) ? (type as ClientFrameType) : 'other';
-}
-
-/** The second `isoMillis` read last ('YYYY-MM-DDTHH:mm:ss'), and its time; empty before the first. */
-let lastSecond = '';
-let lastSecondMs = 0;
-
-/**
- * `Date.parse` of a `toISOString()` time ('YYYY-MM-DDTHH:mm:ss.sssZ'). A
- * message's time mostly shares its second with the one before, so only the
- * milliseconds are read then: the full parse costs as much as the rest of
- * the message's metrics together.
- */
-export function isoMillis(text: string): number {
-  const ms = text.length === 24 && text.charCodeAt(19) === 46 && text.charCodeAt(23) === 90 ? digits3(text, 20) : -1;
-  if (ms >= 0 && lastSecond !== '' && text.startsWith(lastSecond)) return lastSecondMs + ms;
-  const at = Date.parse(text);
-  if (ms >= 0 && !Number.isNaN(at)) {
-    lastSecond = text.slice(0, 19);
-    lastSecondMs = at - ms;
-  }
-  return at;
-}
-
-/** The number written by three decimal digits at `at`, or -1. */
-function digits3(text: string, at: number): number {
-  const a = text.charCodeAt(at) - 48;
-  const b = text.charCodeAt(at + 1) - 48;
-  const c = text.charCodeAt(at + 2) - 48;
-  return a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9 ? a * 100 + b * 10 + c : -1;
 }
 
 /** One label child per value, resolved once, so counting never builds a label object. */

@@ -81,7 +81,7 @@ export class MemoryMessageStore implements MessageStore {
       if (original && original.until > now) return { message: this.current(original.message), duplicate: true };
     }
     const history = this.history(draft.room_id);
-    const message = newMessage(draft, ++history.seq, new Date(now));
+    const message = newMessage(draft, ++history.seq, now);
     // The frame's copy of the id would be one more string per retained message.
     message.room_id = history.roomId;
     const size = sizeOf(message);

@@ -1,4 +1,5 @@
 import { newId } from '../core/ids.js';
+import { isoTime } from '../core/iso-time.js';
 import type { RoomEvent } from '../core/room-event.js';
 import type { Message } from '../core/message.js';
 
@@ -39,22 +40,9 @@ export interface HistoryPage {
 /** A new message's reactions: one empty list shared by all (a reaction makes a new list, never changes this one). */
 const NO_REACTIONS: Message['reactions'] = Object.freeze([]) as unknown as Message['reactions'];
 
-/** The last time formatted, and its text: messages of one millisecond share one string. */
-let formattedMs = Number.NaN;
-let formatted = '';
-
-function isoString(now: Date): string {
-  const ms = now.getTime();
-  if (ms !== formattedMs) {
-    formatted = now.toISOString();
-    formattedMs = ms;
-  }
-  return formatted;
-}
-
 /** A new message in the PROTOCOL §3 shape. */
-export function newMessage(draft: MessageDraft, seq: number, now = new Date()): Message {
-  const at = isoString(now);
+export function newMessage(draft: MessageDraft, seq: number, now = Date.now()): Message {
+  const at = isoTime(now);
   return {
     message_id: newId(),
     room_id: draft.room_id,

@@ -1,4 +1,18 @@
-import { isoMillis } from './frame-metrics.js';
+import { isoMillis, isoTime } from './iso-time.js';
+
+describe('isoTime', () => {
+  it('writes every time as toISOString does, within a second, across seconds, days and years', () => {
+    const start = Date.parse('2026-12-31T23:59:58.990Z');
+    for (let at = start; at < start + 2_500; at += 7) expect(isoTime(at)).toBe(new Date(at).toISOString());
+  });
+
+  it('writes a time of an earlier second after a later one, and times outside four-digit years', () => {
+    isoTime(Date.parse('2026-06-01T10:00:05.500Z'));
+    for (const at of [Date.parse('2026-06-01T10:00:04.005Z'), 0, -1, -1_001, 253_402_300_800_123, -62_198_755_200_001]) {
+      expect(isoTime(at)).toBe(new Date(at).toISOString());
+    }
+  });
+});
 
 describe('isoMillis', () => {
   it('reads every time as Date.parse does, within a second, across seconds and days', () => {
