@@ -5,7 +5,7 @@ import { RedisBus } from '../../src/bus/redis.bus.js';
 import type { RedisService } from '../../src/redis/redis.service.js';
 import { logs, recordNestLogs } from '../support/logs.js';
 import { killSubscriber, redisService, redisUrl, uniquePrefix } from '../support/redis.js';
-import { clusterRedisService, sharedCluster } from '../support/redis-cluster.js';
+import { clusterRedisService } from '../support/redis-cluster.js';
 import { Inbox } from './inbox.js';
 import { describeBusContract, labels, newRoom, typing, type BusHandle } from './room-bus.contract.js';
 
@@ -28,8 +28,6 @@ async function redisBus(prefix: string): Promise<RedisBusHandle> {
 describeBusContract(RedisBus.name, () => redisBus(uniquePrefix()));
 
 describe('on a Redis Cluster (sharded pub/sub)', () => {
-  const release = sharedCluster.use();
-  afterAll(() => release());
   describeBusContract(`${RedisBus.name} (cluster)`, async () => {
     const redis = await clusterRedisService(uniquePrefix());
     const bus = new RedisBus(redis);

@@ -19,7 +19,7 @@ import { RedisRoomStore } from '../../src/rooms/redis-room.store.js';
 import { MemoryUserDirectoryStore } from '../../src/users/memory-user-directory.store.js';
 import { RedisUserDirectoryStore } from '../../src/users/redis-user-directory.store.js';
 import { recordNestLogs } from '../support/logs.js';
-import { clusterRedisService, sharedCluster } from '../support/redis-cluster.js';
+import { clusterRedisService } from '../support/redis-cluster.js';
 import { uniquePrefix } from '../support/redis.js';
 import { testSettings } from '../support/settings.js';
 import { describeInvitationStoreContract } from './invitation-store.contract.js';
@@ -75,8 +75,6 @@ describeMessageStoreContract(RedisMessageStore.name, async ({ historyMaxPerRoom 
 });
 
 describe('on a Redis Cluster', () => {
-  const release = sharedCluster.use();
-  afterAll(() => release());
   describeMessageStoreContract(`${RedisMessageStore.name} (cluster)`, async ({ historyMaxPerRoom }) => {
     const prefix = uniquePrefix();
     const instances: Array<Awaited<ReturnType<typeof clusterRedisService>>> = [];

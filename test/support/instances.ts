@@ -86,7 +86,6 @@ export function useInstances(options: InstancesOptions = {}): Instances {
   const all: Instance[] = [];
   const clients: TestClient[] = [];
   const redis = { url: '', prefix: '', clusterNodes: '' };
-  const release = mode === 'cluster' ? sharedCluster.use() : undefined;
   const started = (): Instance[] => {
     if (all.length === 0) throw new Error('The instances are not started yet');
     return all;
@@ -111,7 +110,6 @@ export function useInstances(options: InstancesOptions = {}): Instances {
   });
   afterAll(async () => {
     await Promise.all(all.splice(0).map((instance) => instance.close()));
-    await release?.();
   });
   return {
     all,

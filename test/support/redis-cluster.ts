@@ -281,31 +281,29 @@ export class RedisCluster {
 
 /**
  * The test file's one cluster, shared by every `describe` of the file that
- * asks for it: `use()` while the suite is being collected (it returns the
- * release to call in `afterAll`), `get()` in hooks. Started on first `get()`,
- * stopped when the last user releases it; Jest gives each test file its own
- * module registry, so a file never sees another file's cluster.
+ * asks for it (`get()` in hooks): started on the first `get()`, stopped
+ * after the file's last test. Jest gives each test file its own module
+ * registry, so a file never sees another file's cluster. The stop is a hook
+ * of the file itself, registered as this module loads: a `describe`'s own
+ * `afterAll` does not run when a name filter (`-t`) skips its tests, and a
+ * cluster left running would keep Jest from exiting.
  */
 export const sharedCluster = (() => {
-  let users = 0;
   let cluster: Promise<RedisCluster> | undefined;
   return {
-    use(): () => Promise<void> {
-      users += 1;
-      return async () => {
-        users -= 1;
-        if (users > 0 || !cluster) return;
-        const stopping = cluster;
-        cluster = undefined;
-        await (await stopping).stop();
-      };
-    },
     get(): Promise<RedisCluster> {
       cluster ??= RedisCluster.start();
       return cluster;
     },
+    async stop(): Promise<void> {
+      const stopping = cluster;
+      cluster = undefined;
+      await (await stopping)?.stop();
+    },
   };
 })();
+
+afterAll(() => sharedCluster.stop());
 
 /** The application's `RedisService` on its own on the file's cluster, with `prefix` (see `redisService`). */
 export async function clusterRedisService(prefix: string): Promise<RedisService> {
