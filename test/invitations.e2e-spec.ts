@@ -54,6 +54,19 @@ describe.each(MODES)('invitations (PROTOCOL §5), %s', (mode) => {
     expect((await lookup(chat.http, 'gina', full.code).expect(200)).body).toMatchObject({ current_uses: 1 });
   });
 
+  it('stops working once its maker is no longer a member: a removed member cannot come back with their own code', async () => {
+    const roomId = await chat.room('alice', ['bob']);
+    const before = (await invite(chat.http, 'bob', roomId, { expires_hours: 168 }).expect(201)).body as InvitationAnswer;
+    await request(chat.http).delete(`${API}/rooms/${roomId}/members/bob`).set(...bearer('alice')).expect(204);
+    expect((await lookup(chat.last.http, 'bob', before.code).expect(200)).body).toMatchObject({ is_valid: false, current_uses: 0 });
+    expect((await joinWith(chat.last.http, 'bob', before.code).expect(400)).body.message).toMatch(/no longer valid/);
+    expect((await joinWith(chat.http, 'kim', before.code).expect(400)).body.message).toMatch(/no longer valid/);
+    await request(chat.http).get(`${API}/rooms/${roomId}`).set(...bearer('bob')).expect(403);
+    // The owner's own codes are the room's as long as the owner stays.
+    const owners = (await invite(chat.http, 'alice', roomId).expect(201)).body as InvitationAnswer;
+    await joinWith(chat.http, 'kim', owners.code).expect(200);
+  });
+
   it('tells the joiner (room_added) and the members (room_updated), on any instance', async () => {
     const roomId = await chat.room('alice', ['bob']);
     const made = (await invite(chat.http, 'alice', roomId).expect(201)).body as InvitationAnswer;

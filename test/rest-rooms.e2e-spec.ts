@@ -242,6 +242,18 @@ describe('REST rooms and members (PROTOCOL §5)', () => {
       expect(await memberIds(roomId)).toEqual(['alice', 'bob', 'carol']);
       await remove(UNKNOWN_ROOM, 'bob', bearer('alice')).expect(404);
     });
+
+    it('refuses an owner who left (403, member or not), and lets them remove again once back, as the owner', async () => {
+      const roomId = await chat.room('alice', ['bob', 'carol']);
+      await remove(roomId, 'alice', bearer('alice')).expect(204);
+      for (const target of ['bob', 'nobody']) expect((await remove(roomId, target, bearer('alice')).expect(403)).body).toEqual(errorBody(403, 'Forbidden'));
+      expect(await memberIds(roomId)).toEqual(['bob', 'carol']);
+      const code = (await api().post(`${API}/rooms/${roomId}/invitation`).set('Authorization', bearer('bob')).send({}).expect(201)).body.code as string;
+      await api().post(`${API}/rooms/join`).set('Authorization', bearer('alice')).send({ invitation_code: code }).expect(200);
+      const members = (await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', bearer('alice')).expect(200)).body as Array<{ user_id: string; role: string }>;
+      expect(members.find((m) => m.user_id === 'alice')?.role).toBe('owner');
+      await remove(roomId, 'carol', bearer('alice')).expect(204);
+    });
   });
 
   describe('authentication', () => {

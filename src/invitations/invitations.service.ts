@@ -5,7 +5,7 @@ import type { Room } from '../rooms/room.store.js';
 import { assertTakesMembers, RoomsService, type Caller } from '../rooms/rooms.service.js';
 import { INVITATION_STORE, type Invitation, type InvitationStore } from './invitation.store.js';
 
-/** Letters and digits without the look-alikes (0/O, 1/I/L): 32 symbols, so 8 of them are 40 bits. */
+/** Letters and digits without the look-alikes (0/O, 1/I/L): 31 symbols, so 8 of them are about 39.6 bits. */
 export const CODE_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
 export const CODE_LENGTH = 8;
 const CODE_PATTERN = new RegExp(`^[${CODE_ALPHABET}]{${CODE_LENGTH}}$`);
@@ -33,8 +33,10 @@ export function normalizeCode(code: string): string | undefined {
 
 /**
  * Invitation codes: a member makes one for their room; anyone with the code
- * joins the room with it while it is valid (not expired, not used up),
- * within the room quotas. A use is counted atomically with its check.
+ * joins the room with it while it is valid (not expired, not used up, and
+ * its maker still a member: a member who is removed, or leaves, takes their
+ * invitations with them), within the room quotas. A use is counted
+ * atomically with its check.
  */
 @Injectable()
 export class InvitationsService {
@@ -63,7 +65,8 @@ export class InvitationsService {
 
   /** `not_found` for a code no invitation has (the edge counts those answers). */
   async get(code: string): Promise<InvitationView> {
-    return view(await this.existing(code), Date.now());
+    const invitation = await this.existing(code);
+    return view(invitation, Date.now(), await this.makerIsMember(invitation));
   }
 
   /**
@@ -74,6 +77,7 @@ export class InvitationsService {
   async join(caller: Caller, code: string): Promise<Room> {
     const invitation = await this.existing(code);
     if (await this.rooms.isMember(invitation.room_id, caller.userId)) return this.rooms.get(caller, invitation.room_id);
+    if (!(await this.makerIsMember(invitation))) throw new DomainError('invalid_input', 'This invitation is no longer valid: its maker left the room');
     const outcome = await this.store.use(invitation.code, Date.now());
     if (outcome.status === 'unknown') throw unknown();
     if (outcome.status === 'expired') throw new DomainError('invalid_input', 'This invitation has expired');
@@ -92,6 +96,10 @@ export class InvitationsService {
     // A concurrent join of the same caller added them first: this one used nothing.
     if (!added) await this.store.release(invitation.code);
     return this.rooms.get(caller, invitation.room_id);
+  }
+
+  private makerIsMember(invitation: Invitation): Promise<boolean> {
+    return this.rooms.isMember(invitation.room_id, invitation.created_by);
   }
 
   private async existing(code: string): Promise<Invitation> {
@@ -119,7 +127,7 @@ function newCode(): string {
   return code;
 }
 
-function view(invitation: Invitation, now: number): InvitationView {
+function view(invitation: Invitation, now: number, makerIsMember = true): InvitationView {
   const usedUp = invitation.max_uses !== null && invitation.current_uses >= invitation.max_uses;
   return {
     code: invitation.code,
@@ -127,6 +135,6 @@ function view(invitation: Invitation, now: number): InvitationView {
     expires_at: new Date(invitation.expires_at).toISOString(),
     max_uses: invitation.max_uses,
     current_uses: invitation.current_uses,
-    is_valid: invitation.expires_at > now && !usedUp,
+    is_valid: invitation.expires_at > now && !usedUp && makerIsMember,
   };
 }

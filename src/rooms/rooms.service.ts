@@ -211,7 +211,7 @@ export class RoomsService {
       throw new DomainError('forbidden', 'Only the owner, while a member, adds members');
     }
     if (!room.member_ids.includes(userId)) assertTakesMembers(room);
-    const { member, added } = await this.add(roomId, userId);
+    const { member, added } = await this.add(room, userId);
     if (added) await this.announceJoined(room, userId);
     return member;
   }
@@ -229,7 +229,7 @@ export class RoomsService {
   async join(roomId: string, caller: Caller): Promise<boolean> {
     const room = await this.existing(roomId);
     if (!room.member_ids.includes(caller.userId)) assertTakesMembers(room);
-    const { added } = await this.add(roomId, caller.userId);
+    const { added } = await this.add(room, caller.userId);
     if (added) await this.announceJoined(room, caller.userId);
     return added;
   }
@@ -240,11 +240,15 @@ export class RoomsService {
     await this.announce(room.member_ids.filter((id) => id !== userId), room.room_id, 'room_updated');
   }
 
-  /** Removes a member; their connections on every instance leave the room at once. */
+  /**
+   * Removes a member: the owner while still a member, the member themself,
+   * or a service token; their connections on every instance leave the room at once.
+   */
   async removeMember(caller: Caller, roomId: string, userId: string): Promise<void> {
     const room = await this.existing(roomId);
-    if (!caller.isService && caller.userId !== room.owner_id && caller.userId !== userId) {
-      throw new DomainError('forbidden', 'Only the owner or the member themself removes a member');
+    const isOwner = caller.userId === room.owner_id && room.member_ids.includes(caller.userId);
+    if (!caller.isService && !isOwner && caller.userId !== userId) {
+      throw new DomainError('forbidden', 'Only the owner, while a member, or the member themself removes a member');
     }
     if (!(await this.store.removeMember(roomId, userId))) {
       throw new DomainError('not_found', `${userId} is not a member of this room`);
@@ -334,9 +338,11 @@ export class RoomsService {
   }
 
   /** The member, and whether this call added them (false: they were one already). */
-  private async add(roomId: string, userId: string): Promise<{ member: Member; added: boolean }> {
-    const member: Member = { user_id: userId, role: 'member', joined_at: new Date().toISOString() };
-    const outcome = await this.store.addMember(roomId, member, this.membershipLimits());
+  /** Adds a member; the room's owner, back after leaving, is its owner again. */
+  private async add(room: Room, userId: string): Promise<{ member: Member; added: boolean }> {
+    const role = userId === room.owner_id ? 'owner' : 'member';
+    const member: Member = { user_id: userId, role, joined_at: new Date().toISOString() };
+    const outcome = await this.store.addMember(room.room_id, member, this.membershipLimits());
     const { membersPerRoom, roomsPerUser } = this.settings.quotas;
     if (outcome.status === 'room_full') throw new DomainError('limit_reached', `The room has ${membersPerRoom} members, the most allowed`);
     if (outcome.status === 'user_full') throw new DomainError('limit_reached', `${userId} is already in ${roomsPerUser} rooms, the most allowed`);
@@ -348,7 +354,7 @@ export class RoomsService {
     const room = await this.existing(roomId);
     for (const userId of users) {
       if (room.member_ids.includes(userId)) continue;
-      const { added } = await this.add(roomId, userId);
+      const { added } = await this.add(room, userId);
       if (added) await this.announce([userId], roomId, 'room_added');
     }
     return this.existing(roomId);
