@@ -112,6 +112,21 @@ describe.each(MODES)('hostile input on %s', (mode) => {
     await client.close();
   });
 
+  it('counts lengths as PROTOCOL does, in UTF-16 code units: emoji with variation selectors take no more than their length', async () => {
+    // Three code units each, which class-validator's MaxLength counted as one.
+    const wide = (units: number) => '😀\uFE0F'.repeat(Math.ceil(units / 3)).slice(0, units);
+    const create = (body: object) => api().post(ROOMS).set('Authorization', bearer('owner')).send({ room_type: 'team', ...body });
+    for (const body of [{ member_ids: [wide(258)] }, { room_name: wide(201) }, { description: wide(2001) }]) {
+      const refused = await create(body).expect(400);
+      expect(refused.body.message).toMatch(/shorter than or equal to \d+ characters/);
+    }
+    await api().post(`${ROOMS}/direct`).set('Authorization', bearer('owner')).send({ recipient_id: wide(258) }).expect(400);
+    await api().post(`${ROOMS}/${roomId}/members`).set('Authorization', bearer('owner')).send({ user_id: wide(258) }).expect(400);
+    await api().get(`${ROOMS}/${roomId}/search`).query({ q: wide(201) }).set('Authorization', bearer('owner')).expect(400);
+    // At the limit, counted the same way, they are taken.
+    await create({ member_ids: [wide(255)], room_name: wide(198) }).expect(201);
+  });
+
   it('refuses text with a lone surrogate anywhere, on REST (400) and in frames (invalid_frame), and the room keeps working', async () => {
     const lone = ['\ud800', 'a\udfffb', '\udc00\ud800'];
     for (const text of lone) {

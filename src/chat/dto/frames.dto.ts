@@ -11,9 +11,11 @@ import {
   IsString,
   Matches,
   Max,
-  MaxLength,
   Min,
+  ValidateBy,
   ValidateNested,
+  buildMessage,
+  type ValidationOptions,
 } from 'class-validator';
 import { CLIENT_ID_PATTERN, MAX_ID_LENGTH, ROOM_ID_PATTERN } from '../../core/ids.js';
 import { MESSAGE_TYPES } from '../../messages/messages.service.js';
@@ -27,6 +29,25 @@ export { MAX_ID_LENGTH };
 /** Attachments of one message, and the longest URL of one (PROTOCOL §3). */
 export const MAX_ATTACHMENTS = 10;
 export const MAX_ATTACHMENT_LENGTH = 2048;
+
+/**
+ * At most `max` characters as PROTOCOL counts them, a string's `length`
+ * (UTF-16 code units), like every other length this service checks.
+ * class-validator's `MaxLength` counts a surrogate pair and a variation
+ * selector as nothing, so it let through three times as many.
+ */
+export const MaxStringLength = (max: number, options?: ValidationOptions) =>
+  ValidateBy(
+    {
+      name: 'maxStringLength',
+      constraints: [max],
+      validator: {
+        validate: (value: unknown) => typeof value === 'string' && value.length <= max,
+        defaultMessage: buildMessage((each) => `${each}$property must be shorter than or equal to $constraint1 characters`, options),
+      },
+    },
+    options,
+  );
 
 /** `room_id` of frames and REST bodies: a room id this service made (a UUID). */
 export const IsRoomId = () => Matches(ROOM_ID_PATTERN, { message: 'room_id must be a room id (a UUID)' });
@@ -46,7 +67,7 @@ export class Since {
   @IsInt() @Min(0) @Max(Number.MAX_SAFE_INTEGER)
   seq!: number;
 
-  @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  @IsString() @IsNotEmpty() @MaxStringLength(MAX_ID_LENGTH)
   epoch!: string;
 }
 
@@ -73,7 +94,7 @@ export class MessageBody {
 
   /** URLs of files, e.g. those `POST /rooms/:id/upload` answered. */
   @IsOptional() @IsArray() @ArrayMaxSize(MAX_ATTACHMENTS)
-  @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(MAX_ATTACHMENT_LENGTH, { each: true })
+  @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxStringLength(MAX_ATTACHMENT_LENGTH, { each: true })
   attachments?: string[];
 
   @IsOptional() @IsString() @IsClientId()

@@ -13,7 +13,6 @@ import {
   IsString,
   Matches,
   Max,
-  MaxLength,
   Min,
   Validate,
   ValidateIf,
@@ -25,7 +24,7 @@ import {
 import { MAX_EMOJI_LENGTH, isEmoji } from '../../messages/reactions.js';
 import { ROOM_TYPES, type RoomType } from '../../rooms/room.store.js';
 import { DOT_SEGMENTS, MAX_USER_ID_LENGTH } from '../../core/ids.js';
-import { IsClientId, MAX_ID_LENGTH } from './frames.dto.js';
+import { IsClientId, MAX_ID_LENGTH, MaxStringLength } from './frames.dto.js';
 import { MEMBERS_PAGE, ROOMS_PAGE } from '../paging.js';
 
 @ValidatorConstraint({ name: 'isEmoji' })
@@ -48,22 +47,22 @@ export class CreateRoomBody {
   room_type!: RoomType;
 
   @ApiPropertyOptional({ maxLength: 200 })
-  @IsOptional() @IsString() @MaxLength(200)
+  @IsOptional() @IsString() @MaxStringLength(200)
   room_name?: string;
 
   @ApiPropertyOptional({ maxLength: 2000 })
-  @IsOptional() @IsString() @MaxLength(2000)
+  @IsOptional() @IsString() @MaxStringLength(2000)
   description?: string;
 
   @ApiPropertyOptional({ type: [String], maxItems: 1000, description: 'Members besides the caller, who becomes the owner' })
   @IsOptional() @IsArray() @ArrayMaxSize(1000)
-  @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(MAX_USER_ID_LENGTH, { each: true }) @IsNotDotSegment({ each: true })
+  @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxStringLength(MAX_USER_ID_LENGTH, { each: true }) @IsNotDotSegment({ each: true })
   member_ids?: string[];
 }
 
 export class AddMemberBody {
   @ApiProperty({ maxLength: MAX_USER_ID_LENGTH })
-  @IsString() @IsNotEmpty() @MaxLength(MAX_USER_ID_LENGTH) @IsNotDotSegment()
+  @IsString() @IsNotEmpty() @MaxStringLength(MAX_USER_ID_LENGTH) @IsNotDotSegment()
   user_id!: string;
 }
 
@@ -111,36 +110,36 @@ const MAX_PROFILE_FIELD_LENGTH = 2048;
 
 export class DirectRoomBody {
   @ApiProperty({ maxLength: MAX_USER_ID_LENGTH, description: 'The other user' })
-  @IsString() @IsNotEmpty() @MaxLength(MAX_USER_ID_LENGTH) @IsNotDotSegment()
+  @IsString() @IsNotEmpty() @MaxStringLength(MAX_USER_ID_LENGTH) @IsNotDotSegment()
   recipient_id!: string;
 }
 
 export class TeamRoomBody {
   @ApiProperty({ maxLength: MAX_ID_LENGTH, description: "The main backend's team" })
-  @IsString() @IsNotEmpty() @MaxLength(MAX_ID_LENGTH)
+  @IsString() @IsNotEmpty() @MaxStringLength(MAX_ID_LENGTH)
   team_id!: string;
 
   @ApiProperty({ maxLength: 200 })
-  @IsString() @IsNotEmpty() @MaxLength(200)
+  @IsString() @IsNotEmpty() @MaxStringLength(200)
   room_name!: string;
 
   @ApiPropertyOptional({ maxLength: 2000 })
-  @IsOptional() @IsString() @MaxLength(2000)
+  @IsOptional() @IsString() @MaxStringLength(2000)
   description?: string;
 }
 
 export class TeamEmailRoomBody {
   @ApiProperty({ maxLength: 200 })
-  @IsString() @IsNotEmpty() @MaxLength(200)
+  @IsString() @IsNotEmpty() @MaxStringLength(200)
   room_name!: string;
 
   @ApiPropertyOptional({ maxLength: 2000 })
-  @IsOptional() @IsString() @MaxLength(2000)
+  @IsOptional() @IsString() @MaxStringLength(2000)
   description?: string;
 
   @ApiProperty({ type: [String], minItems: 1, maxItems: 50, description: 'Found in the user directory; those not found are answered' })
   @IsArray() @ArrayMinSize(1) @ArrayMaxSize(50)
-  @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(MAX_EMAIL_LENGTH, { each: true })
+  @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxStringLength(MAX_EMAIL_LENGTH, { each: true })
   member_emails!: string[];
 
   @ApiPropertyOptional({ description: 'Accepted for compatibility; this service sends no e-mail' })
@@ -150,21 +149,21 @@ export class TeamEmailRoomBody {
 
 export class ProfileBody {
   @ApiPropertyOptional({ type: String, nullable: true, maxLength: MAX_PROFILE_FIELD_LENGTH })
-  @IsOptional() @ValidateIf((_, v) => v !== null) @IsString() @MaxLength(MAX_PROFILE_FIELD_LENGTH)
+  @IsOptional() @ValidateIf((_, v) => v !== null) @IsString() @MaxStringLength(MAX_PROFILE_FIELD_LENGTH)
   username?: string | null;
 
   @ApiPropertyOptional({ type: String, nullable: true, maxLength: MAX_EMAIL_LENGTH })
-  @IsOptional() @ValidateIf((_, v) => v !== null) @IsString() @MaxLength(MAX_EMAIL_LENGTH)
+  @IsOptional() @ValidateIf((_, v) => v !== null) @IsString() @MaxStringLength(MAX_EMAIL_LENGTH)
   email?: string | null;
 
   @ApiPropertyOptional({ type: String, nullable: true, maxLength: MAX_PROFILE_FIELD_LENGTH })
-  @IsOptional() @ValidateIf((_, v) => v !== null) @IsString() @MaxLength(MAX_PROFILE_FIELD_LENGTH)
+  @IsOptional() @ValidateIf((_, v) => v !== null) @IsString() @MaxStringLength(MAX_PROFILE_FIELD_LENGTH)
   profile_image?: string | null;
 }
 
 export class ProfileEntry extends ProfileBody {
   @ApiProperty({ maxLength: MAX_USER_ID_LENGTH })
-  @IsString() @IsNotEmpty() @MaxLength(MAX_USER_ID_LENGTH) @IsNotDotSegment()
+  @IsString() @IsNotEmpty() @MaxStringLength(MAX_USER_ID_LENGTH) @IsNotDotSegment()
   user_id!: string;
 }
 
@@ -179,7 +178,7 @@ export class ProfilesBody {
 
 export class ReactionQuery {
   @ApiProperty({ description: `An emoji (Unicode emoji code points, not plain ASCII) or a :shortcode:, at most ${MAX_EMOJI_LENGTH} UTF-16 units`, example: '👍' })
-  @IsString() @MaxLength(MAX_EMOJI_LENGTH)
+  @IsString() @MaxStringLength(MAX_EMOJI_LENGTH)
   @Validate(IsEmojiConstraint)
   emoji!: string;
 }
@@ -188,7 +187,7 @@ export const SEARCH_QUERY_MAX_LENGTH = 200;
 
 export class SearchQuery {
   @ApiProperty({ description: 'Text to find in message content, case-insensitive', maxLength: SEARCH_QUERY_MAX_LENGTH })
-  @IsString() @IsNotEmpty() @MaxLength(SEARCH_QUERY_MAX_LENGTH)
+  @IsString() @IsNotEmpty() @MaxStringLength(SEARCH_QUERY_MAX_LENGTH)
   q!: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20, type: 'integer' })
@@ -208,7 +207,7 @@ export class CreateInvitationBody {
 
 export class JoinRoomBody {
   @ApiProperty({ description: '8 letters and digits, any case', example: 'K7QP2XWM' })
-  @IsString() @IsNotEmpty() @MaxLength(64)
+  @IsString() @IsNotEmpty() @MaxStringLength(64)
   invitation_code!: string;
 }
 
