@@ -180,6 +180,32 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
     await Promise.all([alice, bob, carol, carolTab].map((client) => client.close()));
   });
 
+  it('never sends a command again on a new connection: a send answered unavailable while Redis hung is stored at most once', async () => {
+    for (const index of [A, B]) await waitReadiness(http(index), 200, 15_000);
+    const roomId = await createRoom(http(A), 'alice', []);
+    const alice = await TestClient.connect(cluster.all[A].ws, token('alice'));
+    await join(alice, roomId);
+    // The scripts are loaded: the send below is the append itself.
+    await sendMessage(alice, roomId, 'before');
+    server.pause();
+    try {
+      const answer = await ask(alice, { type: 'send_message', room_id: roomId, content: 'sent into the hang' });
+      expect(answer).toMatchObject({ type: 'error', code: 'unavailable' });
+      // The stalled connection is dropped and others tried (none gets ready before Redis answers).
+      await waitReadiness(http(A), 503, 10_000);
+      await new Promise((resolve) => setTimeout(resolve, 2500));
+    } finally {
+      server.resume();
+    }
+    await waitReadiness(http(A), 200, 15_000);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const history = await request(http(A)).get(`/api/v1/chats/rooms/${roomId}/messages`).set('Authorization', `Bearer ${token('alice')}`).expect(200);
+    const copies = (history.body.messages as Array<{ content: string }>).filter((m) => m.content === 'sent into the hang');
+    // Redis may still run the command the hung server had read (the answer could not say): once, never twice.
+    expect(copies.length).toBeLessThanOrEqual(1);
+    await alice.close();
+  });
+
   it('resubscribes after its subscriber connection is killed, and delivers what it missed in order', async () => {
     await Promise.all([waitReadiness(http(A), 200), waitReadiness(http(B), 200)]);
     const roomId = await createRoom(http(A), 'alice', ['carol']);

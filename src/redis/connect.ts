@@ -44,6 +44,9 @@ export function connect(redis: Settings['redis'], instanceId: string): RedisConn
     commandTimeout: commandTimeoutMs,
     connectTimeout: connectTimeoutMs,
     autoResubscribe: false,
+    // A command cut off by a dropped connection has already been answered (an error): sent again on the
+    // next connection, a message the sender was told is not stored would be stored after all, or twice.
+    autoResendUnfulfilledCommands: false,
   };
   if (clusterNodes.length > 0) {
     const cluster = new Cluster(clusterNodes, {
