@@ -65,6 +65,8 @@ interface Pending {
   entry: OutboxEntry;
   /** When it was last written to a socket; undefined while waiting for one. */
   sentAt?: number;
+  /** The server said "not now": the room's later messages wait until this one goes again. */
+  held?: boolean;
   resolve?: (message: Message) => void;
   reject?: (error: Error) => void;
 }
@@ -103,11 +105,20 @@ export class Outbox {
     return [...this.pending.values()].map((p) => p.entry).filter((e) => roomId === undefined || e.room_id === roomId);
   }
 
-  /** Entries of `roomId` that are not on the wire (never sent, or sent longer than `timeoutMs` ago). */
+  /**
+   * Entries of `roomId` that are not on the wire (never sent, or sent longer
+   * than `timeoutMs` ago), oldest first, up to one waiting for its retry: a
+   * message written after it would overtake it in the room.
+   */
   due(roomId: string, now: number, timeoutMs: number): OutboxEntry[] {
-    return [...this.pending.values()]
-      .filter((p) => p.entry.room_id === roomId && (p.sentAt === undefined || now - p.sentAt >= timeoutMs))
-      .map((p) => p.entry);
+    const due: OutboxEntry[] = [];
+    for (const item of this.pending.values()) {
+      if (item.entry.room_id !== roomId) continue;
+      const waiting = item.sentAt !== undefined && now - item.sentAt < timeoutMs;
+      if (waiting && item.held) break;
+      if (!waiting) due.push(item.entry);
+    }
+    return due;
   }
 
   /** Entries written less than `timeoutMs` ago and still waiting for their answer. */
@@ -117,17 +128,24 @@ export class Outbox {
 
   markSent(clientMsgId: string, now: number): void {
     const item = this.pending.get(clientMsgId);
-    if (item) item.sentAt = now;
+    if (!item) return;
+    item.sentAt = now;
+    item.held = false;
   }
 
   /** Everything goes back to "not on the wire" (the socket is gone). */
   resetSent(): void {
-    for (const item of this.pending.values()) item.sentAt = undefined;
+    for (const item of this.pending.values()) {
+      item.sentAt = undefined;
+      item.held = false;
+    }
   }
 
-  /** Marks the entry for another try later (the server said "not now"). */
+  /** Marks the entry for another try later (the server said "not now"); the room's later entries wait for it. */
   retryLater(clientMsgId: string): void {
     this.markSent(clientMsgId, Date.now());
+    const item = this.pending.get(clientMsgId);
+    if (item) item.held = true;
   }
 
   /** Confirms an entry; returns it the first time only. */

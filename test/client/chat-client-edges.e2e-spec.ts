@@ -110,6 +110,35 @@ describe('ChatClient against a scripted server', () => {
     expect(script.received[1].find((f) => f.type === 'join_room')).toMatchObject({ room_id: 'r', since: { seq: 7, epoch: 'e1' } });
   });
 
+  it('keeps a room\'s messages in order when the server says "not now" to one: later ones wait for its retry', async () => {
+    let seq = 0;
+    let refused = false;
+    const stored: string[] = [];
+    script = await scriptedServer((socket, frame) => {
+      if (frame.type === 'join_room') send(socket, { type: 'joined', room_id: 'r', seq: 0, epoch: 'e1', recovered: false, online: [], typing: [], ref: frame.ref });
+      if (frame.type === 'ping') send(socket, { type: 'pong', ref: frame.ref });
+      if (frame.type !== 'send_message') return;
+      // The store is away for the first message's first try.
+      if (!refused) {
+        refused = true;
+        return send(socket, { type: 'error', code: 'unavailable', message: 'The store is away', room_id: 'r', ref: frame.ref });
+      }
+      stored.push(frame.content as string);
+      const saved = { ...message(++seq), sender_id: 'alice', content: frame.content as string, client_msg_id: frame.client_msg_id as string };
+      send(socket, { type: 'message_ack', client_msg_id: frame.client_msg_id, message: saved, ref: frame.ref });
+    });
+    chat = new ChatClient({ url: script.url, token: token('alice'), WebSocket: WebSocket as unknown as SocketFactory, ackTimeoutMs: 300, pingIntervalMs: 400 });
+    chat.connect();
+    await chat.join('r');
+    const first = chat.send('r', 'first');
+    await waitFor(() => refused, 'the first try refused');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const second = chat.send('r', 'second');
+    const [a, b] = await Promise.all([first, second]);
+    expect(stored).toEqual(['first', 'second']);
+    expect([a.seq, b.seq]).toEqual([1, 2]);
+  });
+
   it('sends again what got no answer, past the in-flight window, and confirms each message once', async () => {
     const seenIds = new Set<string>();
     let seq = 0;
