@@ -60,6 +60,7 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
     let alice: TestClient;
     let bob: TestClient;
     let carol: TestClient;
+    let epochBefore: unknown;
     const others: TestClient[] = [];
     const connect = async (index: number, user: string) => {
       const client = await TestClient.connect(cluster.all[index].ws, token(user));
@@ -69,7 +70,7 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
     beforeAll(async () => {
       roomId = await createRoom(http(A), 'alice', ['bob', 'carol', 'dave']);
       [alice, bob, carol] = await Promise.all([connect(A, 'alice'), connect(A, 'bob'), connect(B, 'carol')]);
-      for (const client of [alice, bob, carol]) await join(client, roomId);
+      for (const client of [alice, bob, carol]) epochBefore = (await join(client, roomId)).epoch;
       await collect(alice, 'presence', 2);
       await bob.next('presence');
       await sendMessage(alice, roomId, 'before');
@@ -138,8 +139,15 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
       expect(await waitFor(async () => (await subscribers(roomId)) === 2, 5000, 'both instances resubscribed')).toBe(true);
       alice.take('message');
       const fromB = await sendMessage(carol, roomId, 'from B after the outage');
+      // The restarted Redis is empty: a new history, which every joined connection is told of before its first message.
+      expect(fromB.seq).toBe(1);
       for (const client of [alice, carol]) {
-        expect(await client.next('message')).toMatchObject({ message: { seq: fromB.seq, content: 'from B after the outage' } });
+        const message = await client.next('message');
+        expect(message).toMatchObject({ message: { seq: fromB.seq, content: 'from B after the outage' } });
+        const reset = await client.next('history_reset');
+        expect(reset).toEqual({ type: 'history_reset', room_id: roomId, epoch: expect.any(String), seq: 0 });
+        expect(reset.epoch).not.toBe(epochBefore);
+        expect(client.frames.indexOf(reset)).toBeLessThan(client.frames.indexOf(message));
       }
       const fromA = await sendMessage(alice, roomId, 'from A after the outage');
       expect(fromA.seq).toBe(fromB.seq + 1);

@@ -422,6 +422,8 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       case 'message_deleted':
         if (this.rooms.has(frame.room_id)) this.emit('message_deleted', { roomId: frame.room_id, messageId: frame.message_id });
         return;
+      case 'history_reset':
+        return this.onHistoryReset(frame);
       case 'message_ack':
         if (frame.client_msg_id) this.confirm(frame.client_msg_id, frame.message);
         return this.flush();
@@ -459,6 +461,14 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     this.emit('presence', { roomId: room.id, online: [...room.online] });
     this.emit('typing', { roomId: room.id, users: [...room.typing.keys()] });
     this.flush();
+  }
+
+  /** The room's history started again under a live join: count from the new epoch, and tell the app to reload. */
+  private onHistoryReset(frame: Extract<ServerFrame, { type: 'history_reset' }>): void {
+    const room = this.rooms.get(frame.room_id);
+    if (!room?.joined) return;
+    room.reset({ seq: frame.seq, epoch: frame.epoch });
+    this.emit('joined', { roomId: room.id, status: 'reload', cursor: { seq: frame.seq, epoch: frame.epoch }, online: [...room.online], typing: [...room.typing.keys()] });
   }
 
   private settleJoin(room: RoomState, status: RoomSync['status']): void {

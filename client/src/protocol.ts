@@ -37,6 +37,7 @@ export type ServerFrame = { ref?: string } & (
   | { type: 'message'; message: Message }
   | { type: 'message_updated'; message: Message }
   | { type: 'message_deleted'; room_id: string; message_id: string }
+  | { type: 'history_reset'; room_id: string; epoch: string; seq: number }
   | { type: 'typing'; room_id: string; user_id: string }
   | { type: 'typing_stopped'; room_id: string; user_id: string }
   | { type: 'presence'; room_id: string; user_id: string; status: 'online' | 'offline' }

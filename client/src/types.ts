@@ -18,7 +18,8 @@ export type ConnectionState =
  * The outcome of a (re)join: `fresh` on a first join (load the history over
  * REST if you show it), `recovered` when every missed message follows as
  * `message` events, `reload` when they cannot (new epoch, or too far behind):
- * reload the history over REST.
+ * reload the history over REST. Also `reload` when the room's history is
+ * reset while joined (the server lost it): its new messages follow from seq 1.
  */
 export interface RoomSync {
   roomId: string;

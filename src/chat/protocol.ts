@@ -37,6 +37,7 @@ export const SERVER_FRAME_TYPES = [
   'message',
   'message_updated',
   'message_deleted',
+  'history_reset',
   'typing',
   'typing_stopped',
   'presence',
@@ -71,6 +72,8 @@ export type ServerFrame =
   | { type: 'message'; message: Message }
   | { type: 'message_updated'; message: Message }
   | { type: 'message_deleted'; room_id: string; message_id: string }
+  /** The room's history was reset (a new epoch) under a joined connection: its messages start again after `seq`. */
+  | { type: 'history_reset'; room_id: string; epoch: string; seq: number }
   | { type: 'typing'; room_id: string; user_id: string; is_typing: true }
   | { type: 'typing_stopped'; room_id: string; user_id: string }
   | { type: 'presence'; room_id: string; user_id: string; status: 'online' | 'offline' }

@@ -156,10 +156,13 @@ export class RoomFanout {
         // As stored: `write` signs each message's links as it makes the frame.
         const { head, messages } = await this.messages.storedAfter(roomId, room.lastSeq ?? 0, batch);
         if (room.epoch !== undefined && head.epoch !== room.epoch) {
-          // The history was reset (a flushed Redis): seqs start again; read the new history.
+          // The history was reset (a Redis that lost its data): seqs start again. The joined
+          // connections are told before the new history's messages reach them from seq 1.
           room.restartSeq();
           room.epoch = head.epoch;
           room.lastSeq = 0;
+          const reset = encode({ type: 'history_reset', room_id: roomId, epoch: head.epoch, seq: 0 });
+          this.metrics?.broadcast('history_reset', room.deliver(Buffer.from(reset), undefined));
           continue;
         }
         room.epoch ??= head.epoch;

@@ -110,6 +110,29 @@ describe('ChatClient against a scripted server', () => {
     expect(script.received[1].find((f) => f.type === 'join_room')).toMatchObject({ room_id: 'r', since: { seq: 7, epoch: 'e1' } });
   });
 
+  it('counts a room afresh when its history is reset under it, delivering the new history from seq 1 and saying "reload"', async () => {
+    script = await scriptedServer((socket, frame) => {
+      if (frame.type === 'ping') send(socket, { type: 'pong', ref: frame.ref });
+      if (frame.type !== 'join_room') return;
+      send(socket, { type: 'joined', room_id: 'r', seq: 0, epoch: 'e1', recovered: false, online: [], typing: [], ref: frame.ref });
+      for (const seq of [1, 2, 3]) send(socket, { type: 'message', message: { ...message(seq), content: `old #${seq}` } });
+      // The server's store lost the room's history: seqs start again under a new epoch.
+      send(socket, { type: 'history_reset', room_id: 'r', epoch: 'e2', seq: 0 });
+      for (const seq of [1, 2]) send(socket, { type: 'message', message: { ...message(seq), content: `new #${seq}` } });
+    });
+    chat = new ChatClient({ url: script.url, token: token('alice'), WebSocket: WebSocket as unknown as SocketFactory });
+    const delivered: string[] = [];
+    const syncs: Array<{ status: string; cursor: { seq: number; epoch: string } }> = [];
+    chat.on('message', (m) => delivered.push(m.content));
+    chat.on('joined', (sync) => syncs.push(sync));
+    chat.connect();
+    await chat.join('r');
+    await waitFor(() => delivered.length === 5, 'the old and the new history delivered');
+    expect(delivered).toEqual(['old #1', 'old #2', 'old #3', 'new #1', 'new #2']);
+    expect(syncs.map((sync) => sync.status)).toEqual(['fresh', 'reload']);
+    expect(syncs[1].cursor).toEqual({ seq: 0, epoch: 'e2' });
+  });
+
   it('keeps a room\'s messages in order when the server says "not now" to one: later ones wait for its retry', async () => {
     let seq = 0;
     let refused = false;
