@@ -123,6 +123,11 @@ describe.each(MODES)('conversations, read state and the user directory (%s)', (m
       expect(stored.body).toEqual({ user_id: frank, username: 'Frank', email: 'f@example.com', profile_image: null });
       const changed = await putProfile(frank, { email: null }).expect(200);
       expect(changed.body).toEqual({ user_id: frank, username: 'Frank', email: null, profile_image: null });
+      // The profile as stored: a cleared username is null (summaries show the id in its place).
+      const cleared = await putProfile(frank, { username: null }).expect(200);
+      expect(cleared.body).toEqual({ user_id: frank, username: null, email: null, profile_image: null });
+      const owner = fresh('owner');
+      expect(await direct(owner, frank)).toMatchObject({ partner_id: frank, partner_username: frank });
     });
   });
 
@@ -261,6 +266,22 @@ describe.each(MODES)('conversations, read state and the user directory (%s)', (m
       await api().delete(`${API}/rooms/${roomId}/members/${carol}`).set('Authorization', auth(alice)).expect(204);
       const updated = await bobClient.next('room_updated');
       expect((updated.room as { member_ids: string[] }).member_ids.sort()).toEqual([alice, bob].sort());
+    });
+
+    it('remembers the profile claims of a token from any REST call: messages, search, invitations', async () => {
+      const calls: Array<(roomId: string) => request.Test> = [
+        (roomId) => api().get(`${API}/rooms/${roomId}/messages`),
+        (roomId) => api().get(`${API}/rooms/${roomId}/search`).query({ q: 'x' }),
+        (roomId) => api().post(`${API}/rooms/${roomId}/invitation`).send({}),
+      ];
+      for (const [i, call] of calls.entries()) {
+        const [owner, ivy] = [fresh('owner'), fresh(`ivy${i}`)];
+        const roomId = (await api().post(`${API}/rooms`).set('Authorization', auth(owner)).send({ room_type: 'team', member_ids: [ivy] }).expect(201)).body.room_id as string;
+        const ivyToken = tokenWithClaims({ sub: ivy, exp: Math.floor(Date.now() / 1000) + 600, username: `Ivy ${i}`, email: `${ivy}@example.com` });
+        const answer = await call(roomId).set('Authorization', `Bearer ${ivyToken}`);
+        expect(answer.status).toBeLessThan(300);
+        expect(await direct(owner, ivy)).toMatchObject({ partner_username: `Ivy ${i}`, partner_email: `${ivy}@example.com` });
+      }
     });
 
     it('remembers the profile claims of a token from the connection', async () => {

@@ -10,6 +10,7 @@ import {
   Res,
   UseFilters,
   UseGuards,
+  UseInterceptors,
   UsePipes,
 } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
@@ -26,6 +27,7 @@ import { HttpErrorFilter } from './http-error.filter.js';
 import { ApiChatErrors } from './rest-docs.js';
 import { RestRateGuard, tooManyRequests } from './rest-rate.guard.js';
 import { RoomIdPipe, restPipe } from './validation.js';
+import { RememberProfileInterceptor } from './profile-claims.js';
 
 const GUESS_WINDOW_MS = 60_000;
 const MAX_ADDRESS_LENGTH = 64;
@@ -41,6 +43,7 @@ const MAX_ADDRESS_LENGTH = 64;
 @ApiTooManyRequestsResponse({ type: ErrorDoc, description: 'Over REST_RATE_LIMIT_PER_MINUTE, or too many unknown codes (INVITATION_GUESSES_PER_MINUTE)' })
 @Controller(API_PREFIX)
 @UseGuards(RestRateGuard, HttpJwtGuard)
+@UseInterceptors(RememberProfileInterceptor)
 @UseFilters(HttpErrorFilter)
 @UsePipes(restPipe)
 export class InvitationsController {

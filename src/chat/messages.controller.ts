@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseFilters, UseGuards, UseInterceptors, UsePipes } from '@nestjs/common';
 import { ApiBody, ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
@@ -22,6 +22,7 @@ import { ApiChatErrors } from './rest-docs.js';
 import { RestRateGuard } from './rest-rate.guard.js';
 import type { Message } from './protocol.js';
 import { MessageIdPipe, RoomIdPipe, restPipe } from './validation.js';
+import { RememberProfileInterceptor } from './profile-claims.js';
 
 const DEFAULT_PAGE = 50;
 
@@ -30,6 +31,7 @@ const DEFAULT_PAGE = 50;
 @ApiChatErrors()
 @Controller(`${API_PREFIX}/rooms/:room_id/messages`)
 @UseGuards(RestRateGuard, HttpJwtGuard)
+@UseInterceptors(RememberProfileInterceptor)
 @UseFilters(HttpErrorFilter)
 @UsePipes(restPipe)
 export class MessagesController {

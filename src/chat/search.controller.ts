@@ -1,4 +1,4 @@
-import { Controller, Get, Param, Query, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { Controller, Get, Param, Query, UseFilters, UseGuards, UseInterceptors, UsePipes } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
@@ -11,6 +11,7 @@ import type { Message } from './protocol.js';
 import { ApiChatErrors } from './rest-docs.js';
 import { RestRateGuard } from './rest-rate.guard.js';
 import { RoomIdPipe, restPipe } from './validation.js';
+import { RememberProfileInterceptor } from './profile-claims.js';
 
 const DEFAULT_RESULTS = 20;
 
@@ -19,6 +20,7 @@ const DEFAULT_RESULTS = 20;
 @ApiChatErrors()
 @Controller(`${API_PREFIX}/rooms/:room_id/search`)
 @UseGuards(RestRateGuard, HttpJwtGuard)
+@UseInterceptors(RememberProfileInterceptor)
 @UseFilters(HttpErrorFilter)
 @UsePipes(restPipe)
 export class SearchController {

@@ -42,6 +42,7 @@ import { ErrorDoc, UploadDoc } from './dto/rest.dto.js';
 import { HttpErrorFilter } from './http-error.filter.js';
 import { ApiChatErrors } from './rest-docs.js';
 import { RestRateGuard } from './rest-rate.guard.js';
+import { RememberProfileInterceptor } from './profile-claims.js';
 
 /** Bytes read to detect a file's type (what `file-type` needs for every type it knows). */
 const SNIFF_BYTES = 4100;
@@ -101,6 +102,7 @@ export class UploadCutShortInterceptor implements NestInterceptor {
  */
 @ApiTags('files')
 @Controller(API_PREFIX)
+@UseInterceptors(RememberProfileInterceptor)
 @UseFilters(HttpErrorFilter)
 export class UploadsController {
   constructor(

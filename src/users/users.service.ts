@@ -34,12 +34,12 @@ export class UsersService {
     if (this.written.size > MAX_REMEMBERED_CLAIMS) this.written.delete(this.written.keys().next().value as string);
   }
 
-  /** Each user's profile, in the order given; a user with none shows their id as `username`. */
+  /** Each user's profile as stored, in the order given; null for each field the directory does not have. */
   async profiles(userIds: string[]): Promise<UserProfile[]> {
     const stored = await this.store.get(userIds);
     return userIds.map((user_id, i) => {
       const profile = stored[i];
-      return { user_id, username: profile?.username ?? user_id, email: profile?.email ?? null, profile_image: profile?.profile_image ?? null };
+      return { user_id, username: profile?.username ?? null, email: profile?.email ?? null, profile_image: profile?.profile_image ?? null };
     });
   }
 
