@@ -376,7 +376,26 @@ interface Entry {
   position: ReadPosition | undefined;
 }
 
-function preview(content: string): string {
-  const points = [...content];
-  return points.length <= PREVIEW_LENGTH ? content : `${points.slice(0, PREVIEW_LENGTH - 1).join('')}…`;
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * At most PREVIEW_LENGTH characters (string length, as PROTOCOL counts
+ * them): longer content is cut to whole user-perceived characters, so an
+ * emoji sequence is never split, and ends with '…'.
+ */
+export function preview(content: string): string {
+  if (content.length <= PREVIEW_LENGTH) return content;
+  const room = PREVIEW_LENGTH - 1;
+  let end = 0;
+  for (const { segment } of graphemes.segment(content)) {
+    if (end + segment.length > room) break;
+    end += segment.length;
+  }
+  // A first "character" longer than the whole preview (marks piled on one letter) is cut between code points.
+  if (end === 0) end = isHighSurrogate(content.charCodeAt(room - 1)) ? room - 1 : room;
+  return `${content.slice(0, end)}…`;
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }
