@@ -54,6 +54,18 @@ describe.each(MODES)('conversations, read state and the user directory (%s)', (m
       expect(again).toMatchObject({ partner_id: alice, partner_username: alice, partner_email: null });
     });
 
+    it('still names the partner after they left (never the caller), and keeps the pair to itself', async () => {
+      const [alice, bob] = [fresh('alice'), fresh('bob')];
+      await putProfile(bob, { username: 'Bob B' }).expect(200);
+      const dm = await direct(alice, bob);
+      expect(dm).not.toHaveProperty('direct_user_ids');
+      await api().delete(`${API}/rooms/${dm.room_id}/members/${bob}`).set('Authorization', auth(bob)).expect(204);
+      const after = (await lastApi().get(`${API}/rooms/${dm.room_id}`).set('Authorization', auth(alice)).expect(200)).body;
+      expect(after).toMatchObject({ member_ids: [alice], partner_id: bob, partner_username: 'Bob B' });
+      expect(after).not.toHaveProperty('direct_user_ids');
+      expect((await rooms(alice, { room_type: 'direct' })).rooms[0]).toMatchObject({ room_id: dm.room_id, partner_id: bob });
+    });
+
     it('shows the partner online while they hold a connection', async () => {
       const [alice, bob] = [fresh('alice'), fresh('bob')];
       const room = await direct(alice, bob);

@@ -10,6 +10,8 @@ export interface Room {
   owner_id: string;
   /** The main backend's team a team room belongs to, when it was created for one. */
   team_id?: string | null;
+  /** A direct room's two users, kept so the partner is still named after one leaves; not shown to clients. */
+  direct_user_ids?: string[];
   member_ids: string[];
   is_active: boolean;
   is_archived: boolean;

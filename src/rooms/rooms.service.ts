@@ -95,6 +95,7 @@ export class RoomsService {
       description: input.description ?? null,
       owner_id: caller.userId,
       ...(input.team_id === undefined ? {} : { team_id: input.team_id }),
+      ...(input.room_type === 'direct' ? { direct_user_ids: [caller.userId, others[0]] } : {}),
       member_ids: [],
       is_active: true,
       is_archived: false,
@@ -281,16 +282,15 @@ export class RoomsService {
 
   /** Summaries of rooms whose latest message and read position are known: the direct partners' profiles and presence in one round trip each. */
   private async summarize(userId: string, entries: Entry[]): Promise<RoomSummary[]> {
-    const partners = entries.map(({ room }) =>
-      room.room_type === 'direct' ? (room.member_ids.find((id) => id !== userId) ?? room.member_ids[0]) : undefined,
-    );
+    const partners = entries.map(({ room }) => (room.room_type === 'direct' ? partnerOf(room, userId) : undefined));
     const wanted = [...new Set(partners.filter((id): id is string => id !== undefined))];
     const [profiles, online] = await Promise.all([this.users.profiles(wanted), this.slots.online(wanted)]);
     const byId = new Map(wanted.map((id, i) => [id, { profile: profiles[i], online: online[i] }]));
     return entries.map(({ room, latest, position }, i) => {
       const last = latest.message;
+      const { direct_user_ids: _pair, ...shown } = room;
       const summary: RoomSummary = {
-        ...room,
+        ...shown,
         last_message_at: last?.created_at ?? null,
         last_message_content: last ? preview(last.is_deleted ? DELETED_PREVIEW : last.content) : null,
         last_message_sender_id: last?.sender_id ?? null,
@@ -374,6 +374,16 @@ interface Entry {
   room: Room;
   latest: RoomLatest;
   position: ReadPosition | undefined;
+}
+
+/**
+ * The other user of a direct room, also after they left it (a room made
+ * before the pair was kept names them while they are a member, or as its
+ * owner); undefined when it cannot be told.
+ */
+function partnerOf(room: Room, userId: string): string | undefined {
+  const others = (users: string[] | undefined) => users?.find((id) => id !== userId);
+  return others(room.direct_user_ids) ?? others(room.member_ids) ?? (room.owner_id === userId ? undefined : room.owner_id);
 }
 
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
