@@ -129,3 +129,29 @@ describe.each(['redis', 'cluster'] as const)('an instance that crashes (SIGKILL)
     for (const client of [alice, carol]) expect(await client.next('message')).toMatchObject({ message: { sender_id: 'bob' } });
   });
 });
+
+describe('typing through an instance that crashes ends at TYPING_TTL_MS, not at the reap', () => {
+  const env = { INSTANCE_TTL_MS: 20_000, TYPING_TTL_MS: 1000 };
+  beforeAll(() => ensureBuilt(), 180_000);
+  const cluster = useInstances({ mode: 'redis', count: 1, env });
+  let doomed: SpawnedInstance | undefined;
+  afterAll(() => doomed?.kill());
+
+  it('is stopped once, for every other instance, by the instances that heard it start', async () => {
+    const roomId = await createRoom(cluster.first.http, 'alice', ['bob']);
+    doomed = await spawnInstance({ ...env, REDIS_URL: cluster.redisUrl, REDIS_KEY_PREFIX: cluster.prefix });
+    const alice = await cluster.connect('alice');
+    await join(alice, roomId);
+    const bob = await TestClient.connect(doomed.ws, token('bob'));
+    await join(bob, roomId);
+    bob.send({ type: 'typing', room_id: roomId });
+    expect(await alice.next('typing')).toMatchObject({ user_id: 'bob' });
+    const startedAt = Date.now();
+    await doomed.kill();
+    expect(await alice.next('typing_stopped', 5000)).toEqual({ type: 'typing_stopped', room_id: roomId, user_id: 'bob' });
+    // Its own deadline, with the delivery; the reap of the dead instance is 20 s away.
+    expect(Date.now() - startedAt).toBeLessThan(env.TYPING_TTL_MS + 1500);
+    await alice.nothing(500, 'typing_stopped');
+    await bob.close();
+  });
+});

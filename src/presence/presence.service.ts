@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { composeKey } from '../core/key-parts.js';
@@ -21,9 +21,13 @@ export interface Participant {
  * Delivery to sockets is the rooms' job.
  */
 @Injectable()
-export class PresenceService implements OnModuleDestroy {
+export class PresenceService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(PresenceService.name);
-  /** Self-expiry of typing started through this instance, keyed `composeKey(room, user)`. */
+  /**
+   * Self-expiry of typing, keyed `composeKey(room, user)`: typing started
+   * through this instance, and typing this instance heard of from another
+   * (which may stop without ending it: a crash).
+   */
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
 
   constructor(
@@ -31,6 +35,19 @@ export class PresenceService implements OnModuleDestroy {
     @Inject(ROOM_BUS) private readonly bus: RoomBus,
     @Inject(SETTINGS) private readonly settings: Settings,
   ) {}
+
+  /**
+   * Every instance that serves a room watches its typing, not only the one
+   * it started through: if that one dies, the typing still ends within
+   * TYPING_TTL_MS for everyone (the store hands each expiry to one caller,
+   * so the stop is published once), not when the dead instance is reaped.
+   */
+  onModuleInit(): void {
+    this.bus.onEvent((roomId, event) => {
+      if (event.type === 'typing') this.watch(roomId, event.data.user_id);
+      else if (event.type === 'typing_stopped') this.clearExpiry(roomId, event.data.user_id);
+    });
+  }
 
   /** A connection joined the room; returns who is online (the joiner included) and typing. */
   async joined(roomId: string, participant: Participant): Promise<{ online: string[]; typing: string[] }> {
@@ -80,6 +97,26 @@ export class PresenceService implements OnModuleDestroy {
     const timer = setTimeout(() => {
       this.expiryTimers.delete(key);
       this.expire(roomId).catch((error: unknown) => this.logger.error(error));
+    }, ttlMs);
+    timer.unref();
+    this.expiryTimers.set(key, timer);
+  }
+
+  /**
+   * Expires a typing this instance heard of, unless a timer of its own runs
+   * already: at the TTL, and again while the typist keeps typing through
+   * another instance (its starts within the throttle window are not heard here).
+   */
+  private watch(roomId: string, userId: string): void {
+    const key = composeKey(roomId, userId);
+    if (this.expiryTimers.has(key)) return;
+    const ttlMs = this.settings.typing.ttlMs;
+    const timer = setTimeout(() => {
+      this.expiryTimers.delete(key);
+      void this.expire(roomId)
+        .then(() => this.store.typing(roomId, Date.now()))
+        .then((typing) => typing.includes(userId) && this.watch(roomId, userId))
+        .catch((error: unknown) => this.logger.warn(`Could not expire typing in room ${roomId}: ${error instanceof Error ? error.message : String(error)}`));
     }, ttlMs);
     timer.unref();
     this.expiryTimers.set(key, timer);
