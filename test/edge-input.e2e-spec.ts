@@ -154,10 +154,23 @@ describe.each(MODES)('hostile input on %s', (mode) => {
       { type: 'send_message', room_id: roomId, content: '\ud800' },
       { type: 'typing', room_id: roomId, '\ud800': true },
       { type: 'join_room', room_id: roomId, since: { seq: 0, epoch: '\udfff' } },
+      // Frames whose handler takes no body, and types no handler has: the same rule.
+      { type: 'ping', x: '\ud800' },
+      { type: 'ping', '\udc00': 1 },
+      { type: '\ud800' },
+      { type: 'nope', x: ['\ud800'] },
     ]) {
       const answers = await answersTo(client, JSON.stringify(frame));
       expect(answers).toEqual([expect.objectContaining({ type: 'error', code: 'invalid_frame', message: expect.stringContaining('Unicode') })]);
     }
+    // An ill-formed ref is refused, and never written back.
+    for (const type of ['ping', 'join_room', 'nope']) {
+      const answers = await answersTo(client, JSON.stringify({ type, room_id: roomId, ref: 'a\ud800' }));
+      expect(answers).toEqual([{ type: 'error', code: 'invalid_frame', message: 'ref must be well-formed Unicode text' }]);
+    }
+    // An unknown type is quoted cut to 64 code units, never through the middle of a character.
+    const [unknown] = await answersTo(client, JSON.stringify({ type: `${'x'.repeat(63)}😀` }));
+    expect(unknown).toMatchObject({ code: 'unknown_type', message: `Unknown frame type "${'x'.repeat(63)}"` });
     await expectServed(client);
     await client.close();
     await expectRoomWorks();
@@ -191,6 +204,8 @@ describe.each(MODES)('hostile input on %s', (mode) => {
       for (const raw of [
         `{"type":"send_message","room_id":"${roomId}","content":"hi","attachments":${nested(depth)}}`,
         `{"type":"join_room","room_id":"${roomId}","since":${nested(depth)}}`,
+        // A ping takes no body: nested 31 deep it is answered pong, deeper it is refused like the others.
+        ...(depth > 31 ? [`{"type":"ping","x":${nested(depth)}}`] : []),
       ]) {
         const answers = await answersTo(client, raw);
         expect({ raw: raw.slice(0, 40), depth, answers }).toEqual({

@@ -9,7 +9,7 @@ import { WebSocketServer, type PerMessageDeflateOptions, type RawData, type WebS
 import { AuthError } from '../auth/session.js';
 import { ACCESS_TOKEN_PROTOCOL, TokenService } from '../auth/token.service.js';
 import { SETTINGS, Settings } from '../config/settings.js';
-import { TOO_DEEP } from '../core/text.js';
+import { TOO_DEEP, cutAt, inputProblem, isWellFormed } from '../core/text.js';
 import { AppLogger } from '../logging/app-logger.js';
 import type { UpgradeResult } from '../metrics/metric-labels.js';
 import type { Connection } from './connection.js';
@@ -164,6 +164,10 @@ export class ChatWsAdapter extends WsAdapter {
     if (frame.ref !== undefined && (typeof frame.ref !== 'string' || frame.ref.length > maxRef)) {
       return invalid('invalid_frame', `ref must be a string of at most ${maxRef} characters`);
     }
+    // Every frame, whatever its type and whether or not its handler takes a body: a ref is echoed,
+    // a type quoted, so neither may carry text that cannot be written back.
+    const problem = inputProblem(frame);
+    if (problem !== undefined) return invalid('invalid_frame', problem, typeof frame.ref === 'string' && isWellFormed(frame.ref) ? frame.ref : undefined);
     if (typeof frame.type !== 'string') return invalid('invalid_frame', 'type must be a string', frame.ref as string | undefined);
     return { frame: frame as Frame };
   }
@@ -171,7 +175,7 @@ export class ChatWsAdapter extends WsAdapter {
   private async dispatch(connection: Connection, frame: Frame, handle: Map<string, FrameCaller>, receivedAt: number): Promise<void> {
     const handler = handle.get(frame.type);
     if (!handler) {
-      const type = frame.type.slice(0, 64);
+      const type = cutAt(frame.type, 64);
       return this.refuse(connection, { type: 'error', code: 'unknown_type', message: `Unknown frame type "${type}"` }, frame.ref);
     }
     // WsJwtGuard's check for every handler, before its pipes; answered as WsErrorFilter would

@@ -3,6 +3,7 @@ import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import { SETTINGS, type Settings } from '../config/settings.js';
 import { DomainError } from '../core/domain.error.js';
 import { newId } from '../core/ids.js';
+import { cutAt } from '../core/text.js';
 import { ConnectionSlots } from '../limits/connection-slots.js';
 import type { RoomLatest } from '../messages/message.store.js';
 import { MessagesService } from '../messages/messages.service.js';
@@ -402,10 +403,5 @@ export function preview(content: string): string {
     end += segment.length;
   }
   // A first "character" longer than the whole preview (marks piled on one letter) is cut between code points.
-  if (end === 0) end = isHighSurrogate(content.charCodeAt(room - 1)) ? room - 1 : room;
-  return `${content.slice(0, end)}…`;
-}
-
-function isHighSurrogate(code: number): boolean {
-  return code >= 0xd800 && code <= 0xdbff;
+  return `${end === 0 ? cutAt(content, room) : content.slice(0, end)}…`;
 }
