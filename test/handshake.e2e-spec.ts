@@ -193,6 +193,25 @@ describe('handshake', () => {
       expect(closedByServer).toBe(true);
     });
 
+    it('answers a malformed handshake with a valid token 400 bad_request, as JSON like every refusal', async () => {
+      const url = `${running.ws}?token=${encodeURIComponent(token('alice'))}`;
+      for (const headers of [
+        { 'Sec-WebSocket-Key': 'short' },
+        { 'Sec-WebSocket-Key': '' },
+        { 'Sec-WebSocket-Version': '99' },
+        { Upgrade: 'h2c' },
+      ]) {
+        const result = await handshake(url, headers);
+        expect({ headers, status: result.status, type: result.headers['content-type'], body: result.body }).toEqual({
+          headers,
+          status: 400,
+          type: 'application/json',
+          body: { error: 'bad_request', message: expect.stringMatching(/^The upgrade request is malformed: /) },
+        });
+      }
+      await expectServes(running.ws);
+    });
+
     it('answers 404 on any other path', async () => {
       const base = new URL(running.http);
       for (const path of ['/', '/api/v1/chats/wss', '/api/v1/chats', '/api/v1/chats/ws/extra', '/ws']) {

@@ -248,6 +248,8 @@ export class ChatWsAdapter extends WsAdapter {
       const query = url.indexOf('?');
       const path = query >= 0 ? url.slice(0, query) : url;
       if (path !== this.settings.ws.path) return this.reject(socket, 404, 'not_found', 'No WebSocket endpoint here');
+      const malformed = handshakeProblem(req);
+      if (malformed) return this.reject(socket, 400, 'bad_request', `The upgrade request is malformed: ${malformed}`);
       this.connections.assertAdmissible();
       if (!this.tokens.originAllowed(req.headers.origin)) {
         throw new AuthError(403, 'origin_not_allowed', 'This Origin is not allowed');
@@ -302,6 +304,24 @@ function perMessageDeflate(deflate: Settings['ws']['deflate']): PerMessageDeflat
     serverMaxWindowBits: deflate.windowBits,
     zlibDeflateOptions: { memLevel: deflate.memLevel },
   };
+}
+
+/** What RFC 6455 requires of an opening handshake (what `ws` checks): a key of 16 bytes in base64, version 13 (or draft 8). */
+const HANDSHAKE_KEY = /^[+/0-9A-Za-z]{22}==$/;
+
+/**
+ * What is wrong with an upgrade request as a WebSocket handshake, or
+ * undefined: checked before `ws` sees it, so the answer is this protocol's
+ * JSON 400 rather than `ws`'s plain-text one.
+ */
+function handshakeProblem(req: IncomingMessage): string | undefined {
+  if (req.method !== 'GET') return 'the method must be GET';
+  if (req.headers.upgrade?.toLowerCase() !== 'websocket') return 'the Upgrade header must be websocket';
+  const key = req.headers['sec-websocket-key'];
+  if (typeof key !== 'string' || !HANDSHAKE_KEY.test(key.trim())) return 'Sec-WebSocket-Key must be 16 bytes in base64';
+  const version = req.headers['sec-websocket-version'];
+  if (version !== '13' && version !== '8') return 'Sec-WebSocket-Version must be 13';
+  return undefined;
 }
 
 /** A socket's error before it is a WebSocket: a listener sharing no closure with the upgrade, which would keep its request. */
