@@ -195,12 +195,13 @@ describe('handshake', () => {
 
     it('answers a malformed handshake with a valid token 400 bad_request, as JSON like every refusal', async () => {
       const url = `${running.ws}?token=${encodeURIComponent(token('alice'))}`;
-      for (const headers of [
+      const malformed: Array<Record<string, string>> = [
         { 'Sec-WebSocket-Key': 'short' },
         { 'Sec-WebSocket-Key': '' },
         { 'Sec-WebSocket-Version': '99' },
         { Upgrade: 'h2c' },
-      ]) {
+      ];
+      for (const headers of malformed) {
         const result = await handshake(url, headers);
         expect({ headers, status: result.status, type: result.headers['content-type'], body: result.body }).toEqual({
           headers,

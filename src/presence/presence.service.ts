@@ -29,6 +29,8 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
    * (which may stop without ending it: a crash).
    */
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
+  /** This instance's connections per room, and the typists it watches there for other instances (`watch`). */
+  private readonly served = new Map<string, { connections: Set<string>; watched: Set<string> }>();
 
   constructor(
     @Inject(PRESENCE_STORE) private readonly store: PresenceStore,
@@ -51,6 +53,9 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
 
   /** A connection joined the room; returns who is online (the joiner included) and typing. */
   async joined(roomId: string, participant: Participant): Promise<{ online: string[]; typing: string[] }> {
+    const served = this.served.get(roomId);
+    if (served) served.connections.add(participant.id);
+    else this.served.set(roomId, { connections: new Set([participant.id]), watched: new Set() });
     if (await this.store.addConnection(roomId, participant.userId, participant.id)) {
       await this.announce(roomId, presenceEvent(participant.userId, 'online', participant.id));
     }
@@ -60,6 +65,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
 
   /** A connection left the room or closed; the user's last one ends their typing and presence. */
   async left(roomId: string, participant: Participant): Promise<void> {
+    this.unserve(roomId, participant.id);
     if (!(await this.store.removeConnection(roomId, participant.userId, participant.id))) return;
     // A store that announces ended the typing with the presence, in one step.
     if (this.store.announces) return this.clearExpiry(roomId, participant.userId);
@@ -109,10 +115,14 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
    */
   private watch(roomId: string, userId: string): void {
     const key = composeKey(roomId, userId);
-    if (this.expiryTimers.has(key)) return;
+    const served = this.served.get(roomId);
+    // A room no connection of this instance is in is watched by the instances that serve it.
+    if (!served || this.expiryTimers.has(key)) return;
+    served.watched.add(userId);
     const ttlMs = this.settings.typing.ttlMs;
     const timer = setTimeout(() => {
       this.expiryTimers.delete(key);
+      served.watched.delete(userId);
       void this.expire(roomId)
         .then(() => this.store.typing(roomId, Date.now()))
         .then((typing) => typing.includes(userId) && this.watch(roomId, userId))
@@ -120,6 +130,14 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     }, ttlMs);
     timer.unref();
     this.expiryTimers.set(key, timer);
+  }
+
+  /** One connection fewer in the room; the last one takes the room's watches with it. */
+  private unserve(roomId: string, connectionId: string): void {
+    const served = this.served.get(roomId);
+    if (!served?.connections.delete(connectionId) || served.connections.size > 0) return;
+    this.served.delete(roomId);
+    for (const userId of served.watched) this.clearExpiry(roomId, userId);
   }
 
   private clearExpiry(roomId: string, userId: string): void {
