@@ -62,6 +62,12 @@ describe.each(MODES)('invitations (PROTOCOL §5), %s', (mode) => {
     expect((await joinWith(chat.last.http, 'bob', before.code).expect(400)).body.message).toMatch(/no longer valid/);
     expect((await joinWith(chat.http, 'kim', before.code).expect(400)).body.message).toMatch(/no longer valid/);
     await request(chat.http).get(`${API}/rooms/${roomId}`).set(...bearer('bob')).expect(403);
+    // Added again, the maker does not bring back what they made in the membership that ended.
+    await request(chat.http).post(`${API}/rooms/${roomId}/members`).set(...bearer('alice')).send({ user_id: 'bob' }).expect(201);
+    expect((await lookup(chat.http, 'bob', before.code).expect(200)).body).toMatchObject({ is_valid: false });
+    await joinWith(chat.last.http, 'lee', before.code).expect(400);
+    const after = (await invite(chat.http, 'bob', roomId).expect(201)).body as InvitationAnswer;
+    expect(after.is_valid).toBe(true);
     // The owner's own codes are the room's as long as the owner stays.
     const owners = (await invite(chat.http, 'alice', roomId).expect(201)).body as InvitationAnswer;
     await joinWith(chat.http, 'kim', owners.code).expect(200);

@@ -466,7 +466,8 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   /** The room's history started again under a live join: count from the new epoch, and tell the app to reload. */
   private onHistoryReset(frame: Extract<ServerFrame, { type: 'history_reset' }>): void {
     const room = this.rooms.get(frame.room_id);
-    if (!room?.joined) return;
+    // A join that already answered the new epoch (it raced the reset) counts from there already.
+    if (!room?.joined || room.cursor?.epoch === frame.epoch) return;
     room.reset({ seq: frame.seq, epoch: frame.epoch });
     this.emit('joined', { roomId: room.id, status: 'reload', cursor: { seq: frame.seq, epoch: frame.epoch }, online: [...room.online], typing: [...room.typing.keys()] });
   }

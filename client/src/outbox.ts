@@ -65,7 +65,7 @@ interface Pending {
   entry: OutboxEntry;
   /** When it was last written to a socket; undefined while waiting for one. */
   sentAt?: number;
-  /** The server said "not now": the room's later messages wait until this one goes again. */
+  /** The server said "not now": the room's later messages wait until this one is confirmed (or refused for good). */
   held?: boolean;
   resolve?: (message: Message) => void;
   reject?: (error: Error) => void;
@@ -107,8 +107,9 @@ export class Outbox {
 
   /**
    * Entries of `roomId` that are not on the wire (never sent, or sent longer
-   * than `timeoutMs` ago), oldest first, up to one waiting for its retry: a
-   * message written after it would overtake it in the room.
+   * than `timeoutMs` ago), oldest first, up to one the server said "not now"
+   * to that is waiting for its retry or its answer: a message written after
+   * it could overtake it in the room.
    */
   due(roomId: string, now: number, timeoutMs: number): OutboxEntry[] {
     const due: OutboxEntry[] = [];
@@ -128,9 +129,7 @@ export class Outbox {
 
   markSent(clientMsgId: string, now: number): void {
     const item = this.pending.get(clientMsgId);
-    if (!item) return;
-    item.sentAt = now;
-    item.held = false;
+    if (item) item.sentAt = now;
   }
 
   /** Everything goes back to "not on the wire" (the socket is gone). */

@@ -320,7 +320,7 @@ function handshakeProblem(req: IncomingMessage): string | undefined {
   const key = req.headers['sec-websocket-key'];
   if (typeof key !== 'string' || !HANDSHAKE_KEY.test(key.trim())) return 'Sec-WebSocket-Key must be 16 bytes in base64';
   const version = req.headers['sec-websocket-version'];
-  if (version !== '13' && version !== '8') return 'Sec-WebSocket-Version must be 13';
+  if (version !== '13' && version !== '8') return 'Sec-WebSocket-Version must be 13 (or 8)';
   return undefined;
 }
 

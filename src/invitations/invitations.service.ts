@@ -98,8 +98,10 @@ export class InvitationsService {
     return this.rooms.get(caller, invitation.room_id);
   }
 
-  private makerIsMember(invitation: Invitation): Promise<boolean> {
-    return this.rooms.isMember(invitation.room_id, invitation.created_by);
+  /** Whether the invitation's maker is a member, and has been since they made it: one removed and added again made it in a membership that ended. */
+  private async makerIsMember(invitation: Invitation): Promise<boolean> {
+    const maker = await this.rooms.member(invitation.room_id, invitation.created_by);
+    return maker !== undefined && Date.parse(maker.joined_at) <= invitation.created_at;
   }
 
   private async existing(code: string): Promise<Invitation> {

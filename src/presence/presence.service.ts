@@ -56,11 +56,17 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     const served = this.served.get(roomId);
     if (served) served.connections.add(participant.id);
     else this.served.set(roomId, { connections: new Set([participant.id]), watched: new Set() });
-    if (await this.store.addConnection(roomId, participant.userId, participant.id)) {
-      await this.announce(roomId, presenceEvent(participant.userId, 'online', participant.id));
+    try {
+      if (await this.store.addConnection(roomId, participant.userId, participant.id)) {
+        await this.announce(roomId, presenceEvent(participant.userId, 'online', participant.id));
+      }
+      const [online, typing] = await Promise.all([this.store.online(roomId), this.store.typing(roomId, Date.now())]);
+      return { online, typing };
+    } catch (error) {
+      // A failed join may never be left: it does not count as serving the room.
+      this.unserve(roomId, participant.id);
+      throw error;
     }
-    const [online, typing] = await Promise.all([this.store.online(roomId), this.store.typing(roomId, Date.now())]);
-    return { online, typing };
   }
 
   /** A connection left the room or closed; the user's last one ends their typing and presence. */
@@ -109,25 +115,27 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
   }
 
   /**
-   * Expires a typing this instance heard of, unless a timer of its own runs
-   * already: at the TTL, and again while the typist keeps typing through
-   * another instance (its starts within the throttle window are not heard here).
+   * Expires a typing this instance heard of, `delayMs` from now (the TTL
+   * from each start it hears). The typist's starts within a throttle window
+   * are not broadcast, yet move the deadline: one still typing at the check
+   * is checked again a throttle window later, so the typing ends at most
+   * that long after its true deadline.
    */
-  private watch(roomId: string, userId: string): void {
-    const key = composeKey(roomId, userId);
+  private watch(roomId: string, userId: string, delayMs = this.settings.typing.ttlMs): void {
     const served = this.served.get(roomId);
     // A room no connection of this instance is in is watched by the instances that serve it.
-    if (!served || this.expiryTimers.has(key)) return;
+    if (!served) return;
+    const key = composeKey(roomId, userId);
+    clearTimeout(this.expiryTimers.get(key));
     served.watched.add(userId);
-    const ttlMs = this.settings.typing.ttlMs;
     const timer = setTimeout(() => {
       this.expiryTimers.delete(key);
       served.watched.delete(userId);
       void this.expire(roomId)
         .then(() => this.store.typing(roomId, Date.now()))
-        .then((typing) => typing.includes(userId) && this.watch(roomId, userId))
+        .then((typing) => typing.includes(userId) && this.watch(roomId, userId, this.settings.typing.throttleMs))
         .catch((error: unknown) => this.logger.warn(`Could not expire typing in room ${roomId}: ${error instanceof Error ? error.message : String(error)}`));
-    }, ttlMs);
+    }, delayMs);
     timer.unref();
     this.expiryTimers.set(key, timer);
   }
@@ -146,6 +154,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     const key = composeKey(roomId, userId);
     clearTimeout(this.expiryTimers.get(key));
     this.expiryTimers.delete(key);
+    this.served.get(roomId)?.watched.delete(userId);
   }
 
   /** Publishes a stop for each typing that ran out; the store hands each one to one caller only. */

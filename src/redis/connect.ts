@@ -46,6 +46,7 @@ export function connect(redis: Settings['redis'], instanceId: string): RedisConn
     autoResubscribe: false,
     // A command cut off by a dropped connection has already been answered (an error): sent again on the
     // next connection, a message the sender was told is not stored would be stored after all, or twice.
+    // ioredis drops such commands without settling them: `commandTimeout` is what answers their callers.
     autoResendUnfulfilledCommands: false,
   };
   if (clusterNodes.length > 0) {

@@ -75,6 +75,11 @@ export class MemoryRoomStore implements RoomStore {
     return this.rooms.get(roomId)?.members.has(userId) ?? false;
   }
 
+  async member(roomId: string, userId: string): Promise<Member | undefined> {
+    const member = this.rooms.get(roomId)?.members.get(userId);
+    return member && { ...member };
+  }
+
   async addMember(roomId: string, member: Member, limits: MembershipLimits): Promise<AddOutcome> {
     const entry = this.rooms.get(roomId);
     if (!entry) throw new Error(`No room ${roomId}`);

@@ -173,6 +173,12 @@ export class RedisRoomStore implements RoomStore {
     return { items: sorted.slice(offset, offset + limit), total: sorted.length };
   }
 
+  async member(roomId: string, userId: string): Promise<Member | undefined> {
+    const { client, keys } = this.redis;
+    const json = await this.redis.call(() => client.hget(keys.room(roomId, 'members'), userId));
+    return json === null ? undefined : (JSON.parse(json) as Member);
+  }
+
   async isMember(roomId: string, userId: string): Promise<boolean> {
     const key = `${roomId}\n${userId}`;
     try {

@@ -92,6 +92,8 @@ export interface RoomStore {
   /** A page of the room's members, in the order they joined. */
   members(roomId: string, offset: number, limit: number): Promise<Page<Member>>;
   isMember(roomId: string, userId: string): Promise<boolean>;
+  /** The user's membership of the room (when they joined it this time), or undefined. */
+  member(roomId: string, userId: string): Promise<Member | undefined>;
   /** Adds the member unless the room or the user is full; an existing member is answered as it is. */
   addMember(roomId: string, member: Member, limits: MembershipLimits): Promise<AddOutcome>;
   /** Returns false if the user was not a member. */

@@ -218,6 +218,11 @@ export class RoomsService {
     return member;
   }
 
+  /** The user's membership of the room (when they joined it this time), or undefined. */
+  member(roomId: string, userId: string): Promise<Member | undefined> {
+    return this.store.member(roomId, userId);
+  }
+
   /** Whether the user is a member of the room (false for an unknown room). */
   isMember(roomId: string, userId: string): Promise<boolean> {
     return this.store.isMember(roomId, userId);
@@ -338,8 +343,10 @@ export class RoomsService {
     return room;
   }
 
-  /** The member, and whether this call added them (false: they were one already). */
-  /** Adds a member; the room's owner, back after leaving, is its owner again. */
+  /**
+   * Adds a member: the member, and whether this call added them (false: they
+   * were one already). The room's owner, back after leaving, is its owner again.
+   */
   private async add(room: Room, userId: string): Promise<{ member: Member; added: boolean }> {
     const role = userId === room.owner_id ? 'owner' : 'member';
     const member: Member = { user_id: userId, role, joined_at: new Date().toISOString() };

@@ -6,8 +6,8 @@ const MAX_REMEMBERED_CLAIMS = 10_000;
 
 /**
  * The user directory: who a user id is (username, email, picture). Filled
- * from token claims and from the main backend; a user with no profile shows
- * as their id.
+ * from token claims and from the main backend; a field it does not have is
+ * null (room summaries show a partner without a username by their id).
  */
 @Injectable()
 export class UsersService {

@@ -119,6 +119,9 @@ describe('ChatClient against a scripted server', () => {
       // The server's store lost the room's history: seqs start again under a new epoch.
       send(socket, { type: 'history_reset', room_id: 'r', epoch: 'e2', seq: 0 });
       for (const seq of [1, 2]) send(socket, { type: 'message', message: { ...message(seq), content: `new #${seq}` } });
+      // A reset to the epoch the client already counts in (a join that raced it) changes nothing.
+      send(socket, { type: 'history_reset', room_id: 'r', epoch: 'e2', seq: 0 });
+      send(socket, { type: 'message', message: { ...message(3), content: 'new #3' } });
     });
     chat = new ChatClient({ url: script.url, token: token('alice'), WebSocket: WebSocket as unknown as SocketFactory });
     const delivered: string[] = [];
@@ -127,8 +130,8 @@ describe('ChatClient against a scripted server', () => {
     chat.on('joined', (sync) => syncs.push(sync));
     chat.connect();
     await chat.join('r');
-    await waitFor(() => delivered.length === 5, 'the old and the new history delivered');
-    expect(delivered).toEqual(['old #1', 'old #2', 'old #3', 'new #1', 'new #2']);
+    await waitFor(() => delivered.length === 6, 'the old and the new history delivered');
+    expect(delivered).toEqual(['old #1', 'old #2', 'old #3', 'new #1', 'new #2', 'new #3']);
     expect(syncs.map((sync) => sync.status)).toEqual(['fresh', 'reload']);
     expect(syncs[1].cursor).toEqual({ seq: 0, epoch: 'e2' });
   });
