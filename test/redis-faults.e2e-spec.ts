@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import request from 'supertest';
+import { SETTINGS, type Settings } from '../src/config/settings.js';
 import { RedisService } from '../src/redis/redis.service.js';
 import { freePort, waitFor } from '../scripts/processes.mjs';
 import { ask, collect, join, nextMessages, seqs } from './support/client.js';
@@ -166,8 +167,11 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
     expect(await ask(alice, { type: 'leave_room', room_id: roomId })).toMatchObject({ type: 'left' });
 
     server.pause();
+    const paused = Date.now();
     try {
       expect(await waitReadiness(http(A), 503, 10_000)).toEqual(NOT_READY);
+      // PROTOCOL: a hung connection is dropped, and readiness says so, within about twice REDIS_COMMAND_TIMEOUT_MS.
+      expect(Date.now() - paused).toBeLessThan(2 * cluster.all[A].app.get<Settings>(SETTINGS).redis.commandTimeoutMs + 1000);
       // Joins of a known room and typing among its own connections answer at once, not after a timeout per command.
       const asked = Date.now();
       expect(await ask(alice, { type: 'join_room', room_id: roomId })).toMatchObject({ type: 'joined', room_id: roomId });

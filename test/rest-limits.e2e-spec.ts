@@ -1,9 +1,12 @@
+import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import { gc } from './support/gc.js';
 import { useInstances } from './support/instances.js';
-import { createRoom } from './support/rest.js';
+import { PNG, createRoom } from './support/rest.js';
 import { token } from './support/tokens.js';
 
 /** REST limits after authentication, bounded limiter memory, sockets and header timeouts, and the smaller REST rules. */
@@ -54,6 +57,35 @@ describe('TRUST_PROXY=loopback', () => {
     for (let i = 0; i < 2; i++) await request(app.first.http).get(ROOMS).set('X-Forwarded-For', '203.0.113.7').expect(401);
     expectTooMany(await request(app.first.http).get(ROOMS).set('X-Forwarded-For', '203.0.113.7'));
     await request(app.first.http).get(ROOMS).set('X-Forwarded-For', '203.0.113.8').expect(401);
+  });
+});
+
+describe('what the anonymous limit does not count', () => {
+  let dir = '';
+  const app = useInstances({
+    env: async () => {
+      dir = await mkdtemp(join(tmpdir(), 'chat-limit-files-'));
+      return { UPLOAD_DIR: dir, REST_RATE_LIMIT_ANONYMOUS_PER_MINUTE: 2 };
+    },
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('serves signed file downloads and health to an address past its limit: a page of images fetches many at once', async () => {
+    const roomId = await createRoom(app.first.http, 'alice', ['bob']);
+    const uploaded = await request(app.first.http)
+      .post(`${ROOMS}/${roomId}/upload`)
+      .set('Authorization', `Bearer ${token('alice')}`)
+      .attach('files', PNG, 'photo.png')
+      .expect(201);
+    const { url } = (uploaded.body as { files: Array<{ url: string }> }).files[0];
+    for (let i = 0; i < 2; i++) await request(app.first.http).get(ROOMS).expect(401);
+    expectTooMany(await request(app.first.http).get(ROOMS));
+    for (let i = 0; i < 5; i++) {
+      const image = await request(app.first.http).get(url).buffer(true).expect(200);
+      expect(Buffer.from(image.body as Buffer)).toEqual(PNG);
+    }
+    await request(app.first.http).get('/health/ready').expect(200);
+    expectTooMany(await request(app.first.http).get(ROOMS));
   });
 });
 

@@ -7,11 +7,10 @@ import { SignedUrls } from '../src/files/signed-urls.js';
 import { join as joinRoom } from './support/client.js';
 import { MODES, useInstances } from './support/instances.js';
 import { logs } from './support/logs.js';
-import { bearer } from './support/rest.js';
+import { PNG, bearer } from './support/rest.js';
 import { token } from './support/tokens.js';
 
 const API = '/api/v1/chats';
-const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
 const MAX_BYTES = 64 * 1024;
 

@@ -5,6 +5,9 @@ import { token } from './tokens.js';
 export const messagesPath = (roomId: string, messageId?: string): string =>
   `/api/v1/chats/rooms/${roomId}/messages${messageId === undefined ? '' : `/${messageId}`}`;
 
+/** A 1×1 PNG: an image a member can upload. */
+export const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+
 export const bearer = (user: string): [string, string] => ['Authorization', `Bearer ${token(user)}`];
 
 /** Creates a room over REST as `owner` with `members`, and returns its id. */
