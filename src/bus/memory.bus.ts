@@ -32,6 +32,10 @@ export class MemoryBus implements RoomBus {
     this.subscribed.delete(roomId);
   }
 
+  wants(roomId: string): boolean {
+    return this.subscribed.has(roomId);
+  }
+
   /**
    * Queued as a microtask: asynchronous like Redis, and in publish order. A
    * resolved promise's reaction rather than `queueMicrotask`, which makes an

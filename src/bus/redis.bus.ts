@@ -139,6 +139,10 @@ export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
     ]);
   }
 
+  wants(roomId: string): boolean {
+    return this.rooms.has(roomId);
+  }
+
   async publish(roomId: string, event: RoomEvent): Promise<void> {
     let published = false;
     if (this.redis.client.status === 'ready') {

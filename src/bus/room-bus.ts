@@ -32,6 +32,8 @@ export interface RoomBus {
    */
   readonly connected: boolean;
   unsubscribe(roomId: string): Promise<void>;
+  /** Whether the room is subscribed (wanted, connected or not): from `subscribe` until `unsubscribe`. */
+  wants(roomId: string): boolean;
   /** Never rejects: an event that cannot travel reaches this instance's own listeners only. */
   publish(roomId: string, event: RoomEvent): Promise<void>;
   /**

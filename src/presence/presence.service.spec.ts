@@ -24,6 +24,8 @@ const bob = { id: 'c-bob', userId: 'bob' };
 
 describe(PresenceService.name, () => {
   let service: PresenceService;
+  let bus: MemoryBus;
+  let store: MemoryPresenceStore;
   let events: { roomId: string; event: RoomEvent }[];
 
   const flush = () => jest.advanceTimersByTimeAsync(0);
@@ -33,12 +35,13 @@ describe(PresenceService.name, () => {
 
   beforeEach(async () => {
     jest.useFakeTimers({ now: new Date('2026-01-01T00:00:00.000Z') });
-    const bus = new MemoryBus();
+    bus = new MemoryBus();
+    store = new MemoryPresenceStore();
     events = [];
     bus.onEvent((roomId, event) => events.push({ roomId, event }));
     await bus.subscribe('r1');
     await bus.subscribe('r2');
-    service = new PresenceService(new MemoryPresenceStore(), bus, settings);
+    service = new PresenceService(store, bus, settings);
   });
 
   afterEach(() => {
@@ -311,6 +314,27 @@ describe(PresenceService.name, () => {
       const seen = await service.joined('r1', bob);
 
       expect(seen).toEqual({ online: ['bob'], typing: [] });
+    });
+  });
+
+  describe('watching typing started through another instance', () => {
+    it('ends it at the TTL when that instance stopped without ending it, and stops watching once the room has no connection here', async () => {
+      // `service` is this instance, serving r1 (its bus wants it); `other` is the instance the typing went through.
+      const other = new PresenceService(store, bus, settings);
+      service.onModuleInit();
+      await service.joined('r1', bob);
+      await other.typing('r1', alice1, true);
+      other.onModuleDestroy();
+      await advance(TTL);
+      expect(ofType('typing_stopped')).toEqual([{ type: 'typing_stopped', data: { user_id: 'alice', connection_id: 'c-alice-1' } }]);
+
+      await other.typing('r1', alice1, true);
+      other.onModuleDestroy();
+      await flush();
+      expect(jest.getTimerCount()).toBe(1);
+      await bus.unsubscribe('r1');
+      await service.left('r1', bob);
+      expect(jest.getTimerCount()).toBe(0);
     });
   });
 });

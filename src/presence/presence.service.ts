@@ -29,8 +29,8 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
    * (which may stop without ending it: a crash).
    */
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
-  /** This instance's connections per room, and the typists it watches there for other instances (`watch`). */
-  private readonly served = new Map<string, { connections: Set<string>; watched: Set<string> }>();
+  /** The typists this instance watches for other instances (`watch`), per room it serves. */
+  private readonly watched = new Map<string, Set<string>>();
 
   constructor(
     @Inject(PRESENCE_STORE) private readonly store: PresenceStore,
@@ -53,25 +53,20 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
 
   /** A connection joined the room; returns who is online (the joiner included) and typing. */
   async joined(roomId: string, participant: Participant): Promise<{ online: string[]; typing: string[] }> {
-    const served = this.served.get(roomId);
-    if (served) served.connections.add(participant.id);
-    else this.served.set(roomId, { connections: new Set([participant.id]), watched: new Set() });
-    try {
-      if (await this.store.addConnection(roomId, participant.userId, participant.id)) {
-        await this.announce(roomId, presenceEvent(participant.userId, 'online', participant.id));
-      }
-      const [online, typing] = await Promise.all([this.store.online(roomId), this.store.typing(roomId, Date.now())]);
-      return { online, typing };
-    } catch (error) {
-      // A failed join may never be left: it does not count as serving the room.
-      this.unserve(roomId, participant.id);
-      throw error;
+    if (await this.store.addConnection(roomId, participant.userId, participant.id)) {
+      await this.announce(roomId, presenceEvent(participant.userId, 'online', participant.id));
     }
+    const [online, typing] = await Promise.all([this.store.online(roomId), this.store.typing(roomId, Date.now())]);
+    return { online, typing };
   }
 
-  /** A connection left the room or closed; the user's last one ends their typing and presence. */
+  /**
+   * A connection left the room or closed (after the room let it go, so the
+   * bus no longer wants a room it was the last in); the user's last one ends
+   * their typing and presence.
+   */
   async left(roomId: string, participant: Participant): Promise<void> {
-    this.unserve(roomId, participant.id);
+    if (!this.bus.wants(roomId)) this.unwatchRoom(roomId);
     if (!(await this.store.removeConnection(roomId, participant.userId, participant.id))) return;
     // A store that announces ended the typing with the presence, in one step.
     if (this.store.announces) return this.clearExpiry(roomId, participant.userId);
@@ -122,15 +117,16 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
    * that long after its true deadline.
    */
   private watch(roomId: string, userId: string, delayMs = this.settings.typing.ttlMs): void {
-    const served = this.served.get(roomId);
-    // A room no connection of this instance is in is watched by the instances that serve it.
-    if (!served) return;
+    // A room no connection of this instance is in (the bus does not want it) is watched by the instances that serve it.
+    if (!this.bus.wants(roomId)) return;
     const key = composeKey(roomId, userId);
     clearTimeout(this.expiryTimers.get(key));
-    served.watched.add(userId);
+    const users = this.watched.get(roomId);
+    if (users) users.add(userId);
+    else this.watched.set(roomId, new Set([userId]));
     const timer = setTimeout(() => {
       this.expiryTimers.delete(key);
-      served.watched.delete(userId);
+      this.unwatch(roomId, userId);
       void this.expire(roomId)
         .then(() => this.store.typing(roomId, Date.now()))
         .then((typing) => typing.includes(userId) && this.watch(roomId, userId, this.settings.typing.throttleMs))
@@ -140,12 +136,17 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     this.expiryTimers.set(key, timer);
   }
 
-  /** One connection fewer in the room; the last one takes the room's watches with it. */
-  private unserve(roomId: string, connectionId: string): void {
-    const served = this.served.get(roomId);
-    if (!served?.connections.delete(connectionId) || served.connections.size > 0) return;
-    this.served.delete(roomId);
-    for (const userId of served.watched) this.clearExpiry(roomId, userId);
+  /** The room's last connection here left: its watches go with it. */
+  private unwatchRoom(roomId: string): void {
+    const users = this.watched.get(roomId);
+    if (!users) return;
+    this.watched.delete(roomId);
+    for (const userId of users) this.clearExpiry(roomId, userId);
+  }
+
+  private unwatch(roomId: string, userId: string): void {
+    const users = this.watched.get(roomId);
+    if (users?.delete(userId) && users.size === 0) this.watched.delete(roomId);
   }
 
   private clearExpiry(roomId: string, userId: string): void {
@@ -154,7 +155,7 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     const key = composeKey(roomId, userId);
     clearTimeout(this.expiryTimers.get(key));
     this.expiryTimers.delete(key);
-    this.served.get(roomId)?.watched.delete(userId);
+    this.unwatch(roomId, userId);
   }
 
   /** Publishes a stop for each typing that ran out; the store hands each one to one caller only. */
