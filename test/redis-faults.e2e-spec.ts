@@ -131,29 +131,51 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
       expect(await ask(dave, { type: 'join_room', room_id: roomId })).toMatchObject({ type: 'error', code: 'unavailable' });
     });
 
-    it('after Redis restarts on the same port: ready again, resubscribed, and messages flow across instances on the same sockets', async () => {
+    it('after Redis restarts empty on the same port: ready again, and the lost room is left on every instance, told as a reset then a removal', async () => {
       await server.restart();
       await Promise.all([waitReadiness(http(A), 200), waitReadiness(http(B), 200)]);
       const lost = logs.take('warn', /^redis (commands|subscriber) connection lost: /, RedisService.name);
       expect(lost.length).toBeGreaterThan(0);
       expect(logs.take('log', /^redis (commands|subscriber) connection is back$/, RedisService.name)).toHaveLength(lost.length);
-      expect(await waitFor(async () => (await subscribers(roomId)) === 2, 5000, 'both instances resubscribed')).toBe(true);
-      alice.take('message');
-      const fromB = await sendMessage(carol, roomId, 'from B after the outage');
-      // The restarted Redis is empty: a new history, which every joined connection is told of before its first message.
-      expect(fromB.seq).toBe(1);
-      for (const client of [alice, carol]) {
-        const message = await client.next('message');
-        expect(message).toMatchObject({ message: { seq: fromB.seq, content: 'from B after the outage' } });
+      // The catch-up after the reconnect reads a new history; the room went with Redis's data, so its
+      // connections leave it as if removed rather than go on sending into a room no REST route knows.
+      for (const client of [alice, bob, carol]) {
         const reset = await client.next('history_reset');
         expect(reset).toEqual({ type: 'history_reset', room_id: roomId, epoch: expect.any(String), seq: 0 });
         expect(reset.epoch).not.toBe(epochBefore);
-        expect(client.frames.indexOf(reset)).toBeLessThan(client.frames.indexOf(message));
+        expect(await client.next('left')).toEqual({ type: 'left', room_id: roomId, reason: 'removed' });
       }
-      const fromA = await sendMessage(alice, roomId, 'from A after the outage');
-      expect(fromA.seq).toBe(fromB.seq + 1);
-      for (const client of [alice, carol]) expect(content(await client.next('message'))).toBe('from A after the outage');
+      expect(await waitFor(async () => (await subscribers(roomId)) === 0, 5000, 'both instances unsubscribed')).toBe(true);
+      expect(await ask(alice, { type: 'send_message', room_id: roomId, content: 'into the lost room' })).toMatchObject({ type: 'error', code: 'not_joined' });
+      expect(await ask(carol, { type: 'join_room', room_id: roomId })).toMatchObject({ type: 'error', code: 'not_a_member' });
     });
+  });
+
+  it('tells joined connections of a history lost while the room survived (evicted keys) before its new messages, and keeps them in the room', async () => {
+    for (const index of [A, B]) await waitReadiness(http(index), 200, 15_000);
+    const roomId = await createRoom(http(A), 'alice', ['carol']);
+    const [alice, carol] = await Promise.all([cluster.connect('alice', A), cluster.connect('carol', B)]);
+    const epochBefore = (await join(alice, roomId)).epoch;
+    await join(carol, roomId);
+    await sendMessage(alice, roomId, 'before');
+    for (const client of [alice, carol]) await client.next('message');
+    await admin.del(`${cluster.prefix}chat:{${roomId}}:meta`, `${cluster.prefix}chat:{${roomId}}:log`, `${cluster.prefix}chat:{${roomId}}:ids`);
+
+    const fromB = await sendMessage(carol, roomId, 'after the loss');
+    expect(fromB.seq).toBe(1);
+    for (const client of [alice, carol]) {
+      const message = await client.next('message');
+      expect(message).toMatchObject({ message: { seq: 1, content: 'after the loss' } });
+      const reset = await client.next('history_reset');
+      expect(reset).toEqual({ type: 'history_reset', room_id: roomId, epoch: expect.any(String), seq: 0 });
+      expect(reset.epoch).not.toBe(epochBefore);
+      expect(client.frames.indexOf(reset)).toBeLessThan(client.frames.indexOf(message));
+    }
+    const fromA = await sendMessage(alice, roomId, 'and on');
+    expect(fromA.seq).toBe(2);
+    for (const client of [alice, carol]) expect(content(await client.next('message'))).toBe('and on');
+    await Promise.all([alice.nothing(200, 'left'), carol.nothing(0, 'left')]);
+    await Promise.all([alice.close(), carol.close()]);
   });
 
   it('treats a Redis that hangs (sockets open, no answers) as away: not ready, serving what it knows, presence right once it answers', async () => {

@@ -34,7 +34,9 @@ export class JoinsService {
     @Inject(SETTINGS) private readonly settings: Settings,
     private readonly logger: AppLogger,
     @Optional() private readonly metrics?: MetricsService,
-  ) {}
+  ) {
+    fanout.onHistoryReset((roomId) => void this.confirmMembers(roomId));
+  }
 
   /**
    * Joins the room and answers `joined` (with `ref`), then the recovered
@@ -140,6 +142,26 @@ export class JoinsService {
 
   async leaveAll(connection: Connection): Promise<void> {
     await Promise.all([...connection.rooms].map((roomId) => this.leave(connection, roomId)));
+  }
+
+  /**
+   * The room's history was reset: the store lost its data (a Redis restarted
+   * empty), and with it maybe the room. Its connections here joined on
+   * membership the store may no longer have; those whose user it does not
+   * know as a member leave as if removed, rather than go on sending into a
+   * room that no longer exists.
+   */
+  private async confirmMembers(roomId: string): Promise<void> {
+    const users = new Set(this.fanout.connections(roomId).map((connection) => connection.userId));
+    for (const userId of users) {
+      try {
+        if (!(await this.rooms.isMember(roomId, userId))) this.removeLocally(roomId, userId);
+      } catch (error) {
+        // The next reset, or the client's next join, checks again.
+        const reason = error instanceof Error ? error.message : String(error);
+        this.logger.warn(`Could not confirm ${userId}'s membership of room ${roomId} after its history was reset: ${reason}`, JoinsService.name);
+      }
+    }
   }
 
   /** A member was removed (on any instance): their connections here leave the room and are told. */

@@ -32,6 +32,7 @@ export class RoomFanout {
   private arrivals = 0;
   private unconfirmedCount = 0;
   private overflowCount = 0;
+  private readonly resetListeners: Array<(roomId: string) => void> = [];
 
   constructor(
     @Inject(ROOM_BUS) private readonly bus: RoomBus,
@@ -39,6 +40,11 @@ export class RoomFanout {
     @Inject(SETTINGS) private readonly settings: Settings,
     @Optional() private readonly metrics?: FrameMetrics,
   ) {}
+
+  /** Adds what to call when a served room's history was reset under its connections (`history_reset`). */
+  onHistoryReset(listener: (roomId: string) => void): void {
+    this.resetListeners.push(listener);
+  }
 
   /** Message events dropped since start because the store did not confirm their seq or epoch. */
   get unconfirmed(): number {
@@ -163,6 +169,7 @@ export class RoomFanout {
           room.lastSeq = 0;
           const reset = encode({ type: 'history_reset', room_id: roomId, epoch: head.epoch, seq: 0 });
           this.metrics?.broadcast('history_reset', room.deliver(Buffer.from(reset), undefined));
+          for (const listener of this.resetListeners) listener(roomId);
           continue;
         }
         room.epoch ??= head.epoch;
