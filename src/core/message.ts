@@ -17,3 +17,13 @@ export interface Message {
   updated_at: string;
   client_msg_id: string | null;
 }
+
+/** Message types (PROTOCOL §3); a client sends `system` only with a service token. */
+export const MESSAGE_TYPES = ['text', 'image', 'file', 'system'] as const;
+/** Files a message may carry, and the longest link to one (PROTOCOL §3). */
+export const MAX_ATTACHMENTS = 10;
+export const MAX_ATTACHMENT_LENGTH = 2048;
+/** Distinct emoji on one message; one more is refused (`limit_reached`). */
+export const MAX_REACTIONS_PER_MESSAGE = 50;
+/** Longest emoji, in UTF-16 code units (a family or a flag with modifiers fits). */
+export const MAX_EMOJI_LENGTH = 32;

@@ -1,4 +1,4 @@
-import type { Message } from './message.js';
+import { MAX_ATTACHMENTS, MAX_ATTACHMENT_LENGTH, MAX_EMOJI_LENGTH, MAX_REACTIONS_PER_MESSAGE, MESSAGE_TYPES, type Message } from './message.js';
 
 /**
  * What travels on a room's channel (`chat:room:<room_id>`). The first three
@@ -30,6 +30,8 @@ export type DeliveredEvent = Exclude<RoomEvent, { type: 'member_removed' }>;
 export const MAX_EVENT_ID_LENGTH = 256;
 /** Longest `content` accepted from a channel: the largest MAX_MESSAGE_LENGTH allowed. */
 export const MAX_EVENT_CONTENT_LENGTH = 1_000_000;
+/** Most users on one reaction accepted from a channel: the largest MAX_MEMBERS_PER_ROOM allowed. */
+export const MAX_EVENT_REACTION_USERS = 100_000;
 /** Longest payload decoded at all; anything larger is dropped before parsing. */
 export const MAX_EVENT_PAYLOAD_LENGTH = 8 * 1024 * 1024;
 
@@ -93,14 +95,41 @@ function splitTwice(text: string, first: string, second: string): [string, strin
 type Fields = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length <= MAX_EVENT_ID_LENGTH;
-const isShort = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_EVENT_ID_LENGTH;
+const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
+const isId = (v: unknown): v is string => isText(v, MAX_EVENT_ID_LENGTH) && v.length > 0;
+const isShort = (v: unknown): v is string => isText(v, MAX_EVENT_ID_LENGTH);
 const isIdOrNull = (v: unknown): v is string | null => v === null || isId(v);
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 const isSeq = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) > 0;
+const MESSAGE_TYPE_SET = new Set<unknown>(MESSAGE_TYPES);
+/** An ISO 8601 time with its offset, as `toISOString` writes it (the main backend may write other precisions or offsets). */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+const isTime = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_EVENT_ID_LENGTH && ISO_TIME.test(v) && !Number.isNaN(Date.parse(v));
+
+/** `null`, or 1–10 links (an empty list is `null`); undefined if not that. */
+function toAttachments(v: unknown): string[] | null | undefined {
+  if (v === undefined || v === null) return null;
+  if (!Array.isArray(v) || v.length > MAX_ATTACHMENTS) return undefined;
+  for (const link of v) if (!isText(link, MAX_ATTACHMENT_LENGTH) || link.length === 0) return undefined;
+  return v.length === 0 ? null : (v as string[]);
+}
+
+/** `[{emoji, users, count}]` rebuilt with those fields only; undefined if any entry is not one. */
+function toReactions(v: unknown): Array<{ emoji: string; users: string[]; count: number }> | undefined {
+  if (!Array.isArray(v) || v.length > MAX_REACTIONS_PER_MESSAGE) return undefined;
+  const reactions = [];
+  for (const r of v) {
+    if (!isObject(r) || !isText(r.emoji, MAX_EMOJI_LENGTH) || r.emoji.length === 0 || !isCount(r.count)) return undefined;
+    if (!Array.isArray(r.users) || r.users.length > MAX_EVENT_REACTION_USERS || !r.users.every(isId)) return undefined;
+    reactions.push({ emoji: r.emoji, users: r.users as string[], count: r.count });
+  }
+  return reactions;
+}
 
 /**
- * A Message (PROTOCOL §3) checked field by field and rebuilt with exactly
+ * A Message (PROTOCOL §3) checked field by field (strings of bounded length,
+ * `message_type` one of §3's, times ISO 8601, attachments and reactions in
+ * §3's shape and bounds) and rebuilt with exactly
  * its own fields (nothing else of the input, prototype keys included, is
  * kept); undefined if any field has the wrong type or length. `seq` may be
  * absent (the main backend's messages); `parent_message_id` and
@@ -114,19 +143,19 @@ export function toMessage(data: unknown): Message | undefined {
     isId(d.room_id) &&
     isId(d.sender_id) &&
     (d.seq === undefined || isSeq(d.seq)) &&
-    isShort(d.message_type) &&
-    typeof d.content === 'string' &&
-    d.content.length <= MAX_EVENT_CONTENT_LENGTH &&
-    (d.attachments === undefined || d.attachments === null || Array.isArray(d.attachments)) &&
+    MESSAGE_TYPE_SET.has(d.message_type) &&
+    isText(d.content, MAX_EVENT_CONTENT_LENGTH) &&
     (d.parent_message_id === undefined || isIdOrNull(d.parent_message_id)) &&
     isCount(d.thread_count) &&
-    Array.isArray(d.reactions) &&
     typeof d.is_edited === 'boolean' &&
     typeof d.is_deleted === 'boolean' &&
-    isShort(d.created_at) &&
-    isShort(d.updated_at) &&
+    isTime(d.created_at) &&
+    isTime(d.updated_at) &&
     (d.client_msg_id === undefined || isIdOrNull(d.client_msg_id));
   if (!ok) return undefined;
+  const attachments = toAttachments(d.attachments);
+  const reactions = toReactions(d.reactions);
+  if (attachments === undefined || reactions === undefined) return undefined;
   const message: Message = {
     message_id: d.message_id as string,
     room_id: d.room_id as string,
@@ -134,10 +163,10 @@ export function toMessage(data: unknown): Message | undefined {
     ...(d.seq === undefined ? {} : { seq: d.seq as number }),
     message_type: d.message_type as string,
     content: d.content as string,
-    attachments: (d.attachments ?? null) as unknown[] | null,
+    attachments,
     parent_message_id: (d.parent_message_id ?? null) as string | null,
     thread_count: d.thread_count as number,
-    reactions: d.reactions as unknown[],
+    reactions,
     is_edited: d.is_edited as boolean,
     is_deleted: d.is_deleted as boolean,
     created_at: d.created_at as string,

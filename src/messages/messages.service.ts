@@ -18,9 +18,6 @@ export interface SendInput {
   attachments?: string[];
 }
 
-/** Message types a client may send; `system` only with a service token. */
-export const MESSAGE_TYPES = ['text', 'image', 'file', 'system'] as const;
-
 /** Messages read per step of a search. */
 const SEARCH_BATCH = 500;
 

@@ -1,4 +1,5 @@
-import { MAX_REACTIONS_PER_MESSAGE, isEmoji, react, readReactions } from './reactions.js';
+import { MAX_REACTIONS_PER_MESSAGE } from '../core/message.js';
+import { isEmoji, react, readReactions } from './reactions.js';
 
 describe('reactions', () => {
   it('accepts emoji sequences and shortcodes, and refuses text, markup and long runs', () => {

@@ -1,14 +1,11 @@
+import { MAX_EMOJI_LENGTH, MAX_REACTIONS_PER_MESSAGE } from '../core/message.js';
+
 /** One emoji on a message and who put it there, in the order they reacted (PROTOCOL §5, FocusMate's shape). */
 export interface Reaction {
   emoji: string;
   users: string[];
   count: number;
 }
-
-/** Distinct emoji on one message; one more is refused (`limit_reached`). */
-export const MAX_REACTIONS_PER_MESSAGE = 50;
-/** Longest emoji, in UTF-16 code units (a family or a flag with modifiers fits). */
-export const MAX_EMOJI_LENGTH = 32;
 
 /**
  * An emoji as a reaction: a run of Unicode emoji code points (pictographs,

@@ -18,17 +18,13 @@ import {
   type ValidationOptions,
 } from 'class-validator';
 import { CLIENT_ID_PATTERN, MAX_ID_LENGTH, ROOM_ID_PATTERN } from '../../core/ids.js';
-import { MESSAGE_TYPES } from '../../messages/messages.service.js';
+import { MAX_ATTACHMENTS, MAX_ATTACHMENT_LENGTH, MESSAGE_TYPES } from '../../core/message.js';
 
 // Client frames (PROTOCOL §2). `type` and `ref` are checked by the adapter
 // before a frame reaches its handler; unknown fields are ignored so that
 // newer clients keep working.
 
 export { MAX_ID_LENGTH };
-
-/** Attachments of one message, and the longest URL of one (PROTOCOL §3). */
-export const MAX_ATTACHMENTS = 10;
-export const MAX_ATTACHMENT_LENGTH = 2048;
 
 /**
  * At most `max` characters as PROTOCOL counts them, a string's `length`

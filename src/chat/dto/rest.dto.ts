@@ -21,7 +21,8 @@ import {
   type ValidationOptions,
   type ValidatorConstraintInterface,
 } from 'class-validator';
-import { MAX_EMOJI_LENGTH, isEmoji } from '../../messages/reactions.js';
+import { MAX_ATTACHMENTS, MAX_ATTACHMENT_LENGTH, MAX_EMOJI_LENGTH, MESSAGE_TYPES } from '../../core/message.js';
+import { isEmoji } from '../../messages/reactions.js';
 import { ROOM_TYPES, type RoomType } from '../../rooms/room.store.js';
 import { DOT_SEGMENTS, MAX_USER_ID_LENGTH } from '../../core/ids.js';
 import { IsClientId, MAX_ID_LENGTH, MaxStringLength } from './frames.dto.js';
@@ -223,10 +224,10 @@ export class SendMessageBodyDoc {
   @ApiProperty({ description: 'Length limited by MAX_MESSAGE_LENGTH (4000 by default)' })
   content!: string;
 
-  @ApiPropertyOptional({ enum: ['text', 'image', 'file', 'system'], default: 'text', description: '`system`: service tokens only' })
+  @ApiPropertyOptional({ enum: [...MESSAGE_TYPES], default: 'text', description: '`system`: service tokens only' })
   message_type?: string;
 
-  @ApiPropertyOptional({ type: [String], maxItems: 10, description: 'URLs of files (at most 2048 characters each)' })
+  @ApiPropertyOptional({ type: [String], maxItems: MAX_ATTACHMENTS, description: `URLs of files (at most ${MAX_ATTACHMENT_LENGTH} characters each)` })
   attachments?: string[];
 
   @ApiPropertyOptional({ maxLength: MAX_ID_LENGTH, description: 'Retrying with the same id returns the original message' })
