@@ -232,7 +232,11 @@ describe.each(MODES)('hostile input on %s', (mode) => {
       const response = await api().post(ROOMS).set('Authorization', bearer('owner')).send(body).expect(400);
       expect(response.body.message).toBe(message);
     }
-    expect((await api().get(`${ROOMS}?limit=abc`).set('Authorization', bearer('owner')).expect(400)).body.message).toBe('limit must be an integer number');
+    for (const limit of ['abc', '0x2', '1e1', '%201', '2.0', '']) {
+      const answer = await api().get(`${ROOMS}?limit=${limit}`).set('Authorization', bearer('owner')).expect(400);
+      expect(answer.body.message).toBe('limit must be an integer number');
+    }
+    await api().get(`${ROOMS}?limit=2`).set('Authorization', bearer('owner')).expect(200);
     const client = await TestClient.connect(app.first.ws, token('member'));
     await join(client, roomId);
     expect(await answersTo(client, JSON.stringify({ type: 'read', room_id: roomId }))).toEqual([

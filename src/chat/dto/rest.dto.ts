@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { Type } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
 import {
   ArrayMaxSize,
   ArrayMinSize,
@@ -67,9 +67,23 @@ export class AddMemberBody {
   user_id!: string;
 }
 
+/**
+ * An integer query parameter: decimal digits become a number, anything else
+ * stays as written and is refused (`0x2`, `1e0` and ` 1` are not counts,
+ * though `Number` reads them as such).
+ */
+const QueryInt = (): PropertyDecorator => {
+  const digits = Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : value));
+  const integer = IsInt();
+  return (target, key) => {
+    digits(target, key);
+    integer(target, key);
+  };
+};
+
 export class HistoryQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 50, type: 'integer' })
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  @IsOptional() @QueryInt() @Min(1) @Max(100)
   limit?: number;
 
   @ApiPropertyOptional({ description: 'Page backwards: messages older than this one', pattern: '^[A-Za-z0-9._:-]{1,128}$' })
@@ -86,7 +100,7 @@ export class RoomsPageQuery {
   room_type?: RoomType;
 
   @ApiPropertyOptional({ minimum: 1, maximum: ROOMS_PAGE.max, default: ROOMS_PAGE.default, type: 'integer' })
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(ROOMS_PAGE.max)
+  @IsOptional() @QueryInt() @Min(1) @Max(ROOMS_PAGE.max)
   limit?: number;
 
   @ApiPropertyOptional({ description: 'The `next` cursor of the previous page' })
@@ -96,7 +110,7 @@ export class RoomsPageQuery {
 
 export class MembersPageQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: MEMBERS_PAGE.max, default: MEMBERS_PAGE.default, type: 'integer' })
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(MEMBERS_PAGE.max)
+  @IsOptional() @QueryInt() @Min(1) @Max(MEMBERS_PAGE.max)
   limit?: number;
 
   @ApiPropertyOptional({ description: 'The `next` cursor of the previous page' })
@@ -192,7 +206,7 @@ export class SearchQuery {
   q!: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20, type: 'integer' })
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(100)
+  @IsOptional() @QueryInt() @Min(1) @Max(100)
   limit?: number;
 }
 
