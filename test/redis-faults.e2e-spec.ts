@@ -137,8 +137,14 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
       const lost = logs.take('warn', /^redis (commands|subscriber) connection lost: /, RedisService.name);
       expect(lost.length).toBeGreaterThan(0);
       expect(logs.take('log', /^redis (commands|subscriber) connection is back$/, RedisService.name)).toHaveLength(lost.length);
-      // The catch-up after the reconnect reads a new history; the room went with Redis's data, so its
-      // connections leave it as if removed rather than go on sending into a room no REST route knows.
+      // The catch-up after the reconnect reads a new history, or, if it ran before the commands connection was
+      // back, the room's next message shows it: one is sent on each instance (answered with an ack while the
+      // instance has not noticed yet). The room went with Redis's data, so its connections leave it as if
+      // removed rather than go on sending into a room no REST route knows.
+      for (const client of [alice, carol]) {
+        const answer = await ask(client, { type: 'send_message', room_id: roomId, content: 'after the outage' });
+        expect(answer.type === 'message_ack' || answer.code === 'not_joined').toBe(true);
+      }
       for (const client of [alice, bob, carol]) {
         const reset = await client.next('history_reset');
         expect(reset).toEqual({ type: 'history_reset', room_id: roomId, epoch: expect.any(String), seq: 0 });
