@@ -237,6 +237,9 @@ describe.each(MODES)('hostile input on %s', (mode) => {
       expect(answer.body.message).toBe('limit must be an integer number');
     }
     await api().get(`${ROOMS}?limit=2`).set('Authorization', bearer('owner')).expect(200);
+    // A query parameter the route does not name is ignored (PROTOCOL §5, "Paging").
+    const ignored = await api().get(`${ROOMS}?limit=1&cursor[]=forged&_=123`).set('Authorization', bearer('owner')).expect(200);
+    expect(ignored.body.rooms).toHaveLength(1);
     const client = await TestClient.connect(app.first.ws, token('member'));
     await join(client, roomId);
     expect(await answersTo(client, JSON.stringify({ type: 'read', room_id: roomId }))).toEqual([
