@@ -75,7 +75,7 @@ export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
         else this.receiveUser(userId, payload);
       });
       // ioredis rebuilt the shard subscribers and resubscribed them: events in between may be missed.
-      subscriber.on('subscribersReady', () => this.listeners.resync());
+      subscriber.on('subscribersReady', () => void this.resync());
       // A shard dropped subscriptions by itself (an unsolicited SUNSUBSCRIBE). ioredis announces it only
       // as `moved` on its shard subscribers' emitter, which it does not expose, and resubscribes only if
       // the slot map it then reads has changed: after a repeated SETSLOT NODE it has not.
@@ -279,7 +279,7 @@ export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
     const failed = (await Promise.all(channels.map((channel) => subscriber.ssubscribe(channel).then(() => false, () => true)))).filter(Boolean).length;
     if (this.closing) return;
     if (failed > 0) this.logger.warn(`could not renew ${failed} of ${channels.length} sharded subscriptions`);
-    this.listeners.resync();
+    await this.resync();
   }
 
   /** Every room's and every user's channel this instance holds, as `room` and `user` name them. */
@@ -299,6 +299,16 @@ export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
         this.logger.warn(`could not resubscribe ${channels.length} rooms: ${error instanceof Error ? error.message : String(error)}`);
       });
     }
-    this.listeners.resync();
+    await this.resync();
+  }
+
+  /**
+   * Calls the resync listeners once the store can be read: a catch-up that
+   * ran before the commands connection was back would fail and miss what it
+   * came for, such as a history reset by a Redis that restarted empty.
+   */
+  private async resync(): Promise<void> {
+    await this.redis.commandsReady();
+    if (!this.closing) this.listeners.resync();
   }
 }

@@ -107,11 +107,18 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
    */
   async onModuleInit(): Promise<void> {
     if (!this.connections) return;
-    const ready = (connection: RedisClient) =>
-      connection.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => connection.once('ready', () => resolve()));
     const timeout = new Promise<void>((resolve) => setTimeout(resolve, this.startupWaitMs).unref());
-    await Promise.race([Promise.all(this.distinct().map(ready)), timeout]);
+    await Promise.race([Promise.all(this.distinct().map(whenReady)), timeout]);
     if (this.notReadyReason) this.logger.warn(`Starting without Redis: ${this.notReadyReason}`);
+  }
+
+  /**
+   * Resolves once the commands connection is ready (at once if it is). What
+   * reads the store after a reconnect waits for it: the subscriber can be
+   * back before it.
+   */
+  commandsReady(): Promise<void> {
+    return whenReady(this.client);
   }
 
   /** Undefined when ready (or not configured), else why not. */
@@ -262,4 +269,8 @@ function isConnectionError(error: unknown): boolean {
       error.message,
     )
   );
+}
+
+function whenReady(connection: RedisClient): Promise<void> {
+  return connection.status === 'ready' ? Promise.resolve() : new Promise<void>((resolve) => connection.once('ready', () => resolve()));
 }
