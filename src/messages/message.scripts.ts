@@ -3,9 +3,9 @@
  * room's hash tag (see `RedisKeys`): a hash `…:meta` (seq, epoch, last_at),
  * a stream `…:log` whose entry ids are `<seq>-0` and whose fields are
  * `id` (the message id) and `m` (the message JSON), a hash `…:ids`
- * (message id → seq), a hash `…:versions` (message id → its current
- * `updated_at`) and a hash `…:edits` (message id → current JSON of an edited
- * or deleted message).
+ * (message id → seq), a hash `…:edits` (message id → current JSON of an
+ * edited or deleted message) and a hash `…:versions` (message id → the
+ * `updated_at` of its edit).
  *
  * The scripts never decode message JSON: what they compare (`message_id`,
  * `updated_at`) is kept in fields of its own, so nothing a user once wrote
@@ -49,10 +49,7 @@ local window = tonumber(ARGV[8])
 if window > 0 then
   local original = redis.call('GET', KEYS[6])
   if original then
-    -- The message as it is now: edited or deleted since, the edit holds its current JSON.
-    local id = string.match(original, '"message_id":"([^"]+)"')
-    local edited = id and redis.call('HGET', KEYS[5], id)
-    if edited then original = edited end
+    -- The message as it is now: an edit or delete rewrites this key too (REPLACE), even once trimmed from the log.
     local epoch = redis.call('HGET', KEYS[1], 'epoch')
     local event = false
     if not publish and epoch then event = ARGV[3] .. epoch .. ARGV[4] .. original .. ARGV[5] end
@@ -78,7 +75,6 @@ while trimmed < ${TRIM_PER_APPEND} and redis.call('XLEN', KEYS[2]) >= tonumber(A
 end
 redis.call('XADD', KEYS[2], seq .. '-0', 'id', ARGV[10], 'm', json)
 redis.call('HSET', KEYS[3], ARGV[10], seq)
-redis.call('HSET', KEYS[4], ARGV[10], ARGV[11])
 redis.call('HSET', KEYS[1], 'last_at', ARGV[11])
 if window > 0 then redis.call('SET', KEYS[6], json, 'PX', window) end
 local event = ARGV[3] .. epoch .. ARGV[4] .. json .. ARGV[5]
@@ -102,15 +98,23 @@ end
 return {1, json, typing, event}`;
 
 /**
- * Compare-and-set of a message's current state. KEYS: ids, versions, edits.
+ * Compare-and-set of a message's current state. KEYS: ids, versions, edits, the message's dedup key.
  * ARGV: message id, expected updated_at, new updated_at, new JSON, channel, event JSON, publish command (as APPEND;
- * empty: the caller publishes). Returns 1 if replaced (and published), 0 if the message changed or is gone.
+ * empty: the caller publishes), '1' if the message has a client_msg_id. Returns 1 if replaced (and published),
+ * 0 if the message changed or is gone. A retry of the message's send finds the new state in its dedup key.
+ * A message without an edit is as appended, which is what the caller read; one with an edit has changed
+ * unless its version is the one the caller read. A version lost with its key (evicted, deleted) counts as
+ * read, so a damaged history can still be edited instead of failing every compare.
  */
 export const REPLACE = `
 if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-if redis.call('HGET', KEYS[2], ARGV[1]) ~= ARGV[2] then return 0 end
+if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
+  local version = redis.call('HGET', KEYS[2], ARGV[1])
+  if version and version ~= ARGV[2] then return 0 end
+end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+if ARGV[8] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then redis.call('SET', KEYS[4], ARGV[4], 'KEEPTTL') end
 if ARGV[7] ~= '' then redis.call(ARGV[7], ARGV[5], ARGV[6]) end
 return 1`;
 

@@ -6,6 +6,7 @@ import { SignedUrls } from '../files/signed-urls.js';
 import type { RecoveryOutcome } from '../metrics/metric-labels.js';
 import { MetricsService, type Tally } from '../metrics/metrics.service.js';
 import { PresenceService } from '../presence/presence.service.js';
+import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
 import { ReadStateService } from './read-state.service.js';
 import { react, readReactions, type Reaction } from './reactions.js';
 import { MESSAGE_STORE, type HistoryHead, type MessageStore, type RoomLatest } from './message.store.js';
@@ -20,6 +21,8 @@ export interface SendInput {
 
 /** Messages read per step of a search. */
 const SEARCH_BATCH = 500;
+/** Compare-and-set tries of one edit, delete or reaction before it answers unavailable. */
+const CHANGE_ATTEMPTS = 50;
 
 export interface Since {
   seq: number;
@@ -206,13 +209,16 @@ export class MessagesService {
     event: 'message_updated' | 'message_deleted',
     apply: (current: Message) => Omit<Message, 'updated_at'> | undefined,
   ): Promise<Message> {
-    for (;;) {
+    // Each lost compare is another writer's change landing: a bound keeps a store that never agrees from spinning.
+    for (let attempt = 1; attempt <= CHANGE_ATTEMPTS; attempt++) {
       const current = await load();
       const next = apply(current);
       if (!next) return current;
       const changed = { ...next, updated_at: laterThan(current.updated_at) };
       if (await this.store.replace(changed, current, event)) return changed;
     }
+    this.logger.warn(`Gave up changing a message after ${CHANGE_ATTEMPTS} attempts: it changed under each of them`);
+    throw new StoreUnavailableError('The message kept changing; try again');
   }
 
   private async existing(roomId: string, messageId: string): Promise<Message> {

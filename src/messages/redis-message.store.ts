@@ -123,7 +123,12 @@ export class RedisMessageStore implements MessageStore {
     const replaced = await this.redis.call(() =>
       this.redis.run(
         REPLACE,
-        [keys.room(room, 'ids'), keys.room(room, 'versions'), keys.room(room, 'edits')],
+        [
+          keys.room(room, 'ids'),
+          keys.room(room, 'versions'),
+          keys.room(room, 'edits'),
+          keys.dedup(room, message.sender_id, message.client_msg_id ?? ''),
+        ],
         [
           message.message_id,
           previous.updated_at,
@@ -132,6 +137,7 @@ export class RedisMessageStore implements MessageStore {
           this.redis.eventChannel(room),
           encoded,
           publishLater ? '' : this.redis.publishCommand,
+          message.client_msg_id === null ? '' : '1',
         ],
       ),
     );
