@@ -179,6 +179,27 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
     await Promise.all([alice.close(), carol.close()]);
   });
 
+  it('counts a reset history as unread from its first message: read positions of the history before do not hide it', async () => {
+    for (const index of [A, B]) await waitReadiness(http(index), 200, 15_000);
+    const roomId = await createRoom(http(A), 'alice', ['carol']);
+    const unread = async (user: string) => {
+      const response = await request(http(B)).get(`/api/v1/chats/rooms/${roomId}`).set('Authorization', `Bearer ${token(user)}`).expect(200);
+      return (response.body as { unread_count: number }).unread_count;
+    };
+    const [alice, carol] = await Promise.all([cluster.connect('alice', A), cluster.connect('carol', B)]);
+    for (const client of [alice, carol]) await join(client, roomId);
+    for (let i = 0; i < 5; i++) await sendMessage(alice, roomId, `before ${i}`);
+    carol.send({ type: 'read', room_id: roomId, seq: 5 });
+    expect(await carol.next('read')).toMatchObject({ user_id: 'carol', seq: 5 });
+    expect(await unread('carol')).toBe(0);
+    await admin.del(...['meta', 'log', 'ids', 'versions', 'edits'].map((part) => `${cluster.prefix}chat:{${roomId}}:${part}`));
+
+    for (const content of ['after the loss', 'and on']) await sendMessage(alice, roomId, content);
+    expect(await unread('carol')).toBe(2);
+    expect(await unread('alice')).toBe(0);
+    await Promise.all([alice.close(), carol.close()]);
+  });
+
   it('treats a Redis that hangs (sockets open, no answers) as away: not ready, serving what it knows, presence right once it answers', async () => {
     for (const index of [A, B]) await waitReadiness(http(index), 200, 15_000);
     const roomId = await createRoom(http(A), 'alice', ['bob', 'carol']);

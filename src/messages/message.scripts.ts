@@ -14,9 +14,13 @@
  * only concatenate.
  */
 
-/** Makes sure the room has an epoch. KEYS: meta. ARGV: candidate epoch. Returns [seq, epoch, last_at]. */
+/**
+ * Makes sure the room has an epoch. KEYS: meta, read hash. ARGV: candidate epoch. Returns [seq, epoch, last_at].
+ * Every script that gives a room a new epoch also clears its read positions (the read store's hash, same hash
+ * tag): a new epoch is a new history whose seqs start at 1, which positions kept from the old one would hide.
+ */
 export const HEAD = `
-redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
+if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then redis.call('DEL', KEYS[2]) end
 return redis.call('HMGET', KEYS[1], 'seq', 'epoch', 'last_at')`;
 
 /** Messages removed by one append at most, when the retention was lowered: bounds one script's run. */
@@ -60,6 +64,7 @@ local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[6]
   redis.call('HSET', KEYS[1], 'epoch', epoch)
+  redis.call('DEL', KEYS[8])
 end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local json = ARGV[1] .. seq .. ARGV[2]
@@ -132,12 +137,12 @@ local function current(edits, entries)
 end`;
 
 /**
- * The head and the messages after a seq, in one step. KEYS: meta, log, edits.
+ * The head and the messages after a seq, in one step. KEYS: meta, log, edits, read hash (cleared with a new epoch, as in HEAD).
  * ARGV: candidate epoch, first stream id, count.
  * Returns [[seq, epoch, last_at], oldest retained stream id or false, [json, …]].
  */
 export const READ_AFTER = `${CURRENT}
-redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1])
+if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then redis.call('DEL', KEYS[4]) end
 local head = redis.call('HMGET', KEYS[1], 'seq', 'epoch', 'last_at')
 local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
 local entries = redis.call('XRANGE', KEYS[2], ARGV[2], '+', 'COUNT', tonumber(ARGV[3]))
