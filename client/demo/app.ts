@@ -169,8 +169,10 @@ async function start(name: string, jwt: string): Promise<void> {
   chat.on('error', ({ message }) => toast(message));
   chat.connect();
 
+  // Read before the rooms load: selecting one rewrites the address.
+  const wanted = decodeURIComponent(location.hash.slice(1));
   await refreshRooms();
-  select(decodeURIComponent(location.hash.slice(1)) || views.keys().next().value);
+  select(wanted || views.keys().next().value);
   roomsPoll = setInterval(() => chat?.state.status === 'open' && void refreshRooms(), ROOMS_POLL_MS);
 }
 
@@ -222,8 +224,14 @@ function select(roomId: string | undefined): void {
 ui.newRoom.addEventListener('submit', async (event) => {
   event.preventDefault();
   const members = ui.roomMembers.value.split(/[\s,]+/).filter(Boolean);
+  const name = ui.roomName.value.trim();
+  if (!name) return toast('Give the room a name');
+  // One room per click: the button waits for the answer.
+  const button = ui.newRoom.querySelector('button')!;
+  if (button.disabled) return;
+  button.disabled = true;
   try {
-    const room = await rest.createRoom({ room_type: 'team', room_name: ui.roomName.value.trim(), member_ids: members });
+    const room = await rest.createRoom({ room_type: 'team', room_name: name, member_ids: members });
     views.set(room.room_id, { room, messages: new Map(), hasMore: false, unread: 0 });
     void chat!.join(room.room_id).catch(() => undefined);
     ui.newRoom.reset();
@@ -231,6 +239,8 @@ ui.newRoom.addEventListener('submit', async (event) => {
     select(room.room_id);
   } catch (error) {
     toast(`Could not create the room: ${(error as Error).message}`);
+  } finally {
+    button.disabled = false;
   }
 });
 
@@ -344,7 +354,8 @@ function renderRooms(): void {
       const button = el('button');
       button.type = 'button';
       button.dataset.roomId = view.room.room_id;
-      button.append(el('span', 'hash', '#'), el('span', 'room-name', roomLabel(view.room.room_id)));
+      button.title = roomLabel(view.room.room_id);
+      button.append(el('span', 'hash', '#'), el('span', 'room-name', button.title));
       if (view.unread > 0) button.append(el('span', 'badge', String(view.unread)));
       button.addEventListener('click', () => select(view.room.room_id));
       item.append(button);
@@ -356,7 +367,7 @@ function renderRooms(): void {
 function renderHeader(): void {
   const view = selected ? views.get(selected) : undefined;
   if (!view) return;
-  ui.roomTitle.textContent = roomLabel(view.room.room_id);
+  ui.roomTitle.textContent = ui.roomTitle.title = roomLabel(view.room.room_id);
   ui.addMember.hidden = view.room.owner_id !== user;
   renderPresence();
 }
@@ -405,7 +416,9 @@ function renderMessages(toBottom = false): void {
       bubble.style.setProperty('--hue', hue(sender));
       if (sender !== user && senderOf(previous) !== sender) bubble.append(el('span', 'who', sender));
       const content = (message as Message).is_deleted ? 'This message was deleted' : message.content;
-      bubble.append(el('span', 'content', content));
+      const text = el('span', 'content', content);
+      text.dir = 'auto'; // right-to-left text laid out as such
+      bubble.append(text);
       const time = el('time', '', pending ? 'sending…' : clock(message.created_at));
       time.setAttribute('datetime', message.created_at);
       bubble.append(time);

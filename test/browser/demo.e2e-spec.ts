@@ -131,6 +131,30 @@ describe(SUITE, () => {
     await bob.waitForSelector('[data-testid="presence"] .person.online:has-text("alice")');
   });
 
+  it('fits a phone screen with many rooms and long names, makes one room per click, and keeps the open room over a reload', async () => {
+    const app = await service();
+    const { page } = await signIn(app.http, 'alice');
+    await page.setViewportSize({ width: 375, height: 700 });
+    const create = async (name: string) => {
+      await page.click('#new-room-box summary');
+      await page.fill('#room-name', name);
+      await page.dblclick('#new-room button[type=submit]');
+      await page.waitForSelector(`[data-testid="room-title"]:has-text("${name}")`);
+    };
+    for (const name of ['Quarterly planning for the design team', 'Team 2', 'Team 3', 'Team 4']) await create(name);
+    await waitFor(async () => (await page.locator('.rooms li').count()) === 4, 'four rooms, one per double click', LONG);
+    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    const sendBox = await page.locator('[data-testid="send"]').boundingBox();
+    expect(sendBox!.x + sendBox!.width).toBeLessThanOrEqual(375);
+
+    await page.click('.rooms li:nth-child(2) button');
+    const title = await page.textContent('[data-testid="room-title"]');
+    await page.reload();
+    await connected(page);
+    await page.waitForSelector(`[data-testid="room-title"]:has-text("${title}")`);
+    expect(await page.locator('.rooms li').count()).toBe(4);
+  });
+
   it('pages the history in: the newest 50 first, older ones on demand', async () => {
     const app = await service();
     const room = await createRoom(app.http, 'alice', ['bob'], 'team', 'History test');
