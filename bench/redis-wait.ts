@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, redisAnswers, waitFor } from '../scripts/processes.mjs';
-import type { Settings } from '../src/config/settings.js';
+import { parseEnvironment } from '../src/config/environment.js';
+import { toSettings } from '../src/config/settings.js';
 import { RedisMessageStore } from '../src/messages/redis-message.store.js';
 import { RedisService } from '../src/redis/redis.service.js';
 
@@ -32,17 +33,17 @@ const replicaPort = await freePort();
 const processes = [await redisServer(masterPort), await redisServer(replicaPort, '--replicaof', '127.0.0.1', String(masterPort))];
 
 async function measure(replicas: number): Promise<void> {
-  const settings = {
-    redis: {
-      enabled: true,
-      url: `redis://127.0.0.1:${masterPort}`,
-      wait: { replicas, timeoutMs: 1000 },
-      keyPrefix: `wait-${replicas}:`,
-      commandTimeoutMs: 2000,
-      connectTimeoutMs: 2000,
-      reconnect: { baseMs: 100, maxMs: 1000 },
-    },
-  } as unknown as Settings;
+  // Settings as the service reads them from its environment, so every field the connection code reads is there.
+  const settings = toSettings(
+    parseEnvironment({
+      NODE_ENV: 'test',
+      JWT_SECRET: 'x'.repeat(32),
+      REDIS_URL: `redis://127.0.0.1:${masterPort}`,
+      REDIS_WAIT_REPLICAS: replicas,
+      REDIS_WAIT_TIMEOUT_MS: 1000,
+      REDIS_KEY_PREFIX: `wait-${replicas}:`,
+    }),
+  );
   const redis = new RedisService(settings);
   await redis.onModuleInit();
   await waitFor(async () => (await redis.client.wait(1, 100)) === 1, 10_000, 'the replica in sync');

@@ -5,7 +5,7 @@
 // same protocol subset, each in its own processes pinned to core 0, with the
 // load generated from one process on core 1. Writes JSON and markdown under
 // bench/results/. See bench/README.md for what each figure is.
-//   --quick    smaller scenarios and shorter steps (under 2 minutes)
+//   --quick    smaller scenarios and shorter steps (about 2 minutes)
 //   --only     a comma-separated list of scenario names
 //   --profile  the service runs under --cpu-prof (one scenario: --only, default
 //              small-rooms); profiles go to bench/results/profiles/

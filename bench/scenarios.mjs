@@ -38,7 +38,7 @@ export const scenarios = [
     runner: 'steps',
     target: { instances: 1 },
     full: { rooms: 1, members: 1001, start: 50, factor: 1.3, maxSteps: 12 },
-    quick: { rooms: 1, members: 201, start: 100, factor: 1.6, maxSteps: 4 },
+    quick: { rooms: 1, members: 201, start: 100, factor: 1.6, maxSteps: 3 },
   },
   {
     name: 'small-rooms',
@@ -63,7 +63,7 @@ export const scenarios = [
     runner: 'steps',
     target: { instances: 2, redis: 'single' },
     full: { rooms: 1, members: 1001, start: 20, factor: 1.3, maxSteps: 12 },
-    quick: { rooms: 1, members: 201, start: 100, factor: 1.6, maxSteps: 4 },
+    quick: { rooms: 1, members: 201, start: 100, factor: 1.6, maxSteps: 3 },
   },
   // permessage-deflate off and on, with everything else equal: a long chat
   // message (about 1.5 KB as a frame, above the default 1 KiB threshold, so
@@ -76,7 +76,7 @@ export const scenarios = [
     runner: 'steps',
     target: { instances: 1, deflate: false },
     full: { rooms: 1, members: 201, start: 50, factor: 1.4, maxSteps: 8, contentBytes: 1200 },
-    quick: { rooms: 1, members: 201, start: 50, factor: 1.6, maxSteps: 4, contentBytes: 1200 },
+    quick: { rooms: 1, members: 201, start: 50, factor: 1.6, maxSteps: 3, contentBytes: 1200 },
   },
   {
     name: 'deflate-on',
@@ -84,7 +84,7 @@ export const scenarios = [
     runner: 'steps',
     target: { instances: 1, deflate: true },
     full: { rooms: 1, members: 201, start: 50, factor: 1.4, maxSteps: 8, contentBytes: 1200 },
-    quick: { rooms: 1, members: 201, start: 50, factor: 1.6, maxSteps: 4, contentBytes: 1200 },
+    quick: { rooms: 1, members: 201, start: 50, factor: 1.6, maxSteps: 3, contentBytes: 1200 },
   },
   {
     name: 'cluster',
@@ -93,7 +93,7 @@ export const scenarios = [
     target: { instances: 2 },
     targets: { single: { server: 'service', redis: 'single' }, cluster: { server: 'service', redis: 'cluster' } },
     full: { rooms: 300, members: 2, start: 500, factor: 1.35, maxSteps: 10 },
-    quick: { rooms: 100, members: 2, start: 500, factor: 1.6, maxSteps: 3 },
+    quick: { rooms: 100, members: 2, start: 500, factor: 1.6, maxSteps: 2 },
   },
   {
     // Only when asked for (`--variant`): a change's cost, measured like the small-room CPU target.
@@ -129,7 +129,7 @@ const specOf = (scenario, kind) => scenario.targets?.[kind] ?? { server: kind, r
  */
 export const TIMING = {
   full: { stepMs: 4000, warmMs: 2000, drainMs: 2000, settleMs: 2000, cpuSamples: 3, refine: true },
-  quick: { stepMs: 1200, warmMs: 500, drainMs: 1000, settleMs: 1000, cpuSamples: 1, refine: false },
+  quick: { stepMs: 1200, warmMs: 500, drainMs: 600, settleMs: 500, cpuSamples: 1, refine: false },
 };
 
 /** Where a target's servers keep shared state; `cleanup` removes what they left. */

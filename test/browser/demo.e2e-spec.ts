@@ -143,7 +143,7 @@ describe(SUITE, () => {
     };
     for (const name of ['Quarterly planning for the design team', 'Team 2', 'Team 3', 'Team 4']) await create(name);
     await waitFor(async () => (await page.locator('.rooms li').count()) === 4, 'four rooms, one per double click', LONG);
-    expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(375);
+    expect(await page.evaluate<number>('document.documentElement.scrollWidth')).toBeLessThanOrEqual(375);
     const sendBox = await page.locator('[data-testid="send"]').boundingBox();
     expect(sendBox!.x + sendBox!.width).toBeLessThanOrEqual(375);
 
