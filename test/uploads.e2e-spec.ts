@@ -8,6 +8,12 @@ import { join as joinRoom } from './support/client.js';
 import { MODES, useInstances } from './support/instances.js';
 import { logs } from './support/logs.js';
 import { PNG, bearer } from './support/rest.js';
+
+/** The PNG above with an animation control chunk (`acTL`): what a sniffer calls an animated PNG. */
+const APNG = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAACGFjVEwAAAABAAAAALQt6aAAAAANSURBVHjaY2Rg+F8PAAKHAYDrR7qSAAAAAElFTkSuQmCC',
+  'base64',
+);
 import { token } from './support/tokens.js';
 
 const API = '/api/v1/chats';
@@ -136,6 +142,16 @@ describe.each(MODES)('uploads and signed file URLs (PROTOCOL §5), %s', (mode) =
     expect(logs.take('debug', /upload cut short/).length).toBeGreaterThanOrEqual(1);
     expect((await filesUnder(dir)).sort()).toEqual([...before, path].sort());
     await upload('alice', roomId).attach('files', PNG, 'p.png').expect(201);
+  });
+
+  it('takes an animated PNG where PNG is allowed, and serves it as what it is', async () => {
+    const roomId = await chat.room('alice', ['bob']);
+    const answer = await upload('bob', roomId).attach('files', APNG, 'moving.png').expect(201);
+    const [file] = (answer.body as Uploaded).files;
+    expect(file.path).toMatch(/\.apng$/);
+    const image = await request(chat.http).get(file.url).buffer(true).expect(200);
+    expect(image.headers['content-type']).toBe('image/apng');
+    expect(Buffer.from(image.body as Buffer)).toEqual(APNG);
   });
 
   it('detects the type from the content, not the name, and keeps nothing of a refused upload', async () => {

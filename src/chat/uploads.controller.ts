@@ -134,7 +134,9 @@ export class UploadsController {
       for (const file of received) {
         const head = await readHead(file.path, SNIFF_BYTES);
         const kind = head && (await fileTypeFromBuffer(head));
-        if (!kind || !this.settings.uploads.allowedTypes.includes(kind.mime)) {
+        // An animated PNG is a PNG (a decoder without animation shows its first frame): allowed with image/png.
+        const type = kind?.mime === 'image/apng' ? 'image/png' : kind?.mime;
+        if (!kind || !type || !this.settings.uploads.allowedTypes.includes(type)) {
           throw new UnsupportedMediaTypeException(`${file.originalname || 'a file'} is not of an allowed type (${this.settings.uploads.allowedTypes.join(', ')})`);
         }
         kinds.push(kind);

@@ -305,6 +305,22 @@ describe(MemoryMessageStore.name, () => {
       expect(await seqsOf('r1')).toEqual([4]);
       expect(await seqsOf('r3')).toEqual([1]);
     });
+
+    it('holds when edits make retained messages larger, dropping the oldest then', async () => {
+      const bounded = new MemoryMessageStore(
+        bus,
+        toSettings(parseEnvironment({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(32), HISTORY_MAX_BYTES: String(1024 * 1024) })),
+      );
+      const small = [];
+      for (let i = 0; i < 8; i++) small.push((await bounded.append(draft({ room_id: 'r1', content: 'x' }), WINDOW)).message);
+      // Each edit makes one about 200 KB by the estimate: five fit in the 1 MiB bound.
+      for (const message of small) {
+        const edited = { ...message, content: 'y'.repeat(100_000), updated_at: new Date().toISOString() };
+        await bounded.replace(edited, message, 'message_updated');
+      }
+      const kept = (await bounded.readAfter('r1', 0, 100)).messages;
+      expect(kept.map((m) => m.seq)).toEqual([4, 5, 6, 7, 8]);
+    });
   });
 
   describe('with the read store', () => {

@@ -138,6 +138,9 @@ export class MemoryMessageStore implements MessageStore {
     const size = sizeOf(message);
     this.retainedBytes += size - (sizes[at] ?? 0);
     sizes[at] = size;
+    // A larger edit counts against HISTORY_MAX_BYTES as a new message does.
+    this.dropBeyondBytes();
+    this.compactOrder();
     await this.bus.publish(message.room_id, changeEvent(message, event));
     return true;
   }
