@@ -34,7 +34,7 @@ describe.each(MODES)('an edit racing a delete (%s)', (mode) => {
 });
 
 describe('changes to a message whose stored history is damaged or trimmed (redis)', () => {
-  const cluster = useInstances({ mode: 'redis', env: { HISTORY_MAX_PER_ROOM: '3' } });
+  const cluster = useInstances({ mode: 'redis', env: { HISTORY_MAX_PER_ROOM: '3', DEDUP_WINDOW_MS: '1000' } });
   let admin: Redis;
   beforeAll(async () => {
     admin = new Redis(await redisUrl());
@@ -68,5 +68,18 @@ describe('changes to a message whose stored history is damaged or trimmed (redis
     expect((await fullHistory(cluster.first.http, roomId, 'alice')).map((m) => m.message_id)).not.toContain(sent.message_id);
     const retried = await send();
     expect(retried).toMatchObject({ type: 'message_ack', message: { message_id: sent.message_id, is_deleted: true, content: '' } });
+  });
+
+  it('keeps a client_msg_id used again after its window for the new message: a change of the old one does not take it', async () => {
+    const roomId = await cluster.room('alice', ['bob']);
+    const alice = await cluster.connect('alice');
+    await join(alice, roomId);
+    const send = (content: string) => ask(alice, { type: 'send_message', room_id: roomId, content, client_msg_id: 'again' });
+    const first = (await send('first')).message as Message;
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const second = (await send('second')).message as Message;
+    expect(second.message_id).not.toBe(first.message_id);
+    expect((await edit(roomId, first.message_id, 'first, edited')).status).toBe(200);
+    expect(await send('second')).toMatchObject({ type: 'message_ack', message: { message_id: second.message_id, content: 'second' } });
   });
 });

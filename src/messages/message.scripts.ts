@@ -3,9 +3,9 @@
  * room's hash tag (see `RedisKeys`): a hash `…:meta` (seq, epoch, last_at),
  * a stream `…:log` whose entry ids are `<seq>-0` and whose fields are
  * `id` (the message id) and `m` (the message JSON), a hash `…:ids`
- * (message id → seq), a hash `…:edits` (message id → current JSON of an
- * edited or deleted message) and a hash `…:versions` (message id → the
- * `updated_at` of its edit).
+ * (message id → seq), a hash `…:versions` (message id → its current
+ * `updated_at`; what an edit compares once there is an edit) and a hash `…:edits` (message id → current JSON of an edited
+ * or deleted message).
  *
  * The scripts never decode message JSON: what they compare (`message_id`,
  * `updated_at`) is kept in fields of its own, so nothing a user once wrote
@@ -15,12 +15,23 @@
  */
 
 /**
- * Makes sure the room has an epoch. KEYS: meta, read hash. ARGV: candidate epoch. Returns [seq, epoch, last_at].
- * Every script that gives a room a new epoch also clears its read positions (the read store's hash, same hash
- * tag): a new epoch is a new history whose seqs start at 1, which positions kept from the old one would hide.
+ * Gives the room an epoch if `meta` has none (a new room, or its `meta` was lost) and returns the room's epoch.
+ * A new epoch is a new history whose seqs start at 1, so whatever is left of an older one goes with it: its
+ * log, ids, versions and edits (evicted or deleted keys need not go together; a stream refuses ids below its
+ * last one) and the read positions (the read store's hash, same hash tag), which would hide the new messages.
  */
-export const HEAD = `
-if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then redis.call('DEL', KEYS[2]) end
+const EPOCH = `
+local function epoch_of(meta, candidate, leftovers)
+  if redis.call('HSETNX', meta, 'epoch', candidate) == 1 then
+    redis.call('DEL', unpack(leftovers))
+    return candidate
+  end
+  return redis.call('HGET', meta, 'epoch')
+end`;
+
+/** Makes sure the room has an epoch. KEYS: meta, log, ids, versions, edits, read hash. ARGV: candidate epoch. Returns [seq, epoch, last_at]. */
+export const HEAD = `${EPOCH}
+epoch_of(KEYS[1], ARGV[1], {KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]})
 return redis.call('HMGET', KEYS[1], 'seq', 'epoch', 'last_at')`;
 
 /** Messages removed by one append at most, when the retention was lowered: bounds one script's run. */
@@ -47,25 +58,24 @@ const TRIM_PER_APPEND = 100;
  * (edited or deleted since, if it was); `event` (the
  * encoded `message` event) only when the caller publishes.
  */
-export const APPEND = `
+export const APPEND = `${EPOCH}
 local publish = ARGV[12] ~= ''
 local window = tonumber(ARGV[8])
 if window > 0 then
   local original = redis.call('GET', KEYS[6])
   if original then
-    -- The message as it is now: an edit or delete rewrites this key too (REPLACE), even once trimmed from the log.
+    -- The message as it is now: REPLACE rewrites this key too, so it holds a change even once trimmed from the
+    -- log; the edit is looked up as well for changes made before REPLACE did (a rolling upgrade).
+    local id = string.match(original, '"message_id":"([^"]+)"')
+    local edited = id and redis.call('HGET', KEYS[5], id)
+    if edited then original = edited end
     local epoch = redis.call('HGET', KEYS[1], 'epoch')
     local event = false
     if not publish and epoch then event = ARGV[3] .. epoch .. ARGV[4] .. original .. ARGV[5] end
     return {0, original, false, event}
   end
 end
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  epoch = ARGV[6]
-  redis.call('HSET', KEYS[1], 'epoch', epoch)
-  redis.call('DEL', KEYS[8])
-end
+local epoch = epoch_of(KEYS[1], ARGV[6], {KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8]})
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local json = ARGV[1] .. seq .. ARGV[2]
 local trimmed = 0
@@ -80,6 +90,8 @@ while trimmed < ${TRIM_PER_APPEND} and redis.call('XLEN', KEYS[2]) >= tonumber(A
 end
 redis.call('XADD', KEYS[2], seq .. '-0', 'id', ARGV[10], 'm', json)
 redis.call('HSET', KEYS[3], ARGV[10], seq)
+-- REPLACE no longer needs it for a message without an edit; kept for instances of the version before (a rolling upgrade).
+redis.call('HSET', KEYS[4], ARGV[10], ARGV[11])
 redis.call('HSET', KEYS[1], 'last_at', ARGV[11])
 if window > 0 then redis.call('SET', KEYS[6], json, 'PX', window) end
 local event = ARGV[3] .. epoch .. ARGV[4] .. json .. ARGV[5]
@@ -119,7 +131,13 @@ if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
-if ARGV[8] == '1' and redis.call('EXISTS', KEYS[4]) == 1 then redis.call('SET', KEYS[4], ARGV[4], 'KEEPTTL') end
+if ARGV[8] == '1' then
+  -- Only while the key is this message's: a client_msg_id may be used again once its window is over.
+  local original = redis.call('GET', KEYS[4])
+  if original and string.find(original, '"message_id":"' .. ARGV[1] .. '"', 1, true) then
+    redis.call('SET', KEYS[4], ARGV[4], 'KEEPTTL')
+  end
+end
 if ARGV[7] ~= '' then redis.call(ARGV[7], ARGV[5], ARGV[6]) end
 return 1`;
 
@@ -137,12 +155,12 @@ local function current(edits, entries)
 end`;
 
 /**
- * The head and the messages after a seq, in one step. KEYS: meta, log, edits, read hash (cleared with a new epoch, as in HEAD).
+ * The head and the messages after a seq, in one step. KEYS: meta, log, edits, ids, versions, read hash (see EPOCH).
  * ARGV: candidate epoch, first stream id, count.
  * Returns [[seq, epoch, last_at], oldest retained stream id or false, [json, …]].
  */
-export const READ_AFTER = `${CURRENT}
-if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then redis.call('DEL', KEYS[4]) end
+export const READ_AFTER = `${CURRENT}${EPOCH}
+epoch_of(KEYS[1], ARGV[1], {KEYS[2], KEYS[4], KEYS[5], KEYS[3], KEYS[6]})
 local head = redis.call('HMGET', KEYS[1], 'seq', 'epoch', 'last_at')
 local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
 local entries = redis.call('XRANGE', KEYS[2], ARGV[2], '+', 'COUNT', tonumber(ARGV[3]))

@@ -11,7 +11,6 @@ import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
 
 const settings = toSettings(parseEnvironment({ NODE_ENV: 'test', JWT_SECRET: 'x'.repeat(32) }));
 
-/** A presence store whose stop fails, as a shared store can after the message was committed. */
 /** A message store whose compare-and-set never agrees, as a damaged shared store could. */
 class NeverAgreeingStore extends MemoryMessageStore {
   replaces = 0;
@@ -21,6 +20,7 @@ class NeverAgreeingStore extends MemoryMessageStore {
   }
 }
 
+/** A presence store whose stop fails, as a shared store can after the message was committed. */
 class FailingStopStore extends MemoryPresenceStore {
   stops = 0;
   override async stopTyping(): Promise<undefined> {
@@ -55,6 +55,6 @@ describe(MessagesService.name, () => {
     const { message } = await messages.send('alice', 'r1', { content: 'hello' });
     await expect(messages.edit('alice', 'r1', message.message_id, 'changed')).rejects.toThrow(StoreUnavailableError);
     expect(store.replaces).toBe(50);
-    expect(logs.take('warn', /^Gave up changing a message after 50 attempts/, MessagesService.name)).toHaveLength(1);
+    expect(logs.take('warn', /^Gave up changing a message after 50 compares lost with no other change made$/, MessagesService.name)).toHaveLength(1);
   });
 });

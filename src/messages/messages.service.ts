@@ -21,7 +21,7 @@ export interface SendInput {
 
 /** Messages read per step of a search. */
 const SEARCH_BATCH = 500;
-/** Compare-and-set tries of one edit, delete or reaction before it answers unavailable. */
+/** Compare-and-set tries of one edit, delete or reaction lost with no other change made, before it answers unavailable. */
 const CHANGE_ATTEMPTS = 50;
 
 export interface Since {
@@ -209,16 +209,21 @@ export class MessagesService {
     event: 'message_updated' | 'message_deleted',
     apply: (current: Message) => Omit<Message, 'updated_at'> | undefined,
   ): Promise<Message> {
-    // Each lost compare is another writer's change landing: a bound keeps a store that never agrees from spinning.
-    for (let attempt = 1; attempt <= CHANGE_ATTEMPTS; attempt++) {
+    // A compare lost to another writer's change is tried again however often that happens (many reacting at
+    // once); one lost while the message stayed as read is a store that does not agree, and is bounded.
+    let seen: string | undefined;
+    let stalled = 0;
+    while (stalled < CHANGE_ATTEMPTS) {
       const current = await load();
       const next = apply(current);
       if (!next) return current;
       const changed = { ...next, updated_at: laterThan(current.updated_at) };
       if (await this.store.replace(changed, current, event)) return changed;
+      stalled = current.updated_at === seen ? stalled + 1 : 1;
+      seen = current.updated_at;
     }
-    this.logger.warn(`Gave up changing a message after ${CHANGE_ATTEMPTS} attempts: it changed under each of them`);
-    throw new StoreUnavailableError('The message kept changing; try again');
+    this.logger.warn(`Gave up changing a message after ${CHANGE_ATTEMPTS} compares lost with no other change made`);
+    throw new StoreUnavailableError('The message could not be changed; try again');
   }
 
   private async existing(roomId: string, messageId: string): Promise<Message> {

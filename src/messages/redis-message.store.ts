@@ -77,7 +77,7 @@ export class RedisMessageStore implements MessageStore {
   }
 
   async head(roomId: string): Promise<HistoryHead> {
-    return toHead((await this.redis.call(() => this.redis.run(HEAD, [this.redis.keys.room(roomId, 'meta'), this.redis.keys.room(roomId, 'read')], [newId()]))) as Head);
+    return toHead((await this.redis.call(() => this.redis.run(HEAD, ['meta', 'log', 'ids', 'versions', 'edits', 'read'].map((part) => this.redis.keys.room(roomId, part)), [newId()]))) as Head);
   }
 
   /** One script per room, each in its room's slot, sent together (not one pipeline: the rooms may sit on different cluster nodes). */
@@ -98,7 +98,7 @@ export class RedisMessageStore implements MessageStore {
     const [head, oldest, jsons] = (await this.redis.call(() =>
       this.redis.run(
         READ_AFTER,
-        [keys.room(roomId, 'meta'), keys.room(roomId, 'log'), keys.room(roomId, 'edits'), keys.room(roomId, 'read')],
+        ['meta', 'log', 'edits', 'ids', 'versions', 'read'].map((part) => keys.room(roomId, part)),
         [newId(), `${afterSeq + 1}-0`, limit],
       ),
     )) as [Head, string | null, string[]];

@@ -39,6 +39,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private readonly wait: Settings['redis']['wait'];
   private nextWait: Promise<number> | undefined;
   private readonly watchdogs: NodeJS.Timeout[] = [];
+  private commandsBack: Promise<void> | undefined;
 
   constructor(
     @Inject(SETTINGS) settings: Settings,
@@ -118,7 +119,10 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
    * back before it.
    */
   commandsReady(): Promise<void> {
-    return whenReady(this.client);
+    if (this.client.status === 'ready') return Promise.resolve();
+    // One wait however many ask while the connection is away (each subscriber reconnect asks).
+    this.commandsBack ??= whenReady(this.client).finally(() => (this.commandsBack = undefined));
+    return this.commandsBack;
   }
 
   /** Undefined when ready (or not configured), else why not. */
