@@ -55,7 +55,8 @@ try {
   await measure('readAfter (nothing edited)', () => store.readAfter(roomId, 5, 10));
   await measure('get', () => store.get(roomId, first.message_id));
   await measure('page', () => store.page(roomId, undefined, 10));
-  await measure('recover, 5 behind', () => messages.recover(roomId, { seq: 16, epoch }, 1000));
+  const latest = (await store.head(roomId)).seq;
+  await measure('recover, 5 behind', () => messages.recover(roomId, { seq: latest - 5, epoch }, 1000));
   await measure('recover, refused (another epoch)', () => messages.recover(roomId, { seq: 0, epoch: 'other' }, 1000));
 } finally {
   await redis.client.eval(`for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end`, 0, `${prefix}*`);

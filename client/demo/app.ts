@@ -312,6 +312,7 @@ ui.input.addEventListener('input', () => selected && ui.input.value && chat?.typ
 function showState(state: ConnectionState): void {
   ui.status.dataset.status = state.status;
   clearInterval(countdown);
+  renderPresence();
   const label = (text: string) => (ui.statusLabel.textContent = text);
   switch (state.status) {
     case 'idle':
@@ -375,7 +376,8 @@ function renderHeader(): void {
 function renderPresence(): void {
   const view = selected ? views.get(selected) : undefined;
   if (!view || !chat) return;
-  const online = new Set(chat.online(view.room.room_id));
+  // Who is online is known only while connected: cut off, nobody is shown online, not even oneself.
+  const online = new Set(chat.state.status === 'open' ? chat.online(view.room.room_id) : []);
   const people = [...new Set([...view.room.member_ids, ...online])].sort((a, b) => Number(online.has(b)) - Number(online.has(a)) || a.localeCompare(b));
   ui.presence.replaceChildren(
     ...people.map((person) => {

@@ -134,10 +134,10 @@ export class UploadsController {
       for (const file of received) {
         const head = await readHead(file.path, SNIFF_BYTES);
         const kind = head && (await fileTypeFromBuffer(head));
-        // An animated PNG is a PNG (a decoder without animation shows its first frame): allowed with image/png.
-        const type = kind?.mime === 'image/apng' ? 'image/png' : kind?.mime;
-        if (!kind || !type || !this.settings.uploads.allowedTypes.includes(type)) {
-          throw new UnsupportedMediaTypeException(`${file.originalname || 'a file'} is not of an allowed type (${this.settings.uploads.allowedTypes.join(', ')})`);
+        const allowed = this.settings.uploads.allowedTypes;
+        // An animated PNG is a PNG (a decoder without animation shows its first frame): allowed with image/png too.
+        if (!kind || !(allowed.includes(kind.mime) || (kind.mime === 'image/apng' && allowed.includes('image/png')))) {
+          throw new UnsupportedMediaTypeException(`${file.originalname || 'a file'} is not of an allowed type (${allowed.join(', ')})`);
         }
         kinds.push(kind);
       }

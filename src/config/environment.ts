@@ -119,7 +119,7 @@ export class EnvironmentVariables {
   @IsInt() @Min(1)
   MAX_CONNECTIONS: number = 10_000;
 
-  /** Open sockets per user (across instances when REDIS_URL is set); further upgrades of that user get 503. */
+  /** Open sockets per user (across instances when Redis is configured); further upgrades of that user get 503. */
   @IsInt() @Min(1)
   MAX_CONNECTIONS_PER_USER: number = 20;
 

@@ -207,9 +207,12 @@ describe(SUITE, () => {
     await bob.waitForSelector('[data-testid="room-title"]:has-text("Restart test")');
     await send(alice, 'before the restart');
     await expectMessages(bob, ['before the restart']);
+    await alice.waitForSelector('[data-testid="presence"] .person.online:has-text("bob")');
 
     await first.close();
     await waitFor(async () => (await state(alice)) !== 'open' && (await state(bob)) !== 'open', 'both pages notice', LONG);
+    // Cut off, a page cannot know who is online: it shows nobody so, not even its own user.
+    expect(await alice.locator('[data-testid="presence"] .person.online').count()).toBe(0);
     await send(alice, 'while it was down 1');
     await send(alice, 'while it was down 2');
     await service(env, port);
