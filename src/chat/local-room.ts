@@ -47,6 +47,9 @@ export class LocalRoom {
    * so it is not this room's history (a forged or stray event).
    */
   checkedAt = 0;
+  /** A failed catch-up waiting to be tried again, and how long the last wait was (0: none failed since the last that worked). */
+  retry: NodeJS.Timeout | undefined;
+  retryMs = 0;
 
   constructor(private readonly maxHeld: number) {}
 

@@ -131,4 +131,22 @@ describe(RoomFanout.name, () => {
       expect.stringContaining('dropped message 1000000 of epoch'),
     ]);
   });
+
+  it('tries a catch-up that failed again by itself, so a quiet room gets what it missed without waiting for a message', async () => {
+    await send('1');
+    await flush();
+    await bus.unsubscribe('r1');
+    for (const content of ['2', '3']) await send(content);
+    await bus.subscribe('r1');
+    // The store fails the first read, as a shared store whose commands connection alone dropped.
+    const readAfter = store.readAfter.bind(store);
+    let failures = 1;
+    store.readAfter = (...args) => (failures-- > 0 ? Promise.reject(new Error('the store is away')) : readAfter(...args));
+    await send('4');
+    await flush();
+    expect(seqs()).toEqual([1]);
+    expect(logs.take('warn', /^Could not catch up room r1: the store is away$/, RoomFanout.name)).toHaveLength(1);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(seqs()).toEqual([1, 2, 3, 4]);
+  });
 });

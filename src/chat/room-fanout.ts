@@ -8,6 +8,10 @@ import { FrameMetrics } from './frame-metrics.js';
 import { LocalRoom, type Waiting } from './local-room.js';
 import { encode, type ServerFrame } from './protocol.js';
 
+/** The first wait before a failed catch-up is tried again; each failure after it doubles it, up to the maximum. */
+const CATCH_UP_RETRY_MS = 250;
+const CATCH_UP_RETRY_MAX_MS = 8_000;
+
 /**
  * Which local connections joined which room, and the delivery of room
  * events to them: each event is serialized once and written to every
@@ -92,6 +96,7 @@ export class RoomFanout {
     const room = this.rooms.get(roomId);
     room?.delete(connection);
     if (room?.isEmpty) {
+      clearTimeout(room.retry);
       this.rooms.delete(roomId);
       await this.bus.unsubscribe(roomId);
     }
@@ -150,8 +155,9 @@ export class RoomFanout {
   /**
    * Reads what the room missed, then delivers what waited. Every event that
    * arrived before the read began is judged by it (`checkedAt`); if the
-   * read fails, those that jump are dropped too: the next catch-up (the next
-   * message, or the bus's resync) reads them from the store.
+   * read fails, those that jump are dropped too: the next catch-up (a retry
+   * while the bus is connected, the next message, or the bus's resync) reads
+   * them from the store.
    */
   private async catchUp(roomId: string, room: LocalRoom): Promise<void> {
     const batch = this.settings.messages.recoveryMaxMessages;
@@ -180,8 +186,10 @@ export class RoomFanout {
         // A batch that starts past a trimmed head is still followed by the rest.
         if (messages.length < batch) break;
       }
+      room.retryMs = 0;
     } catch (error) {
       this.logger.warn(`Could not catch up room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
+      this.retryCatchUp(roomId, room);
     }
     const backlog = room.backlog ?? [];
     const overflowed = room.backlogOverflowed;
@@ -192,6 +200,22 @@ export class RoomFanout {
       room.backlog = [];
       void this.catchUp(roomId, room);
     }
+  }
+
+  /**
+   * Tries a failed catch-up again later, backing off, while the bus is connected (the store alone was
+   * away): a quiet room would otherwise wait for its next message. While the bus is away, its resync does it.
+   */
+  private retryCatchUp(roomId: string, room: LocalRoom): void {
+    if (room.retry || !this.bus.connected) return;
+    room.retryMs = Math.min(room.retryMs * 2 || CATCH_UP_RETRY_MS, CATCH_UP_RETRY_MAX_MS);
+    room.retry = setTimeout(() => {
+      room.retry = undefined;
+      if (this.rooms.get(roomId) !== room || room.backlog) return;
+      room.backlog = [];
+      void this.catchUp(roomId, room);
+    }, room.retryMs);
+    room.retry.unref();
   }
 
   /** Returns how many connections the event was written to (or held for). */
