@@ -1,3 +1,4 @@
+import { isoMillis } from './iso-time.js';
 import { MAX_ATTACHMENTS, MAX_ATTACHMENT_LENGTH, MAX_EMOJI_LENGTH, MAX_REACTIONS_PER_MESSAGE, MESSAGE_TYPES, type Message } from './message.js';
 
 /**
@@ -104,7 +105,8 @@ const isSeq = (v: unknown): v is number => Number.isSafeInteger(v) && (v as numb
 const MESSAGE_TYPE_SET = new Set<unknown>(MESSAGE_TYPES);
 /** An ISO 8601 time with its offset, as `toISOString` writes it (the main backend may write other precisions or offsets). */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
-const isTime = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_EVENT_ID_LENGTH && ISO_TIME.test(v) && !Number.isNaN(Date.parse(v));
+// `isoMillis`, not `Date.parse`: this runs for two times of every message decoded, at the message rate.
+const isTime = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_EVENT_ID_LENGTH && ISO_TIME.test(v) && !Number.isNaN(isoMillis(v));
 
 /** `null`, or 1–10 links (an empty list is `null`); undefined if not that. */
 function toAttachments(v: unknown): string[] | null | undefined {

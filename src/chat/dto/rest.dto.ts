@@ -1,3 +1,4 @@
+import { applyDecorators } from '@nestjs/common';
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform, Type } from 'class-transformer';
 import {
@@ -72,14 +73,11 @@ export class AddMemberBody {
  * stays as written and is refused (`0x2`, `1e0` and ` 1` are not counts,
  * though `Number` reads them as such).
  */
-const QueryInt = (): PropertyDecorator => {
-  const digits = Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : value));
-  const integer = IsInt();
-  return (target, key) => {
-    digits(target, key);
-    integer(target, key);
-  };
-};
+const QueryInt = () =>
+  applyDecorators(
+    Transform(({ value }: { value: unknown }) => (typeof value === 'string' && /^\d{1,15}$/.test(value) ? Number(value) : value)),
+    IsInt(),
+  );
 
 export class HistoryQuery {
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 50, type: 'integer' })
