@@ -210,6 +210,8 @@ describe.each(MODES)('conversations, read state and the user directory (%s)', (m
       bobHere.send({ type: 'read', room_id: roomId, seq: 2 });
       expect(await aliceClient.next('read')).toEqual({ type: 'read', room_id: roomId, user_id: bob, seq: 2 });
       expect(await bobThere.next('unread')).toEqual({ type: 'unread', room_id: roomId, unread_count: 1, total: 1 });
+      // The mover hears the room's read for its own move, not unread.
+      expect(await bobHere.next('read')).toEqual({ type: 'read', room_id: roomId, user_id: bob, seq: 2 });
       await bobHere.nothing(100, 'unread');
       bobHere.send({ type: 'read', room_id: roomId, seq: 1 });
       bobHere.send({ type: 'read', room_id: roomId, seq: 99 });
@@ -217,6 +219,25 @@ describe.each(MODES)('conversations, read state and the user directory (%s)', (m
       expect(await bobThere.next('unread')).toEqual({ type: 'unread', room_id: roomId, unread_count: 0, total: 0 });
       expect(aliceClient.take('read')).toEqual([]);
       expect(await unread(bob)).toBe(0);
+    });
+
+    it('a send moves the sender’s position to its message with no read or unread frame, marking what came before it read', async () => {
+      const [alice, bob] = [fresh('alice'), fresh('bob')];
+      const roomId = await chat.room(alice, [bob]);
+      for (const text of ['1', '2', '3']) await post(chat.http, roomId, alice, text);
+      const aliceClient = await chat.connect(alice);
+      const bobHere = await chat.connect(bob);
+      const bobThere = await chat.connect(bob, chat.last);
+      await join(aliceClient, roomId);
+      await join(bobHere, roomId);
+      expect(await unread(bob)).toBe(3);
+      bobHere.send({ type: 'send_message', room_id: roomId, content: 'reply', client_msg_id: 'reply-1' });
+      expect(await bobHere.next('message_ack')).toMatchObject({ message: { seq: 4 } });
+      expect(await aliceClient.next('message')).toMatchObject({ message: { seq: 4, sender_id: bob } });
+      expect(await unread(bob)).toBe(0);
+      expect(await unread(alice)).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      for (const client of [aliceClient, bobHere, bobThere]) expect([...client.take('read'), ...client.take('unread')]).toEqual([]);
     });
 
     it('two tabs reading at once, on two instances: read never goes back, unread frames agree with themselves, the last ones with the state', async () => {
