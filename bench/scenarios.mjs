@@ -372,7 +372,7 @@ const runners = {
       const { slow } = await ctx.gen.call('slowReaders', { load: kind, fraction: p.slowFraction });
       const step = await measuredStep(ctx, servers, { load: kind, rate: p.rate, durationMs: p.durationMs, drainMs: TIMING[ctx.mode].drainMs });
       const peakRss = servers.pids.reduce((sum, pid) => sum + (memory(pid).peakRss ?? 0), 0);
-      const released = await ctx.gen.call('releaseSlowReaders', { load: kind, waitMs: 2000 });
+      const released = await ctx.gen.call('releaseSlowReaders', { load: kind, waitMs: 10_000 });
       const result = {
         rate: p.rate,
         slowReaders: slow,
