@@ -55,6 +55,20 @@ describe(EnvironmentVariables.name, () => {
       expect(env.HISTORY_MAX_PER_ROOM).toBe(3);
     });
 
+    it('reads numbers from strings without the emitted type metadata (as under tsx, which emits none)', () => {
+      const prototype = EnvironmentVariables.prototype;
+      const keys = ['PORT', 'RATE_LIMIT_PER_SECOND', 'METRICS_PORT'];
+      const saved = keys.map((key) => Reflect.getMetadata('design:type', prototype, key) as unknown);
+      for (const key of keys) Reflect.deleteMetadata('design:type', prototype, key);
+      try {
+        const env = parseEnvironment({ PORT: '8001', RATE_LIMIT_PER_SECOND: '5', METRICS_PORT: '9464' });
+        expect([env.PORT, env.RATE_LIMIT_PER_SECOND, env.METRICS_PORT]).toEqual([8001, 5, 9464]);
+        expect(parseError({ PORT: 'eighty' })).toContain('PORT="eighty": ');
+      } finally {
+        keys.forEach((key, i) => Reflect.defineMetadata('design:type', saved[i], prototype, key));
+      }
+    });
+
     it('treats an empty variable as unset', () => {
       const env = parseEnvironment({ PORT: '', HOST: '', REDIS_URL: '' });
 

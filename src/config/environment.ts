@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Transform, plainToInstance } from 'class-transformer';
+import { Transform, Type, plainToInstance } from 'class-transformer';
 import {
   IsBoolean,
   IsIn,
@@ -323,7 +323,7 @@ export class EnvironmentVariables {
   METRICS_ENABLED: string = 'true';
 
   /** Port of `/metrics`; unset serves it on PORT, another port gets a small server of its own. */
-  @IsOptional() @IsInt() @Min(0) @Max(65535)
+  @IsOptional() @IsInt() @Min(0) @Max(65535) @Type(() => Number)
   METRICS_PORT?: number = undefined;
 
   /** `json` (one object per line) or `pretty`; empty: json when NODE_ENV is production, else pretty. */
@@ -394,16 +394,19 @@ export type Environment = { [K in keyof EnvironmentVariables]?: string | number 
  * error whose message lists every bad variable and what it accepts.
  */
 export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVariables {
-  const known = Object.keys(new EnvironmentVariables());
+  const defaults = new EnvironmentVariables() as unknown as Record<string, unknown>;
   const picked: Record<string, unknown> = {};
-  for (const key of known) {
+  for (const key of Object.keys(defaults)) {
     const value = raw[key];
-    if (value !== undefined && value !== '') picked[key] = value;
+    if (value === undefined || value === '') continue;
+    // A setting whose default is a number is read as one here, not through the emitted type
+    // metadata that implicit conversion uses: tools that run the sources directly (tsx) emit none.
+    picked[key] = typeof defaults[key] === 'number' && typeof value === 'string' ? Number(value) : value;
   }
   const env = plainToInstance(EnvironmentVariables, picked, { enableImplicitConversion: true });
   const problems = validateSync(env, { forbidUnknownValues: true }).map((error) => {
     const rules = Object.values(error.constraints ?? {}).map((text) => text.replace(`${error.property} `, ''));
-    const shown = error.property.includes('SECRET') ? '(hidden)' : JSON.stringify(picked[error.property]);
+    const shown = error.property.includes('SECRET') ? '(hidden)' : JSON.stringify(raw[error.property]);
     return `${error.property}=${shown}: ${rules.join(', ')}`;
   });
   if (env.NODE_ENV !== 'development' && env.JWT_SECRET === DEV_JWT_SECRET) {
