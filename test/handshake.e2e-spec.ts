@@ -1,6 +1,7 @@
 import { JwtService } from '@nestjs/jwt';
+import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
-import { startInstance, useInstances } from './support/instances.js';
+import { MODES, startInstance, useInstances } from './support/instances.js';
 import { handshake } from './support/handshake.js';
 import { createRoom } from './support/rest.js';
 import { TEST_SECRET, token, tokenWithClaims, unsignedToken } from './support/tokens.js';
@@ -257,5 +258,42 @@ describe('handshake', () => {
       expect((await holder.closed).code).toBe(1012);
       await closing;
     });
+  });
+});
+
+/** A client text frame (masked, as RFC 6455 requires of clients) of a short payload. */
+function clientFrame(frame: object): Buffer {
+  const payload = Buffer.from(JSON.stringify(frame));
+  if (payload.length >= 126) throw new Error('a short frame only');
+  const mask = randomBytes(4);
+  return Buffer.concat([Buffer.from([0x81, 0x80 | payload.length]), mask, payload.map((byte, i) => byte ^ mask[i % 4])]);
+}
+
+describe.each(MODES)('the connected frame comes first (%s)', (mode) => {
+  const chat = useInstances({ mode });
+
+  it('also when the client’s first frames arrive with its upgrade request, before the server has sent connected', async () => {
+    const roomId = await chat.room('alice', []);
+    const url = new URL(withToken(chat.ws, token('alice')));
+    const socket = connect(Number(url.port), url.hostname);
+    let received = '';
+    socket.on('data', (data: Buffer) => (received += data.toString('latin1')));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(
+      Buffer.concat([
+        Buffer.from(
+          `GET ${url.pathname}${url.search} HTTP/1.1\r\nHost: ${url.host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+        ),
+        clientFrame({ type: 'ping', ref: 'early' }),
+        clientFrame({ type: 'join_room', room_id: roomId, ref: 'early-join' }),
+      ]),
+    );
+    const types = () => [...received.matchAll(/\{"type":"(\w+)"/g)].map((match) => match[1]);
+    const deadline = Date.now() + 5000;
+    while (!types().includes('joined') && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    socket.destroy();
+    expect(received).toMatch(/^HTTP\/1\.1 101 /);
+    expect(types()).toEqual(['connected', 'pong', 'joined']);
   });
 });

@@ -58,7 +58,10 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
     private readonly userEvents: UserEventsListener,
   ) {}
 
-  /** `connected` goes out once the user's events reach this connection and the token's profile claims are remembered. */
+  /**
+   * `connected` goes out once the user's events reach this connection and the token's profile
+   * claims are remembered; frames the client sent meanwhile are handled after it (`greet`).
+   */
   async handleConnection(socket: WebSocket): Promise<void> {
     const connection = this.connection(socket);
     const update = profileUpdate(connection.session);
@@ -73,6 +76,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
       connection_id: connection.id,
       heartbeat_interval_ms: this.settings.ws.heartbeatIntervalMs,
     });
+    connection.greet();
   }
 
   async handleDisconnect(socket: WebSocket): Promise<void> {

@@ -97,9 +97,12 @@ export class ChatWsAdapter extends WsAdapter {
       if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.frames.closed('too_big');
       this.appLogger.forConnection(connection.logFields, ChatWsAdapter.name).debug(`socket error: ${error.message}`);
     });
-    /** Frames not yet handled, oldest first; `draining` while one is being handled. */
+    /**
+     * Frames not yet handled, oldest first; `draining` while one is being handled,
+     * and until `connected` has gone out: it is the first frame the client gets.
+     */
     const pending: Parsed[] = [];
-    let draining = false;
+    let draining = true;
     const drain = async () => {
       draining = true;
       for (let parsed = pending.shift(); parsed; parsed = pending.shift()) {
@@ -112,6 +115,7 @@ export class ChatWsAdapter extends WsAdapter {
       }
       draining = false;
     };
+    connection.whenGreeted(() => void drain());
     socket.on('message', (data, isBinary) => {
       connection.lastSeenAt = Date.now();
       let verdict = connection.limiter.take();

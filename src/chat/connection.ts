@@ -53,6 +53,9 @@ export class Connection {
   /** Last time the client showed it is alive (a frame or a pong). */
   lastSeenAt = Date.now();
   expiryTimer: NodeJS.Timeout | undefined;
+  /** `connected` has gone out; until then the client's frames wait (PROTOCOL §1: it comes first). */
+  private greeted = false;
+  private onGreeted: (() => void) | undefined;
 
   constructor(
     readonly socket: WebSocket,
@@ -77,6 +80,20 @@ export class Connection {
 
   get isOpen(): boolean {
     return this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /** Says `connected` has gone out: what waited for it runs now. */
+  greet(): void {
+    this.greeted = true;
+    const waiting = this.onGreeted;
+    this.onGreeted = undefined;
+    waiting?.();
+  }
+
+  /** Runs `callback` once `connected` has gone out (now, if it has). */
+  whenGreeted(callback: () => void): void {
+    if (this.greeted) callback();
+    else this.onGreeted = callback;
   }
 
   /** Writes one frame; `ref` is set on the frame that answers a client frame. */
