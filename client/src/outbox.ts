@@ -36,22 +36,39 @@ interface StorageLike {
 /**
  * Keeps the queue in `localStorage` under `key` (one key per user), so a page
  * reload does not lose what was typed while offline. Unreadable content is ignored.
+ *
+ * Tabs of one user share the key: a save writes only this queue's changes
+ * (what it added, what it confirmed or gave up) into what is stored, so it
+ * never drops what another tab queued meanwhile. A tab that loaded another's
+ * messages may send them too: the server stores each `client_msg_id` once.
  */
 export function localStorageOutboxStore(key: string, storage?: StorageLike): OutboxStore {
   const target = storage ?? (globalThis as { localStorage?: StorageLike }).localStorage;
   if (!target) throw new Error('localStorage is not available here');
+  const read = (): OutboxEntry[] => {
+    try {
+      const value: unknown = JSON.parse(target.getItem(key) ?? '[]');
+      return Array.isArray(value) ? (value as OutboxEntry[]).filter(isEntry) : [];
+    } catch {
+      return [];
+    }
+  };
+  /** The ids this queue holds as of its last load or save. */
+  let known = new Set<string>();
   return {
     load() {
-      try {
-        const value: unknown = JSON.parse(target.getItem(key) ?? '[]');
-        return Array.isArray(value) ? (value as OutboxEntry[]).filter(isEntry) : [];
-      } catch {
-        return [];
-      }
+      const entries = read();
+      known = new Set(entries.map((entry) => entry.client_msg_id));
+      return entries;
     },
     save(entries) {
-      if (entries.length === 0) target.removeItem(key);
-      else target.setItem(key, JSON.stringify(entries));
+      const ids = new Set(entries.map((entry) => entry.client_msg_id));
+      const stored = read().filter((entry) => ids.has(entry.client_msg_id) || !known.has(entry.client_msg_id));
+      const storedIds = new Set(stored.map((entry) => entry.client_msg_id));
+      const merged = [...stored, ...entries.filter((entry) => !storedIds.has(entry.client_msg_id))];
+      known = ids;
+      if (merged.length === 0) target.removeItem(key);
+      else target.setItem(key, JSON.stringify(merged));
     },
   };
 }
