@@ -9,6 +9,10 @@ import { ChatError, type ChatClientEvents, type ChatClientOptions, type CloseRea
 
 /** Errors after which a queued message is tried again later instead of failing. */
 const RETRYABLE = new Set(['unavailable', 'rate_limited', 'internal_error', 'not_joined']);
+/** Errors after which a join is tried again later; any other refusal of a join is final. */
+const JOIN_RETRYABLE = new Set(['unavailable', 'rate_limited', 'internal_error']);
+/** After the server said it dropped frames (the rate limit), unanswered joins go again this much later. */
+const RATE_LIMITED_RETRY_MS = 1_000;
 const MAX_IN_FLIGHT = 10;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** A peer's typing is forgotten this long after its latest start, if no stop arrives. */
@@ -29,7 +33,13 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   private readonly outbox: Outbox;
   private readonly options: Required<Pick<ChatClientOptions, 'reconnectBaseMs' | 'reconnectMaxMs' | 'ackTimeoutMs' | 'typingThrottleMs' | 'typingIdleMs'>> &
     ChatClientOptions;
-  private timers: { retry?: ReturnType<typeof setTimeout>; heartbeat?: ReturnType<typeof setInterval>; refresh?: ReturnType<typeof setTimeout>; connect?: ReturnType<typeof setTimeout> } = {};
+  private timers: {
+    retry?: ReturnType<typeof setTimeout>;
+    heartbeat?: ReturnType<typeof setInterval>;
+    refresh?: ReturnType<typeof setTimeout>;
+    connect?: ReturnType<typeof setTimeout>;
+    joins?: ReturnType<typeof setTimeout>;
+  } = {};
   private lastFrameAt = 0;
   private refs = 0;
   private readonly leaving = new Map<string, () => void>();
@@ -332,9 +342,13 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   private afterSocket(): void {
     clearInterval(this.timers.heartbeat);
     clearTimeout(this.timers.connect);
+    clearTimeout(this.timers.joins);
     for (const room of this.rooms.values()) {
       room.joined = false;
       room.resyncing = false;
+      // The next `connected` sends every join afresh.
+      room.joinSentAt = undefined;
+      room.joinDueAt = undefined;
       // Nobody is known to be typing without a connection to say so.
       if (room.typing.size > 0) {
         for (const timer of room.typing.values()) clearTimeout(timer);
@@ -348,6 +362,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   }
 
   private clearTimers(): void {
+    clearTimeout(this.timers.joins);
     clearTimeout(this.timers.retry);
     clearInterval(this.timers.heartbeat);
     clearTimeout(this.timers.refresh);
@@ -377,6 +392,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     this.timers.heartbeat = setInterval(() => {
       if (Date.now() - this.lastFrameAt > 2 * every) return this.lost('no answer from the server');
       this.write({ type: 'ping' });
+      this.retryJoins();
       this.flush();
     }, every);
   }
@@ -442,7 +458,38 @@ export class ChatClient extends Emitter<ChatClientEvents> {
 
   private sendJoin(room: RoomState): void {
     const since = room.cursor;
+    room.joinSentAt = Date.now();
+    room.joinDueAt = undefined;
     this.write({ type: 'join_room', room_id: room.id, ...(since ? { since } : {}), ref: this.ref('j') });
+  }
+
+  /**
+   * Sends again the joins that are due: refused for now (the store away,
+   * frames over the rate limit) or unanswered for `ackTimeoutMs`. A room
+   * whose join is lost this way would otherwise stay silently unjoined on an
+   * open connection: no messages in, its queue never sent.
+   */
+  private retryJoins(): void {
+    clearTimeout(this.timers.joins);
+    if (!this.isOpen()) return;
+    const now = Date.now();
+    let next = Infinity;
+    for (const room of this.rooms.values()) {
+      if (room.joined && !room.resyncing) continue;
+      const unanswered = room.joinSentAt !== undefined && now - room.joinSentAt >= this.options.ackTimeoutMs;
+      if (unanswered || (room.joinDueAt !== undefined && room.joinDueAt <= now)) this.sendJoin(room);
+      else if (room.joinDueAt !== undefined) next = Math.min(next, room.joinDueAt);
+    }
+    if (next < Infinity) this.timers.joins = setTimeout(() => this.retryJoins(), next - now);
+  }
+
+  /** A join that got "not now" goes again after a backoff; until then the room is not joined. */
+  private joinLater(room: RoomState, delayMs: number): void {
+    room.joined = false;
+    room.resyncing = false;
+    room.joinSentAt = undefined;
+    room.joinDueAt = Date.now() + delayMs;
+    this.retryJoins();
   }
 
   private onJoined(frame: Extract<ServerFrame, { type: 'joined' }>): void {
@@ -454,6 +501,9 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     if (status !== 'recovered') room.reset({ seq: frame.seq, epoch: frame.epoch });
     room.joined = true;
     room.resyncing = false;
+    room.joinSentAt = undefined;
+    room.joinDueAt = undefined;
+    room.joinRefusals = 0;
     room.online = new Set(frame.online);
     for (const timer of room.typing.values()) clearTimeout(timer);
     room.typing = new Map(frame.typing.filter((u) => u !== this.userId).map((u) => [u, this.typingTimer(room, u)]));
@@ -566,9 +616,19 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       if (entry) this.emit('outbox', this.outbox.entries());
       return;
     }
+    if (!frame.ref && frame.code === 'rate_limited') {
+      // Frames were dropped, joins perhaps among them: those still unanswered go again once the rate allows.
+      for (const room of this.rooms.values()) {
+        if (room.joinSentAt !== undefined) this.joinLater(room, RATE_LIMITED_RETRY_MS + Math.floor(Math.random() * RATE_LIMITED_RETRY_MS));
+      }
+    }
     if (ref.startsWith('j') && frame.room_id) {
       const room = this.rooms.get(frame.room_id);
-      if (room && ['not_a_member', 'too_many_rooms', 'invalid_frame'].includes(frame.code)) {
+      if (room && JOIN_RETRYABLE.has(frame.code)) {
+        room.joinRefusals += 1;
+        const { reconnectBaseMs, reconnectMaxMs } = this.options;
+        this.joinLater(room, reconnectBaseMs + backoffDelay(room.joinRefusals, reconnectBaseMs, reconnectMaxMs));
+      } else if (room && ['not_a_member', 'too_many_rooms', 'invalid_frame'].includes(frame.code)) {
         const error = new ChatError(frame.code, frame.message, room.id);
         for (const entry of this.outbox.entries(room.id)) this.outbox.fail(entry.client_msg_id, error);
         // A waiting `join()` rejects with the error, and `left` says why (also after a re-join).

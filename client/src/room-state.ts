@@ -8,6 +8,12 @@ export class RoomState {
   joined = false;
   /** A `since` join is in flight to repair a gap; its `left` is ours. */
   resyncing = false;
+  /** When the unanswered `join_room` on this socket went out. */
+  joinSentAt?: number;
+  /** When to send `join_room` again after the server said "not now" (or dropped it). */
+  joinDueAt?: number;
+  /** Joins of this room refused for now in a row: the retry backs off. */
+  joinRefusals = 0;
   online = new Set<string>();
   typing = new Map<string, ReturnType<typeof setTimeout>>();
   waiters: Array<{ resolve: (sync: RoomSync) => void; reject: (error: Error) => void }> = [];

@@ -165,6 +165,40 @@ describe('ChatClient against a scripted server', () => {
     expect([a.seq, b.seq]).toEqual([1, 2]);
   });
 
+  it('joins again, with backoff, when the server says "not now" to a join or leaves it unanswered; meanwhile the room is not joined', async () => {
+    const joins: number[] = [];
+    script = await scriptedServer((socket, frame) => {
+      if (frame.type === 'ping') send(socket, { type: 'pong', ref: frame.ref });
+      if (frame.type === 'send_message') {
+        const saved = { ...message(1), sender_id: 'alice', content: frame.content as string, client_msg_id: frame.client_msg_id as string };
+        send(socket, { type: 'message_ack', client_msg_id: frame.client_msg_id, message: saved, ref: frame.ref });
+      }
+      if (frame.type !== 'join_room') return;
+      joins.push(Date.now());
+      // The first join is refused for now (the store away), the second never answered, the third joins.
+      if (joins.length === 1) send(socket, { type: 'error', code: 'unavailable', message: 'The store is away', room_id: 'r', ref: frame.ref });
+      if (joins.length === 3) send(socket, { type: 'joined', room_id: 'r', seq: 0, epoch: 'e1', recovered: false, online: [], typing: [], ref: frame.ref });
+    });
+    chat = new ChatClient({
+      url: script.url,
+      token: token('alice'),
+      WebSocket: WebSocket as unknown as SocketFactory,
+      reconnectBaseMs: 100,
+      ackTimeoutMs: 300,
+      pingIntervalMs: 150,
+    });
+    chat.connect();
+    const joined = chat.join('r');
+    const sent = chat.send('r', 'queued');
+    await waitFor(() => joins.length >= 2, 'a second join');
+    expect(script.received[0].some((frame) => frame.type === 'send_message')).toBe(false);
+    expect((await joined).status).toBe('fresh');
+    expect((await sent).content).toBe('queued');
+    expect(joins).toHaveLength(3);
+    expect(joins[2] - joins[1]).toBeGreaterThanOrEqual(300);
+    expect(script.sockets).toHaveLength(1);
+  });
+
   it('sends again what got no answer, past the in-flight window, and confirms each message once', async () => {
     const seenIds = new Set<string>();
     let seq = 0;

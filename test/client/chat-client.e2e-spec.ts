@@ -4,7 +4,7 @@ import WebSocket from 'ws';
 import { ChatClient, type ConnectionState, type Message, type OutboxEntry, type OutboxStore, type SocketFactory } from '../../client/src/index.js';
 import { freePort } from '../../scripts/processes.mjs';
 import { redisEnv } from '../support/instances.js';
-import { createRoom } from '../support/rest.js';
+import { createRoom, post } from '../support/rest.js';
 import { token } from '../support/tokens.js';
 import { startService, waitFor, type Service } from './support.js';
 
@@ -255,5 +255,23 @@ describe('ChatClient', () => {
     await expect(mallory.chat.join(room)).rejects.toMatchObject({ code: 'not_a_member' });
     expect(mallory.chat.joinedRooms()).toEqual([]);
     expect(isOpen(mallory.chat)).toBe(true);
+  });
+
+  it('joins more rooms than the rate limit lets through at once, and again after a reconnect: the dropped joins go again', async () => {
+    const service = await start({ RATE_LIMIT_PER_SECOND: 5, RATE_LIMIT_BURST: 5 });
+    const rooms = await Promise.all(Array.from({ length: 12 }, () => createRoom(service.http, 'alice', ['bob'])));
+    const alice = client(service.ws, 'alice');
+    alice.chat.connect();
+    await Promise.all(rooms.map((room) => alice.chat.join(room)));
+    // Every room joined on the server: a message in each reaches alice.
+    for (const room of rooms) await post(service.http, room, 'bob', `to ${room}`);
+    await waitFor(() => alice.seen.length === rooms.length, 'a message in every room');
+    // A reconnect joins all twelve again at once; some are dropped and sent again.
+    const joined: string[] = [];
+    alice.chat.on('joined', (sync) => joined.push(sync.roomId));
+    (alice.chat as unknown as { socket: { close(): void } }).socket.close();
+    await waitFor(() => new Set(joined).size === rooms.length, 'every room joined again', 15_000);
+    for (const room of rooms) await post(service.http, room, 'bob', `again ${room}`);
+    await waitFor(() => alice.seen.length === 2 * rooms.length, 'a second message in every room');
   });
 });
