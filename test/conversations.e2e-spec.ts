@@ -75,8 +75,11 @@ describe.each(MODES)('conversations, read state and the user directory (%s)', (m
       await bobClient.close();
     });
 
-    it('refuses a missing recipient with 400', async () => {
+    it('refuses a missing recipient, or the caller as their own, with 400 naming recipient_id', async () => {
       await api().post(`${API}/rooms/direct`).set('Authorization', auth(fresh('alice'))).send({}).expect(400);
+      const alice = fresh('alice');
+      const self = await api().post(`${API}/rooms/direct`).set('Authorization', auth(alice)).send({ recipient_id: alice }).expect(400);
+      expect(self.body.message).toMatch(/^recipient_id /);
     });
   });
 

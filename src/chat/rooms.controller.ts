@@ -18,6 +18,7 @@ import {
   UsePipes,
 } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { DomainError } from '../core/domain.error.js';
 import { ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
@@ -98,6 +99,7 @@ export class RoomsController {
   @ApiOperation({ summary: 'The direct room of the caller and `recipient_id`: the existing one, or a new one' })
   @ApiCreatedResponse({ type: RoomDoc })
   async direct(@CurrentSession() caller: Session, @Body() body: DirectRoomBody): Promise<RoomSummary> {
+    if (body.recipient_id === caller.userId) throw new DomainError('invalid_input', 'recipient_id must be another user than the caller');
     const { room } = await this.rooms.create(caller, { room_type: 'direct', member_ids: [body.recipient_id] });
     return this.rooms.summary(caller.userId, room);
   }
