@@ -95,7 +95,8 @@ async function main() {
   proxy = await startRoundRobinProxy({ backends: gateways, port: STAGING_PORT, host: HOST }).catch((error) => {
     throw error.code === 'EADDRINUSE' ? new Error(`port ${STAGING_PORT} is taken; set STAGING_PORT to a free one`) : error;
   });
-  const entry = `${HOST}:${proxy.port}`;
+  // Named `localhost`, not 127.0.0.1: the default CORS_ORIGINS allow http://localhost:8080, so the demo page works there.
+  const entry = `localhost:${proxy.port}`;
   console.log(
     [
       '',

@@ -17,4 +17,11 @@ const env = loadEnvironment();
 const jwt = new JwtService({ secret: env.JWT_SECRET });
 const payload = args.includes('--service') ? { sub: userId, role: 'service' } : { sub: userId };
 const algorithm = env.JWT_ALGORITHM as 'HS256' | 'HS384' | 'HS512';
-console.log(jwt.sign(payload, { algorithm, expiresIn: ttl as `${number}h` }));
+const signed = jwt.sign(payload, { algorithm, expiresIn: ttl as `${number}h` });
+const { iat, exp } = jwt.decode<{ iat: number; exp: number }>(signed);
+// The service refuses a token that lives longer than JWT_MAX_TTL_S: say so here rather than print one.
+if (exp - iat > env.JWT_MAX_TTL_S) {
+  console.error(`--ttl ${ttl} is longer than the service accepts (JWT_MAX_TTL_S=${env.JWT_MAX_TTL_S} s)`);
+  process.exit(2);
+}
+console.log(signed);
