@@ -86,13 +86,25 @@ describe.each(MODES)('invitations (PROTOCOL §5), %s', (mode) => {
     await Promise.all([joiner.close(), member.close()]);
   });
 
-  it('counts one use for one user joining several times at once, on several instances', async () => {
+  it('counts one use for one user joining several times at once, on several instances, refusing nobody meanwhile', async () => {
     const roomId = await chat.room('alice', []);
     const made = (await invite(chat.http, 'alice', roomId, { max_uses: 10 }).expect(201)).body as InvitationAnswer;
     const joins = Array.from({ length: 6 }, (_, i) => joinWith(i % 2 ? chat.http : chat.last.http, 'ivan', made.code));
     for (const answer of await Promise.all(joins)) expect(answer.status).toBe(200);
     expect((await lookup(chat.http, 'ivan', made.code).expect(200)).body).toMatchObject({ current_uses: 1, is_valid: true });
     await joinWith(chat.http, 'judy', made.code).expect(200);
+
+    // Two uses left for a double click and another user at once: nobody is told it is used up.
+    for (let round = 0; round < 5; round++) {
+      const room = await chat.room('alice', []);
+      const pair = (await invite(chat.http, 'alice', room, { max_uses: 2 }).expect(201)).body as InvitationAnswer;
+      const answers = await Promise.all([
+        ...Array.from({ length: 3 }, (_, i) => joinWith(i % 2 ? chat.http : chat.last.http, 'kim', pair.code)),
+        joinWith(chat.http, 'lee', pair.code),
+      ]);
+      expect(answers.map((answer) => answer.status)).toEqual([200, 200, 200, 200]);
+      expect((await lookup(chat.http, 'kim', pair.code).expect(200)).body).toMatchObject({ current_uses: 2, is_valid: false });
+    }
   });
 
   it('checks the body and who may make a code', async () => {

@@ -6,20 +6,29 @@
  */
 
 /**
- * USE: one use, atomically. KEYS: the invitation. ARGV: now (ms).
- * Returns {'used', uses} | {'unknown'} | {'expired'} | {'used_up'}.
+ * USE: one use by a user, atomically. KEYS: the invitation. ARGV: now (ms),
+ * the user's field. With `max_uses`, each user whose use is counted has a
+ * field `user:<id>` (at most `max_uses` of them), and counts once.
+ * Returns {'used', 1} (counted now) | {'used', 0} (counted before) | {'unknown'} | {'expired'} | {'used_up'}.
  */
 export const USE = `
 local fields = redis.call('HMGET', KEYS[1], 'expires_at', 'max_uses', 'uses')
 if not fields[1] then return {'unknown'} end
 if tonumber(fields[1]) <= tonumber(ARGV[1]) then return {'expired'} end
-if fields[2] ~= '' and tonumber(fields[3]) >= tonumber(fields[2]) then return {'used_up'} end
-return {'used', redis.call('HINCRBY', KEYS[1], 'uses', 1)}`;
+if fields[2] ~= '' then
+  if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return {'used', 0} end
+  if tonumber(fields[3]) >= tonumber(fields[2]) then return {'used_up'} end
+  redis.call('HSET', KEYS[1], ARGV[2], 1)
+end
+redis.call('HINCRBY', KEYS[1], 'uses', 1)
+return {'used', 1}`;
 
-/** RELEASE: gives one use back. KEYS: the invitation. */
+/** RELEASE: gives back the use counted for a user. KEYS: the invitation. ARGV: the user's field. */
 export const RELEASE = `
-local uses = tonumber(redis.call('HGET', KEYS[1], 'uses') or '0')
-if uses > 0 then redis.call('HINCRBY', KEYS[1], 'uses', -1) end
+local fields = redis.call('HMGET', KEYS[1], 'max_uses', 'uses')
+if not fields[2] or tonumber(fields[2]) == 0 then return 0 end
+if fields[1] ~= '' and redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HINCRBY', KEYS[1], 'uses', -1)
 return 0`;
 
 /**

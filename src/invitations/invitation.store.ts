@@ -13,7 +13,8 @@ export interface Invitation {
 }
 
 export type UseOutcome =
-  | { status: 'used'; invitation: Invitation }
+  /** `first`: this use was counted now; false when the user's use was counted already (a concurrent or earlier join of theirs). */
+  | { status: 'used'; invitation: Invitation; first: boolean }
   | { status: 'unknown' }
   | { status: 'expired' }
   | { status: 'used_up' };
@@ -30,8 +31,13 @@ export interface InvitationStore {
   /** Stores a new invitation; false when its code is taken (the caller draws another). */
   create(invitation: Invitation): Promise<boolean>;
   get(code: string): Promise<Invitation | undefined>;
-  /** Counts one use, atomically: refused when unknown, expired at `now`, or used `max_uses` times. */
-  use(code: string, now: number): Promise<UseOutcome>;
-  /** Gives back a use counted by `use` whose join did not happen. */
-  release(code: string): Promise<void>;
+  /**
+   * Counts one use by `userId`, atomically: refused when unknown, expired at
+   * `now`, or used `max_uses` times. A user counts once: with `max_uses`, a
+   * user whose use is counted already uses it again without counting (so a
+   * double click takes one use, not two).
+   */
+  use(code: string, userId: string, now: number): Promise<UseOutcome>;
+  /** Gives back the use `use` counted first for `userId`, whose join did not happen. */
+  release(code: string, userId: string): Promise<void>;
 }

@@ -78,7 +78,7 @@ export class InvitationsService {
     const invitation = await this.existing(code);
     if (await this.rooms.isMember(invitation.room_id, caller.userId)) return this.rooms.get(caller, invitation.room_id);
     if (!(await this.makerIsMember(invitation))) throw new DomainError('invalid_input', 'This invitation is no longer valid: its maker left the room');
-    const outcome = await this.store.use(invitation.code, Date.now());
+    const outcome = await this.store.use(invitation.code, caller.userId, Date.now());
     if (outcome.status === 'unknown') throw unknown();
     if (outcome.status === 'expired') throw new DomainError('invalid_input', 'This invitation has expired');
     if (outcome.status === 'used_up') {
@@ -86,15 +86,13 @@ export class InvitationsService {
       if (await this.rooms.isMember(invitation.room_id, caller.userId)) return this.rooms.get(caller, invitation.room_id);
       throw new DomainError('invalid_input', 'This invitation has been used as many times as it may');
     }
-    let added;
     try {
-      added = await this.rooms.join(invitation.room_id, caller);
+      // Not added (a concurrent join of the caller's own added them first): the one use counted is still theirs.
+      await this.rooms.join(invitation.room_id, caller);
     } catch (error) {
-      await this.store.release(invitation.code);
+      if (outcome.first) await this.store.release(invitation.code, caller.userId);
       throw error;
     }
-    // A concurrent join of the same caller added them first: this one used nothing.
-    if (!added) await this.store.release(invitation.code);
     return this.rooms.get(caller, invitation.room_id);
   }
 

@@ -3,6 +3,8 @@ import { EXPIRED_KEPT_MS, type Invitation, type InvitationStore, type UseOutcome
 /** Invitations in this process; those expired for `EXPIRED_KEPT_MS` are swept as new ones come. */
 export class MemoryInvitationStore implements InvitationStore {
   private readonly invitations = new Map<string, Invitation>();
+  /** The users whose use of an invitation with `max_uses` is counted, by code. */
+  private readonly users = new Map<string, Set<string>>();
 
   async create(invitation: Invitation): Promise<boolean> {
     this.sweep(invitation.created_at);
@@ -16,24 +18,34 @@ export class MemoryInvitationStore implements InvitationStore {
     return invitation && { ...invitation };
   }
 
-  async use(code: string, now: number): Promise<UseOutcome> {
+  async use(code: string, userId: string, now: number): Promise<UseOutcome> {
     const invitation = this.invitations.get(code);
     if (!invitation) return { status: 'unknown' };
     if (invitation.expires_at <= now) return { status: 'expired' };
-    if (invitation.max_uses !== null && invitation.current_uses >= invitation.max_uses) return { status: 'used_up' };
+    if (invitation.max_uses !== null) {
+      const users = this.users.get(code) ?? new Set<string>();
+      if (users.has(userId)) return { status: 'used', invitation: { ...invitation }, first: false };
+      if (invitation.current_uses >= invitation.max_uses) return { status: 'used_up' };
+      this.users.set(code, users.add(userId));
+    }
     invitation.current_uses += 1;
-    return { status: 'used', invitation: { ...invitation } };
+    return { status: 'used', invitation: { ...invitation }, first: true };
   }
 
-  async release(code: string): Promise<void> {
+  async release(code: string, userId: string): Promise<void> {
     const invitation = this.invitations.get(code);
-    if (invitation && invitation.current_uses > 0) invitation.current_uses -= 1;
+    if (!invitation || invitation.current_uses === 0) return;
+    if (invitation.max_uses !== null && !this.users.get(code)?.delete(userId)) return;
+    invitation.current_uses -= 1;
   }
 
   /** Invitations are created in time order, so the long expired ones are found by a walk that stops early enough in practice. */
   private sweep(now: number): void {
     for (const [code, invitation] of this.invitations) {
-      if (invitation.expires_at + EXPIRED_KEPT_MS <= now) this.invitations.delete(code);
+      if (invitation.expires_at + EXPIRED_KEPT_MS <= now) {
+        this.invitations.delete(code);
+        this.users.delete(code);
+      }
     }
   }
 }

@@ -25,28 +25,37 @@ export class RedisInvitationStore implements InvitationStore {
   }
 
   async get(code: string): Promise<Invitation | undefined> {
-    const fields = await this.redis.call(() => this.redis.client.hgetall(this.redis.keys.invitation(code)));
-    if (fields.expires_at === undefined) return undefined;
+    // The named fields only: the hash also holds a field per user counted (USE).
+    const [roomId, createdBy, createdAt, expiresAt, maxUses, uses] = await this.redis.call(() =>
+      this.redis.client.hmget(this.redis.keys.invitation(code), 'room_id', 'created_by', 'created_at', 'expires_at', 'max_uses', 'uses'),
+    );
+    if (roomId === null || createdBy === null || expiresAt === null) return undefined;
     return {
       code,
-      room_id: fields.room_id,
-      created_by: fields.created_by,
-      created_at: Number(fields.created_at),
-      expires_at: Number(fields.expires_at),
-      max_uses: fields.max_uses === '' ? null : Number(fields.max_uses),
-      current_uses: Number(fields.uses),
+      room_id: roomId,
+      created_by: createdBy,
+      created_at: Number(createdAt),
+      expires_at: Number(expiresAt),
+      max_uses: maxUses === '' || maxUses === null ? null : Number(maxUses),
+      current_uses: Number(uses),
     };
   }
 
-  async use(code: string, now: number): Promise<UseOutcome> {
-    const [status] = (await this.redis.call(() => this.redis.run(USE, [this.redis.keys.invitation(code)], [now]))) as [string, number?];
+  async use(code: string, userId: string, now: number): Promise<UseOutcome> {
+    const key = this.redis.keys.invitation(code);
+    const [status, counted] = (await this.redis.call(() => this.redis.run(USE, [key], [now, userField(userId)]))) as [string, number?];
     if (status !== 'used') return { status: status as 'unknown' | 'expired' | 'used_up' };
     const invitation = await this.get(code);
     if (!invitation) return { status: 'unknown' };
-    return { status: 'used', invitation };
+    return { status: 'used', invitation, first: counted === 1 };
   }
 
-  async release(code: string): Promise<void> {
-    await this.redis.call(() => this.redis.run(RELEASE, [this.redis.keys.invitation(code)], []));
+  async release(code: string, userId: string): Promise<void> {
+    await this.redis.call(() => this.redis.run(RELEASE, [this.redis.keys.invitation(code)], [userField(userId)]));
   }
+}
+
+/** The hash field that says a user's use of the invitation is counted (no other field has a colon). */
+function userField(userId: string): string {
+  return `user:${userId}`;
 }

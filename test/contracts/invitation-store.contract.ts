@@ -48,25 +48,39 @@ export function describeInvitationStoreContract(
       expect(await store.create(invitation({ code: created.code, room_id: randomUUID() }))).toBe(false);
       expect(await store.get(created.code)).toEqual(created);
       expect(await store.get('NOSUCHCD')).toBeUndefined();
-      expect(await store.use('NOSUCHCD', NOW)).toEqual({ status: 'unknown' });
+      expect(await store.use('NOSUCHCD', 'u1', NOW)).toEqual({ status: 'unknown' });
     });
 
     it('counts uses up to max_uses, gives a use back on release, and refuses once used up', async () => {
       const created = invitation({ max_uses: 2 });
       await store.create(created);
-      expect(await store.use(created.code, NOW)).toEqual({ status: 'used', invitation: { ...created, current_uses: 1 } });
-      expect(await store.use(created.code, NOW)).toEqual({ status: 'used', invitation: { ...created, current_uses: 2 } });
-      expect(await store.use(created.code, NOW)).toEqual({ status: 'used_up' });
-      await store.release(created.code);
+      expect(await store.use(created.code, 'u1', NOW)).toEqual({ status: 'used', invitation: { ...created, current_uses: 1 }, first: true });
+      expect(await store.use(created.code, 'u2', NOW)).toEqual({ status: 'used', invitation: { ...created, current_uses: 2 }, first: true });
+      expect(await store.use(created.code, 'u3', NOW)).toEqual({ status: 'used_up' });
+      await store.release(created.code, 'u1');
       expect((await store.get(created.code))?.current_uses).toBe(1);
-      expect((await store.use(created.code, NOW)).status).toBe('used');
+      // Given back once only: u1's use is no longer counted.
+      await store.release(created.code, 'u1');
+      expect((await store.get(created.code))?.current_uses).toBe(1);
+      expect((await store.use(created.code, 'u3', NOW)).status).toBe('used');
+    });
+
+    it('counts a user once: their use again, used up or not, counts nothing', async () => {
+      const created = invitation({ max_uses: 2 });
+      await store.create(created);
+      expect((await store.use(created.code, 'u1', NOW)) as { first: boolean }).toMatchObject({ status: 'used', first: true });
+      expect(await store.use(created.code, 'u1', NOW)).toEqual({ status: 'used', invitation: { ...created, current_uses: 1 }, first: false });
+      expect((await store.use(created.code, 'u2', NOW)).status).toBe('used');
+      expect(await store.use(created.code, 'u1', NOW)).toMatchObject({ status: 'used', first: false });
+      expect(await store.use(created.code, 'u3', NOW)).toEqual({ status: 'used_up' });
+      expect((await store.get(created.code))?.current_uses).toBe(2);
     });
 
     it('refuses a use at or after expires_at but still answers get, and any number of uses without max_uses', async () => {
       const created = invitation();
       await store.create(created);
-      for (let i = 0; i < 5; i++) expect((await store.use(created.code, NOW)).status).toBe('used');
-      expect(await store.use(created.code, created.expires_at)).toEqual({ status: 'expired' });
+      for (let i = 0; i < 5; i++) expect((await store.use(created.code, `u${i}`, NOW)).status).toBe('used');
+      expect(await store.use(created.code, 'u9', created.expires_at)).toEqual({ status: 'expired' });
       expect((await store.get(created.code))?.current_uses).toBe(5);
     });
 
@@ -74,7 +88,7 @@ export function describeInvitationStoreContract(
       const created = invitation({ max_uses: 5 });
       await store.create(created);
       const other = await deployment.open();
-      const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? store : other).use(created.code, NOW)));
+      const outcomes = await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? store : other).use(created.code, `u${i}`, NOW)));
       expect(outcomes.filter((o) => o.status === 'used')).toHaveLength(5);
       expect(outcomes.filter((o) => o.status === 'used_up')).toHaveLength(15);
       expect((await other.get(created.code))?.current_uses).toBe(5);
@@ -96,7 +110,7 @@ export function describeInvitationStoreContract(
       await deployment.cutOff();
       const unavailable = expect.any(StoreUnavailableError);
       await expect(store.get(created.code)).rejects.toEqual(unavailable);
-      await expect(store.use(created.code, NOW)).rejects.toEqual(unavailable);
+      await expect(store.use(created.code, 'u1', NOW)).rejects.toEqual(unavailable);
       await expect(store.create(invitation())).rejects.toEqual(unavailable);
     });
   });
