@@ -146,9 +146,11 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   /**
    * Sends a message, now or after the next reconnect. Resolves once with the
    * server's message; rejects only when the server refuses it for good
-   * (too long, not a member) or the room is left.
+   * (too long, not a member) or the room is left, and at once for a room not
+   * kept joined (`join` it first: nothing would ever send it).
    */
   send(roomId: string, content: string, options: { messageType?: string; parentMessageId?: string } = {}): Promise<Message> {
+    if (!this.rooms.has(roomId)) return Promise.reject(new ChatError('not_joined', 'Join the room before sending to it', roomId));
     const entry: OutboxEntry = {
       client_msg_id: randomId(),
       room_id: roomId,

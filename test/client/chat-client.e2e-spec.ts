@@ -255,6 +255,9 @@ describe('ChatClient', () => {
     await expect(mallory.chat.join(room)).rejects.toMatchObject({ code: 'not_a_member' });
     expect(mallory.chat.joinedRooms()).toEqual([]);
     expect(isOpen(mallory.chat)).toBe(true);
+    // A room refused (or left, or never joined) takes no messages: none waits for a join that will not come.
+    await expect(mallory.chat.send(room, 'let me in')).rejects.toMatchObject({ code: 'not_joined', roomId: room });
+    expect(mallory.chat.pending()).toEqual([]);
   });
 
   it('joins more rooms than the rate limit lets through at once, and again after a reconnect: the dropped joins go again', async () => {
