@@ -351,6 +351,8 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       // The next `connected` sends every join afresh.
       room.joinSentAt = undefined;
       room.joinDueAt = undefined;
+      room.joinRefs = [];
+      room.staleJoinRefs.clear();
       // Nobody is known to be typing without a connection to say so.
       if (room.typing.size > 0) {
         for (const timer of room.typing.values()) clearTimeout(timer);
@@ -431,6 +433,8 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       case 'joined':
         return this.onJoined(frame);
       case 'left':
+        // The answer to a gap repair's own leave (ref `g…`), never a removal.
+        if (frame.ref?.startsWith('g')) return;
         return this.onLeft(frame.room_id, frame.reason);
       case 'message':
         return this.onMessage(frame.message);
@@ -460,9 +464,11 @@ export class ChatClient extends Emitter<ChatClientEvents> {
 
   private sendJoin(room: RoomState): void {
     const since = room.cursor;
+    const ref = this.ref('j');
     room.joinSentAt = Date.now();
     room.joinDueAt = undefined;
-    this.write({ type: 'join_room', room_id: room.id, ...(since ? { since } : {}), ref: this.ref('j') });
+    room.joinRefs.push(ref);
+    this.write({ type: 'join_room', room_id: room.id, ...(since ? { since } : {}), ref });
   }
 
   /**
@@ -497,6 +503,10 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   private onJoined(frame: Extract<ServerFrame, { type: 'joined' }>): void {
     const room = this.rooms.get(frame.room_id);
     if (!room) return;
+    // A join sent again (unanswered for a while, or perhaps dropped) and answered after all: the room is joined already.
+    if (frame.ref !== undefined && room.staleJoinRefs.delete(frame.ref)) return;
+    for (const ref of room.joinRefs) if (ref !== frame.ref) room.staleJoinRefs.add(ref);
+    room.joinRefs = [];
     const hadCursor = room.cursor !== undefined;
     const status: RoomSync['status'] = !hadCursor ? 'fresh' : frame.recovered ? 'recovered' : 'reload';
     // Recovered messages follow this frame and move the cursor themselves.
@@ -626,6 +636,8 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     }
     if (ref.startsWith('j') && frame.room_id) {
       const room = this.rooms.get(frame.room_id);
+      // Whether or not another answer was taken: the server undoes a failed join, so the room is not joined now.
+      room?.staleJoinRefs.delete(ref);
       if (room && JOIN_RETRYABLE.has(frame.code)) {
         room.joinRefusals += 1;
         const { reconnectBaseMs, reconnectMaxMs } = this.options;

@@ -14,6 +14,10 @@ export class RoomState {
   joinDueAt?: number;
   /** Joins of this room refused for now in a row: the retry backs off. */
   joinRefusals = 0;
+  /** Refs of the joins sent since the last answer taken: a retried join can be answered twice. */
+  joinRefs: string[] = [];
+  /** Refs of joins whose answer comes after another join's was taken: that second answer is ignored. */
+  staleJoinRefs = new Set<string>();
   online = new Set<string>();
   typing = new Map<string, ReturnType<typeof setTimeout>>();
   waiters: Array<{ resolve: (sync: RoomSync) => void; reject: (error: Error) => void }> = [];
