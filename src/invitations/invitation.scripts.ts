@@ -7,18 +7,21 @@
 
 /**
  * USE: one use by a user, atomically. KEYS: the invitation. ARGV: now (ms),
- * the user's field. With `max_uses`, each user whose use is counted has a
- * field `user:<id>` (at most `max_uses` of them), and counts once.
- * Returns {'used', 1} (counted now) | {'used', 0} (counted before) | {'unknown'} | {'expired'} | {'used_up'}.
+ * the user's field, the repeat window (ms). With `max_uses`, each user whose
+ * use is counted has a field `user:<id>` holding when (at most `max_uses` of
+ * them); a use within the window of it is a repeat and counts nothing.
+ * Returns {'used', 1} (counted now) | {'used', 0} (a repeat) | {'unknown'} | {'expired'} | {'used_up'}.
  */
 export const USE = `
 local fields = redis.call('HMGET', KEYS[1], 'expires_at', 'max_uses', 'uses')
 if not fields[1] then return {'unknown'} end
-if tonumber(fields[1]) <= tonumber(ARGV[1]) then return {'expired'} end
+local now = tonumber(ARGV[1])
+if tonumber(fields[1]) <= now then return {'expired'} end
 if fields[2] ~= '' then
-  if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 1 then return {'used', 0} end
+  local counted = tonumber(redis.call('HGET', KEYS[1], ARGV[2]) or '')
+  if counted and now - counted < tonumber(ARGV[3]) then return {'used', 0} end
   if tonumber(fields[3]) >= tonumber(fields[2]) then return {'used_up'} end
-  redis.call('HSET', KEYS[1], ARGV[2], 1)
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[1])
 end
 redis.call('HINCRBY', KEYS[1], 'uses', 1)
 return {'used', 1}`;

@@ -13,11 +13,14 @@ export interface Invitation {
 }
 
 export type UseOutcome =
-  /** `first`: this use was counted now; false when the user's use was counted already (a concurrent or earlier join of theirs). */
+  /** `first`: this use was counted now; false when it is a repeat of the user's use counted moments ago. */
   | { status: 'used'; invitation: Invitation; first: boolean }
   | { status: 'unknown' }
   | { status: 'expired' }
   | { status: 'used_up' };
+
+/** A user's uses of one code this close together are one (a double click, a retry); later ones count again. */
+export const REPEAT_USE_MS = 10_000;
 
 /** How long an expired invitation is still answered (as no longer valid) before it is forgotten. */
 export const EXPIRED_KEPT_MS = 7 * 24 * 3600_000;
@@ -33,9 +36,9 @@ export interface InvitationStore {
   get(code: string): Promise<Invitation | undefined>;
   /**
    * Counts one use by `userId`, atomically: refused when unknown, expired at
-   * `now`, or used `max_uses` times. A user counts once: with `max_uses`, a
-   * user whose use is counted already uses it again without counting (so a
-   * double click takes one use, not two).
+   * `now`, or used `max_uses` times. With `max_uses`, a user's uses within
+   * `REPEAT_USE_MS` of their counted one are that one (so a double click takes
+   * one use, not two, and is not refused meanwhile); a later use counts again.
    */
   use(code: string, userId: string, now: number): Promise<UseOutcome>;
   /** Gives back the use `use` counted first for `userId`, whose join did not happen. */

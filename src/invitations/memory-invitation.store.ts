@@ -1,10 +1,10 @@
-import { EXPIRED_KEPT_MS, type Invitation, type InvitationStore, type UseOutcome } from './invitation.store.js';
+import { EXPIRED_KEPT_MS, REPEAT_USE_MS, type Invitation, type InvitationStore, type UseOutcome } from './invitation.store.js';
 
 /** Invitations in this process; those expired for `EXPIRED_KEPT_MS` are swept as new ones come. */
 export class MemoryInvitationStore implements InvitationStore {
   private readonly invitations = new Map<string, Invitation>();
-  /** The users whose use of an invitation with `max_uses` is counted, by code. */
-  private readonly users = new Map<string, Set<string>>();
+  /** By code (with `max_uses`): each user whose use is counted, and when it was. */
+  private readonly users = new Map<string, Map<string, number>>();
 
   async create(invitation: Invitation): Promise<boolean> {
     this.sweep(invitation.created_at);
@@ -23,10 +23,11 @@ export class MemoryInvitationStore implements InvitationStore {
     if (!invitation) return { status: 'unknown' };
     if (invitation.expires_at <= now) return { status: 'expired' };
     if (invitation.max_uses !== null) {
-      const users = this.users.get(code) ?? new Set<string>();
-      if (users.has(userId)) return { status: 'used', invitation: { ...invitation }, first: false };
+      const users = this.users.get(code) ?? new Map<string, number>();
+      const counted = users.get(userId);
+      if (counted !== undefined && now - counted < REPEAT_USE_MS) return { status: 'used', invitation: { ...invitation }, first: false };
       if (invitation.current_uses >= invitation.max_uses) return { status: 'used_up' };
-      this.users.set(code, users.add(userId));
+      this.users.set(code, users.set(userId, now));
     }
     invitation.current_uses += 1;
     return { status: 'used', invitation: { ...invitation }, first: true };

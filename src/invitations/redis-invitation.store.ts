@@ -1,6 +1,6 @@
 import { RedisService } from '../redis/redis.service.js';
 import { CREATE, RELEASE, USE } from './invitation.scripts.js';
-import { EXPIRED_KEPT_MS, type Invitation, type InvitationStore, type UseOutcome } from './invitation.store.js';
+import { EXPIRED_KEPT_MS, REPEAT_USE_MS, type Invitation, type InvitationStore, type UseOutcome } from './invitation.store.js';
 
 /** Invitations in Redis, one hash each (see `invitation.scripts.ts`); a use is one script. */
 export class RedisInvitationStore implements InvitationStore {
@@ -43,7 +43,7 @@ export class RedisInvitationStore implements InvitationStore {
 
   async use(code: string, userId: string, now: number): Promise<UseOutcome> {
     const key = this.redis.keys.invitation(code);
-    const [status, counted] = (await this.redis.call(() => this.redis.run(USE, [key], [now, userField(userId)]))) as [string, number?];
+    const [status, counted] = (await this.redis.call(() => this.redis.run(USE, [key], [now, userField(userId), REPEAT_USE_MS]))) as [string, number?];
     if (status !== 'used') return { status: status as 'unknown' | 'expired' | 'used_up' };
     const invitation = await this.get(code);
     if (!invitation) return { status: 'unknown' };

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { EXPIRED_KEPT_MS, type Invitation, type InvitationStore } from '../../src/invitations/invitation.store.js';
+import { EXPIRED_KEPT_MS, REPEAT_USE_MS, type Invitation, type InvitationStore } from '../../src/invitations/invitation.store.js';
 import { StoreUnavailableError } from '../../src/redis/store-unavailable.error.js';
 
 /** One deployment of an invitation store: every instance opened from it shares its data. */
@@ -65,14 +65,16 @@ export function describeInvitationStoreContract(
       expect((await store.use(created.code, 'u3', NOW)).status).toBe('used');
     });
 
-    it('counts a user once: their use again, used up or not, counts nothing', async () => {
+    it(`takes a user's uses within ${REPEAT_USE_MS} ms of their counted one as that one, used up or not; a later one counts again`, async () => {
       const created = invitation({ max_uses: 2 });
       await store.create(created);
       expect((await store.use(created.code, 'u1', NOW)) as { first: boolean }).toMatchObject({ status: 'used', first: true });
-      expect(await store.use(created.code, 'u1', NOW)).toEqual({ status: 'used', invitation: { ...created, current_uses: 1 }, first: false });
+      expect(await store.use(created.code, 'u1', NOW + 1)).toEqual({ status: 'used', invitation: { ...created, current_uses: 1 }, first: false });
       expect((await store.use(created.code, 'u2', NOW)).status).toBe('used');
-      expect(await store.use(created.code, 'u1', NOW)).toMatchObject({ status: 'used', first: false });
+      expect(await store.use(created.code, 'u1', NOW + REPEAT_USE_MS - 1)).toMatchObject({ status: 'used', first: false });
       expect(await store.use(created.code, 'u3', NOW)).toEqual({ status: 'used_up' });
+      // Later, a use is a use: a user removed from the room does not come back through a code used up.
+      expect(await store.use(created.code, 'u1', NOW + REPEAT_USE_MS)).toEqual({ status: 'used_up' });
       expect((await store.get(created.code))?.current_uses).toBe(2);
     });
 
