@@ -63,9 +63,12 @@ export function localStorageOutboxStore(key: string, storage?: StorageLike): Out
     },
     save(entries) {
       const ids = new Set(entries.map((entry) => entry.client_msg_id));
+      // Kept: what this queue still holds and what another tab added. Added: only what is new here, so an
+      // entry another tab settled (gone from storage) is not written back by a tab that had loaded it.
       const stored = read().filter((entry) => ids.has(entry.client_msg_id) || !known.has(entry.client_msg_id));
       const storedIds = new Set(stored.map((entry) => entry.client_msg_id));
-      const merged = [...stored, ...entries.filter((entry) => !storedIds.has(entry.client_msg_id))];
+      const added = entries.filter((entry) => !known.has(entry.client_msg_id) && !storedIds.has(entry.client_msg_id));
+      const merged = [...stored, ...added];
       known = ids;
       if (merged.length === 0) target.removeItem(key);
       else target.setItem(key, JSON.stringify(merged));

@@ -31,4 +31,17 @@ describe('localStorageOutboxStore', () => {
     tabB.save([]);
     expect(storage.getItem('outbox:alice')).toBeNull();
   });
+
+  it('does not write back what another tab settled, though this tab had loaded it', () => {
+    const storage = sharedStorage();
+    const tabA = localStorageOutboxStore('outbox:alice', storage);
+    tabA.load();
+    tabA.save([entry('m1')]);
+    const tabB = localStorageOutboxStore('outbox:alice', storage);
+    expect(tabB.load()).toEqual([entry('m1')]);
+    // Tab A's m1 is confirmed; tab B, still holding it, queues m2.
+    tabA.save([]);
+    tabB.save([entry('m1'), entry('m2')]);
+    expect(localStorageOutboxStore('outbox:alice', storage).load()).toEqual([entry('m2')]);
+  });
 });
