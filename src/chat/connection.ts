@@ -82,6 +82,11 @@ export class Connection {
     return this.socket.readyState === WebSocket.OPEN;
   }
 
+  /** Whether `connected` has gone out: nothing else may go before it. */
+  get isGreeted(): boolean {
+    return this.greeted;
+  }
+
   /** Says `connected` has gone out: what waited for it runs now. */
   greet(): void {
     this.greeted = true;

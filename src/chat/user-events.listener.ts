@@ -76,12 +76,15 @@ export class UserEventsListener implements OnModuleInit {
       const { room_id, connection_id } = event.data;
       const { unread, total } = await this.rooms.unreadCounts(userId, room_id);
       const frame = encode({ type: 'unread', room_id, unread_count: unread, total });
-      for (const connection of this.byUser.get(userId) ?? []) if (connection.id !== connection_id) connection.sendEncoded(frame);
+      for (const connection of this.byUser.get(userId) ?? []) {
+        if (connection.id !== connection_id && connection.isGreeted) connection.sendEncoded(frame);
+      }
       return;
     }
     const room = await this.rooms.summaryFor(userId, event.data.room_id);
     if (!room) return;
     const frame = encode({ type: event.type, room });
-    for (const connection of this.byUser.get(userId) ?? []) connection.sendEncoded(frame);
+    // A connection still before its `connected` (which comes first) gets the state from the rooms it lists after.
+    for (const connection of this.byUser.get(userId) ?? []) if (connection.isGreeted) connection.sendEncoded(frame);
   }
 }
