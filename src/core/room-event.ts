@@ -1,5 +1,4 @@
 import { isoMillis } from './iso-time.js';
-import { isWellFormed } from './text.js';
 import { MAX_ATTACHMENTS, MAX_ATTACHMENT_LENGTH, MAX_EMOJI_LENGTH, MAX_REACTIONS_PER_MESSAGE, MESSAGE_TYPES, type Message } from './message.js';
 
 /**
@@ -97,8 +96,7 @@ function splitTwice(text: string, first: string, second: string): [string, strin
 type Fields = Record<string, unknown>;
 
 const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
-/** Bounded, and well-formed (no lone surrogate): PROTOCOL §2's rule for text, also for what another process published. */
-const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max && isWellFormed(v);
+const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
 const isId = (v: unknown): v is string => isText(v, MAX_EVENT_ID_LENGTH) && v.length > 0;
 const isShort = (v: unknown): v is string => isText(v, MAX_EVENT_ID_LENGTH);
 const isIdOrNull = (v: unknown): v is string | null => v === null || isId(v);
