@@ -52,6 +52,9 @@ describe('a message from the room channel (PROTOCOL §6: every field checked aga
     ['an updated_at that is not a date', { updated_at: '2026-13-45T99:99:99Z' }],
     ['content longer than any MAX_MESSAGE_LENGTH', { content: 'x'.repeat(1_000_001) }],
     ['an empty id', { sender_id: '' }],
+    ['content with a lone surrogate', { content: 'broken \ud800 text' }],
+    ['a sender id with a lone surrogate', { sender_id: '\udc00' }],
+    ['a reaction emoji with a lone surrogate', { reactions: [{ emoji: '\ud83d', users: ['a'], count: 1 }] }],
   ])('drops %s', (_what, change) => {
     expect(decode({ ...backendMessage, ...change })).toBeUndefined();
     expect(decode({ ...backendMessage, ...change }, 'message_updated')).toBeUndefined();

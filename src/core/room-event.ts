@@ -1,4 +1,5 @@
 import { isoMillis } from './iso-time.js';
+import { inputProblem } from './text.js';
 import { MAX_ATTACHMENTS, MAX_ATTACHMENT_LENGTH, MAX_EMOJI_LENGTH, MAX_REACTIONS_PER_MESSAGE, MESSAGE_TYPES, type Message } from './message.js';
 
 /**
@@ -197,6 +198,13 @@ export function decodeMessage(json: string): Message | undefined {
  * from its known fields only.
  */
 export function decodeRoomEvent(payload: string, roomId: string): RoomEvent | undefined {
+  const event = roomEventOf(payload, roomId);
+  // Its text well-formed too, as PROTOCOL §2 requires of what clients send (stored messages are read back
+  // without this: the room's catch-up still delivers one that went into the store some other way).
+  return event && inputProblem(event) === undefined ? event : undefined;
+}
+
+function roomEventOf(payload: string, roomId: string): RoomEvent | undefined {
   if (payload.length > MAX_EVENT_PAYLOAD_LENGTH) return undefined;
   let event: unknown;
   try {
