@@ -39,7 +39,10 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     refresh?: ReturnType<typeof setTimeout>;
     connect?: ReturnType<typeof setTimeout>;
     joins?: ReturnType<typeof setTimeout>;
+    flush?: ReturnType<typeof setTimeout>;
   } = {};
+  /** When the pending `timers.flush` fires. */
+  private flushAt = 0;
   private lastFrameAt = 0;
   private refs = 0;
   private readonly leaving = new Map<string, () => void>();
@@ -366,6 +369,8 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   }
 
   private clearTimers(): void {
+    clearTimeout(this.timers.flush);
+    this.timers.flush = undefined;
     clearTimeout(this.timers.joins);
     clearTimeout(this.timers.retry);
     clearInterval(this.timers.heartbeat);
@@ -597,6 +602,18 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     this.emit('outbox', this.outbox.entries());
   }
 
+  /** A flush after `delayMs` (one timer: the earliest asked for). */
+  private flushIn(delayMs: number): void {
+    const at = Date.now() + delayMs;
+    if (this.timers.flush && this.flushAt <= at) return;
+    clearTimeout(this.timers.flush);
+    this.flushAt = at;
+    this.timers.flush = setTimeout(() => {
+      this.timers.flush = undefined;
+      this.flush();
+    }, delayMs);
+  }
+
   /** Writes what is due of the queue to joined rooms, oldest first, a few at a time. */
   private flush(): void {
     if (!this.isOpen()) return;
@@ -623,7 +640,15 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     const ref = frame.ref ?? '';
     if (ref.startsWith('s:')) {
       const clientMsgId = ref.slice(2);
-      if (RETRYABLE.has(frame.code)) return this.outbox.retryLater(clientMsgId);
+      if (RETRYABLE.has(frame.code)) {
+        // Tried again soon (the store is often back within a second), backing off up to the ack timeout.
+        const { reconnectBaseMs, ackTimeoutMs } = this.options;
+        const delay = this.outbox.retryLater(clientMsgId, Date.now(), (refusals) =>
+          Math.min(ackTimeoutMs, reconnectBaseMs / 2 + backoffDelay(refusals - 1, reconnectBaseMs, ackTimeoutMs)),
+        );
+        if (delay !== undefined) this.flushIn(delay);
+        return;
+      }
       const entry = this.outbox.fail(clientMsgId, new ChatError(frame.code, frame.message, frame.room_id));
       if (entry) this.emit('outbox', this.outbox.entries());
       return;

@@ -87,6 +87,9 @@ interface Pending {
   sentAt?: number;
   /** The server said "not now": the room's later messages wait until this one is confirmed (or refused for good). */
   held?: boolean;
+  /** After a "not now": when it goes again, and how many times it was told so (its backoff). */
+  retryAt?: number;
+  refusals?: number;
   resolve?: (message: Message) => void;
   reject?: (error: Error) => void;
 }
@@ -135,6 +138,11 @@ export class Outbox {
     const due: OutboxEntry[] = [];
     for (const item of this.pending.values()) {
       if (item.entry.room_id !== roomId) continue;
+      if (item.retryAt !== undefined) {
+        if (now < item.retryAt) break;
+        due.push(item.entry);
+        continue;
+      }
       const waiting = item.sentAt !== undefined && now - item.sentAt < timeoutMs;
       if (waiting && item.held) break;
       if (!waiting) due.push(item.entry);
@@ -149,7 +157,9 @@ export class Outbox {
 
   markSent(clientMsgId: string, now: number): void {
     const item = this.pending.get(clientMsgId);
-    if (item) item.sentAt = now;
+    if (!item) return;
+    item.sentAt = now;
+    item.retryAt = undefined;
   }
 
   /** Everything goes back to "not on the wire" (the socket is gone). */
@@ -157,14 +167,24 @@ export class Outbox {
     for (const item of this.pending.values()) {
       item.sentAt = undefined;
       item.held = false;
+      item.retryAt = undefined;
     }
   }
 
-  /** Marks the entry for another try later (the server said "not now"); the room's later entries wait for it. */
-  retryLater(clientMsgId: string): void {
-    this.markSent(clientMsgId, Date.now());
+  /**
+   * Marks the entry for another try (the server said "not now"), after
+   * `delayMs(refusals)` for the times it was told so; the room's later
+   * entries wait for it. Returns the delay.
+   */
+  retryLater(clientMsgId: string, now: number, delayMs: (refusals: number) => number): number | undefined {
     const item = this.pending.get(clientMsgId);
-    if (item) item.held = true;
+    if (!item) return undefined;
+    item.refusals = (item.refusals ?? 0) + 1;
+    const delay = delayMs(item.refusals);
+    item.held = true;
+    item.sentAt = undefined;
+    item.retryAt = now + delay;
+    return delay;
   }
 
   /** Confirms an entry; returns it the first time only. */

@@ -227,6 +227,27 @@ describe('ChatClient against a scripted server', () => {
     expect(chat.cursor('r')).toEqual({ seq: 1, epoch: 'e1' });
   });
 
+  it('tries a message the server said "not now" to again soon, well before the ack timeout', async () => {
+    const tries: number[] = [];
+    script = await scriptedServer((socket, frame) => {
+      if (frame.type === 'join_room') send(socket, { type: 'joined', room_id: 'r', seq: 0, epoch: 'e1', recovered: false, online: [], typing: [], ref: frame.ref });
+      if (frame.type === 'ping') send(socket, { type: 'pong', ref: frame.ref });
+      if (frame.type !== 'send_message') return;
+      tries.push(Date.now());
+      if (tries.length === 1) return send(socket, { type: 'error', code: 'unavailable', message: 'The store is away', room_id: 'r', ref: frame.ref });
+      const saved = { ...message(1), sender_id: 'alice', content: frame.content as string, client_msg_id: frame.client_msg_id as string };
+      send(socket, { type: 'message_ack', client_msg_id: frame.client_msg_id, message: saved, ref: frame.ref });
+    });
+    chat = new ChatClient({ url: script.url, token: token('alice'), WebSocket: WebSocket as unknown as SocketFactory, reconnectBaseMs: 200, ackTimeoutMs: 10_000 });
+    chat.connect();
+    await chat.join('r');
+    expect((await chat.send('r', 'soon')).seq).toBe(1);
+    expect(tries).toHaveLength(2);
+    // Between half the base and one and a half times it: nowhere near the 10 s ack timeout.
+    expect(tries[1] - tries[0]).toBeGreaterThanOrEqual(90);
+    expect(tries[1] - tries[0]).toBeLessThan(2_000);
+  });
+
   it('sends again what got no answer, past the in-flight window, and confirms each message once', async () => {
     const seenIds = new Set<string>();
     let seq = 0;
