@@ -654,13 +654,17 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       return;
     }
     if (!frame.ref && frame.code === 'rate_limited') {
-      // Frames were dropped, joins perhaps among them: those still unanswered go again once the rate allows.
-      for (const room of this.rooms.values()) {
-        if (room.joinSentAt !== undefined) this.joinLater(room, RATE_LIMITED_RETRY_MS + Math.floor(Math.random() * RATE_LIMITED_RETRY_MS));
-      }
+      // Frames were dropped, joins and messages perhaps among them: what is still unanswered goes again once the
+      // rate allows (a message the server did take is answered with its original).
+      const delay = RATE_LIMITED_RETRY_MS + Math.floor(Math.random() * RATE_LIMITED_RETRY_MS);
+      for (const room of this.rooms.values()) if (room.joinSentAt !== undefined) this.joinLater(room, delay);
+      if (this.outbox.retryUnanswered(Date.now() + delay)) this.flushIn(delay);
     }
-    if (ref.startsWith('j') && frame.room_id) {
-      const room = this.rooms.get(frame.room_id);
+    if (ref.startsWith('j')) {
+      // The room is named by the error, or else by the join's ref.
+      const room = frame.room_id
+        ? this.rooms.get(frame.room_id)
+        : [...this.rooms.values()].find((r) => r.joinRefs.includes(ref) || r.staleJoinRefs.has(ref));
       // Whether or not another answer was taken: the server undoes a failed join, so the room is not joined now.
       room?.staleJoinRefs.delete(ref);
       if (room && JOIN_RETRYABLE.has(frame.code)) {

@@ -187,6 +187,18 @@ export class Outbox {
     return delay;
   }
 
+  /** Every entry on the wire and unanswered goes again at `at` (the server dropped some frames); true if there were any. */
+  retryUnanswered(at: number): boolean {
+    let any = false;
+    for (const item of this.pending.values()) {
+      if (item.sentAt === undefined) continue;
+      item.sentAt = undefined;
+      item.retryAt = at;
+      any = true;
+    }
+    return any;
+  }
+
   /** Confirms an entry; returns it the first time only. */
   confirm(clientMsgId: string, message: Message): OutboxEntry | undefined {
     const item = this.pending.get(clientMsgId);

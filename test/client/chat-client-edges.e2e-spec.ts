@@ -199,6 +199,22 @@ describe('ChatClient against a scripted server', () => {
     expect(joins[2] - joins[1]).toBeGreaterThanOrEqual(250);
   });
 
+  it('joins again soon after a "not now" that names no room (the store away answers by the join\'s ref only)', async () => {
+    const joins: number[] = [];
+    script = await scriptedServer((socket, frame) => {
+      if (frame.type === 'ping') send(socket, { type: 'pong', ref: frame.ref });
+      if (frame.type !== 'join_room') return;
+      joins.push(Date.now());
+      if (joins.length === 1) return send(socket, { type: 'error', code: 'unavailable', message: 'The shared store is unreachable; try again', ref: frame.ref });
+      send(socket, { type: 'joined', room_id: 'r', seq: 0, epoch: 'e1', recovered: false, online: [], typing: [], ref: frame.ref });
+    });
+    chat = new ChatClient({ url: script.url, token: token('alice'), WebSocket: WebSocket as unknown as SocketFactory, reconnectBaseMs: 100, ackTimeoutMs: 10_000 });
+    chat.connect();
+    expect((await chat.join('r')).status).toBe('fresh');
+    expect(joins).toHaveLength(2);
+    expect(joins[1] - joins[0]).toBeLessThan(2_000);
+  });
+
   it('takes one answer of a join sent twice: the late answer to the first neither reloads the room nor drops a message', async () => {
     let joins = 0;
     script = await scriptedServer((socket, frame) => {
