@@ -181,6 +181,19 @@ describe.each(MODES)('conversations, read state and the user directory (%s)', (m
   });
 
   describe('read state', () => {
+    /** A room with three messages from alice: alice and one of bob's two connections joined, bob's other one elsewhere. */
+    const roomWithThreeMessages = async () => {
+      const [alice, bob] = [fresh('alice'), fresh('bob')];
+      const roomId = await chat.room(alice, [bob]);
+      for (const text of ['1', '2', '3']) await post(chat.http, roomId, alice, text);
+      const aliceClient = await chat.connect(alice);
+      const bobHere = await chat.connect(bob);
+      const bobThere = await chat.connect(bob, chat.last);
+      await join(aliceClient, roomId);
+      await join(bobHere, roomId);
+      return { alice, bob, roomId, aliceClient, bobHere, bobThere };
+    };
+
     it('POST /rooms/:id/read marks up to the latest; GET /unread-count sums every room; members carry last_read_at and unread_count', async () => {
       const [alice, bob, carol] = [fresh('alice'), fresh('bob'), fresh('carol')];
       const roomId = await chat.room(alice, [bob, carol]);
@@ -202,14 +215,7 @@ describe.each(MODES)('conversations, read state and the user directory (%s)', (m
     });
 
     it('the read frame moves forward only and never past the latest; the room hears read, the reader’s other connections hear unread', async () => {
-      const [alice, bob] = [fresh('alice'), fresh('bob')];
-      const roomId = await chat.room(alice, [bob]);
-      for (const text of ['1', '2', '3']) await post(chat.http, roomId, alice, text);
-      const aliceClient = await chat.connect(alice);
-      const bobHere = await chat.connect(bob);
-      const bobThere = await chat.connect(bob, chat.last);
-      await join(aliceClient, roomId);
-      await join(bobHere, roomId);
+      const { bob, roomId, aliceClient, bobHere, bobThere } = await roomWithThreeMessages();
       bobHere.send({ type: 'read', room_id: roomId, seq: 2 });
       expect(await aliceClient.next('read')).toEqual({ type: 'read', room_id: roomId, user_id: bob, seq: 2 });
       expect(await bobThere.next('unread')).toEqual({ type: 'unread', room_id: roomId, unread_count: 1, total: 1 });
@@ -225,14 +231,7 @@ describe.each(MODES)('conversations, read state and the user directory (%s)', (m
     });
 
     it('a send moves the sender’s position to its message with no read or unread frame, marking what came before it read', async () => {
-      const [alice, bob] = [fresh('alice'), fresh('bob')];
-      const roomId = await chat.room(alice, [bob]);
-      for (const text of ['1', '2', '3']) await post(chat.http, roomId, alice, text);
-      const aliceClient = await chat.connect(alice);
-      const bobHere = await chat.connect(bob);
-      const bobThere = await chat.connect(bob, chat.last);
-      await join(aliceClient, roomId);
-      await join(bobHere, roomId);
+      const { alice, bob, roomId, aliceClient, bobHere, bobThere } = await roomWithThreeMessages();
       expect(await unread(bob)).toBe(3);
       bobHere.send({ type: 'send_message', room_id: roomId, content: 'reply', client_msg_id: 'reply-1' });
       expect(await bobHere.next('message_ack')).toMatchObject({ message: { seq: 4 } });

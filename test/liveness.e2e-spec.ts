@@ -65,6 +65,12 @@ describe('liveness', () => {
       expect((await closedWithin(client, 3000)).code).toBe(1009);
     });
 
+    it('closes on a text frame that is not valid UTF-8 with 1007', async () => {
+      const client = await TestClient.connect(running.ws, token('alice'));
+      client.socket.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+      expect((await closedWithin(client, 3000)).code).toBe(1007);
+    });
+
     it('drops a burst of 1000 frames over the rate with one rate_limited error and stays open', async () => {
       const client = await TestClient.connect(running.ws, token('alice'));
       for (let i = 0; i < 1000; i++) client.send({ type: 'ping', ref: `b${i}` });
