@@ -124,13 +124,17 @@ export class JoinsService {
 
   /**
    * While the shared store is away a join still succeeds, from what this
-   * instance knows of the room; nothing is recovered.
+   * instance knows of the room. Nothing can be read, so only a `since` at
+   * the room's last message here counts as recovered: no message can be
+   * stored meanwhile, and any this instance missed reach every joined
+   * connection when the room catches up.
    */
   private withoutStore(error: unknown, room: LocalRoom, since: Since | undefined): Recovery {
     if (!(error instanceof StoreUnavailableError)) throw error;
-    if (since) this.metrics?.recoveries.inc({ outcome: 'unavailable' });
     const head = { seq: room.lastSeq ?? 0, epoch: room.epoch ?? UNKNOWN_EPOCH, lastMessageAt: null };
-    return { head, messages: [], recovered: false };
+    const recovered = since !== undefined && room.lastSeq !== undefined && since.epoch === room.epoch && since.seq === room.lastSeq;
+    if (since) this.metrics?.recoveries.inc({ outcome: recovered ? 'recovered' : 'unavailable' });
+    return { head, messages: [], recovered };
   }
 
   /** Leaves one room; false if the connection had not joined it. */
