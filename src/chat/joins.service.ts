@@ -125,8 +125,8 @@ export class JoinsService {
   /**
    * While the shared store is away a join still succeeds, from what this
    * instance knows of the room. Nothing can be read, so only a `since` at
-   * the room's last message here counts as recovered: no message can be
-   * stored meanwhile, and any this instance missed reach every joined
+   * the room's last message here counts as recovered: this instance stores
+   * none meanwhile, and any that others stored reach every joined
    * connection when the room catches up.
    */
   private withoutStore(error: unknown, room: LocalRoom, since: Since | undefined): Recovery {
