@@ -63,7 +63,7 @@ const ui = {
   list: $('message-list'),
   typing: $('typing'),
   composer: $<HTMLFormElement>('composer'),
-  input: $<HTMLInputElement>('composer-input'),
+  input: $<HTMLTextAreaElement>('composer-input'),
   toasts: $('toasts'),
 };
 
@@ -302,10 +302,27 @@ ui.composer.addEventListener('submit', (event) => {
   const text = ui.input.value.trim();
   if (!text || !selected || !chat) return;
   ui.input.value = '';
+  fitComposer();
   chat.send(selected, text).catch((error: Error) => toast(`Not sent: ${error.message}`));
 });
 
-ui.input.addEventListener('input', () => selected && ui.input.value && chat?.typing(selected));
+// Enter sends, Shift+Enter starts a new line (not while an input method is composing a character).
+ui.input.addEventListener('keydown', (event) => {
+  if (event.key !== 'Enter' || event.shiftKey || event.isComposing) return;
+  event.preventDefault();
+  ui.composer.requestSubmit();
+});
+
+ui.input.addEventListener('input', () => {
+  fitComposer();
+  if (selected && ui.input.value) chat?.typing(selected);
+});
+
+/** The composer grows with its text, up to its CSS max-height (then it scrolls). */
+function fitComposer(): void {
+  ui.input.style.height = 'auto';
+  ui.input.style.height = `${ui.input.scrollHeight + ui.input.offsetHeight - ui.input.clientHeight}px`;
+}
 
 // ── Rendering ────────────────────────────────────────────────────────────
 

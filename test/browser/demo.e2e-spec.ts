@@ -124,7 +124,13 @@ describe(SUITE, () => {
     await bob.fill('#composer-input', '');
     await send(bob, 'Yes, the part on recovery.');
     await send(alice, 'Meet at 5?');
-    const all = ['Hi Bob! Did you read chapter 4?', 'Yes, the part on recovery.', 'Meet at 5?'];
+    // Shift+Enter starts a new line in the composer; Enter sends.
+    await alice.type('#composer-input', 'Agenda:');
+    await alice.press('#composer-input', 'Shift+Enter');
+    await alice.type('#composer-input', '1. recovery');
+    await alice.press('#composer-input', 'Enter');
+    expect(await alice.inputValue('#composer-input')).toBe('');
+    const all = ['Hi Bob! Did you read chapter 4?', 'Yes, the part on recovery.', 'Meet at 5?', 'Agenda:\n1. recovery'];
     await expectMessages(alice, all);
     await expectMessages(bob, all);
     await alice.waitForSelector('[data-testid="presence"] .person.online:has-text("bob")');
