@@ -12,6 +12,7 @@ import { RedisReadStore } from '../src/messages/redis-read.store.js';
 import { PresenceService } from '../src/presence/presence.service.js';
 import { RedisPresenceStore } from '../src/presence/redis-presence.store.js';
 import { RedisService } from '../src/redis/redis.service.js';
+import { createRooms } from './lib/rooms.js';
 
 const prefix = `round-trips:${Math.random().toString(36).slice(2, 8)}:`;
 const settings = toSettings(
@@ -34,6 +35,7 @@ const reads = new ReadStateService(new RedisReadStore(redis), store, bus);
 const messages = new MessagesService(store, presence, settings, new SignedUrls('key', 3600, '/files/'), undefined, reads);
 const roomId = '0b5f9a52-4c1e-4f7a-9d2b-1c3e5a7b9d01';
 const draft = { room_id: roomId, sender_id: 'a', content: 'x', message_type: 'text', parent_message_id: null, client_msg_id: null };
+await createRooms(redis, [roomId]);
 for (let i = 0; i < 20; i++) await store.append(draft, 60_000);
 const [first] = (await store.readAfter(roomId, 0, 1)).messages;
 const { epoch } = await store.head(roomId);

@@ -12,6 +12,7 @@ import { parseEnvironment } from '../src/config/environment.js';
 import { toSettings } from '../src/config/settings.js';
 import { RedisMessageStore } from '../src/messages/redis-message.store.js';
 import { RedisService } from '../src/redis/redis.service.js';
+import { createRooms } from './lib/rooms.js';
 
 const COUNT = 5_000;
 const IN_FLIGHT = 32;
@@ -49,6 +50,7 @@ async function measure(replicas: number): Promise<void> {
   await waitFor(async () => (await redis.client.wait(1, 100)) === 1, 10_000, 'the replica in sync');
   const store = new RedisMessageStore(redis, 10_000);
   const draft = { room_id: 'r', sender_id: 'a', content: 'x'.repeat(100), message_type: 'text', parent_message_id: null, client_msg_id: null };
+  await createRooms(redis, ['r', ...Array.from({ length: IN_FLIGHT }, (_, lane) => `r${lane}`)]);
   for (let i = 0; i < 200; i++) await store.append(draft, 60_000);
 
   let started = performance.now();

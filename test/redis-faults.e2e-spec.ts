@@ -185,6 +185,28 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
     await Promise.all([alice.close(), carol.close()]);
   });
 
+  it('refuses a send into a room the store lost while Redis stayed up (flushed), and takes its connections out of it as removed', async () => {
+    for (const index of [A, B]) await waitReadiness(http(index), 200, 15_000);
+    const roomId = await createRoom(http(A), 'alice', ['carol']);
+    const [alice, carol] = await Promise.all([cluster.connect('alice', A), cluster.connect('carol', B)]);
+    for (const client of [alice, carol]) await join(client, roomId);
+    await sendMessage(alice, roomId, 'before');
+    for (const client of [alice, carol]) await client.next('message');
+    // Every key of the room goes, as with FLUSHALL or eviction of them all.
+    const keys = await admin.keys(`${cluster.prefix}chat:{${roomId}}:*`);
+    expect(keys).toEqual(expect.arrayContaining([`${cluster.prefix}chat:{${roomId}}:info`, `${cluster.prefix}chat:{${roomId}}:meta`]));
+    await admin.del(...keys);
+
+    const refused = await ask(carol, { type: 'send_message', room_id: roomId, content: 'into the lost room' });
+    expect(refused).toMatchObject({ type: 'error', code: 'not_a_member', room_id: roomId });
+    expect(await carol.next('left')).toEqual({ type: 'left', room_id: roomId, reason: 'removed' });
+    expect(await ask(carol, { type: 'send_message', room_id: roomId, content: 'again' })).toMatchObject({ type: 'error', code: 'not_joined' });
+    // Nothing was stored or delivered: the room has no history again.
+    expect(await admin.exists(`${cluster.prefix}chat:{${roomId}}:meta`, `${cluster.prefix}chat:{${roomId}}:log`)).toBe(0);
+    await alice.nothing(200, 'message');
+    await Promise.all([alice.close(), carol.close()]);
+  });
+
   it('starts a room whose meta was lost on a new history: what was left of the old one goes, and its read positions do not hide the new messages', async () => {
     for (const index of [A, B]) await waitReadiness(http(index), 200, 15_000);
     const roomId = await createRoom(http(A), 'alice', ['carol']);

@@ -9,6 +9,7 @@ import {
 } from '@nestjs/websockets';
 import type { WebSocket } from 'ws';
 import { AuthError } from '../auth/session.js';
+import { DomainError } from '../core/domain.error.js';
 import { TokenService } from '../auth/token.service.js';
 import { SETTINGS, Settings, WS_PATH } from '../config/settings.js';
 import { AppLogger } from '../logging/app-logger.js';
@@ -114,8 +115,14 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
   @SubscribeMessage('send_message')
   async sendMessage(@ConnectedSocket() socket: WebSocket, @MessageBody() frame: SendMessageFrame): Promise<Reply> {
     const connection = this.joined(socket, frame.room_id);
-    const { message } = await this.messages.send(connection.userId, frame.room_id, frame, connection.session.isService);
-    return { type: 'message_ack', client_msg_id: frame.client_msg_id ?? null, message };
+    try {
+      const { message } = await this.messages.send(connection.userId, frame.room_id, frame, connection.session.isService);
+      return { type: 'message_ack', client_msg_id: frame.client_msg_id ?? null, message };
+    } catch (error) {
+      // The store no longer has the room (flushed or evicted): its connections here are told, as after a reset.
+      if (error instanceof DomainError && error.code === 'not_a_member') void this.joins.confirmMembers(frame.room_id);
+      throw error;
+    }
   }
 
   /** No answer on success: the room's connections, this one included, hear `read` when the position moved. */

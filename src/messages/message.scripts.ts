@@ -44,7 +44,7 @@ const TRIM_PER_APPEND = 100;
  * store's typing hash, same hash tag) and moves the sender's read position
  * forward to it (the read store's hash, `<seq>|<at>`, same hash tag), which
  * saves two round trips per message.
- * KEYS: meta, log, ids, versions, edits, dedup key, typing hash, read hash.
+ * KEYS: meta, log, ids, versions, edits, dedup key, typing hash, read hash, the room's info (RedisRoomStore).
  * ARGV: message template (2 parts), event template (3 parts), candidate
  * epoch, max retained, dedup window ms ('0': no dedup), channel, message
  * id, created_at, publish command (`PUBLISH`, or `SPUBLISH` on a cluster,
@@ -53,7 +53,8 @@ const TRIM_PER_APPEND = 100;
  * template (3 parts, see `typingStoppedTemplate`): when it publishes the
  * message, the stop of the sender's typing goes out right after it (and
  * the typist is not returned), so no start from another instance overtakes it.
- * Returns [1, json, typist's connection or false, event] for a new message
+ * Returns [1, json, typist's connection or false, event] for a new message,
+ * [-1] when the room has no history and no info (the store lost the room),
  * or [0, json, false, event] for the original of a duplicate, as it is now
  * (edited or deleted since, if it was); `event` (the
  * encoded `message` event) only when the caller publishes.
@@ -75,7 +76,12 @@ if window > 0 then
     return {0, original, false, event}
   end
 end
-local epoch = epoch_of(KEYS[1], ARGV[6], {KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8]})
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  -- A new history only for a room that exists: a store that lost the room (flushed, evicted) refuses the message.
+  if redis.call('EXISTS', KEYS[9]) == 0 then return {-1, false, false, false} end
+  epoch = epoch_of(KEYS[1], ARGV[6], {KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8]})
+end
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local json = ARGV[1] .. seq .. ARGV[2]
 local trimmed = 0

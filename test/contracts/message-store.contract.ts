@@ -19,13 +19,14 @@ export interface MessageStoreInstance {
 /** Instances opened from one deployment share one history (an in-memory store has one instance). */
 export interface MessageStoreDeployment {
   open(): Promise<MessageStoreInstance>;
+  /** Writes a room with the deployment's room store: messages go only into a room that exists. */
+  createRoom(roomId: string): Promise<void>;
   close(): Promise<void>;
 }
 
 const HISTORY_MAX = 5;
 const WINDOW_MS = 60_000;
 
-const newRoom = () => `room-${randomUUID()}`;
 const later = (message: Message, fields: Partial<Message>): Message => ({
   ...message,
   ...fields,
@@ -68,9 +69,14 @@ export function describeMessageStoreContract(
     afterEach(async () => {
       await deployment.close();
     });
+    const newRoom = async () => {
+      const roomId = `room-${randomUUID()}`;
+      await deployment.createRoom(roomId);
+      return roomId;
+    };
 
     it('numbers each room’s messages 1, 2, 3 … on its own, in the PROTOCOL §3 shape', async () => {
-      const [room, other] = [newRoom(), newRoom()];
+      const [room, other] = [await newRoom(), await newRoom()];
       const first = await one.store.append(draft(room, 'one', { client_msg_id: 'c-1', sender_id: 'bob' }), WINDOW_MS);
       expect(first).toEqual({
         message: messageShape({ room_id: room, sender_id: 'bob', seq: 1, content: 'one', client_msg_id: 'c-1' }),
@@ -83,7 +89,7 @@ export function describeMessageStoreContract(
 
     it('publishes every appended message on the room’s channel in seq order, with the epoch, when instances append at once', async () => {
       const two = await deployment.open();
-      const roomId = newRoom();
+      const roomId = await newRoom();
       const inboxes = [await watch(one.bus, roomId), await watch(two.bus, roomId)];
       const appended = await Promise.all(
         range(1, 20).map((i) => (i % 2 ? one : two).store.append(draft(roomId, `m${i}`, { sender_id: `user-${i % 3}` }), WINDOW_MS)),
@@ -98,7 +104,7 @@ export function describeMessageStoreContract(
     });
 
     it('answers a client_msg_id the sender already used in the room with the original, storing and publishing nothing', async () => {
-      const roomId = newRoom();
+      const roomId = await newRoom();
       const inbox = await watch(one.bus, roomId);
       const original = await one.store.append(draft(roomId, 'first', { client_msg_id: 'dup' }), WINDOW_MS);
       const again = await one.store.append(draft(roomId, 'retry', { client_msg_id: 'dup' }), WINDOW_MS);
@@ -109,7 +115,7 @@ export function describeMessageStoreContract(
     });
 
     it('answers a retried client_msg_id with the message as it is now: edited, then deleted, since it was sent', async () => {
-      const roomId = newRoom();
+      const roomId = await newRoom();
       const { message } = await one.store.append(draft(roomId, 'first', { client_msg_id: 'retry-me' }), WINDOW_MS);
       const edited = later(message, { content: 'edited', is_edited: true });
       expect(await one.store.replace(edited, message, 'message_updated')).toBe(true);
@@ -121,7 +127,7 @@ export function describeMessageStoreContract(
     });
 
     it('treats the same client_msg_id from another sender, in another room, or none at all as new messages', async () => {
-      const [roomId, other] = [newRoom(), newRoom()];
+      const [roomId, other] = [await newRoom(), await newRoom()];
       await one.store.append(draft(roomId, 'alice', { client_msg_id: 'same' }), WINDOW_MS);
       const bob = await one.store.append(draft(roomId, 'bob', { client_msg_id: 'same', sender_id: 'bob' }), WINDOW_MS);
       const elsewhere = await one.store.append(draft(other, 'elsewhere', { client_msg_id: 'same' }), WINDOW_MS);
@@ -136,7 +142,7 @@ export function describeMessageStoreContract(
 
     it('deduplicates across instances, and only within dedupWindowMs', async () => {
       const two = await deployment.open();
-      const roomId = newRoom();
+      const roomId = await newRoom();
       const window = 200;
       const [a, b] = await Promise.all([
         one.store.append(draft(roomId, 'a', { client_msg_id: 'retry' }), window),
@@ -152,7 +158,7 @@ export function describeMessageStoreContract(
 
     it('tells where a room’s history stands: seq, a stable epoch, the last message’s time', async () => {
       const two = await deployment.open();
-      const roomId = newRoom();
+      const roomId = await newRoom();
       const empty = await one.store.head(roomId);
       expect(empty).toEqual({ seq: 0, epoch: expect.stringMatching(/\S/), lastMessageAt: null });
       await one.store.append(draft(roomId, 'one'), WINDOW_MS);
@@ -163,7 +169,7 @@ export function describeMessageStoreContract(
     });
 
     it('tells each room’s seq and latest message as it is now (edited, deleted), in the order asked', async () => {
-      const [busy, quiet] = [newRoom(), newRoom()];
+      const [busy, quiet] = [await newRoom(), await newRoom()];
       await one.store.append(draft(busy, 'first'), WINDOW_MS);
       const { message } = await one.store.append(draft(busy, 'second'), WINDOW_MS);
       expect(await one.store.latest([quiet, busy])).toEqual([{ seq: 0, message: null }, { seq: 2, message }]);
@@ -174,18 +180,18 @@ export function describeMessageStoreContract(
     });
 
     it('reads up to limit messages after a seq, oldest first, complete while nothing was dropped', async () => {
-      const roomId = newRoom();
+      const roomId = await newRoom();
       const sent: Message[] = [];
       for (const i of range(1, 4)) sent.push((await one.store.append(draft(roomId, `m${i}`), WINDOW_MS)).message);
       const head = await one.store.head(roomId);
       expect(await one.store.readAfter(roomId, 0, 100)).toEqual({ head, messages: sent, complete: true });
       expect(await one.store.readAfter(roomId, 1, 2)).toEqual({ head, messages: sent.slice(1, 3), complete: true });
       expect(await one.store.readAfter(roomId, 4, 100)).toEqual({ head, messages: [], complete: true });
-      expect(await one.store.readAfter(newRoom(), 0, 100)).toMatchObject({ head: { seq: 0 }, messages: [], complete: true });
+      expect(await one.store.readAfter(await newRoom(), 0, 100)).toMatchObject({ head: { seq: 0 }, messages: [], complete: true });
     });
 
     it('retains the newest historyMaxPerRoom messages per room, dropping the oldest first', async () => {
-      const roomId = newRoom();
+      const roomId = await newRoom();
       const sent: Message[] = [];
       for (const i of range(1, HISTORY_MAX + 3)) sent.push((await one.store.append(draft(roomId, `m${i}`), WINDOW_MS)).message);
       const retained = sent.slice(3);
@@ -199,19 +205,19 @@ export function describeMessageStoreContract(
     });
 
     it('pages back from a seq: the newest limit below it, oldest first, with total and hasMore', async () => {
-      const roomId = newRoom();
+      const roomId = await newRoom();
       const sent: Message[] = [];
       for (const i of range(1, 5)) sent.push((await one.store.append(draft(roomId, `m${i}`), WINDOW_MS)).message);
       expect(await one.store.page(roomId, undefined, 2)).toEqual({ messages: sent.slice(3), total: 5, hasMore: true });
       expect(await one.store.page(roomId, 4, 2)).toEqual({ messages: sent.slice(1, 3), total: 5, hasMore: true });
       expect(await one.store.page(roomId, 2, 2)).toEqual({ messages: sent.slice(0, 1), total: 5, hasMore: false });
       expect(await one.store.page(roomId, 1, 2)).toEqual({ messages: [], total: 5, hasMore: false });
-      expect(await one.store.page(newRoom(), undefined, 2)).toEqual({ messages: [], total: 0, hasMore: false });
+      expect(await one.store.page(await newRoom(), undefined, 2)).toEqual({ messages: [], total: 0, hasMore: false });
     });
 
     it('finds a retained message by id as it is now, and nothing for unknown ids or rooms', async () => {
       const two = await deployment.open();
-      const roomId = newRoom();
+      const roomId = await newRoom();
       const { message } = await one.store.append(draft(roomId, 'original'), WINDOW_MS);
       expect(await two.store.get(roomId, message.message_id)).toEqual(message);
       const edited = later(message, { content: 'edited', is_edited: true });
@@ -220,12 +226,12 @@ export function describeMessageStoreContract(
       expect((await two.store.page(roomId, undefined, 10)).messages).toEqual([edited]);
       expect((await two.store.readAfter(roomId, 0, 10)).messages).toEqual([edited]);
       expect(await one.store.get(roomId, randomUUID())).toBeUndefined();
-      expect(await one.store.get(newRoom(), message.message_id)).toBeUndefined();
+      expect(await one.store.get(await newRoom(), message.message_id)).toBeUndefined();
     });
 
     it('replaces a message only from the version it was made from, and publishes each replacement once', async () => {
       const two = await deployment.open();
-      const roomId = newRoom();
+      const roomId = await newRoom();
       const inbox = await watch(one.bus, roomId);
       const { message } = await one.store.append(draft(roomId, 'original'), WINDOW_MS);
       const edited = later(message, { content: 'edited', is_edited: true });

@@ -16,6 +16,7 @@ import { LimitKeys } from '../../src/redis/limit-keys.js';
 import { RedisPresenceStore } from '../../src/presence/redis-presence.store.js';
 import { MemoryRoomStore } from '../../src/rooms/memory-room.store.js';
 import { RedisRoomStore } from '../../src/rooms/redis-room.store.js';
+import type { RoomStore } from '../../src/rooms/room.store.js';
 import { MemoryUserDirectoryStore } from '../../src/users/memory-user-directory.store.js';
 import { RedisUserDirectoryStore } from '../../src/users/redis-user-directory.store.js';
 import { recordNestLogs } from '../support/logs.js';
@@ -27,7 +28,7 @@ import { describeMessageStoreContract } from './message-store.contract.js';
 import { describePresenceStoreContract } from './presence-store.contract.js';
 import { describeReadStoreContract } from './read-store.contract.js';
 import { RedisDeployment } from './redis-deployment.js';
-import { describeRoomStoreContract } from './room-store.contract.js';
+import { describeRoomStoreContract, room } from './room-store.contract.js';
 import { describeUserDirectoryContract } from './user-directory.contract.js';
 
 /** Long enough that no presence instance of a test is reaped while it runs. */
@@ -57,10 +58,15 @@ describeRoomStoreContract(
   { shared: true },
 );
 
+/** Writes a room as `POST /rooms` would, for the message store's contract. */
+const roomWriter = (rooms: RoomStore) => async (roomId: string) => {
+  await rooms.create(room('owner', { room_id: roomId }), [], { membersPerRoom: 10, roomsPerUser: 10, roomsCreatedByOwner: null });
+};
+
 describeMessageStoreContract(MemoryMessageStore.name, async ({ historyMaxPerRoom }) => {
   const bus = new MemoryBus();
   const store = new MemoryMessageStore(bus, testSettings({ HISTORY_MAX_PER_ROOM: historyMaxPerRoom }));
-  return { open: async () => ({ store, bus }), close: async () => undefined };
+  return { open: async () => ({ store, bus }), createRoom: roomWriter(new MemoryRoomStore()), close: async () => undefined };
 });
 
 describeMessageStoreContract(RedisMessageStore.name, async ({ historyMaxPerRoom }) => {
@@ -71,7 +77,7 @@ describeMessageStoreContract(RedisMessageStore.name, async ({ historyMaxPerRoom 
     bus.onModuleInit();
     return { store: new RedisMessageStore(instance, historyMaxPerRoom), bus };
   };
-  return { open, close: () => redis.close() };
+  return { open, createRoom: roomWriter(new RedisRoomStore(await redis.instance())), close: () => redis.close() };
 });
 
 describe('on a Redis Cluster', () => {
@@ -85,7 +91,16 @@ describe('on a Redis Cluster', () => {
       bus.onModuleInit();
       return { store: new RedisMessageStore(instance, historyMaxPerRoom), bus };
     };
-    return { open, close: async () => void (await Promise.all(instances.splice(0).map((redis) => redis.onApplicationShutdown()))) };
+    let rooms: RoomStore | undefined;
+    const createRoom = async (roomId: string) => {
+      if (!rooms) {
+        const instance = await clusterRedisService(prefix);
+        instances.push(instance);
+        rooms = new RedisRoomStore(instance);
+      }
+      await roomWriter(rooms)(roomId);
+    };
+    return { open, createRoom, close: async () => void (await Promise.all(instances.splice(0).map((redis) => redis.onApplicationShutdown()))) };
   });
 
   /** Instances of one cluster deployment under one prefix, shut down together. */
