@@ -22,8 +22,14 @@ export async function createApp(
   logger?: LoggerService | LogLevel[] | false,
 ): Promise<INestApplication> {
   const module = await AppModule.forRoot(logger === false ? { ...overrides, LOG_LEVEL: 'silent' } : overrides);
-  const app = await NestFactory.create<NestExpressApplication>(module, { logger: logger ?? undefined, bufferLogs: logger === undefined, abortOnError: false });
-  if (logger === undefined) app.useLogger(app.get(AppLogger));
+  // Nest's lines are held until the application's logger takes them. If the application cannot be built,
+  // they are dropped rather than printed raw (unscrubbed, not JSON): the caller reports the error.
+  const buffered = logger === undefined;
+  const app = await NestFactory.create<NestExpressApplication>(module, { logger: logger ?? undefined, bufferLogs: buffered, autoFlushLogs: false, abortOnError: false });
+  if (buffered) {
+    app.useLogger(app.get(AppLogger));
+    app.flushLogs();
+  }
   const settings = app.get<Settings>(SETTINGS);
   app.enableCors({
     origin: settings.http.corsOrigins === '*' ? true : settings.http.corsOrigins,

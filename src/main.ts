@@ -5,6 +5,7 @@ import { ConnectionRegistry } from './chat/connection.registry.js';
 import { DEV_JWT_SECRET } from './config/environment.js';
 import { SETTINGS, type Settings } from './config/settings.js';
 import { AppLogger } from './logging/app-logger.js';
+import { scrubText } from './logging/redact.js';
 import { startupSummary } from './logging/startup-summary.js';
 import { MetricsService } from './metrics/metrics.service.js';
 
@@ -47,7 +48,7 @@ async function bootstrap(): Promise<void> {
 }
 
 bootstrap().catch((error: unknown) => {
-  // A bad setting is one line, not a stack trace.
-  console.error(error instanceof Error ? error.message : error);
+  // A bad setting is one line, not a stack trace, and never shows a secret (a URL's password, say).
+  console.error(scrubText(error instanceof Error ? error.message : String(error)));
   process.exit(1);
 });

@@ -101,7 +101,7 @@ export class TokenService {
       } catch (error) {
         // Only a signature that the current secret refuses is tried with the previous one.
         const previous = this.previous;
-        if (!previous || Date.now() >= previous.until || !(error instanceof Error) || error.message !== 'invalid signature') {
+        if (!previous || !(Date.now() < previous.until) || !(error instanceof Error) || error.message !== 'invalid signature') {
           throw error;
         }
         return attempt(previous.jwt);

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { MulterModule } from '@nestjs/platform-express';
 import multer from 'multer';
 import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuthModule } from '../auth/auth.module.js';
 import { BusModule } from '../bus/bus.module.js';
@@ -40,12 +41,23 @@ const Uploads = MulterModule.registerAsync({
   inject: [SETTINGS],
   useFactory: (settings: Settings) => ({
     storage: multer.diskStorage({
-      destination: join(settings.uploads.dir, '.incoming'),
+      destination: incomingDir(settings.uploads.dir),
       filename: (_request, _file, callback) => callback(null, randomUUID()),
     }),
     limits: { fileSize: settings.uploads.maxFileBytes, files: settings.uploads.maxFiles, fields: 10, fieldSize: 1024 },
   }),
 });
+
+/** `UPLOAD_DIR/.incoming`, made if missing; a directory that cannot be used stops the start, naming the setting. */
+function incomingDir(dir: string): string {
+  const incoming = join(dir, '.incoming');
+  try {
+    mkdirSync(incoming, { recursive: true });
+  } catch (error) {
+    throw new Error(`UPLOAD_DIR=${JSON.stringify(dir)} cannot be used: ${(error as Error).message}`);
+  }
+  return incoming;
+}
 
 /** The socket edge and the REST controllers: everything that speaks to clients. */
 @Module({

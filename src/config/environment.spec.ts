@@ -91,6 +91,36 @@ describe(EnvironmentVariables.name, () => {
       expect(parseError({ RATE_LIMIT_BURST: '0' })).toContain('RATE_LIMIT_BURST');
     });
 
+    it('reads only plain decimals as numbers: blank, hex and exponent forms are refused, not read as 0 or converted', () => {
+      for (const value of [' ', '  ', '0x10', '1e3', '+5', '10 ', 'Infinity']) {
+        expect(parseError({ PORT: value })).toContain('PORT=');
+        expect(parseError({ METRICS_PORT: value })).toContain('METRICS_PORT=');
+      }
+      expect(parseEnvironment({ METRICS_PORT: '9464' }).METRICS_PORT).toBe(9464);
+      expect(parseError({ SHUTDOWN_GRACE_MS: ' ' })).toContain('SHUTDOWN_GRACE_MS');
+      expect(parseEnvironment({ PORT: '0' }).PORT).toBe(0);
+      expect(parseEnvironment({ TYPING_TTL_MS: '5000' }).TYPING_TTL_MS).toBe(5000);
+    });
+
+    it('refuses a JWT_PREVIOUS_SECRET_UNTIL that names no real time (the previous secret would never expire)', () => {
+      const previous = { JWT_PREVIOUS_SECRET: 'p'.repeat(16) };
+      for (const until of ['2020-01-01T00:00:00+25:00', '2026-13-45T99:99Z', '2025-02-30T00:00:00Z', '2026-01-01T24:00:00Z', '2026-01-01T00:00:60Z', '2026-01-01T00:00:00+10:75']) {
+        expect(parseError({ ...previous, JWT_PREVIOUS_SECRET_UNTIL: until })).toContain('JWT_PREVIOUS_SECRET_UNTIL');
+      }
+      for (const until of ['2026-12-31T00:00:00Z', '2024-02-29T23:59:59.999+14:00', '2026-06-01T12:30-05:30']) {
+        expect(parseEnvironment({ ...previous, JWT_PREVIOUS_SECRET_UNTIL: until }).JWT_PREVIOUS_SECRET_UNTIL).toBe(until);
+      }
+    });
+
+    it('refuses a REDIS_URL that is no URL, without printing its password', () => {
+      for (const url of ['redis://:hunter2pass@127.0.0.1:99999', 'redis://host:port', 'redis://[::1', 'redis://:p%zz@127.0.0.1:6379', 'redis://:0']) {
+        const message = parseError({ REDIS_URL: url });
+        expect(message).toContain('REDIS_URL');
+        expect(message).not.toMatch(/hunter2|p%zz/);
+      }
+      expect(parseEnvironment({ REDIS_URL: 'redis://:s%40cret@redis.internal:6380/2' }).REDIS_URL).toBe('redis://:s%40cret@redis.internal:6380/2');
+    });
+
     it('refuses values outside a closed list', () => {
       expect(parseError({ NODE_ENV: 'staging', JWT_SECRET: SECRET })).toContain('NODE_ENV');
       expect(parseError({ JWT_ALGORITHM: 'none' })).toContain('JWT_ALGORITHM');
@@ -259,6 +289,13 @@ describe(EnvironmentVariables.name, () => {
       expect(parseError({ LOG_LEVEL: 'verbose' })).toContain('LOG_LEVEL');
       expect(parseError({ METRICS_ENABLED: 'yes' })).toContain('METRICS_ENABLED');
       expect(parseError({ METRICS_PORT: '70000' })).toContain('METRICS_PORT');
+    });
+
+    it('reads every switch alike: true/false in any case, or 1/0', () => {
+      const on = toSettings(parseEnvironment({ METRICS_ENABLED: 'TRUE', API_DOCS_ENABLED: '1', WS_PERMESSAGE_DEFLATE: 'True', JWT_REQUIRE_EXP: 'true' }));
+      expect([on.metrics.enabled, on.docs.apiDocs, on.ws.deflate.enabled, on.jwt.requireExp]).toEqual([true, true, true, true]);
+      const off = toSettings(parseEnvironment({ METRICS_ENABLED: 'False', API_DOCS_ENABLED: '0', WS_PERMESSAGE_DEFLATE: 'false', JWT_REQUIRE_EXP: 'FALSE' }));
+      expect([off.metrics.enabled, off.docs.apiDocs, off.ws.deflate.enabled, off.jwt.requireExp]).toEqual([false, false, false, false]);
     });
 
     it('turns a Redis URL into the settings and an empty one into none', () => {

@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { Transform, Type, plainToInstance } from 'class-transformer';
+import { Transform, plainToInstance } from 'class-transformer';
 import {
   IsBoolean,
   IsIn,
@@ -11,10 +11,59 @@ import {
   MaxLength,
   Min,
   MinLength,
+  ValidateBy,
   validateSync,
+  type ValidationOptions,
 } from 'class-validator';
+import { scrubText } from '../logging/redact.js';
 
 export const DEV_JWT_SECRET = 'dev-secret-change-me';
+
+/**
+ * A number written as a setting is (decimal digits, a sign and a fraction at
+ * most) as a number; anything else stays as it is and fails validation: " "
+ * is not 0, nor 0x10 sixteen.
+ */
+function toNumber(value: unknown): unknown {
+  return typeof value === 'string' && /^-?\d+(\.\d+)?$/.test(value) ? Number(value) : value;
+}
+
+/** An ISO 8601 time with a zone: date, hours and minutes, optional seconds and fraction. */
+const ISO_TIME = /^(|(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-](\d{2}):(\d{2})))$/;
+
+/** An `ISO_TIME` whose fields are in range (no 13th month, 30 February or +25:00), so it names one instant. */
+function isRealTime(text: string): boolean {
+  const match = ISO_TIME.exec(text);
+  if (!match || Number.isNaN(Date.parse(text))) return false;
+  const [year, month, day, hour, minute, second = 0] = [2, 3, 4, 5, 6, 7].map((i) => (match[i] === undefined ? undefined : Number(match[i]))) as number[];
+  const utc = new Date(Date.UTC(year, month - 1, day, hour, minute, second));
+  const inRange =
+    utc.getUTCFullYear() === year && utc.getUTCMonth() === month - 1 && utc.getUTCDate() === day && utc.getUTCHours() === hour && utc.getUTCMinutes() === minute && utc.getUTCSeconds() === second;
+  return inRange && (match[8] === 'Z' || (Number(match[9]) <= 14 && Number(match[10]) <= 59));
+}
+
+/** A Redis URL that `new URL` reads, with a host and, if any, a port in range (ioredis reads it so). */
+function IsRedisUrl(options: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isRedisUrl',
+      validator: {
+        validate: (value: unknown) => {
+          if (value === '' || value === undefined) return true;
+          try {
+            const url = new URL(String(value));
+            decodeURIComponent(url.password);
+            const port = url.port === '' ? 6379 : Number(url.port);
+            return url.hostname !== '' && port >= 1 && port <= 65_535;
+          } catch {
+            return false;
+          }
+        },
+      },
+    },
+    options,
+  );
+}
 
 /**
  * Every environment variable the service reads, with its default.
@@ -66,11 +115,9 @@ export class EnvironmentVariables {
   @IsString() @Matches(/^(|.{16,})$/, { message: 'JWT_PREVIOUS_SECRET must be empty or at least 16 characters' })
   JWT_PREVIOUS_SECRET: string = '';
 
-  /** When JWT_PREVIOUS_SECRET stops being accepted (ISO 8601); required with it. */
+  /** When JWT_PREVIOUS_SECRET stops being accepted (ISO 8601, a real time); required with it. */
   @IsOptional()
-  @Matches(/^(|\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))$/, {
-    message: 'JWT_PREVIOUS_SECRET_UNTIL must be an ISO 8601 time with a zone, e.g. 2026-12-31T00:00:00Z',
-  })
+  @Matches(ISO_TIME, { message: 'JWT_PREVIOUS_SECRET_UNTIL must be an ISO 8601 time with a zone, e.g. 2026-12-31T00:00:00Z' })
   JWT_PREVIOUS_SECRET_UNTIL: string = '';
 
   /** Comma-separated allowed Origins (REST CORS and the WebSocket upgrade); `*` allows any. */
@@ -257,6 +304,7 @@ export class EnvironmentVariables {
   /** Shared Redis (`redis://host:port/db`); empty runs everything in this process. */
   @IsOptional()
   @Matches(/^(|rediss?:\/\/\S+)$/, { message: 'REDIS_URL must be empty or a redis:// or rediss:// URL' })
+  @IsRedisUrl({ message: 'REDIS_URL must be a URL with a host (and a port from 1 to 65535, a password percent-encoded)' })
   REDIS_URL: string = '';
 
   /**
@@ -319,11 +367,12 @@ export class EnvironmentVariables {
   REDIS_RECONNECT_MAX_MS: number = 2_000;
 
   /** Serve Prometheus metrics at `GET /metrics`. */
-  @IsIn(['true', 'false'])
-  METRICS_ENABLED: string = 'true';
+  @Transform(({ obj, key }) => toBoolean((obj as Record<string, unknown>)[key]))
+  @IsBoolean()
+  METRICS_ENABLED: boolean = true;
 
   /** Port of `/metrics`; unset serves it on PORT, another port gets a small server of its own. */
-  @IsOptional() @IsInt() @Min(0) @Max(65535) @Type(() => Number)
+  @IsOptional() @IsInt() @Min(0) @Max(65535) @Transform(({ obj, key }) => toNumber((obj as Record<string, unknown>)[key]))
   METRICS_PORT?: number = undefined;
 
   /** `json` (one object per line) or `pretty`; empty: json when NODE_ENV is production, else pretty. */
@@ -335,8 +384,9 @@ export class EnvironmentVariables {
   LOG_LEVEL: string = 'info';
 
   /** Serve the OpenAPI document at `/api/docs` (UI) and `/api/docs-json`. */
-  @IsIn(['true', 'false'])
-  API_DOCS_ENABLED: string = 'true';
+  @Transform(({ obj, key }) => toBoolean((obj as Record<string, unknown>)[key]))
+  @IsBoolean()
+  API_DOCS_ENABLED: boolean = true;
 
   /** Serve the landing page at `/`; empty: on unless NODE_ENV is production. */
   @IsIn(['', 'true', 'false'])
@@ -358,8 +408,9 @@ export class EnvironmentVariables {
   DRAIN_DURATION_MS: number = 10_000;
 
   /** Offer permessage-deflate (compressed frames) to clients that ask for it. */
-  @IsIn(['true', 'false'])
-  WS_PERMESSAGE_DEFLATE: string = 'false';
+  @Transform(({ obj, key }) => toBoolean((obj as Record<string, unknown>)[key]))
+  @IsBoolean()
+  WS_PERMESSAGE_DEFLATE: boolean = false;
 
   /** With deflate on: frames smaller than this are sent uncompressed. */
   @IsInt() @Min(0) @Max(16 * 1024 * 1024)
@@ -401,12 +452,13 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
     if (value === undefined || value === '') continue;
     // A setting whose default is a number is read as one here, not through the emitted type
     // metadata that implicit conversion uses: tools that run the sources directly (tsx) emit none.
-    picked[key] = typeof defaults[key] === 'number' && typeof value === 'string' ? Number(value) : value;
+    picked[key] = typeof defaults[key] === 'number' ? toNumber(value) : value;
   }
-  const env = plainToInstance(EnvironmentVariables, picked, { enableImplicitConversion: true });
+  const env = plainToInstance(EnvironmentVariables, picked);
   const problems = validateSync(env, { forbidUnknownValues: true }).map((error) => {
     const rules = Object.values(error.constraints ?? {}).map((text) => text.replace(`${error.property} `, ''));
-    const shown = error.property.includes('SECRET') ? '(hidden)' : JSON.stringify(raw[error.property]);
+    // Never a secret, nor a URL's password or query, in the message: it is printed as it is.
+    const shown = error.property.includes('SECRET') ? '(hidden)' : scrubText(JSON.stringify(raw[error.property]));
     return `${error.property}=${shown}: ${rules.join(', ')}`;
   });
   if (env.NODE_ENV !== 'development' && env.JWT_SECRET === DEV_JWT_SECRET) {
@@ -421,6 +473,9 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
   }
   if (env.REDIS_WAIT_REPLICAS > 0 && env.REDIS_WAIT_TIMEOUT_MS >= env.REDIS_COMMAND_TIMEOUT_MS) {
     problems.push('REDIS_WAIT_TIMEOUT_MS must be below REDIS_COMMAND_TIMEOUT_MS when REDIS_WAIT_REPLICAS is set');
+  }
+  if (env.JWT_PREVIOUS_SECRET_UNTIL && ISO_TIME.test(env.JWT_PREVIOUS_SECRET_UNTIL) && !isRealTime(env.JWT_PREVIOUS_SECRET_UNTIL)) {
+    problems.push(`JWT_PREVIOUS_SECRET_UNTIL=${JSON.stringify(env.JWT_PREVIOUS_SECRET_UNTIL)}: not a real time (month, day, hour, minute, second or zone out of range)`);
   }
   if (env.JWT_PREVIOUS_SECRET && !env.JWT_PREVIOUS_SECRET_UNTIL) {
     problems.push('JWT_PREVIOUS_SECRET needs JWT_PREVIOUS_SECRET_UNTIL: when the previous secret stops being accepted');

@@ -141,7 +141,7 @@ export function toSettings(env: EnvironmentVariables): Settings {
         abuseWindowMs: env.RATE_LIMIT_ABUSE_WINDOW_MS,
       },
       deflate: {
-        enabled: env.WS_PERMESSAGE_DEFLATE === 'true',
+        enabled: env.WS_PERMESSAGE_DEFLATE,
         thresholdBytes: env.WS_DEFLATE_THRESHOLD_BYTES,
         memLevel: env.WS_DEFLATE_MEM_LEVEL,
         windowBits: env.WS_DEFLATE_WINDOW_BITS,
@@ -192,13 +192,13 @@ export function toSettings(env: EnvironmentVariables): Settings {
     },
     shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
     drainDurationMs: env.DRAIN_DURATION_MS,
-    metrics: { enabled: env.METRICS_ENABLED === 'true', port: env.METRICS_PORT },
+    metrics: { enabled: env.METRICS_ENABLED, port: env.METRICS_PORT },
     logging: {
       format: (env.LOG_FORMAT || (env.NODE_ENV === 'production' ? 'json' : 'pretty')) as Settings['logging']['format'],
       level: env.LOG_LEVEL as LogLevelName,
     },
     docs: {
-      apiDocs: env.API_DOCS_ENABLED === 'true',
+      apiDocs: env.API_DOCS_ENABLED,
       landingPage: env.LANDING_PAGE_ENABLED ? env.LANDING_PAGE_ENABLED === 'true' : env.NODE_ENV !== 'production',
     },
     demo: { enabled: demo, mintTokens: demo && env.NODE_ENV === 'development' },

@@ -67,6 +67,17 @@ export async function spawnInstance(env: Environment, readyWithinMs = 20_000): P
   return instance;
 }
 
+/** Runs `node dist/main.js` with `env` until it exits by itself (a start that fails): its exit code and output. */
+export function runUntilExit(env: Record<string, string>, timeoutMs = 20_000): { status: number | null; output: string } {
+  const run = spawnSync(process.execPath, [MAIN], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, NODE_ENV: 'production', JWT_SECRET: TEST_SECRET, HOST: '127.0.0.1', PORT: '0', ...env },
+    encoding: 'utf8',
+    timeout: timeoutMs,
+  });
+  return { status: run.status, output: `${run.stdout}${run.stderr}` };
+}
+
 function newestSource(dir: string): number {
   return Math.max(
     ...readdirSync(dir, { withFileTypes: true }).map((entry) => {
