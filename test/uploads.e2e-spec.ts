@@ -144,6 +144,25 @@ describe.each(MODES)('uploads and signed file URLs (PROTOCOL §5), %s', (mode) =
     await upload('alice', roomId).attach('files', PNG, 'p.png').expect(201);
   });
 
+  it('answers an upload the disk fails as the server’s error (500, logged), not as one the client cut short', async () => {
+    const roomId = await chat.room('alice', []);
+    const incoming = join(dir, '.incoming');
+    await rm(incoming, { recursive: true, force: true });
+    await writeFile(incoming, 'not a directory');
+    try {
+      logs.clear();
+      const answer = await upload('alice', roomId).attach('files', PNG, 'p.png');
+      expect(answer.status).toBe(500);
+      expect(logs.take('debug', /upload cut short/)).toEqual([]);
+      expect(logs.errors().join('\n')).toMatch(/ENOTDIR/);
+      logs.clear();
+    } finally {
+      await rm(incoming, { force: true });
+      await mkdir(incoming);
+    }
+    await upload('alice', roomId).attach('files', PNG, 'p.png').expect(201);
+  });
+
   it('takes an animated PNG where PNG is allowed, and serves it as what it is', async () => {
     const roomId = await chat.room('alice', ['bob']);
     const answer = await upload('bob', roomId).attach('files', APNG, 'moving.png').expect(201);

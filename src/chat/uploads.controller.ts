@@ -86,7 +86,10 @@ export class UploadCutShortInterceptor implements NestInterceptor {
     const request = context.switchToHttp().getRequest<Request>();
     return next.handle().pipe(
       catchError((error: unknown) => {
-        if (error instanceof HttpException || !(request.destroyed || request.readableAborted)) throw error;
+        // A system call that failed (writing the file: ENOSPC, EACCES, ENOTDIR …) is the disk's, even though
+        // the parser then abandons the request as a cut-short one does.
+        const diskFailed = typeof (error as NodeJS.ErrnoException | undefined)?.syscall === 'string';
+        if (error instanceof HttpException || diskFailed || !(request.destroyed || request.readableAborted)) throw error;
         this.log.debug(`upload cut short: ${error instanceof Error ? error.message : String(error)}`);
         throw new BadRequestException('The upload was cut short');
       }),
