@@ -160,4 +160,21 @@ describe('typing through an instance that crashes ends at TYPING_TTL_MS, not at 
     await alice.nothing(500, 'typing_stopped');
     await bob.close();
   });
+
+  it('is stopped too for a connection that learned of it from its join (the typing list of joined)', async () => {
+    const roomId = await createRoom(cluster.first.http, 'alice', ['bob']);
+    doomed = await spawnInstance({ ...env, REDIS_URL: cluster.redisUrl, REDIS_KEY_PREFIX: cluster.prefix });
+    const bob = await TestClient.connect(doomed.ws, token('bob'));
+    await join(bob, roomId);
+    bob.send({ type: 'typing', room_id: roomId });
+    // Alice's instance serves no one in the room when the typing starts: she hears of it only from her join.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const alice = await cluster.connect('alice');
+    expect((await join(alice, roomId)).typing).toEqual(['bob']);
+    const startedAt = Date.now();
+    await doomed.kill();
+    expect(await alice.next('typing_stopped', 5000)).toEqual({ type: 'typing_stopped', room_id: roomId, user_id: 'bob' });
+    expect(Date.now() - startedAt).toBeLessThan(env.TYPING_TTL_MS + 1500);
+    await bob.close();
+  });
 });
