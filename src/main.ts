@@ -5,7 +5,7 @@ import { ConnectionRegistry } from './chat/connection.registry.js';
 import { DEV_JWT_SECRET } from './config/environment.js';
 import { SETTINGS, type Settings } from './config/settings.js';
 import { AppLogger } from './logging/app-logger.js';
-import { scrubText } from './logging/redact.js';
+import { scrubText } from './core/redact.js';
 import { startupSummary } from './logging/startup-summary.js';
 import { MetricsService } from './metrics/metrics.service.js';
 

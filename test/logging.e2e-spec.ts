@@ -1,9 +1,13 @@
+import { jest } from '@jest/globals';
 import { Logger, type INestApplication } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import WebSocket from 'ws';
 import { createApp } from '../src/app.factory.js';
 import type { Environment } from '../src/config/environment.js';
 import { AppLogger } from '../src/logging/app-logger.js';
+import { PresenceService } from '../src/presence/presence.service.js';
+import { ask } from './support/client.js';
+import { TestClient } from './support/ws-client.js';
 
 const SECRET = 'logging-test-secret-0123456789';
 const jwt = new JwtService({ secret: SECRET });
@@ -80,6 +84,20 @@ async function exercise(app: INestApplication, base: string): Promise<void> {
   logger.error(new Error(`could not verify ${FORGED} from ws://h/api/v1/chats/ws?token=${OPAQUE}`));
   logger.error(`failed: Bearer ${OPAQUE}`, new Error(`at ?token=${OPAQUE}`).stack);
   logger.debug({ token: OPAQUE, nested: { refresh: { token: VALID } } }, 'a debug line');
+  logger.error(Object.assign(new Error('WRONGTYPE Operation against a key holding the wrong kind of value'), { command: { name: 'hget', args: ['chat:{r}:members', 'what-a-user-wrote'] } }));
+  // A frame whose handling fails unexpectedly: its line names the connection and carries the error.
+  const presence = app.get(PresenceService);
+  jest.spyOn(presence, 'typing').mockRejectedValueOnce(new Error(`typing broke at ?token=${OPAQUE}`));
+  const created = await fetch(`${base}/api/v1/chats/rooms`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${VALID}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ room_type: 'team', room_name: 'logging', member_ids: [] }),
+  });
+  const roomId = ((await created.json()) as { room_id: string }).room_id;
+  const client = await TestClient.connect(ws, VALID);
+  await ask(client, { type: 'join_room', room_id: roomId });
+  expect(await ask(client, { type: 'typing', room_id: roomId })).toMatchObject({ type: 'error', code: 'internal_error' });
+  await client.close();
   const connection = app.get(AppLogger).forConnection({ connection_id: 'c-1', user_id: 'alice' }, 'Connection');
   connection.info({ frame: { type: 'refresh_token', token: VALID } }, 'refresh_token received');
   connection.warn(`closing; the client sent ${OPAQUE.replace(OPAQUE, `token=${OPAQUE}`)}`);
@@ -121,6 +139,19 @@ describe('logging', () => {
       expect.objectContaining({ context: 'ChatWsAdapter', msg: expect.stringMatching(/^socket error: /), connection_id: expect.any(String), user_id: 'alice' }),
     );
     expect(entries).toContainEqual(expect.objectContaining({ context: 'ChatGateway', msg: 'connection closed', user_id: 'alice' }));
+    expect(entries).toContainEqual(
+      expect.objectContaining({
+        level: 'error',
+        msg: 'a frame could not be handled',
+        frame_type: 'typing',
+        connection_id: expect.any(String),
+        user_id: 'alice',
+        err: expect.objectContaining({ type: 'Error', message: expect.stringContaining('typing broke at'), stack: expect.any(String) }),
+      }),
+    );
+    // A Redis error keeps its command's name, not its arguments.
+    expect(entries).toContainEqual(expect.objectContaining({ level: 'error', err: expect.objectContaining({ command: { name: 'hget' } }) }));
+    expect(lines.filter((line) => line.includes('what-a-user-wrote'))).toEqual([]);
     // Nest's module wiring is there, at debug only.
     const wiring = entries.filter((entry) => entry.context === 'InstanceLoader');
     expect(wiring.length).toBeGreaterThan(0);

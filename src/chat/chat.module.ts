@@ -54,7 +54,7 @@ function incomingDir(dir: string): string {
   try {
     mkdirSync(incoming, { recursive: true });
   } catch (error) {
-    throw new Error(`UPLOAD_DIR=${JSON.stringify(dir)} cannot be used: ${(error as Error).message}`);
+    throw new Error(`UPLOAD_DIR=${JSON.stringify(dir)} cannot be used: ${(error as Error).message}`, { cause: error });
   }
   return incoming;
 }

@@ -18,7 +18,7 @@ import { ChatGateway } from './chat.gateway.js';
 import { compileFrameHandlers, messagesOf, type FrameCaller } from './frame-handlers.js';
 import { FrameMetrics, frameTypeLabel } from './frame-metrics.js';
 import { CloseCode, type Reply } from './protocol.js';
-import { toErrorFrame } from './ws-error.filter.js';
+import { logFailure, toErrorFrame } from './ws-error.filter.js';
 import { WsJwtGuard } from './ws-jwt.guard.js';
 
 /** A parsed client frame: a JSON object with a string `type`. */
@@ -188,7 +188,7 @@ export class ChatWsAdapter extends WsAdapter {
     try {
       this.guard.check(current);
     } catch (error) {
-      const answer = toErrorFrame(error, this.log);
+      const answer = toErrorFrame(error, (failure) => logFailure(this.appLogger, ChatWsAdapter.name, current, failure, frame.type));
       current?.send(answer, frame.ref);
       return this.frames.received(frameTypeLabel(frame.type), answer.code);
     }
@@ -201,7 +201,7 @@ export class ChatWsAdapter extends WsAdapter {
       if (receivedAt && (reply as Reply | undefined)?.type === 'message_ack') this.frames.acked(receivedAt);
     } catch (error) {
       // Handler errors normally reach WsErrorFilter; this is the last resort.
-      const answer = toErrorFrame(error, this.log);
+      const answer = toErrorFrame(error, (failure) => logFailure(this.appLogger, ChatWsAdapter.name, connection, failure, frame.type));
       connection.send(answer, frame.ref);
       this.frames.received(frameTypeLabel(frame.type), answer.code);
     }

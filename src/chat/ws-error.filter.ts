@@ -1,9 +1,12 @@
-import { ArgumentsHost, Catch, ExceptionFilter, Injectable, Logger } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, Injectable } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { DomainError, type DomainErrorCode } from '../core/domain.error.js';
 import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
 import { ChatError } from './chat.error.js';
+import { AppLogger } from '../logging/app-logger.js';
+import type { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection.registry.js';
+import { frameTypeLabel } from './frame-metrics.js';
 import { FrameMetrics } from './frame-metrics.js';
 import type { ErrorCode, ServerFrame } from './protocol.js';
 
@@ -28,30 +31,40 @@ const FRAME_CODE: Record<DomainErrorCode, ErrorCode | undefined> = {
 @Catch()
 @Injectable()
 export class WsErrorFilter implements ExceptionFilter {
-  private readonly logger = new Logger(WsErrorFilter.name);
-
   constructor(
     private readonly connections: ConnectionRegistry,
     private readonly frames: FrameMetrics,
+    private readonly appLogger: AppLogger,
   ) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ws = host.switchToWs();
     const connection = this.connections.get(ws.getClient<WebSocket>());
-    const frame = ws.getData<{ ref?: string } | undefined>();
-    const answer = toErrorFrame(exception, this.logger);
+    const frame = ws.getData<{ type?: unknown; ref?: string } | undefined>();
+    const answer = toErrorFrame(exception, (error) => logFailure(this.appLogger, WsErrorFilter.name, connection, error, frame?.type));
     connection?.send(answer, frame?.ref);
     if (frame) this.frames.failed(frame, answer.code);
   }
 }
 
-/** The `error` frame for a failure; anything unexpected is `internal_error`, its stack goes to the log only. */
-export function toErrorFrame(exception: unknown, logger: Logger): ErrorFrame {
+/**
+ * An unexpected failure of a frame's handling, as an error line with `err`
+ * (type, message, stack) and, when the connection is known, its
+ * `connection_id` and `user_id`, like every other line about a connection.
+ */
+export function logFailure(appLogger: AppLogger, context: string, connection: Connection | undefined, error: unknown, frameType?: unknown): void {
+  if (!connection) return appLogger.error(error, context);
+  const frame_type = typeof frameType === 'string' ? frameTypeLabel(frameType) : undefined;
+  appLogger.forConnection(connection.logFields, context).error({ err: error, frame_type }, 'a frame could not be handled');
+}
+
+/** The `error` frame for a failure; anything unexpected is `internal_error`, and `logFailure` writes it to the log only. */
+export function toErrorFrame(exception: unknown, logFailure: (error: unknown) => void): ErrorFrame {
   if (exception instanceof ChatError) return errorFrame(exception.code, exception.message, exception.roomId);
   if (exception instanceof StoreUnavailableError) return errorFrame('unavailable', exception.message);
   const code = exception instanceof DomainError ? FRAME_CODE[exception.code] : undefined;
   if (exception instanceof DomainError && code) return errorFrame(code, exception.message, exception.roomId);
-  logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+  logFailure(exception);
   return { type: 'error', code: 'internal_error', message: 'Internal error' };
 }
 

@@ -15,7 +15,7 @@ import {
   validateSync,
   type ValidationOptions,
 } from 'class-validator';
-import { scrubText } from '../logging/redact.js';
+import { scrubText } from '../core/redact.js';
 
 export const DEV_JWT_SECRET = 'dev-secret-change-me';
 

@@ -2,7 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import { pino, type DestinationStream, type Level, type Logger } from 'pino';
 import type { Settings } from '../config/settings.js';
 import { PrettyStream } from './pretty.stream.js';
-import { scrubText, scrubValue } from './redact.js';
+import { scrubText, scrubValue } from '../core/redact.js';
 
 /** Fields a log line about one connection carries (snake_case, as on the wire). */
 export interface ConnectionLogFields {
@@ -24,6 +24,13 @@ const WIRING_CONTEXTS = new Set([
 ]);
 
 const STACK = /^.*\n\s+at .+/;
+
+/** A Redis error names its command; its arguments (keys, user ids, what users wrote) stay out of the log. */
+function withoutCommandArguments(serialized: Record<string, unknown>): Record<string, unknown> {
+  const command = serialized.command as { name?: unknown; args?: unknown } | undefined;
+  if (typeof command !== 'object' || command === null || !('args' in command)) return serialized;
+  return { ...serialized, command: { name: command.name } };
+}
 
 /**
  * The application's logger: pino underneath, Nest's `LoggerService` on top
@@ -49,7 +56,7 @@ export class AppLogger implements LoggerService {
           level: (label) => ({ level: label }),
           log: (fields) => scrubValue(fields) as Record<string, unknown>,
         },
-        serializers: { err: (error: Error) => scrubValue(pino.stdSerializers.err(error)) },
+        serializers: { err: (error: Error) => scrubValue(withoutCommandArguments(pino.stdSerializers.err(error))) },
         hooks: {
           logMethod(args, method) {
             method.apply(this, args.map((arg) => (typeof arg === 'string' ? scrubText(arg) : arg)) as Parameters<typeof method>);

@@ -1,5 +1,5 @@
 import type { Settings } from '../config/settings.js';
-import { displayUrl } from './redact.js';
+import { displayUrl } from '../core/redact.js';
 
 /** The one start-up line: what runs, where, and against what. */
 export function startupSummary(
