@@ -1,4 +1,7 @@
 import { JwtService } from '@nestjs/jwt';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import request from 'supertest';
 import { startInstance, useInstances, type Instance } from './support/instances.js';
 import { handshake } from './support/handshake.js';
@@ -8,6 +11,7 @@ import { TestClient } from './support/ws-client.js';
 /** Token lifetimes, issuers, audiences, `typ` and key rotation (PROTOCOL §1 "Tokens"). */
 
 const PREVIOUS_SECRET = 'previous-secret-0123456789abcdef';
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const nowS = () => Math.floor(Date.now() / 1000);
 
 /** A token with exactly these claims and header fields, signed HS256 with `secret`. */
@@ -93,6 +97,12 @@ describe('JWT_ISSUER and JWT_AUDIENCE', () => {
     ]) {
       expect(await answers(app.first, signed({ sub: 'alice', exp: exp(), ...claims }))).toEqual({ rest: 401, upgrade: 401 });
     }
+  });
+
+  it('are in the tokens `npm run token` prints, so the service takes them', async () => {
+    const env = { PATH: process.env.PATH, NODE_ENV: 'test', JWT_SECRET: TEST_SECRET, JWT_ISSUER: 'https://backend.example', JWT_AUDIENCE: 'chat' };
+    const printed = execFileSync(join(ROOT, 'node_modules/.bin/tsx'), ['src/auth/token.cli.ts', 'alice'], { cwd: ROOT, env, encoding: 'utf8' }).trim();
+    expect(await answers(app.first, printed)).toEqual({ rest: 200, upgrade: 101 });
   });
 });
 
