@@ -45,11 +45,14 @@ function start(name, command, args, env = {}) {
   return child;
 }
 
-/** SIGTERM, then SIGKILL for whatever still runs after 15 s. */
+/**
+ * SIGTERM, then SIGKILL for whatever still runs after 20 s: compose's
+ * stop_grace_period, above a gateway's drain and its two grace periods (16 s by default).
+ */
 async function terminate(group) {
   const exits = group.map(({ child }) => (child.exitCode === null && child.signalCode === null ? once(child, 'exit') : undefined));
   for (const { child } of group) child.kill('SIGTERM');
-  const timer = setTimeout(() => group.forEach(({ child }) => child.kill('SIGKILL')), 15_000);
+  const timer = setTimeout(() => group.forEach(({ child }) => child.kill('SIGKILL')), 20_000);
   await Promise.all(exits);
   clearTimeout(timer);
 }

@@ -248,9 +248,11 @@ describe('metrics', () => {
       const delta = deltas(before, after);
       expect(sample(after, 'chat_connections_open')).toBe(sample(before, 'chat_connections_open'));
       expect(delta('chat_ws_upgrades_total', { result: 'accepted' })).toBe(4);
-      for (const result of ['unauthorized', 'token_expired', 'origin_not_allowed', 'not_found', 'unavailable', 'upgrade_required']) {
+      for (const result of ['unauthorized', 'token_expired', 'origin_not_allowed', 'not_found', 'user_limit', 'upgrade_required']) {
         expect([result, delta('chat_ws_upgrades_total', { result })]).toEqual([result, 1]);
       }
+      // One user over MAX_CONNECTIONS_PER_USER is not the instance refusing connections (draining or full).
+      expect(delta('chat_ws_upgrades_total', { result: 'unavailable' })).toBe(0);
       expect(delta('chat_frames_received_total', { type: 'join_room', result: 'ok' })).toBe(2);
       expect(delta('chat_frames_received_total', { type: 'ping', result: 'ok' })).toBe(1);
       expect(delta('chat_frames_received_total', { type: 'send_message', result: 'ok' })).toBe(2);

@@ -15,6 +15,8 @@ export class AuthError extends Error {
     readonly status: 401 | 403 | 503,
     readonly code: 'unauthorized' | 'token_expired' | 'origin_not_allowed' | 'unavailable',
     message: string,
+    /** For the metrics only: a 503 for one user over MAX_CONNECTIONS_PER_USER, not for the instance. */
+    readonly userLimit = false,
   ) {
     super(message);
     this.name = 'AuthError';

@@ -280,15 +280,15 @@ export class ChatWsAdapter extends WsAdapter {
       }
     } catch (error) {
       if (reserved) this.connections.release(reserved.userId, reserved.slot);
-      if (error instanceof AuthError) return this.reject(socket, error.status, error.code, error.message);
+      if (error instanceof AuthError) return this.reject(socket, error.status, error.code, error.message, error.userLimit ? 'user_limit' : error.code);
       // Never the error itself: its message or stack may quote the request line or a header, token included.
       this.log.debug(`upgrade refused as malformed (${error instanceof Error ? error.name : typeof error})`);
       this.reject(socket, 400, 'bad_request', 'The upgrade request is malformed');
     }
   }
 
-  private reject(socket: Duplex, status: number, error: UpgradeResult, message: string): void {
-    this.frames.upgrade(error);
+  private reject(socket: Duplex, status: number, error: UpgradeResult, message: string, result: UpgradeResult = error): void {
+    this.frames.upgrade(result);
     reject(socket, status, error, message);
   }
 }

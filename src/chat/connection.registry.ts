@@ -63,7 +63,7 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
       throw new AuthError(503, 'unavailable', 'The instance is at its connection limit');
     }
     if (userId !== undefined && (this.perUser.get(userId) ?? 0) >= this.settings.ws.maxConnectionsPerUser) {
-      throw new AuthError(503, 'unavailable', 'Too many connections for this user');
+      throw new AuthError(503, 'unavailable', 'Too many connections for this user', true);
     }
   }
 
@@ -74,7 +74,7 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
    */
   async reserve(userId: string): Promise<string> {
     const slot = await this.clusterSlots.acquire(userId, this.settings.ws.maxConnectionsPerUser);
-    if (slot === undefined) throw new AuthError(503, 'unavailable', 'Too many connections for this user');
+    if (slot === undefined) throw new AuthError(503, 'unavailable', 'Too many connections for this user', true);
     return slot;
   }
 

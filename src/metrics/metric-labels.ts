@@ -4,8 +4,10 @@
 /**
  * Results of a WebSocket upgrade: accepted, or the `error` of the refused
  * handshake (PROTOCOL §1): 401 `unauthorized`, 403 `token_expired` and
- * `origin_not_allowed`, 503 `unavailable`, 404 `not_found` (another path),
- * 400 `bad_request`, and 426 `upgrade_required` (a plain GET on the socket path).
+ * `origin_not_allowed`, 503 `unavailable` (draining or full) and
+ * `user_limit` (503 `unavailable` on the wire: one user over
+ * MAX_CONNECTIONS_PER_USER), 404 `not_found` (another path), 400
+ * `bad_request`, and 426 `upgrade_required` (a plain GET on the socket path).
  */
 export const UPGRADE_RESULTS = [
   'accepted',
@@ -13,6 +15,7 @@ export const UPGRADE_RESULTS = [
   'token_expired',
   'origin_not_allowed',
   'unavailable',
+  'user_limit',
   'not_found',
   'bad_request',
   'upgrade_required',
