@@ -48,6 +48,9 @@ export function connect(redis: Settings['redis'], instanceId: string): RedisConn
     // next connection, a message the sender was told is not stored would be stored after all, or twice.
     // ioredis drops such commands without settling them: `commandTimeout` is what answers their callers.
     autoResendUnfulfilledCommands: false,
+    // No CLIENT SETINFO at each connect: Redis before 7.2 refuses it, which would count as a command error in
+    // the metrics every time; the connection names (CLIENT SETNAME) say whose connections they are.
+    disableClientInfo: true,
   };
   if (clusterNodes.length > 0) {
     const cluster = new Cluster(clusterNodes, {
