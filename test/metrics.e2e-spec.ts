@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import WebSocket from 'ws';
 import { createApp } from '../src/app.factory.js';
@@ -282,6 +283,13 @@ describe('metrics', () => {
       const big = await connectAs('gina');
       big.send({ type: 'ping', pad: 'x'.repeat(4096) });
       expect(await big.closed).toMatchObject({ code: 1009 });
+      const garbled = await connectAs('gina');
+      garbled.socket.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+      expect(await garbled.closed).toMatchObject({ code: 1007 });
+      // A frame of a reserved opcode (3), masked and empty, written under the client's own framing.
+      const breaker = await connectAs('gina');
+      (breaker.socket as unknown as { _socket: Socket })._socket.write(Buffer.from([0x83, 0x80, 0, 0, 0, 0]));
+      expect(await breaker.closed).toMatchObject({ code: 1002 });
       const expiring = await connectAs('hank', 1);
       expect(await expiring.closed).toMatchObject({ code: 1008, reason: 'token_expired' });
       const silent = await connectAs('ivan', undefined, { autoPong: false });
@@ -301,6 +309,8 @@ describe('metrics', () => {
       const after = await scrape(url);
       const delta = deltas(before, after);
       expect(delta('chat_server_closes_total', { reason: 'too_big' })).toBe(1);
+      expect(delta('chat_server_closes_total', { reason: 'invalid_utf8' })).toBe(1);
+      expect(delta('chat_server_closes_total', { reason: 'protocol_error' })).toBe(1);
       expect(delta('chat_server_closes_total', { reason: 'token_expired' })).toBe(1);
       expect(delta('chat_server_closes_total', { reason: 'heartbeat_timeout' })).toBe(1);
       expect(delta('chat_server_closes_total', { reason: 'server_restarting' })).toBe(1);

@@ -93,8 +93,9 @@ export class ChatWsAdapter extends WsAdapter {
     // What these closures hold lives as long as the socket: a shared table, not one built per socket.
     const handle = this.handlersFor(handlers);
     socket.on('error', (error: Error & { code?: string }) => {
-      // ws closes with 1009 itself when a frame is larger than maxPayload.
-      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.frames.closed('too_big');
+      // ws closes by itself on a frame it refuses: 1009 larger than maxPayload, 1007 text that is not UTF-8, 1002 the rest.
+      const reason = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'too_big' : error.code === 'WS_ERR_INVALID_UTF8' ? 'invalid_utf8' : error.code?.startsWith('WS_ERR_') ? 'protocol_error' : undefined;
+      if (reason) this.frames.closed(reason);
       this.appLogger.forConnection(connection.logFields, ChatWsAdapter.name).debug(`socket error: ${error.message}`);
     });
     /**

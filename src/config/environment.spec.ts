@@ -185,7 +185,7 @@ describe(EnvironmentVariables.name, () => {
         );
       });
 
-      it.each(['a.example', 'ftp://a.example', 'https://a.example,', 'https://a.example,*', '*,https://a.example'])(
+      it.each(['a.example', 'ftp://a.example', 'https://a.example,', 'https://a.example,*', '*,https://a.example', 'http://a.example/app/', 'https://a.example?x=1', 'https://a.example#top'])(
         'refuses %j',
         (origins) => {
           expect(parseError({ CORS_ORIGINS: origins })).toContain('CORS_ORIGINS');

@@ -122,8 +122,9 @@ export class EnvironmentVariables {
 
   /** Comma-separated allowed Origins (REST CORS and the WebSocket upgrade); `*` allows any. */
   @IsString()
-  @Matches(/^(\*|https?:\/\/[^,\s]+(,\s*https?:\/\/[^,\s]+)*)$/, {
-    message: 'CORS_ORIGINS must be `*` or a comma-separated list of http(s) origins',
+  // An origin is scheme, host and port: with a path, query or fragment an entry could never match an Origin header.
+  @Matches(/^(\*|https?:\/\/[^,\s/?#]+\/?(,\s*https?:\/\/[^,\s/?#]+\/?)*)$/, {
+    message: 'CORS_ORIGINS must be `*` or a comma-separated list of http(s) origins (scheme, host and port only)',
   })
   CORS_ORIGINS: string = 'http://localhost:3000,http://localhost:3001,http://localhost:5173,http://localhost:8080';
 

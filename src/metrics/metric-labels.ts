@@ -30,6 +30,8 @@ export const CLOSE_REASONS = [
   'token_expired',
   'server_restarting',
   'too_big',
+  'invalid_utf8',
+  'protocol_error',
   'heartbeat_timeout',
   'internal_error',
 ] as const;
