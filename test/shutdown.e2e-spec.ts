@@ -30,6 +30,24 @@ describe('SIGTERM', () => {
     }
   }, 30_000);
 
+  it('ends at once on a second signal during the drain, by that signal (the orchestrator sees the drain was cut short)', async () => {
+    const instance = await spawnInstance({ SHUTDOWN_GRACE_MS: 3000, DRAIN_DURATION_MS: 10_000 });
+    const exited = new Promise<[number | null, string | null]>((resolve) => instance.child.once('exit', (code, signal) => resolve([code, signal])));
+    try {
+      // More sockets than one batch, so the drain is still closing them when the second signal comes.
+      const clients = await Promise.all(Array.from({ length: 25 }, (_, i) => TestClient.connect(instance.ws, token(`user-${i}`))));
+      const started = Date.now();
+      instance.child.kill('SIGTERM');
+      await waitReadiness(instance.http, 503);
+      instance.child.kill('SIGTERM');
+      expect(await exited).toEqual([null, 'SIGTERM']);
+      expect(Date.now() - started).toBeLessThan(5000);
+      await Promise.all(clients.map((client) => client.closed));
+    } finally {
+      await instance.kill();
+    }
+  }, 30_000);
+
   it('turns not ready first, then closes the sockets in batches spread over DRAIN_DURATION_MS', async () => {
     const drainMs = 2000;
     const graceMs = 1000;

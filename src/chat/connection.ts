@@ -103,19 +103,19 @@ export class Connection {
 
   /** Writes one frame; `ref` is set on the frame that answers a client frame. */
   send(frame: Reply, ref?: string): void {
-    this.sendEncoded(encode(ref === undefined ? frame : { ...frame, ref }));
-    this.metrics?.sent(frame.type);
+    if (this.sendEncoded(encode(ref === undefined ? frame : { ...frame, ref }))) this.metrics?.sent(frame.type);
   }
 
   /**
-   * Writes an already serialized frame. A client that falls further behind
-   * than the configured buffer is closed with 1013 rather than held in memory.
+   * Writes an already serialized frame; false when it was not (the socket
+   * is not open). A client that falls further behind than the configured
+   * buffer is closed with 1013 rather than held in memory.
    */
-  sendEncoded(data: string | Buffer): void {
-    if (!this.isOpen) return;
+  sendEncoded(data: string | Buffer): boolean {
+    if (!this.isOpen) return false;
     if (this.socket.bufferedAmount > this.maxBufferedBytes) {
       this.close(CloseCode.tryAgainLater, 'slow_consumer');
-      return;
+      return false;
     }
     // ws keeps its TCP socket in `_socket`; it has no public handle for batching writes.
     const tcp = (this.socket as unknown as { _socket?: Duplex })._socket;
@@ -123,6 +123,7 @@ export class Connection {
     // A broadcast passes the same UTF-8 buffer to every socket; it is still a text frame.
     this.socket.send(data, { binary: false });
     if (tcp) flushIfLarge(tcp);
+    return true;
   }
 
   close(code: number, reason: CloseReason): void {
