@@ -1,4 +1,4 @@
-import type { INestApplication, LoggerService, LogLevel } from '@nestjs/common';
+import { Logger, type INestApplication, type LoggerService, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Server } from 'node:http';
@@ -25,7 +25,13 @@ export async function createApp(
   // Nest's lines are held until the application's logger takes them. If the application cannot be built,
   // they are dropped rather than printed raw (unscrubbed, not JSON): the caller reports the error.
   const buffered = logger === undefined;
-  const app = await NestFactory.create<NestExpressApplication>(module, { logger: logger ?? undefined, bufferLogs: buffered, autoFlushLogs: false, abortOnError: false });
+  const app = await NestFactory.create<NestExpressApplication>(module, { logger: logger ?? undefined, bufferLogs: buffered, autoFlushLogs: false, abortOnError: false }).catch(
+    (error: unknown) => {
+      // Later lines of the process are written as they come, not held for an application that will never flush them.
+      if (buffered) Logger.detachBuffer();
+      throw error;
+    },
+  );
   if (buffered) {
     app.useLogger(app.get(AppLogger));
     app.flushLogs();

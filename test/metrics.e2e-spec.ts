@@ -309,7 +309,7 @@ describe('metrics', () => {
       const after = await scrape(url);
       const delta = deltas(before, after);
       expect(delta('chat_server_closes_total', { reason: 'too_big' })).toBe(1);
-      expect(delta('chat_server_closes_total', { reason: 'invalid_utf8' })).toBe(1);
+      expect(delta('chat_server_closes_total', { reason: 'invalid_data' })).toBe(1);
       expect(delta('chat_server_closes_total', { reason: 'protocol_error' })).toBe(1);
       expect(delta('chat_server_closes_total', { reason: 'token_expired' })).toBe(1);
       expect(delta('chat_server_closes_total', { reason: 'heartbeat_timeout' })).toBe(1);

@@ -94,7 +94,10 @@ export class ChatWsAdapter extends WsAdapter {
     const handle = this.handlersFor(handlers);
     socket.on('error', (error: Error & { code?: string }) => {
       // ws closes by itself on a frame it refuses: 1009 larger than maxPayload, 1007 text that is not UTF-8, 1002 the rest.
-      const reason = error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'too_big' : error.code === 'WS_ERR_INVALID_UTF8' ? 'invalid_utf8' : error.code?.startsWith('WS_ERR_') ? 'protocol_error' : undefined;
+      // (1007 also for a compressed frame that does not inflate: zlib's Z_* codes).
+      const code = error.code ?? '';
+      const reason =
+        code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH' ? 'too_big' : code === 'WS_ERR_INVALID_UTF8' || code.startsWith('Z_') ? 'invalid_data' : code.startsWith('WS_ERR_') ? 'protocol_error' : undefined;
       if (reason) this.frames.closed(reason);
       this.appLogger.forConnection(connection.logFields, ChatWsAdapter.name).debug(`socket error: ${error.message}`);
     });
@@ -288,9 +291,10 @@ export class ChatWsAdapter extends WsAdapter {
     }
   }
 
-  private reject(socket: Duplex, status: number, error: UpgradeResult, message: string, result: UpgradeResult = error): void {
+  /** Refuses the upgrade with `code` on the wire; `result` is what the metrics count (`user_limit` is `unavailable` on the wire). */
+  private reject(socket: Duplex, status: number, code: UpgradeResult, message: string, result: UpgradeResult = code): void {
     this.frames.upgrade(result);
-    reject(socket, status, error, message);
+    reject(socket, status, code, message);
   }
 }
 

@@ -149,13 +149,13 @@ export class JoinsService {
   }
 
   /**
-   * The room's history was reset, or a send found the room gone: the store
-   * lost its data (a Redis restarted empty or flushed), and with it maybe
-   * the room. Its connections here joined on membership the store may no
-   * longer have; those whose user it does not know as a member leave as if
-   * removed, rather than go on sending into a room that no longer exists.
+   * The room's history was reset: the store lost its data (a Redis
+   * restarted empty), and with it maybe the room. Its connections here
+   * joined on membership the store may no longer have; those whose user it
+   * does not know as a member leave as if removed, rather than go on
+   * sending into a room that no longer exists.
    */
-  async confirmMembers(roomId: string): Promise<void> {
+  private async confirmMembers(roomId: string): Promise<void> {
     const users = new Set(this.fanout.connections(roomId).map((connection) => connection.userId));
     for (const userId of users) {
       try {
@@ -166,6 +166,11 @@ export class JoinsService {
         this.logger.warn(`Could not confirm ${userId}'s membership of room ${roomId} after its history was reset: ${reason}`, JoinsService.name);
       }
     }
+  }
+
+  /** The store no longer has the room (a send found it gone): every connection here leaves it, as if removed. */
+  roomLost(roomId: string): void {
+    for (const userId of new Set(this.fanout.connections(roomId).map((connection) => connection.userId))) this.removeLocally(roomId, userId);
   }
 
   /** A member was removed (on any instance): their connections here leave the room and are told. */

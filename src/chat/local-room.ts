@@ -70,7 +70,7 @@ export class LocalRoom {
 
   /**
    * Writes one serialized frame to every connection but `except`; `seq`
-   * marks a message. Returns how many connections it was written to or held for.
+   * marks a message. Returns how many connections it was written to (open ones) or held for.
    */
   deliver(data: Buffer, seq: number | undefined, except?: string): number {
     let count = 0;
@@ -88,8 +88,7 @@ export class LocalRoom {
         if (floor !== undefined && seq <= floor) continue;
         this.floors.delete(connection);
       }
-      connection.sendEncoded(data);
-      count++;
+      if (connection.sendEncoded(data)) count++;
     }
     return count;
   }

@@ -1,13 +1,12 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Injectable } from '@nestjs/common';
 import type { WebSocket } from 'ws';
 import { DomainError, type DomainErrorCode } from '../core/domain.error.js';
+import { AppLogger } from '../logging/app-logger.js';
 import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
 import { ChatError } from './chat.error.js';
-import { AppLogger } from '../logging/app-logger.js';
 import type { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection.registry.js';
-import { frameTypeLabel } from './frame-metrics.js';
-import { FrameMetrics } from './frame-metrics.js';
+import { FrameMetrics, frameTypeLabel } from './frame-metrics.js';
 import type { ErrorCode, ServerFrame } from './protocol.js';
 
 type ErrorFrame = Extract<ServerFrame, { type: 'error' }>;

@@ -98,6 +98,7 @@ describe(EnvironmentVariables.name, () => {
       }
       expect(parseEnvironment({ METRICS_PORT: '9464' }).METRICS_PORT).toBe(9464);
       expect(parseError({ SHUTDOWN_GRACE_MS: ' ' })).toContain('SHUTDOWN_GRACE_MS');
+      expect(parseError({ HISTORY_MAX_BYTES: '1e6' })).toBe('Invalid configuration: HISTORY_MAX_BYTES="1e6": must be a plain decimal integer');
       expect(parseEnvironment({ PORT: '0' }).PORT).toBe(0);
       expect(parseEnvironment({ TYPING_TTL_MS: '5000' }).TYPING_TTL_MS).toBe(5000);
     });
@@ -118,7 +119,9 @@ describe(EnvironmentVariables.name, () => {
         expect(message).toContain('REDIS_URL');
         expect(message).not.toMatch(/hunter2|p%zz/);
       }
-      expect(parseEnvironment({ REDIS_URL: 'redis://:s%40cret@redis.internal:6380/2' }).REDIS_URL).toBe('redis://:s%40cret@redis.internal:6380/2');
+      for (const url of ['redis://:s%40cret@redis.internal:6380/2', 'redis:///0', 'rediss://user:pass@[::1]:6380', 'redis://redis']) {
+        expect(parseEnvironment({ REDIS_URL: url }).REDIS_URL).toBe(url);
+      }
     });
 
     it('refuses values outside a closed list', () => {
@@ -296,6 +299,12 @@ describe(EnvironmentVariables.name, () => {
       expect([on.metrics.enabled, on.docs.apiDocs, on.ws.deflate.enabled, on.jwt.requireExp]).toEqual([true, true, true, true]);
       const off = toSettings(parseEnvironment({ METRICS_ENABLED: 'False', API_DOCS_ENABLED: '0', WS_PERMESSAGE_DEFLATE: 'false', JWT_REQUIRE_EXP: 'FALSE' }));
       expect([off.metrics.enabled, off.docs.apiDocs, off.ws.deflate.enabled, off.jwt.requireExp]).toEqual([false, false, false, false]);
+      // The two that may be left empty (decided by NODE_ENV) too.
+      const production = { NODE_ENV: 'production', JWT_SECRET: SECRET };
+      const shown = toSettings(parseEnvironment({ ...production, LANDING_PAGE_ENABLED: '1', DEMO_ENABLED: 'TRUE' }));
+      expect([shown.docs.landingPage, shown.demo.enabled]).toEqual([true, true]);
+      const hidden = toSettings(parseEnvironment({ NODE_ENV: 'development', LANDING_PAGE_ENABLED: 'False', DEMO_ENABLED: '0' }));
+      expect([hidden.docs.landingPage, hidden.demo.enabled]).toEqual([false, false]);
     });
 
     it('turns a Redis URL into the settings and an empty one into none', () => {

@@ -42,7 +42,7 @@ function isRealTime(text: string): boolean {
   return inRange && (match[8] === 'Z' || (Number(match[9]) <= 14 && Number(match[10]) <= 59));
 }
 
-/** A Redis URL that `new URL` reads, with a host and, if any, a port in range (ioredis reads it so). */
+/** A Redis URL that `new URL` reads, with a port in range and a password that decodes (ioredis reads it so). */
 function IsRedisUrl(options: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
@@ -54,7 +54,8 @@ function IsRedisUrl(options: ValidationOptions): PropertyDecorator {
             const url = new URL(String(value));
             decodeURIComponent(url.password);
             const port = url.port === '' ? 6379 : Number(url.port);
-            return url.hostname !== '' && port >= 1 && port <= 65_535;
+            // No host is localhost, as ioredis reads it (`redis:///0`).
+            return port >= 1 && port <= 65_535;
           } catch {
             return false;
           }
@@ -305,7 +306,7 @@ export class EnvironmentVariables {
   /** Shared Redis (`redis://host:port/db`); empty runs everything in this process. */
   @IsOptional()
   @Matches(/^(|rediss?:\/\/\S+)$/, { message: 'REDIS_URL must be empty or a redis:// or rediss:// URL' })
-  @IsRedisUrl({ message: 'REDIS_URL must be a URL with a host (and a port from 1 to 65535, a password percent-encoded)' })
+  @IsRedisUrl({ message: 'REDIS_URL must be a URL with a port from 1 to 65535 and its password percent-encoded' })
   REDIS_URL: string = '';
 
   /**
@@ -390,6 +391,7 @@ export class EnvironmentVariables {
   API_DOCS_ENABLED: boolean = true;
 
   /** Serve the landing page at `/`; empty: on unless NODE_ENV is production. */
+  @Transform(({ obj, key }) => toOptionalSwitch((obj as Record<string, unknown>)[key]))
   @IsIn(['', 'true', 'false'])
   LANDING_PAGE_ENABLED: string = '';
 
@@ -397,6 +399,7 @@ export class EnvironmentVariables {
    * The browser demo at /demo: `true`, `false`, or empty for "on when NODE_ENV=development".
    * While on, the service's own localhost origins may connect; it mints sign-in tokens only in development.
    */
+  @Transform(({ obj, key }) => toOptionalSwitch((obj as Record<string, unknown>)[key]))
   @IsIn(['', 'true', 'false'])
   DEMO_ENABLED: string = '';
 
@@ -439,6 +442,13 @@ function toBoolean(value: unknown): unknown {
   return value;
 }
 
+/** A switch that may be left empty (decided by NODE_ENV): '' as it is, else read as `toBoolean` reads it, as 'true' or 'false'. */
+function toOptionalSwitch(value: unknown): unknown {
+  if (value === '' || value === undefined) return '';
+  const on = toBoolean(value);
+  return typeof on === 'boolean' ? String(on) : value;
+}
+
 export type Environment = { [K in keyof EnvironmentVariables]?: string | number | boolean };
 
 /**
@@ -457,7 +467,9 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
   }
   const env = plainToInstance(EnvironmentVariables, picked);
   const problems = validateSync(env, { forbidUnknownValues: true }).map((error) => {
-    const rules = Object.values(error.constraints ?? {}).map((text) => text.replace(`${error.property} `, ''));
+    // A number written some other way (1e6, 0x10, blank) is said so, not measured against the bounds.
+    const notDecimal = error.constraints?.isInt !== undefined && typeof error.value === 'string';
+    const rules = notDecimal ? ['must be a plain decimal integer'] : Object.values(error.constraints ?? {}).map((text) => text.replace(`${error.property} `, ''));
     // Never a secret, nor a URL's password or query, in the message: it is printed as it is.
     const shown = error.property.includes('SECRET') ? '(hidden)' : scrubText(JSON.stringify(raw[error.property]));
     return `${error.property}=${shown}: ${rules.join(', ')}`;

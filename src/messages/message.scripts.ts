@@ -54,12 +54,15 @@ const TRIM_PER_APPEND = 100;
  * message, the stop of the sender's typing goes out right after it (and
  * the typist is not returned), so no start from another instance overtakes it.
  * Returns [1, json, typist's connection or false, event] for a new message,
- * [-1] when the room has no history and no info (the store lost the room),
+ * [-1] when the room has no info (the store lost the room),
  * or [0, json, false, event] for the original of a duplicate, as it is now
  * (edited or deleted since, if it was); `event` (the
  * encoded `message` event) only when the caller publishes.
  */
 export const APPEND = `${EPOCH}
+-- Only into a room that exists: a store that lost the room (flushed, evicted, restarted empty; a read may have
+-- given its history a new epoch since) refuses the message.
+if redis.call('EXISTS', KEYS[9]) == 0 then return {-1, false, false, false} end
 local publish = ARGV[12] ~= ''
 local window = tonumber(ARGV[8])
 if window > 0 then
@@ -76,12 +79,7 @@ if window > 0 then
     return {0, original, false, event}
   end
 end
-local epoch = redis.call('HGET', KEYS[1], 'epoch')
-if not epoch then
-  -- A new history only for a room that exists: a store that lost the room (flushed, evicted) refuses the message.
-  if redis.call('EXISTS', KEYS[9]) == 0 then return {-1, false, false, false} end
-  epoch = epoch_of(KEYS[1], ARGV[6], {KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8]})
-end
+local epoch = epoch_of(KEYS[1], ARGV[6], {KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[8]})
 local seq = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 local json = ARGV[1] .. seq .. ARGV[2]
 local trimmed = 0

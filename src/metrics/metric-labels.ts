@@ -30,7 +30,7 @@ export const CLOSE_REASONS = [
   'token_expired',
   'server_restarting',
   'too_big',
-  'invalid_utf8',
+  'invalid_data',
   'protocol_error',
   'heartbeat_timeout',
   'internal_error',
