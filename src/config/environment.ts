@@ -461,8 +461,8 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
   for (const key of Object.keys(defaults)) {
     const value = raw[key];
     if (value === undefined || value === '') continue;
-    // A setting whose default is a number is read as one here, not through the emitted type
-    // metadata that implicit conversion uses: tools that run the sources directly (tsx) emit none.
+    // A setting whose default is a number is read as one here (plain decimals only), not by implicit
+    // conversion, which reads any Number() form and needs type metadata that tsx does not emit.
     picked[key] = typeof defaults[key] === 'number' ? toNumber(value) : value;
   }
   const env = plainToInstance(EnvironmentVariables, picked);
