@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { SETTINGS, type Settings } from '../src/config/settings.js';
 import { RedisService } from '../src/redis/redis.service.js';
+import { StoreUnavailableError } from '../src/redis/store-unavailable.error.js';
 import { freePort, waitFor } from '../scripts/processes.mjs';
 import { ask, collect, join, nextMessages, seqs } from './support/client.js';
 import { type Instance, readiness, startInstance, useInstances, waitReadiness } from './support/instances.js';
@@ -418,6 +419,41 @@ describe('a join while the store is away (PROTOCOL §2 "When the shared store is
     const since = { seq: during.seq, epoch: during.epoch };
     const after = await ask(await connectAs('alice'), { type: 'join_room', room_id: roomId, since });
     expect(after).toMatchObject({ type: 'joined', room_id: roomId });
+  });
+});
+
+describe('a master that refuses writes for now (min-replicas-to-write: NOREPLICAS)', () => {
+  let server: RedisServer;
+  let admin: Redis;
+  const chat = useInstances({ mode: 'redis', count: 1, env: async () => ({ REDIS_URL: (server = await RedisServer.start()).url }) });
+  beforeAll(() => {
+    admin = new Redis(server.url);
+  });
+  afterAll(async () => {
+    await admin.quit();
+    await server.stop();
+  });
+
+  it('still answers joins from its history (reads write nothing), and refuses sends with unavailable', async () => {
+    const roomId = await chat.room('alice', []);
+    const alice = await chat.connect('alice');
+    const { epoch } = await join(alice, roomId);
+    for (const content of ['one', 'two']) expect(await ask(alice, { type: 'send_message', room_id: roomId, content })).toMatchObject({ type: 'message_ack' });
+    // No replica is connected, so every write is refused from now on.
+    await admin.config('SET', 'min-replicas-to-write', '1');
+    try {
+      const tab = await chat.connect('alice');
+      expect(await ask(tab, { type: 'join_room', room_id: roomId, since: { seq: 1, epoch } })).toMatchObject({ type: 'joined', seq: 2, epoch, recovered: true });
+      expect(await tab.next('message')).toMatchObject({ message: { seq: 2, content: 'two' } });
+      expect(await ask(alice, { type: 'send_message', room_id: roomId, content: 'three' })).toMatchObject({ type: 'error', code: 'unavailable' });
+    } finally {
+      await admin.config('SET', 'min-replicas-to-write', '0');
+    }
+  });
+
+  it('answers unavailable, not internal_error, for a command its connection cut off (a pipeline aborted under a WAIT)', async () => {
+    const aborted = Object.assign(new Error('Command aborted due to connection close'), { name: 'AbortError' });
+    await expect(chat.first.app.get(RedisService).call(() => Promise.reject(aborted))).rejects.toBeInstanceOf(StoreUnavailableError);
   });
 });
 

@@ -307,6 +307,15 @@ describe(EnvironmentVariables.name, () => {
       expect([hidden.docs.landingPage, hidden.demo.enabled]).toEqual([false, false]);
     });
 
+    it('refuses Redis settings that name no one way to Redis: a port out of range, a master name alone, REDIS_URL beside a cluster or sentinels', () => {
+      expect(parseError({ REDIS_CLUSTER_NODES: '127.0.0.1:7000,127.0.0.1:99999' })).toContain('REDIS_CLUSTER_NODES: "127.0.0.1:99999" has no port');
+      expect(parseError({ REDIS_CLUSTER_NODES: '127.0.0.1:0' })).toContain('REDIS_CLUSTER_NODES');
+      expect(parseError({ REDIS_SENTINELS: '127.0.0.1:99999', REDIS_SENTINEL_MASTER: 'chat' })).toContain('REDIS_SENTINELS');
+      expect(parseError({ REDIS_SENTINEL_MASTER: 'chat' })).toContain('REDIS_SENTINEL_MASTER is set without REDIS_SENTINELS');
+      expect(parseError({ REDIS_URL: 'redis://r:6379', REDIS_CLUSTER_NODES: 'a:7000' })).toContain('REDIS_URL and REDIS_CLUSTER_NODES');
+      expect(parseError({ REDIS_URL: 'redis://r:6379', REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_MASTER: 'chat' })).toContain('REDIS_URL and REDIS_SENTINELS');
+    });
+
     it('turns a Redis URL into the settings and an empty one into none', () => {
       expect(toSettings(parseEnvironment({ REDIS_URL: 'redis://localhost:6379/0' })).redis.url).toBe('redis://localhost:6379/0');
       expect(toSettings(parseEnvironment({ REDIS_URL: '' })).redis.url).toBeUndefined();

@@ -42,6 +42,10 @@ function isRealTime(text: string): boolean {
   return inRange && (match[8] === 'Z' || (Number(match[9]) <= 14 && Number(match[10]) <= 59));
 }
 
+function isPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65_535;
+}
+
 /** A Redis URL that `new URL` reads, with a port in range and a password that decodes (ioredis reads it so). */
 function IsRedisUrl(options: ValidationOptions): PropertyDecorator {
   return ValidateBy(
@@ -53,9 +57,8 @@ function IsRedisUrl(options: ValidationOptions): PropertyDecorator {
           try {
             const url = new URL(String(value));
             decodeURIComponent(url.password);
-            const port = url.port === '' ? 6379 : Number(url.port);
             // No host is localhost, as ioredis reads it (`redis:///0`).
-            return port >= 1 && port <= 65_535;
+            return isPort(url.port === '' ? 6379 : Number(url.port));
           } catch {
             return false;
           }
@@ -480,9 +483,17 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
   if (env.REDIS_SENTINELS && !env.REDIS_SENTINEL_MASTER) {
     problems.push('REDIS_SENTINEL_MASTER must name the master when REDIS_SENTINELS is set');
   }
-  // One mode at a time: a cluster has no single master for Sentinel to name.
+  if (env.REDIS_SENTINEL_MASTER && !env.REDIS_SENTINELS) {
+    problems.push('REDIS_SENTINEL_MASTER is set without REDIS_SENTINELS: name the sentinels too, or unset it');
+  }
+  // One mode at a time: a cluster has no single master for Sentinel to name, and either finds Redis without REDIS_URL.
   if (env.REDIS_CLUSTER_NODES && env.REDIS_SENTINELS) {
     problems.push('REDIS_CLUSTER_NODES and REDIS_SENTINELS cannot both be set: choose a cluster or a master found through Sentinel');
+  }
+  for (const name of ['REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const) {
+    if (env[name] && env.REDIS_URL) problems.push(`REDIS_URL and ${name} cannot both be set: ${name} finds Redis by itself`);
+    const unreachable = env[name].split(',').map((node) => node.trim()).find((node) => node !== '' && !isPort(Number(node.split(':').at(-1))));
+    if (unreachable !== undefined) problems.push(`${name}: ${JSON.stringify(unreachable)} has no port from 1 to 65535`);
   }
   if (env.REDIS_WAIT_REPLICAS > 0 && env.REDIS_WAIT_TIMEOUT_MS >= env.REDIS_COMMAND_TIMEOUT_MS) {
     problems.push('REDIS_WAIT_TIMEOUT_MS must be below REDIS_COMMAND_TIMEOUT_MS when REDIS_WAIT_REPLICAS is set');

@@ -22,11 +22,13 @@
  */
 const EPOCH = `
 local function epoch_of(meta, candidate, leftovers)
-  if redis.call('HSETNX', meta, 'epoch', candidate) == 1 then
-    redis.call('DEL', unpack(leftovers))
-    return candidate
-  end
-  return redis.call('HGET', meta, 'epoch')
+  -- Read first: a room with an epoch writes nothing here, so a read still runs on a master that refuses
+  -- writes for now (min-replicas-to-write: NOREPLICAS), as even an HSETNX that sets nothing is refused.
+  local epoch = redis.call('HGET', meta, 'epoch')
+  if epoch then return epoch end
+  redis.call('HSET', meta, 'epoch', candidate)
+  redis.call('DEL', unpack(leftovers))
+  return candidate
 end`;
 
 /** Makes sure the room has an epoch. KEYS: meta, log, ids, versions, edits, read hash. ARGV: candidate epoch. Returns [seq, epoch, last_at]. */

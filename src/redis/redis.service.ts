@@ -269,7 +269,9 @@ function isConnectionError(error: unknown): boolean {
   if (!(error instanceof Error)) return false;
   return (
     error.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|^READONLY|^NOREPLICAS|Cluster isn't ready|Cluster is ended|Failed to refresh slots cache|CLUSTERDOWN|TRYAGAIN|Too many Cluster redirections|MASTERDOWN/.test(
+    // A pipeline cut off by its connection closing (a cluster master lost under a WAIT).
+    error.name === 'AbortError' ||
+    /Connection is closed|Command aborted due to connection close|Stream isn't writeable|Command timed out|ECONNREFUSED|ECONNRESET|EPIPE|^READONLY|^NOREPLICAS|Cluster isn't ready|Cluster is ended|Failed to refresh slots cache|CLUSTERDOWN|TRYAGAIN|Too many Cluster redirections|MASTERDOWN/.test(
       error.message,
     )
   );
