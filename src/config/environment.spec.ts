@@ -316,6 +316,16 @@ describe(EnvironmentVariables.name, () => {
       expect(parseError({ REDIS_URL: 'redis://r:6379', REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_MASTER: 'chat' })).toContain('REDIS_URL and REDIS_SENTINELS');
     });
 
+    it('takes Redis credentials for a cluster or Sentinel, never beside REDIS_URL, and never shows a password', () => {
+      const settings = toSettings(parseEnvironment({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_USERNAME: 'chat', REDIS_PASSWORD: 'pw-123' }));
+      expect(settings.redis.auth).toEqual({ username: 'chat', password: 'pw-123' });
+      const sentinel = toSettings(parseEnvironment({ REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_MASTER: 'chat', REDIS_SENTINEL_PASSWORD: 'spw-123' }));
+      expect(sentinel.redis.sentinel?.password).toBe('spw-123');
+      expect(parseError({ REDIS_URL: 'redis://r:6379', REDIS_PASSWORD: 'pw-123' })).toContain('put them in the URL');
+      expect(parseError({ REDIS_SENTINEL_PASSWORD: 'spw-123' })).toContain('REDIS_SENTINEL_PASSWORD is set without REDIS_SENTINELS');
+      expect(parseError({ REDIS_PASSWORD: 'x'.repeat(600) })).not.toContain('xxx');
+    });
+
     it('turns a Redis URL into the settings and an empty one into none', () => {
       expect(toSettings(parseEnvironment({ REDIS_URL: 'redis://localhost:6379/0' })).redis.url).toBe('redis://localhost:6379/0');
       expect(toSettings(parseEnvironment({ REDIS_URL: '' })).redis.url).toBeUndefined();

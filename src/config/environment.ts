@@ -334,6 +334,18 @@ export class EnvironmentVariables {
   @IsString() @MaxLength(128)
   REDIS_SENTINEL_MASTER: string = '';
 
+  /** The ACL user of the Redis servers (cluster nodes, or the master and replicas Sentinel names); REDIS_URL carries its own. */
+  @IsString() @MaxLength(256)
+  REDIS_USERNAME: string = '';
+
+  /** The password of the Redis servers (`requirepass`, or REDIS_USERNAME's); REDIS_URL carries its own. */
+  @IsString() @MaxLength(512)
+  REDIS_PASSWORD: string = '';
+
+  /** The sentinels' own password, when they have one (`requirepass` in sentinel.conf). */
+  @IsString() @MaxLength(512)
+  REDIS_SENTINEL_PASSWORD: string = '';
+
   /**
    * Replicas that must hold a message before its sender gets the ack (`WAIT`
    * after each write); 0 does not wait. With Sentinel, 1 means an
@@ -474,7 +486,7 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
     const notDecimal = error.constraints?.isInt !== undefined && typeof error.value === 'string';
     const rules = notDecimal ? ['must be a plain decimal integer'] : Object.values(error.constraints ?? {}).map((text) => text.replace(`${error.property} `, ''));
     // Never a secret, nor a URL's password or query, in the message: it is printed as it is.
-    const shown = error.property.includes('SECRET') ? '(hidden)' : scrubText(JSON.stringify(raw[error.property]));
+    const shown = /SECRET|PASSWORD/.test(error.property) ? '(hidden)' : scrubText(JSON.stringify(raw[error.property]));
     return `${error.property}=${shown}: ${rules.join(', ')}`;
   });
   if (env.NODE_ENV !== 'development' && env.JWT_SECRET === DEV_JWT_SECRET) {
@@ -490,6 +502,10 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
   if (env.REDIS_CLUSTER_NODES && env.REDIS_SENTINELS) {
     problems.push('REDIS_CLUSTER_NODES and REDIS_SENTINELS cannot both be set: choose a cluster or a master found through Sentinel');
   }
+  if ((env.REDIS_USERNAME || env.REDIS_PASSWORD) && env.REDIS_URL) {
+    problems.push('REDIS_USERNAME and REDIS_PASSWORD are for REDIS_CLUSTER_NODES and REDIS_SENTINELS: with REDIS_URL, put them in the URL');
+  }
+  if (env.REDIS_SENTINEL_PASSWORD && !env.REDIS_SENTINELS) problems.push('REDIS_SENTINEL_PASSWORD is set without REDIS_SENTINELS');
   for (const name of ['REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const) {
     if (env[name] && env.REDIS_URL) problems.push(`REDIS_URL and ${name} cannot both be set: ${name} finds Redis by itself`);
     const unreachable = env[name].split(',').map((node) => node.trim()).find((node) => node !== '' && !isPort(Number(node.split(':').at(-1))));

@@ -61,9 +61,11 @@ export interface Settings {
     enabled: boolean;
     url: string | undefined;
     /** Set when the master is found through Sentinel (then `url` is not used). */
-    sentinel: { sentinels: Array<{ host: string; port: number }>; masterName: string } | undefined;
+    sentinel: { sentinels: Array<{ host: string; port: number }>; masterName: string; password: string | undefined } | undefined;
     /** Seeds of a Redis Cluster; empty when not one (when set, `url` is not used). */
     clusterNodes: Array<{ host: string; port: number }>;
+    /** The servers' credentials with a cluster or Sentinel (a `url` carries its own); undefined fields: none. */
+    auth: { username: string | undefined; password: string | undefined };
     /** `WAIT <replicas> <timeoutMs>` after each message write; 0 replicas: no wait. */
     wait: { replicas: number; timeoutMs: number };
     keyPrefix: string;
@@ -98,7 +100,7 @@ export function toSettings(env: EnvironmentVariables): Settings {
   const demoOrigins = demo ? [`http://localhost:${env.PORT}`, `http://127.0.0.1:${env.PORT}`] : [];
   const allowed = origins.split(',').map((o) => o.trim().replace(/\/$/, ''));
   const sentinel = env.REDIS_SENTINELS
-    ? { sentinels: hostPorts(env.REDIS_SENTINELS), masterName: env.REDIS_SENTINEL_MASTER }
+    ? { sentinels: hostPorts(env.REDIS_SENTINELS), masterName: env.REDIS_SENTINEL_MASTER, password: env.REDIS_SENTINEL_PASSWORD || undefined }
     : undefined;
   return {
     env: env.NODE_ENV as Settings['env'],
@@ -183,6 +185,7 @@ export function toSettings(env: EnvironmentVariables): Settings {
       url: env.REDIS_URL || undefined,
       sentinel,
       clusterNodes: env.REDIS_CLUSTER_NODES ? hostPorts(env.REDIS_CLUSTER_NODES) : [],
+      auth: { username: env.REDIS_USERNAME || undefined, password: env.REDIS_PASSWORD || undefined },
       wait: { replicas: env.REDIS_WAIT_REPLICAS, timeoutMs: env.REDIS_WAIT_TIMEOUT_MS },
       keyPrefix: env.REDIS_KEY_PREFIX,
       instanceTtlMs: env.INSTANCE_TTL_MS,

@@ -36,7 +36,7 @@ const CLUSTER_SLOTS_REFRESH_MS = 1_000;
  * `READONLY` (a master just turned into a replica).
  */
 export function connect(redis: Settings['redis'], instanceId: string): RedisConnections | undefined {
-  const { url, sentinel, clusterNodes, commandTimeoutMs, connectTimeoutMs, reconnect } = redis;
+  const { url, sentinel, clusterNodes, auth, commandTimeoutMs, connectTimeoutMs, reconnect } = redis;
   // The exponent is capped only to keep the number finite; the maximum wait caps the delay.
   const backoff = (attempt: number) => Math.min(reconnect.baseMs * 2 ** Math.min(attempt, 20), reconnect.maxMs);
   const options = {
@@ -60,7 +60,7 @@ export function connect(redis: Settings['redis'], instanceId: string): RedisConn
       slotsRefreshTimeout: connectTimeoutMs,
       clusterRetryStrategy: backoff,
       // The classic subscriber (the main backend's channels) moves to another node by itself.
-      redisOptions: { ...options, autoResubscribe: true, connectionName: `chat:${instanceId}:cluster` },
+      redisOptions: { ...options, ...auth, autoResubscribe: true, connectionName: `chat:${instanceId}:cluster` },
     });
     return { client: cluster, subscriber: cluster, sharded: true };
   }
@@ -69,8 +69,10 @@ export function connect(redis: Settings['redis'], instanceId: string): RedisConn
   if (sentinel) {
     client = new Redis({
       ...shared,
+      ...auth,
       sentinels: sentinel.sentinels,
       name: sentinel.masterName,
+      sentinelPassword: sentinel.password,
       sentinelRetryStrategy: backoff,
       failoverDetector: true,
       reconnectOnError: (error) => error.message.startsWith('READONLY'),
