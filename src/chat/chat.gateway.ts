@@ -11,7 +11,7 @@ import type { WebSocket } from 'ws';
 import { AuthError } from '../auth/session.js';
 import { TokenService } from '../auth/token.service.js';
 import { SETTINGS, Settings, WS_PATH } from '../config/settings.js';
-import { DomainError } from '../core/domain.error.js';
+import { RoomLostError } from '../core/domain.error.js';
 import { AppLogger } from '../logging/app-logger.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { PresenceService } from '../presence/presence.service.js';
@@ -120,7 +120,7 @@ export class ChatGateway implements OnGatewayConnection, OnGatewayDisconnect {
       return { type: 'message_ack', client_msg_id: frame.client_msg_id ?? null, message };
     } catch (error) {
       // The store no longer has the room (flushed or evicted): its connections here are told, as after a reset.
-      if (error instanceof DomainError && error.code === 'not_a_member') this.joins.roomLost(frame.room_id);
+      if (error instanceof RoomLostError) this.joins.roomLost(frame.room_id);
       throw error;
     }
   }

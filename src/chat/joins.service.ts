@@ -170,13 +170,13 @@ export class JoinsService {
 
   /** The store no longer has the room (a send found it gone): every connection here leaves it, as if removed. */
   roomLost(roomId: string): void {
-    for (const userId of new Set(this.fanout.connections(roomId).map((connection) => connection.userId))) this.removeLocally(roomId, userId);
+    this.removeLocally(roomId);
   }
 
-  /** A member was removed (on any instance): their connections here leave the room and are told. */
-  removeLocally(roomId: string, userId: string): void {
+  /** A member was removed (on any instance): their connections here (all of the room's, without `userId`) leave the room and are told. */
+  removeLocally(roomId: string, userId?: string): void {
     for (const connection of this.fanout.connections(roomId)) {
-      if (connection.userId !== userId) continue;
+      if (userId !== undefined && connection.userId !== userId) continue;
       this.leave(connection, roomId)
         .then((left) => left && connection.send({ type: 'left', room_id: roomId, reason: 'removed' }))
         .catch((error: unknown) => this.logger.forConnection(connection.logFields, JoinsService.name).error({ err: error }, 'could not take a removed member out of the room'));

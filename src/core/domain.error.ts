@@ -37,3 +37,11 @@ export class DomainError extends Error {
     this.name = 'DomainError';
   }
 }
+
+/** The store no longer has the room (its keys lost: flushed, evicted, a restart without data); a `not_a_member` on the wire. */
+export class RoomLostError extends DomainError {
+  constructor(roomId: string) {
+    super('not_a_member', 'The room no longer exists', roomId);
+    this.name = 'RoomLostError';
+  }
+}

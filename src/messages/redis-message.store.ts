@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { DomainError } from '../core/domain.error.js';
+import { RoomLostError } from '../core/domain.error.js';
 import { newId } from '../core/ids.js';
 import { decodeMessage, encodeMessage, encodeRoomEvent, messageEventTemplate, typingStoppedTemplate } from '../core/room-event.js';
 import type { Message } from '../core/message.js';
@@ -68,7 +68,7 @@ export class RedisMessageStore implements MessageStore {
         ],
       ),
     )) as [number, string, string | false | null | undefined, string | false | null | undefined];
-    if (isNew === -1) throw new DomainError('not_a_member', 'The room no longer exists', room);
+    if (isNew === -1) throw new RoomLostError(room);
     await this.redis.replicated(keys.room(room, 'meta'));
     // Once replicas hold it. A retried duplicate announces its original again: receivers drop a seq they already have,
     // and one whose first announcement never went out (its WAIT failed) gets it now.
