@@ -1,12 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join as joinPath } from 'node:path';
-import { Redis } from 'ioredis';
-import { freePort, waitFor } from '../scripts/processes.mjs';
 import { ask, join } from './support/client.js';
 import { readiness, startInstance, waitReadiness, type Instance } from './support/instances.js';
+import { startOneNodeCluster, type OneNodeCluster } from './support/redis-cluster.js';
 import { uniquePrefix } from './support/redis.js';
 import { createRoom } from './support/rest.js';
 import { token } from './support/tokens.js';
@@ -14,34 +8,18 @@ import { TestClient } from './support/ws-client.js';
 
 const PASSWORD = 'cluster-password-0123';
 
-/**
- * A one-node Redis Cluster (every slot on it) that asks for a password: what a production cluster with `requirepass`
- * is to the service. Its address is announced: a node alone does not know it, and CLUSTER SLOTS would name none.
- */
+/** A one-node Redis Cluster that asks for a password: what a production cluster with `requirepass` is to the service. */
 describe('a Redis Cluster with a password (REDIS_PASSWORD)', () => {
-  let dir: string;
-  let node: ChildProcess;
+  let cluster: OneNodeCluster;
   let port: number;
   const apps: Instance[] = [];
   beforeAll(async () => {
-    dir = mkdtempSync(joinPath(tmpdir(), 'chat-redis-auth-'));
-    port = await freePort();
-    node = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--cluster-enabled', 'yes', '--cluster-config-file', joinPath(dir, 'nodes.conf'), '--dir', dir, '--save', '', '--appendonly', 'no', '--requirepass', PASSWORD, '--cluster-announce-ip', '127.0.0.1'],
-      { stdio: 'ignore' },
-    );
-    const admin = new Redis({ port, password: PASSWORD, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
-    await waitFor(() => admin.connect().then(() => true, () => false), 5000, 'the password-protected node');
-    await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
-    await waitFor(async () => String(await admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok'), 10_000, 'the one-node cluster up');
-    await admin.quit();
+    cluster = await startOneNodeCluster(PASSWORD);
+    port = cluster.port;
   });
   afterAll(async () => {
     await Promise.all(apps.map((app) => app.close()));
-    node.kill('SIGKILL');
-    await once(node, 'exit');
-    rmSync(dir, { recursive: true, force: true });
+    await cluster.stop();
   });
 
   it('carries messages between two instances that give the password, and keeps one without it not ready', async () => {

@@ -40,6 +40,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private nextWait: Promise<number> | undefined;
   private readonly watchdogs: NodeJS.Timeout[] = [];
   private commandsBack: Promise<void> | undefined;
+  /** On a cluster: the `cluster_state` a node last reported when it was not `ok` (see `watchClusterState`). */
+  private clusterState: string | undefined;
 
   constructor(
     @Inject(SETTINGS) settings: Settings,
@@ -52,7 +54,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     if (!this.connections) return;
     this.watch(this.connections.client, 'commands');
     this.watch(this.connections.subscriber, 'subscriber');
-    if (!this.connections.sharded) {
+    if (this.connections.sharded) this.watchClusterState(this.connections.client as Cluster);
+    else {
       this.guard(this.connections.client, 'commands');
       this.guard(this.connections.subscriber, 'subscriber');
     }
@@ -131,6 +134,7 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     const { client, subscriber } = this.connections;
     if (client.status !== 'ready') return `redis commands connection is ${client.status}`;
     if (subscriber.status !== 'ready') return `redis subscriber connection is ${subscriber.status}`;
+    if (this.clusterState !== undefined) return `redis cluster state is ${this.clusterState}`;
     return undefined;
   }
 
@@ -239,6 +243,37 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
           connection.disconnect(true);
         })
         .finally(() => (probing = false));
+    }, WATCHDOG_INTERVAL_MS);
+    timer.unref();
+    this.watchdogs.push(timer);
+  }
+
+  /**
+   * A cluster whose state is `fail` (slots without a master, or the node
+   * cut off from most masters) refuses commands while its connections
+   * stand: each second a node is asked its `cluster_state`, so readiness
+   * says so. Not asked while the client is not ready: readiness already
+   * says that.
+   */
+  private watchClusterState(cluster: Cluster): void {
+    let asking = false;
+    const timer = setInterval(() => {
+      if (asking || cluster.status !== 'ready') return;
+      asking = true;
+      cluster
+        .cluster('INFO')
+        .then((info) => {
+          const state = /^cluster_state:(\w+)/m.exec(String(info))?.[1] ?? 'unknown';
+          const before = this.clusterState;
+          this.clusterState = state === 'ok' ? undefined : state;
+          if (this.clusterState !== before) {
+            if (this.clusterState) this.logger.warn(`redis cluster state is ${this.clusterState}`);
+            else this.logger.log('redis cluster state is ok again');
+          }
+        })
+        // Unanswered: the client's own failure handling takes over, and its status tells readiness.
+        .catch(() => undefined)
+        .finally(() => (asking = false));
     }, WATCHDOG_INTERVAL_MS);
     timer.unref();
     this.watchdogs.push(timer);

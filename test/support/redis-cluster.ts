@@ -279,6 +279,56 @@ export class RedisCluster {
   }
 }
 
+/** A one-node Redis Cluster of a test's own (`startOneNodeCluster`). */
+export interface OneNodeCluster {
+  readonly port: number;
+  /** A connection to the node (with its password), closed by `stop`. */
+  readonly admin: Redis;
+  stop(): Promise<void>;
+}
+
+/**
+ * A one-node Redis Cluster with every slot on it, on a free port; with a
+ * password when given (`requirepass`). Its address is announced: a node
+ * alone does not know it, and CLUSTER SLOTS would name none.
+ */
+export async function startOneNodeCluster(password?: string): Promise<OneNodeCluster> {
+  const dir = mkdtempSync(join(tmpdir(), 'chat-one-node-'));
+  const port = await freePort();
+  const node = spawn(
+    'redis-server',
+    [
+      '--port', String(port),
+      '--bind', '127.0.0.1',
+      '--cluster-enabled', 'yes',
+      '--cluster-config-file', join(dir, 'nodes.conf'),
+      '--cluster-announce-ip', '127.0.0.1',
+      '--dir', dir,
+      '--save', '',
+      '--appendonly', 'no',
+      ...(password === undefined ? [] : ['--requirepass', password]),
+    ],
+    { stdio: 'ignore' },
+  );
+  const exited = new Promise((resolve) => node.once('exit', resolve));
+  const admin = new Redis({ port, password, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  const stop = async () => {
+    admin.disconnect();
+    node.kill('SIGKILL');
+    await exited;
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await waitFor(() => admin.connect().then(() => true, () => false), 5000, 'the one-node cluster');
+    await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+    await waitFor(async () => String(await admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok'), 10_000, 'the one-node cluster up');
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { port, admin, stop };
+}
+
 /**
  * The test file's one cluster, shared by every `describe` of the file that
  * asks for it (`get()` in hooks): started on the first `get()`, stopped
