@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import type { Socket } from 'node:net';
 import { createApp } from '../src/app.factory.js';
+import { MetricsService } from '../src/metrics/metrics.service.js';
 import type { Environment } from '../src/config/environment.js';
 import { handshake } from './support/handshake.js';
 import { createRoom } from './support/rest.js';
@@ -66,6 +67,23 @@ describe('permessage-deflate', () => {
       await bob.next('pong');
       expect(bytesRead(bob) - before).toBe(2 + JSON.stringify({ type: 'pong' }).length);
       for (const client of [alice, bob, carol]) await client.close();
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('closes a connection whose compressed frame does not inflate with 1007, and serves the others', async () => {
+    const { app, ws } = await start({ WS_PERMESSAGE_DEFLATE: 'true' });
+    try {
+      const breaker = await TestClient.connect(ws, token('alice'), { perMessageDeflate: true });
+      const other = await TestClient.connect(ws, token('bob'), { perMessageDeflate: true });
+      // FIN, RSV1 (compressed), text; masked with a zero key; a deflate block of the reserved type 3.
+      (breaker.socket as unknown as { _socket: Socket })._socket.write(Buffer.from([0xc1, 0x84, 0, 0, 0, 0, 0xff, 0xff, 0xff, 0xff]));
+      expect(await breaker.closed).toMatchObject({ code: 1007 });
+      expect(await app.get(MetricsService).render()).toContain('chat_server_closes_total{reason="invalid_data"} 1');
+      other.send({ type: 'ping' });
+      expect(await other.next('pong')).toMatchObject({ type: 'pong' });
+      await other.close();
     } finally {
       await app.close();
     }
