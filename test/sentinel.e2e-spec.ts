@@ -1,11 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { waitFor } from '../scripts/processes.mjs';
 import { ask, join, messagesUntil, received, sendMany, seqs } from './support/client.js';
-import { UNTHROTTLED, useInstances, waitReadiness } from './support/instances.js';
+import { UNTHROTTLED, readiness, startInstance, useInstances, waitReadiness, type Instance } from './support/instances.js';
+import { uniquePrefix } from './support/redis.js';
 import { SentinelTopology } from './support/redis-sentinel.js';
-import { fullHistory } from './support/rest.js';
+import { createRoom, fullHistory } from './support/rest.js';
+import { token } from './support/tokens.js';
 import type { Message } from './support/shapes.js';
-import type { TestClient } from './support/ws-client.js';
+import { TestClient } from './support/ws-client.js';
 
 /**
  * Sends one message at a time with a `client_msg_id`, as a client that never
@@ -148,4 +150,45 @@ describe('Redis through Sentinel (REDIS_SENTINELS)', () => {
       expectNoneLost(await fullHistory(chat.first.http, roomId, 'alice'), senders);
     }, 120_000);
   });
+});
+
+describe('Redis through Sentinel with passwords (REDIS_PASSWORD, REDIS_SENTINEL_PASSWORD)', () => {
+  const credentials = { password: 'data-password-0123', sentinelPassword: 'sentinel-password-0123' };
+  let topology: SentinelTopology;
+  const apps: Instance[] = [];
+  beforeAll(async () => {
+    topology = await SentinelTopology.start(credentials);
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+    await topology?.stop();
+  });
+
+  it("carries messages between two instances that give both passwords, through a failover, and keeps one without the sentinels' not ready", async () => {
+    const env = { ...topology.env, REDIS_URL: '', REDIS_KEY_PREFIX: uniquePrefix() };
+    const both = { ...env, REDIS_PASSWORD: credentials.password, REDIS_SENTINEL_PASSWORD: credentials.sentinelPassword };
+    const [first, second] = await Promise.all([startInstance(both), startInstance(both)]);
+    apps.push(first, second);
+    for (const app of [first, second]) expect(await waitReadiness(app.http, 200)).toMatchObject({ status: 200 });
+    const roomId = await createRoom(first.http, 'alice', ['bob']);
+    const [alice, bob] = await Promise.all([TestClient.connect(first.ws, token('alice')), TestClient.connect(second.ws, token('bob'))]);
+    await join(alice, roomId);
+    await join(bob, roomId);
+    expect(await ask(alice, { type: 'send_message', room_id: roomId, content: 'before' })).toMatchObject({ type: 'message_ack' });
+    expect(await bob.next('message')).toMatchObject({ message: { content: 'before', seq: 1 } });
+
+    // The new master is found through sentinels that ask for their password, and answers to the data password.
+    await topology.failover();
+    const after = await waitFor(async () => {
+      const answer = await ask(alice, { type: 'send_message', room_id: roomId, content: 'after', client_msg_id: 'after-failover' });
+      return answer.type === 'message_ack' ? answer : undefined;
+    }, 20_000, 'a send acknowledged after the failover');
+    expect(after).toMatchObject({ message: { content: 'after', seq: 2 } });
+    expect(await bob.next('message')).toMatchObject({ message: { content: 'after', seq: 2 } });
+    await Promise.all([alice.close(), bob.close()]);
+
+    const without = await startInstance({ ...env, REDIS_PASSWORD: credentials.password });
+    apps.push(without);
+    expect(await readiness(without.http)).toMatchObject({ status: 503 });
+  }, 60_000);
 });

@@ -15,11 +15,14 @@ class Node {
   constructor(
     readonly port: number,
     private readonly args: string[],
+    /** What the node asks of its clients (`requirepass`), if anything. */
+    private readonly password?: string,
   ) {}
 
   async start(): Promise<void> {
     this.process = spawn('redis-server', this.args, { stdio: 'ignore' });
-    await waitFor(() => redisAnswers(this.port), 5000, `redis-server on port ${this.port}`);
+    const answers = () => (this.password === undefined ? redisAnswers(this.port) : this.ask(async (redis) => (await redis.ping()) === 'PONG').catch(() => false));
+    await waitFor(answers, 5000, `redis-server on port ${this.port}`);
   }
 
   async kill(): Promise<void> {
@@ -34,7 +37,7 @@ class Node {
 
   /** A short-lived admin connection. */
   async ask<T>(work: (redis: Redis) => Promise<T>): Promise<T> {
-    const redis = new Redis(this.port, '127.0.0.1', { maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+    const redis = new Redis(this.port, '127.0.0.1', { password: this.password, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
     redis.on('error', () => undefined);
     try {
       return await work(redis);
@@ -45,6 +48,12 @@ class Node {
 }
 
 type MasterState = { port: number; replicas: number; sentinels: number };
+
+/** Passwords a topology's data nodes (`requirepass`, `masterauth`) and its sentinels ask for. */
+export interface SentinelCredentials {
+  password: string;
+  sentinelPassword: string;
+}
 
 /**
  * A Sentinel deployment of the test's own on free ports: one master, one
@@ -58,15 +67,18 @@ export class SentinelTopology {
     private readonly sentinels: Node[],
   ) {}
 
-  static async start(): Promise<SentinelTopology> {
+  /** With `credentials`, every node asks for a password, as a protected production deployment does. */
+  static async start(credentials?: SentinelCredentials): Promise<SentinelTopology> {
     if (spawnSync('redis-server', ['--version']).error) {
       throw new Error('The Sentinel tests start their own redis-server processes: install redis-server (apt-get install redis-server)');
     }
     const dir = mkdtempSync(join(tmpdir(), 'chat-sentinel-'));
     const [masterPort, replicaPort, ...sentinelPorts] = await distinctFreePorts(5);
+    const auth = credentials ? ['--requirepass', credentials.password, '--masterauth', credentials.password] : [];
+    const password = credentials?.password;
     const data = new Map<number, Node>([
-      [masterPort, new Node(masterPort, dataArgs(masterPort, dir))],
-      [replicaPort, new Node(replicaPort, [...dataArgs(replicaPort, dir), '--replicaof', '127.0.0.1', String(masterPort)])],
+      [masterPort, new Node(masterPort, [...dataArgs(masterPort, dir), ...auth], password)],
+      [replicaPort, new Node(replicaPort, [...dataArgs(replicaPort, dir), ...auth, '--replicaof', '127.0.0.1', String(masterPort)], password)],
     ]);
     const sentinels = sentinelPorts.map((port) => {
       const conf = join(dir, `sentinel-${port}.conf`);
@@ -80,11 +92,15 @@ export class SentinelTopology {
           `sentinel down-after-milliseconds ${MASTER_NAME} 1000`,
           `sentinel failover-timeout ${MASTER_NAME} 3000`,
           `sentinel parallel-syncs ${MASTER_NAME} 1`,
+          // The data nodes' password, and the sentinels' own (asked of clients and of the other sentinels).
+          ...(credentials
+            ? [`sentinel auth-pass ${MASTER_NAME} ${credentials.password}`, `requirepass ${credentials.sentinelPassword}`, `sentinel sentinel-pass ${credentials.sentinelPassword}`]
+            : []),
           '',
         ].join('\n'),
       );
       // Sentinel rewrites its configuration file, so each gets a writable one.
-      return new Node(port, [conf, '--sentinel']);
+      return new Node(port, [conf, '--sentinel'], credentials?.sentinelPassword);
     });
     const topology = new SentinelTopology(dir, data, sentinels);
     try {
