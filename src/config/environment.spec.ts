@@ -1,4 +1,7 @@
 import 'reflect-metadata';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DEV_JWT_SECRET, EnvironmentVariables, parseEnvironment } from './environment.js';
 import { toSettings, WS_PATH } from './settings.js';
 
@@ -324,6 +327,28 @@ describe(EnvironmentVariables.name, () => {
       expect(parseError({ REDIS_URL: 'redis://r:6379', REDIS_PASSWORD: 'pw-123' })).toContain('put them in the URL');
       expect(parseError({ REDIS_SENTINEL_PASSWORD: 'spw-123' })).toContain('REDIS_SENTINEL_PASSWORD is set without REDIS_SENTINELS');
       expect(parseError({ REDIS_PASSWORD: 'x'.repeat(600) })).not.toContain('xxx');
+    });
+
+    it('takes TLS for a cluster or Sentinel (REDIS_TLS) or from a rediss:// URL, with a CA file it can read', () => {
+      const dir = mkdtempSync(join(tmpdir(), 'chat-ca-'));
+      const ca = join(dir, 'ca.pem');
+      writeFileSync(ca, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+      writeFileSync(join(dir, 'not.pem'), 'hello');
+      try {
+        expect(toSettings(parseEnvironment({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_TLS: 'true', REDIS_TLS_CA_FILE: ca })).redis.tls).toEqual({
+          ca: readFileSync(ca, 'utf8'),
+        });
+        expect(toSettings(parseEnvironment({ REDIS_SENTINELS: 'a:26379', REDIS_SENTINEL_MASTER: 'chat', REDIS_TLS: '1' })).redis.tls).toEqual({ ca: undefined });
+        expect(toSettings(parseEnvironment({ REDIS_URL: 'rediss://r:6380', REDIS_TLS_CA_FILE: ca })).redis.tls).toEqual({ ca: readFileSync(ca, 'utf8') });
+        expect(toSettings(parseEnvironment({ REDIS_URL: 'redis://r:6379' })).redis.tls).toBeUndefined();
+        expect(parseError({ REDIS_URL: 'redis://r:6379', REDIS_TLS: 'true' })).toContain('with REDIS_URL, write rediss://');
+        expect(parseError({ REDIS_TLS: 'yes' })).toContain('REDIS_TLS');
+        expect(parseError({ REDIS_URL: 'redis://r:6379', REDIS_TLS_CA_FILE: ca })).toContain('REDIS_TLS_CA_FILE is set without TLS');
+        expect(parseError({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_TLS: 'true', REDIS_TLS_CA_FILE: join(dir, 'none.pem') })).toContain('cannot be read (ENOENT)');
+        expect(parseError({ REDIS_CLUSTER_NODES: 'a:7000', REDIS_TLS: 'true', REDIS_TLS_CA_FILE: join(dir, 'not.pem') })).toContain('holds no PEM certificate');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
     });
 
     it('turns a Redis URL into the settings and an empty one into none', () => {

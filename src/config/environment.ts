@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
 import { Transform, plainToInstance } from 'class-transformer';
 import {
   IsBoolean,
@@ -346,6 +347,15 @@ export class EnvironmentVariables {
   @IsString() @MaxLength(512)
   REDIS_SENTINEL_PASSWORD: string = '';
 
+  /** TLS to the cluster nodes, or to the sentinels and the servers they name; a REDIS_URL says so itself (`rediss://`). */
+  @Transform(({ obj, key }) => toBoolean((obj as Record<string, unknown>)[key]))
+  @IsBoolean()
+  REDIS_TLS: boolean = false;
+
+  /** The certificate authority (PEM) that signed the Redis servers' certificates, with REDIS_TLS or a `rediss://` REDIS_URL; empty trusts the system's. */
+  @IsString() @MaxLength(4096)
+  REDIS_TLS_CA_FILE: string = '';
+
   /**
    * Replicas that must hold a message before its sender gets the ack (`WAIT`
    * after each write); 0 does not wait. With Sentinel, 1 means an
@@ -506,6 +516,15 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
     problems.push('REDIS_USERNAME and REDIS_PASSWORD are for REDIS_CLUSTER_NODES and REDIS_SENTINELS: with REDIS_URL, put them in the URL');
   }
   if (env.REDIS_SENTINEL_PASSWORD && !env.REDIS_SENTINELS) problems.push('REDIS_SENTINEL_PASSWORD is set without REDIS_SENTINELS');
+  if (env.REDIS_TLS && !env.REDIS_CLUSTER_NODES && !env.REDIS_SENTINELS) {
+    problems.push('REDIS_TLS is for REDIS_CLUSTER_NODES and REDIS_SENTINELS: with REDIS_URL, write rediss://');
+  }
+  const tls = env.REDIS_TLS || env.REDIS_URL.startsWith('rediss://');
+  if (env.REDIS_TLS_CA_FILE && !tls) problems.push('REDIS_TLS_CA_FILE is set without TLS: set REDIS_TLS, or a rediss:// REDIS_URL');
+  if (env.REDIS_TLS_CA_FILE && tls) {
+    const problem = caFileProblem(env.REDIS_TLS_CA_FILE);
+    if (problem) problems.push(`REDIS_TLS_CA_FILE=${JSON.stringify(env.REDIS_TLS_CA_FILE)}: ${problem}`);
+  }
   for (const name of ['REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const) {
     if (env[name] && env.REDIS_URL) problems.push(`REDIS_URL and ${name} cannot both be set: ${name} finds Redis by itself`);
     const unreachable = env[name].split(',').map((node) => node.trim()).find((node) => node !== '' && !isPort(Number(node.split(':').at(-1))));
@@ -527,6 +546,17 @@ export function parseEnvironment(raw: Record<string, unknown>): EnvironmentVaria
     throw new Error(`Invalid configuration: ${problems.join('; ')}`);
   }
   return env;
+}
+
+/** Why a CA file cannot serve (unreadable, or no PEM certificate in it), or undefined. */
+function caFileProblem(path: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    return `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+  return text.includes('-----BEGIN CERTIFICATE-----') ? undefined : 'holds no PEM certificate';
 }
 
 /** The validated environment outside Nest (command-line tools): `.env` if present, then the process's variables. */

@@ -1,4 +1,5 @@
 import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { EnvironmentVariables } from './environment.js';
 
 /** The validated, typed settings of one instance. Injected with `@Inject(SETTINGS)`. */
@@ -66,6 +67,11 @@ export interface Settings {
     clusterNodes: Array<{ host: string; port: number }>;
     /** The servers' credentials with a cluster or Sentinel (a `url` carries its own); undefined fields: none. */
     auth: { username: string | undefined; password: string | undefined };
+    /**
+     * TLS (`REDIS_TLS` with a cluster or Sentinel, or a `rediss://` url), trusting `ca`
+     * (`REDIS_TLS_CA_FILE`'s certificates; undefined: the system's); undefined: plain TCP.
+     */
+    tls: { ca: string | undefined } | undefined;
     /** `WAIT <replicas> <timeoutMs>` after each message write; 0 replicas: no wait. */
     wait: { replicas: number; timeoutMs: number };
     keyPrefix: string;
@@ -186,6 +192,10 @@ export function toSettings(env: EnvironmentVariables): Settings {
       sentinel,
       clusterNodes: env.REDIS_CLUSTER_NODES ? hostPorts(env.REDIS_CLUSTER_NODES) : [],
       auth: { username: env.REDIS_USERNAME || undefined, password: env.REDIS_PASSWORD || undefined },
+      tls:
+        env.REDIS_TLS || env.REDIS_URL.startsWith('rediss://')
+          ? { ca: env.REDIS_TLS_CA_FILE ? readFileSync(env.REDIS_TLS_CA_FILE, 'utf8') : undefined }
+          : undefined,
       wait: { replicas: env.REDIS_WAIT_REPLICAS, timeoutMs: env.REDIS_WAIT_TIMEOUT_MS },
       keyPrefix: env.REDIS_KEY_PREFIX,
       instanceTtlMs: env.INSTANCE_TTL_MS,

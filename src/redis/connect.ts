@@ -36,7 +36,7 @@ const CLUSTER_SLOTS_REFRESH_MS = 1_000;
  * `READONLY` (a master just turned into a replica).
  */
 export function connect(redis: Settings['redis'], instanceId: string): RedisConnections | undefined {
-  const { url, sentinel, clusterNodes, auth, commandTimeoutMs, connectTimeoutMs, reconnect } = redis;
+  const { url, sentinel, clusterNodes, auth, tls, commandTimeoutMs, connectTimeoutMs, reconnect } = redis;
   // The exponent is capped only to keep the number finite; the maximum wait caps the delay.
   const backoff = (attempt: number) => Math.min(reconnect.baseMs * 2 ** Math.min(attempt, 20), reconnect.maxMs);
   const options = {
@@ -51,6 +51,8 @@ export function connect(redis: Settings['redis'], instanceId: string): RedisConn
     // No CLIENT SETINFO at each connect: Redis before 7.2 refuses it, which would count as a command error in
     // the metrics every time; the connection names (CLIENT SETNAME) say whose connections they are.
     disableClientInfo: true,
+    // Each connection to a server (a cluster's node, the master Sentinel names, a rediss:// url's).
+    ...(tls && { tls }),
   };
   if (clusterNodes.length > 0) {
     const cluster = new Cluster(clusterNodes, {
@@ -73,6 +75,8 @@ export function connect(redis: Settings['redis'], instanceId: string): RedisConn
       sentinels: sentinel.sentinels,
       name: sentinel.masterName,
       sentinelPassword: sentinel.password,
+      // REDIS_TLS covers the sentinels too, and the servers they name.
+      ...(tls && { sentinelTLS: tls, enableTLSForSentinelMode: true }),
       sentinelRetryStrategy: backoff,
       failoverDetector: true,
       reconnectOnError: (error) => error.message.startsWith('READONLY'),

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -282,23 +282,53 @@ export class RedisCluster {
 /** A one-node Redis Cluster of a test's own (`startOneNodeCluster`). */
 export interface OneNodeCluster {
   readonly port: number;
-  /** A connection to the node (with its password), closed by `stop`. */
+  /** A connection to the node (with its password, over its TLS), closed by `stop`. */
   readonly admin: Redis;
   stop(): Promise<void>;
 }
 
+/** A certificate authority and a certificate it signed for 127.0.0.1, as PEM files. */
+export interface TlsFiles {
+  ca: string;
+  cert: string;
+  key: string;
+}
+
+/** Makes a throwaway certificate authority and a server certificate for 127.0.0.1 in `dir` (openssl). */
+export function makeCertificates(dir: string): TlsFiles {
+  const files = { ca: join(dir, 'ca.pem'), caKey: join(dir, 'ca.key'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key') };
+  const san = join(dir, 'san.cnf');
+  writeFileSync(san, 'subjectAltName=IP:127.0.0.1\n');
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
+  const steps = [
+    ['req', '-x509', ...ec, '-keyout', files.caKey, '-out', files.ca, '-days', '1', '-subj', '/CN=chat test CA'],
+    ['req', ...ec, '-keyout', files.key, '-out', join(dir, 'server.csr'), '-subj', '/CN=127.0.0.1'],
+    ['x509', '-req', '-in', join(dir, 'server.csr'), '-CA', files.ca, '-CAkey', files.caKey, '-CAcreateserial', '-out', files.cert, '-days', '1', '-extfile', san],
+  ];
+  for (const args of steps) {
+    const run = spawnSync('openssl', args, { encoding: 'utf8' });
+    if (run.error || run.status !== 0) throw new Error(`openssl ${args[0]} failed (install openssl): ${run.error?.message ?? run.stderr}`);
+  }
+  return { ca: files.ca, cert: files.cert, key: files.key };
+}
+
 /**
  * A one-node Redis Cluster with every slot on it, on a free port; with a
- * password when given (`requirepass`). Its address is announced: a node
- * alone does not know it, and CLUSTER SLOTS would name none.
+ * password when given (`requirepass`), and only over TLS when given its
+ * files. Its address is announced: a node alone does not know it, and
+ * CLUSTER SLOTS would name none.
  */
-export async function startOneNodeCluster(password?: string): Promise<OneNodeCluster> {
+export async function startOneNodeCluster(options: { password?: string; tls?: TlsFiles } = {}): Promise<OneNodeCluster> {
+  const { password, tls } = options;
   const dir = mkdtempSync(join(tmpdir(), 'chat-one-node-'));
   const port = await freePort();
+  const listen = tls
+    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-cluster', 'yes', '--tls-auth-clients', 'no']
+    : ['--port', String(port)];
   const node = spawn(
     'redis-server',
     [
-      '--port', String(port),
+      ...listen,
       '--bind', '127.0.0.1',
       '--cluster-enabled', 'yes',
       '--cluster-config-file', join(dir, 'nodes.conf'),
@@ -311,7 +341,15 @@ export async function startOneNodeCluster(password?: string): Promise<OneNodeClu
     { stdio: 'ignore' },
   );
   const exited = new Promise((resolve) => node.once('exit', resolve));
-  const admin = new Redis({ port, password, lazyConnect: true, maxRetriesPerRequest: 1, retryStrategy: () => 100 });
+  const admin = new Redis({
+    host: '127.0.0.1',
+    port,
+    password,
+    tls: tls && { ca: readFileSync(tls.ca, 'utf8') },
+    lazyConnect: true,
+    maxRetriesPerRequest: 1,
+    retryStrategy: () => 100,
+  });
   const stop = async () => {
     admin.disconnect();
     node.kill('SIGKILL');
