@@ -193,9 +193,9 @@ export function decodeMessage(json: string): Message | undefined {
 /**
  * Decodes and checks a payload from the channel of `roomId` (another
  * process wrote it); undefined for anything malformed: not JSON, an unknown
- * type, a field of the wrong type or length, a message of another room, a
- * `seq` without an epoch or an epoch without a `seq`. The event is rebuilt
- * from its known fields only.
+ * type, a field of the wrong type or length, a message of another room, an
+ * epoch without a `seq`. The event is rebuilt from its known fields only; a
+ * message without an epoch (the main backend's) loses any `seq` it carries.
  */
 export function decodeRoomEvent(payload: string, roomId: string): RoomEvent | undefined {
   const event = roomEventOf(payload, roomId);
@@ -218,7 +218,11 @@ function roomEventOf(payload: string, roomId: string): RoomEvent | undefined {
     case 'message': {
       const message = toMessage(data);
       if (!message || message.room_id !== roomId) return undefined;
-      if (event.epoch === undefined) return { type: 'message', data: message };
+      if (event.epoch === undefined) {
+        // The main backend's message has no seq of ours: one it carries would clash with the room's own.
+        delete message.seq;
+        return { type: 'message', data: message };
+      }
       if (!isId(event.epoch) || message.seq === undefined) return undefined;
       return { type: 'message', data: message, epoch: event.epoch };
     }
