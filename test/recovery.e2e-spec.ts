@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { waitFor } from '../scripts/processes.mjs';
 import { RedisService } from '../src/redis/redis.service.js';
 import { join, messagesUntil, range, received, sendMany, seqs } from './support/client.js';
 import { type Instance, MODES, startInstance, UNTHROTTLED, useInstances } from './support/instances.js';
@@ -35,6 +36,29 @@ describe.each(MODES)('join_room with since, PROTOCOL §2 "Recovery" (%s)', (mode
     expect(await messagesUntil(again, 9)).toEqual(live);
     await again.nothing(200, 'message');
     expect(received(alice).concat(received(again))).toEqual(await fullHistory(chat.first.http, roomId, 'bob'));
+  });
+
+  it('recovers a room joined again on the same connection without leaving it, and the user stays online for the others', async () => {
+    const roomId = await chat.room('alice', ['bob']);
+    const bob = await chat.connect('bob');
+    const alice = await chat.connect('alice', chat.last);
+    const { epoch } = await join(bob, roomId);
+    await join(alice, roomId);
+    const sent = await sendMany(bob, roomId, 3);
+    expect(await messagesUntil(alice, 3)).toEqual(sent);
+    const mark = alice.frames.length;
+    const bobMark = bob.frames.length;
+    // A client that found a gap after seq 1 asks again from there.
+    const again = await join(alice, roomId, { seq: 1, epoch: epoch as string });
+    expect(again).toMatchObject({ seq: 3, recovered: true });
+    expect((again.online as string[]).sort()).toEqual(['alice', 'bob']);
+    const live = await sendMany(bob, roomId, 2);
+    const since = () => alice.frames.slice(mark).filter((f) => f.type === 'message').map((f) => f.message as Message);
+    await waitFor(() => since().some((m) => m.seq === 5), 5000, 'the live message after the second join');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(seqs(since())).toEqual([2, 3, 4, 5]);
+    expect(since().slice(-2)).toEqual(live);
+    expect(bob.frames.slice(bobMark).filter((f) => f.type === 'presence')).toEqual([]);
   });
 
   it('answers recovered:true and replays nothing to a client that is up to date', async () => {

@@ -265,13 +265,18 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     this.scheduleReconnect(status ? `HTTP ${status}` : failure ?? 'cannot connect');
   }
 
+  /** The REST API's answer to the token (401 or 403), or undefined; a server that does not answer within the connect timeout counts as no answer. */
   private async probe(): Promise<number | undefined> {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), CONNECT_TIMEOUT_MS);
     try {
       const base = this.options.url.replace(/^ws/, 'http').replace(/\/ws(\?.*)?$/, '');
-      const response = await fetch(`${base}/rooms`, { headers: { Authorization: `Bearer ${this.token}` } });
+      const response = await fetch(`${base}/rooms`, { headers: { Authorization: `Bearer ${this.token}` }, signal: abort.signal });
       return response.status === 401 || response.status === 403 ? response.status : undefined;
     } catch {
       return undefined;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -438,8 +443,6 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       case 'joined':
         return this.onJoined(frame);
       case 'left':
-        // The answer to a gap repair's own leave (ref `g…`), never a removal.
-        if (frame.ref?.startsWith('g')) return;
         return this.onLeft(frame.room_id, frame.reason);
       case 'message':
         return this.onMessage(frame.message);
@@ -587,11 +590,13 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     if (message.client_msg_id && message.sender_id === this.userId) this.confirm(message.client_msg_id, message);
   }
 
-  /** Leave and re-join with `since`: the server sends exactly what is missing. */
+  /**
+   * Join again with `since`, without leaving: the server sends exactly what
+   * is missing, and the user stays online in the room for everyone else.
+   */
   private repairGap(room: RoomState): void {
     if (room.resyncing || !room.joined) return;
     room.resyncing = true;
-    this.write({ type: 'leave_room', room_id: room.id, ref: this.ref('g') });
     this.sendJoin(room);
   }
 
