@@ -44,6 +44,12 @@ describe('permessage-deflate', () => {
         'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12',
       );
       expect(carol.socket.extensions).toBe('');
+      // An offer ws cannot accept is refused like every malformed handshake: 400, as JSON.
+      const unacceptable = await handshake(`${ws}?token=${token('bob')}`, { 'Sec-WebSocket-Extensions': 'permessage-deflate; server_max_window_bits=99' });
+      expect({ status: unacceptable.status, body: unacceptable.body }).toEqual({
+        status: 400,
+        body: { error: 'bad_request', message: 'The upgrade request is malformed: Invalid or unacceptable Sec-WebSocket-Extensions header' },
+      });
       for (const client of [alice, bob, carol]) {
         client.send({ type: 'join_room', room_id: roomId });
         await client.next('joined');

@@ -201,6 +201,8 @@ describe('handshake', () => {
         { 'Sec-WebSocket-Key': '' },
         { 'Sec-WebSocket-Version': '99' },
         { Upgrade: 'h2c' },
+        // What ws itself refuses after our checks: a subprotocol list it cannot parse.
+        { 'Sec-WebSocket-Protocol': 'access_token, a b' },
       ];
       for (const headers of malformed) {
         const result = await handshake(url, headers);

@@ -76,6 +76,9 @@ export class ChatWsAdapter extends WsAdapter {
       handleProtocols: (offered) => (offered.has(ACCESS_TOKEN_PROTOCOL) ? ACCESS_TOKEN_PROTOCOL : false),
     });
     server.on('error', (error) => this.log.error(error));
+    // What ws refuses itself after our checks (a subprotocol list or an extension offer it cannot
+    // parse) is answered like every malformed handshake; `upgrade` counts it (the socket never opened).
+    server.on('wsClientError', (error: Error, socket: Duplex) => reject(socket, 400, 'bad_request', `The upgrade request is malformed: ${error.message}`));
     const listener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void this.upgrade(server, req, socket, head);
     this.httpServer.on('upgrade', listener);
     this.upgradeListeners.push(listener);
