@@ -54,7 +54,10 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     super();
     this.options = { reconnectBaseMs: 500, reconnectMaxMs: 20_000, ackTimeoutMs: 10_000, typingThrottleMs: 2_000, typingIdleMs: 3_000, ...options };
     this.token = options.token;
-    this.outbox = new Outbox(options.outboxStore ?? memoryOutboxStore());
+    this.outbox = new Outbox(options.outboxStore ?? memoryOutboxStore(), () => {
+      this.emit('outbox', this.outbox.entries());
+      this.flush();
+    });
   }
 
   get state(): ConnectionState {

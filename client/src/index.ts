@@ -2,7 +2,7 @@ export { ChatClient } from './chat-client.js';
 export { ChatError } from './types.js';
 export type { ChatClientEvents, ChatClientOptions, CloseReason, ConnectionState, RoomSync } from './types.js';
 export { localStorageOutboxStore, memoryOutboxStore } from './outbox.js';
-export type { OutboxEntry, OutboxStore } from './outbox.js';
+export type { LocksLike, OutboxEntry, OutboxStore } from './outbox.js';
 export { ChatRest, RestError, restBaseFromSocketUrl } from './rest.js';
 export type { HistoryPage, Room } from './rest.js';
 export type { Cursor, Message } from './protocol.js';

@@ -19,6 +19,11 @@ export interface OutboxEntry {
 export interface OutboxStore {
   load(): OutboxEntry[];
   save(entries: OutboxEntry[]): void;
+  /**
+   * Optional: hands the queue, now or later, the entries of queues no one
+   * keeps any more (a page closed or reloaded), which this store has taken over.
+   */
+  adopt?(take: (entries: OutboxEntry[]) => void): void;
 }
 
 /** Keeps the queue in memory only: it lasts as long as the client object. */
@@ -31,49 +36,83 @@ interface StorageLike {
   getItem(key: string): string | null;
   setItem(key: string, value: string): void;
   removeItem(key: string): void;
+  readonly length?: number;
+  key?(index: number): string | null;
+}
+
+/** The part of the Web Locks API (`navigator.locks`) the store uses. */
+export interface LocksLike {
+  request(name: string, callback: () => Promise<unknown>): Promise<unknown>;
 }
 
 /**
  * Keeps the queue in `localStorage` under `key` (one key per user), so a page
  * reload does not lose what was typed while offline. Unreadable content is ignored.
  *
- * Tabs of one user share the key: a save writes only this queue's changes
- * (what it added, what it confirmed or gave up) into what is stored, so it
- * never drops what another tab queued meanwhile. A tab that loaded another's
- * messages may send them too: the server stores each `client_msg_id` once.
+ * Tabs of one user may share the key. Each page keeps its queue in a slot
+ * of its own (`<key>:<page id>`), which no other page writes: a tab does not
+ * always see another tab's latest write at once, so a queue that tabs
+ * merged could bring back what another tab had already sent. A page holds
+ * its slot's Web Lock while it is open; every page waits for the locks of
+ * the slots it found, and the one that gets a slot's lock (its page closed
+ * or reloaded) takes its messages into its own queue and sends them, once
+ * (slots written after a page opened are heard of by their `storage` event).
+ * The same goes for a queue an earlier version kept under `key` itself.
+ * Where there are no Web Locks (Node before 22), or `locks` is `null`, there
+ * are no tabs: the queue is kept under `key`.
  */
-export function localStorageOutboxStore(key: string, storage?: StorageLike): OutboxStore {
+export function localStorageOutboxStore(key: string, storage?: StorageLike, locks?: LocksLike | null): OutboxStore {
   const target = storage ?? (globalThis as { localStorage?: StorageLike }).localStorage;
   if (!target) throw new Error('localStorage is not available here');
-  const read = (): OutboxEntry[] => {
+  // `null`: no tabs to share the key with, whatever the platform has.
+  const lockManager = locks === null ? undefined : (locks ?? (globalThis as { navigator?: { locks?: LocksLike } }).navigator?.locks);
+  const read = (name: string): OutboxEntry[] => {
     try {
-      const value: unknown = JSON.parse(target.getItem(key) ?? '[]');
+      const value: unknown = JSON.parse(target.getItem(name) ?? '[]');
       return Array.isArray(value) ? (value as OutboxEntry[]).filter(isEntry) : [];
     } catch {
       return [];
     }
   };
-  /** The ids this queue holds as of its last load or save. */
-  let known = new Set<string>();
+  const write = (name: string, entries: OutboxEntry[]) => {
+    if (entries.length === 0) target.removeItem(name);
+    else target.setItem(name, JSON.stringify(entries));
+  };
+  if (!lockManager) return { load: () => read(key), save: (entries) => write(key, entries) };
+
+  const slot = `${key}:${pageId()}`;
+  const lockName = (name: string) => `chat-outbox ${name}`;
+  /** Holds a lock until the page goes. */
+  const forever = () => new Promise<never>(() => undefined);
+  void lockManager.request(lockName(slot), forever);
   return {
-    load() {
-      const entries = read();
-      known = new Set(entries.map((entry) => entry.client_msg_id));
-      return entries;
-    },
-    save(entries) {
-      const ids = new Set(entries.map((entry) => entry.client_msg_id));
-      // Kept: what this queue still holds and what another tab added. Added: only what is new here, so an
-      // entry another tab settled (gone from storage) is not written back by a tab that had loaded it.
-      const stored = read().filter((entry) => ids.has(entry.client_msg_id) || !known.has(entry.client_msg_id));
-      const storedIds = new Set(stored.map((entry) => entry.client_msg_id));
-      const added = entries.filter((entry) => !known.has(entry.client_msg_id) && !storedIds.has(entry.client_msg_id));
-      const merged = [...stored, ...added];
-      known = ids;
-      if (merged.length === 0) target.removeItem(key);
-      else target.setItem(key, JSON.stringify(merged));
+    load: () => [],
+    save: (entries) => write(slot, entries),
+    adopt(take) {
+      const watched = new Set<string>();
+      const watch = (name: string | null | undefined) => {
+        if (!name || name === slot || watched.has(name) || (name !== key && !name.startsWith(`${key}:`))) return;
+        watched.add(name);
+        void lockManager.request(lockName(name), () => {
+          const entries = read(name);
+          if (entries.length > 0) take(entries);
+          target.removeItem(name);
+          // Kept until this page goes: no other page takes the slot again while its removal spreads.
+          return forever();
+        });
+      };
+      for (let i = 0; i < (target.length ?? 0); i++) watch(target.key?.(i));
+      // A slot another open page starts later (its first queued message) is heard of as it is written.
+      const events = globalThis as { addEventListener?: (type: 'storage', listener: (event: { key: string | null }) => void) => void };
+      events.addEventListener?.('storage', (event) => watch(event.key));
     },
   };
+}
+
+/** An id for this page's slot. */
+function pageId(): string {
+  const crypto = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
+  return crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
 
 function isEntry(value: unknown): value is OutboxEntry {
@@ -102,8 +141,22 @@ interface Pending {
 export class Outbox {
   private readonly pending = new Map<string, Pending>();
 
-  constructor(private readonly store: OutboxStore) {
+  /** `onAdopted`: entries of a queue no one keeps any more joined this one (`OutboxStore.adopt`). */
+  constructor(
+    private readonly store: OutboxStore,
+    onAdopted?: () => void,
+  ) {
     for (const entry of store.load()) this.pending.set(entry.client_msg_id, { entry });
+    store.adopt?.((entries) => {
+      const fresh = entries.filter((entry) => !this.pending.has(entry.client_msg_id));
+      if (fresh.length === 0) return;
+      // In the order they were written, whichever queue they come from.
+      const all = [...this.pending.values(), ...fresh.map((entry) => ({ entry }))].sort((a, b) => a.entry.created_at.localeCompare(b.entry.created_at));
+      this.pending.clear();
+      for (const item of all) this.pending.set(item.entry.client_msg_id, item);
+      this.persist();
+      onAdopted?.();
+    });
   }
 
   add(entry: OutboxEntry): Promise<Message> {

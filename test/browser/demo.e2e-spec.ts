@@ -279,6 +279,33 @@ describe(SUITE, () => {
     expect(await state(alice)).toBe('open');
   });
 
+  it('a tab closed with messages queued hands them to another tab of the same user, which delivers them once', async () => {
+    const app = await service();
+    await createRoom(app.http, 'alice', ['bob'], 'team', 'Two tabs');
+    const proxy: TestProxy = await startProxy([app.port]);
+    cleanups.push(() => proxy.close());
+    const { context, page: first } = await signIn(proxy.url, 'alice');
+    const second = await context.newPage();
+    pages.push({ name: 'alice-second-tab', page: second });
+    await second.goto(`${proxy.url}/demo`);
+    await connected(second);
+    const { page: bob } = await signIn(app.http, 'bob');
+    for (const page of [first, second, bob]) await page.waitForSelector('[data-testid="room-title"]:has-text("Two tabs")');
+
+    proxy.block();
+    await waitFor(async () => (await state(first)) !== 'open' && (await state(second)) !== 'open', 'both tabs lose their connection', LONG);
+    await send(first, 'from the first tab');
+    await send(second, 'from the second tab');
+    await waitFor(async () => (await shown(first)).pending === 1 && (await shown(second)).pending === 1, 'one queued in each tab');
+    await first.close();
+    // The open tab takes over what the closed one kept.
+    await waitFor(async () => (await shown(second)).pending === 2, 'the second tab holding both', LONG);
+    proxy.unblock();
+    await connected(second);
+    await expectMessages(second, ['from the first tab', 'from the second tab']);
+    await expectMessages(bob, ['from the first tab', 'from the second tab']);
+  });
+
   it('a reload with messages still queued delivers them', async () => {
     const app = await service();
     await createRoom(app.http, 'alice', ['bob'], 'team', 'Reload test');
