@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
 import request from 'supertest';
 import { join } from './support/client.js';
 import { useInstances } from './support/instances.js';
@@ -289,5 +290,39 @@ describe('REST rooms and members (PROTOCOL §5)', () => {
       const members = await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', service()).expect(200);
       expect(members.body).toHaveLength(2);
     });
+  });
+});
+
+describe('rooms whose stored data is damaged (REDIS_URL): PROTOCOL §5 answers, one bad key failing no list', () => {
+  const chat = useInstances({ mode: 'redis', count: 1 });
+  const api = () => request(chat.http);
+  let redis: Redis;
+  beforeAll(() => {
+    redis = new Redis(chat.redisUrl);
+  });
+  afterAll(() => redis.quit());
+
+  it('leaves a room whose info is not a room out of its members’ lists (404 for itself) and a damaged member entry out of the members', async () => {
+    const [alice, bob] = [fresh('alice'), fresh('bob')];
+    const good = await chat.room(alice, [bob]);
+    const bad = await chat.room(alice, [bob]);
+    await redis.set(`${chat.prefix}chat:{${bad}}:info`, '{not json');
+    const list = await api().get(`${API}/rooms`).set('Authorization', bearer(alice)).expect(200);
+    expect((list.body.rooms as Array<{ room_id: string }>).map((room) => room.room_id)).toEqual([good]);
+    await api().get(`${API}/rooms/${bad}`).set('Authorization', bearer(alice)).expect(404);
+
+    await redis.hset(`${chat.prefix}chat:{${good}}:members`, bob, '{"user_id": 7}');
+    const members = await api().get(`${API}/rooms/${good}/members`).set('Authorization', bearer(alice)).expect(200);
+    expect((members.body as Array<{ user_id: string }>).map((member) => member.user_id)).toEqual([alice]);
+  });
+
+  it('answers a failure it cannot name 500 in the same shape as every error, never its message', async () => {
+    const carol = fresh('carol');
+    await chat.room(carol, []);
+    // A key of the wrong type: Redis answers WRONGTYPE, a damaged store rather than one that is away.
+    await redis.del(`${chat.prefix}chat:user:{${carol}}:rooms`);
+    await redis.set(`${chat.prefix}chat:user:{${carol}}:rooms`, 'not a sorted set');
+    const response = await api().get(`${API}/rooms`).set('Authorization', bearer(carol)).expect(500);
+    expect(response.body).toEqual(errorBody(500, 'Internal Server Error', 'Internal server error'));
   });
 });

@@ -1,4 +1,4 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpStatus } from '@nestjs/common';
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { DomainError, type DomainErrorCode } from '../core/domain.error.js';
@@ -15,14 +15,29 @@ const STATUS: Record<DomainErrorCode, number> = {
 };
 
 /**
- * A domain error or an unreachable store on the REST side, as
- * `{statusCode, error, message}` like Nest's own HTTP errors.
+ * Every failure on the REST side as `{statusCode, error, message}`: a
+ * domain error or an unreachable store by its code, Nest's HTTP errors as
+ * they are, anything else (a bug, a damaged store) 500 and logged, never
+ * its message.
  */
-@Catch(DomainError, StoreUnavailableError)
+@Catch()
 export class HttpErrorFilter implements ExceptionFilter {
-  catch(exception: DomainError | StoreUnavailableError, host: ArgumentsHost): void {
-    const status = exception instanceof DomainError ? STATUS[exception.code] : HttpStatus.SERVICE_UNAVAILABLE;
+  private readonly logger = new Logger(HttpErrorFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
+    if (exception instanceof HttpException) {
+      const body = exception.getResponse();
+      response.status(exception.getStatus()).json(typeof body === 'object' ? body : { statusCode: exception.getStatus(), message: body });
+      return;
+    }
+    if (!(exception instanceof DomainError || exception instanceof StoreUnavailableError)) {
+      this.logger.error(exception);
+      const status = HttpStatus.INTERNAL_SERVER_ERROR;
+      response.status(status).json({ statusCode: status, error: STATUS_CODES[status], message: 'Internal server error' });
+      return;
+    }
+    const status = exception instanceof DomainError ? STATUS[exception.code] : HttpStatus.SERVICE_UNAVAILABLE;
     if (exception instanceof DomainError && exception.retryAfterMs !== undefined) {
       response.setHeader('Retry-After', String(Math.max(1, Math.ceil(exception.retryAfterMs / 1000))));
     }

@@ -1,6 +1,8 @@
+import { Logger } from '@nestjs/common';
 import { setTimeout as delay } from 'node:timers/promises';
 import { LimitKeys } from '../redis/limit-keys.js';
 import { RedisService } from '../redis/redis.service.js';
+import { decodeMember, decodeRoomInfo } from './stored-room.js';
 import { ADD_TO_ROOM, COUNT_CREATED, FOLLOW, MEMBERSHIP, RELEASE_DIRECT, REMOVE_FROM_ROOM, RESERVE, RESERVE_ADD, WRITE_ROOM } from './room.scripts.js';
 import type {
   AddOutcome,
@@ -58,6 +60,7 @@ const DIRECT_CLAIM_WAIT_MS = 5_000;
  * store is away"); every other call then fails with `StoreUnavailableError`.
  */
 export class RedisRoomStore implements RoomStore {
+  private readonly logger = new Logger(RedisRoomStore.name);
   private readonly knownMembers = new Map<string, boolean>();
   private readonly limitKeys: LimitKeys;
 
@@ -134,7 +137,7 @@ export class RedisRoomStore implements RoomStore {
     const [info, memberIds] = await this.redis.call(() =>
       Promise.all([client.get(keys.room(roomId, 'info')), client.hkeys(keys.room(roomId, 'members'))]),
     );
-    return info === null ? undefined : { ...(JSON.parse(info) as Room), member_ids: memberIds };
+    return this.roomOf(roomId, info, memberIds);
   }
 
   /** Two round trips: a page of the user's room ids with their count, then those rooms (`getMany`). */
@@ -157,7 +160,22 @@ export class RedisRoomStore implements RoomStore {
     const found = await this.redis.call(() =>
       Promise.all(roomIds.map((id) => Promise.all([client.get(keys.room(id, 'info')), client.hkeys(keys.room(id, 'members'))]))),
     );
-    return found.map(([info, memberIds]) => (info === null ? undefined : { ...(JSON.parse(info) as Room), member_ids: memberIds }));
+    return found.map(([info, memberIds], i) => this.roomOf(roomIds[i], info, memberIds));
+  }
+
+  /** A room as stored; a damaged `info` counts as no room (logged), so one bad key fails no list it is in. */
+  private roomOf(roomId: string, info: string | null, memberIds: string[]): Room | undefined {
+    if (info === null) return undefined;
+    const room = decodeRoomInfo(info, roomId);
+    if (!room) this.logger.warn(`room ${roomId}: its stored info is not a room's; left out`);
+    return room && { ...room, member_ids: memberIds };
+  }
+
+  /** A member as stored; a damaged entry counts as none (logged). */
+  private memberOf(roomId: string, json: string, userId?: string): Member | undefined {
+    const member = decodeMember(json, userId);
+    if (!member) this.logger.warn(`room ${roomId}: a stored member entry is not a member's; left out`);
+    return member;
   }
 
   async roomIdsOf(userId: string): Promise<string[]> {
@@ -168,7 +186,8 @@ export class RedisRoomStore implements RoomStore {
   async members(roomId: string, offset: number, limit: number): Promise<Page<Member>> {
     const all = await this.redis.call(() => this.redis.client.hvals(this.redis.keys.room(roomId, 'members')));
     const sorted = all
-      .map((json) => JSON.parse(json) as Member)
+      .map((json) => this.memberOf(roomId, json))
+      .filter((member): member is Member => member !== undefined)
       .sort((a, b) => a.joined_at.localeCompare(b.joined_at) || (a.user_id < b.user_id ? -1 : a.user_id > b.user_id ? 1 : 0));
     return { items: sorted.slice(offset, offset + limit), total: sorted.length };
   }
@@ -176,7 +195,7 @@ export class RedisRoomStore implements RoomStore {
   async member(roomId: string, userId: string): Promise<Member | undefined> {
     const { client, keys } = this.redis;
     const json = await this.redis.call(() => client.hget(keys.room(roomId, 'members'), userId));
-    return json === null ? undefined : (JSON.parse(json) as Member);
+    return json === null ? undefined : this.memberOf(roomId, json, userId);
   }
 
   async isMember(roomId: string, userId: string): Promise<boolean> {
@@ -207,7 +226,7 @@ export class RedisRoomStore implements RoomStore {
       if (existing !== null) {
         // The user's room list is made true either way.
         await this.follow(roomId, userId, score, false);
-        return { status: 'existing', member: JSON.parse(existing) as Member };
+        return { status: 'existing', member: this.memberOf(roomId, existing, userId) ?? member };
       }
       if (size >= limits.membersPerRoom) return { status: 'room_full' };
       const reserved = await this.redis.run(
@@ -226,7 +245,7 @@ export class RedisRoomStore implements RoomStore {
         return { status: 'room_full' };
       }
       await this.redis.run(FOLLOW, this.listKeys(userId), [roomId, Number(version), 1, score, 1, ADD_IN_FLIGHT_MS]);
-      return { status: status === 'added' ? 'added' : 'existing', member: JSON.parse(String(json)) as Member };
+      return { status: status === 'added' ? 'added' : 'existing', member: this.memberOf(roomId, String(json), userId) ?? member };
     });
     if (outcome.status === 'added' || outcome.status === 'existing') this.remember(`${roomId}\n${userId}`, true);
     return outcome;
