@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import request from 'supertest';
-import { join } from './support/client.js';
+import { ask, join } from './support/client.js';
 import { useInstances } from './support/instances.js';
 import { ISO_DATE } from './support/shapes.js';
 import { token } from './support/tokens.js';
@@ -314,6 +314,15 @@ describe('rooms whose stored data is damaged (REDIS_URL): PROTOCOL §5 answers, 
     await redis.hset(`${chat.prefix}chat:{${good}}:members`, bob, '{"user_id": 7}');
     const members = await api().get(`${API}/rooms/${good}/members`).set('Authorization', bearer(alice)).expect(200);
     expect((members.body as Array<{ user_id: string }>).map((member) => member.user_id)).toEqual([alice]);
+  });
+
+  it('answers a join of a room whose stored seq is not a count internal_error, never joined with a seq that is not one', async () => {
+    const [dora, erin] = [fresh('dora'), fresh('erin')];
+    const roomId = await chat.room(dora, [erin]);
+    await redis.hset(`${chat.prefix}chat:{${roomId}}:meta`, 'seq', '1e20', 'epoch', 'e-damaged');
+    const client = await chat.connect(dora);
+    expect(await ask(client, { type: 'join_room', room_id: roomId })).toMatchObject({ type: 'error', code: 'internal_error' });
+    expect(await ask(client, { type: 'ping' })).toMatchObject({ type: 'pong' });
   });
 
   it('answers a failure it cannot name 500 in the same shape as every error, never its message', async () => {

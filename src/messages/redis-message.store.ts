@@ -93,7 +93,7 @@ export class RedisMessageStore implements MessageStore {
         ),
       ),
     )) as Array<[string, string | null]>;
-    return replies.map(([seq, json]) => ({ seq: Number(seq), message: json ? (this.decode(json) ?? null) : null }));
+    return replies.map(([seq, json]) => ({ seq: toSeq(seq), message: json ? (this.decode(json) ?? null) : null }));
   }
 
   async readAfter(roomId: string, afterSeq: number, limit: number) {
@@ -173,5 +173,12 @@ export class RedisMessageStore implements MessageStore {
 }
 
 function toHead([seq, epoch, lastAt]: Head): HistoryHead {
-  return { seq: Number(seq ?? 0), epoch, lastMessageAt: lastAt };
+  return { seq: toSeq(seq ?? 0), epoch, lastMessageAt: lastAt };
+}
+
+/** A room's stored seq; one that is not a count is a damaged key, an error (never a `seq` of null or 1e20 on the wire). */
+function toSeq(value: unknown): number {
+  const seq = Number(value);
+  if (!Number.isSafeInteger(seq) || seq < 0) throw new Error(`a stored seq is not a count: ${JSON.stringify(String(value).slice(0, 32))}`);
+  return seq;
 }
