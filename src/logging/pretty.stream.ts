@@ -4,6 +4,20 @@ const LEVEL_COLOURS: Record<string, number> = { fatal: 35, error: 31, warn: 33, 
 /** Fields every line has or that are shown in the line's head, not repeated as key=value. */
 const HEAD_FIELDS = new Set(['level', 'time', 'msg', 'context', 'pid', 'hostname', 'err', 'stack']);
 
+/** Whether `text` holds a control character (a newline, a NUL …). */
+function hasControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x20 || code === 0x7f) return true;
+  }
+  return false;
+}
+
+/** `text` with its control characters written as JSON escapes, so it stays on its line. */
+function printable(text: string): string {
+  return hasControl(text) ? JSON.stringify(text).slice(1, -1) : text;
+}
+
 /**
  * Turns pino's JSON lines into one readable line each:
  * `09:15:02.114 INFO  [Context] message key=value …`, an error's stack below it.
@@ -27,10 +41,11 @@ export class PrettyStream {
     const time = typeof entry.time === 'string' ? entry.time.slice(11, 23) : '';
     const head = level.toUpperCase().padEnd(5);
     const parts = [time, this.colour ? `\x1b[${LEVEL_COLOURS[level] ?? 0}m${head}\x1b[0m` : head];
-    if (entry.context) parts.push(`[${String(entry.context)}]`);
-    if (entry.msg !== undefined) parts.push(String(entry.msg));
+    if (entry.context) parts.push(`[${printable(String(entry.context))}]`);
+    if (entry.msg !== undefined) parts.push(printable(String(entry.msg)));
     for (const [key, value] of Object.entries(entry)) {
-      if (!HEAD_FIELDS.has(key)) parts.push(`${key}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+      // A value a client chose (a user id from a token) with a newline in it would forge a line: quoted, escaped.
+      if (!HEAD_FIELDS.has(key)) parts.push(`${key}=${typeof value === 'string' && !hasControl(value) ? value : JSON.stringify(value)}`);
     }
     const err = entry.err as { stack?: string; message?: string } | undefined;
     const stack = err?.stack ?? err?.message ?? (typeof entry.stack === 'string' ? entry.stack : undefined);

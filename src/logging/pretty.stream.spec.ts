@@ -1,0 +1,20 @@
+import { PrettyStream } from './pretty.stream.js';
+
+function render(entry: object): string {
+  let written = '';
+  new PrettyStream({ write: (text: string) => ((written += text), true) }).write(JSON.stringify(entry));
+  return written;
+}
+
+describe('PrettyStream', () => {
+  it('writes one readable line per entry', () => {
+    expect(render({ level: 'info', time: '2026-01-01T09:15:02.114Z', context: 'Chat', msg: 'connection opened', user_id: 'alice', n: 2 })).toBe(
+      '09:15:02.114 INFO  [Chat] connection opened user_id=alice n=2\n',
+    );
+  });
+
+  it('keeps a client-chosen value with a newline on its line, escaped, so it cannot forge another', () => {
+    const line = render({ level: 'debug', time: '2026-01-01T09:15:02.114Z', msg: 'opened\nFATAL forged', user_id: 'a\nb\u0000c' });
+    expect(line.split('\n')).toEqual(['09:15:02.114 DEBUG opened\\nFATAL forged user_id="a\\nb\\u0000c"', '']);
+  });
+});
