@@ -166,7 +166,8 @@ async function start(name: string, jwt: string): Promise<void> {
     renderRooms();
     select(selected ?? views.keys().next().value);
   });
-  chat.on('error', ({ message }) => toast(message));
+  // Frames dropped over the rate limit are sent again by the library (the messages show as pending meanwhile): nothing to tell.
+  chat.on('error', ({ code, message }) => code !== 'rate_limited' && toast(message));
   chat.connect();
 
   // Read before the rooms load: selecting one rewrites the address.
@@ -480,9 +481,11 @@ function clock(iso: string): string {
   return new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 }
 
+/** A short notice; the three newest at most, so they never pile up over the page. */
 function toast(text: string): void {
   const node = el('div', 'toast', text);
   ui.toasts.append(node);
+  while (ui.toasts.childElementCount > 3) ui.toasts.firstElementChild?.remove();
   setTimeout(() => node.remove(), 5000);
 }
 

@@ -279,6 +279,19 @@ describe(SUITE, () => {
     expect(await state(alice)).toBe('open');
   });
 
+  it('a fast typist over the rate limit gets every message delivered once, in order, and no warning the page does not need', async () => {
+    const app = await service({ RATE_LIMIT_PER_SECOND: 5, RATE_LIMIT_BURST: 5 });
+    await createRoom(app.http, 'alice', ['bob'], 'team', 'Fast typing');
+    const { page: alice } = await signIn(app.http, 'alice');
+    const { page: bob } = await signIn(app.http, 'bob');
+    await alice.waitForSelector('[data-testid="room-title"]:has-text("Fast typing")');
+    const texts = Array.from({ length: 20 }, (_, i) => `quick ${i + 1}`);
+    for (const text of texts) await send(alice, text);
+    await expectMessages(bob, texts);
+    await expectMessages(alice, texts);
+    expect(await alice.locator('.toast').allTextContents()).toEqual([]);
+  });
+
   it('a tab closed with messages queued hands them to another tab of the same user, which delivers them once', async () => {
     const app = await service();
     await createRoom(app.http, 'alice', ['bob'], 'team', 'Two tabs');
