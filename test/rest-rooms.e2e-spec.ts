@@ -323,6 +323,10 @@ describe('rooms whose stored data is damaged (REDIS_URL): PROTOCOL §5 answers, 
     const client = await chat.connect(dora);
     expect(await ask(client, { type: 'join_room', room_id: roomId })).toMatchObject({ type: 'error', code: 'internal_error' });
     expect(await ask(client, { type: 'ping' })).toMatchObject({ type: 'pong' });
+    // Its members' lists still answer, the room among them.
+    const list = await api().get(`${API}/rooms`).set('Authorization', bearer(dora)).expect(200);
+    expect((list.body.rooms as Array<{ room_id: string }>).map((room) => room.room_id)).toEqual([roomId]);
+    await api().get(`${API}/unread-count`).set('Authorization', bearer(dora)).expect(200);
   });
 
   it('answers a failure it cannot name 500 in the same shape as every error, never its message', async () => {

@@ -81,6 +81,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     target.removeEventListener?.('offline', this.onOffline);
     this.drop(CloseCode.normal, 'client closed');
     this.clearTimers();
+    this.outbox.close();
     this.setState({ status: 'closed', reason: 'client', message: 'Closed by the application' });
   }
 
@@ -564,7 +565,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       return done();
     }
     const room = this.rooms.get(roomId);
-    if (!room || room.resyncing) return;
+    if (!room) return;
     this.forgetRoom(room);
     for (const entry of this.outbox.entries(roomId)) this.outbox.fail(entry.client_msg_id, new ChatError('not_a_member', 'Removed from the room', roomId));
     this.emit('outbox', this.outbox.entries());

@@ -24,6 +24,8 @@ export interface OutboxStore {
    * keeps any more (a page closed or reloaded), which this store has taken over.
    */
   adopt?(take: (entries: OutboxEntry[]) => void): void;
+  /** Optional: the client is closed for good; what the store holds for it (locks, listeners) goes. */
+  close?(): void;
 }
 
 /** Keeps the queue in memory only: it lasts as long as the client object. */
@@ -49,68 +51,143 @@ export interface LocksLike {
  * Keeps the queue in `localStorage` under `key` (one key per user), so a page
  * reload does not lose what was typed while offline. Unreadable content is ignored.
  *
- * Tabs of one user may share the key. Each page keeps its queue in a slot
- * of its own (`<key>:<page id>`), which no other page writes: a tab does not
- * always see another tab's latest write at once, so a queue that tabs
- * merged could bring back what another tab had already sent. A page holds
- * its slot's Web Lock while it is open; every page waits for the locks of
- * the slots it found, and the one that gets a slot's lock (its page closed
- * or reloaded) takes its messages into its own queue and sends them, once
- * (slots written after a page opened are heard of by their `storage` event).
- * The same goes for a queue an earlier version kept under `key` itself.
- * Where there are no Web Locks (Node before 22), or `locks` is `null`, there
- * are no tabs: the queue is kept under `key`.
+ * Tabs of one user may share the key. With Web Locks (`navigator.locks`, in
+ * browsers on secure pages) each client keeps its queue in a slot of its own
+ * (`<key>:slot:<id>`) that no other writes: a tab does not always see another
+ * tab's latest write at once, so a queue that tabs merged could bring back
+ * what another tab had already sent. A client holds its slot's lock until
+ * it is closed or its page goes; every client waits for the locks of the
+ * slots it finds (and hears of, by their `storage` event), and the one that
+ * gets a slot's lock takes its messages into its own queue and sends them,
+ * once. A queue kept under `key` itself (by earlier versions, or without
+ * Web Locks) is taken over the same way.
+ *
+ * Without Web Locks (or with `locks` null, or a `storage` that cannot list
+ * its keys) the queue is kept under `key`, and a save writes only this
+ * queue's changes into what is stored; tabs may then send each other's
+ * messages, and a tab that missed another's latest write may send one again.
  */
 export function localStorageOutboxStore(key: string, storage?: StorageLike, locks?: LocksLike | null): OutboxStore {
   const target = storage ?? (globalThis as { localStorage?: StorageLike }).localStorage;
   if (!target) throw new Error('localStorage is not available here');
-  // `null`: no tabs to share the key with, whatever the platform has.
   const lockManager = locks === null ? undefined : (locks ?? (globalThis as { navigator?: { locks?: LocksLike } }).navigator?.locks);
-  const read = (name: string): OutboxEntry[] => {
-    try {
-      const value: unknown = JSON.parse(target.getItem(name) ?? '[]');
-      return Array.isArray(value) ? (value as OutboxEntry[]).filter(isEntry) : [];
-    } catch {
-      return [];
-    }
-  };
-  const write = (name: string, entries: OutboxEntry[]) => {
-    if (entries.length === 0) target.removeItem(name);
-    else target.setItem(name, JSON.stringify(entries));
-  };
-  if (!lockManager) return { load: () => read(key), save: (entries) => write(key, entries) };
+  if (!lockManager || target.key === undefined || target.length === undefined) return sharedKeyStore(key, target);
+  return slotStore(key, target, lockManager);
+}
 
-  const slot = `${key}:${pageId()}`;
-  const lockName = (name: string) => `chat-outbox ${name}`;
-  /** Holds a lock until the page goes. */
-  const forever = () => new Promise<never>(() => undefined);
-  void lockManager.request(lockName(slot), forever);
+/** Entries stored as an array (the shared key), or undefined if the value is not one. */
+function readArray(target: StorageLike, name: string): OutboxEntry[] | undefined {
+  try {
+    const value: unknown = JSON.parse(target.getItem(name) ?? '[]');
+    return Array.isArray(value) ? (value as unknown[]).filter(isEntry) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** One key that every tab reads and merges into (see `localStorageOutboxStore`). */
+function sharedKeyStore(key: string, target: StorageLike): OutboxStore {
+  const read = () => readArray(target, key) ?? [];
+  /** The ids this queue holds as of its last load or save. */
+  let known = new Set<string>();
   return {
-    load: () => [],
-    save: (entries) => write(slot, entries),
-    adopt(take) {
-      const watched = new Set<string>();
-      const watch = (name: string | null | undefined) => {
-        if (!name || name === slot || watched.has(name) || (name !== key && !name.startsWith(`${key}:`))) return;
-        watched.add(name);
-        void lockManager.request(lockName(name), () => {
-          const entries = read(name);
-          if (entries.length > 0) take(entries);
-          target.removeItem(name);
-          // Kept until this page goes: no other page takes the slot again while its removal spreads.
-          return forever();
-        });
-      };
-      for (let i = 0; i < (target.length ?? 0); i++) watch(target.key?.(i));
-      // A slot another open page starts later (its first queued message) is heard of as it is written.
-      const events = globalThis as { addEventListener?: (type: 'storage', listener: (event: { key: string | null }) => void) => void };
-      events.addEventListener?.('storage', (event) => watch(event.key));
+    load() {
+      const entries = read();
+      known = new Set(entries.map((entry) => entry.client_msg_id));
+      return entries;
+    },
+    save(entries) {
+      const ids = new Set(entries.map((entry) => entry.client_msg_id));
+      // Kept: what this queue still holds and what another tab added. Added: only what is new here, so an
+      // entry another tab settled (gone from storage) is not written back by a tab that had loaded it.
+      const stored = read().filter((entry) => ids.has(entry.client_msg_id) || !known.has(entry.client_msg_id));
+      const storedIds = new Set(stored.map((entry) => entry.client_msg_id));
+      const added = entries.filter((entry) => !known.has(entry.client_msg_id) && !storedIds.has(entry.client_msg_id));
+      const merged = [...stored, ...added];
+      known = ids;
+      if (merged.length === 0) target.removeItem(key);
+      else target.setItem(key, JSON.stringify(merged));
     },
   };
 }
 
-/** An id for this page's slot. */
-function pageId(): string {
+/** A slot's id: what `randomUUID` or the fallback makes. */
+const SLOT_ID = /^[0-9a-z-]{1,64}$/;
+
+/** A slot per client, taken over through Web Locks (see `localStorageOutboxStore`). */
+function slotStore(key: string, target: StorageLike, locks: LocksLike): OutboxStore {
+  const prefix = `${key}:slot:`;
+  const slot = `${prefix}${slotId()}`;
+  const lockName = (name: string) => `chat-outbox ${name}`;
+  const isQueue = (name: string) => name === key || (name.startsWith(prefix) && SLOT_ID.test(name.slice(prefix.length)));
+  /** A slot's entries, or undefined if it holds something else (it is then neither taken nor removed). */
+  const readSlot = (name: string): OutboxEntry[] | undefined => {
+    if (name === key) return readArray(target, name);
+    try {
+      const value = JSON.parse(target.getItem(name) ?? 'null') as { outbox?: unknown; entries?: unknown } | null;
+      if (value === null) return [];
+      return value.outbox === key && Array.isArray(value.entries) ? (value.entries as unknown[]).filter(isEntry) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  let closed = false;
+  /** Settles every lock this client holds (its own slot's and those it took over). */
+  const releases: Array<() => void> = [];
+  const hold = () => (closed ? Promise.resolve() : new Promise<void>((resolve) => releases.push(resolve)));
+  void locks.request(lockName(slot), hold);
+  let listener: ((event: { key: string | null; newValue?: string | null }) => void) | undefined;
+  const events = globalThis as {
+    addEventListener?: (type: 'storage', listener: (event: { key: string | null; newValue?: string | null }) => void) => void;
+    removeEventListener?: (type: 'storage', listener: (event: { key: string | null; newValue?: string | null }) => void) => void;
+  };
+  return {
+    load: () => readSlot(slot) ?? [],
+    save: (entries) => {
+      if (entries.length === 0) target.removeItem(slot);
+      else target.setItem(slot, JSON.stringify({ outbox: key, entries }));
+    },
+    adopt(take) {
+      if (listener || closed) return;
+      const taken = new Set<string>();
+      const watched = new Set<string>();
+      const takeFrom = (name: string) => {
+        const entries = readSlot(name);
+        if (entries === undefined) return;
+        if (entries.length > 0) take(entries);
+        target.removeItem(name);
+      };
+      const watch = (name: string | null | undefined) => {
+        if (closed || !name || name === slot || watched.has(name) || !isQueue(name)) return;
+        watched.add(name);
+        void locks.request(lockName(name), () => {
+          if (closed) return Promise.resolve();
+          taken.add(name);
+          takeFrom(name);
+          // Held until this client goes: no other takes the slot again while its removal spreads.
+          return hold();
+        });
+      };
+      for (let i = 0; i < (target.length ?? 0); i++) watch(target.key?.(i));
+      listener = (event) => {
+        if (closed || !event.key) return;
+        // A write to a slot already taken over (one its page made as it went, seen late) is taken too.
+        if (taken.has(event.key)) {
+          if (event.newValue) takeFrom(event.key);
+        } else watch(event.key);
+      };
+      events.addEventListener?.('storage', listener);
+    },
+    close() {
+      closed = true;
+      if (listener) events.removeEventListener?.('storage', listener);
+      for (const release of releases.splice(0)) release();
+    },
+  };
+}
+
+/** An id for a client's slot. */
+function slotId(): string {
   const crypto = (globalThis as { crypto?: { randomUUID?: () => string } }).crypto;
   return crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
 }
@@ -147,16 +224,24 @@ export class Outbox {
     onAdopted?: () => void,
   ) {
     for (const entry of store.load()) this.pending.set(entry.client_msg_id, { entry });
-    store.adopt?.((entries) => {
-      const fresh = entries.filter((entry) => !this.pending.has(entry.client_msg_id));
-      if (fresh.length === 0) return;
-      // In the order they were written, whichever queue they come from.
-      const all = [...this.pending.values(), ...fresh.map((entry) => ({ entry }))].sort((a, b) => a.entry.created_at.localeCompare(b.entry.created_at));
-      this.pending.clear();
-      for (const item of all) this.pending.set(item.entry.client_msg_id, item);
-      this.persist();
-      onAdopted?.();
-    });
+    store.adopt?.((entries) => queueMicrotask(() => this.take(entries, onAdopted)));
+  }
+
+  /** Entries another queue left: those not here join, in the order they were written. */
+  private take(entries: OutboxEntry[], onAdopted?: () => void): void {
+    const fresh = entries.filter((entry) => !this.pending.has(entry.client_msg_id));
+    if (fresh.length === 0) return;
+    // In the order they were written, whichever queue they come from.
+    const all = [...this.pending.values(), ...fresh.map((entry) => ({ entry }))].sort((a, b) => a.entry.created_at.localeCompare(b.entry.created_at));
+    this.pending.clear();
+    for (const item of all) this.pending.set(item.entry.client_msg_id, item);
+    this.persist();
+    onAdopted?.();
+  }
+
+  /** The client is closed for good: the store lets go of what it holds. */
+  close(): void {
+    this.store.close?.();
   }
 
   add(entry: OutboxEntry): Promise<Message> {

@@ -26,6 +26,14 @@ export class HttpErrorFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
+    if (response.headersSent) {
+      // A body was under way (a file being streamed): it cannot become an error now, only stop.
+      this.logger.error(exception);
+      response.destroy();
+      return;
+    }
+    // What a handler set for the answer it meant to give (a file's type and caching) is not this answer's.
+    for (const header of ['Content-Type', 'Content-Disposition', 'Cache-Control']) response.removeHeader(header);
     if (exception instanceof HttpException) {
       const body = exception.getResponse();
       response.status(exception.getStatus()).json(typeof body === 'object' ? body : { statusCode: exception.getStatus(), message: body });

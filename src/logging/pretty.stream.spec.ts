@@ -17,4 +17,15 @@ describe('PrettyStream', () => {
     const line = render({ level: 'debug', time: '2026-01-01T09:15:02.114Z', msg: 'opened\nFATAL forged', user_id: 'a\nb\u0000c' });
     expect(line.split('\n')).toEqual(['09:15:02.114 DEBUG opened\\nFATAL forged user_id="a\\nb\\u0000c"', '']);
   });
+
+  it("keeps an error's message on its line too, and the line separators JSON leaves as they are", () => {
+    const stack = 'Error: bad room a\nFATAL forged\n    at run (file.js:1:1)';
+    const line = render({ level: 'error', time: '2026-01-01T09:15:02.114Z', msg: 'failed', err: { stack }, user_id: 'a\u2028b\u0085' });
+    expect(line.split('\n')).toEqual([
+      '09:15:02.114 ERROR failed user_id="a\\u2028b\\u0085"',
+      'Error: bad room a\\nFATAL forged',
+      '    at run (file.js:1:1)',
+      '',
+    ]);
+  });
 });

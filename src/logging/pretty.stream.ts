@@ -8,14 +8,26 @@ const HEAD_FIELDS = new Set(['level', 'time', 'msg', 'context', 'pid', 'hostname
 function hasControl(text: string): boolean {
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
-    if (code < 0x20 || code === 0x7f) return true;
+    // C0 and C1 controls, and the Unicode line and paragraph separators.
+    if (code < 0x20 || (code >= 0x7f && code <= 0x9f) || code === 0x2028 || code === 0x2029) return true;
   }
   return false;
 }
 
+/** A stack as it is, but its message (the part before the first frame), which may quote a client's text, kept on its line. */
+function printableStack(stack: string): string {
+  const frames = stack.indexOf('\n    at ');
+  return frames < 0 ? printable(stack) : `${printable(stack.slice(0, frames))}${stack.slice(frames)}`;
+}
+
 /** `text` with its control characters written as JSON escapes, so it stays on its line. */
 function printable(text: string): string {
-  return hasControl(text) ? JSON.stringify(text).slice(1, -1) : text;
+  return hasControl(text) ? escapeBeyondJson(JSON.stringify(text).slice(1, -1)) : text;
+}
+
+/** JSON escapes C0 controls; the others are escaped here the same way. */
+function escapeBeyondJson(json: string): string {
+  return json.replace(/[\u007f-\u009f\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /**
@@ -45,10 +57,10 @@ export class PrettyStream {
     if (entry.msg !== undefined) parts.push(printable(String(entry.msg)));
     for (const [key, value] of Object.entries(entry)) {
       // A value a client chose (a user id from a token) with a newline in it would forge a line: quoted, escaped.
-      if (!HEAD_FIELDS.has(key)) parts.push(`${key}=${typeof value === 'string' && !hasControl(value) ? value : JSON.stringify(value)}`);
+      if (!HEAD_FIELDS.has(key)) parts.push(`${key}=${typeof value === 'string' && !hasControl(value) ? value : escapeBeyondJson(JSON.stringify(value))}`);
     }
     const err = entry.err as { stack?: string; message?: string } | undefined;
     const stack = err?.stack ?? err?.message ?? (typeof entry.stack === 'string' ? entry.stack : undefined);
-    this.out.write(`${parts.join(' ')}\n${stack ? `${stack}\n` : ''}`);
+    this.out.write(`${parts.join(' ')}\n${stack ? `${printableStack(stack)}\n` : ''}`);
   }
 }

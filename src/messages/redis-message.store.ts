@@ -93,7 +93,14 @@ export class RedisMessageStore implements MessageStore {
         ),
       ),
     )) as Array<[string, string | null]>;
-    return replies.map(([seq, json]) => ({ seq: toSeq(seq), message: json ? (this.decode(json) ?? null) : null }));
+    return replies.map(([seq, json], i) => {
+      if (!isCount(Number(seq))) {
+        // One damaged room fails no list it is in: counted as empty there (joining it is answered as an error).
+        this.logger.warn(`room ${roomIds[i]}: its stored seq is not a count; counted as empty`);
+        return { seq: 0, message: null };
+      }
+      return { seq: Number(seq), message: json ? (this.decode(json) ?? null) : null };
+    });
   }
 
   async readAfter(roomId: string, afterSeq: number, limit: number) {
@@ -179,6 +186,10 @@ function toHead([seq, epoch, lastAt]: Head): HistoryHead {
 /** A room's stored seq; one that is not a count is a damaged key, an error (never a `seq` of null or 1e20 on the wire). */
 function toSeq(value: unknown): number {
   const seq = Number(value);
-  if (!Number.isSafeInteger(seq) || seq < 0) throw new Error(`a stored seq is not a count: ${JSON.stringify(String(value).slice(0, 32))}`);
+  if (!isCount(seq)) throw new Error(`a stored seq is not a count: ${JSON.stringify(String(value).slice(0, 32))}`);
   return seq;
+}
+
+function isCount(value: number): boolean {
+  return Number.isSafeInteger(value) && value >= 0;
 }

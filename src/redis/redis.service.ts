@@ -252,11 +252,13 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
    * A cluster whose state is `fail` (slots without a master, or the node
    * cut off from most masters) refuses commands while its connections
    * stand: each second a node is asked its `cluster_state`, so readiness
-   * says so. Not asked while the client is not ready: readiness already
-   * says that.
+   * says so. Two answers in a row count (each may come from another
+   * master: one cut off alone from the others should not flap readiness).
+   * Not asked while the client is not ready: readiness already says that.
    */
   private watchClusterState(cluster: Cluster): void {
     let asking = false;
+    let failedAnswers = 0;
     const timer = setInterval(() => {
       if (asking || cluster.status !== 'ready') return;
       asking = true;
@@ -264,6 +266,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
         .cluster('INFO')
         .then((info) => {
           const state = /^cluster_state:(\w+)/m.exec(String(info))?.[1] ?? 'unknown';
+          failedAnswers = state === 'ok' ? 0 : failedAnswers + 1;
+          if (failedAnswers === 1) return;
           const before = this.clusterState;
           this.clusterState = state === 'ok' ? undefined : state;
           if (this.clusterState !== before) {

@@ -76,7 +76,7 @@ describe('localStorageOutboxStore', () => {
     tabB.store.save([entry('b1'), entry('b2')]);
     const slots = storage.keys().sort();
     expect(slots).toHaveLength(2);
-    expect(slots.map((slot) => JSON.parse(storage.getItem(slot) as string).map((e: OutboxEntry) => e.client_msg_id)).sort()).toEqual([['a2'], ['b1', 'b2']]);
+    expect(slots.map((slot) => JSON.parse(storage.getItem(slot) as string).entries.map((e: OutboxEntry) => e.client_msg_id)).sort()).toEqual([['a2'], ['b1', 'b2']]);
     await settle();
     // Both pages are open: neither takes the other's messages.
     expect([tabA.adopted, tabB.adopted]).toEqual([[], []]);
@@ -113,13 +113,70 @@ describe('localStorageOutboxStore', () => {
     expect(reloaded.adopted).toEqual([entry('old'), entry('typed offline')]);
   });
 
-  it('keeps the queue under the key itself without Web Locks (no tabs)', () => {
+  it("takes over only this key's queues: never another user's whose key starts the same, nor another value of the app", async () => {
     const storage = sharedStorage();
-    const store = localStorageOutboxStore('outbox:alice', storage, null);
-    store.save([entry('m1')]);
-    expect(storage.keys()).toEqual(['outbox:alice']);
-    expect(localStorageOutboxStore('outbox:alice', storage, null).load()).toEqual([entry('m1')]);
-    store.save([]);
-    expect(storage.getItem('outbox:alice')).toBeNull();
+    const locks = sharedLocks();
+    storage.setItem('outbox:alice:x', JSON.stringify([entry('x-legacy')]));
+    storage.setItem('outbox:alice:settings', '{"theme":"dark"}');
+    storage.setItem('outbox:alice:slot:not-a-queue', '{"theme":"dark"}');
+    const other = localStorageOutboxStore('outbox:alice:x', storage, locks.page().locks);
+    other.save([entry('x-new')]);
+    const alice = openPage(storage, locks);
+    await settle();
+    expect(alice.adopted).toEqual([]);
+    const keys = storage.keys().sort();
+    expect(keys.filter((name) => !name.startsWith('outbox:alice:x:slot:'))).toEqual(['outbox:alice:settings', 'outbox:alice:slot:not-a-queue', 'outbox:alice:x']);
+    expect(keys.filter((name) => name.startsWith('outbox:alice:x:slot:'))).toHaveLength(1);
+  });
+
+  it('lets a client closed for good hand its queue to the next client of the same page', async () => {
+    const storage = sharedStorage();
+    const locks = sharedLocks();
+    const page = locks.page();
+    const first = localStorageOutboxStore('outbox:alice', storage, page.locks);
+    first.load();
+    first.adopt?.(() => undefined);
+    first.save([entry('m1')]);
+    first.close?.();
+    const second = localStorageOutboxStore('outbox:alice', storage, page.locks);
+    const adopted: OutboxEntry[] = [];
+    second.load();
+    second.adopt?.((entries) => adopted.push(...entries));
+    await settle();
+    expect(adopted).toEqual([entry('m1')]);
+  });
+
+  describe('without Web Locks: one key for every tab, each saving only its changes', () => {
+    it('keeps what another tab queued under the same key when this tab saves its own queue', () => {
+      const storage = sharedStorage();
+      const tabA = localStorageOutboxStore('outbox:alice', storage, null);
+      expect(tabA.load()).toEqual([]);
+      tabA.save([entry('m1')]);
+      const tabB = localStorageOutboxStore('outbox:alice', storage, null);
+      expect(tabB.load()).toEqual([entry('m1')]);
+      tabA.save([entry('m1'), entry('m2')]);
+      // Tab B got m1 confirmed: its queue is empty now, but m2 is tab A's and still waits.
+      tabB.save([]);
+      expect(localStorageOutboxStore('outbox:alice', storage, null).load()).toEqual([entry('m2')]);
+      tabB.save([entry('m3')]);
+      tabA.save([]);
+      // Tab A's confirmations took m1 and m2 away; m3, which tab A never held, stays.
+      expect(localStorageOutboxStore('outbox:alice', storage, null).load()).toEqual([entry('m3')]);
+      tabB.save([]);
+      expect(storage.getItem('outbox:alice')).toBeNull();
+    });
+
+    it('does not write back what another tab settled, though this tab had loaded it', () => {
+      const storage = sharedStorage();
+      const tabA = localStorageOutboxStore('outbox:alice', storage, null);
+      tabA.load();
+      tabA.save([entry('m1')]);
+      const tabB = localStorageOutboxStore('outbox:alice', storage, null);
+      expect(tabB.load()).toEqual([entry('m1')]);
+      // Tab A's m1 is confirmed; tab B, still holding it, queues m2.
+      tabA.save([]);
+      tabB.save([entry('m1'), entry('m2')]);
+      expect(localStorageOutboxStore('outbox:alice', storage, null).load()).toEqual([entry('m2')]);
+    });
   });
 });
