@@ -4,10 +4,10 @@ import { ask, join, messagesUntil, received, sendMany, seqs } from './support/cl
 import { UNTHROTTLED, readiness, startInstance, useInstances, waitReadiness, type Instance } from './support/instances.js';
 import { uniquePrefix } from './support/redis.js';
 import { SentinelTopology } from './support/redis-sentinel.js';
-import { createRoom, fullHistory } from './support/rest.js';
-import { token } from './support/tokens.js';
+import { fullHistory } from './support/rest.js';
 import type { Message } from './support/shapes.js';
-import { TestClient } from './support/ws-client.js';
+import { twoInstancesChatting } from './support/two-instances.js';
+import type { TestClient } from './support/ws-client.js';
 
 /**
  * Sends one message at a time with a `client_msg_id`, as a client that never
@@ -167,15 +167,7 @@ describe('Redis through Sentinel with passwords (REDIS_PASSWORD, REDIS_SENTINEL_
   it("carries messages between two instances that give both passwords, through a failover, and keeps one without the sentinels' not ready", async () => {
     const env = { ...topology.env, REDIS_URL: '', REDIS_KEY_PREFIX: uniquePrefix() };
     const both = { ...env, REDIS_PASSWORD: credentials.password, REDIS_SENTINEL_PASSWORD: credentials.sentinelPassword };
-    const [first, second] = await Promise.all([startInstance(both), startInstance(both)]);
-    apps.push(first, second);
-    for (const app of [first, second]) expect(await waitReadiness(app.http, 200)).toMatchObject({ status: 200 });
-    const roomId = await createRoom(first.http, 'alice', ['bob']);
-    const [alice, bob] = await Promise.all([TestClient.connect(first.ws, token('alice')), TestClient.connect(second.ws, token('bob'))]);
-    await join(alice, roomId);
-    await join(bob, roomId);
-    expect(await ask(alice, { type: 'send_message', room_id: roomId, content: 'before' })).toMatchObject({ type: 'message_ack' });
-    expect(await bob.next('message')).toMatchObject({ message: { content: 'before', seq: 1 } });
+    const { roomId, alice, bob } = await twoInstancesChatting(both, 'before', apps);
 
     // The new master is found through sentinels that ask for their password, and answers to the data password.
     await topology.failover();
