@@ -135,7 +135,8 @@ function slotStore(key: string, target: StorageLike, locks: LocksLike): OutboxSt
   /** Settles every lock this client holds (its own slot's and those it took over). */
   const releases: Array<() => void> = [];
   const hold = () => (closed ? Promise.resolve() : new Promise<void>((resolve) => releases.push(resolve)));
-  void locks.request(lockName(slot), hold);
+  // A context that may not take locks (a sandboxed frame) rejects: the slot is then just not held.
+  locks.request(lockName(slot), hold).catch(() => undefined);
   let listener: ((event: { key: string | null; newValue?: string | null }) => void) | undefined;
   const events = globalThis as {
     addEventListener?: (type: 'storage', listener: (event: { key: string | null; newValue?: string | null }) => void) => void;
@@ -160,13 +161,15 @@ function slotStore(key: string, target: StorageLike, locks: LocksLike): OutboxSt
       const watch = (name: string | null | undefined) => {
         if (closed || !name || name === slot || watched.has(name) || !isQueue(name)) return;
         watched.add(name);
-        void locks.request(lockName(name), () => {
-          if (closed) return Promise.resolve();
-          taken.add(name);
-          takeFrom(name);
-          // Held until this client goes: no other takes the slot again while its removal spreads.
-          return hold();
-        });
+        locks
+          .request(lockName(name), () => {
+            if (closed) return Promise.resolve();
+            taken.add(name);
+            takeFrom(name);
+            // Held until this client goes: no other takes the slot again while its removal spreads.
+            return hold();
+          })
+          .catch(() => undefined);
       };
       for (let i = 0; i < (target.length ?? 0); i++) watch(target.key?.(i));
       listener = (event) => {
