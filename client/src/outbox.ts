@@ -137,10 +137,11 @@ function slotStore(key: string, target: StorageLike, locks: LocksLike): OutboxSt
   const hold = () => (closed ? Promise.resolve() : new Promise<void>((resolve) => releases.push(resolve)));
   // A context that may not take locks (a sandboxed frame) rejects: the slot is then just not held.
   locks.request(lockName(slot), hold).catch(() => undefined);
-  let listener: ((event: { key: string | null; newValue?: string | null }) => void) | undefined;
+  type StorageListener = (event: { key: string | null; newValue?: string | null }) => void;
+  let listener: StorageListener | undefined;
   const events = globalThis as {
-    addEventListener?: (type: 'storage', listener: (event: { key: string | null; newValue?: string | null }) => void) => void;
-    removeEventListener?: (type: 'storage', listener: (event: { key: string | null; newValue?: string | null }) => void) => void;
+    addEventListener?: (type: 'storage', listener: StorageListener) => void;
+    removeEventListener?: (type: 'storage', listener: StorageListener) => void;
   };
   return {
     load: () => readSlot(slot) ?? [],

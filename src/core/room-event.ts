@@ -96,9 +96,10 @@ function splitTwice(text: string, first: string, second: string): [string, strin
 
 type Fields = Record<string, unknown>;
 
-const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
+/** Checks of what is read back from Redis (a channel, a stored value), shared with the room store's. */
+export const isObject = (v: unknown): v is Fields => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isText = (v: unknown, max: number): v is string => typeof v === 'string' && v.length <= max;
-const isId = (v: unknown): v is string => isText(v, MAX_EVENT_ID_LENGTH) && v.length > 0;
+export const isId = (v: unknown): v is string => isText(v, MAX_EVENT_ID_LENGTH) && v.length > 0;
 const isShort = (v: unknown): v is string => isText(v, MAX_EVENT_ID_LENGTH);
 const isIdOrNull = (v: unknown): v is string | null => v === null || isId(v);
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
@@ -107,7 +108,7 @@ const MESSAGE_TYPE_SET = new Set<unknown>(MESSAGE_TYPES);
 /** An ISO 8601 time with its offset, as `toISOString` writes it (the main backend may write other precisions or offsets). */
 const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 // `isoMillis`, not `Date.parse`: this runs for two times of every message decoded, at the message rate.
-const isTime = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_EVENT_ID_LENGTH && ISO_TIME.test(v) && !Number.isNaN(isoMillis(v));
+export const isTime = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_EVENT_ID_LENGTH && ISO_TIME.test(v) && !Number.isNaN(isoMillis(v));
 
 /** `null`, or 1–10 links (an empty list is `null`); undefined if not that. */
 function toAttachments(v: unknown): string[] | null | undefined {

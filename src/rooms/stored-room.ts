@@ -1,17 +1,15 @@
+import { isId, isObject, isTime } from '../core/room-event.js';
 import { ROOM_TYPES, type Member, type Room } from './room.store.js';
 
-/** Longest id or name-like string accepted from a stored room. */
+/** Longest name or description accepted from a stored room. */
 const MAX_TEXT = 4096;
 
-type Fields = Record<string, unknown>;
 const isText = (v: unknown): v is string => typeof v === 'string' && v.length <= MAX_TEXT;
-const isId = (v: unknown): v is string => isText(v) && v.length > 0;
 const isTextOrNull = (v: unknown): v is string | null => v === null || isText(v);
-const isTime = (v: unknown): v is string => isText(v) && !Number.isNaN(Date.parse(v));
-const parse = (json: string): Fields | undefined => {
+const parse = (json: string): Record<string, unknown> | undefined => {
   try {
     const value: unknown = JSON.parse(json);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Fields) : undefined;
+    return isObject(value) ? value : undefined;
   } catch {
     return undefined;
   }
