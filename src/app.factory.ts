@@ -4,7 +4,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Server } from 'node:http';
 import { AppModule } from './app.module.js';
 import { ChatWsAdapter } from './chat/chat.ws-adapter.js';
-import { answerBodyErrors } from './chat/http-error.filter.js';
+import { answerBodyErrors, HttpErrorFilter } from './chat/http-error.filter.js';
 import type { Environment } from './config/environment.js';
 import { SETTINGS, type Settings } from './config/settings.js';
 import { setupApiDocs } from './docs/openapi.js';
@@ -47,6 +47,8 @@ export async function createApp(
   app.useBodyParser('json');
   app.useBodyParser('urlencoded', { extended: true });
   app.use(answerBodyErrors);
+  // Every HTTP route, and a path no route serves, answers its failures in one shape (gateways do not use global filters).
+  app.useGlobalFilters(new HttpErrorFilter());
   app.set('trust proxy', settings.http.trustProxy);
   limitSockets(app.getHttpServer() as Server, settings.http);
   app.useWebSocketAdapter(new ChatWsAdapter(app));

@@ -248,6 +248,11 @@ describe.each(MODES)('hostile input on %s', (mode) => {
     await client.close();
   });
 
+  it('answers a path no route serves 404 naming the path, never its query string (which may carry a token)', async () => {
+    const { body } = await api().get('/api/v1/chats/nowhere?token=secret-looking&x=%0A').expect(404);
+    expect(body).toEqual({ statusCode: 404, error: 'Not Found', message: 'Cannot GET /api/v1/chats/nowhere' });
+  });
+
   it('answers a body the parsers refuse (too large, bad gzip, unknown charset or encoding) as every other error, with its status', async () => {
     const post = () => api().post(ROOMS).set('Authorization', bearer('owner'));
     const refusals = [

@@ -25,7 +25,8 @@ export class HttpErrorFilter implements ExceptionFilter {
   private readonly logger = new Logger(HttpErrorFilter.name);
 
   catch(exception: unknown, host: ArgumentsHost): void {
-    const response = host.switchToHttp().getResponse<Response>();
+    const http = host.switchToHttp();
+    const response = http.getResponse<Response>();
     if (response.headersSent) {
       // A body was under way (a file being streamed): it cannot become an error now, only stop.
       this.logger.error(exception);
@@ -36,7 +37,7 @@ export class HttpErrorFilter implements ExceptionFilter {
     for (const header of ['Content-Type', 'Content-Disposition', 'Cache-Control']) response.removeHeader(header);
     if (exception instanceof HttpException) {
       const body = exception.getResponse();
-      response.status(exception.getStatus()).json(typeof body === 'object' ? body : { statusCode: exception.getStatus(), message: body });
+      response.status(exception.getStatus()).json(typeof body === 'object' ? withoutQuery(body, http.getRequest<Request>()) : { statusCode: exception.getStatus(), message: body });
       return;
     }
     if (!(exception instanceof DomainError || exception instanceof StoreUnavailableError)) {
@@ -56,11 +57,21 @@ export class HttpErrorFilter implements ExceptionFilter {
 }
 
 /**
+ * Nest answers a path no route serves with `Cannot <method> <url>`, the query
+ * string quoted too (a `?token=` among what it may hold): the path says enough.
+ */
+function withoutQuery(body: object, request: Request): object {
+  const url = request.originalUrl;
+  const query = url.indexOf('?');
+  if (query < 0 || (body as { message?: unknown }).message !== `Cannot ${request.method} ${url}`) return body;
+  return { ...body, message: `Cannot ${request.method} ${url.slice(0, query)}` };
+}
+
+/**
  * Express error middleware for what the body parsers refuse (too large,
  * bad encoding or charset, a gzip body that is not gzip): answered in the
- * same `{statusCode, error, message}` shape. Nest's own handler would leave
- * out `error`, and a global filter would take the WebSocket frames off
- * their plain callers.
+ * same `{statusCode, error, message}` shape, with their own status (to
+ * HttpErrorFilter they are failures it cannot name).
  */
 export function answerBodyErrors(error: unknown, _req: Request, res: Response, next: NextFunction): void {
   const { status, expose, message } = (error ?? {}) as { status?: unknown; expose?: unknown; message?: unknown };

@@ -8,7 +8,7 @@ import {
   Post,
   Req,
   Res,
-  UseFilters,
+ 
   UseGuards,
   UseInterceptors,
   UsePipes,
@@ -23,7 +23,6 @@ import { RateCounter } from '../limits/rate-counter.js';
 import type { LimitSubject } from '../redis/limit-keys.js';
 import type { Room } from '../rooms/room.store.js';
 import { CreateInvitationBody, ErrorDoc, InvitationDoc, JoinRoomBody, RoomDoc } from './dto/rest.dto.js';
-import { HttpErrorFilter } from './http-error.filter.js';
 import { ApiChatErrors } from './rest-docs.js';
 import { RestRateGuard, tooManyRequests } from './rest-rate.guard.js';
 import { RoomIdPipe, restPipe } from './validation.js';
@@ -44,7 +43,6 @@ const MAX_ADDRESS_LENGTH = 64;
 @Controller(API_PREFIX)
 @UseGuards(RestRateGuard, HttpJwtGuard)
 @UseInterceptors(RememberProfileInterceptor)
-@UseFilters(HttpErrorFilter)
 @UsePipes(restPipe)
 export class InvitationsController {
   constructor(

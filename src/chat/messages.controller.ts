@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseFilters, UseGuards, UseInterceptors, UsePipes } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Query, UseGuards, UseInterceptors, UsePipes } from '@nestjs/common';
 import { ApiBody, ApiConflictResponse, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
@@ -17,7 +17,6 @@ import {
   ReactionsDoc,
   SendMessageBodyDoc,
 } from './dto/rest.dto.js';
-import { HttpErrorFilter } from './http-error.filter.js';
 import { ApiChatErrors } from './rest-docs.js';
 import { RestRateGuard } from './rest-rate.guard.js';
 import type { Message } from './protocol.js';
@@ -32,7 +31,6 @@ const DEFAULT_PAGE = 50;
 @Controller(`${API_PREFIX}/rooms/:room_id/messages`)
 @UseGuards(RestRateGuard, HttpJwtGuard)
 @UseInterceptors(RememberProfileInterceptor)
-@UseFilters(HttpErrorFilter)
 @UsePipes(restPipe)
 export class MessagesController {
   constructor(

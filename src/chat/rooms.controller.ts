@@ -12,7 +12,7 @@ import {
   Post,
   Query,
   Res,
-  UseFilters,
+ 
   UseGuards,
   UseInterceptors,
   UsePipes,
@@ -41,7 +41,6 @@ import {
   TeamRoomBody,
 } from './dto/rest.dto.js';
 import { RememberProfileInterceptor } from './profile-claims.js';
-import { HttpErrorFilter } from './http-error.filter.js';
 import { ApiChatErrors } from './rest-docs.js';
 import { Cursors, MEMBERS_PAGE, ROOMS_PAGE } from './paging.js';
 import { RestRateGuard, tooManyRequests } from './rest-rate.guard.js';
@@ -69,7 +68,6 @@ export class RoomCreationRateGuard implements CanActivate {
 @Controller(`${API_PREFIX}/rooms`)
 @UseGuards(RestRateGuard, HttpJwtGuard)
 @UseInterceptors(RememberProfileInterceptor)
-@UseFilters(HttpErrorFilter)
 @UsePipes(restPipe)
 export class RoomsController {
   constructor(

@@ -1,4 +1,4 @@
-import { Controller, Get, Param, Query, UseFilters, UseGuards, UseInterceptors, UsePipes } from '@nestjs/common';
+import { Controller, Get, Param, Query, UseGuards, UseInterceptors, UsePipes } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
@@ -6,7 +6,6 @@ import { API_PREFIX } from '../config/settings.js';
 import { MessagesService } from '../messages/messages.service.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import { SearchQuery, SearchResultDoc } from './dto/rest.dto.js';
-import { HttpErrorFilter } from './http-error.filter.js';
 import type { Message } from './protocol.js';
 import { ApiChatErrors } from './rest-docs.js';
 import { RestRateGuard } from './rest-rate.guard.js';
@@ -21,7 +20,6 @@ const DEFAULT_RESULTS = 20;
 @Controller(`${API_PREFIX}/rooms/:room_id/search`)
 @UseGuards(RestRateGuard, HttpJwtGuard)
 @UseInterceptors(RememberProfileInterceptor)
-@UseFilters(HttpErrorFilter)
 @UsePipes(restPipe)
 export class SearchController {
   constructor(

@@ -18,7 +18,7 @@ import {
   Res,
   UnsupportedMediaTypeException,
   UploadedFiles,
-  UseFilters,
+ 
   UseGuards,
   UseInterceptors,
 } from '@nestjs/common';
@@ -39,7 +39,6 @@ import { readHead } from '../files/local-file.store.js';
 import { FILE_NAME, SignedUrls } from '../files/signed-urls.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import { ErrorDoc, UploadDoc } from './dto/rest.dto.js';
-import { HttpErrorFilter } from './http-error.filter.js';
 import { ApiChatErrors } from './rest-docs.js';
 import { RestRateGuard } from './rest-rate.guard.js';
 import { RememberProfileInterceptor } from './profile-claims.js';
@@ -106,7 +105,6 @@ export class UploadCutShortInterceptor implements NestInterceptor {
 @ApiTags('files')
 @Controller(API_PREFIX)
 @UseInterceptors(RememberProfileInterceptor)
-@UseFilters(HttpErrorFilter)
 export class UploadsController {
   constructor(
     @Inject(FILE_STORE) private readonly files: FileStore,

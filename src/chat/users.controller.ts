@@ -1,4 +1,4 @@
-import { Body, Controller, ForbiddenException, Get, HttpCode, Param, Put, UseFilters, UseGuards, UseInterceptors, UsePipes } from '@nestjs/common';
+import { Body, Controller, ForbiddenException, Get, HttpCode, Param, Put, UseGuards, UseInterceptors, UsePipes } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
@@ -7,7 +7,6 @@ import { RoomsService } from '../rooms/rooms.service.js';
 import type { UserProfile } from '../users/user-directory.store.js';
 import { UsersService } from '../users/users.service.js';
 import { ProfileBody, ProfileDoc, ProfilesBody, ProfilesUpdatedDoc, UnreadCountDoc } from './dto/rest.dto.js';
-import { HttpErrorFilter } from './http-error.filter.js';
 import { RememberProfileInterceptor } from './profile-claims.js';
 import { ApiChatErrors } from './rest-docs.js';
 import { RestRateGuard } from './rest-rate.guard.js';
@@ -19,7 +18,6 @@ import { UserIdPipe, restPipe } from './validation.js';
 @Controller(API_PREFIX)
 @UseGuards(RestRateGuard, HttpJwtGuard)
 @UseInterceptors(RememberProfileInterceptor)
-@UseFilters(HttpErrorFilter)
 @UsePipes(restPipe)
 export class UsersController {
   constructor(
