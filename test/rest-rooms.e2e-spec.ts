@@ -329,6 +329,30 @@ describe('rooms whose stored data is damaged (REDIS_URL): PROTOCOL §5 answers, 
     await api().get(`${API}/unread-count`).set('Authorization', bearer(dora)).expect(200);
   });
 
+  it('takes a connection out of a room it had joined when joining it again fails (PROTOCOL §2)', async () => {
+    const [dora, erin] = [fresh('dora'), fresh('erin')];
+    const roomId = await chat.room(dora, [erin]);
+    const [doraClient, erinClient] = [await chat.connect(dora), await chat.connect(erin)];
+    const joined = await join(doraClient, roomId);
+    await join(erinClient, roomId);
+    const meta = `${chat.prefix}chat:{${roomId}}:meta`;
+    const stored = await redis.hgetall(meta);
+    await redis.hset(meta, 'seq', '1e20');
+    const since = { seq: joined.seq as number, epoch: joined.epoch as string };
+    expect(await ask(doraClient, { type: 'join_room', room_id: roomId, since })).toMatchObject({ type: 'error', code: 'internal_error' });
+    // Put back as it was (a room with no message yet has none).
+    await redis.del(meta);
+    if (Object.keys(stored).length > 0) await redis.hset(meta, stored);
+
+    expect(await ask(doraClient, { type: 'send_message', room_id: roomId, content: 'still in?' })).toMatchObject({ type: 'error', code: 'not_joined' });
+    expect(await ask(erinClient, { type: 'send_message', room_id: roomId, content: 'after the failed join' })).toMatchObject({ type: 'message_ack' });
+    expect(await ask(doraClient, { type: 'ping' })).toMatchObject({ type: 'pong' });
+    expect(doraClient.frames.filter((frame) => frame.type === 'message')).toEqual([]);
+    // Joining again works once the store is whole.
+    expect(await join(doraClient, roomId, since)).toMatchObject({ recovered: true });
+    expect(await doraClient.next('message')).toMatchObject({ message: { content: 'after the failed join' } });
+  });
+
   it('answers a failure it cannot name 500 in the same shape as every error, never its message', async () => {
     const carol = fresh('carol');
     await chat.room(carol, []);
