@@ -1,5 +1,5 @@
 import { startInstance, waitReadiness, type Instance } from './support/instances.js';
-import { startOneNodeCluster, type OneNodeCluster } from './support/redis-cluster.js';
+import { startOneNode, type OneNode } from './support/redis-cluster.js';
 import { uniquePrefix } from './support/redis.js';
 
 /**
@@ -7,10 +7,10 @@ import { uniquePrefix } from './support/redis.js';
  * instance's connections to it stand: readiness says so, and comes back with the cluster.
  */
 describe('readiness on a Redis Cluster that is down', () => {
-  let cluster: OneNodeCluster;
+  let cluster: OneNode;
   let app: Instance | undefined;
   beforeAll(async () => {
-    cluster = await startOneNodeCluster();
+    cluster = await startOneNode({ cluster: true });
   });
   afterAll(async () => {
     await app?.close();

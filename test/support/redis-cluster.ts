@@ -279,8 +279,8 @@ export class RedisCluster {
   }
 }
 
-/** A one-node Redis Cluster of a test's own (`startOneNodeCluster`). */
-export interface OneNodeCluster {
+/** One `redis-server` of a test's own (`startOneNode`). */
+export interface OneNode {
   readonly port: number;
   /** A connection to the node (with its password, over its TLS), closed by `stop`. */
   readonly admin: Redis;
@@ -313,26 +313,61 @@ export function makeCertificates(dir: string): TlsFiles {
 }
 
 /**
- * A one-node Redis Cluster with every slot on it, on a free port; with a
- * password when given (`requirepass`), and only over TLS when given its
- * files. Its address is announced: a node alone does not know it, and
- * CLUSTER SLOTS would name none.
+ * How a `redis-server` (data node, cluster node or sentinel) listens on
+ * `port`: plain TCP, or with `tls` only TLS, showing `tls.cert` and asking
+ * no certificate of its clients, and speaking TLS on the links it opens
+ * itself too (a replica's to its master, the cluster bus, a sentinel's to
+ * the servers and the other sentinels). As `[name, value]` settings:
+ * `asArgs` makes command-line arguments of them, `asConfig` the lines of a
+ * configuration file (a sentinel's).
  */
-export async function startOneNodeCluster(options: { password?: string; tls?: TlsFiles } = {}): Promise<OneNodeCluster> {
-  const { password, tls } = options;
+export function listenSettings(port: number, tls?: TlsFiles): Array<[string, string]> {
+  if (!tls) return [['port', String(port)]];
+  return [
+    ['port', '0'],
+    ['tls-port', String(port)],
+    ['tls-cert-file', tls.cert],
+    ['tls-key-file', tls.key],
+    ['tls-ca-cert-file', tls.ca],
+    ['tls-auth-clients', 'no'],
+    ['tls-replication', 'yes'],
+    ['tls-cluster', 'yes'],
+  ];
+}
+
+/** `listenSettings` as `redis-server` arguments. */
+export function asArgs(settings: Array<[string, string]>): string[] {
+  return settings.flatMap(([name, value]) => [`--${name}`, value]);
+}
+
+/** `listenSettings` as lines of a configuration file. */
+export function asConfig(settings: Array<[string, string]>): string[] {
+  return settings.map(([name, value]) => `${name} ${value}`);
+}
+
+/** What an admin connection (ioredis `tls`) needs to trust a node started with `tls`; undefined: plain TCP. */
+export function clientTls(tls?: TlsFiles): { ca: string } | undefined {
+  return tls && { ca: readFileSync(tls.ca, 'utf8') };
+}
+
+/**
+ * One `redis-server` on a free port, its state in a temporary directory,
+ * nothing persisted; with a password when given (`requirepass`), and only
+ * over TLS when given its files (`listenSettings`). `cluster`: a one-node
+ * cluster with every slot on it, its address announced (a node alone does
+ * not know it, and CLUSTER SLOTS would name none).
+ */
+export async function startOneNode(options: { password?: string; tls?: TlsFiles; cluster?: boolean } = {}): Promise<OneNode> {
+  const { password, tls, cluster = false } = options;
   const dir = mkdtempSync(join(tmpdir(), 'chat-one-node-'));
   const port = await freePort();
-  const listen = tls
-    ? ['--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.cert, '--tls-key-file', tls.key, '--tls-ca-cert-file', tls.ca, '--tls-cluster', 'yes', '--tls-auth-clients', 'no']
-    : ['--port', String(port)];
+  const clustered = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-announce-ip', '127.0.0.1'];
   const node = spawn(
     'redis-server',
     [
-      ...listen,
+      ...asArgs(listenSettings(port, tls)),
       '--bind', '127.0.0.1',
-      '--cluster-enabled', 'yes',
-      '--cluster-config-file', join(dir, 'nodes.conf'),
-      '--cluster-announce-ip', '127.0.0.1',
+      ...(cluster ? clustered : []),
       '--dir', dir,
       '--save', '',
       '--appendonly', 'no',
@@ -345,7 +380,7 @@ export async function startOneNodeCluster(options: { password?: string; tls?: Tl
     host: '127.0.0.1',
     port,
     password,
-    tls: tls && { ca: readFileSync(tls.ca, 'utf8') },
+    tls: clientTls(tls),
     lazyConnect: true,
     maxRetriesPerRequest: 1,
     retryStrategy: () => 100,
@@ -357,9 +392,11 @@ export async function startOneNodeCluster(options: { password?: string; tls?: Tl
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(() => admin.connect().then(() => true, () => false), 5000, 'the one-node cluster');
-    await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
-    await waitFor(async () => String(await admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok'), 10_000, 'the one-node cluster up');
+    await waitFor(() => admin.connect().then(() => true, () => false), 5000, cluster ? 'the one-node cluster' : `redis-server on port ${port}`);
+    if (cluster) {
+      await admin.call('CLUSTER', 'ADDSLOTSRANGE', '0', '16383');
+      await waitFor(async () => String(await admin.call('CLUSTER', 'INFO')).includes('cluster_state:ok'), 10_000, 'the one-node cluster up');
+    }
   } catch (error) {
     await stop();
     throw error;

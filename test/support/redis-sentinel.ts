@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, redisAnswers, waitFor } from '../../scripts/processes.mjs';
 import type { Environment } from '../../src/config/environment.js';
+import { asArgs, asConfig, clientTls, listenSettings, type TlsFiles } from './redis-cluster.js';
 
 const MASTER_NAME = 'chat';
 
@@ -17,11 +18,14 @@ class Node {
     private readonly args: string[],
     /** What the node asks of its clients (`requirepass`), if anything. */
     private readonly password?: string,
+    /** Its certificate's authority, when it speaks only TLS. */
+    private readonly tls?: { ca: string },
   ) {}
 
   async start(): Promise<void> {
     this.process = spawn('redis-server', this.args, { stdio: 'ignore' });
-    const answers = () => (this.password === undefined ? redisAnswers(this.port) : this.ask(async (redis) => (await redis.ping()) === 'PONG').catch(() => false));
+    const plain = this.password === undefined && this.tls === undefined;
+    const answers = () => (plain ? redisAnswers(this.port) : this.ask(async (redis) => (await redis.ping()) === 'PONG').catch(() => false));
     await waitFor(answers, 5000, `redis-server on port ${this.port}`);
   }
 
@@ -37,7 +41,7 @@ class Node {
 
   /** A short-lived admin connection. */
   async ask<T>(work: (redis: Redis) => Promise<T>): Promise<T> {
-    const redis = new Redis(this.port, '127.0.0.1', { password: this.password, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
+    const redis = new Redis(this.port, '127.0.0.1', { password: this.password, tls: this.tls, maxRetriesPerRequest: 0, retryStrategy: () => null, connectTimeout: 1000 });
     redis.on('error', () => undefined);
     try {
       return await work(redis);
@@ -58,7 +62,9 @@ export interface SentinelCredentials {
 /**
  * A Sentinel deployment of the test's own on free ports: one master, one
  * replica and three sentinels (quorum 2) that fail over quickly, for tests
- * of instances that find the master through `REDIS_SENTINELS`.
+ * of instances that find the master through `REDIS_SENTINELS`. With `tls`,
+ * every node (data node or sentinel) speaks only TLS, to its clients and to
+ * the others (`listenSettings`).
  */
 export class SentinelTopology {
   private constructor(
@@ -67,8 +73,11 @@ export class SentinelTopology {
     private readonly sentinels: Node[],
   ) {}
 
-  /** With `credentials`, every node asks for a password, as a protected production deployment does. */
-  static async start(credentials?: SentinelCredentials): Promise<SentinelTopology> {
+  /**
+   * With `credentials`, every node asks for a password, as a protected production deployment does;
+   * with `tls` (`makeCertificates`), every node speaks only TLS.
+   */
+  static async start(credentials?: SentinelCredentials, tls?: TlsFiles): Promise<SentinelTopology> {
     if (spawnSync('redis-server', ['--version']).error) {
       throw new Error('The Sentinel tests start their own redis-server processes: install redis-server (apt-get install redis-server)');
     }
@@ -76,16 +85,17 @@ export class SentinelTopology {
     const [masterPort, replicaPort, ...sentinelPorts] = await distinctFreePorts(5);
     const auth = credentials ? ['--requirepass', credentials.password, '--masterauth', credentials.password] : [];
     const password = credentials?.password;
+    const trust = clientTls(tls);
     const data = new Map<number, Node>([
-      [masterPort, new Node(masterPort, [...dataArgs(masterPort, dir), ...auth], password)],
-      [replicaPort, new Node(replicaPort, [...dataArgs(replicaPort, dir), ...auth, '--replicaof', '127.0.0.1', String(masterPort)], password)],
+      [masterPort, new Node(masterPort, [...dataArgs(masterPort, dir, tls), ...auth], password, trust)],
+      [replicaPort, new Node(replicaPort, [...dataArgs(replicaPort, dir, tls), ...auth, '--replicaof', '127.0.0.1', String(masterPort)], password, trust)],
     ]);
     const sentinels = sentinelPorts.map((port) => {
       const conf = join(dir, `sentinel-${port}.conf`);
       writeFileSync(
         conf,
         [
-          `port ${port}`,
+          ...asConfig(listenSettings(port, tls)),
           'bind 127.0.0.1',
           `dir ${dir}`,
           `sentinel monitor ${MASTER_NAME} 127.0.0.1 ${masterPort} 2`,
@@ -100,7 +110,7 @@ export class SentinelTopology {
         ].join('\n'),
       );
       // Sentinel rewrites its configuration file, so each gets a writable one.
-      return new Node(port, [conf, '--sentinel'], credentials?.sentinelPassword);
+      return new Node(port, [conf, '--sentinel'], credentials?.sentinelPassword, trust);
     });
     const topology = new SentinelTopology(dir, data, sentinels);
     try {
@@ -228,10 +238,11 @@ async function masterState(redis: Redis): Promise<MasterState> {
  * the setting the README asks of a Sentinel deployment): a master that lost
  * its replica to a promotion stops taking messages at once, before it knows it was replaced.
  */
-function dataArgs(port: number, dir: string): string[] {
+function dataArgs(port: number, dir: string, tls?: TlsFiles): string[] {
   // A replica's full sync writes an RDB file into `dir` (and `dbfilename` keeps the two apart) even without `save`.
   return [
-    ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`],
+    ...asArgs(listenSettings(port, tls)),
+    ...['--bind', '127.0.0.1', '--dir', dir, '--dbfilename', `dump-${port}.rdb`],
     ...['--save', '', '--appendonly', 'no', '--min-replicas-to-write', '1', '--min-replicas-max-lag', '5'],
     // A replica that comes back is synced at once, not after the default 5 s wait for more replicas.
     ...['--repl-diskless-sync-delay', '0'],
