@@ -248,9 +248,14 @@ describe.each(MODES)('hostile input on %s', (mode) => {
     await client.close();
   });
 
-  it('answers a path no route serves 404 naming the path, never its query string (which may carry a token)', async () => {
+  it('answers a path no route serves 404 naming the path, never its query string (which may carry a token), in the shape of every error', async () => {
     const { body } = await api().get('/api/v1/chats/nowhere?token=secret-looking&x=%0A').expect(404);
     expect(body).toEqual({ statusCode: 404, error: 'Not Found', message: 'Cannot GET /api/v1/chats/nowhere' });
+    // A route's own 404 without a message (the WebSocket path spelt otherwise, which a plain GET reaches) has the same shape.
+    for (const path of ['/api/v1/chats/WS', '/api/v1/chats/ws/']) {
+      const answer = await api().get(path).expect(404);
+      expect(answer.body).toEqual({ statusCode: 404, error: 'Not Found', message: 'Not Found' });
+    }
   });
 
   it('answers a body the parsers refuse (too large, bad gzip, unknown charset or encoding) as every other error, with its status', async () => {

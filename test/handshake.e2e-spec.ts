@@ -216,6 +216,24 @@ describe('handshake', () => {
       await expectServes(running.ws);
     });
 
+    it('answers an upgrade over HTTP/1.0 400 bad_request: RFC 6455 asks for HTTP/1.1', async () => {
+      const { port } = new URL(running.http);
+      const socket = connect({ port: Number(port), host: '127.0.0.1' });
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      socket.on('error', () => undefined);
+      const closed = new Promise((resolve) => socket.once('close', resolve));
+      socket.write(
+        `GET /api/v1/chats/ws?token=${encodeURIComponent(token('alice'))} HTTP/1.0\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+          'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+      );
+      await closed;
+      const [head, body] = answer.split('\r\n\r\n');
+      expect(head).toMatch(/^HTTP\/1\.1 400 /);
+      expect(JSON.parse(body)).toEqual({ error: 'bad_request', message: 'The upgrade request is malformed: the request must be HTTP/1.1 or later' });
+      await expectServes(running.ws);
+    });
+
     it('answers 404 on any other path', async () => {
       const base = new URL(running.http);
       for (const path of ['/', '/api/v1/chats/wss', '/api/v1/chats', '/api/v1/chats/ws/extra', '/ws']) {

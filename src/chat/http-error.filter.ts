@@ -36,8 +36,11 @@ export class HttpErrorFilter implements ExceptionFilter {
     // What a handler set for the answer it meant to give (a file's type and caching) is not this answer's.
     for (const header of ['Content-Type', 'Content-Disposition', 'Cache-Control']) response.removeHeader(header);
     if (exception instanceof HttpException) {
+      const status = exception.getStatus();
       const body = exception.getResponse();
-      response.status(exception.getStatus()).json(typeof body === 'object' ? withoutQuery(body, http.getRequest<Request>()) : { statusCode: exception.getStatus(), message: body });
+      // `new NotFoundException()` says only `{statusCode, message}`: the shape's `error` is its status's name.
+      const answer = typeof body === 'object' ? withoutQuery(body, http.getRequest<Request>()) : { statusCode: status, message: body };
+      response.status(status).json({ error: STATUS_CODES[status], ...answer });
       return;
     }
     if (!(exception instanceof DomainError || exception instanceof StoreUnavailableError)) {
