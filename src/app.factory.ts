@@ -8,6 +8,7 @@ import { answerBodyErrors, HttpErrorFilter } from './chat/http-error.filter.js';
 import type { Environment } from './config/environment.js';
 import { SETTINGS, type Settings } from './config/settings.js';
 import { setupApiDocs } from './docs/openapi.js';
+import { limitSockets } from './limits/http-sockets.js';
 import { AppLogger } from './logging/app-logger.js';
 
 /**
@@ -54,18 +55,4 @@ export async function createApp(
   app.useWebSocketAdapter(new ChatWsAdapter(app));
   if (settings.docs.apiDocs) setupApiDocs(app);
   return app;
-}
-
-/**
- * Bounds what slow or idle clients can hold: open sockets in all (further
- * ones are closed at once), and how long a request's headers and the whole
- * request may take. Node checks those timeouts every
- * `connectionsCheckingInterval` (30 s by default), so it is shortened too.
- */
-function limitSockets(server: Server, http: Settings['http']): void {
-  server.maxConnections = http.maxSockets;
-  server.headersTimeout = http.headersTimeoutMs;
-  server.requestTimeout = Math.max(http.requestTimeoutMs, http.headersTimeoutMs);
-  // Read when the server starts listening; @types/node does not declare it.
-  (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.min(5_000, Math.max(250, Math.floor(http.headersTimeoutMs / 4)));
 }

@@ -169,6 +169,56 @@ describe('sockets and header timeouts', () => {
   });
 });
 
+describe('sockets per client address, and what the HTTP parser refuses', () => {
+  const app = useInstances({ env: { MAX_CONNECTIONS: 5, MAX_HTTP_SOCKETS: 20, MAX_HTTP_SOCKETS_PER_ADDRESS: 5, HTTP_HEADERS_TIMEOUT_MS: 1000 } });
+  const port = () => Number(new URL(app.first.http).port);
+
+  /** Writes `raw` on a socket from `from` and resolves with all it read once the server closed it (or '' if it never answered). */
+  function exchange(raw: string, from = '127.0.0.1'): Promise<string> {
+    return new Promise((resolve) => {
+      const socket = connect({ port: port(), host: '127.0.0.1', localAddress: from });
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      socket.on('error', () => undefined);
+      socket.on('connect', () => socket.write(raw));
+      socket.on('close', () => resolve(answer));
+    });
+  }
+  const live = (from: string) => exchange('GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', from);
+
+  it('closes at once the sockets of one address beyond MAX_HTTP_SOCKETS_PER_ADDRESS, and serves other addresses meanwhile', async () => {
+    const idle = Array.from({ length: 8 }, () => {
+      const socket = connect({ port: port(), host: '127.0.0.1', localAddress: '127.0.0.1' });
+      socket.on('error', () => undefined);
+      return { socket, closed: new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now()))) };
+    });
+    const started = Date.now();
+    const early = await Promise.race([Promise.all(idle.slice(5).map((s) => s.closed)), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 500))]);
+    expect(early?.every((at) => at - started < 500)).toBe(true);
+    // Another address is served while this one holds its five.
+    expect(await live('127.0.0.2')).toMatch(/^HTTP\/1\.1 200 /);
+    for (const { socket } of idle) socket.destroy();
+    await Promise.all(idle.map((s) => s.closed));
+    expect(await live('127.0.0.1')).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('answers what the parser refuses (headers too large, too slow, not HTTP) as JSON, like every error', async () => {
+    const cases = [
+      [`GET /api/v1/chats/rooms?token=${'x'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431],
+      ['GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ', 408],
+      ['HELLO THERE\r\n\r\n', 400],
+    ] as const;
+    for (const [raw, status] of cases) {
+      const answer = await exchange(raw);
+      const [head, body] = answer.split('\r\n\r\n');
+      expect({ status, head: head.split('\r\n')[0] }).toEqual({ status, head: expect.stringMatching(new RegExp(`^HTTP/1\\.1 ${status} `)) });
+      expect(head).toMatch(/\r\nContent-Type: application\/json\r\n/);
+      expect(JSON.parse(body)).toEqual({ statusCode: status, error: expect.any(String), message: expect.any(String) });
+    }
+    expect(await live('127.0.0.1')).toMatch(/^HTTP\/1\.1 200 /);
+  });
+});
+
 describe('smaller REST rules', () => {
   const app = useInstances();
   const bearer = (user: string, role?: string) => `Bearer ${token(user, { role })}`;

@@ -211,6 +211,13 @@ export class EnvironmentVariables {
   @IsInt() @Min(1)
   MAX_HTTP_SOCKETS: number = 11_000;
 
+  /**
+   * Open TCP sockets per client address, so that one address cannot take every MAX_HTTP_SOCKETS slot; 0 turns it off.
+   * Not applied with TRUST_PROXY set: behind a proxy every socket has the proxy's address (limit per client there).
+   */
+  @IsInt() @Min(0)
+  MAX_HTTP_SOCKETS_PER_ADDRESS: number = 1_000;
+
   /** A client must send a request's headers within this long, or its socket is closed. */
   @IsInt() @Min(1_000) @Max(120_000)
   HTTP_HEADERS_TIMEOUT_MS: number = 10_000;
