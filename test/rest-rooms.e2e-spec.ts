@@ -3,6 +3,7 @@ import { Redis } from 'ioredis';
 import request from 'supertest';
 import { ask, join } from './support/client.js';
 import { useInstances } from './support/instances.js';
+import { logs } from './support/logs.js';
 import { ISO_DATE } from './support/shapes.js';
 import { token } from './support/tokens.js';
 
@@ -302,18 +303,87 @@ describe('rooms whose stored data is damaged (REDIS_URL): PROTOCOL §5 answers, 
   });
   afterAll(() => redis.quit());
 
-  it('leaves a room whose info is not a room out of its members’ lists (404 for itself) and a damaged member entry out of the members', async () => {
+  it('leaves a room whose info is not a room out of its members’ lists (logged) and a damaged member entry out of the members', async () => {
     const [alice, bob] = [fresh('alice'), fresh('bob')];
     const good = await chat.room(alice, [bob]);
     const bad = await chat.room(alice, [bob]);
     await redis.set(`${chat.prefix}chat:{${bad}}:info`, '{not json');
     const list = await api().get(`${API}/rooms`).set('Authorization', bearer(alice)).expect(200);
     expect((list.body.rooms as Array<{ room_id: string }>).map((room) => room.room_id)).toEqual([good]);
-    await api().get(`${API}/rooms/${bad}`).set('Authorization', bearer(alice)).expect(404);
+    expect(logs.take('warn', new RegExp(`^room ${bad}: its stored info is not a room's; left out$`))).toHaveLength(1);
 
     await redis.hset(`${chat.prefix}chat:{${good}}:members`, bob, '{"user_id": 7}');
     const members = await api().get(`${API}/rooms/${good}/members`).set('Authorization', bearer(alice)).expect(200);
     expect((members.body as Array<{ user_id: string }>).map((member) => member.user_id)).toEqual([alice]);
+  });
+
+  it('answers every REST request about a room whose info is damaged 500 (logged), never 404; its lists and other rooms still answer', async () => {
+    const [alice, bob] = [fresh('alice'), fresh('bob')];
+    const good = await chat.room(alice, [bob]);
+    const bad = await chat.room(alice, [bob]);
+    await api().post(`${API}/rooms/${bad}/messages`).set('Authorization', bearer(alice)).send({ content: 'before' }).expect(201);
+    const meta = await redis.hgetall(`${chat.prefix}chat:{${bad}}:meta`);
+    await redis.set(`${chat.prefix}chat:{${bad}}:info`, '{not json');
+
+    const requests = [
+      api().get(`${API}/rooms/${bad}`).set('Authorization', bearer(alice)),
+      api().get(`${API}/rooms/${bad}`).set('Authorization', service()),
+      api().get(`${API}/rooms/${bad}/messages`).set('Authorization', bearer(alice)),
+      api().get(`${API}/rooms/${bad}/members`).set('Authorization', bearer(alice)),
+      api().post(`${API}/rooms/${bad}/messages`).set('Authorization', bearer(alice)).send({ content: 'into a damaged room' }),
+      api().post(`${API}/rooms/${bad}/read`).set('Authorization', bearer(alice)),
+      api().post(`${API}/rooms/${bad}/members`).set('Authorization', service()).send({ user_id: fresh('carol') }),
+    ];
+    for (const call of requests) {
+      const response = await call;
+      expect({ status: response.status, body: response.body }).toEqual({
+        status: 500,
+        body: errorBody(500, 'Internal Server Error', 'Internal server error'),
+      });
+    }
+    expect(logs.take('error', new RegExp(`^DamagedRoomError: room ${bad}: its stored info is not a room's$`), 'HttpErrorFilter')).toHaveLength(
+      requests.length,
+    );
+    // Nothing was written into it.
+    expect(await redis.hgetall(`${chat.prefix}chat:{${bad}}:meta`)).toEqual(meta);
+
+    // Lists leave it out (logged), and answer.
+    const list = await api().get(`${API}/rooms`).set('Authorization', bearer(alice)).expect(200);
+    expect((list.body.rooms as Array<{ room_id: string }>).map((room) => room.room_id)).toEqual([good]);
+    expect(logs.take('warn', new RegExp(`^room ${bad}: its stored info is not a room's; left out$`))).toHaveLength(1);
+    await api().get(`${API}/unread-count`).set('Authorization', bearer(alice)).expect(200);
+    // Another room answers as ever; a room that is not there at all is still 404.
+    await api().get(`${API}/rooms/${good}`).set('Authorization', bearer(alice)).expect(200);
+    await api().get(`${API}/rooms/${good}/messages`).set('Authorization', bearer(alice)).expect(200);
+    await api().post(`${API}/rooms/${good}/messages`).set('Authorization', bearer(alice)).send({ content: 'fine' }).expect(201);
+    const unknown = await api().get(`${API}/rooms/${UNKNOWN_ROOM}`).set('Authorization', bearer(alice)).expect(404);
+    expect(unknown.body).toEqual(errorBody(404, 'Not Found', 'No such room'));
+  });
+
+  it('answers join_room of a room whose info is damaged internal_error; a connection joined before keeps its room; other rooms unaffected', async () => {
+    const [dora, erin] = [fresh('dora'), fresh('erin')];
+    const good = await chat.room(dora, [erin]);
+    const bad = await chat.room(dora, [erin]);
+    const [doraClient, erinClient] = [await chat.connect(dora), await chat.connect(erin)];
+    // Erin joined before the damage.
+    await join(erinClient, bad);
+    await join(erinClient, good);
+    const meta = await redis.hgetall(`${chat.prefix}chat:{${bad}}:meta`);
+    await redis.set(`${chat.prefix}chat:{${bad}}:info`, '{not json');
+
+    expect(await ask(doraClient, { type: 'join_room', room_id: bad })).toMatchObject({ type: 'error', code: 'internal_error' });
+    // Dora's join failed: she is not in the room, and stores nothing there.
+    expect(await ask(doraClient, { type: 'send_message', room_id: bad, content: 'not joined' })).toMatchObject({ type: 'error', code: 'not_joined' });
+    expect(await redis.hgetall(`${chat.prefix}chat:{${bad}}:meta`)).toEqual(meta);
+    // A send reads no room info: Erin, joined before, goes on (the history is whole).
+    expect(await ask(erinClient, { type: 'send_message', room_id: bad, content: 'into a room with damaged info' })).toMatchObject({ type: 'message_ack' });
+
+    // The connections go on; another room works, and a room that is not there is refused as ever.
+    expect(await ask(doraClient, { type: 'ping' })).toMatchObject({ type: 'pong' });
+    await join(doraClient, good);
+    expect(await ask(erinClient, { type: 'send_message', room_id: good, content: 'fine' })).toMatchObject({ type: 'message_ack' });
+    expect(await doraClient.next('message')).toMatchObject({ message: { content: 'fine' } });
+    expect(await ask(doraClient, { type: 'join_room', room_id: UNKNOWN_ROOM })).toMatchObject({ type: 'error', code: 'not_a_member' });
   });
 
   it('answers a join of a room whose stored seq is not a count internal_error, never joined with a seq that is not one', async () => {

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { setTimeout as delay } from 'node:timers/promises';
+import { DamagedRoomError } from '../redis/damaged-room.error.js';
 import { LimitKeys } from '../redis/limit-keys.js';
 import { RedisService } from '../redis/redis.service.js';
 import { decodeMember, decodeRoomInfo } from './stored-room.js';
@@ -132,6 +133,7 @@ export class RedisRoomStore implements RoomStore {
     });
   }
 
+  /** Throws `DamagedRoomError` for a room whose stored `info` is damaged: a failure, never "no such room". */
   async get(roomId: string): Promise<Room | undefined> {
     const { client, keys } = this.redis;
     const [info, memberIds] = await this.redis.call(() =>
@@ -160,14 +162,21 @@ export class RedisRoomStore implements RoomStore {
     const found = await this.redis.call(() =>
       Promise.all(roomIds.map((id) => Promise.all([client.get(keys.room(id, 'info')), client.hkeys(keys.room(id, 'members'))]))),
     );
-    return found.map(([info, memberIds], i) => this.roomOf(roomIds[i], info, memberIds));
+    return found.map(([info, memberIds], i) => {
+      try {
+        return this.roomOf(roomIds[i], info, memberIds);
+      } catch (error) {
+        // One damaged room fails no list it is in: left out there (a read of the room itself fails).
+        if (!(error instanceof DamagedRoomError)) throw error;
+        this.logger.warn(`${error.message}; left out`);
+        return undefined;
+      }
+    });
   }
 
-  /** A room as stored; a damaged `info` counts as no room (logged), so one bad key fails no list it is in. */
+  /** A room as stored: undefined for none; throws `DamagedRoomError` for a damaged `info`. */
   private roomOf(roomId: string, info: string | null, memberIds: string[]): Room | undefined {
-    if (info === null) return undefined;
     const room = decodeRoomInfo(info, roomId);
-    if (!room) this.logger.warn(`room ${roomId}: its stored info is not a room's; left out`);
     return room && { ...room, member_ids: memberIds };
   }
 
@@ -198,17 +207,25 @@ export class RedisRoomStore implements RoomStore {
     return json === null ? undefined : this.memberOf(roomId, json, userId);
   }
 
+  /** Reads the room's `info` with the membership: a damaged room throws `DamagedRoomError`, as every read of the room. */
   async isMember(roomId: string, userId: string): Promise<boolean> {
+    const { client, keys } = this.redis;
     const key = `${roomId}\n${userId}`;
+    let member: boolean;
+    let info: string | null;
     try {
-      const member = (await this.redis.client.hexists(this.redis.keys.room(roomId, 'members'), userId)) === 1;
-      this.remember(key, member);
-      return member;
+      [member, info] = await Promise.all([
+        client.hexists(keys.room(roomId, 'members'), userId).then((found) => found === 1),
+        client.get(keys.room(roomId, 'info')),
+      ]);
     } catch (error) {
       const known = this.knownMembers.get(key);
       if (known !== undefined) return known;
       return this.redis.call(() => Promise.reject(error));
     }
+    decodeRoomInfo(info, roomId); // for its check only: throws for a damaged room
+    this.remember(key, member);
+    return member;
   }
 
   /**

@@ -82,8 +82,9 @@ export interface RoomStore {
    * created at most once; the existing one is answered instead.
    */
   create(room: Room, members: Member[], limits: CreateLimits, direct?: string): Promise<CreateOutcome>;
+  /** The room, or undefined for none; a room whose stored data is damaged rejects (a failure of the store, never "no such room"). */
   get(roomId: string): Promise<Room | undefined>;
-  /** Each room, in the order given (undefined for none), in one round trip. */
+  /** Each room, in the order given (undefined for none), in one round trip; a damaged room is undefined too (logged), so it fails no list. */
   getMany(roomIds: string[]): Promise<Array<Room | undefined>>;
   /** Every room id of the user, the most recently joined first (at most MAX_ROOMS_PER_USER). */
   roomIdsOf(userId: string): Promise<string[]>;
@@ -91,6 +92,7 @@ export interface RoomStore {
   listForUser(userId: string, offset: number, limit: number): Promise<Page<Room>>;
   /** A page of the room's members, in the order they joined. */
   members(roomId: string, offset: number, limit: number): Promise<Page<Member>>;
+  /** False for an unknown room; a damaged room rejects, as in `get`. */
   isMember(roomId: string, userId: string): Promise<boolean>;
   /** The user's membership of the room (when they joined it this time), or undefined. */
   member(roomId: string, userId: string): Promise<Member | undefined>;

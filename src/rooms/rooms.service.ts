@@ -66,7 +66,11 @@ export class RoomsService {
     private readonly slots: ConnectionSlots,
   ) {}
 
-  /** Throws unless the user may join the room on a connection (a member; answers from memory while the store is away). */
+  /**
+   * Throws unless the user may join the room on a connection (a member;
+   * answers from memory while the store is away). A room whose stored data
+   * is damaged throws a plain error (`internal_error`), as every read of it does.
+   */
   async assertMayJoin(userId: string, roomId: string): Promise<void> {
     if (!(await this.store.isMember(roomId, userId))) {
       throw new DomainError('not_a_member', 'You are not a member of this room', roomId);
@@ -223,7 +227,7 @@ export class RoomsService {
     return this.store.member(roomId, userId);
   }
 
-  /** Whether the user is a member of the room (false for an unknown room). */
+  /** Whether the user is a member of the room (false for an unknown room; a damaged one throws). */
   isMember(roomId: string, userId: string): Promise<boolean> {
     return this.store.isMember(roomId, userId);
   }

@@ -1,4 +1,5 @@
 import { isId, isObject, isTime } from '../core/room-event.js';
+import { DamagedRoomError } from '../redis/damaged-room.error.js';
 import { ROOM_TYPES, type Member, type Room } from './room.store.js';
 
 /** Longest name or description accepted from a stored room. */
@@ -16,11 +17,15 @@ const parse = (json: string): Record<string, unknown> | undefined => {
 };
 
 /**
- * A room's stored `info` read back from Redis, checked field by field and
- * rebuilt from its known fields (its members come from their own hash);
- * undefined if it is not one of `roomId`'s (a damaged key).
+ * A room's stored `info` read back from Redis (null: there is no such key),
+ * checked field by field and rebuilt from its known fields (its members come
+ * from their own hash): undefined for no room; throws `DamagedRoomError` for
+ * an `info` that is not one of `roomId`'s (a damaged key). Every read of a
+ * room decides here: a read of one room lets the error through, a list
+ * leaves the room out (`RedisRoomStore.getMany`).
  */
-export function decodeRoomInfo(json: string, roomId: string): Omit<Room, 'member_ids'> | undefined {
+export function decodeRoomInfo(json: string | null, roomId: string): Omit<Room, 'member_ids'> | undefined {
+  if (json === null) return undefined;
   const d = parse(json);
   if (
     !d ||
@@ -36,7 +41,7 @@ export function decodeRoomInfo(json: string, roomId: string): Omit<Room, 'member
     !isTime(d.created_at) ||
     !(d.last_message_at === undefined || d.last_message_at === null || isTime(d.last_message_at))
   ) {
-    return undefined;
+    throw new DamagedRoomError(roomId);
   }
   return {
     room_id: roomId,
