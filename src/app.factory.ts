@@ -1,6 +1,7 @@
 import { Logger, type INestApplication, type LoggerService, type LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Application } from 'express';
 import type { Server } from 'node:http';
 import { AppModule } from './app.module.js';
 import { ChatWsAdapter } from './chat/chat.ws-adapter.js';
@@ -8,7 +9,7 @@ import { answerBodyErrors, HttpErrorFilter } from './chat/http-error.filter.js';
 import type { Environment } from './config/environment.js';
 import { SETTINGS, type Settings } from './config/settings.js';
 import { setupApiDocs } from './docs/openapi.js';
-import { limitSockets } from './limits/http-sockets.js';
+import { limitSockets, type TrustProxy } from './limits/http-sockets.js';
 import { AppLogger } from './logging/app-logger.js';
 
 /**
@@ -51,7 +52,8 @@ export async function createApp(
   // Every HTTP route, and a path no route serves, answers its failures in one shape (gateways do not use global filters).
   app.useGlobalFilters(new HttpErrorFilter());
   app.set('trust proxy', settings.http.trustProxy);
-  limitSockets(app.getHttpServer() as Server, settings.http);
+  const express = app.getHttpAdapter().getInstance() as Application;
+  limitSockets(app.getHttpServer() as Server, settings.http, express.get('trust proxy fn') as TrustProxy);
   app.useWebSocketAdapter(new ChatWsAdapter(app));
   if (settings.docs.apiDocs) setupApiDocs(app);
   return app;

@@ -170,7 +170,9 @@ describe('sockets and header timeouts', () => {
 });
 
 describe('sockets per client address, and what the HTTP parser refuses', () => {
-  const app = useInstances({ env: { MAX_CONNECTIONS: 5, MAX_HTTP_SOCKETS: 20, MAX_HTTP_SOCKETS_PER_ADDRESS: 5, HTTP_HEADERS_TIMEOUT_MS: 1000 } });
+  const app = useInstances({
+    env: { MAX_CONNECTIONS: 5, MAX_HTTP_SOCKETS: 30, MAX_HTTP_SOCKETS_PER_ADDRESS: 5, TRUST_PROXY: '127.0.0.3', HTTP_HEADERS_TIMEOUT_MS: 1000, HTTP_REQUEST_TIMEOUT_MS: 1000 },
+  });
   const port = () => Number(new URL(app.first.http).port);
 
   /** Writes `raw` on a socket from `from` and resolves with all it read once the server closed it (or '' if it never answered). */
@@ -186,26 +188,42 @@ describe('sockets per client address, and what the HTTP parser refuses', () => {
   }
   const live = (from: string) => exchange('GET /health/live HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', from);
 
-  it('closes at once the sockets of one address beyond MAX_HTTP_SOCKETS_PER_ADDRESS, and serves other addresses meanwhile', async () => {
-    const idle = Array.from({ length: 8 }, () => {
-      const socket = connect({ port: port(), host: '127.0.0.1', localAddress: '127.0.0.1' });
+  /** Opens `count` idle sockets from `from`; each tells whether it was closed within `withinMs` of opening. */
+  async function openIdle(from: string, count: number, withinMs = 500) {
+    const idle = Array.from({ length: count }, () => {
+      const socket = connect({ port: port(), host: '127.0.0.1', localAddress: from });
       socket.on('error', () => undefined);
-      return { socket, closed: new Promise<number>((resolve) => socket.on('close', () => resolve(Date.now()))) };
+      return { socket, closed: new Promise<void>((resolve) => socket.on('close', () => resolve())) };
     });
-    const started = Date.now();
-    const early = await Promise.race([Promise.all(idle.slice(5).map((s) => s.closed)), new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 500))]);
-    expect(early?.every((at) => at - started < 500)).toBe(true);
+    const early = await Promise.all(idle.map(({ closed }) => Promise.race([closed.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), withinMs))])));
+    const close = async () => {
+      for (const { socket } of idle) socket.destroy();
+      await Promise.all(idle.map(({ closed }) => closed));
+    };
+    return { early, close };
+  }
+
+  it('closes at once the sockets of one address beyond MAX_HTTP_SOCKETS_PER_ADDRESS, keeps the rest, and serves other addresses meanwhile', async () => {
+    const idle = await openIdle('127.0.0.1', 8);
+    expect(idle.early).toEqual([false, false, false, false, false, true, true, true]);
     // Another address is served while this one holds its five.
     expect(await live('127.0.0.2')).toMatch(/^HTTP\/1\.1 200 /);
-    for (const { socket } of idle) socket.destroy();
-    await Promise.all(idle.map((s) => s.closed));
+    await idle.close();
     expect(await live('127.0.0.1')).toMatch(/^HTTP\/1\.1 200 /);
   });
 
-  it('answers what the parser refuses (headers too large, too slow, not HTTP) as JSON, like every error', async () => {
+  it('does not bound a proxy TRUST_PROXY trusts: its sockets carry every client behind it', async () => {
+    const idle = await openIdle('127.0.0.3', 8);
+    expect(idle.early).toEqual(Array(8).fill(false));
+    await idle.close();
+  });
+
+  it('answers what the parser refuses (headers too large, headers or body too slow, not HTTP) as JSON, like every error', async () => {
     const cases = [
       [`GET /api/v1/chats/rooms?token=${'x'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431],
       ['GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ', 408],
+      // A body that stops short (the headers arrived, so a response has begun but sent nothing).
+      ['POST /api/v1/chats/rooms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{"a', 408],
       ['HELLO THERE\r\n\r\n', 400],
     ] as const;
     for (const [raw, status] of cases) {

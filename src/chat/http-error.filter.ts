@@ -73,8 +73,8 @@ function withoutQuery(body: object, request: Request): object {
 /**
  * Express error middleware for what the body parsers refuse (too large,
  * bad encoding or charset, a gzip body that is not gzip): answered in the
- * same `{statusCode, error, message}` shape, with their own status (to
- * HttpErrorFilter they are failures it cannot name).
+ * same `{statusCode, error, message}` shape, with their own status and
+ * message, before Nest's error handling sees them.
  */
 export function answerBodyErrors(error: unknown, _req: Request, res: Response, next: NextFunction): void {
   const { status, expose, message } = (error ?? {}) as { status?: unknown; expose?: unknown; message?: unknown };

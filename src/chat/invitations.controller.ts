@@ -8,7 +8,6 @@ import {
   Post,
   Req,
   Res,
- 
   UseGuards,
   UseInterceptors,
   UsePipes,

@@ -12,7 +12,6 @@ import {
   Post,
   Query,
   Res,
- 
   UseGuards,
   UseInterceptors,
   UsePipes,

@@ -18,7 +18,6 @@ import {
   Res,
   UnsupportedMediaTypeException,
   UploadedFiles,
- 
   UseGuards,
   UseInterceptors,
 } from '@nestjs/common';

@@ -237,17 +237,6 @@ describe(EnvironmentVariables.name, () => {
       expect(settings.redis.url).toBeUndefined();
     });
 
-    it('bounds sockets per client address by default, but not behind a proxy, where every socket has its address', () => {
-      const perAddress = (env: Record<string, string>) => toSettings(parseEnvironment(env)).http.maxSocketsPerAddress;
-      expect(perAddress({})).toBe(1000);
-      expect(perAddress({ TRUST_PROXY: '0' })).toBe(1000);
-      expect(perAddress({ TRUST_PROXY: '1' })).toBe(0);
-      expect(perAddress({ TRUST_PROXY: 'loopback' })).toBe(0);
-      expect(perAddress({ TRUST_PROXY: '1', MAX_HTTP_SOCKETS_PER_ADDRESS: '200' })).toBe(0);
-      expect(perAddress({ MAX_HTTP_SOCKETS_PER_ADDRESS: '200' })).toBe(200);
-      expect(perAddress({ MAX_HTTP_SOCKETS_PER_ADDRESS: '0' })).toBe(0);
-    });
-
     it('carries numbers read from strings', () => {
       const settings = toSettings(
         parseEnvironment({ NODE_ENV: 'test', JWT_SECRET: SECRET, TYPING_THROTTLE_MS: '250', RATE_LIMIT_BURST: '7' }),

@@ -213,7 +213,7 @@ export class EnvironmentVariables {
 
   /**
    * Open TCP sockets per client address, so that one address cannot take every MAX_HTTP_SOCKETS slot; 0 turns it off.
-   * Not applied with TRUST_PROXY set: behind a proxy every socket has the proxy's address (limit per client there).
+   * A proxy TRUST_PROXY trusts is not bounded: every socket of its clients has its address (limit per client there).
    */
   @IsInt() @Min(0)
   MAX_HTTP_SOCKETS_PER_ADDRESS: number = 1_000;

@@ -15,7 +15,7 @@ export interface Settings {
     rateLimitPerMinute: number;
     anonymousRateLimitPerMinute: number;
     maxSockets: number;
-    /** 0: no bound per address (always so behind a proxy). */
+    /** 0: no bound per address (a trusted proxy's address is never bounded). */
     maxSocketsPerAddress: number;
     headersTimeoutMs: number;
     requestTimeoutMs: number;
@@ -110,19 +110,17 @@ export function toSettings(env: EnvironmentVariables): Settings {
   const sentinel = env.REDIS_SENTINELS
     ? { sentinels: hostPorts(env.REDIS_SENTINELS), masterName: env.REDIS_SENTINEL_MASTER, password: env.REDIS_SENTINEL_PASSWORD || undefined }
     : undefined;
-  const trustProxy = toTrustProxy(env.TRUST_PROXY);
-  const behindProxy = trustProxy !== false && trustProxy !== 0;
   return {
     env: env.NODE_ENV as Settings['env'],
     http: {
       host: env.HOST,
       port: env.PORT,
       corsOrigins: origins === '*' ? '*' : [...new Set([...allowed, ...demoOrigins])],
-      trustProxy,
+      trustProxy: toTrustProxy(env.TRUST_PROXY),
       rateLimitPerMinute: env.REST_RATE_LIMIT_PER_MINUTE,
       anonymousRateLimitPerMinute: env.REST_RATE_LIMIT_ANONYMOUS_PER_MINUTE,
       maxSockets: env.MAX_HTTP_SOCKETS,
-      maxSocketsPerAddress: behindProxy ? 0 : env.MAX_HTTP_SOCKETS_PER_ADDRESS,
+      maxSocketsPerAddress: env.MAX_HTTP_SOCKETS_PER_ADDRESS,
       headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
     },

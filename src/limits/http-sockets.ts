@@ -1,33 +1,51 @@
-import type { Server } from 'node:http';
-import { STATUS_CODES } from 'node:http';
+import { Logger } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Settings } from '../config/settings.js';
+
+/** Express's `trust proxy fn`: whether the address at `hop` (0: the socket's peer) is a trusted proxy. */
+export type TrustProxy = (address: string, hop: number) => boolean;
 
 /**
  * Bounds what slow or idle clients can hold: open sockets in all and per
  * client address (further ones are closed at once), and how long a request's
  * headers and the whole request may take. Node checks those timeouts every
  * `connectionsCheckingInterval` (30 s by default), so it is shortened too.
- * What Node's parser refuses before a request exists is answered as JSON.
+ * What Node's parser refuses before a request is whole is answered as JSON.
  */
-export function limitSockets(server: Server, http: Settings['http']): void {
+export function limitSockets(server: Server, http: Settings['http'], trusted: TrustProxy): void {
   server.maxConnections = http.maxSockets;
   server.headersTimeout = http.headersTimeoutMs;
   server.requestTimeout = Math.max(http.requestTimeoutMs, http.headersTimeoutMs);
   // Read when the server starts listening; @types/node does not declare it.
   (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.min(5_000, Math.max(250, Math.floor(http.headersTimeoutMs / 4)));
-  if (http.maxSocketsPerAddress > 0) limitPerAddress(server, http.maxSocketsPerAddress);
+  if (http.maxSocketsPerAddress > 0) limitPerAddress(server, http.maxSocketsPerAddress, trusted);
   answerClientErrors(server);
 }
 
-/** One address may not take every socket of the process (idle ones included, until the header timeout). */
-function limitPerAddress(server: Server, max: number): void {
+/**
+ * One address may not take every socket of the process (idle ones included,
+ * until the header timeout). A trusted proxy's sockets (`TRUST_PROXY`) are
+ * not counted: they carry every client behind it.
+ */
+function limitPerAddress(server: Server, max: number, trusted: TrustProxy): void {
+  const logger = new Logger('HttpSockets');
   const open = new Map<string, number>();
+  let loggedAt = 0;
   server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress ?? '';
+    const address = socket.remoteAddress;
+    if (address === undefined || trusted(address, 0)) return;
     const count = (open.get(address) ?? 0) + 1;
-    if (count > max) return void socket.destroy();
+    if (count > max) {
+      socket.destroy();
+      if (Date.now() - loggedAt >= 60_000) {
+        loggedAt = Date.now();
+        logger.warn(`Refused a socket from ${address}: it holds MAX_HTTP_SOCKETS_PER_ADDRESS=${max} already (once a minute at most)`);
+      }
+      return;
+    }
     open.set(address, count);
     socket.once('close', () => {
       const left = (open.get(address) ?? 1) - 1;
@@ -39,6 +57,7 @@ function limitPerAddress(server: Server, max: number): void {
 
 const REFUSED: Record<string, { status: number; message: string }> = {
   HPE_HEADER_OVERFLOW: { status: 431, message: 'The request line and headers are too large (a token travels best in a header, at most 16 KB in all)' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, message: 'The chunk extensions of the request body are too large' },
   ERR_HTTP_REQUEST_TIMEOUT: { status: 408, message: 'The request did not arrive in time' },
 };
 
@@ -46,18 +65,14 @@ const REFUSED: Record<string, { status: number; message: string }> = {
  * Node answers what its HTTP parser refuses (headers too large, a request too
  * slow, bytes that are not HTTP) with an empty body; these get the
  * `{statusCode, error, message}` of every other error. As Node does, nothing
- * is written once a response on the socket has begun: that would corrupt it.
+ * is written once the socket's current response has sent its headers: that
+ * would corrupt it. (`_httpMessage` is Node's own record of that response,
+ * the one its default handler reads; no public API names it.)
  */
 function answerClientErrors(server: Server): void {
-  const answering = new WeakSet<Duplex>();
-  server.on('request', (_request, response) => {
-    const socket = response.socket;
-    if (!socket) return;
-    answering.add(socket);
-    response.once('close', () => answering.delete(socket));
-  });
   server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
-    if (socket.writable && !answering.has(socket) && error.code !== 'ECONNRESET') {
+    const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+    if (socket.writable && !current?.headersSent && error.code !== 'ECONNRESET') {
       const { status, message } = REFUSED[error.code ?? ''] ?? { status: 400, message: 'The request is not valid HTTP' };
       const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message });
       socket.write(

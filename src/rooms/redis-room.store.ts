@@ -3,6 +3,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { DamagedRoomError } from '../redis/damaged-room.error.js';
 import { LimitKeys } from '../redis/limit-keys.js';
 import { RedisService } from '../redis/redis.service.js';
+import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
 import { decodeMember, decodeRoomInfo } from './stored-room.js';
 import { ADD_TO_ROOM, COUNT_CREATED, FOLLOW, MEMBERSHIP, RELEASE_DIRECT, REMOVE_FROM_ROOM, RESERVE, RESERVE_ADD, WRITE_ROOM } from './room.scripts.js';
 import type {
@@ -214,14 +215,14 @@ export class RedisRoomStore implements RoomStore {
     let member: boolean;
     let info: string | null;
     try {
-      [member, info] = await Promise.all([
-        client.hexists(keys.room(roomId, 'members'), userId).then((found) => found === 1),
-        client.get(keys.room(roomId, 'info')),
-      ]);
+      [member, info] = await this.redis.call(() =>
+        Promise.all([client.hexists(keys.room(roomId, 'members'), userId).then((found) => found === 1), client.get(keys.room(roomId, 'info'))]),
+      );
     } catch (error) {
-      const known = this.knownMembers.get(key);
+      // Only a store that is away is answered from memory; a damaged key (WRONGTYPE) is a failure like any read of it.
+      const known = error instanceof StoreUnavailableError ? this.knownMembers.get(key) : undefined;
       if (known !== undefined) return known;
-      return this.redis.call(() => Promise.reject(error));
+      throw error;
     }
     decodeRoomInfo(info, roomId); // for its check only: throws for a damaged room
     this.remember(key, member);
