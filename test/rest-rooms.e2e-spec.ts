@@ -291,6 +291,21 @@ describe('REST rooms and members (PROTOCOL §5)', () => {
       const members = await api().get(`${API}/rooms/${roomId}/members`).set('Authorization', service()).expect(200);
       expect(members.body).toHaveLength(2);
     });
+
+    it('says what is wrong with an Authorization header that is not "Bearer <token>", rather than that there is none', async () => {
+      const malformed = 'The Authorization header must be "Bearer <token>"';
+      const cases: Array<[string | undefined, string]> = [
+        [undefined, 'A token is required'],
+        [`Basic ${token('alice')}`, malformed],
+        [`${bearer('alice')}, Bearer x`, malformed],
+        ['Bearer', malformed],
+      ];
+      for (const [header, message] of cases) {
+        const call = api().get(`${API}/rooms`);
+        const response = await (header === undefined ? call : call.set('Authorization', header));
+        expect({ header, status: response.status, body: response.body }).toEqual({ header, status: 401, body: errorBody(401, 'Unauthorized', message) });
+      }
+    });
   });
 });
 

@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable, UnauthorizedException, createParamDecorator } from '@nestjs/common';
 import type { Request } from 'express';
 import { AuthError, Session } from './session.js';
-import { TokenService, bearerToken } from './token.service.js';
+import { TokenService } from './token.service.js';
 
 type AuthenticatedRequest = Request & { session?: Session };
 
@@ -14,7 +14,7 @@ export class HttpJwtGuard implements CanActivate {
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
     if (request.session) return true;
     try {
-      request.session = this.tokens.verify(bearerToken(request.headers.authorization));
+      request.session = this.tokens.verifyBearer(request.headers.authorization);
       return true;
     } catch (error) {
       if (error instanceof AuthError) throw new UnauthorizedException(error.message);

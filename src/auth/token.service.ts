@@ -50,6 +50,16 @@ export class TokenService {
   }
 
   /**
+   * REST's token, `Authorization: Bearer <jwt>`, verified. A header that is
+   * there but not of that form is said so, rather than taken for no token.
+   */
+  verifyBearer(header: string | undefined): Session {
+    const token = bearerToken(header);
+    if (header !== undefined && token === undefined) throw new AuthError(401, 'unauthorized', 'The Authorization header must be "Bearer <token>"');
+    return this.verify(token);
+  }
+
+  /**
    * Verifies signature (the current secret, or the previous one until its
    * end), algorithm, expiry (with the configured skew), lifetime, issuer,
    * audience, `typ` and `sub`.
@@ -126,7 +136,7 @@ export class TokenService {
   }
 }
 
-export function bearerToken(header: string | undefined): string | undefined {
+function bearerToken(header: string | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   return match?.[1];
 }

@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { AuthError, type Session } from '../auth/session.js';
-import { TokenService, bearerToken } from '../auth/token.service.js';
+import { TokenService } from '../auth/token.service.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import { RateCounter } from '../limits/rate-counter.js';
 import type { LimitSubject } from '../redis/limit-keys.js';
@@ -33,7 +33,7 @@ export class RestRateGuard implements CanActivate {
     let subject: LimitSubject;
     let limit: number;
     try {
-      request.session = this.tokens.verify(bearerToken(request.headers.authorization));
+      request.session = this.tokens.verifyBearer(request.headers.authorization);
       subject = { user: request.session.userId };
       limit = this.settings.http.rateLimitPerMinute;
     } catch (error) {
