@@ -52,7 +52,13 @@ export class CompiledValidators {
     return (value) => {
       const entity = build(value);
       if (!entity) return undefined;
-      const verdict = check(entity as Plain);
+      // A constraint that throws is class-validator's to answer (its answer, or the same failure).
+      let verdict: Verdict;
+      try {
+        verdict = check(entity as Plain);
+      } catch {
+        return undefined;
+      }
       return verdict === true ? entity : verdict;
     };
   }
@@ -209,8 +215,10 @@ function transformerMetadata(type: Class, map: '_typeMetadatas' | '_transformMet
 /**
  * `plainToInstance(type, value)` for a plain object from JSON.parse, with
  * class-transformer's rules: every key is copied except those the class has
- * as a method or a getter without a setter, and `@Type` properties become
- * instances of their class. Undefined for a class or value it does not handle.
+ * as a method or a getter without a setter, `@Type` properties become
+ * instances of their class, and other objects and arrays are copied
+ * (`plainCopy`). Undefined for a class or value it does not handle (a
+ * `@Type` to a built-in type, which class-transformer converts to).
  */
 function instanceBuilder(type: Dto): ((value: Plain) => object | undefined) | null {
   if (defaultMetadataStorage.getStrategy(type) !== 'none') return null;
@@ -240,9 +248,16 @@ function instanceBuilder(type: Dto): ((value: Plain) => object | undefined) | nu
       }
       const item = value[key];
       const typeMetadata = typed.get(key);
-      if (typeMetadata && typeof item === 'object' && item !== null) {
-        if (Array.isArray(item)) return undefined;
+      if (typeMetadata && item !== null && item !== undefined) {
         const nestedType = typeMetadata.typeFunction({ newObject: entity, object: value, property: key }) as Dto;
+        // class-transformer converts a value to a built-in type (a Date from a string, a Number from anything): left to it.
+        if (BUILT_INS.has(nestedType)) return undefined;
+        // A value that is not an object it keeps as it is, for a class.
+        if (typeof item !== 'object') {
+          entity[key] = item;
+          continue;
+        }
+        if (Array.isArray(item)) return undefined;
         let build = nested.get(nestedType);
         if (build === undefined) {
           build = instanceBuilder(nestedType);
@@ -252,9 +267,45 @@ function instanceBuilder(type: Dto): ((value: Plain) => object | undefined) | nu
         if (!built) return undefined;
         entity[key] = built;
       } else {
-        entity[key] = item;
+        const copy = plainCopy(item);
+        if (copy === DECLINED) return undefined;
+        entity[key] = copy;
       }
     }
     return entity;
   };
+}
+
+/** Types `@Type` may name that class-transformer converts to rather than builds. */
+const BUILT_INS = new Set<unknown>([Number, String, Boolean, Date, Object, Array, Map, Set, Buffer, Promise]);
+
+const DECLINED = Symbol('declined');
+
+/**
+ * An untyped value as class-transformer copies it: objects and arrays anew,
+ * each level without the keys named like `Object.prototype`'s members
+ * (`toString`, `hasOwnProperty`: what its copy would inherit), so a
+ * validator never calls a key the client sent. DECLINED for what the pipe
+ * strips first (prototype keys).
+ */
+function plainCopy(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) {
+    const copy: unknown[] = [];
+    for (const item of value) {
+      const itemCopy = plainCopy(item);
+      if (itemCopy === DECLINED) return DECLINED;
+      copy.push(itemCopy);
+    }
+    return copy;
+  }
+  const copy: Plain = {};
+  for (const key of Object.keys(value)) {
+    if (key === '__proto__' || key === 'constructor' || key === 'prototype') return DECLINED;
+    if (key in Object.prototype) continue;
+    const itemCopy = plainCopy((value as Plain)[key]);
+    if (itemCopy === DECLINED) return DECLINED;
+    copy[key] = itemCopy;
+  }
+  return copy;
 }

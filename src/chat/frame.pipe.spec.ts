@@ -1,4 +1,6 @@
 import type { ArgumentMetadata } from '@nestjs/common';
+import { Type } from 'class-transformer';
+import { IsArray, IsDate, IsISO8601, IsNotEmpty, IsNotEmptyObject, IsObject, IsOptional, IsString } from 'class-validator';
 import fc from 'fast-check';
 import { parseEnvironment } from '../config/environment.js';
 import { toSettings } from '../config/settings.js';
@@ -11,7 +13,18 @@ const pipeOf = (validator: string) =>
 const compiled = pipeOf('compiled');
 const classValidator = pipeOf('class-validator');
 
-const DTOS = [JoinRoomFrame, LeaveRoomFrame, TypingFrame, SendMessageFrame, ReadFrame, RefreshTokenFrame];
+/** A frame a backend developer could add: untyped objects and arrays, and `@Type` to built-in types. */
+class ExtensionFrame {
+  @IsString() type!: string;
+  @IsOptional() @IsObject() meta?: object;
+  @IsOptional() @IsNotEmptyObject() filled?: object;
+  @IsOptional() @IsArray() list?: unknown[];
+  @IsOptional() @Type(() => Date) @IsISO8601() iso?: unknown;
+  @IsOptional() @Type(() => Number) @IsNotEmpty() count?: unknown;
+  @IsOptional() @Type(() => Date) @IsDate() when?: Date;
+}
+
+const DTOS = [JoinRoomFrame, LeaveRoomFrame, TypingFrame, SendMessageFrame, ReadFrame, RefreshTokenFrame, ExtensionFrame];
 const body = (metatype: ArgumentMetadata['metatype']): ArgumentMetadata => ({ type: 'body', metatype });
 
 /** What a pipe makes of a frame: the instance it hands the handler (its class and fields), or the error's message. */
@@ -20,7 +33,8 @@ async function outcome(pipe: FramePipe, raw: string, metatype: ArgumentMetadata[
     const entity = (await pipe.transform(JSON.parse(raw), body(metatype))) as object;
     return { entity, type: entity.constructor, since: (entity as { since?: object }).since?.constructor };
   } catch (error) {
-    if (!(error instanceof ChatError)) throw error;
+    // Anything else is a failure the socket answers `internal_error`: it must be the same on both paths.
+    if (!(error instanceof ChatError)) return { failed: String(error) };
     return { error: error.code, message: error.message };
   }
 }
@@ -36,6 +50,9 @@ const anyValue = fc.oneof(
   fc.constant(null),
   fc.array(fc.oneof(fc.string({ maxLength: 3 }), fc.integer()), { maxLength: 2 }),
   fc.dictionary(fc.constantFrom('a', 'seq', 'epoch'), fc.oneof(fc.string({ maxLength: 3 }), fc.integer()), { maxKeys: 2 }),
+  // Keys named like Object.prototype's members, which class-transformer's copy leaves out, at any depth.
+  fc.dictionary(fc.constantFrom('a', 'toString', 'hasOwnProperty', 'valueOf'), fc.oneof(fc.integer(), fc.dictionary(fc.constantFrom('b', 'toString'), fc.integer(), { maxKeys: 2 })), { maxKeys: 2 }),
+  fc.constantFrom('2024-01-02', '2024-01-02T03:04:05Z', '5', 'abc'),
 );
 const id = fc.oneof(fc.uuid(), fc.constantFrom('a', 'msg-1', 'x.y:z_9', 'no spaces'), fc.string({ minLength: 1, maxLength: 8 }));
 const field = (valid: fc.Arbitrary<unknown>) => fc.oneof({ arbitrary: valid, weight: 4 }, { arbitrary: anyValue, weight: 1 });
@@ -57,6 +74,12 @@ const frame = fc.record(
     client_msg_id: field(id),
     parent_message_id: field(id),
     token: field(fc.string({ minLength: 1, maxLength: 20 })),
+    meta: anyValue,
+    filled: anyValue,
+    list: field(fc.array(anyValue, { maxLength: 3 })),
+    iso: anyValue,
+    count: anyValue,
+    when: anyValue,
     ref: fc.string({ maxLength: 4 }),
     // Unknown fields pass through; class-transformer skips the names of Object's methods.
     extra: anyValue,
