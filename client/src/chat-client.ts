@@ -29,6 +29,8 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   private current: ConnectionState = { status: 'idle' };
   private userId?: string;
   private attempt = 0;
+  /** Fresh tokens the server refused in a row: past three, the callback's tokens are not good and the client stops. */
+  private refusals = 0;
   private readonly rooms = new Map<string, RoomState>();
   private readonly outbox: Outbox;
   private readonly options: Required<Pick<ChatClientOptions, 'reconnectBaseMs' | 'reconnectMaxMs' | 'ackTimeoutMs' | 'typingThrottleMs' | 'typingIdleMs'>> &
@@ -284,19 +286,25 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     }
   }
 
-  /** The token was refused: a fresh one from the callback, or stop until `setToken`. */
+  /**
+   * The token was refused: a fresh one from the callback, or stop until
+   * `setToken`. A callback that fails (the main backend away too) is asked
+   * again after the reconnect delay, for as long as it takes.
+   */
   private async afterRefusal(reason: 'token_expired' | 'unauthorized', message: string): Promise<void> {
-    if (this.options.refreshToken && this.attempt < 3) {
+    if (this.options.refreshToken && this.refusals < 3) {
+      let fresh: string;
       try {
-        const fresh = await this.options.refreshToken();
-        if (fresh && fresh !== this.token) {
-          this.token = fresh;
-          this.attempt += 1;
-          if (!this.stopped) this.open();
-          return;
-        }
-      } catch {
-        // The callback could not help: stop below.
+        fresh = await this.options.refreshToken();
+      } catch (error) {
+        this.emit('error', { code: 'token_refresh_failed', message: error instanceof Error ? error.message : String(error) });
+        return this.scheduleReconnect('token_refresh_failed');
+      }
+      if (fresh && fresh !== this.token) {
+        this.token = fresh;
+        this.refusals += 1;
+        if (!this.stopped) this.open();
+        return;
       }
     }
     this.stop(reason, message);
@@ -415,20 +423,24 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     }, every);
   }
 
-  private scheduleRefresh(): void {
+  /** Asks for a fresh token a while before this one expires; a failed ask is made again, sooner each time, until the token expires. */
+  private scheduleRefresh(afterFailure = false): void {
     clearTimeout(this.timers.refresh);
     const expiry = tokenExpiry(this.token);
     if (expiry === null || !this.options.refreshToken) return;
     const remaining = expiry - Date.now();
     const lead = Math.min(60_000, Math.max(1_000, remaining * 0.2));
+    const wait = afterFailure ? Math.min(30_000, Math.max(1_000, remaining / 4)) : Math.max(0, remaining - lead);
+    if (afterFailure && wait >= remaining) return; // too late: the refusal that follows asks again
     this.timers.refresh = setTimeout(async () => {
       try {
         const fresh = await this.options.refreshToken!();
         if (fresh && fresh !== this.token) this.setToken(fresh);
       } catch (error) {
         this.emit('error', { code: 'token_refresh_failed', message: error instanceof Error ? error.message : String(error) });
+        if (!this.stopped) this.scheduleRefresh(true);
       }
-    }, Math.max(0, remaining - lead));
+    }, wait);
   }
 
   // ── Frames from the server ───────────────────────────────────────────────
@@ -438,6 +450,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       case 'connected':
         clearTimeout(this.timers.connect);
         this.attempt = 0;
+        this.refusals = 0;
         this.userId = frame.user_id;
         this.setState({ status: 'open', userId: frame.user_id, connectionId: frame.connection_id });
         this.startHeartbeat(frame.heartbeat_interval_ms);

@@ -53,7 +53,12 @@ export interface ChatClientOptions {
   url: string;
   /** The JWT the main backend issued. */
   token: string;
-  /** Supplies a fresh token before the current one expires (sent as `refresh_token`), and after a refusal. */
+  /**
+   * Supplies a fresh token before the current one expires (sent as
+   * `refresh_token`), and after a refusal. One that throws (the main backend
+   * away) is asked again: before expiry, sooner each time; after a refusal,
+   * after the reconnect delay, for as long as it takes.
+   */
   refreshToken?: () => Promise<string> | string;
   /** The WebSocket implementation: the platform's by default; pass `ws` in Node before version 22. */
   WebSocket?: SocketFactory;

@@ -199,6 +199,56 @@ describe('ChatClient', () => {
     expect(calls).toBeGreaterThanOrEqual(1);
   });
 
+  it('asks a refreshToken that fails (the main backend away) again after the reconnect delay, until it gives a token', async () => {
+    const service = await start({ JWT_CLOCK_SKEW_S: 0 });
+    let calls = 0;
+    const refreshToken = () => {
+      calls += 1;
+      if (calls <= 3) throw new Error('the backend is away');
+      return token('alice');
+    };
+    const alice = client(service.ws, 'alice', { token: token('alice', { expiresInS: -10 }), refreshToken });
+    const errors: string[] = [];
+    alice.chat.on('error', ({ code }) => errors.push(code));
+    alice.chat.connect();
+    await waitFor(() => isOpen(alice.chat), 'open once the callback gives a token');
+    expect(calls).toBe(4);
+    expect(errors).toEqual(['token_refresh_failed', 'token_refresh_failed', 'token_refresh_failed']);
+    expect(alice.states.filter((s) => s.status === 'closed')).toEqual([]);
+  });
+
+  it('asks refreshToken for a token that expired while the service was away, however many reconnects failed', async () => {
+    const port = await freePort();
+    const expired = Date.now() + 1500;
+    const alice = client(`ws://127.0.0.1:${port}/api/v1/chats/ws`, 'alice', { token: token('alice', { expiresInS: 1 }), refreshToken: () => token('alice') });
+    alice.chat.connect();
+    // Reconnects fail (nothing listens) past the token's expiry.
+    await waitFor(() => alice.states.filter((s) => s.status === 'reconnecting').length >= 4 && Date.now() > expired, 'reconnects failed past the expiry', 5000);
+    await start({ JWT_CLOCK_SKEW_S: 0 }, port);
+    await waitFor(() => isOpen(alice.chat), 'open with a fresh token');
+    expect(alice.states.filter((s) => s.status === 'closed')).toEqual([]);
+  });
+
+  it('asks again when the refresh before expiry fails, and keeps the connection', async () => {
+    const service = await start({ JWT_CLOCK_SKEW_S: 0 });
+    let calls = 0;
+    const refreshToken = () => {
+      calls += 1;
+      if (calls === 1) throw new Error('the backend is away');
+      return token('alice');
+    };
+    const alice = client(service.ws, 'alice', { token: token('alice', { expiresInS: 6 }), refreshToken });
+    alice.chat.on('error', () => undefined);
+    alice.chat.connect();
+    await waitFor(() => isOpen(alice.chat), 'open');
+    const connection = (alice.chat.state as { connectionId: string }).connectionId;
+    await waitFor(() => calls === 2, 'the callback asked again', 8000);
+    const expiry = Date.now() + 2000;
+    await waitFor(() => Date.now() > expiry, 'past the first token’s expiry', 3000);
+    expect(alice.states.filter((s) => s.status !== 'open' && s.status !== 'connecting')).toEqual([]);
+    expect((alice.chat.state as { connectionId: string }).connectionId).toBe(connection);
+  });
+
   it('refreshes the token before it expires, so the server never closes the connection', async () => {
     const service = await start({ JWT_CLOCK_SKEW_S: 0 });
     let refreshed = 0;
