@@ -24,6 +24,10 @@ interface RoomView {
   hasMore: boolean;
   unread: number;
   notice?: string;
+  /** The server history's epoch the messages shown come from. */
+  epoch?: string;
+  /** Failed loads of the newest page in a row (it is tried again, later each time). */
+  historyFailures: number;
 }
 
 const SESSION_KEY = 'chat-demo-session';
@@ -150,12 +154,18 @@ async function start(name: string, jwt: string): Promise<void> {
     if (message) addMessage({ ...message, is_deleted: true, content: '' }, false);
   });
   chat.on('outbox', () => renderMessages());
-  chat.on('joined', ({ roomId, status }) => {
-    if (status === 'recovered') return;
+  chat.on('joined', ({ roomId, status, cursor }) => {
     const view = views.get(roomId);
     if (!view) return;
-    if (status === 'reload' && view.messages.size > 0) view.notice = 'The server’s history was reset; showing what it has now.';
-    void loadHistory(roomId, true);
+    // Another epoch means the server's history started again: what is shown is gone. (`unknown`: the store is away, no reset.)
+    if (cursor.epoch && cursor.epoch !== 'unknown') {
+      if (view.epoch !== undefined && view.epoch !== cursor.epoch) {
+        view.messages.clear();
+        view.notice = 'The server’s history was reset; showing what it has now.';
+      }
+      view.epoch = cursor.epoch;
+    }
+    if (status !== 'recovered') void loadHistory(roomId, true);
   });
   chat.on('presence', ({ roomId }) => roomId === selected && renderPresence());
   chat.on('typing', ({ roomId }) => roomId === selected && renderTyping());
@@ -195,7 +205,7 @@ async function refreshRooms(): Promise<void> {
       view.room = room;
       continue;
     }
-    views.set(room.room_id, { room, messages: new Map(), hasMore: false, unread: 0 });
+    views.set(room.room_id, { room, messages: new Map(), hasMore: false, unread: 0, historyFailures: 0 });
     chat!.join(room.room_id).catch(() => undefined);
     changed = true;
   }
@@ -233,7 +243,7 @@ ui.newRoom.addEventListener('submit', async (event) => {
   button.disabled = true;
   try {
     const room = await rest.createRoom({ room_type: 'team', room_name: name, member_ids: members });
-    views.set(room.room_id, { room, messages: new Map(), hasMore: false, unread: 0 });
+    views.set(room.room_id, { room, messages: new Map(), hasMore: false, unread: 0, historyFailures: 0 });
     void chat!.join(room.room_id).catch(() => undefined);
     ui.newRoom.reset();
     ui.newRoomBox.open = false;
@@ -275,8 +285,12 @@ async function loadHistory(roomId: string, fresh: boolean): Promise<void> {
     }
     for (const message of page.messages) view.messages.set(message.message_id, message);
     view.hasMore = page.has_more;
+    if (fresh) view.historyFailures = 0;
   } catch (error) {
-    toast(`Could not load the history: ${(error as Error).message}`);
+    // The newest page is what a reload owes the room (messages it missed): asked again until it comes, told once.
+    if (fresh && view.historyFailures++ === 0) toast(`Could not load the history: ${(error as Error).message}; trying again`);
+    else if (!fresh) toast(`Could not load the history: ${(error as Error).message}`);
+    if (fresh) setTimeout(() => views.get(roomId) === view && void loadHistory(roomId, true), Math.min(30_000, 1_000 * 2 ** (view.historyFailures - 1)));
   }
   if (roomId === selected) renderMessages(fresh);
 }

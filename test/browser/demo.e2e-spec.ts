@@ -5,6 +5,7 @@
 import { jest } from '@jest/globals';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { freePort } from '../../scripts/processes.mjs';
 import { startService, waitFor, type Service } from '../client/support.js';
@@ -277,6 +278,28 @@ describe(SUITE, () => {
     await expectMessages(alice, expected);
     await expectMessages(bob, expected);
     expect(await state(alice)).toBe('open');
+  });
+
+  it('after the server’s history of a room is reset, pages show only the new history, and say so', async () => {
+    const env = await redisEnv();
+    const app = await service(env);
+    const roomId = await createRoom(app.http, 'alice', ['bob'], 'team', 'Reset test');
+    const { page: alice } = await signIn(app.http, 'alice');
+    const { page: bob } = await signIn(app.http, 'bob');
+    await alice.waitForSelector('[data-testid="room-title"]:has-text("Reset test")');
+    for (const text of ['old 1', 'old 2', 'old 3']) await send(alice, text);
+    await expectMessages(bob, ['old 1', 'old 2', 'old 3']);
+
+    // The room's history goes (a Redis restored from an old copy, keys deleted by hand); the room itself stays.
+    const redis = new Redis(String(env.REDIS_URL));
+    cleanups.push(() => redis.quit());
+    await redis.del(...['meta', 'log', 'ids', 'versions', 'edits'].map((part) => `${String(env.REDIS_KEY_PREFIX)}chat:{${roomId}}:${part}`));
+    await send(alice, 'new 1');
+    await send(alice, 'new 2');
+    for (const page of [alice, bob]) {
+      await expectMessages(page, ['new 1', 'new 2']);
+      await page.waitForSelector('#notice:has-text("history was reset")');
+    }
   });
 
   it('a fast typist over the rate limit gets every message delivered once, in seq order, and no warning the page does not need', async () => {
