@@ -10,6 +10,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { freePort } from '../../scripts/processes.mjs';
 import { startService, waitFor, type Service } from '../client/support.js';
 import { redisEnv } from '../support/instances.js';
+import { LinkProxy } from '../support/redis.js';
 import { createRoom } from '../support/rest.js';
 import { token } from '../support/tokens.js';
 import { launchChromium } from './chromium.js';
@@ -300,6 +301,31 @@ describe(SUITE, () => {
       await expectMessages(page, ['new 1', 'new 2']);
       await page.waitForSelector('#notice:has-text("history was reset")');
     }
+  });
+
+  it('a page that rejoins while Redis is away loads what it missed once Redis is back, with no word of a reset', async () => {
+    const env = await redisEnv();
+    const link = await LinkProxy.start(String(env.REDIS_URL));
+    cleanups.push(() => link.close());
+    const app = await service({ ...env, REDIS_URL: link.url });
+    await createRoom(app.http, 'alice', ['bob'], 'team', 'Outage test');
+    const { page: alice } = await signIn(app.http, 'alice');
+    const { context: bobContext, page: bob } = await signIn(app.http, 'bob');
+    await bob.waitForSelector('[data-testid="room-title"]:has-text("Outage test")');
+    await send(alice, 'one');
+    await expectMessages(bob, ['one']);
+
+    await bobContext.setOffline(true);
+    await send(alice, 'two');
+    await send(alice, 'three');
+    await expectMessages(alice, ['one', 'two', 'three']);
+    // Bob comes back while Redis is away: his join cannot read what he missed (`reload`), nor can the REST history yet.
+    link.cut();
+    await bobContext.setOffline(false);
+    await bob.waitForSelector('.toast:has-text("Could not load the history")', { timeout: LONG });
+    link.heal();
+    await expectMessages(bob, ['one', 'two', 'three']);
+    expect(await bob.locator('#notice').isVisible()).toBe(false);
   });
 
   it('a fast typist over the rate limit gets every message delivered once, in seq order, and no warning the page does not need', async () => {
