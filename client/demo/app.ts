@@ -26,8 +26,11 @@ interface RoomView {
   notice?: string;
   /** The server history's epoch the messages shown come from. */
   epoch?: string;
-  /** Failed loads of the newest page in a row (it is tried again, later each time). */
+  /** Failed loads of the newest page in a row (it is tried again, later each time), and the timer of the next try. */
   historyFailures: number;
+  historyRetry?: ReturnType<typeof setTimeout>;
+  /** Counts loads of the newest page and resets: an answer to an earlier one is stale. */
+  historyVersion: number;
 }
 
 const SESSION_KEY = 'chat-demo-session';
@@ -161,6 +164,7 @@ async function start(name: string, jwt: string): Promise<void> {
     if (cursor.epoch && cursor.epoch !== 'unknown') {
       if (view.epoch !== undefined && view.epoch !== cursor.epoch) {
         view.messages.clear();
+        view.historyVersion += 1;
         view.notice = 'The server’s history was reset; showing what it has now.';
       }
       view.epoch = cursor.epoch;
@@ -205,7 +209,7 @@ async function refreshRooms(): Promise<void> {
       view.room = room;
       continue;
     }
-    views.set(room.room_id, { room, messages: new Map(), hasMore: false, unread: 0, historyFailures: 0 });
+    views.set(room.room_id, { room, messages: new Map(), hasMore: false, unread: 0, historyFailures: 0, historyVersion: 0 });
     chat!.join(room.room_id).catch(() => undefined);
     changed = true;
   }
@@ -243,7 +247,7 @@ ui.newRoom.addEventListener('submit', async (event) => {
   button.disabled = true;
   try {
     const room = await rest.createRoom({ room_type: 'team', room_name: name, member_ids: members });
-    views.set(room.room_id, { room, messages: new Map(), hasMore: false, unread: 0, historyFailures: 0 });
+    views.set(room.room_id, { room, messages: new Map(), hasMore: false, unread: 0, historyFailures: 0, historyVersion: 0 });
     void chat!.join(room.room_id).catch(() => undefined);
     ui.newRoom.reset();
     ui.newRoomBox.open = false;
@@ -275,9 +279,16 @@ ui.addMember.addEventListener('submit', async (event) => {
 async function loadHistory(roomId: string, fresh: boolean): Promise<void> {
   const view = views.get(roomId);
   if (!view) return;
+  if (fresh) {
+    clearTimeout(view.historyRetry);
+    view.historyVersion += 1;
+  }
+  const version = view.historyVersion;
   const oldest = fresh ? undefined : sorted(view)[0]?.message_id;
   try {
     const page = await rest.history(roomId, { limit: PAGE, before: oldest });
+    // A later load of the newest page, or a reset, came meanwhile: this answer may be of an older history.
+    if (version !== view.historyVersion) return;
     if (fresh) {
       // Keep live messages newer than the page; the page replaces the rest.
       const newest = page.messages.at(-1)?.seq ?? 0;
@@ -287,10 +298,14 @@ async function loadHistory(roomId: string, fresh: boolean): Promise<void> {
     view.hasMore = page.has_more;
     if (fresh) view.historyFailures = 0;
   } catch (error) {
+    if (version !== view.historyVersion) return;
     // The newest page is what a reload owes the room (messages it missed): asked again until it comes, told once.
     if (fresh && view.historyFailures++ === 0) toast(`Could not load the history: ${(error as Error).message}; trying again`);
     else if (!fresh) toast(`Could not load the history: ${(error as Error).message}`);
-    if (fresh) setTimeout(() => views.get(roomId) === view && void loadHistory(roomId, true), Math.min(30_000, 1_000 * 2 ** (view.historyFailures - 1)));
+    if (fresh) {
+      const retryInMs = Math.min(30_000, 1_000 * 2 ** (view.historyFailures - 1));
+      view.historyRetry = setTimeout(() => views.get(roomId) === view && void loadHistory(roomId, true), retryInMs);
+    }
   }
   if (roomId === selected) renderMessages(fresh);
 }

@@ -298,7 +298,8 @@ export class ChatClient extends Emitter<ChatClientEvents> {
         fresh = await this.options.refreshToken();
       } catch (error) {
         this.emit('error', { code: 'token_refresh_failed', message: error instanceof Error ? error.message : String(error) });
-        return this.scheduleReconnect('token_refresh_failed');
+        // Only the callback can help: it is asked again after the reconnect delay, without a connection that would be refused.
+        return this.scheduleReconnect('token_refresh_failed', () => void this.afterRefusal(reason, message));
       }
       if (fresh && fresh !== this.token) {
         this.token = fresh;
@@ -310,20 +311,25 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     this.stop(reason, message);
   }
 
+  private closedByApp(): boolean {
+    return this.state.status === 'closed' && this.state.reason === 'client';
+  }
+
   private stop(reason: CloseReason, message: string): void {
     this.stopped = true;
     this.clearTimers();
     this.setState({ status: 'closed', reason, message });
   }
 
-  private scheduleReconnect(reason: string): void {
+  /** `next` (by default, connecting again) after the backoff delay. */
+  private scheduleReconnect(reason: string, next: () => void = () => this.open()): void {
     if (this.stopped) return;
     if (isOffline()) return this.goOffline();
     const retryInMs = backoffDelay(this.attempt, this.options.reconnectBaseMs, this.options.reconnectMaxMs);
     this.attempt += 1;
     this.setState({ status: 'reconnecting', attempt: this.attempt, retryInMs, retryAt: Date.now() + retryInMs, reason });
     clearTimeout(this.timers.retry);
-    this.timers.retry = setTimeout(() => this.open(), retryInMs);
+    this.timers.retry = setTimeout(next, retryInMs);
   }
 
   private reconnectNow(): void {
@@ -427,15 +433,19 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   private scheduleRefresh(afterFailure = false): void {
     clearTimeout(this.timers.refresh);
     const expiry = tokenExpiry(this.token);
-    if (expiry === null || !this.options.refreshToken) return;
+    if (expiry === null || !this.options.refreshToken || this.closedByApp()) return;
     const remaining = expiry - Date.now();
     const lead = Math.min(60_000, Math.max(1_000, remaining * 0.2));
-    const wait = afterFailure ? Math.min(30_000, Math.max(1_000, remaining / 4)) : Math.max(0, remaining - lead);
-    if (afterFailure && wait >= remaining) return; // too late: the refusal that follows asks again
+    let wait = afterFailure ? Math.min(30_000, Math.max(1_000, remaining / 4)) : Math.max(0, remaining - lead);
+    if (afterFailure) {
+      // At the expiry, the refusal that follows asks again; close to it, one more ask still fits before it.
+      if (remaining < 200) return;
+      if (wait >= remaining - 200) wait = remaining / 2;
+    }
     this.timers.refresh = setTimeout(async () => {
       try {
         const fresh = await this.options.refreshToken!();
-        if (fresh && fresh !== this.token) this.setToken(fresh);
+        if (fresh && fresh !== this.token && !this.closedByApp()) this.setToken(fresh);
       } catch (error) {
         this.emit('error', { code: 'token_refresh_failed', message: error instanceof Error ? error.message : String(error) });
         if (!this.stopped) this.scheduleRefresh(true);

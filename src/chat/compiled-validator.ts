@@ -226,7 +226,11 @@ function instanceBuilder(type: Dto): ((value: Plain) => object | undefined) | nu
   if (defaultMetadataStorage.getExcludedMetadatas(type).length > 0) return null;
   if (transformerMetadata(type, '_transformMetadatas').size > 0) return null;
   const typed = transformerMetadata(type, '_typeMetadatas') as Map<string, NonNullable<TypeMetadata>>;
-  for (const metadata of typed.values()) if (metadata.options?.discriminator) return null;
+  for (const metadata of typed.values()) {
+    // A discriminator, a `@Type()` that names no class (the reflected type decides) and a Map or Set of them are class-transformer's.
+    if (metadata.options?.discriminator || typeof metadata.typeFunction !== 'function') return null;
+    if (metadata.reflectedType === Map || metadata.reflectedType === Set) return null;
+  }
   const nested = new Map<Class, ((value: Plain) => object | undefined) | null>();
   /** Keys the class itself has (fields, methods, accessors): a bounded set, so the answers are kept. */
   const assignable = new Map<string, boolean>();

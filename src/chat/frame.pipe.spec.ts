@@ -1,6 +1,6 @@
 import type { ArgumentMetadata } from '@nestjs/common';
 import { Type } from 'class-transformer';
-import { IsArray, IsDate, IsISO8601, IsNotEmpty, IsNotEmptyObject, IsObject, IsOptional, IsString } from 'class-validator';
+import { IsArray, IsDate, IsInt, IsISO8601, IsNotEmpty, IsNotEmptyObject, IsObject, IsOptional, IsString, ValidateNested } from 'class-validator';
 import fc from 'fast-check';
 import { parseEnvironment } from '../config/environment.js';
 import { toSettings } from '../config/settings.js';
@@ -13,6 +13,10 @@ const pipeOf = (validator: string) =>
 const compiled = pipeOf('compiled');
 const classValidator = pipeOf('class-validator');
 
+class Inner {
+  @IsInt() a!: number;
+}
+
 /** A frame a backend developer could add: untyped objects and arrays, and `@Type` to built-in types. */
 class ExtensionFrame {
   @IsString() type!: string;
@@ -24,7 +28,14 @@ class ExtensionFrame {
   @IsOptional() @Type(() => Date) @IsDate() when?: Date;
 }
 
-const DTOS = [JoinRoomFrame, LeaveRoomFrame, TypingFrame, SendMessageFrame, ReadFrame, RefreshTokenFrame, ExtensionFrame];
+/** `@Type` with no class (the reflected type decides) and to a Map: left to class-transformer whole. */
+class ReflectedTypeFrame {
+  @IsString() type!: string;
+  @IsOptional() @Type() @IsDate() bare?: Date;
+  @IsOptional() @ValidateNested() @Type(() => Inner) byName?: Map<string, Inner>;
+}
+
+const DTOS = [JoinRoomFrame, LeaveRoomFrame, TypingFrame, SendMessageFrame, ReadFrame, RefreshTokenFrame, ExtensionFrame, ReflectedTypeFrame];
 const body = (metatype: ArgumentMetadata['metatype']): ArgumentMetadata => ({ type: 'body', metatype });
 
 /** What a pipe makes of a frame: the instance it hands the handler (its class and fields), or the error's message. */
@@ -80,6 +91,8 @@ const frame = fc.record(
     iso: anyValue,
     count: anyValue,
     when: anyValue,
+    bare: anyValue,
+    byName: anyValue,
     ref: fc.string({ maxLength: 4 }),
     // Unknown fields pass through; class-transformer skips the names of Object's methods.
     extra: anyValue,

@@ -242,6 +242,7 @@ describe('ChatClient', () => {
     alice.chat.connect();
     await waitFor(() => isOpen(alice.chat), 'open');
     const connection = (alice.chat.state as { connectionId: string }).connectionId;
+    // Asked about a second before the expiry (5 to 6 s away: exp is in whole seconds), and once more before it.
     await waitFor(() => calls === 2, 'the callback asked again', 8000);
     const expiry = Date.now() + 2000;
     await waitFor(() => Date.now() > expiry, 'past the first token’s expiry', 3000);
