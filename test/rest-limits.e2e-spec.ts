@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { gc } from './support/gc.js';
 import { useInstances } from './support/instances.js';
+import { logs } from './support/logs.js';
 import { PNG, createRoom } from './support/rest.js';
 import { token } from './support/tokens.js';
 
@@ -57,6 +58,12 @@ describe('TRUST_PROXY=loopback', () => {
     for (let i = 0; i < 2; i++) await request(app.first.http).get(ROOMS).set('X-Forwarded-For', '203.0.113.7').expect(401);
     expectTooMany(await request(app.first.http).get(ROOMS).set('X-Forwarded-For', '203.0.113.7'));
     await request(app.first.http).get(ROOMS).set('X-Forwarded-For', '203.0.113.8').expect(401);
+  });
+
+  it('counts the addresses of one IPv6 /64 as one client, so changing addresses within it gains nothing', async () => {
+    for (const address of ['2001:db8:7:7::1', '2001:db8:7:7::2']) await request(app.first.http).get(ROOMS).set('X-Forwarded-For', address).expect(401);
+    expectTooMany(await request(app.first.http).get(ROOMS).set('X-Forwarded-For', '2001:db8:7:7:abcd::3'));
+    await request(app.first.http).get(ROOMS).set('X-Forwarded-For', '2001:db8:7:8::1').expect(401);
   });
 });
 
@@ -204,10 +211,13 @@ describe('sockets per client address, and what the HTTP parser refuses', () => {
   }
 
   it('closes at once the sockets of one address beyond MAX_HTTP_SOCKETS_PER_ADDRESS, keeps the rest, and serves other addresses meanwhile', async () => {
+    logs.clear();
     const idle = await openIdle('127.0.0.1', 8);
     expect(idle.early).toEqual([false, false, false, false, false, true, true, true]);
     // Another address is served while this one holds its five.
     expect(await live('127.0.0.2')).toMatch(/^HTTP\/1\.1 200 /);
+    // Three refusals, one line: a flood of refused sockets does not flood the log.
+    expect(logs.take('warn', /^Refused a socket from 127\.0\.0\.1: it holds MAX_HTTP_SOCKETS_PER_ADDRESS=5 already/, 'HttpSockets')).toHaveLength(1);
     await idle.close();
     expect(await live('127.0.0.1')).toMatch(/^HTTP\/1\.1 200 /);
   });
@@ -224,6 +234,8 @@ describe('sockets per client address, and what the HTTP parser refuses', () => {
       ['GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ', 408],
       // A body that stops short (the headers arrived, so a response has begun but sent nothing).
       ['POST /api/v1/chats/rooms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\n\r\n{"a', 408],
+      // Node bounds a chunk's extensions at 16 KB.
+      [`POST /api/v1/chats/rooms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n1;ext=${'x'.repeat(20_000)}\r\n`, 413],
       ['HELLO THERE\r\n\r\n', 400],
     ] as const;
     for (const [raw, status] of cases) {

@@ -18,6 +18,7 @@ import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
 import { API_PREFIX, SETTINGS, type Settings } from '../config/settings.js';
 import { InvitationsService, UnknownInvitationError, type InvitationView } from '../invitations/invitations.service.js';
+import { clientOf } from '../limits/client-address.js';
 import { RateCounter } from '../limits/rate-counter.js';
 import type { LimitSubject } from '../redis/limit-keys.js';
 import type { Room } from '../rooms/room.store.js';
@@ -28,7 +29,6 @@ import { RoomIdPipe, restPipe } from './validation.js';
 import { RememberProfileInterceptor } from './profile-claims.js';
 
 const GUESS_WINDOW_MS = 60_000;
-const MAX_ADDRESS_LENGTH = 64;
 
 /**
  * Invitation codes (PROTOCOL §5). Codes are 40 random bits, and answers
@@ -89,7 +89,7 @@ export class InvitationsController {
   /** Runs a lookup by code unless the caller has had too many "no such code" answers; counts such an answer. */
   private async guessing<T>(caller: Session, request: Request, response: Response, lookup: () => Promise<T>): Promise<T> {
     const limit = this.settings.invitations.guessesPerMinute;
-    const subjects: LimitSubject[] = [{ user: caller.userId }, { address: (request.ip ?? 'unknown').slice(0, MAX_ADDRESS_LENGTH) }];
+    const subjects: LimitSubject[] = [{ user: caller.userId }, { address: clientOf(request.ip) }];
     for (const subject of subjects) {
       const verdict = await this.counter.peek('invitation-guess', subject, limit);
       if (!verdict.allowed) throw tooManyRequests(response, verdict.retryAfterMs, 'Too many unknown invitation codes; wait a minute');

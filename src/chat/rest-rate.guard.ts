@@ -3,12 +3,11 @@ import type { Request, Response } from 'express';
 import { AuthError, type Session } from '../auth/session.js';
 import { TokenService } from '../auth/token.service.js';
 import { SETTINGS, Settings } from '../config/settings.js';
+import { clientOf } from '../limits/client-address.js';
 import { RateCounter } from '../limits/rate-counter.js';
 import type { LimitSubject } from '../redis/limit-keys.js';
 
 const WINDOW_MS = 60_000;
-/** An address is at most 45 characters (IPv6 with an IPv4 tail); anything longer is cut. */
-const MAX_ADDRESS_LENGTH = 64;
 
 /**
  * REST requests per minute, counted per verified user (a service token by
@@ -38,7 +37,7 @@ export class RestRateGuard implements CanActivate {
       limit = this.settings.http.rateLimitPerMinute;
     } catch (error) {
       if (!(error instanceof AuthError)) throw error;
-      subject = { address: (request.ip ?? 'unknown').slice(0, MAX_ADDRESS_LENGTH) };
+      subject = { address: clientOf(request.ip) };
       limit = this.settings.http.anonymousRateLimitPerMinute;
     }
     const verdict = await this.counter.hit('rest', subject, limit, WINDOW_MS);

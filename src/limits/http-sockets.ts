@@ -4,6 +4,7 @@ import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { Settings } from '../config/settings.js';
+import { clientOf } from './client-address.js';
 
 /** Express's `trust proxy fn`: whether the address at `hop` (0: the socket's peer) is a trusted proxy. */
 export type TrustProxy = (address: string, hop: number) => boolean;
@@ -26,8 +27,8 @@ export function limitSockets(server: Server, http: Settings['http'], trusted: Tr
 }
 
 /**
- * One address may not take every socket of the process (idle ones included,
- * until the header timeout). A trusted proxy's sockets (`TRUST_PROXY`) are
+ * One client address (an IPv6 /64: `clientOf`) may not take every socket of
+ * the process (idle ones included, until the header timeout). A trusted proxy's sockets (`TRUST_PROXY`) are
  * not counted: they carry every client behind it.
  */
 function limitPerAddress(server: Server, max: number, trusted: TrustProxy): void {
@@ -35,8 +36,8 @@ function limitPerAddress(server: Server, max: number, trusted: TrustProxy): void
   const open = new Map<string, number>();
   let loggedAt = 0;
   server.on('connection', (socket: Socket) => {
-    const address = socket.remoteAddress;
-    if (address === undefined || trusted(address, 0)) return;
+    if (socket.remoteAddress === undefined || trusted(socket.remoteAddress, 0)) return;
+    const address = clientOf(socket.remoteAddress);
     const count = (open.get(address) ?? 0) + 1;
     if (count > max) {
       socket.destroy();

@@ -1,0 +1,22 @@
+import { clientOf } from './client-address.js';
+
+describe('clientOf', () => {
+  it('counts an IPv4 address as itself, however a dual-stack socket spells it', () => {
+    expect(clientOf('203.0.113.7')).toBe('203.0.113.7');
+    expect(clientOf('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(clientOf('::ffff:cb00:7107')).toBe('203.0.113.7');
+  });
+
+  it('counts the addresses of one IPv6 /64 as one client, whatever their spelling, and other /64s apart', () => {
+    const one = ['2001:db8:1:2::1', '2001:db8:1:2:ffff:ffff:ffff:ffff', '2001:0db8:0001:0002:0:0:0:9', '2001:DB8:1:2::abcd', '2001:db8:1:2::1%eth0'];
+    expect(new Set(one.map(clientOf))).toEqual(new Set(['2001:db8:1:2::/64']));
+    expect(clientOf('2001:db8:1:3::1')).toBe('2001:db8:1:3::/64');
+    expect(clientOf('::1')).toBe('0:0:0:0::/64');
+  });
+
+  it('keys what is not an address by its first 64 characters, and no address as unknown', () => {
+    expect(clientOf('x'.repeat(100))).toBe('x'.repeat(64));
+    expect(clientOf(undefined)).toBe('unknown');
+    expect(clientOf('')).toBe('unknown');
+  });
+});
