@@ -255,6 +255,7 @@ function instanceBuilder(type: Dto): ((value: Plain) => object | undefined) | nu
       if (typeMetadata && item !== null && item !== undefined) {
         const nestedType = typeMetadata.typeFunction({ newObject: entity, object: value, property: key }) as Dto;
         // class-transformer converts a value to a built-in type (a Date from a string, a Number from anything): left to it.
+        // Asked per value, since the type function is given the object and may answer differently for each.
         if (BUILT_INS.has(nestedType)) return undefined;
         // A value that is not an object it keeps as it is, for a class.
         if (typeof item !== 'object') {

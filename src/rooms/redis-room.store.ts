@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { setTimeout as delay } from 'node:timers/promises';
-import { DamagedRoomError } from '../redis/damaged-room.error.js';
+import { DamagedRoomError } from './damaged-room.error.js';
 import { LimitKeys } from '../redis/limit-keys.js';
 import { RedisService } from '../redis/redis.service.js';
 import { StoreUnavailableError } from '../redis/store-unavailable.error.js';

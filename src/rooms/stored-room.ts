@@ -1,5 +1,5 @@
 import { isId, isObject, isTime } from '../core/room-event.js';
-import { DamagedRoomError } from '../redis/damaged-room.error.js';
+import { DamagedRoomError } from './damaged-room.error.js';
 import { ROOM_TYPES, type Member, type Room } from './room.store.js';
 
 /** Longest name or description accepted from a stored room. */

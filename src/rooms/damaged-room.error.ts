@@ -3,7 +3,7 @@
  * overwritten, half-restored): a failure of the store, never "no such room".
  * Neither filter knows it, so the socket edge answers `internal_error`, REST
  * 500, and both log it; a list of rooms leaves such a room out instead.
- * Judged by `decodeRoomInfo` (rooms/stored-room.ts) on every read of a
+ * Judged by `decodeRoomInfo` (stored-room.ts) on every read of a
  * room (a send reads none: the history does not need it).
  */
 export class DamagedRoomError extends Error {
