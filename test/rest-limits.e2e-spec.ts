@@ -247,6 +247,15 @@ describe('sockets per client address, and what the HTTP parser refuses', () => {
     }
     expect(await live('127.0.0.1')).toMatch(/^HTTP\/1\.1 200 /);
   });
+
+  it('writes nothing a client would take for the answer to another request', async () => {
+    // Answered before its declared body came: the late body is no request of the client's, so no 408 follows the 200.
+    const answered = await exchange('GET /health/live HTTP/1.1\r\nHost: x\r\nContent-Length: 50\r\n\r\n');
+    expect(answered.match(/HTTP\/1\.1 \d+/g)).toEqual(['HTTP/1.1 200']);
+    // Bytes that are not HTTP after a whole request: a 400 would be read as that request's answer.
+    const pipelined = await exchange(`GET /api/v1/chats/rooms HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token('alice')}\r\n\r\nGARBAGE\r\n\r\n`);
+    expect(pipelined).not.toMatch(/HTTP\/1\.1 400/);
+  });
 });
 
 describe('smaller REST rules', () => {

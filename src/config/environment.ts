@@ -214,6 +214,7 @@ export class EnvironmentVariables {
   /**
    * Open TCP sockets per client address, so that one address cannot take every MAX_HTTP_SOCKETS slot; 0 turns it off.
    * A proxy TRUST_PROXY trusts is not bounded: every socket of its clients has its address (limit per client there).
+   * With a hop count or `true`, TRUST_PROXY trusts every peer, so nothing is bounded.
    */
   @IsInt() @Min(0)
   MAX_HTTP_SOCKETS_PER_ADDRESS: number = 1_000;
@@ -222,9 +223,12 @@ export class EnvironmentVariables {
   @IsInt() @Min(1_000) @Max(120_000)
   HTTP_HEADERS_TIMEOUT_MS: number = 10_000;
 
-  /** A client must send a whole request within this long, or it gets 408. */
-  @IsInt() @Min(1_000) @Max(600_000)
-  HTTP_REQUEST_TIMEOUT_MS: number = 30_000;
+  /**
+   * A client must send a whole request within this long, or it gets 408. An upload is one request:
+   * the most it takes (UPLOAD_MAX_FILES × UPLOAD_MAX_FILE_BYTES, 100 MiB) needs 2.8 Mbit/s within 5 minutes.
+   */
+  @IsInt() @Min(1_000) @Max(3_600_000)
+  HTTP_REQUEST_TIMEOUT_MS: number = 300_000;
 
   /** At most one `typing` broadcast per user and room per window. */
   @IsInt() @Min(0) @Max(60_000)

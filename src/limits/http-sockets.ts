@@ -2,7 +2,6 @@ import { Logger } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Duplex } from 'node:stream';
 import type { Settings } from '../config/settings.js';
 import { clientOf } from './client-address.js';
 
@@ -65,15 +64,25 @@ const REFUSED: Record<string, { status: number; message: string }> = {
 /**
  * Node answers what its HTTP parser refuses (headers too large, a request too
  * slow, bytes that are not HTTP) with an empty body; these get the
- * `{statusCode, error, message}` of every other error. As Node does, nothing
- * is written once the socket's current response has sent its headers: that
- * would corrupt it. (`_httpMessage` is Node's own record of that response,
- * the one its default handler reads; no public API names it.)
+ * `{statusCode, error, message}` of every other error, when the error is the
+ * request's in hand: a client reads the next answer on a socket as its next
+ * request's. So nothing is written
+ * - once the current response has sent its headers (as Node does: it would corrupt it);
+ * - while the current request is whole: the error is a pipelined one's after
+ *   it, whose answer would be read as the earlier request's;
+ * - for a timeout on a socket that already answered and is between
+ *   responses: what is late is a body its answer did not need, or a next
+ *   request that never came, and no one waits for a 408 there.
+ * (`_httpMessage` is Node's own record of the current response, the one its
+ * default handler reads; no public API names it.)
  */
 function answerClientErrors(server: Server): void {
-  server.on('clientError', (error: Error & { code?: string }, socket: Duplex) => {
-    const current = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
-    if (socket.writable && !current?.headersSent && error.code !== 'ECONNRESET') {
+  server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
+    const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+    const ours = current
+      ? !current.headersSent && !current.req.complete
+      : !(error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesWritten > 0);
+    if (ours && socket.writable && error.code !== 'ECONNRESET') {
       const { status, message } = REFUSED[error.code ?? ''] ?? { status: 400, message: 'The request is not valid HTTP' };
       const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message });
       socket.write(
