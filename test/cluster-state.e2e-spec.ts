@@ -1,16 +1,15 @@
 import { startInstance, waitReadiness, type Instance } from './support/instances.js';
-import { startOneNode, type OneNode } from './support/redis-cluster.js';
-import { uniquePrefix } from './support/redis.js';
+import { RedisServer, uniquePrefix } from './support/redis.js';
 
 /**
  * A cluster that is down (`cluster_state:fail`) refuses commands while the
  * instance's connections to it stand: readiness says so, and comes back with the cluster.
  */
 describe('readiness on a Redis Cluster that is down', () => {
-  let cluster: OneNode;
+  let cluster: RedisServer;
   let app: Instance | undefined;
   beforeAll(async () => {
-    cluster = await startOneNode({ cluster: true });
+    cluster = await RedisServer.start({ cluster: true });
   });
   afterAll(async () => {
     await app?.close();
@@ -21,10 +20,10 @@ describe('readiness on a Redis Cluster that is down', () => {
     app = await startInstance({ REDIS_URL: '', REDIS_CLUSTER_NODES: `127.0.0.1:${cluster.port}`, REDIS_KEY_PREFIX: uniquePrefix() });
     expect(await waitReadiness(app.http, 200)).toMatchObject({ status: 200 });
 
-    await cluster.admin.call('CLUSTER', 'DELSLOTS', '0');
+    await cluster.command('CLUSTER', 'DELSLOTS', '0');
     expect(await waitReadiness(app.http, 503)).toMatchObject({ status: 503, body: { message: 'redis cluster state is fail' } });
 
-    await cluster.admin.call('CLUSTER', 'ADDSLOTS', '0');
+    await cluster.command('CLUSTER', 'ADDSLOTS', '0');
     expect(await waitReadiness(app.http, 200)).toMatchObject({ status: 200 });
   });
 });

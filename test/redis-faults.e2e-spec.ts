@@ -365,7 +365,7 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
       await request(late.http).get('/health/live').expect(200);
       expect(await ask(client, { type: 'ping' })).toMatchObject({ type: 'pong' });
 
-      lateServer = await RedisServer.start(port);
+      lateServer = await RedisServer.start({ port });
       await waitReadiness(late.http, 200);
       const roomId = await createRoom(late.http, 'alice', ['bob']);
       await join(client, roomId);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, redisAnswers, waitFor } from '../../scripts/processes.mjs';
 import type { Environment } from '../../src/config/environment.js';
-import { asArgs, asConfig, clientTls, listenSettings, type TlsFiles } from './redis-cluster.js';
+import { asArgs, asConfig, clientTls, listenSettings, type TlsFiles } from './redis.js';
 
 const MASTER_NAME = 'chat';
 
