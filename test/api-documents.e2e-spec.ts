@@ -158,6 +158,11 @@ describe('API documents', () => {
         const response = await fetch(new URL(asset, `${base}/api/docs/`));
         expect({ asset, status: response.status }).toEqual({ asset, status: 200 });
       }
+      // The package's other files are not the UI's to serve.
+      for (const file of ['package.json', 'README.md', 'swagger-ui-bundle.js.map', 'absolute-path.js', 'docs/package.json', '..%2fpackage.json']) {
+        const response = await fetch(`${base}/api/docs/${file}`);
+        expect({ file, status: response.status, body: await response.json() }).toEqual({ file, status: 404, body: { statusCode: 404, error: 'Not Found', message: expect.stringMatching(/^Cannot GET \/api\/docs\//) } });
+      }
     });
 
     it('serves the AsyncAPI document as it is in the repository', async () => {

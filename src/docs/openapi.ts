@@ -1,5 +1,6 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
 
 export const API_DOCS_PATH = 'api/docs';
 
@@ -18,8 +19,22 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
   return SwaggerModule.createDocument(app, config);
 }
 
-/** Serves the UI at `/api/docs` and the document at `/api/docs-json` (swagger-ui's files come from the package, not a CDN). */
+/**
+ * What the UI's page loads (its own script, `swagger-ui-init.js`, is made by @nestjs/swagger); the UI is at `/`.
+ * The page at `/api/docs` (no slash) names them as `./docs/…`, which @nestjs/swagger serves under `/api/docs/docs/`.
+ */
+const UI_FILES = new Set(['/', '/index.html', '/swagger-ui-init.js', '/swagger-ui.css', '/swagger-ui-bundle.js', '/swagger-ui-standalone-preset.js', '/favicon-32x32.png', '/favicon-16x16.png']);
+
+/**
+ * Serves the UI at `/api/docs` and the document at `/api/docs-json` (swagger-ui's files come from the package, not a CDN).
+ * @nestjs/swagger serves swagger-ui-dist's whole folder (its package.json, maps, READMEs): only the UI's own files are let through.
+ */
 export function setupApiDocs(app: INestApplication): void {
+  app.use(`/${API_DOCS_PATH}`, (request: Request, response: Response, next: NextFunction) => {
+    if (UI_FILES.has(request.path.replace(/^\/docs(?=\/)/, ''))) return next();
+    const path = `${request.baseUrl}${request.path}`;
+    response.status(404).json({ statusCode: 404, error: 'Not Found', message: `Cannot ${request.method} ${path}` });
+  });
   SwaggerModule.setup(API_DOCS_PATH, app, () => createOpenApiDocument(app), {
     jsonDocumentUrl: `${API_DOCS_PATH}-json`,
     yamlDocumentUrl: `${API_DOCS_PATH}-yaml`,
