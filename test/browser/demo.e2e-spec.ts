@@ -54,12 +54,13 @@ async function service(overrides = {}, port?: number): Promise<Service> {
   return started;
 }
 
-/** A new browser profile signed in as `name` on the demo at `base`. */
-async function signIn(base: string, name: string): Promise<{ context: BrowserContext; page: Page }> {
+/** A new browser profile signed in as `name` on the demo at `base`; `prepare` runs before the page first loads. */
+async function signIn(base: string, name: string, prepare?: (page: Page) => Promise<unknown>): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: { width: 1000, height: 700 } });
   contexts.push(context);
   const page = await context.newPage();
   pages.push({ name, page });
+  await prepare?.(page);
   await page.goto(`${base}/demo`);
   await page.fill('#name', name);
   await page.click('#signin-form button[type=submit]');
@@ -301,6 +302,58 @@ describe(SUITE, () => {
       await expectMessages(page, ['new 1', 'new 2']);
       await page.waitForSelector('#notice:has-text("history was reset")');
     }
+  });
+
+  it('a history page asked for before a reset and answered after it is dropped: the page keeps only the new history', async () => {
+    const env = await redisEnv();
+    const app = await service(env);
+    const roomId = await createRoom(app.http, 'alice', ['bob'], 'team', 'Stale history test');
+    const { page: alice } = await signIn(app.http, 'alice');
+    await alice.waitForSelector('[data-testid="room-title"]:has-text("Stale history test")');
+    for (const text of ['old 1', 'old 2', 'old 3']) await send(alice, text);
+    await expectMessages(alice, ['old 1', 'old 2', 'old 3']);
+
+    // Bob's first history request of the room (his join's newest page) gets the server's real answer,
+    // which the browser is handed only after the reset; later requests go through untouched.
+    const isHistory = (url: URL) => url.pathname.endsWith(`/rooms/${encodeURIComponent(roomId)}/messages`);
+    let asked = 0;
+    let finished = 0;
+    let heldAnswer: string[] | undefined;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let fulfilled = false;
+    const { page: bob } = await signIn(app.http, 'bob', async (page) => {
+      page.on('requestfinished', (request) => isHistory(new URL(request.url())) && (finished += 1));
+      await page.route(isHistory, async (route) => {
+        if (route.request().method() !== 'GET' || ++asked > 1) return route.continue();
+        const response = await route.fetch();
+        heldAnswer = ((await response.json()) as { messages: Array<{ content: string }> }).messages.map((message) => message.content);
+        await released;
+        await route.fulfill({ response });
+        fulfilled = true;
+      });
+    });
+    await waitFor(async () => heldAnswer !== undefined, 'bob’s first history answer to be held', LONG);
+    expect(heldAnswer).toEqual(['old 1', 'old 2', 'old 3']);
+    expect(finished).toBe(0);
+
+    const redis = new Redis(String(env.REDIS_URL));
+    cleanups.push(() => redis.quit());
+    await redis.del(...['meta', 'log', 'ids', 'versions', 'edits'].map((part) => `${String(env.REDIS_KEY_PREFIX)}chat:{${roomId}}:${part}`));
+    await send(alice, 'new 1');
+    await send(alice, 'new 2');
+    await expectMessages(bob, ['new 1', 'new 2']);
+    await bob.waitForSelector('#notice:has-text("history was reset")');
+    // The reset's own load of the newest page has been answered; the first is still held.
+    await waitFor(async () => asked >= 2 && finished === asked - 1, 'bob’s history load after the reset', LONG);
+    expect(fulfilled).toBe(false);
+
+    release();
+    await waitFor(async () => fulfilled && finished === asked, 'the held answer to reach bob’s page', LONG);
+    // The page reads the answer's body after it arrives: give that a moment before looking.
+    await bob.evaluate('new Promise((resolve) => setTimeout(resolve, 300))');
+    expect((await shown(bob)).contents).toEqual(['new 1', 'new 2']);
+    await expectMessages(bob, ['new 1', 'new 2']);
   });
 
   it('a page that rejoins while Redis is away loads what it missed once Redis is back, with no word of a reset', async () => {
