@@ -34,6 +34,14 @@ function limitPerAddress(server: Server, max: number, trusted: TrustProxy): void
   const logger = new Logger('HttpSockets');
   const open = new Map<string, number>();
   let loggedAt = 0;
+  // One listener for every socket, not a closure each: idle connections are many. Node keeps a
+  // socket's peer address once read, so it is still there at `close`.
+  function release(this: Socket): void {
+    const address = clientOf(this.remoteAddress);
+    const left = (open.get(address) ?? 1) - 1;
+    if (left > 0) open.set(address, left);
+    else open.delete(address);
+  }
   server.on('connection', (socket: Socket) => {
     if (socket.remoteAddress === undefined || trusted(socket.remoteAddress, 0)) return;
     const address = clientOf(socket.remoteAddress);
@@ -47,11 +55,7 @@ function limitPerAddress(server: Server, max: number, trusted: TrustProxy): void
       return;
     }
     open.set(address, count);
-    socket.once('close', () => {
-      const left = (open.get(address) ?? 1) - 1;
-      if (left > 0) open.set(address, left);
-      else open.delete(address);
-    });
+    socket.on('close', release);
   });
 }
 
