@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Settings } from '../config/settings.js';
@@ -71,21 +71,19 @@ const REFUSED: Record<string, { status: number; message: string }> = {
  * `{statusCode, error, message}` of every other error, when the error is the
  * request's in hand: a client reads the next answer on a socket as its next
  * request's. So nothing is written
- * - once the current response has sent its headers (as Node does: it would corrupt it);
- * - while the current request is whole: the error is a pipelined one's after
- *   it, whose answer would be read as the earlier request's;
- * - for a timeout on a socket that already answered and is between
- *   responses: what is late is a body its answer did not need, or a next
- *   request that never came, and no one waits for a 408 there.
- * (`_httpMessage` is Node's own record of the current response, the one its
- * default handler reads; no public API names it.)
+ * - once the current answer has begun (as Node does: it would corrupt it);
+ * - while the current request is whole and its answer pending: the error is
+ *   a pipelined request's after it, and would be read as the earlier one's answer;
+ * - after a whole answer to a request whose body had not all come: the
+ *   error is that body's, which no one waits an answer for.
+ * The socket's last response is kept from the public `request` event.
  */
 function answerClientErrors(server: Server): void {
+  const lastResponse = new WeakMap<Socket, ServerResponse>();
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => lastResponse.set(request.socket, response));
   server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
-    const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
-    const ours = current
-      ? !current.headersSent && !current.req.complete
-      : !(error.code === 'ERR_HTTP_REQUEST_TIMEOUT' && socket.bytesWritten > 0);
+    const last = lastResponse.get(socket);
+    const ours = last === undefined || (last.writableEnded ? last.req.complete : !last.headersSent && !last.req.complete);
     if (ours && socket.writable && error.code !== 'ECONNRESET') {
       const { status, message } = REFUSED[error.code ?? ''] ?? { status: 400, message: 'The request is not valid HTTP' };
       const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message });
