@@ -214,7 +214,7 @@ export class EnvironmentVariables {
   /**
    * Open TCP sockets per client address, so that one address cannot take every MAX_HTTP_SOCKETS slot; 0 turns it off.
    * A proxy TRUST_PROXY trusts is not bounded: every socket of its clients has its address (limit per client there).
-   * With a hop count or `true`, TRUST_PROXY trusts every peer, so nothing is bounded.
+   * With `true` or a hop count of 1 or more, TRUST_PROXY trusts every peer, so nothing is bounded.
    */
   @IsInt() @Min(0)
   MAX_HTTP_SOCKETS_PER_ADDRESS: number = 1_000;

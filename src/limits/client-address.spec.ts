@@ -11,7 +11,8 @@ describe('clientOf', () => {
     const one = ['2001:db8:1:2::1', '2001:db8:1:2:ffff:ffff:ffff:ffff', '2001:0db8:0001:0002:0:0:0:9', '2001:DB8:1:2::abcd', '2001:db8:1:2::1%eth0'];
     expect(new Set(one.map(clientOf))).toEqual(new Set(['2001:db8:1:2::/64']));
     expect(clientOf('2001:db8:1:3::1')).toBe('2001:db8:1:3::/64');
-    expect(clientOf('::1')).toBe('0:0:0:0::/64');
+    expect(clientOf('2001:db8::1:0:0:1')).toBe('2001:db8::/64');
+    expect(clientOf('::1')).toBe('::/64');
   });
 
   it('keys what is not an address by its first 64 characters, and no address as unknown', () => {

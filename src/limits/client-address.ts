@@ -5,11 +5,14 @@ const MAX_ADDRESS_LENGTH = 64;
 
 /**
  * The client a limit counts for an address: an IPv4 address as it is, an
- * IPv6 address by its /64. A network is handed a whole /64 (RFC 6177), so
- * counting each IPv6 address would let one client go around every limit by
- * changing addresses; a /64 is one home or one host, as one IPv4 address
- * behind a NAT is. An IPv4-mapped IPv6 address (`::ffff:1.2.3.4`, what a
- * dual-stack socket reports) is its IPv4 address.
+ * IPv6 address by its /64. A /64 is the least an IPv6 network is given (its
+ * hosts pick their own addresses in it), so counting each IPv6 address would
+ * let one host go around every limit by changing addresses; a /64 is one
+ * home or one host, as one IPv4 address behind a NAT is. A holder of a
+ * larger prefix (a /56 or /48) still counts as many clients: the limits in
+ * all (`MAX_HTTP_SOCKETS`, `MAX_CONNECTIONS`) bound that. An IPv4-mapped
+ * IPv6 address (`::ffff:1.2.3.4`, what a dual-stack socket reports) is its
+ * IPv4 address.
  */
 export function clientOf(address: string | undefined): string {
   if (!address) return 'unknown';
@@ -18,8 +21,5 @@ export function clientOf(address: string | undefined): string {
   if (parsed.kind() === 'ipv4') return parsed.toString();
   const v6 = parsed as ipaddr.IPv6;
   if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
-  return `${v6.parts
-    .slice(0, 4)
-    .map((part) => part.toString(16))
-    .join(':')}::/64`;
+  return `${new ipaddr.IPv6([...v6.parts.slice(0, 4), 0, 0, 0, 0]).toString()}/64`;
 }
