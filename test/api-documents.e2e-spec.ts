@@ -159,7 +159,7 @@ describe('API documents', () => {
         expect({ asset, status: response.status }).toEqual({ asset, status: 200 });
       }
       // The package's other files are not the UI's to serve.
-      for (const file of ['package.json', 'README.md', 'swagger-ui-bundle.js.map', 'absolute-path.js', 'docs/package.json', '..%2fpackage.json']) {
+      for (const file of ['package.json', 'README.md', 'swagger-ui-bundle.js.map', 'absolute-path.js', 'docs/package.json', 'docs/', 'docs/index.html', '..%2fpackage.json']) {
         const response = await fetch(`${base}/api/docs/${file}`);
         expect({ file, status: response.status, body: await response.json() }).toEqual({ file, status: 404, body: { statusCode: 404, error: 'Not Found', message: expect.stringMatching(/^Cannot GET \/api\/docs\//) } });
       }

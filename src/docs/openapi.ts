@@ -19,21 +19,22 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
   return SwaggerModule.createDocument(app, config);
 }
 
-/**
- * What the UI's page loads (its own script, `swagger-ui-init.js`, is made by @nestjs/swagger); the UI is at `/`.
- * The page at `/api/docs` (no slash) names them as `./docs/…`, which @nestjs/swagger serves under `/api/docs/docs/`.
- */
-const UI_FILES = new Set(['/', '/index.html', '/swagger-ui-init.js', '/swagger-ui.css', '/swagger-ui-bundle.js', '/swagger-ui-standalone-preset.js', '/favicon-32x32.png', '/favicon-16x16.png']);
+/** What the UI's page loads; its own script, `swagger-ui-init.js`, is made by @nestjs/swagger. */
+const UI_ASSETS = new Set(['/swagger-ui-init.js', '/swagger-ui.css', '/swagger-ui-bundle.js', '/swagger-ui-standalone-preset.js', '/favicon-32x32.png', '/favicon-16x16.png']);
+/** The page at `/api/docs` (no slash) names them as `./docs/…`, which @nestjs/swagger serves under `/api/docs/docs/` too. */
+const NESTED_ASSETS = `/${API_DOCS_PATH.split('/').at(-1)}/`;
 
 /**
  * Serves the UI at `/api/docs` and the document at `/api/docs-json` (swagger-ui's files come from the package, not a CDN).
- * @nestjs/swagger serves swagger-ui-dist's whole folder (its package.json, maps, READMEs): only the UI's own files are let through.
+ * @nestjs/swagger serves swagger-ui-dist's whole folder (its package.json, maps, READMEs, a stub page):
+ * only the UI's page and its own files are let through.
  */
 export function setupApiDocs(app: INestApplication): void {
   app.use(`/${API_DOCS_PATH}`, (request: Request, response: Response, next: NextFunction) => {
-    if (UI_FILES.has(request.path.replace(/^\/docs(?=\/)/, ''))) return next();
-    const path = `${request.baseUrl}${request.path}`;
-    response.status(404).json({ statusCode: 404, error: 'Not Found', message: `Cannot ${request.method} ${path}` });
+    const { path } = request;
+    const asset = path.startsWith(NESTED_ASSETS) ? path.slice(NESTED_ASSETS.length - 1) : path;
+    if (path === '/' || path === '/index.html' || UI_ASSETS.has(asset)) return next();
+    response.status(404).json({ statusCode: 404, error: 'Not Found', message: `Cannot ${request.method} ${request.baseUrl}${path}` });
   });
   SwaggerModule.setup(API_DOCS_PATH, app, () => createOpenApiDocument(app), {
     jsonDocumentUrl: `${API_DOCS_PATH}-json`,
