@@ -251,6 +251,9 @@ describe.each(MODES)('hostile input on %s', (mode) => {
   it('answers a path no route serves 404 naming the path, never its query string (which may carry a token), in the shape of every error', async () => {
     const { body } = await api().get('/api/v1/chats/nowhere?token=secret-looking&x=%0A').expect(404);
     expect(body).toEqual({ statusCode: 404, error: 'Not Found', message: 'Cannot GET /api/v1/chats/nowhere' });
+    // A long path is quoted in part.
+    const long = `/api/v1/chats/${'x'.repeat(15_000)}`;
+    expect((await api().get(long).expect(404)).body.message).toBe(`Cannot GET ${long.slice(0, 200)}…`);
     // A route's own 404 without a message (the WebSocket path spelt otherwise, which a plain GET reaches) has the same shape.
     for (const path of ['/api/v1/chats/WS', '/api/v1/chats/ws/']) {
       const answer = await api().get(path).expect(404);

@@ -59,15 +59,21 @@ export class HttpErrorFilter implements ExceptionFilter {
   }
 }
 
+/** How much of an unknown path a 404 quotes back: enough to recognise it, not a 15 KB echo. */
+const MAX_PATH_QUOTED = 200;
+
 /**
  * Nest answers a path no route serves with `Cannot <method> <url>`, the query
- * string quoted too (a `?token=` among what it may hold): the path says enough.
+ * string quoted too (a `?token=` among what it may hold): the path says
+ * enough, cut at MAX_PATH_QUOTED.
  */
 function withoutQuery(body: object, request: Request): object {
   const url = request.originalUrl;
+  if ((body as { message?: unknown }).message !== `Cannot ${request.method} ${url}`) return body;
   const query = url.indexOf('?');
-  if (query < 0 || (body as { message?: unknown }).message !== `Cannot ${request.method} ${url}`) return body;
-  return { ...body, message: `Cannot ${request.method} ${url.slice(0, query)}` };
+  const path = query < 0 ? url : url.slice(0, query);
+  if (path === url && path.length <= MAX_PATH_QUOTED) return body;
+  return { ...body, message: `Cannot ${request.method} ${path.length > MAX_PATH_QUOTED ? `${path.slice(0, MAX_PATH_QUOTED)}…` : path}` };
 }
 
 /**
