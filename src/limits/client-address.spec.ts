@@ -7,6 +7,13 @@ describe('clientOf', () => {
     expect(clientOf('::ffff:cb00:7107')).toBe('203.0.113.7');
   });
 
+  it('counts an IPv6 address that carries an IPv4 one (NAT64, 6to4) as that IPv4 address', () => {
+    expect(clientOf('64:ff9b::cb00:7107')).toBe('203.0.113.7');
+    // 6to4: every /64 under 2002:cb00:7107::/48 is the one IPv4 address's.
+    expect(clientOf('2002:cb00:7107::1')).toBe('203.0.113.7');
+    expect(clientOf('2002:cb00:7107:ffff::1')).toBe('203.0.113.7');
+  });
+
   it('counts the addresses of one IPv6 /64 as one client, whatever their spelling, and other /64s apart', () => {
     const one = ['2001:db8:1:2::1', '2001:db8:1:2:ffff:ffff:ffff:ffff', '2001:0db8:0001:0002:0:0:0:9', '2001:DB8:1:2::abcd', '2001:db8:1:2::1%eth0'];
     expect(new Set(one.map(clientOf))).toEqual(new Set(['2001:db8:1:2::/64']));

@@ -10,9 +10,12 @@ const MAX_ADDRESS_LENGTH = 64;
  * let one host go around every limit by changing addresses; a /64 is one
  * home or one host, as one IPv4 address behind a NAT is. A holder of a
  * larger prefix (a /56 or /48) still counts as many clients: the limits in
- * all (`MAX_HTTP_SOCKETS`, `MAX_CONNECTIONS`) bound that. An IPv4-mapped
- * IPv6 address (`::ffff:1.2.3.4`, what a dual-stack socket reports) is its
- * IPv4 address.
+ * all (`MAX_HTTP_SOCKETS`, `MAX_CONNECTIONS`) bound that. An IPv6 address
+ * that carries an IPv4 one is that IPv4 address: IPv4-mapped
+ * (`::ffff:1.2.3.4`, what a dual-stack socket reports), translated
+ * (`64:ff9b::/96`: IPv4 clients as an IPv6-only server behind a translator
+ * sees them, all in one /64) and 6to4 (`2002::/16`, where one IPv4 address
+ * owns 65,536 /64s).
  */
 export function clientOf(address: string | undefined): string {
   if (!address) return 'unknown';
@@ -21,5 +24,13 @@ export function clientOf(address: string | undefined): string {
   if (parsed.kind() === 'ipv4') return parsed.toString();
   const v6 = parsed as ipaddr.IPv6;
   if (v6.isIPv4MappedAddress()) return v6.toIPv4Address().toString();
+  const range = v6.range();
+  if (range === 'rfc6052') return ipv4Of(v6.parts[6], v6.parts[7]);
+  if (range === '6to4') return ipv4Of(v6.parts[1], v6.parts[2]);
   return `${new ipaddr.IPv6([...v6.parts.slice(0, 4), 0, 0, 0, 0]).toString()}/64`;
+}
+
+/** The IPv4 address written as two 16-bit parts of an IPv6 one. */
+function ipv4Of(high: number, low: number): string {
+  return new ipaddr.IPv4([high >> 8, high & 0xff, low >> 8, low & 0xff]).toString();
 }
