@@ -2,6 +2,7 @@ import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logge
 import { STATUS_CODES } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import { DomainError, type DomainErrorCode } from '../core/domain.error.js';
+import { errorBody } from '../core/error-body.js';
 import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
 
 const STATUS: Record<DomainErrorCode, number> = {
@@ -46,16 +47,14 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (!(exception instanceof DomainError || exception instanceof StoreUnavailableError)) {
       this.logger.error(exception);
       const status = HttpStatus.INTERNAL_SERVER_ERROR;
-      response.status(status).json({ statusCode: status, error: STATUS_CODES[status], message: 'Internal server error' });
+      response.status(status).json(errorBody(status, 'Internal server error'));
       return;
     }
     const status = exception instanceof DomainError ? STATUS[exception.code] : HttpStatus.SERVICE_UNAVAILABLE;
     if (exception instanceof DomainError && exception.retryAfterMs !== undefined) {
       response.setHeader('Retry-After', String(Math.max(1, Math.ceil(exception.retryAfterMs / 1000))));
     }
-    response
-      .status(status)
-      .json({ statusCode: status, error: STATUS_CODES[status], message: exception.message });
+    response.status(status).json(errorBody(status, exception.message));
   }
 }
 
@@ -85,5 +84,5 @@ function withoutQuery(body: object, request: Request): object {
 export function answerBodyErrors(error: unknown, _req: Request, res: Response, next: NextFunction): void {
   const { status, expose, message } = (error ?? {}) as { status?: unknown; expose?: unknown; message?: unknown };
   if (typeof status !== 'number' || status < 400 || status > 499 || expose !== true || res.headersSent) return next(error);
-  res.status(status).json({ statusCode: status, error: STATUS_CODES[status], message: String(message) });
+  res.status(status).json(errorBody(status, String(message)));
 }

@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
+import { errorBody } from '../core/error-body.js';
 
 export const API_DOCS_PATH = 'api/docs';
 
@@ -34,7 +35,7 @@ export function setupApiDocs(app: INestApplication): void {
     const { path } = request;
     const asset = path.startsWith(NESTED_ASSETS) ? path.slice(NESTED_ASSETS.length - 1) : path;
     if (path === '/' || path === '/index.html' || UI_ASSETS.has(asset)) return next();
-    response.status(404).json({ statusCode: 404, error: 'Not Found', message: `Cannot ${request.method} ${request.baseUrl}${path}` });
+    response.status(404).json(errorBody(404, `Cannot ${request.method} ${request.baseUrl}${path}`));
   });
   SwaggerModule.setup(API_DOCS_PATH, app, () => createOpenApiDocument(app), {
     jsonDocumentUrl: `${API_DOCS_PATH}-json`,

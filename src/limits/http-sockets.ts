@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Settings } from '../config/settings.js';
+import { errorBody } from '../core/error-body.js';
 import { clientOf } from './client-address.js';
 
 /** Express's `trust proxy fn`: whether the address at `hop` (0: the socket's peer) is a trusted proxy. */
@@ -86,7 +87,7 @@ function answerClientErrors(server: Server): void {
     const ours = last === undefined || (last.writableEnded ? last.req.complete : !last.headersSent && !last.req.complete);
     if (ours && socket.writable && error.code !== 'ECONNRESET') {
       const { status, message } = REFUSED[error.code ?? ''] ?? { status: 400, message: 'The request is not valid HTTP' };
-      const body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status], message });
+      const body = JSON.stringify(errorBody(status, message));
       socket.write(
         `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
