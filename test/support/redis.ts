@@ -113,8 +113,9 @@ export class RedisServer {
     return server;
   }
 
-  /** Starts the server (again, after `stop`): empty, as nothing is persisted. */
+  /** Starts the server again, empty, as nothing is persisted (stopping it first if it runs). */
   async restart(): Promise<void> {
+    await this.stop();
     const { password, tls, cluster = false } = this.options;
     const dir = mkdtempSync(join(tmpdir(), 'chat-redis-'));
     this.dir = dir;
