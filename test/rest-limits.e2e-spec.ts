@@ -269,6 +269,54 @@ describe('sockets per client address, and what the HTTP parser refuses', () => {
   });
 });
 
+describe('a request body that stops coming', () => {
+  const app = useInstances({ env: { HTTP_BODY_IDLE_TIMEOUT_MS: 1000, HTTP_REQUEST_TIMEOUT_MS: 60_000 } });
+  const body = JSON.stringify({ room_type: 'team', room_name: 'slow', member_ids: ['bob'] });
+  const head = `POST ${ROOMS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token('alice')}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+
+  /** Sends the head, then the body in `pieces`, `gapMs` apart (stopping after `stopAfter` of them); resolves with what came back and when. */
+  function upload(pieces: string[], gapMs: number, stopAfter = pieces.length): Promise<{ answer: string; ms: number }> {
+    return new Promise((resolve) => {
+      const socket = connect(Number(new URL(app.first.http).port), '127.0.0.1');
+      const started = Date.now();
+      let answer = '';
+      let timer: NodeJS.Timeout | undefined;
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        clearTimeout(timer);
+        resolve({ answer, ms: Date.now() - started });
+      });
+      socket.on('connect', () => {
+        socket.write(head);
+        const next = (i: number) => {
+          if (i >= stopAfter || socket.destroyed) return;
+          socket.write(pieces[i]);
+          timer = setTimeout(() => next(i + 1), gapMs);
+        };
+        next(0);
+      });
+    });
+  }
+
+  it('answers 408 and closes the socket when the body stops coming, long before the whole request is due', async () => {
+    const { answer, ms } = await upload([body.slice(0, 5)], 0);
+    const [status, json] = answer.split('\r\n\r\n');
+    expect(status.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+    expect(JSON.parse(json)).toEqual({ statusCode: 408, error: 'Request Timeout', message: 'The request body stopped coming' });
+    expect(ms).toBeLessThan(5_000);
+    await request(app.first.http).get('/health/live').expect(200);
+  });
+
+  it('lets a slow body that keeps coming finish, however long it takes in all', async () => {
+    // A piece every 300 ms for about 4 s: four times the idle timeout in all, never 1 s without a byte.
+    const pieces = Array.from({ length: 14 }, (_, i) => body.slice((i * body.length) / 14, ((i + 1) * body.length) / 14));
+    const { answer, ms } = await upload(pieces, 300);
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 201 Created');
+    expect(ms).toBeGreaterThan(3_000);
+  });
+});
+
 describe('smaller REST rules', () => {
   const app = useInstances();
   const bearer = (user: string, role?: string) => `Bearer ${token(user, { role })}`;

@@ -230,6 +230,10 @@ export class EnvironmentVariables {
   @IsInt() @Min(1_000) @Max(3_600_000)
   HTTP_REQUEST_TIMEOUT_MS: number = 300_000;
 
+  /** A request's body that stops coming for this long (up to twice it) gets 408: a stalled upload does not hold its socket until HTTP_REQUEST_TIMEOUT_MS. */
+  @IsInt() @Min(1_000) @Max(3_600_000)
+  HTTP_BODY_IDLE_TIMEOUT_MS: number = 30_000;
+
   /** At most one `typing` broadcast per user and room per window. */
   @IsInt() @Min(0) @Max(60_000)
   TYPING_THROTTLE_MS: number = 1_000;

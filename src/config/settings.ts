@@ -19,6 +19,7 @@ export interface Settings {
     maxSocketsPerAddress: number;
     headersTimeoutMs: number;
     requestTimeoutMs: number;
+    bodyIdleTimeoutMs: number;
   };
   jwt: {
     secret: string;
@@ -123,6 +124,7 @@ export function toSettings(env: EnvironmentVariables): Settings {
       maxSocketsPerAddress: env.MAX_HTTP_SOCKETS_PER_ADDRESS,
       headersTimeoutMs: env.HTTP_HEADERS_TIMEOUT_MS,
       requestTimeoutMs: env.HTTP_REQUEST_TIMEOUT_MS,
+      bodyIdleTimeoutMs: env.HTTP_BODY_IDLE_TIMEOUT_MS,
     },
     jwt: {
       secret: env.JWT_SECRET,

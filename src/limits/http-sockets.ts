@@ -12,9 +12,10 @@ export type TrustProxy = (address: string, hop: number) => boolean;
 /**
  * Bounds what slow or idle clients can hold: open sockets in all and per
  * client address (further ones are closed at once), and how long a request's
- * headers and the whole request may take. Node checks those timeouts every
- * `connectionsCheckingInterval` (30 s by default), so it is shortened too.
- * What Node's parser refuses before a request is whole is answered as JSON.
+ * headers and the whole request may take, and how long its body may stop
+ * coming. Node checks its timeouts every `connectionsCheckingInterval` (30 s
+ * by default), so it is shortened too. What Node's parser refuses before a
+ * request is whole is answered as JSON.
  */
 export function limitSockets(server: Server, http: Settings['http'], trusted: TrustProxy): void {
   server.maxConnections = http.maxSockets;
@@ -24,6 +25,7 @@ export function limitSockets(server: Server, http: Settings['http'], trusted: Tr
   (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.min(5_000, Math.max(250, Math.floor(http.headersTimeoutMs / 4)));
   if (http.maxSocketsPerAddress > 0) limitPerAddress(server, http.maxSocketsPerAddress, trusted);
   answerClientErrors(server);
+  limitIdleBodies(server, http.bodyIdleTimeoutMs);
 }
 
 /**
@@ -85,13 +87,49 @@ function answerClientErrors(server: Server): void {
   server.on('clientError', (error: Error & { code?: string }, socket: Socket) => {
     const last = lastResponse.get(socket);
     const ours = last === undefined || (last.writableEnded ? last.req.complete : !last.headersSent && !last.req.complete);
-    if (ours && socket.writable && error.code !== 'ECONNRESET') {
+    if (ours && error.code !== 'ECONNRESET') {
       const { status, message } = REFUSED[error.code ?? ''] ?? { status: 400, message: 'The request is not valid HTTP' };
-      const body = JSON.stringify(errorBody(status, message));
-      socket.write(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-      );
+      answerAndClose(socket, status, message);
     }
     socket.destroy(error);
   });
+}
+
+/**
+ * A request's body that stops coming: no byte read for `idleMs`, checked every
+ * `idleMs`, so it is cut between one and two of them. Bytes the application has
+ * not read yet (it paused the body) are not the client's stall. Answered 408
+ * unless the answer has begun (it then needs no other), and closed.
+ */
+function limitIdleBodies(server: Server, idleMs: number): void {
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => {
+    const { headers, socket } = request;
+    if ((headers['content-length'] === undefined || headers['content-length'] === '0') && headers['transfer-encoding'] === undefined) return;
+    let read = socket.bytesRead;
+    const check = setInterval(() => {
+      if (request.complete || socket.destroyed) return stop();
+      if (socket.bytesRead !== read || request.readableLength > 0) {
+        read = socket.bytesRead;
+        return;
+      }
+      stop();
+      if (!response.headersSent) answerAndClose(socket, 408, 'The request body stopped coming');
+      socket.destroy();
+    }, idleMs);
+    check.unref();
+    function stop(): void {
+      clearInterval(check);
+    }
+    request.once('end', stop);
+    response.once('close', stop);
+  });
+}
+
+/** Writes a whole `{statusCode, error, message}` answer past Node's response object: the socket is closed next. */
+function answerAndClose(socket: Socket, status: number, message: string): void {
+  if (!socket.writable) return;
+  const body = JSON.stringify(errorBody(status, message));
+  socket.write(
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
