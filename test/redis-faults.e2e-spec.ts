@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import { connect } from 'node:net';
 import request from 'supertest';
 import { SETTINGS, type Settings } from '../src/config/settings.js';
 import { RedisService } from '../src/redis/redis.service.js';
@@ -36,7 +37,7 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
     admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
     admin.on('error', () => undefined);
   });
-  const cluster = useInstances({ mode: 'redis', count: 2, env: async () => ({ REDIS_URL: server.url }) });
+  const cluster = useInstances({ mode: 'redis', count: 2, env: async () => ({ REDIS_URL: server.url, HTTP_BODY_IDLE_TIMEOUT_MS: 1000 }) });
   afterAll(async () => {
     admin.disconnect();
     await server.stop();
@@ -276,6 +277,29 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
       return ((joined.online as string[]) ?? []).includes('alice');
     }, 10_000, 'alice online again on B');
     await Promise.all([alice, bob, carol, carolTab].map((client) => client.close()));
+  });
+
+  it('writes no 408 for a stalled body while an earlier request on its connection waits for Redis: it would be read as that answer', async () => {
+    for (const index of [A, B]) await waitReadiness(http(index), 200, 15_000);
+    server.pause();
+    let answer = '';
+    try {
+      const socket = connect(Number(new URL(http(A)).port), '127.0.0.1');
+      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+      socket.on('error', () => undefined);
+      const closed = new Promise((resolve) => socket.on('close', resolve));
+      // One write: a GET that waits for Redis, then a POST whose body stops after 6 of its 100 bytes.
+      socket.write(
+        `GET /api/v1/chats/rooms HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token('alice')}\r\n\r\n` +
+          `POST /api/v1/chats/rooms HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token('alice')}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"room`,
+      );
+      await closed;
+    } finally {
+      server.resume();
+    }
+    // Closed without an answer, or after the GET's own (its 503 once Redis timed out): never a 408 first.
+    expect(answer).not.toMatch(/^HTTP\/1\.1 408/);
+    await waitReadiness(http(A), 200, 15_000);
   });
 
   it('never sends a command again on a new connection: a send answered unavailable while Redis hung is stored at most once', async () => {

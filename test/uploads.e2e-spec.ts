@@ -8,13 +8,13 @@ import { join as joinRoom } from './support/client.js';
 import { MODES, useInstances } from './support/instances.js';
 import { logs } from './support/logs.js';
 import { PNG, bearer } from './support/rest.js';
+import { token } from './support/tokens.js';
 
 /** The PNG above with an animation control chunk (`acTL`): what a sniffer calls an animated PNG. */
 const APNG = Buffer.from(
   'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAACGFjVEwAAAABAAAAALQt6aAAAAANSURBVHjaY2Rg+F8PAAKHAYDrR7qSAAAAAElFTkSuQmCC',
   'base64',
 );
-import { token } from './support/tokens.js';
 
 const API = '/api/v1/chats';
 const PDF = Buffer.from('%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n');
@@ -218,5 +218,48 @@ describe.each(MODES)('uploads and signed file URLs (PROTOCOL §5), %s', (mode) =
     for (const name of ['..%2F..%2Fetc%2Fpasswd', '.incoming', 'x.png']) {
       await request(chat.http).get(`${API}/files/rooms/${roomId}/${name}?expires=1&signature=${'0'.repeat(64)}`).expect(404);
     }
+  });
+});
+
+describe('a request body behind answers the client has not read yet', () => {
+  let dir = '';
+  const chat = useInstances({
+    env: async () => {
+      dir = await mkdtemp(join(tmpdir(), 'chat-uploads-'));
+      return { UPLOAD_DIR: dir, HTTP_BODY_IDLE_TIMEOUT_MS: 1000 };
+    },
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('is not cut as a stalled body: the client is not stalled, Node stopped reading its connection', async () => {
+    const roomId = await chat.room('alice', []);
+    // A download larger than the sockets' buffers, which the client does not read for a while.
+    const path = `rooms/${roomId}/00000000-0000-4000-8000-000000000002.png`;
+    const file = Buffer.concat([PNG, Buffer.alloc(16 * 1024 * 1024)]);
+    await mkdir(join(dir, 'rooms', roomId), { recursive: true });
+    await writeFile(join(dir, path), file);
+    const body = JSON.stringify({ room_type: 'team', room_name: 'after the download', member_ids: [] });
+    const post =
+      `POST ${API}/rooms HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token('alice')}\r\nContent-Type: application/json\r\n` +
+      `Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+    const socket = connect(Number(new URL(chat.http).port), '127.0.0.1');
+    socket.pause();
+    const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+    await new Promise((resolve) => socket.once('connect', resolve));
+    socket.write(`GET ${chat.first.app.get(SignedUrls).sign(path)} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await sleep(500);
+    // Pipelined behind the unread download, head and then its whole body.
+    socket.write(post);
+    await sleep(200);
+    socket.write(body);
+    await sleep(3000);
+    const chunks: Buffer[] = [];
+    socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+    socket.on('error', () => undefined);
+    await new Promise((resolve) => socket.on('close', resolve).resume());
+    const answer = Buffer.concat(chunks);
+    expect(answer.subarray(0, 15).toString()).toBe('HTTP/1.1 200 OK');
+    const second = answer.subarray(answer.indexOf('\r\n\r\n') + 4 + file.length).toString();
+    expect(second.split('\r\n')[0]).toBe('HTTP/1.1 201 Created');
   });
 });

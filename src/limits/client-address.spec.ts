@@ -12,15 +12,9 @@ describe('clientOf', () => {
     // 6to4: every /64 under 2002:cb00:7107::/48 is the one IPv4 address's.
     expect(clientOf('2002:cb00:7107::1')).toBe('203.0.113.7');
     expect(clientOf('2002:cb00:7107:ffff::1')).toBe('203.0.113.7');
-    // Teredo: the client's address inverted in the last 32 bits, behind the relay's in bits 32-63.
+    // Teredo: the client's address inverted in the last 32 bits, its Teredo server's in bits 32-63.
     expect(clientOf('2001:0:4136:e378:8000:63bf:34ff:8ef8')).toBe('203.0.113.7');
     expect(clientOf('2001:0:4136:e378:8000:63bf:34ff:8ef7')).toBe('203.0.113.8');
-  });
-
-  it('counts a link-local address as itself, not as the /64 every link shares', () => {
-    expect(clientOf('fe80::1')).toBe('fe80::1');
-    expect(clientOf('fe80::1%eth0')).toBe('fe80::1');
-    expect(clientOf('fe80::2')).toBe('fe80::2');
   });
 
   it('counts the addresses of one IPv6 /64 as one client, whatever their spelling, and other /64s apart', () => {

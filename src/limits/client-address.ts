@@ -17,9 +17,7 @@ const MAX_ADDRESS_LENGTH = 64;
  * sees them, all in one /64), 6to4 (`2002::/16`, where one IPv4 address
  * owns 65,536 /64s) and Teredo (`2001::/32`, the client's IPv4 address in
  * the last 32 bits, inverted: every Teredo client would otherwise share the
- * /64 of its relay). A link-local address (`fe80::/10`) counts as itself:
- * every host on every link shares the one /64 `fe80::`, and a host has one
- * such address per interface.
+ * /64 of its Teredo server).
  */
 export function clientOf(address: string | undefined): string {
   if (!address) return 'unknown';
@@ -32,8 +30,6 @@ export function clientOf(address: string | undefined): string {
   if (range === 'rfc6052') return ipv4Of(v6.parts[6], v6.parts[7]);
   if (range === '6to4') return ipv4Of(v6.parts[1], v6.parts[2]);
   if (range === 'teredo') return ipv4Of(v6.parts[6] ^ 0xffff, v6.parts[7] ^ 0xffff);
-  // Without its zone (`%eth0`): the same address on another interface is the same host's.
-  if (range === 'linkLocal') return new ipaddr.IPv6(v6.parts).toString();
   return `${new ipaddr.IPv6([...v6.parts.slice(0, 4), 0, 0, 0, 0]).toString()}/64`;
 }
 

@@ -89,7 +89,7 @@ function answerClientErrors(server: Server): void {
     const ours = last === undefined || (last.writableEnded ? last.req.complete : !last.headersSent && !last.req.complete);
     if (ours && error.code !== 'ECONNRESET') {
       const { status, message } = REFUSED[error.code ?? ''] ?? { status: 400, message: 'The request is not valid HTTP' };
-      answerAndClose(socket, status, message);
+      writeErrorAnswer(socket, status, message);
     }
     socket.destroy(error);
   });
@@ -97,9 +97,11 @@ function answerClientErrors(server: Server): void {
 
 /**
  * A request's body that stops coming: no byte read for `idleMs`, checked every
- * `idleMs`, so it is cut between one and two of them. Bytes the application has
- * not read yet (it paused the body) are not the client's stall. Answered 408
- * unless the answer has begun (it then needs no other), and closed.
+ * `idleMs`, so it is cut between one and two of them. A socket not being read
+ * is not the client's stall: the application paused the body, or Node paused
+ * the socket while the client does not read the answers before it (pipelined).
+ * Answered 408 when this request's answer is the socket's next and has not
+ * begun (else a client would read it as another request's), and closed.
  */
 function limitIdleBodies(server: Server, idleMs: number): void {
   server.on('request', (request: IncomingMessage, response: ServerResponse) => {
@@ -108,12 +110,12 @@ function limitIdleBodies(server: Server, idleMs: number): void {
     let read = socket.bytesRead;
     const check = setInterval(() => {
       if (request.complete || socket.destroyed) return stop();
-      if (socket.bytesRead !== read || request.readableLength > 0) {
+      if (socket.bytesRead !== read || socket.isPaused() || request.readableLength > 0) {
         read = socket.bytesRead;
         return;
       }
       stop();
-      if (!response.headersSent) answerAndClose(socket, 408, 'The request body stopped coming');
+      if (response.socket === socket && !response.headersSent) writeErrorAnswer(socket, 408, 'The request body stopped coming');
       socket.destroy();
     }, idleMs);
     check.unref();
@@ -126,7 +128,7 @@ function limitIdleBodies(server: Server, idleMs: number): void {
 }
 
 /** Writes a whole `{statusCode, error, message}` answer past Node's response object: the socket is closed next. */
-function answerAndClose(socket: Socket, status: number, message: string): void {
+function writeErrorAnswer(socket: Socket, status: number, message: string): void {
   if (!socket.writable) return;
   const body = JSON.stringify(errorBody(status, message));
   socket.write(
