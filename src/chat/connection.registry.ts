@@ -87,7 +87,7 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     const connection = new Connection(
       socket,
       session,
-      new RateLimiter(rateLimit.perSecond, rateLimit.burst, Date.now(), this.abuse),
+      new RateLimiter(rateLimit.perSecond, rateLimit.burst, Date.now(), this.abuse, { perSecond: rateLimit.bytesPerSecond, burst: rateLimit.bytesBurst }),
       maxBufferedBytes,
       new RecoveryBudget(this.settings.messages.recoveryBudgetPerMinute),
       this.metrics,

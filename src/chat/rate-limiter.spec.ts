@@ -161,4 +161,31 @@ describe(RateLimiter.name, () => {
       expect(limiter.take(30_000)).toBe('ok');
     });
   });
+
+  describe('bytes', () => {
+    it('takes frames while their bytes fit the byte burst, then refills at the byte rate', () => {
+      const limiter = new RateLimiter(PER_SECOND, BURST, 0, undefined, { perSecond: 1_000, burst: 2_000 });
+
+      expect([limiter.take(0, 900), limiter.take(0, 900), limiter.take(0, 900)]).toEqual(['ok', 'ok', 'drop_and_tell']);
+      // 200 bytes left: a small frame still passes, and a dropped frame costs nothing.
+      expect(limiter.take(0, 200)).toBe('ok');
+      expect(limiter.take(500, 900)).toBe('drop');
+      expect(limiter.take(900, 900)).toBe('ok');
+    });
+
+    it('closes a connection that keeps sending five times the byte rate, whatever its frame rate', () => {
+      const limiter = new RateLimiter(PER_SECOND, BURST, 0, undefined, { perSecond: 1_000, burst: 2_000 });
+      // Two frames a second, 2,500 bytes each: five times the byte rate, a tenth of the frame rate.
+      const verdicts = Array.from({ length: 24 }, (_, i) => ({ at: i * 500, verdict: limiter.take(i * 500, 2_500) }));
+
+      expect(firstAbuse(verdicts)).toBeGreaterThanOrEqual(10_000);
+      expect(firstAbuse(verdicts)).toBeLessThanOrEqual(11_500);
+    });
+
+    it('counts no bytes when given no byte rate', () => {
+      const limiter = new RateLimiter(PER_SECOND, BURST, 0);
+
+      expect([limiter.take(0, 1 << 30), limiter.take(1, 1 << 30)]).toEqual(['ok', 'ok']);
+    });
+  });
 });

@@ -184,6 +184,14 @@ export class EnvironmentVariables {
   @IsInt() @Min(1) @Max(100_000)
   RATE_LIMIT_BURST: number = 40;
 
+  /**
+   * Bytes of frames a connection may send a second, sustained; at once, up to twice that (and at least
+   * MAX_PAYLOAD_BYTES). Parsing costs by the byte, up to about 30 ns for JSON of many small values:
+   * frames alone would let a connection send 64 KiB of them 20 times a second.
+   */
+  @IsInt() @Min(1_024) @Max(1_073_741_824)
+  RATE_LIMIT_BYTES_PER_SECOND: number = 65_536;
+
   /** A connection sending at this many times RATE_LIMIT_PER_SECOND … */
   @IsInt() @Min(2) @Max(1_000)
   RATE_LIMIT_ABUSE_FACTOR: number = 5;

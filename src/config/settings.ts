@@ -43,7 +43,7 @@ export interface Settings {
     maxConnections: number;
     maxConnectionsPerUser: number;
     /** Frames per connection: a token bucket, and when sending too fast for too long counts as abuse. */
-    rateLimit: { perSecond: number; burst: number; abuseFactor: number; abuseWindowMs: number };
+    rateLimit: { perSecond: number; burst: number; bytesPerSecond: number; bytesBurst: number; abuseFactor: number; abuseWindowMs: number };
     /** permessage-deflate: off by default; when on, bounded per socket and in the process. */
     deflate: { enabled: boolean; thresholdBytes: number; memLevel: number; windowBits: number; concurrency: number };
   };
@@ -150,6 +150,9 @@ export function toSettings(env: EnvironmentVariables): Settings {
       rateLimit: {
         perSecond: env.RATE_LIMIT_PER_SECOND,
         burst: env.RATE_LIMIT_BURST,
+        bytesPerSecond: env.RATE_LIMIT_BYTES_PER_SECOND,
+        // Two seconds' worth, and never less than one largest frame: it must be able to pass.
+        bytesBurst: Math.max(2 * env.RATE_LIMIT_BYTES_PER_SECOND, env.MAX_PAYLOAD_BYTES),
         abuseFactor: env.RATE_LIMIT_ABUSE_FACTOR,
         abuseWindowMs: env.RATE_LIMIT_ABUSE_WINDOW_MS,
       },

@@ -44,7 +44,7 @@ export type Mode = 'embedded' | 'redis' | 'cluster';
 export const MODES: Mode[] = ['embedded', 'redis', 'cluster'];
 
 /** Rate limits out of the way, for tests that send quickly on purpose. */
-export const UNTHROTTLED: Environment = { RATE_LIMIT_PER_SECOND: 10_000, RATE_LIMIT_BURST: 100_000 };
+export const UNTHROTTLED: Environment = { RATE_LIMIT_PER_SECOND: 10_000, RATE_LIMIT_BURST: 100_000, RATE_LIMIT_BYTES_PER_SECOND: 1 << 30 };
 
 /** A Redis URL and a key prefix of its own: instances started with the same env share one history. */
 export async function redisEnv(): Promise<Environment> {
