@@ -30,19 +30,24 @@ describe('a client flooding at five times the rate', () => {
 describe('a client sending large frames, within the frame rate', () => {
   const running = useInstances({ env: { RATE_LIMIT_BYTES_PER_SECOND: 16_384 } });
 
-  it('is held to RATE_LIMIT_BYTES_PER_SECOND: frames past its burst are dropped with rate_limited, and pass again once it refills', async () => {
-    const client = await TestClient.connect(running.ws, token('bulky'));
+  it('is held to RATE_LIMIT_BYTES_PER_SECOND with all its connections: frames past the burst are dropped with rate_limited, and pass again once it refills', async () => {
+    const [client, second] = [await TestClient.connect(running.ws, token('bulky')), await TestClient.connect(running.ws, token('bulky'))];
+    const other = await TestClient.connect(running.ws, token('someone-else'));
     // The burst is one largest frame (MAX_PAYLOAD_BYTES, 64 KiB), more than two seconds' worth here: two of these fit.
     const padding = 'x'.repeat(30_000);
-    for (const ref of ['1', '2', '3']) client.send({ type: 'ping', ref, padding });
+    for (const ref of ['1', '2']) client.send({ type: 'ping', ref, padding });
     expect(await client.next('pong')).toEqual({ type: 'pong', ref: '1' });
     expect(await client.next('pong')).toEqual({ type: 'pong', ref: '2' });
-    expect(await client.next('error')).toMatchObject({ type: 'error', code: 'rate_limited' });
+    // The user's other connection shares the budget; another user has their own.
+    second.send({ type: 'ping', ref: '3', padding });
+    expect(await second.next('error')).toMatchObject({ type: 'error', code: 'rate_limited' });
+    other.send({ type: 'ping', ref: 'other', padding });
+    expect(await other.next('pong')).toEqual({ type: 'pong', ref: 'other' });
     // 16 KiB a second: 30 KB fit again within two seconds.
     await new Promise((resolve) => setTimeout(resolve, 2_100));
-    client.send({ type: 'ping', ref: '4', padding });
-    expect(await client.next('pong')).toEqual({ type: 'pong', ref: '4' });
-    expect(client.take('pong')).toEqual([]);
-    await client.close();
+    second.send({ type: 'ping', ref: '4', padding });
+    expect(await second.next('pong')).toEqual({ type: 'pong', ref: '4' });
+    expect([...client.take('pong'), ...second.take('pong')]).toEqual([]);
+    await Promise.all([client, second, other].map((c) => c.close()));
   });
 });

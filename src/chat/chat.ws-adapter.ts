@@ -149,13 +149,13 @@ export class ChatWsAdapter extends WsAdapter {
     };
     connection.whenGreeted(() => void drain());
     socket.on('message', (data, isBinary) => {
-      const now = Date.now();
-      connection.lastSeenAt = now;
+      connection.lastSeenAt = Date.now();
+      const now = performance.now();
       let verdict = connection.limiter.take(now, byteLength(data));
       if (verdict === 'abuse') return connection.close(CloseCode.policy, 'rate_limit_abuse');
       // Frames wait while earlier ones are handled; with a slow store, no more than a burst may.
       if (verdict === 'ok' && pending.length + (draining ? 1 : 0) >= this.settings.ws.rateLimit.burst) {
-        verdict = connection.limiter.drop();
+        verdict = connection.limiter.drop(now);
       }
       if (verdict !== 'ok') {
         this.frames.received('other', 'rate_limited');

@@ -8,7 +8,7 @@ import { ConnectionSlots } from '../limits/connection-slots.js';
 import { Connection } from './connection.js';
 import { FrameMetrics } from './frame-metrics.js';
 import { CloseCode } from './protocol.js';
-import { RateLimiter, type AbuseRule } from './rate-limiter.js';
+import { ByteBudget, RateLimiter, type AbuseRule } from './rate-limiter.js';
 import { RecoveryBudget } from './recovery-budget.js';
 
 /** How often the unsent bytes of all connections are summed against MAX_TOTAL_BUFFERED_BYTES. */
@@ -32,7 +32,8 @@ const MIN_DRAIN_BATCH = 10;
 export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(ConnectionRegistry.name);
   private readonly bySocket = new Map<WebSocket, Connection>();
-  private readonly perUser = new Map<string, number>();
+  /** Each user's connections here, and the byte budget they share (RATE_LIMIT_BYTES_PER_SECOND). */
+  private readonly perUser = new Map<string, { connections: number; bytes: ByteBudget }>();
   /** Each connection's slot among its user's connections across instances. */
   private readonly slots = new Map<Connection, string>();
   private heartbeat: NodeJS.Timeout | undefined;
@@ -62,7 +63,7 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     if (this.bySocket.size >= this.settings.ws.maxConnections) {
       throw new AuthError(503, 'unavailable', 'The instance is at its connection limit');
     }
-    if (userId !== undefined && (this.perUser.get(userId) ?? 0) >= this.settings.ws.maxConnectionsPerUser) {
+    if (userId !== undefined && (this.perUser.get(userId)?.connections ?? 0) >= this.settings.ws.maxConnectionsPerUser) {
       throw new AuthError(503, 'unavailable', 'Too many connections for this user', true);
     }
   }
@@ -84,10 +85,13 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
 
   open(socket: WebSocket, session: Session, slot: string): Connection {
     const { rateLimit, maxBufferedBytes } = this.settings.ws;
+    let user = this.perUser.get(session.userId);
+    if (!user) this.perUser.set(session.userId, (user = { connections: 0, bytes: new ByteBudget(rateLimit.bytesPerSecond, rateLimit.bytesBurst) }));
+    user.connections += 1;
     const connection = new Connection(
       socket,
       session,
-      new RateLimiter(rateLimit.perSecond, rateLimit.burst, Date.now(), this.abuse, { perSecond: rateLimit.bytesPerSecond, burst: rateLimit.bytesBurst }),
+      new RateLimiter(rateLimit.perSecond, rateLimit.burst, performance.now(), this.abuse, user.bytes),
       maxBufferedBytes,
       new RecoveryBudget(this.settings.messages.recoveryBudgetPerMinute),
       this.metrics,
@@ -96,7 +100,6 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     this.slots.set(connection, slot);
     this.instance.connections = this.bySocket.size;
     this.metrics.connectionsOpen(this.bySocket.size);
-    this.perUser.set(session.userId, (this.perUser.get(session.userId) ?? 0) + 1);
     this.scheduleExpiry(connection, session);
     socket.on('pong', () => (connection.lastSeenAt = Date.now()));
     return connection;
@@ -116,9 +119,8 @@ export class ConnectionRegistry implements OnModuleInit, OnModuleDestroy {
     if (slot !== undefined) this.clusterSlots.release(connection.userId, slot);
     this.instance.connections = this.bySocket.size;
     this.metrics.connectionsOpen(this.bySocket.size);
-    const left = (this.perUser.get(connection.userId) ?? 1) - 1;
-    if (left > 0) this.perUser.set(connection.userId, left);
-    else this.perUser.delete(connection.userId);
+    const user = this.perUser.get(connection.userId);
+    if (user && --user.connections <= 0) this.perUser.delete(connection.userId);
     return connection;
   }
 

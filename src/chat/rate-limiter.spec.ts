@@ -1,4 +1,4 @@
-import { RateLimiter, type RateVerdict } from './rate-limiter.js';
+import { ByteBudget, RateLimiter, type RateVerdict } from './rate-limiter.js';
 
 const PER_SECOND = 20;
 const BURST = 40;
@@ -164,7 +164,7 @@ describe(RateLimiter.name, () => {
 
   describe('bytes', () => {
     it('takes frames while their bytes fit the byte burst, then refills at the byte rate', () => {
-      const limiter = new RateLimiter(PER_SECOND, BURST, 0, undefined, { perSecond: 1_000, burst: 2_000 });
+      const limiter = new RateLimiter(PER_SECOND, BURST, 0, undefined, new ByteBudget(1_000, 2_000, 0));
 
       expect([limiter.take(0, 900), limiter.take(0, 900), limiter.take(0, 900)]).toEqual(['ok', 'ok', 'drop_and_tell']);
       // 200 bytes left: a small frame still passes, and a dropped frame costs nothing.
@@ -173,16 +173,25 @@ describe(RateLimiter.name, () => {
       expect(limiter.take(900, 900)).toBe('ok');
     });
 
-    it('closes a connection that keeps sending five times the byte rate, whatever its frame rate', () => {
-      const limiter = new RateLimiter(PER_SECOND, BURST, 0, undefined, { perSecond: 1_000, burst: 2_000 });
-      // Two frames a second, 2,500 bytes each: five times the byte rate, a tenth of the frame rate.
-      const verdicts = Array.from({ length: 24 }, (_, i) => ({ at: i * 500, verdict: limiter.take(i * 500, 2_500) }));
+    it('is one budget for the connections that share it: a second connection does not add to a user’s bytes', () => {
+      const shared = new ByteBudget(1_000, 2_000, 0);
+      const [first, second] = [new RateLimiter(PER_SECOND, BURST, 0, undefined, shared), new RateLimiter(PER_SECOND, BURST, 0, undefined, shared)];
 
-      expect(firstAbuse(verdicts)).toBeGreaterThanOrEqual(10_000);
-      expect(firstAbuse(verdicts)).toBeLessThanOrEqual(11_500);
+      expect([first.take(0, 1_500), second.take(0, 1_500), second.take(0, 500)]).toEqual(['ok', 'drop_and_tell', 'ok']);
+      // A frame a connection dropped for its own frame rate takes none of the shared bytes.
+      expect(second.take(1_000, 1_000)).toBe('ok');
     });
 
-    it('counts no bytes when given no byte rate', () => {
+    it('never closes for bytes: frames over the byte budget are dropped, however many', () => {
+      const limiter = new RateLimiter(PER_SECOND, BURST, 0, undefined, new ByteBudget(1_000, 2_000, 0));
+      // The frame rate, with ten times the byte rate in it, for 20 s: the burst and what 19.95 s refill pass.
+      const verdicts = Array.from({ length: 400 }, (_, i) => limiter.take(i * 50, 500));
+
+      expect(verdicts).not.toContain('abuse');
+      expect(verdicts.filter((v) => v === 'ok').length).toBe(Math.floor((2_000 + 19_950) / 500));
+    });
+
+    it('counts no bytes when given no byte budget', () => {
       const limiter = new RateLimiter(PER_SECOND, BURST, 0);
 
       expect([limiter.take(0, 1 << 30), limiter.take(1, 1 << 30)]).toEqual(['ok', 'ok']);

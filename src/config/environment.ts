@@ -185,9 +185,9 @@ export class EnvironmentVariables {
   RATE_LIMIT_BURST: number = 40;
 
   /**
-   * Bytes of frames a connection may send a second, sustained; at once, up to twice that (and at least
-   * MAX_PAYLOAD_BYTES). Parsing costs by the byte, up to about 30 ns for JSON of many small values:
-   * frames alone would let a connection send 64 KiB of them 20 times a second.
+   * Bytes of frames a user's connections to this instance may send a second, together; at once, up to
+   * twice that (and at least MAX_PAYLOAD_BYTES). Parsing costs by the byte, 30–50 ns for JSON of many
+   * small values: frames alone would let each of a user's connections send 64 KiB 20 times a second.
    */
   @IsInt() @Min(1_024) @Max(1_073_741_824)
   RATE_LIMIT_BYTES_PER_SECOND: number = 65_536;
