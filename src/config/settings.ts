@@ -42,7 +42,10 @@ export interface Settings {
     maxTotalBufferedBytes: number;
     maxConnections: number;
     maxConnectionsPerUser: number;
-    /** Frames per connection: a token bucket, and when sending too fast for too long counts as abuse. */
+    /**
+     * Frames per connection: a token bucket, and when sending too fast for too long counts as abuse;
+     * bytes per user on this instance: a token bucket their connections share.
+     */
     rateLimit: { perSecond: number; burst: number; bytesPerSecond: number; bytesBurst: number; abuseFactor: number; abuseWindowMs: number };
     /** permessage-deflate: off by default; when on, bounded per socket and in the process. */
     deflate: { enabled: boolean; thresholdBytes: number; memLevel: number; windowBits: number; concurrency: number };
