@@ -257,8 +257,10 @@ describe('when Redis goes away and comes back (PROTOCOL §2 "When the shared sto
     const paused = Date.now();
     try {
       expect(await waitReadiness(http(A), 503, 10_000)).toEqual(NOT_READY);
-      // PROTOCOL: a hung connection is dropped, and readiness says so, within about twice REDIS_COMMAND_TIMEOUT_MS.
-      expect(Date.now() - paused).toBeLessThan(2 * cluster.all[A].app.get<Settings>(SETTINGS).redis.commandTimeoutMs + 1000);
+      // PROTOCOL: a hung connection is dropped, and readiness says so, within about twice REDIS_COMMAND_TIMEOUT_MS
+      // (a PING each second, unanswered for the timeout), not after a timeout per command; what is over it is the
+      // polling here and a loaded machine.
+      expect(Date.now() - paused).toBeLessThan(2 * cluster.all[A].app.get<Settings>(SETTINGS).redis.commandTimeoutMs + 2000);
       // Joins of a known room and typing among its own connections answer at once, not after a timeout per command.
       const asked = Date.now();
       expect(await ask(alice, { type: 'join_room', room_id: roomId })).toMatchObject({ type: 'joined', room_id: roomId });
