@@ -25,6 +25,16 @@ describe('a client flooding at five times the rate', () => {
     expect(await polite.next('pong')).toEqual({ type: 'pong', ref: 'still-here' });
     await polite.close();
   }, 20_000);
+
+  it('cuts a client that sends protocol pings faster than it reads their pongs, without a close frame, and serves others', async () => {
+    const pinger = await TestClient.connect(running.ws, token('pinger'));
+    const polite = await TestClient.connect(running.ws, token('polite'));
+    for (let i = 0; i < 200; i++) pinger.socket.ping('p');
+    expect((await pinger.closed).code).toBe(1006);
+    polite.send({ type: 'ping', ref: 'still-here' });
+    expect(await polite.next('pong')).toEqual({ type: 'pong', ref: 'still-here' });
+    await polite.close();
+  });
 });
 
 describe('a client sending large frames, within the frame rate', () => {

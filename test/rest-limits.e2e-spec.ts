@@ -1,13 +1,10 @@
-import { mkdtemp, rm } from 'node:fs/promises';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import request from 'supertest';
 import { gc } from './support/gc.js';
 import { useInstances } from './support/instances.js';
 import { logs } from './support/logs.js';
-import { PNG, createRoom } from './support/rest.js';
+import { PNG, createRoom, useUploadDir } from './support/rest.js';
 import { token } from './support/tokens.js';
 
 /** REST limits after authentication, bounded limiter memory, sockets and header timeouts, and the smaller REST rules. */
@@ -68,14 +65,8 @@ describe('TRUST_PROXY=loopback', () => {
 });
 
 describe('what the anonymous limit does not count', () => {
-  let dir = '';
-  const app = useInstances({
-    env: async () => {
-      dir = await mkdtemp(join(tmpdir(), 'chat-limit-files-'));
-      return { UPLOAD_DIR: dir, REST_RATE_LIMIT_ANONYMOUS_PER_MINUTE: 2 };
-    },
-  });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
+  const uploads = useUploadDir();
+  const app = useInstances({ env: async () => ({ ...(await uploads.env()), REST_RATE_LIMIT_ANONYMOUS_PER_MINUTE: 2 }) });
 
   it('serves signed file downloads and health to an address past its limit: a page of images fetches many at once', async () => {
     const roomId = await createRoom(app.first.http, 'alice', ['bob']);

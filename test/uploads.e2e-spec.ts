@@ -1,13 +1,12 @@
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { SignedUrls } from '../src/files/signed-urls.js';
 import { join as joinRoom } from './support/client.js';
 import { MODES, useInstances } from './support/instances.js';
 import { logs } from './support/logs.js';
-import { PNG, bearer } from './support/rest.js';
+import { PNG, bearer, useUploadDir } from './support/rest.js';
 import { token } from './support/tokens.js';
 
 /** The PNG above with an animation control chunk (`acTL`): what a sniffer calls an animated PNG. */
@@ -50,15 +49,9 @@ function goAwayAfter(url: string, head: string | Buffer, readBytes = 0): Promise
 }
 
 describe.each(MODES)('uploads and signed file URLs (PROTOCOL §5), %s', (mode) => {
-  let dir = '';
-  const chat = useInstances({
-    mode,
-    env: async () => {
-      dir = await mkdtemp(join(tmpdir(), 'chat-uploads-'));
-      return { UPLOAD_DIR: dir, UPLOAD_MAX_FILE_BYTES: MAX_BYTES, UPLOAD_MAX_FILES: 3 };
-    },
-  });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
+  const uploads = useUploadDir();
+  const dir = uploads.path;
+  const chat = useInstances({ mode, env: async () => ({ ...(await uploads.env()), UPLOAD_MAX_FILE_BYTES: MAX_BYTES, UPLOAD_MAX_FILES: 3 }) });
   const upload = (user: string, roomId: string, http = chat.http) => request(http).post(`${API}/rooms/${roomId}/upload`).set(...bearer(user));
 
   it('stores what a member uploads and serves it at its signed URL, from any instance, to an <img> without a token', async () => {
@@ -80,7 +73,7 @@ describe.each(MODES)('uploads and signed file URLs (PROTOCOL §5), %s', (mode) =
     const pdf = await request(chat.http).get(body.files[1].url).buffer(true).expect(200);
     expect(pdf.headers['content-type']).toBe('application/pdf');
     expect(pdf.headers['content-disposition']).toMatch(/^attachment; /);
-    expect((await filesUnder(dir)).sort()).toEqual(body.files.map((f) => f.path).sort());
+    expect((await filesUnder(dir())).sort()).toEqual(body.files.map((f) => f.path).sort());
 
     // The message that shares them keeps the file: its link, signed when handed out.
     const sent = await request(chat.http).post(`${API}/rooms/${roomId}/messages`).set(...bearer('bob'))
@@ -119,7 +112,7 @@ describe.each(MODES)('uploads and signed file URLs (PROTOCOL §5), %s', (mode) =
 
   it('logs no error when a client goes away in the middle of an upload or a download, keeps nothing of the upload, and serves on', async () => {
     const roomId = await chat.room('alice', []);
-    const before = await filesUnder(dir);
+    const before = await filesUnder(dir());
     logs.clear();
     const part = `--B\r\nContent-Disposition: form-data; name="files"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`;
     for (const framing of ['Content-Length: 100000', 'Transfer-Encoding: chunked']) {
@@ -132,21 +125,20 @@ describe.each(MODES)('uploads and signed file URLs (PROTOCOL §5), %s', (mode) =
     }
     // A file larger than the sockets' buffers, read in part (as a browser cancels an image load).
     const path = `rooms/${roomId}/00000000-0000-4000-8000-000000000001.png`;
-    await mkdir(join(dir, 'rooms', roomId), { recursive: true });
-    await writeFile(join(dir, path), Buffer.concat([PNG, Buffer.alloc(16 * 1024 * 1024)]));
+    await uploads.place(path, Buffer.concat([PNG, Buffer.alloc(16 * 1024 * 1024)]));
     const url = chat.first.app.get(SignedUrls).sign(path);
     await goAwayAfter(chat.http, `GET ${url} HTTP/1.1\r\nHost: x\r\n\r\n`, 64 * 1024);
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(logs.errors()).toEqual([]);
     // The upload that was cut short after its headers reached the parser, and was taken for the client's doing.
     expect(logs.take('debug', /upload cut short/).length).toBeGreaterThanOrEqual(1);
-    expect((await filesUnder(dir)).sort()).toEqual([...before, path].sort());
+    expect((await filesUnder(dir())).sort()).toEqual([...before, path].sort());
     await upload('alice', roomId).attach('files', PNG, 'p.png').expect(201);
   });
 
   it('answers an upload the disk fails as the server’s error (500, logged), not as one the client cut short', async () => {
     const roomId = await chat.room('alice', []);
-    const incoming = join(dir, '.incoming');
+    const incoming = join(dir(), '.incoming');
     await rm(incoming, { recursive: true, force: true });
     await writeFile(incoming, 'not a directory');
     try {
@@ -175,11 +167,11 @@ describe.each(MODES)('uploads and signed file URLs (PROTOCOL §5), %s', (mode) =
 
   it('detects the type from the content, not the name, and keeps nothing of a refused upload', async () => {
     const roomId = await chat.room('alice', []);
-    const before = await filesUnder(dir);
+    const before = await filesUnder(dir());
     const refused = await upload('alice', roomId).attach('files', PNG, 'ok.png').attach('files', Buffer.from('<script>alert(1)</script>'), 'evil.png').expect(415);
     expect(refused.body.message).toMatch(/evil\.png is not of an allowed type/);
     await upload('alice', roomId).attach('files', Buffer.from('PK\x03\x04 a zip, not an image'), 'x.gif').expect(415);
-    expect(await filesUnder(dir)).toEqual(before);
+    expect(await filesUnder(dir())).toEqual(before);
     // A PNG named .txt is a PNG.
     const renamed = (await upload('alice', roomId).attach('files', PNG, 'notes.txt').expect(201)).body as Uploaded;
     expect(renamed.files[0].path).toMatch(/\.png$/);
@@ -187,7 +179,7 @@ describe.each(MODES)('uploads and signed file URLs (PROTOCOL §5), %s', (mode) =
 
   it('refuses a file too large (413) or too many files (400) while streaming, no file, a non-member and a bad room id', async () => {
     const roomId = await chat.room('alice', []);
-    const before = await filesUnder(dir);
+    const before = await filesUnder(dir());
     const big = Buffer.concat([PNG, Buffer.alloc(MAX_BYTES)]);
     await upload('alice', roomId).attach('files', big, 'big.png').expect(413);
     const many = upload('alice', roomId);
@@ -197,7 +189,7 @@ describe.each(MODES)('uploads and signed file URLs (PROTOCOL §5), %s', (mode) =
     await upload('mallory', roomId).attach('files', PNG, 'p.png').expect(403);
     await upload('alice', 'not-a-room').attach('files', PNG, 'p.png').expect(400);
     await request(chat.http).post(`${API}/rooms/${roomId}/upload`).attach('files', PNG, 'p.png').expect(401);
-    expect(await filesUnder(dir)).toEqual(before);
+    expect(await filesUnder(dir())).toEqual(before);
   });
 
   it('serves nothing without a valid, unexpired signature for exactly that path, and no path but its own', async () => {
@@ -222,22 +214,15 @@ describe.each(MODES)('uploads and signed file URLs (PROTOCOL §5), %s', (mode) =
 });
 
 describe('a request body behind answers the client has not read yet', () => {
-  let dir = '';
-  const chat = useInstances({
-    env: async () => {
-      dir = await mkdtemp(join(tmpdir(), 'chat-uploads-'));
-      return { UPLOAD_DIR: dir, HTTP_BODY_IDLE_TIMEOUT_MS: 1000 };
-    },
-  });
-  afterAll(() => rm(dir, { recursive: true, force: true }));
+  const uploads = useUploadDir();
+  const chat = useInstances({ env: async () => ({ ...(await uploads.env()), HTTP_BODY_IDLE_TIMEOUT_MS: 1000 }) });
 
   it('is not cut as a stalled body: the client is not stalled, Node stopped reading its connection', async () => {
     const roomId = await chat.room('alice', []);
     // A download larger than the sockets' buffers, which the client does not read for a while.
     const path = `rooms/${roomId}/00000000-0000-4000-8000-000000000002.png`;
     const file = Buffer.concat([PNG, Buffer.alloc(16 * 1024 * 1024)]);
-    await mkdir(join(dir, 'rooms', roomId), { recursive: true });
-    await writeFile(join(dir, path), file);
+    await uploads.place(path, file);
     const body = JSON.stringify({ room_type: 'team', room_name: 'after the download', member_ids: [] });
     const post =
       `POST ${API}/rooms HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token('alice')}\r\nContent-Type: application/json\r\n` +

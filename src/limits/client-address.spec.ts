@@ -23,6 +23,8 @@ describe('clientOf', () => {
     expect(clientOf('2001:db8:1:3::1')).toBe('2001:db8:1:3::/64');
     expect(clientOf('2001:db8::1:0:0:1')).toBe('2001:db8::/64');
     expect(clientOf('::1')).toBe('::/64');
+    // Link-local: a host on the link may take any of them.
+    expect(new Set(['fe80::1', 'fe80::2', 'fe80::1%eth0'].map(clientOf))).toEqual(new Set(['fe80::/64']));
   });
 
   it('keys what is not an address by its first 64 characters, and no address as unknown', () => {

@@ -1,3 +1,6 @@
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import type { Message } from '../../src/chat/protocol.js';
 import { token } from './tokens.js';
@@ -7,6 +10,24 @@ export const messagesPath = (roomId: string, messageId?: string): string =>
 
 /** A 1×1 PNG: an image a member can upload. */
 export const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==', 'base64');
+
+/**
+ * A temporary UPLOAD_DIR for a describe's instances: `env()` makes it (pass it
+ * to `useInstances`), `path()` is it, and it is removed after the describe.
+ */
+export function useUploadDir(): { env: () => Promise<{ UPLOAD_DIR: string }>; path: () => string; place: (path: string, bytes: Buffer) => Promise<void> } {
+  let dir = '';
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  return {
+    env: async () => ({ UPLOAD_DIR: (dir = await mkdtemp(join(tmpdir(), 'chat-uploads-'))) }),
+    path: () => dir,
+    /** Writes a file at `path` under the directory, as a finished upload would leave it. */
+    place: async (path, bytes) => {
+      await mkdir(join(dir, path, '..'), { recursive: true });
+      await writeFile(join(dir, path), bytes);
+    },
+  };
+}
 
 export const bearer = (user: string): [string, string] => ['Authorization', `Bearer ${token(user)}`];
 
