@@ -9,7 +9,7 @@ import { answerBodyErrors, HttpErrorFilter } from './chat/http-error.filter.js';
 import type { Environment } from './config/environment.js';
 import { SETTINGS, type Settings } from './config/settings.js';
 import { setupApiDocs } from './docs/openapi.js';
-import { limitSockets, type TrustProxy } from './limits/http-sockets.js';
+import { limitSockets, requireHost, type TrustProxy } from './limits/http-sockets.js';
 import { AppLogger } from './logging/app-logger.js';
 
 /**
@@ -39,6 +39,7 @@ export async function createApp(
     app.flushLogs();
   }
   const settings = app.get<Settings>(SETTINGS);
+  app.use(requireHost);
   app.enableCors({
     origin: settings.http.corsOrigins === '*' ? true : settings.http.corsOrigins,
     // Paging and rate-limit answers a browser client must be able to read.

@@ -216,21 +216,28 @@ describe('handshake', () => {
       await expectServes(running.ws);
     });
 
-    it('answers an upgrade over HTTP/1.0 400 bad_request: RFC 6455 asks for HTTP/1.1', async () => {
+    it('answers an upgrade over HTTP/1.0, or without a Host header, 400 bad_request: RFC 6455 asks for both', async () => {
       const { port } = new URL(running.http);
-      const socket = connect({ port: Number(port), host: '127.0.0.1' });
-      let answer = '';
-      socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
-      socket.on('error', () => undefined);
-      const closed = new Promise((resolve) => socket.once('close', resolve));
-      socket.write(
-        `GET /api/v1/chats/ws?token=${encodeURIComponent(token('alice'))} HTTP/1.0\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
-          'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
-      );
-      await closed;
-      const [head, body] = answer.split('\r\n\r\n');
-      expect(head).toMatch(/^HTTP\/1\.1 400 /);
-      expect(JSON.parse(body)).toEqual({ error: 'bad_request', message: 'The upgrade request is malformed: the request must be HTTP/1.1 or later' });
+      const upgrade = (line: string, host: string) =>
+        new Promise<string>((resolve) => {
+          const socket = connect({ port: Number(port), host: '127.0.0.1' });
+          let answer = '';
+          socket.on('data', (chunk: Buffer) => (answer += chunk.toString()));
+          socket.on('error', () => undefined);
+          socket.once('close', () => resolve(answer));
+          socket.write(
+            `GET /api/v1/chats/ws?token=${encodeURIComponent(token('alice'))} ${line}\r\n${host}Connection: Upgrade\r\nUpgrade: websocket\r\n` +
+              'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n',
+          );
+        });
+      for (const [line, host, problem] of [
+        ['HTTP/1.0', 'Host: x\r\n', 'the request must be HTTP/1.1 or later'],
+        ['HTTP/1.1', '', 'the Host header is required'],
+      ]) {
+        const [head, body] = (await upgrade(line, host)).split('\r\n\r\n');
+        expect(head).toMatch(/^HTTP\/1\.1 400 /);
+        expect(JSON.parse(body)).toEqual({ error: 'bad_request', message: `The upgrade request is malformed: ${problem}` });
+      }
       await expectServes(running.ws);
     });
 

@@ -225,8 +225,10 @@ describe('sockets per client address, and what the HTTP parser refuses', () => {
     await idle.close();
   });
 
-  it('answers what the parser refuses (headers too large, headers or body too slow, not HTTP) as JSON, like every error', async () => {
+  it('answers what the parser refuses (headers too large, headers or body too slow, not HTTP, no Host) as JSON, like every error', async () => {
     const cases = [
+      ['GET /health/live HTTP/1.1\r\n\r\n', 400],
+      ['GET /health/live HTTP/1.1\r\nHost:\r\n\r\n', 400],
       [`GET /api/v1/chats/rooms?token=${'x'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431],
       ['GET /health/live HTTP/1.1\r\nHost: x\r\nX-Slow: ', 408],
       // A body that stops short (the headers arrived, so a response has begun but sent nothing).
@@ -239,10 +241,12 @@ describe('sockets per client address, and what the HTTP parser refuses', () => {
       const answer = await exchange(raw);
       const [head, body] = answer.split('\r\n\r\n');
       expect({ status, head: head.split('\r\n')[0] }).toEqual({ status, head: expect.stringMatching(new RegExp(`^HTTP/1\\.1 ${status} `)) });
-      expect(head).toMatch(/\r\nContent-Type: application\/json\r\n/);
+      expect(head).toMatch(/\r\nContent-Type: application\/json(; charset=utf-8)?\r\n/);
       expect(JSON.parse(body)).toEqual({ statusCode: status, error: expect.any(String), message: expect.any(String) });
     }
     expect(await live('127.0.0.1')).toMatch(/^HTTP\/1\.1 200 /);
+    // HTTP/1.0 has no Host header to require.
+    expect(await exchange('GET /health/live HTTP/1.0\r\n\r\n')).toMatch(/^HTTP\/1\.1 200 /);
   });
 
   it('writes nothing a client would take for the answer to another request, and answers a next request that stalls', async () => {
@@ -263,7 +267,7 @@ describe('sockets per client address, and what the HTTP parser refuses', () => {
 describe('a request body that stops coming', () => {
   const app = useInstances({ env: { HTTP_BODY_IDLE_TIMEOUT_MS: 1000, HTTP_REQUEST_TIMEOUT_MS: 60_000 } });
   const body = JSON.stringify({ room_type: 'team', room_name: 'slow', member_ids: ['bob'] });
-  const head = `POST ${ROOMS} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token('alice')}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
+  const head = `POST ${ROOMS} HTTP/1.1\r\nHost: x\r\nOrigin: http://localhost:5173\r\nAuthorization: Bearer ${token('alice')}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`;
 
   /** Sends the head, then the body in `pieces`, `gapMs` apart (stopping after `stopAfter` of them); resolves with what came back and when. */
   function upload(pieces: string[], gapMs: number, stopAfter = pieces.length): Promise<{ answer: string; ms: number }> {
@@ -294,6 +298,8 @@ describe('a request body that stops coming', () => {
     const { answer, ms } = await upload([body.slice(0, 5)], 0);
     const [status, json] = answer.split('\r\n\r\n');
     expect(status.split('\r\n')[0]).toBe('HTTP/1.1 408 Request Timeout');
+    // A page's upload: the answer carries the CORS headers the page needs to read it.
+    expect(status).toMatch(/\r\naccess-control-allow-origin: http:\/\/localhost:5173\r\n/);
     expect(JSON.parse(json)).toEqual({ statusCode: 408, error: 'Request Timeout', message: 'The request body stopped coming' });
     expect(ms).toBeLessThan(5_000);
     await request(app.first.http).get('/health/live').expect(200);

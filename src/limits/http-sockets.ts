@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { NextFunction, Request, Response } from 'express';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Settings } from '../config/settings.js';
@@ -15,7 +16,8 @@ export type TrustProxy = (address: string, hop: number) => boolean;
  * headers and the whole request may take, and how long its body may stop
  * coming. Node checks its timeouts every `connectionsCheckingInterval` (30 s
  * by default), so it is shortened too. What Node's parser refuses before a
- * request is whole is answered as JSON.
+ * request is whole is answered as JSON; so is a request without a Host
+ * header, which `requireHost` answers in Node's place.
  */
 export function limitSockets(server: Server, http: Settings['http'], trusted: TrustProxy): void {
   server.maxConnections = http.maxSockets;
@@ -23,6 +25,8 @@ export function limitSockets(server: Server, http: Settings['http'], trusted: Tr
   server.requestTimeout = Math.max(http.requestTimeoutMs, http.headersTimeoutMs);
   // Read when the server starts listening; @types/node does not declare it.
   (server as Server & { connectionsCheckingInterval: number }).connectionsCheckingInterval = Math.min(5_000, Math.max(250, Math.floor(http.headersTimeoutMs / 4)));
+  // Also read per request; Node's own answer to a request without Host has an empty body.
+  (server as Server & { requireHostHeader: boolean }).requireHostHeader = false;
   if (http.maxSocketsPerAddress > 0) limitPerAddress(server, http.maxSocketsPerAddress, trusted);
   answerClientErrors(server);
   limitIdleBodies(server, http.bodyIdleTimeoutMs);
@@ -60,6 +64,16 @@ function limitPerAddress(server: Server, max: number, trusted: TrustProxy): void
     open.set(address, count);
     socket.on('close', release);
   });
+}
+
+/**
+ * Express middleware, first of all: an HTTP/1.1 request must name its Host
+ * (RFC 9112 §3.2), and is refused 400 without one, as Node refuses it, but in
+ * the `{statusCode, error, message}` of every error. (An upgrade is checked with the rest of its handshake.)
+ */
+export function requireHost(request: Request, response: Response, next: NextFunction): void {
+  if (request.headers.host || request.httpVersionMajor !== 1 || request.httpVersionMinor !== 1) return next();
+  response.set('Connection', 'close').status(400).json(errorBody(400, 'An HTTP/1.1 request must carry a Host header'));
 }
 
 const REFUSED: Record<string, { status: number; message: string }> = {
@@ -115,7 +129,8 @@ function limitIdleBodies(server: Server, idleMs: number): void {
         return;
       }
       stop();
-      if (response.socket === socket && !response.headersSent) writeErrorAnswer(socket, 408, 'The request body stopped coming');
+      // The CORS headers already set for this answer go with it, so that a page can read it.
+      if (response.socket === socket && !response.headersSent) writeErrorAnswer(socket, 408, 'The request body stopped coming', corsHeaders(response));
       socket.destroy();
     }, idleMs);
     check.unref();
@@ -128,10 +143,18 @@ function limitIdleBodies(server: Server, idleMs: number): void {
 }
 
 /** Writes a whole `{statusCode, error, message}` answer past Node's response object: the socket is closed next. */
-function writeErrorAnswer(socket: Socket, status: number, message: string): void {
+function writeErrorAnswer(socket: Socket, status: number, message: string, headers: OutgoingHttpHeaders = {}): void {
   if (!socket.writable) return;
   const body = JSON.stringify(errorBody(status, message));
+  const extra = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${String(value)}\r\n`)
+    .join('');
   socket.write(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
   );
+}
+
+/** The CORS middleware's headers on a response not yet sent (`Vary` with them: it names `Origin`). */
+function corsHeaders(response: ServerResponse): OutgoingHttpHeaders {
+  return Object.fromEntries(Object.entries(response.getHeaders()).filter(([name]) => name.startsWith('access-control-') || name === 'vary'));
 }
