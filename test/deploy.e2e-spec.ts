@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -6,8 +6,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import ipaddr from 'ipaddr.js';
 import WebSocket, { WebSocketServer } from 'ws';
 import { startRoundRobinProxy, type Backend, type RoundRobinProxy } from '../scripts/round-robin-proxy.mjs';
+import { clientOf } from '../src/limits/client-address.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -170,5 +172,108 @@ describe('round-robin proxy (staging:local)', () => {
     const [code] = (await once(socket, 'close')) as [number];
     expect(code).toBe(1012);
     await closed;
+  });
+});
+
+/**
+ * deploy/nginx.conf's `$client_key`, which nginx's per-client connection
+ * limit counts by, run in a real nginx: an address is told to it in
+ * X-Real-IP (the realip module), and it answers the key.
+ */
+describe('nginx counts a client as the gateways do', () => {
+  const installed = spawnSync('nginx', ['-v']).error === undefined;
+  let dir: string;
+  let nginx: ChildProcess | undefined;
+  let port: number;
+
+  beforeAll(async () => {
+    if (!installed) return;
+    const conf = readFileSync(join(root, 'deploy/nginx.conf'), 'utf8');
+    const map = /^ {4}map \$remote_addr \$client_key \{[\s\S]*?^ {4}\}$/m.exec(conf)?.[0];
+    if (!map || !/^ {4}limit_conn_zone \$client_key /m.test(conf)) throw new Error('deploy/nginx.conf should count connections by a `map $remote_addr $client_key`');
+    dir = mkdtempSync(join(tmpdir(), 'nginx-key-'));
+    const free = createServer().listen(0, '127.0.0.1');
+    await once(free, 'listening');
+    port = (free.address() as AddressInfo).port;
+    free.close();
+    writeFileSync(
+      join(dir, 'nginx.conf'),
+      `daemon off; master_process off; pid ${dir}/nginx.pid; error_log ${dir}/error.log;
+events {}
+http {
+  access_log off;
+${map}
+  server {
+    listen 127.0.0.1:${port};
+    set_real_ip_from 127.0.0.1;
+    real_ip_header X-Real-IP;
+    location / { return 200 $client_key; }
+  }
+}
+`,
+    );
+    nginx = spawn('nginx', ['-p', `${dir}/`, '-c', join(dir, 'nginx.conf')], { stdio: 'ignore' });
+    for (let i = 0; i < 100; i++) {
+      if (await fetch(`http://127.0.0.1:${port}/`).then(() => true, () => false)) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error(`nginx did not start: ${readFileSync(join(dir, 'error.log'), 'utf8')}`);
+  });
+
+  afterAll(async () => {
+    if (nginx && nginx.exitCode === null) {
+      nginx.kill();
+      await once(nginx, 'exit');
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  const keyOf = async (address: string) => (await fetch(`http://127.0.0.1:${port}/`, { headers: { 'X-Real-IP': address } })).text();
+
+  (installed ? it : it.skip)('counts IPv6 addresses by their /64 however nginx writes them, as clientOf does', async () => {
+    // Few prefixes, and groups often zero, so that "::" falls everywhere and many addresses share a /64.
+    let seed = 7;
+    const random = (n: number) => Math.floor(((seed = (Math.imul(seed, 1_103_515_245) + 12_345) >>> 0) / 2 ** 32) * n);
+    const group = (pool: number[]) => (random(2) === 0 ? 0 : pool[random(pool.length)]);
+    const addresses: string[] = [];
+    while (addresses.length < 300) {
+      const parts = [...Array.from({ length: 4 }, () => group([1, 0xdb8, 0xfd00])), ...Array.from({ length: 4 }, () => group([1 + random(0xffff)]))];
+      const address = new ipaddr.IPv6(parts);
+      // The prefixes that carry an IPv4 address are counted apart (below); ::/96 is not routed.
+      if (['ipv4Mapped', 'rfc6052', '6to4', 'teredo'].includes(address.range()) || parts.slice(0, 6).every((part) => part === 0)) continue;
+      // nginx writes $remote_addr its own way whatever the header's form (which its parser must accept).
+      addresses.push(random(2) === 0 ? address.toNormalizedString() : parts.map((part) => part.toString(16).padStart(4, '0')).join(':'));
+    }
+    const keys = await Promise.all(addresses.map(keyOf));
+    const byKey = new Map<string, Set<string>>();
+    const byClient = new Map<string, Set<string>>();
+    addresses.forEach((address, i) => {
+      byKey.set(keys[i], (byKey.get(keys[i]) ?? new Set()).add(clientOf(address)));
+      byClient.set(clientOf(address), (byClient.get(clientOf(address)) ?? new Set()).add(keys[i]));
+    });
+    // One key for each /64, and one /64 for each key.
+    expect([...byClient.values()].filter((set) => set.size !== 1)).toEqual([]);
+    expect([...byKey.values()].filter((set) => set.size !== 1)).toEqual([]);
+    expect(byClient.size).toBeGreaterThan(20);
+    expect(byClient.size).toBeLessThan(250);
+  });
+
+  (installed ? it : it.skip)('counts an IPv4 address carried in IPv6 as that IPv4 client', async () => {
+    expect(await keyOf('203.0.113.7')).toBe('203.0.113.7');
+    expect(await keyOf('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    // Each of these, whatever the rest of the address: its IPv4 part.
+    const same = [
+      ['64:ff9b::cb00:7107', '64:ff9b::203.0.113.7'],
+      ['2002:cb00:7107::1', '2002:cb00:7107:5:0:0:0:9'],
+      ['2002:cb00::1', '2002:cb00:0:1::'],
+      ['2001:0:4136:e378:8000:63bf:34ff:8ef8', '2001:0:4136:e378:0:1234:34ff:8ef8', '2001:0:1:2:3:4:34ff:8ef8'],
+    ];
+    for (const group of same) {
+      const keys = await Promise.all(group.map(keyOf));
+      expect(keys).toEqual(group.map(() => keys[0]));
+    }
+    const firsts = await Promise.all(same.map((group) => keyOf(group[0])));
+    expect(new Set(firsts).size).toBe(firsts.length);
+    expect(await keyOf('2001:0:4136:e378:8000:63bf:34ff:8ef9')).not.toBe(firsts[3]);
   });
 });
