@@ -129,3 +129,21 @@ describe.each(MODES)('invitations (PROTOCOL §5), %s', (mode) => {
     await lookup(chat.http, 'innocent', made.code).expect(429);
   });
 });
+
+describe.each(MODES)('invitation guesses made at once, %s', (mode) => {
+  const chat = useInstances({ mode, env: { INVITATION_GUESSES_PER_MINUTE: 5 } });
+  const lookup = (http: string, user: string, code: string) => request(http).get(`${API}/invitations/${code}`).set(...bearer(user));
+
+  it('counts each before it is looked up, so of 40 at once no more than the limit get an answer, and a code that exists is no guess', async () => {
+    const roomId = await chat.room('alice', []);
+    const { code } = (await request(chat.http).post(`${API}/rooms/${roomId}/invitation`).set(...bearer('alice')).send({}).expect(201)).body as InvitationAnswer;
+    // Looking up a code that exists, more often than the limit: never refused.
+    for (let i = 0; i < 8; i++) await lookup(chat.http, 'guesser', code).expect(200);
+    const statuses = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => lookup(i % 2 === 0 ? chat.http : chat.last.http, 'guesser', `ZZZZZZ${String.fromCharCode(65 + (i % 26))}${i % 10}`).then((r) => r.status)),
+    );
+    expect(statuses.filter((status) => status === 404)).toHaveLength(5);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(35);
+    await lookup(chat.http, 'guesser', code).expect(429);
+  });
+});

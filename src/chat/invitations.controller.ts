@@ -14,6 +14,7 @@ import {
 } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags, ApiTooManyRequestsResponse } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
 import { API_PREFIX, SETTINGS, type Settings } from '../config/settings.js';
@@ -29,6 +30,12 @@ import { RoomIdPipe, restPipe } from './validation.js';
 import { RememberProfileInterceptor } from './profile-claims.js';
 
 const GUESS_WINDOW_MS = 60_000;
+/**
+ * A lookup over the limit waits this many times (about 75 ms each) for
+ * lookups still under way, which count until answered: most find their code
+ * and give their count back. Guesses that found nothing never do.
+ */
+const SETTLE_TRIES = 8;
 
 /**
  * Invitation codes (PROTOCOL §5). Codes are 40 random bits, and answers
@@ -86,21 +93,34 @@ export class InvitationsController {
     return this.guessing(caller, request, response, () => this.invitations.join(caller, body.invitation_code));
   }
 
-  /** Runs a lookup by code unless the caller has had too many "no such code" answers; counts such an answer. */
+  /**
+   * Runs a lookup by code unless the caller has had too many "no such code"
+   * answers. Each lookup is counted as a guess before it runs, and given back
+   * unless the code was unknown: counted after, lookups made at once would
+   * all pass the check (`SETTLE_TRIES`).
+   */
   private async guessing<T>(caller: Session, request: Request, response: Response, lookup: () => Promise<T>): Promise<T> {
     const limit = this.settings.invitations.guessesPerMinute;
     const subjects: LimitSubject[] = [{ user: caller.userId }, { address: clientOf(request.ip) }];
-    for (const subject of subjects) {
-      const verdict = await this.counter.peek('invitation-guess', subject, limit);
-      if (!verdict.allowed) throw tooManyRequests(response, verdict.retryAfterMs, 'Too many unknown invitation codes; wait a minute');
-    }
+    const counted: LimitSubject[] = [];
+    let unknown = false;
     try {
+      for (const subject of subjects) {
+        let verdict = await this.counter.hit('invitation-guess', subject, limit, GUESS_WINDOW_MS);
+        for (let tries = 0; !verdict.allowed && tries < SETTLE_TRIES; tries++) {
+          await this.counter.release('invitation-guess', subject);
+          await sleep(50 + Math.random() * 50);
+          verdict = await this.counter.hit('invitation-guess', subject, limit, GUESS_WINDOW_MS);
+        }
+        counted.push(subject);
+        if (!verdict.allowed) throw tooManyRequests(response, verdict.retryAfterMs, 'Too many unknown invitation codes; wait a minute');
+      }
       return await lookup();
     } catch (error) {
-      if (error instanceof UnknownInvitationError) {
-        for (const subject of subjects) await this.counter.hit('invitation-guess', subject, limit, GUESS_WINDOW_MS);
-      }
+      unknown = error instanceof UnknownInvitationError;
       throw error;
+    } finally {
+      if (!unknown) for (const subject of counted) await this.counter.release('invitation-guess', subject);
     }
   }
 }

@@ -14,6 +14,14 @@ end
 return {count, ttl}`;
 
 /**
+ * UNHIT: gives back one HIT of the current window. KEYS: the counter. A
+ * window that has ended is left alone (a DECR would start one without end).
+ */
+export const UNHIT = `
+if redis.call('PTTL', KEYS[1]) > 0 and tonumber(redis.call('GET', KEYS[1])) > 0 then redis.call('DECR', KEYS[1]) end
+return 0`;
+
+/**
  * ACQUIRE: a connection slot of a user, unless they hold `max` already.
  * KEYS: the user's connections sorted set. ARGV: slot id, max, lifetime in
  * ms. Slots of instances that stopped renewing them (crashed) have expired

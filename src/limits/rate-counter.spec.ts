@@ -10,6 +10,18 @@ describe(MemoryRateCounter.name, () => {
     expect(counter.hit('alice', 3, 60_000, 61_000).allowed).toBe(true);
   });
 
+  it('gives back a hit within its window, never below zero, and leaves an ended window alone', () => {
+    const counter = new MemoryRateCounter();
+    expect(counter.hit('alice', 1, 60_000, 0).allowed).toBe(true);
+    counter.release('alice', 1);
+    counter.release('alice', 2);
+    expect(counter.hit('alice', 1, 60_000, 3).allowed).toBe(true);
+    expect(counter.hit('alice', 1, 60_000, 4).allowed).toBe(false);
+    counter.release('alice', 60_001);
+    counter.release('nobody', 5);
+    expect(counter.hit('alice', 1, 60_000, 5).allowed).toBe(false);
+  });
+
   it('keeps at most 50,000 subjects, forgetting the oldest first', () => {
     const counter = new MemoryRateCounter();
     for (let i = 0; i < 60_000; i++) counter.hit(`address-${i}`, 1, 60_000, 0);

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { RedisService } from '../redis/redis.service.js';
 import { LimitKeys, type LimitSubject } from '../redis/limit-keys.js';
 import { SETTINGS, type Settings } from '../config/settings.js';
-import { HIT } from './limit.scripts.js';
+import { HIT, UNHIT } from './limit.scripts.js';
 
 export interface RateVerdict {
   allowed: boolean;
@@ -33,11 +33,10 @@ export class MemoryRateCounter {
     return { allowed: window.count <= limit, retryAfterMs: window.endsAt - now };
   }
 
-  /** The verdict a hit would get if it were not counted. */
-  peek(key: string, limit: number, now = Date.now()): RateVerdict {
+  /** Gives back one hit of the current window. */
+  release(key: string, now = Date.now()): void {
     const window = this.windows.get(key);
-    if (!window || window.endsAt <= now) return { allowed: true, retryAfterMs: 0 };
-    return { allowed: window.count < limit, retryAfterMs: window.endsAt - now };
+    if (window && window.endsAt > now && window.count > 0) window.count -= 1;
   }
 
   get size(): number {
@@ -78,18 +77,22 @@ export class RateCounter {
     return this.local.hit(localKey(bucket, subject), limit, windowMs);
   }
 
-  /** Whether one more hit would still be allowed, without counting it. */
-  async peek(bucket: string, subject: LimitSubject, limit: number): Promise<RateVerdict> {
+  /**
+   * Gives back a hit that turned out not to count (a hit taken first, so that
+   * requests at once cannot all pass a check made before any is counted).
+   * Where the hit was counted (Redis or here) is where it is given back, at
+   * worst in both: a window never goes below zero.
+   */
+  async release(bucket: string, subject: LimitSubject): Promise<void> {
     if (this.redis.enabled && this.redis.notReadyReason === undefined) {
       try {
-        const key = this.keys.rate(bucket, subject);
-        const [count, ttl] = await this.redis.call(() => Promise.all([this.redis.client.get(key), this.redis.client.pttl(key)]));
-        return { allowed: Number(count ?? 0) < limit, retryAfterMs: Math.max(0, ttl) };
+        await this.redis.call(() => this.redis.run(UNHIT, [this.keys.rate(bucket, subject)], []));
+        return;
       } catch (error) {
-        this.logger.debug(`peeking ${bucket} locally: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.debug(`releasing ${bucket} locally: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
-    return this.local.peek(localKey(bucket, subject), limit);
+    this.local.release(localKey(bucket, subject));
   }
 }
 
