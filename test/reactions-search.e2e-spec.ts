@@ -209,3 +209,42 @@ describe('search reads at most SEARCH_MAX_SCANNED messages', () => {
     expect(response.body).toMatchObject({ total: 1, has_more: true, messages: [{ content: 'needle new' }] });
   });
 });
+
+describe('search reads at most SEARCH_MAX_SCANNED_CHARS characters of content', () => {
+  const chat = useInstances({ env: { SEARCH_MAX_SCANNED_CHARS: 15 } });
+
+  it('finds only among the newest ones within the bound and says older history was left', async () => {
+    const roomId = await chat.room('alice', []);
+    for (const content of ['needle old', 'needle mid', 'hay']) await post(chat.http, roomId, 'alice', content);
+    const response = await request(chat.http).get(searchPath(roomId)).query({ q: 'needle' }).set(...bearer('alice')).expect(200);
+    expect(response.body).toMatchObject({ total: 1, has_more: true, messages: [{ content: 'needle mid' }] });
+  });
+});
+
+describe('a long search', () => {
+  const chat = useInstances({ env: { REST_RATE_LIMIT_PER_MINUTE: 100_000 } });
+
+  it('lets the event loop serve others between its steps', async () => {
+    const roomId = await chat.room('alice', ['bob']);
+    // 'İ' lowercases to two characters, slowly: about the costliest text to compare. 4 M characters in all.
+    const heavy = 'İ'.repeat(4000);
+    for (let i = 0; i < 1000; i++) await post(chat.http, roomId, 'alice', heavy);
+    const bob = await chat.connect('bob');
+    const order: string[] = [];
+    const searched = request(chat.http)
+      .get(searchPath(roomId))
+      .query({ q: 'needle' })
+      .set(...bearer('alice'))
+      .then((response) => {
+        order.push('search');
+        return response;
+      });
+    // Sent while the search runs (it takes tens of ms): answered between two of its steps, not after it.
+    await new Promise((resolve) => setTimeout(resolve, 15));
+    bob.send({ type: 'ping', ref: 'meanwhile' });
+    await bob.next('pong');
+    order.push('pong');
+    expect((await searched).body).toEqual({ messages: [], total: 0, has_more: false });
+    expect(order).toEqual(['pong', 'search']);
+  });
+});

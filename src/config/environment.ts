@@ -302,6 +302,14 @@ export class EnvironmentVariables {
   @IsInt() @Min(1) @Max(1_000_000)
   SEARCH_MAX_SCANNED: number = 10_000;
 
+  /**
+   * Most characters (UTF-16 units) of content one search reads, over all its
+   * messages: comparing costs by the character, up to 40 times more for some
+   * scripts. Older history is not searched.
+   */
+  @IsInt() @Min(1) @Max(1_000_000_000)
+  SEARCH_MAX_SCANNED_CHARS: number = 4_000_000;
+
   /** Directory of uploaded files (the local file store); replicas must share it (a volume). */
   @IsString() @MinLength(1) @MaxLength(1024)
   UPLOAD_DIR: string = './uploads';

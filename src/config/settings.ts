@@ -60,6 +60,7 @@ export interface Settings {
     recoveryMaxMessages: number;
     recoveryBudgetPerMinute: number;
     searchMaxScanned: number;
+    searchMaxScannedChars: number;
   };
   uploads: { dir: string; maxFileBytes: number; maxFiles: number; allowedTypes: string[]; urlTtlS: number; urlSecret: string };
   invitations: { guessesPerMinute: number };
@@ -187,6 +188,7 @@ export function toSettings(env: EnvironmentVariables): Settings {
       recoveryMaxMessages: env.RECOVERY_MAX_MESSAGES,
       recoveryBudgetPerMinute: env.RECOVERY_BUDGET_PER_MINUTE,
       searchMaxScanned: env.SEARCH_MAX_SCANNED,
+      searchMaxScannedChars: env.SEARCH_MAX_SCANNED_CHARS,
     },
     uploads: {
       dir: env.UPLOAD_DIR,

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { setImmediate } from 'node:timers/promises';
 import { DomainError } from '../core/domain.error.js';
 import type { Message } from '../core/message.js';
 import { SETTINGS, Settings } from '../config/settings.js';
@@ -21,6 +22,8 @@ export interface SendInput {
 
 /** Messages read per step of a search. */
 const SEARCH_BATCH = 500;
+/** Characters a search compares between two turns of the event loop (at most about 2 ms): a long search does not hold it. */
+const SEARCH_CHARS_PER_TURN = 100_000;
 /** Compare-and-set tries of one edit, delete or reaction lost with no other change made, before it answers unavailable. */
 const CHANGE_ATTEMPTS = 50;
 
@@ -121,34 +124,50 @@ export class MessagesService {
   /**
    * Up to `limit` messages whose content contains `query` (case-insensitive),
    * newest first, deleted ones left out. Reads the newest messages in
-   * batches and stops after `SEARCH_MAX_SCANNED` of them, so a full room
-   * costs a bounded read; `total` counts the matches among those read, and
+   * batches and stops after `SEARCH_MAX_SCANNED` of them or
+   * `SEARCH_MAX_SCANNED_CHARS` of their content, so a full room costs a
+   * bounded read; `total` counts the matches among those read, and
    * `has_more` is true when more matched than returned or older history was
-   * left unread.
+   * left unread. It lets the event loop turn every `SEARCH_CHARS_PER_TURN`.
    */
   async search(roomId: string, query: string, limit: number): Promise<{ messages: Message[]; total: number; has_more: boolean }> {
     const needle = query.toLowerCase();
-    const maxScanned = this.settings.messages.searchMaxScanned;
+    const { searchMaxScanned, searchMaxScannedChars } = this.settings.messages;
     const found: Message[] = [];
     let total = 0;
     let scanned = 0;
+    let chars = 0;
+    let charsThisTurn = 0;
     let before: number | undefined;
     let unread = false;
-    for (;;) {
-      const batch = Math.min(SEARCH_BATCH, maxScanned - scanned);
+    while (!unread) {
+      const batch = Math.min(SEARCH_BATCH, searchMaxScanned - scanned);
       if (batch <= 0) {
         unread = true;
         break;
       }
-      const page = await this.store.page(roomId, before, batch);
-      scanned += page.messages.length;
-      for (const message of [...page.messages].reverse()) {
-        if (message.is_deleted || !message.content.toLowerCase().includes(needle)) continue;
-        total += 1;
-        if (found.length < limit) found.push(message);
+      const { messages, hasMore } = await this.store.page(roomId, before, batch);
+      // Newest first.
+      for (let i = messages.length - 1; i >= 0; i--) {
+        const message = messages[i];
+        if (chars + message.content.length > searchMaxScannedChars) {
+          unread = true;
+          break;
+        }
+        scanned += 1;
+        chars += message.content.length;
+        charsThisTurn += message.content.length;
+        if (!message.is_deleted && message.content.toLowerCase().includes(needle)) {
+          total += 1;
+          if (found.length < limit) found.push(message);
+        }
+        if (charsThisTurn >= SEARCH_CHARS_PER_TURN) {
+          charsThisTurn = 0;
+          await setImmediate();
+        }
       }
-      const oldest = page.messages[0]?.seq;
-      if (!page.hasMore || oldest === undefined) break;
+      const oldest = messages[0]?.seq;
+      if (!hasMore || oldest === undefined) break;
       before = oldest;
     }
     return { messages: found.map((m) => this.present(m)), total, has_more: total > found.length || unread };
