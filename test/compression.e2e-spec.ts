@@ -44,9 +44,26 @@ describe('permessage-deflate', () => {
         'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12',
       );
       expect(carol.socket.extensions).toBe('');
-      // An offer ws cannot accept is refused like every malformed handshake: 400, as JSON.
-      const unacceptable = await handshake(`${ws}?token=${token('bob')}`, { 'Sec-WebSocket-Extensions': 'permessage-deflate; server_max_window_bits=99' });
-      expect({ status: unacceptable.status, body: unacceptable.body }).toEqual({
+      // Offers the server cannot accept are declined (RFC 7692 §7): the connection opens without compression,
+      // or with the first offer it can accept.
+      for (const declined of [
+        'permessage-deflate; server_max_window_bits=99',
+        'permessage-deflate; server_max_window_bits=10',
+        'permessage-deflate; client_max_window_bits; server_max_window_bits=11',
+        'permessage-deflate; foo',
+        'permessage-deflate; server_no_context_takeover; server_no_context_takeover',
+      ]) {
+        const answer = await handshake(`${ws}?token=${token('bob')}`, { 'Sec-WebSocket-Extensions': declined });
+        expect({ declined, status: answer.status, extensions: answer.headers['sec-websocket-extensions'] }).toEqual({ declined, status: 101, extensions: undefined });
+      }
+      const second = await handshake(`${ws}?token=${token('bob')}`, { 'Sec-WebSocket-Extensions': 'permessage-deflate; server_max_window_bits=9, permessage-deflate' });
+      expect({ status: second.status, extensions: second.headers['sec-websocket-extensions'] }).toEqual({
+        status: 101,
+        extensions: 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12',
+      });
+      // A header that is not a list of extensions at all is refused like every malformed handshake: 400, as JSON.
+      const malformed = await handshake(`${ws}?token=${token('bob')}`, { 'Sec-WebSocket-Extensions': 'permessage-deflate; a b' });
+      expect({ status: malformed.status, body: malformed.body }).toEqual({
         status: 400,
         body: { error: 'bad_request', message: 'The upgrade request is malformed: Invalid or unacceptable Sec-WebSocket-Extensions header' },
       });

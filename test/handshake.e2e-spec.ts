@@ -158,7 +158,11 @@ describe('handshake', () => {
     it('refuses an Origin outside CORS_ORIGINS with 403 origin_not_allowed', async () => {
       for (const origin of ['http://evil.example.com', 'https://app.example.com', 'http://app.example.com.evil.com']) {
         expectRefusal(await handshake(withToken(running.ws, token('alice')), { Origin: origin }), 403, 'origin_not_allowed');
+        // The draft (version 8) names it Sec-WebSocket-Origin.
+        const draft = { 'Sec-WebSocket-Version': '8', 'Sec-WebSocket-Origin': origin };
+        expectRefusal(await handshake(withToken(running.ws, token('alice')), draft), 403, 'origin_not_allowed');
       }
+      expect((await handshake(withToken(running.ws, token('alice')), { 'Sec-WebSocket-Version': '8', 'Sec-WebSocket-Origin': ALLOWED_ORIGIN })).status).toBe(101);
       await expectServes(running.ws);
     });
 

@@ -225,8 +225,10 @@ describe('sockets per client address, and what the HTTP parser refuses', () => {
     await idle.close();
   });
 
-  it('answers what the parser refuses (headers too large, headers or body too slow, not HTTP, no Host) as JSON, like every error', async () => {
+  it('answers what the parser refuses (headers too large, headers or body too slow, not HTTP, no Host, an Expect, CONNECT) as JSON, like every error', async () => {
     const cases = [
+      ['GET /health/live HTTP/1.1\r\nHost: x\r\nExpect: something-else\r\n\r\n', 417],
+      ['CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n', 405],
       ['GET /health/live HTTP/1.1\r\n\r\n', 400],
       ['GET /health/live HTTP/1.1\r\nHost:\r\n\r\n', 400],
       [`GET /api/v1/chats/rooms?token=${'x'.repeat(20_000)} HTTP/1.1\r\nHost: x\r\n\r\n`, 431],

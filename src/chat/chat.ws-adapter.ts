@@ -5,7 +5,7 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isObservable, lastValueFrom } from 'rxjs';
-import { WebSocketServer, type PerMessageDeflateOptions, type RawData, type WebSocket } from 'ws';
+import { extension, PerMessageDeflate, WebSocketServer, type PerMessageDeflateOptions, type RawData, type WebSocket } from 'ws';
 import { AuthError } from '../auth/session.js';
 import { ACCESS_TOKEN_PROTOCOL, TokenService } from '../auth/token.service.js';
 import { SETTINGS, Settings } from '../config/settings.js';
@@ -77,6 +77,8 @@ export class ChatWsAdapter extends WsAdapter {
   private readonly frames: FrameMetrics;
   private readonly appLogger: AppLogger;
   private readonly upgradeListeners: Array<(req: IncomingMessage, socket: Duplex, head: Buffer) => void> = [];
+  /** The permessage-deflate options the ws server negotiates with, or false when compression is off. */
+  private deflate: PerMessageDeflateOptions | false = false;
   /** Each ChatGateway message with its plain caller (`compileFrameHandlers`), or undefined where it has none; built at the first connection. */
   private gatewayHandlers: Map<string, FrameCaller | undefined> | undefined;
   /** ChatGateway's callers when every handler has one: the table all its sockets share. */
@@ -93,10 +95,11 @@ export class ChatWsAdapter extends WsAdapter {
   }
 
   override create(): WebSocketServer {
+    this.deflate = perMessageDeflate(this.settings.ws.deflate);
     const server = new WebSocketServer({
       noServer: true,
       maxPayload: this.settings.ws.maxPayloadBytes,
-      perMessageDeflate: perMessageDeflate(this.settings.ws.deflate),
+      perMessageDeflate: this.deflate,
       clientTracking: false,
       handleProtocols: (offered) => (offered.has(ACCESS_TOKEN_PROTOCOL) ? ACCESS_TOKEN_PROTOCOL : false),
     });
@@ -286,8 +289,10 @@ export class ChatWsAdapter extends WsAdapter {
       if (path !== this.settings.ws.path) return this.reject(socket, 404, 'not_found', 'No WebSocket endpoint here');
       const malformed = handshakeProblem(req);
       if (malformed) return this.reject(socket, 400, 'bad_request', `The upgrade request is malformed: ${malformed}`);
+      if (this.deflate) keepAcceptableOffers(req, this.deflate);
       this.connections.assertAdmissible();
-      if (!this.tokens.originAllowed(req.headers.origin)) {
+      // The draft RFC 6455 still accepts (version 8) sends its origin as Sec-WebSocket-Origin.
+      if (!this.tokens.originAllowed(req.headers.origin) || !this.tokens.originAllowed(req.headers['sec-websocket-origin'] as string | undefined)) {
         throw new AuthError(403, 'origin_not_allowed', 'This Origin is not allowed');
       }
       const session = this.tokens.verify(this.tokens.fromUpgrade(req));
@@ -341,6 +346,37 @@ function perMessageDeflate(deflate: Settings['ws']['deflate']): PerMessageDeflat
     serverMaxWindowBits: deflate.windowBits,
     zlibDeflateOptions: { memLevel: deflate.memLevel },
   };
+}
+
+/**
+ * RFC 7692 §7: a server declines a permessage-deflate offer it cannot accept
+ * (a parameter unknown, repeated or out of range, a window smaller than its
+ * own) and goes on without compression, where ws refuses the handshake. So
+ * ws is shown only the offers it accepts, or none. A header that does not
+ * parse is left for ws to refuse (400).
+ */
+function keepAcceptableOffers(req: IncomingMessage, options: PerMessageDeflateOptions): void {
+  const header = req.headers['sec-websocket-extensions'];
+  if (header === undefined) return;
+  let offers: ReturnType<typeof extension.parse>;
+  try {
+    offers = extension.parse(header);
+  } catch {
+    return;
+  }
+  const deflate = offers[PerMessageDeflate.extensionName] ?? [];
+  const acceptable = deflate.filter((offer) => {
+    try {
+      // `accept` rewrites the parameters it is given: a copy.
+      new PerMessageDeflate({ ...options, isServer: true }).accept([structuredClone(offer)]);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  if (acceptable.length === deflate.length) return;
+  if (acceptable.length > 0) req.headers['sec-websocket-extensions'] = extension.format({ [PerMessageDeflate.extensionName]: acceptable });
+  else delete req.headers['sec-websocket-extensions'];
 }
 
 /** What RFC 6455 requires of an opening handshake (what `ws` checks): a key of 16 bytes in base64, version 13 (or draft 8). */

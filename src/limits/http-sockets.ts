@@ -29,6 +29,7 @@ export function limitSockets(server: Server, http: Settings['http'], trusted: Tr
   (server as Server & { requireHostHeader: boolean }).requireHostHeader = false;
   if (http.maxSocketsPerAddress > 0) limitPerAddress(server, http.maxSocketsPerAddress, trusted);
   answerClientErrors(server);
+  answerUnservedRequests(server);
   limitIdleBodies(server, http.bodyIdleTimeoutMs);
 }
 
@@ -106,6 +107,22 @@ function answerClientErrors(server: Server): void {
       writeErrorAnswer(socket, status, message);
     }
     socket.destroy(error);
+  });
+}
+
+/**
+ * Two requests Node answers itself without a body, or not at all: an
+ * `Expect` other than `100-continue` (417) and `CONNECT` (closed without a
+ * word). Both get the `{statusCode, error, message}` of every error.
+ */
+function answerUnservedRequests(server: Server): void {
+  server.on('checkExpectation', (_request: IncomingMessage, response: ServerResponse) => {
+    const body = JSON.stringify(errorBody(417, 'Only Expect: 100-continue is supported'));
+    response.writeHead(417, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' }).end(body);
+  });
+  server.on('connect', (_request: IncomingMessage, socket: Socket) => {
+    writeErrorAnswer(socket, 405, 'CONNECT is not served here');
+    socket.destroySoon();
   });
 }
 
