@@ -147,3 +147,17 @@ describe.each(MODES)('invitation guesses made at once, %s', (mode) => {
     await lookup(chat.http, 'guesser', code).expect(429);
   });
 });
+
+describe('invitations one user makes', () => {
+  const chat = useInstances({ env: { INVITATIONS_CREATED_PER_MINUTE: 3 } });
+
+  it('are bounded per minute per user, refused attempts included', async () => {
+    const roomId = await chat.room('alice', ['bob']);
+    const invite = (user: string) => request(chat.http).post(`${API}/rooms/${roomId}/invitation`).set(...bearer(user)).send({});
+    for (let i = 0; i < 3; i++) await invite('alice').expect(201);
+    const refused = await invite('alice').expect(429);
+    expect(refused.body).toEqual({ statusCode: 429, error: 'Too Many Requests', message: 'Too many invitations made; wait a minute' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    await invite('bob').expect(201);
+  });
+});

@@ -45,7 +45,10 @@ const SETTLE_TRIES = 8;
  */
 @ApiTags('invitations')
 @ApiChatErrors()
-@ApiTooManyRequestsResponse({ type: ErrorDoc, description: 'Over REST_RATE_LIMIT_PER_MINUTE, or too many unknown codes (INVITATION_GUESSES_PER_MINUTE)' })
+@ApiTooManyRequestsResponse({
+  type: ErrorDoc,
+  description: 'Over REST_RATE_LIMIT_PER_MINUTE, too many unknown codes (INVITATION_GUESSES_PER_MINUTE), or too many made (INVITATIONS_CREATED_PER_MINUTE)',
+})
 @Controller(API_PREFIX)
 @UseGuards(RestRateGuard, HttpJwtGuard)
 @UseInterceptors(RememberProfileInterceptor)
@@ -60,11 +63,15 @@ export class InvitationsController {
   @Post('rooms/:room_id/invitation')
   @ApiOperation({ summary: 'Make an invitation code to the room (members only)' })
   @ApiCreatedResponse({ type: InvitationDoc })
-  create(
+  async create(
     @CurrentSession() caller: Session,
     @Param('room_id', RoomIdPipe) roomId: string,
     @Body() body: CreateInvitationBody,
+    @Res({ passthrough: true }) response: Response,
   ): Promise<InvitationView> {
+    // Each code is kept for up to two weeks: what one user may make is bounded by the minute, refused attempts included.
+    const verdict = await this.counter.hit('invitations-created', { user: caller.userId }, this.settings.invitations.createdPerMinute, 60_000);
+    if (!verdict.allowed) throw tooManyRequests(response, verdict.retryAfterMs, 'Too many invitations made; wait a minute');
     return this.invitations.create(caller, roomId, body);
   }
 

@@ -338,6 +338,10 @@ export class EnvironmentVariables {
   @IsInt() @Min(1) @Max(10_000)
   INVITATION_GUESSES_PER_MINUTE: number = 10;
 
+  /** Invitation codes one user may make per minute; each is kept until 7 days after it expires. */
+  @IsInt() @Min(1) @Max(10_000)
+  INVITATIONS_CREATED_PER_MINUTE: number = 20;
+
   /** Shared Redis (`redis://host:port/db`); empty runs everything in this process. */
   @IsOptional()
   @Matches(/^(|rediss?:\/\/\S+)$/, { message: 'REDIS_URL must be empty or a redis:// or rediss:// URL' })

@@ -63,7 +63,7 @@ export interface Settings {
     searchMaxScannedChars: number;
   };
   uploads: { dir: string; maxFileBytes: number; maxFiles: number; allowedTypes: string[]; urlTtlS: number; urlSecret: string };
-  invitations: { guessesPerMinute: number };
+  invitations: { guessesPerMinute: number; createdPerMinute: number };
   redis: {
     /** Whether instances share a Redis (a single one at `url`, through Sentinel, or a cluster at `clusterNodes`); false runs everything in memory. */
     enabled: boolean;
@@ -198,7 +198,7 @@ export function toSettings(env: EnvironmentVariables): Settings {
       urlTtlS: env.FILE_URL_TTL_S,
       urlSecret: env.FILE_URL_SECRET || createHmac('sha256', env.JWT_SECRET).update('chat file urls').digest('hex'),
     },
-    invitations: { guessesPerMinute: env.INVITATION_GUESSES_PER_MINUTE },
+    invitations: { guessesPerMinute: env.INVITATION_GUESSES_PER_MINUTE, createdPerMinute: env.INVITATIONS_CREATED_PER_MINUTE },
     redis: {
       enabled: Boolean(env.REDIS_URL || sentinel || env.REDIS_CLUSTER_NODES),
       url: env.REDIS_URL || undefined,

@@ -1,8 +1,12 @@
 import { EXPIRED_KEPT_MS, REPEAT_USE_MS, type Invitation, type InvitationStore, type UseOutcome } from './invitation.store.js';
 
+/** How often at most the store walks its invitations for those to forget. */
+const SWEEP_EVERY_MS = 60_000;
+
 /** Invitations in this process; those expired for `EXPIRED_KEPT_MS` are swept as new ones come. */
 export class MemoryInvitationStore implements InvitationStore {
   private readonly invitations = new Map<string, Invitation>();
+  private sweptAt = -Infinity;
   /** By code (with `max_uses`): each user whose use is counted, and when it was. */
   private readonly users = new Map<string, Map<string, number>>();
 
@@ -40,8 +44,10 @@ export class MemoryInvitationStore implements InvitationStore {
     invitation.current_uses -= 1;
   }
 
-  /** Invitations are created in time order, so the long expired ones are found by a walk that stops early enough in practice. */
+  /** A walk over every invitation, so once a minute at most rather than at each new one. */
   private sweep(now: number): void {
+    if (now - this.sweptAt < SWEEP_EVERY_MS) return;
+    this.sweptAt = now;
     for (const [code, invitation] of this.invitations) {
       if (invitation.expires_at + EXPIRED_KEPT_MS <= now) {
         this.invitations.delete(code);
