@@ -29,11 +29,13 @@ import { RestRateGuard, tooManyRequests } from './rest-rate.guard.js';
 import { RoomIdPipe, restPipe } from './validation.js';
 import { RememberProfileInterceptor } from './profile-claims.js';
 
+/** The rate-counter bucket of unknown invitation codes. */
+const GUESSES = 'invitation-guess';
 const GUESS_WINDOW_MS = 60_000;
 /**
- * A lookup over the limit waits this many times (about 75 ms each) for
- * lookups still under way, which count until answered: most find their code
- * and give their count back. Guesses that found nothing never do.
+ * A lookup over the limit waits this many times (about 75 ms each) for the
+ * user's lookups still under way, which count until answered: most find their
+ * code and give their count back (a double click). Guesses that found nothing never do.
  */
 const SETTLE_TRIES = 8;
 
@@ -102,32 +104,38 @@ export class InvitationsController {
 
   /**
    * Runs a lookup by code unless the caller has had too many "no such code"
-   * answers. Each lookup is counted as a guess before it runs, and given back
-   * unless the code was unknown: counted after, lookups made at once would
-   * all pass the check (`SETTLE_TRIES`).
+   * answers. A user's lookups are counted as guesses before they run, and
+   * given back unless the code was unknown: counted after, lookups sent at
+   * once would all pass the check (`SETTLE_TRIES`). An address is shared (an
+   * office, a NAT) by people whose lookups at once are no guessing: it is
+   * checked before and counted after.
    */
   private async guessing<T>(caller: Session, request: Request, response: Response, lookup: () => Promise<T>): Promise<T> {
     const limit = this.settings.invitations.guessesPerMinute;
-    const subjects: LimitSubject[] = [{ user: caller.userId }, { address: clientOf(request.ip) }];
-    const counted: LimitSubject[] = [];
+    const user: LimitSubject = { user: caller.userId };
+    const address: LimitSubject = { address: clientOf(request.ip) };
+    const refuse = (retryAfterMs: number) => tooManyRequests(response, retryAfterMs, 'Too many unknown invitation codes; wait a minute');
+    const byAddress = await this.counter.peek(GUESSES, address, limit);
+    if (!byAddress.allowed) throw refuse(byAddress.retryAfterMs);
+    let hit = await this.counter.hit(GUESSES, user, limit, GUESS_WINDOW_MS);
+    for (let tries = 0; !hit.allowed && tries < SETTLE_TRIES; tries++) {
+      await this.counter.release(GUESSES, user, hit);
+      await sleep(50 + Math.random() * 50);
+      hit = await this.counter.hit(GUESSES, user, limit, GUESS_WINDOW_MS);
+    }
+    if (!hit.allowed) {
+      await this.counter.release(GUESSES, user, hit);
+      throw refuse(hit.retryAfterMs);
+    }
     let unknown = false;
     try {
-      for (const subject of subjects) {
-        let verdict = await this.counter.hit('invitation-guess', subject, limit, GUESS_WINDOW_MS);
-        for (let tries = 0; !verdict.allowed && tries < SETTLE_TRIES; tries++) {
-          await this.counter.release('invitation-guess', subject);
-          await sleep(50 + Math.random() * 50);
-          verdict = await this.counter.hit('invitation-guess', subject, limit, GUESS_WINDOW_MS);
-        }
-        counted.push(subject);
-        if (!verdict.allowed) throw tooManyRequests(response, verdict.retryAfterMs, 'Too many unknown invitation codes; wait a minute');
-      }
       return await lookup();
     } catch (error) {
       unknown = error instanceof UnknownInvitationError;
+      if (unknown) await this.counter.hit(GUESSES, address, limit, GUESS_WINDOW_MS);
       throw error;
     } finally {
-      if (!unknown) for (const subject of counted) await this.counter.release('invitation-guess', subject);
+      if (!unknown) await this.counter.release(GUESSES, user, hit);
     }
   }
 }

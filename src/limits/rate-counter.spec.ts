@@ -10,16 +10,20 @@ describe(MemoryRateCounter.name, () => {
     expect(counter.hit('alice', 3, 60_000, 61_000).allowed).toBe(true);
   });
 
-  it('gives back a hit within its window, never below zero, and leaves an ended window alone', () => {
+  it('gives a hit back to its own window only, never below zero', () => {
     const counter = new MemoryRateCounter();
-    expect(counter.hit('alice', 1, 60_000, 0).allowed).toBe(true);
-    counter.release('alice', 1);
-    counter.release('alice', 2);
+    const first = counter.hit('alice', 1, 60_000, 0);
+    expect(first).toEqual({ allowed: true, retryAfterMs: 60_000, countedIn: 'local', windowEndsAt: 60_000 });
+    counter.release('alice', first.windowEndsAt);
+    counter.release('alice', first.windowEndsAt);
     expect(counter.hit('alice', 1, 60_000, 3).allowed).toBe(true);
     expect(counter.hit('alice', 1, 60_000, 4).allowed).toBe(false);
-    counter.release('alice', 60_001);
-    counter.release('nobody', 5);
-    expect(counter.hit('alice', 1, 60_000, 5).allowed).toBe(false);
+    // The next window: a hit of the one before is not given back to it.
+    const next = counter.hit('alice', 1, 60_000, 60_001);
+    expect(next.allowed).toBe(true);
+    counter.release('alice', first.windowEndsAt);
+    counter.release('nobody', first.windowEndsAt);
+    expect(counter.hit('alice', 1, 60_000, 60_002).allowed).toBe(false);
   });
 
   it('keeps at most 50,000 subjects, forgetting the oldest first', () => {

@@ -8,7 +8,13 @@ export interface RateVerdict {
   allowed: boolean;
   /** When the current window ends: how long a refused caller should wait. */
   retryAfterMs: number;
+  /** Where the hit was counted, and when (by this process's clock) its window ends: what `release` needs. */
+  countedIn: 'redis' | 'local';
+  windowEndsAt: number;
 }
+
+/** A hit in Redis is given back only while its window has at least this long to run: never to the next window. */
+const RELEASE_MARGIN_MS = 1_000;
 
 /**
  * Subjects whose windows are kept in this process (the oldest forgotten
@@ -30,13 +36,20 @@ export class MemoryRateCounter {
       this.windows.set(key, (window = { count: 0, endsAt: now + windowMs }));
     }
     window.count += 1;
-    return { allowed: window.count <= limit, retryAfterMs: window.endsAt - now };
+    return { allowed: window.count <= limit, retryAfterMs: window.endsAt - now, countedIn: 'local', windowEndsAt: window.endsAt };
   }
 
-  /** Gives back one hit of the current window. */
-  release(key: string, now = Date.now()): void {
+  /** The verdict a hit would get if it were not counted. */
+  peek(key: string, limit: number, now = Date.now()): Pick<RateVerdict, 'allowed' | 'retryAfterMs'> {
     const window = this.windows.get(key);
-    if (window && window.endsAt > now && window.count > 0) window.count -= 1;
+    if (!window || window.endsAt <= now) return { allowed: true, retryAfterMs: 0 };
+    return { allowed: window.count < limit, retryAfterMs: window.endsAt - now };
+  }
+
+  /** Gives back one hit of the window that ends at `windowEndsAt`, if it is still the current one. */
+  release(key: string, windowEndsAt: number): void {
+    const window = this.windows.get(key);
+    if (window && window.endsAt === windowEndsAt && window.count > 0) window.count -= 1;
   }
 
   get size(): number {
@@ -69,7 +82,7 @@ export class RateCounter {
         const [count, ttl] = (await this.redis.call(() =>
           this.redis.run(HIT, [this.keys.rate(bucket, subject)], [windowMs]),
         )) as [number, number];
-        return { allowed: count <= limit, retryAfterMs: ttl };
+        return { allowed: count <= limit, retryAfterMs: ttl, countedIn: 'redis', windowEndsAt: Date.now() + ttl };
       } catch (error) {
         this.logger.debug(`counting ${bucket} locally: ${error instanceof Error ? error.message : String(error)}`);
       }
@@ -79,20 +92,32 @@ export class RateCounter {
 
   /**
    * Gives back a hit that turned out not to count (a hit taken first, so that
-   * requests at once cannot all pass a check made before any is counted).
-   * Where the hit was counted (Redis or here) is where it is given back, at
-   * worst in both: a window never goes below zero.
+   * requests at once cannot all pass a check made before any is counted), where
+   * it was counted and only to its own window; a window never goes below
+   * zero. If Redis cannot be reached, the hit stays counted until its window ends.
    */
-  async release(bucket: string, subject: LimitSubject): Promise<void> {
+  async release(bucket: string, subject: LimitSubject, hit: RateVerdict): Promise<void> {
+    if (hit.countedIn === 'local') return this.local.release(localKey(bucket, subject), hit.windowEndsAt);
+    if (Date.now() >= hit.windowEndsAt - RELEASE_MARGIN_MS) return;
+    try {
+      await this.redis.call(() => this.redis.run(UNHIT, [this.keys.rate(bucket, subject)], []));
+    } catch (error) {
+      this.logger.debug(`${bucket}: a hit stays counted: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  /** Whether one more hit would still be allowed, without counting it. */
+  async peek(bucket: string, subject: LimitSubject, limit: number): Promise<Pick<RateVerdict, 'allowed' | 'retryAfterMs'>> {
     if (this.redis.enabled && this.redis.notReadyReason === undefined) {
       try {
-        await this.redis.call(() => this.redis.run(UNHIT, [this.keys.rate(bucket, subject)], []));
-        return;
+        const key = this.keys.rate(bucket, subject);
+        const [count, ttl] = await this.redis.call(() => Promise.all([this.redis.client.get(key), this.redis.client.pttl(key)]));
+        return { allowed: Number(count ?? 0) < limit, retryAfterMs: Math.max(0, ttl) };
       } catch (error) {
-        this.logger.debug(`releasing ${bucket} locally: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.debug(`peeking ${bucket} locally: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
-    this.local.release(localKey(bucket, subject));
+    return this.local.peek(localKey(bucket, subject), limit);
   }
 }
 
