@@ -218,6 +218,10 @@ describe('search reads at most SEARCH_MAX_SCANNED_CHARS characters of content', 
     for (const content of ['needle old', 'needle mid', 'hay']) await post(chat.http, roomId, 'alice', content);
     const response = await request(chat.http).get(searchPath(roomId)).query({ q: 'needle' }).set(...bearer('alice')).expect(200);
     expect(response.body).toMatchObject({ total: 1, has_more: true, messages: [{ content: 'needle mid' }] });
+    // A newest message longer than the bound is still read.
+    await post(chat.http, roomId, 'alice', 'a needle longer than the bound');
+    const longer = await request(chat.http).get(searchPath(roomId)).query({ q: 'needle' }).set(...bearer('alice')).expect(200);
+    expect(longer.body).toMatchObject({ total: 1, has_more: true, messages: [{ content: 'a needle longer than the bound' }] });
   });
 });
 

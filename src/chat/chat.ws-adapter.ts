@@ -390,7 +390,7 @@ const HANDSHAKE_KEY = /^[+/0-9A-Za-z]{22}==$/;
 function handshakeProblem(req: IncomingMessage): string | undefined {
   if (req.method !== 'GET') return 'the method must be GET';
   if (req.httpVersionMajor !== 1 || req.httpVersionMinor < 1) return 'the request must be HTTP/1.1 or later';
-  if (!req.headers.host) return 'the Host header is required';
+  if (req.headers.host === undefined) return 'the Host header is required';
   if (req.headers.upgrade?.toLowerCase() !== 'websocket') return 'the Upgrade header must be websocket';
   const key = req.headers['sec-websocket-key'];
   if (typeof key !== 'string' || !HANDSHAKE_KEY.test(key.trim())) return 'Sec-WebSocket-Key must be 16 bytes in base64';

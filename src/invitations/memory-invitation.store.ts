@@ -18,12 +18,12 @@ export class MemoryInvitationStore implements InvitationStore {
   }
 
   async get(code: string): Promise<Invitation | undefined> {
-    const invitation = this.invitations.get(code);
+    const invitation = this.kept(code, Date.now());
     return invitation && { ...invitation };
   }
 
   async use(code: string, userId: string, now: number): Promise<UseOutcome> {
-    const invitation = this.invitations.get(code);
+    const invitation = this.kept(code, now);
     if (!invitation) return { status: 'unknown' };
     if (invitation.expires_at <= now) return { status: 'expired' };
     if (invitation.max_uses !== null) {
@@ -42,6 +42,12 @@ export class MemoryInvitationStore implements InvitationStore {
     if (!invitation || invitation.current_uses === 0) return;
     if (invitation.max_uses !== null && !this.users.get(code)?.delete(userId)) return;
     invitation.current_uses -= 1;
+  }
+
+  /** An invitation not yet to be forgotten (the sweep comes once a minute). */
+  private kept(code: string, now: number): Invitation | undefined {
+    const invitation = this.invitations.get(code);
+    return invitation && invitation.expires_at + EXPIRED_KEPT_MS > now ? invitation : undefined;
   }
 
   /** A walk over every invitation, so once a minute at most rather than at each new one. */

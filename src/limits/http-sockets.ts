@@ -68,12 +68,12 @@ function limitPerAddress(server: Server, max: number, trusted: TrustProxy): void
 }
 
 /**
- * Express middleware, first of all: an HTTP/1.1 request must name its Host
- * (RFC 9112 §3.2), and is refused 400 without one, as Node refuses it, but in
- * the `{statusCode, error, message}` of every error. (An upgrade is checked with the rest of its handshake.)
+ * Express middleware, first of all: an HTTP/1.1 request must carry a Host
+ * header (RFC 9112 §3.2; it may be empty), and is refused 400 without one, as
+ * Node refuses it, but in the `{statusCode, error, message}` of every error. (An upgrade is checked with the rest of its handshake.)
  */
 export function requireHost(request: Request, response: Response, next: NextFunction): void {
-  if (request.headers.host || request.httpVersionMajor !== 1 || request.httpVersionMinor !== 1) return next();
+  if (request.headers.host !== undefined || request.httpVersionMajor !== 1 || request.httpVersionMinor !== 1) return next();
   response.set('Connection', 'close').status(400).json(errorBody(400, 'An HTTP/1.1 request must carry a Host header'));
 }
 
@@ -121,7 +121,7 @@ function answerUnservedRequests(server: Server): void {
     response.writeHead(417, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body), Connection: 'close' }).end(body);
   });
   server.on('connect', (_request: IncomingMessage, socket: Socket) => {
-    writeErrorAnswer(socket, 405, 'CONNECT is not served here');
+    writeErrorAnswer(socket, 405, 'CONNECT is not served here', { Allow: 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS' });
     socket.destroySoon();
   });
 }
@@ -166,9 +166,12 @@ function writeErrorAnswer(socket: Socket, status: number, message: string, heade
   const extra = Object.entries(headers)
     .map(([name, value]) => `${name}: ${String(value)}\r\n`)
     .join('');
+  // Header values as Node writes them (one byte per character), the body as UTF-8.
   socket.write(
-    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n${body}`,
+    `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${extra}Connection: close\r\n\r\n`,
+    'latin1',
   );
+  socket.write(body);
 }
 
 /** The CORS middleware's headers on a response not yet sent (`Vary` with them: it names `Origin`). */

@@ -150,7 +150,8 @@ export class MessagesService {
       // Newest first.
       for (let i = messages.length - 1; i >= 0; i--) {
         const message = messages[i];
-        if (chars + message.content.length > searchMaxScannedChars) {
+        // At least one message, however long: a bound under the longest message would otherwise find nothing.
+        if (scanned > 0 && chars + message.content.length > searchMaxScannedChars) {
           unread = true;
           break;
         }
