@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import request from 'supertest';
 import { waitFor } from '../scripts/processes.mjs';
 import { RedisService } from '../src/redis/redis.service.js';
 import { join, messagesUntil, range, received, sendMany, seqs } from './support/client.js';
@@ -265,6 +266,21 @@ describe('several instances on one Redis', () => {
         expect(seqs(received(client))).toEqual(range(1, 19));
         expect(received(client)).toEqual(history);
       }
+    });
+  });
+
+  describe('a removal published while an instance\'s subscriber connection is away', () => {
+    const chat = useInstances({ mode: 'redis', env: UNTHROTTLED });
+
+    it('still takes the member out of the room there once it is back: they are told, and may no longer send', async () => {
+      const roomId = await chat.room('alice', ['bob']);
+      const bob = await chat.connect('bob', chat.first);
+      await join(bob, roomId);
+      await killSubscriber(redis, instanceId(chat.first));
+      await request(chat.last.http).delete(`/api/v1/chats/rooms/${roomId}/members/bob`).set('Authorization', `Bearer ${token('alice')}`).expect(204);
+      expect(await bob.next('left', 10_000)).toEqual({ type: 'left', room_id: roomId, reason: 'removed' });
+      bob.send({ type: 'send_message', room_id: roomId, content: 'still here?', ref: 'after' });
+      expect(await bob.next('error')).toMatchObject({ code: 'not_joined', ref: 'after' });
     });
   });
 });

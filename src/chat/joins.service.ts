@@ -149,13 +149,21 @@ export class JoinsService {
   }
 
   /**
+   * The bus was away: a removal published meanwhile (`member_removed`) never
+   * came, so every room's connections here are checked against the store.
+   */
+  confirmAllMembers(): void {
+    for (const roomId of this.fanout.roomIds()) void this.confirmMembers(roomId, 'the bus reconnected');
+  }
+
+  /**
    * The room's history was reset: the store lost its data (a Redis
    * restarted empty), and with it maybe the room. Its connections here
    * joined on membership the store may no longer have; those whose user it
    * does not know as a member leave as if removed, rather than go on
    * sending into a room that no longer exists.
    */
-  private async confirmMembers(roomId: string): Promise<void> {
+  private async confirmMembers(roomId: string, after = 'its history was reset'): Promise<void> {
     const users = new Set(this.fanout.connections(roomId).map((connection) => connection.userId));
     for (const userId of users) {
       try {
@@ -163,7 +171,7 @@ export class JoinsService {
       } catch (error) {
         // The next reset, or the client's next join, checks again.
         const reason = error instanceof Error ? error.message : String(error);
-        this.logger.warn(`Could not confirm ${userId}'s membership of room ${roomId} after its history was reset: ${reason}`, JoinsService.name);
+        this.logger.warn(`Could not confirm ${userId}'s membership of room ${roomId} after ${after}: ${reason}`, JoinsService.name);
       }
     }
   }

@@ -6,6 +6,7 @@ import { RoomFanout } from './room-fanout.js';
 /**
  * Routes the bus's room events to this instance's sockets: a removal makes
  * the member's connections leave, every other event goes to the fan-out.
+ * After the bus was away, rooms catch up and memberships are checked again.
  */
 @Injectable()
 export class RoomEventsListener implements OnModuleInit {
@@ -20,6 +21,9 @@ export class RoomEventsListener implements OnModuleInit {
       if (event.type === 'member_removed') this.joins.removeLocally(roomId, event.data.user_id);
       else this.fanout.deliver(roomId, event);
     });
-    this.bus.onResync(() => this.fanout.resync());
+    this.bus.onResync(() => {
+      this.fanout.resync();
+      this.joins.confirmAllMembers();
+    });
   }
 }

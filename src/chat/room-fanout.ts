@@ -103,6 +103,11 @@ export class RoomFanout {
     return true;
   }
 
+  /** The rooms with connections on this instance. */
+  roomIds(): string[] {
+    return [...this.rooms.keys()];
+  }
+
   connections(roomId: string): Connection[] {
     return [...(this.rooms.get(roomId)?.connections ?? [])];
   }
