@@ -303,6 +303,24 @@ describe.each(MODES)('conversations, read state and the user directory (%s)', (m
       expect((updated.room as { member_ids: string[] }).member_ids.sort()).toEqual([alice, bob].sort());
     });
 
+    it('room_updated comes at most once a second per room, however fast its membership changes, and last with the room as it is', async () => {
+      const [alice, bob, carol] = [fresh('alice'), fresh('bob'), fresh('carol')];
+      const roomId = await chat.room(alice, [bob]);
+      const bobClient = await chat.connect(bob, chat.last);
+      const started = Date.now();
+      for (let i = 0; i < 10; i++) {
+        await api().post(`${API}/rooms/${roomId}/members`).set('Authorization', auth(alice)).send({ user_id: carol }).expect(201);
+        await api().delete(`${API}/rooms/${roomId}/members/${carol}`).set('Authorization', auth(alice)).expect(204);
+      }
+      await api().post(`${API}/rooms/${roomId}/members`).set('Authorization', auth(alice)).send({ user_id: carol }).expect(201);
+      // Twenty-one changes: one told at once, then the rest together, once a second.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const updates = bobClient.take('room_updated');
+      expect(updates.length).toBeGreaterThanOrEqual(2);
+      expect(updates.length).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / 1000) + 1);
+      expect((updates.at(-1)?.room as { member_ids: string[] }).member_ids.sort()).toEqual([alice, bob, carol].sort());
+    });
+
     it('remembers the profile claims of a token from any REST call: messages, search, invitations', async () => {
       const calls: Array<(roomId: string) => request.Test> = [
         (roomId) => api().get(`${API}/rooms/${roomId}/messages`),

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import { SETTINGS, type Settings } from '../config/settings.js';
 import { DomainError } from '../core/domain.error.js';
@@ -50,12 +50,23 @@ export interface NewRoom {
 }
 
 /**
+ * How often at most a room's members hear that its membership changed
+ * (`room_updated`, a summary each, to every connection of every member): the
+ * first change at once, those after it together once this has passed.
+ */
+const ROOM_UPDATED_EVERY_MS = 1_000;
+
+/**
  * Rooms and membership, and their rules: who may join a room, who may read
  * and post to it, and the REST rules of PROTOCOL §5. Takes ids, returns
  * values; a removal is published on the bus for every instance's sockets.
  */
 @Injectable()
 export class RoomsService {
+  private readonly logger = new Logger(RoomsService.name);
+  /** Rooms whose members heard of a change less than ROOM_UPDATED_EVERY_MS ago; `again`: another came since. */
+  private readonly updated = new Map<string, { again: boolean }>();
+
   constructor(
     @Inject(ROOM_STORE) private readonly store: RoomStore,
     @Inject(ROOM_BUS) private readonly bus: RoomBus,
@@ -248,7 +259,7 @@ export class RoomsService {
   /** A new member's connections learn of the room (`room_added`), the other members of the change (`room_updated`). */
   private async announceJoined(room: Room, userId: string): Promise<void> {
     await this.announce([userId], room.room_id, 'room_added');
-    await this.announce(room.member_ids.filter((id) => id !== userId), room.room_id, 'room_updated');
+    await this.announceUpdated(room, userId);
   }
 
   /**
@@ -265,7 +276,7 @@ export class RoomsService {
       throw new DomainError('not_found', `${userId} is not a member of this room`);
     }
     await this.bus.publish(roomId, { type: 'member_removed', data: { user_id: userId } });
-    await this.announce(room.member_ids.filter((id) => id !== userId), roomId, 'room_updated');
+    await this.announceUpdated(room, userId);
   }
 
   /**
@@ -316,6 +327,37 @@ export class RoomsService {
       }
       return summary;
     });
+  }
+
+  /**
+   * Tells the members but `changed` that the room's membership changed, at
+   * once unless they heard of it less than ROOM_UPDATED_EVERY_MS ago: then
+   * once that has passed, the members as they are then, for every change
+   * meanwhile. One owner adding and removing a member in a loop would
+   * otherwise send every member's connections a summary (with up to 1000
+   * member ids) per request.
+   */
+  private async announceUpdated(room: Room, changed?: string): Promise<void> {
+    const pending = this.updated.get(room.room_id);
+    if (pending) {
+      pending.again = true;
+      return;
+    }
+    this.updated.set(room.room_id, { again: false });
+    setTimeout(() => void this.announceUpdatedAgain(room.room_id), ROOM_UPDATED_EVERY_MS).unref();
+    await this.announce(room.member_ids.filter((id) => id !== changed), room.room_id, 'room_updated');
+  }
+
+  private async announceUpdatedAgain(roomId: string): Promise<void> {
+    const pending = this.updated.get(roomId);
+    this.updated.delete(roomId);
+    if (!pending?.again) return;
+    try {
+      const room = await this.store.get(roomId);
+      if (room) await this.announceUpdated(room);
+    } catch (error) {
+      this.logger.warn(`Could not tell room ${roomId}'s members of its changes: ${error instanceof Error ? error.message : String(error)}`);
+    }
   }
 
   /** Tells each user's connections, on every instance, that the room was added for them or changed. */
