@@ -75,7 +75,7 @@ describe('events waiting for a slow store (ROOM_BACKLOG_MAX)', () => {
       await slow.wait;
       return readAfter(...args);
     });
-    fanout.resync();
+    void fanout.resync();
     await read.wait;
     for (let i = 1; i <= 5 * BOUND; i++) await store.append(draft(roomId, `m${i}`), 60_000);
     slow.open();

@@ -21,9 +21,7 @@ export class RoomEventsListener implements OnModuleInit {
       if (event.type === 'member_removed') this.joins.removeLocally(roomId, event.data.user_id);
       else this.fanout.deliver(roomId, event);
     });
-    this.bus.onResync(() => {
-      this.fanout.resync();
-      this.joins.confirmAllMembers();
-    });
+    // Members are checked once the rooms caught up: a history found reset is told before a removal.
+    this.bus.onResync(() => void this.fanout.resync().then(() => this.joins.confirmAllMembers()));
   }
 }

@@ -117,13 +117,15 @@ export class RoomFanout {
     if (room) this.enqueue(roomId, room, { event, at: ++this.arrivals });
   }
 
-  /** After the bus lost its subscription: every room reads what it missed. */
-  resync(): void {
+  /** After the bus lost its subscription: every room reads what it missed. Resolves once they have (a catch-up never fails: it retries). */
+  async resync(): Promise<void> {
+    const catchUps: Array<Promise<void>> = [];
     for (const [roomId, room] of this.rooms) {
       if (room.backlog || room.lastSeq === undefined) continue;
       room.backlog = [];
-      void this.catchUp(roomId, room);
+      catchUps.push(this.catchUp(roomId, room));
     }
+    await Promise.all(catchUps);
   }
 
   private enqueue(roomId: string, room: LocalRoom, waiting: Waiting): void {
