@@ -332,6 +332,20 @@ describe('rooms whose stored data is damaged (REDIS_URL): PROTOCOL §5 answers, 
     expect((members.body as Array<{ user_id: string }>).map((member) => member.user_id)).toEqual([alice]);
   });
 
+  it('counts a room whose message log is not a log as empty in its members’ lists (logged), which still answer', async () => {
+    const [alice, bob] = [fresh('alice'), fresh('bob')];
+    const good = await chat.room(alice, [bob]);
+    const bad = await chat.room(alice, [bob]);
+    await api().post(`${API}/rooms/${good}/messages`).set('Authorization', bearer(alice)).send({ content: 'hello' }).expect(201);
+    await redis.del(`${chat.prefix}chat:{${bad}}:log`);
+    await redis.set(`${chat.prefix}chat:{${bad}}:log`, 'not a stream');
+    const list = await api().get(`${API}/rooms`).set('Authorization', bearer(bob)).expect(200);
+    const rooms = list.body.rooms as Array<{ room_id: string; unread_count: number }>;
+    expect(rooms.map((room) => [room.room_id, room.unread_count]).sort()).toEqual([[bad, 0], [good, 1]].sort());
+    expect(await api().get(`${API}/unread-count`).set('Authorization', bearer(bob)).expect(200)).toBeTruthy();
+    expect(logs.take('warn', new RegExp(`^room ${bad}: its stored seq is not a count \\(a key of the wrong type\\); counted as empty$`)).length).toBeGreaterThan(0);
+  });
+
   it('answers every REST request about a room whose info is damaged 500 (logged), never 404; its lists and other rooms still answer', async () => {
     const [alice, bob] = [fresh('alice'), fresh('bob')];
     const good = await chat.room(alice, [bob]);

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { ReplyError } from 'ioredis';
 import { RoomLostError } from '../core/domain.error.js';
 import { newId } from '../core/ids.js';
 import { decodeMessage, encodeMessage, encodeRoomEvent, messageEventTemplate, typingStoppedTemplate } from '../core/room-event.js';
@@ -89,14 +90,20 @@ export class RedisMessageStore implements MessageStore {
     const replies = (await this.redis.call(() =>
       Promise.all(
         roomIds.map((roomId) =>
-          this.redis.run(LATEST, [keys.room(roomId, 'meta'), keys.room(roomId, 'log'), keys.room(roomId, 'edits')], []),
+          this.redis
+            .run(LATEST, [keys.room(roomId, 'meta'), keys.room(roomId, 'log'), keys.room(roomId, 'edits')], [])
+            // A key of this room of the wrong type: the room is damaged, the store is not away.
+            .catch((error: unknown) => {
+              if (!(error instanceof ReplyError) || !(error as Error).message.includes('WRONGTYPE')) throw error;
+              return ['a key of the wrong type', null];
+            }),
         ),
       ),
     )) as Array<[string, string | null]>;
     return replies.map(([seq, json], i) => {
       if (!isCount(Number(seq))) {
         // One damaged room fails no list it is in: counted as empty there (joining it is answered as an error).
-        this.logger.warn(`room ${roomIds[i]}: its stored seq is not a count; counted as empty`);
+        this.logger.warn(`room ${roomIds[i]}: its stored seq is not a count (${String(seq).slice(0, 200)}); counted as empty`);
         return { seq: 0, message: null };
       }
       return { seq: Number(seq), message: json ? (this.decode(json) ?? null) : null };
