@@ -342,7 +342,7 @@ describe('rooms whose stored data is damaged (REDIS_URL): PROTOCOL §5 answers, 
     const list = await api().get(`${API}/rooms`).set('Authorization', bearer(bob)).expect(200);
     const rooms = list.body.rooms as Array<{ room_id: string; unread_count: number }>;
     expect(rooms.map((room) => [room.room_id, room.unread_count]).sort()).toEqual([[bad, 0], [good, 1]].sort());
-    expect(await api().get(`${API}/unread-count`).set('Authorization', bearer(bob)).expect(200)).toBeTruthy();
+    await api().get(`${API}/unread-count`).set('Authorization', bearer(bob)).expect(200);
     expect(logs.take('warn', new RegExp(`^room ${bad}: its stored seq is not a count \\(a key of the wrong type\\); counted as empty$`)).length).toBeGreaterThan(0);
   });
 

@@ -47,7 +47,7 @@ export class MemoryInvitationStore implements InvitationStore {
   /** An invitation not yet to be forgotten (the sweep comes once a minute). */
   private kept(code: string, now: number): Invitation | undefined {
     const invitation = this.invitations.get(code);
-    return invitation && invitation.expires_at + EXPIRED_KEPT_MS > now ? invitation : undefined;
+    return invitation && !forgotten(invitation, now) ? invitation : undefined;
   }
 
   /** A walk over every invitation, so once a minute at most rather than at each new one. */
@@ -55,10 +55,15 @@ export class MemoryInvitationStore implements InvitationStore {
     if (now - this.sweptAt < SWEEP_EVERY_MS) return;
     this.sweptAt = now;
     for (const [code, invitation] of this.invitations) {
-      if (invitation.expires_at + EXPIRED_KEPT_MS <= now) {
+      if (forgotten(invitation, now)) {
         this.invitations.delete(code);
         this.users.delete(code);
       }
     }
   }
+}
+
+/** Whether an invitation is past the time it is kept after it expired. */
+function forgotten(invitation: Invitation, now: number): boolean {
+  return invitation.expires_at + EXPIRED_KEPT_MS <= now;
 }
