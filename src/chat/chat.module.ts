@@ -23,7 +23,7 @@ import { MessagesController } from './messages.controller.js';
 import { RestRateGuard } from './rest-rate.guard.js';
 import { RoomEventsListener } from './room-events.listener.js';
 import { RoomFanout } from './room-fanout.js';
-import { RoomCreationRateGuard, RoomsController } from './rooms.controller.js';
+import { RoomsController } from './rooms.controller.js';
 import { RememberProfileInterceptor } from './profile-claims.js';
 import { UsersController } from './users.controller.js';
 import { UserEventsListener } from './user-events.listener.js';
@@ -70,7 +70,6 @@ function incomingDir(dir: string): string {
     WsJwtGuard,
     WsErrorFilter,
     RestRateGuard,
-    RoomCreationRateGuard,
     RoomMemberGuard,
     RoomFanout,
     JoinsService,

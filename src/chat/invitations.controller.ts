@@ -25,7 +25,7 @@ import type { LimitSubject } from '../redis/limit-keys.js';
 import type { Room } from '../rooms/room.store.js';
 import { CreateInvitationBody, ErrorDoc, InvitationDoc, JoinRoomBody, RoomDoc } from './dto/rest.dto.js';
 import { ApiChatErrors } from './rest-docs.js';
-import { RestRateGuard, tooManyRequests } from './rest-rate.guard.js';
+import { LimitPerMinute, RestRateGuard, tooManyRequests } from './rest-rate.guard.js';
 import { RoomIdPipe, restPipe } from './validation.js';
 import { RememberProfileInterceptor } from './profile-claims.js';
 
@@ -65,15 +65,17 @@ export class InvitationsController {
   @Post('rooms/:room_id/invitation')
   @ApiOperation({ summary: 'Make an invitation code to the room (members only)' })
   @ApiCreatedResponse({ type: InvitationDoc })
-  async create(
+  // Each code is kept for up to two weeks: what one user may make is bounded by the minute.
+  @LimitPerMinute({
+    bucket: 'invitations-created',
+    limit: (settings) => settings.invitations.createdPerMinute,
+    message: 'Too many invitations made; wait a minute',
+  })
+  create(
     @CurrentSession() caller: Session,
     @Param('room_id', RoomIdPipe) roomId: string,
     @Body() body: CreateInvitationBody,
-    @Res({ passthrough: true }) response: Response,
   ): Promise<InvitationView> {
-    // Each code is kept for up to two weeks: what one user may make is bounded by the minute, refused attempts included.
-    const verdict = await this.counter.hit('invitations-created', { user: caller.userId }, this.settings.invitations.createdPerMinute, 60_000);
-    if (!verdict.allowed) throw tooManyRequests(response, verdict.retryAfterMs, 'Too many invitations made; wait a minute');
     return this.invitations.create(caller, roomId, body);
   }
 

@@ -1,4 +1,5 @@
-import { CanActivate, ExecutionContext, HttpException, HttpStatus, Inject, Injectable } from '@nestjs/common';
+import { applyDecorators, CanActivate, ExecutionContext, HttpException, HttpStatus, Inject, Injectable, UseGuards } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { AuthError, type Session } from '../auth/session.js';
 import { TokenService } from '../auth/token.service.js';
@@ -43,6 +44,40 @@ export class RestRateGuard implements CanActivate {
     const verdict = await this.counter.hit('rest', subject, limit, WINDOW_MS);
     if (verdict.allowed) return true;
     throw tooManyRequests(http.getResponse<Response>(), verdict.retryAfterMs, 'Too many requests; slow down');
+  }
+}
+
+/** What one user may do so many times a minute: the rate counter's bucket, the setting that bounds it, and the 429's message. */
+export interface PerMinuteQuota {
+  bucket: string;
+  limit: (settings: Settings) => number;
+  message: string;
+}
+
+const PerMinute = Reflector.createDecorator<PerMinuteQuota>();
+
+/**
+ * A route a user may call at most `quota.limit` times a minute, across
+ * instances on Redis; refused calls count too. Service tokens are exempt.
+ * Runs after `HttpJwtGuard`, whose session it counts.
+ */
+export const LimitPerMinute = (quota: PerMinuteQuota) => applyDecorators(PerMinute(quota), UseGuards(PerMinuteGuard));
+
+@Injectable()
+export class PerMinuteGuard implements CanActivate {
+  constructor(
+    private readonly reflector: Reflector,
+    private readonly counter: RateCounter,
+    @Inject(SETTINGS) private readonly settings: Settings,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const quota = this.reflector.get(PerMinute, context.getHandler());
+    const session = context.switchToHttp().getRequest<Request & { session?: Session }>().session;
+    if (!quota || !session || session.isService) return true;
+    const verdict = await this.counter.hit(quota.bucket, { user: session.userId }, quota.limit(this.settings), WINDOW_MS);
+    if (verdict.allowed) return true;
+    throw tooManyRequests(context.switchToHttp().getResponse<Response>(), verdict.retryAfterMs, quota.message);
   }
 }
 

@@ -1,13 +1,9 @@
 import {
   Body,
-  CanActivate,
   Controller,
   Delete,
-  ExecutionContext,
   Get,
   HttpCode,
-  Inject,
-  Injectable,
   Param,
   Post,
   Query,
@@ -16,13 +12,12 @@ import {
   UseInterceptors,
   UsePipes,
 } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
 import { DomainError } from '../core/domain.error.js';
 import { ApiCreatedResponse, ApiHeader, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { CurrentSession, HttpJwtGuard } from '../auth/http-jwt.guard.js';
 import type { Session } from '../auth/session.js';
-import { API_PREFIX, SETTINGS, type Settings } from '../config/settings.js';
-import { RateCounter } from '../limits/rate-counter.js';
+import { API_PREFIX } from '../config/settings.js';
 import type { Member } from '../rooms/room.store.js';
 import { RoomsService, type MemberWithReads, type RoomSummary } from '../rooms/rooms.service.js';
 import {
@@ -42,25 +37,15 @@ import {
 import { RememberProfileInterceptor } from './profile-claims.js';
 import { ApiChatErrors } from './rest-docs.js';
 import { Cursors, MEMBERS_PAGE, ROOMS_PAGE } from './paging.js';
-import { RestRateGuard, tooManyRequests } from './rest-rate.guard.js';
+import { LimitPerMinute, RestRateGuard } from './rest-rate.guard.js';
 import { RoomIdPipe, UserIdPipe, restPipe } from './validation.js';
 
-/** Rooms a user may create per minute (`ROOMS_CREATED_PER_MINUTE`), across instances on Redis; service tokens are exempt. */
-@Injectable()
-export class RoomCreationRateGuard implements CanActivate {
-  constructor(
-    private readonly counter: RateCounter,
-    @Inject(SETTINGS) private readonly settings: Settings,
-  ) {}
-
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    const session = context.switchToHttp().getRequest<Request & { session?: Session }>().session;
-    if (!session || session.isService) return true;
-    const verdict = await this.counter.hit('rooms-created', { user: session.userId }, this.settings.quotas.roomsCreatedPerMinute, 60_000);
-    if (verdict.allowed) return true;
-    throw tooManyRequests(context.switchToHttp().getResponse<Response>(), verdict.retryAfterMs, 'Too many rooms created; wait a minute');
-  }
-}
+/** Rooms a user may create per minute, whichever route makes them. */
+const CREATES_ROOMS = LimitPerMinute({
+  bucket: 'rooms-created',
+  limit: (settings) => settings.quotas.roomsCreatedPerMinute,
+  message: 'Too many rooms created; wait a minute',
+});
 
 @ApiTags('rooms')
 @ApiChatErrors()
@@ -76,7 +61,7 @@ export class RoomsController {
 
   /** 201 with the new room; 200 with the existing one for a direct room that already exists. */
   @Post()
-  @UseGuards(RoomCreationRateGuard)
+  @CREATES_ROOMS
   @ApiOperation({ summary: 'Create a room; the caller becomes its owner and a member (an existing direct room of the pair answers 200)' })
   @ApiCreatedResponse({ type: RoomDoc })
   @ApiOkResponse({ type: RoomDoc, description: 'The direct room of the pair already existed' })
@@ -92,7 +77,7 @@ export class RoomsController {
 
   /** FocusMate's "new conversation": the pair's direct room, made on first use. */
   @Post('direct')
-  @UseGuards(RoomCreationRateGuard)
+  @CREATES_ROOMS
   @ApiOperation({ summary: 'The direct room of the caller and `recipient_id`: the existing one, or a new one' })
   @ApiCreatedResponse({ type: RoomDoc })
   async direct(@CurrentSession() caller: Session, @Body() body: DirectRoomBody): Promise<RoomSummary> {
@@ -102,7 +87,7 @@ export class RoomsController {
   }
 
   @Post('team')
-  @UseGuards(RoomCreationRateGuard)
+  @CREATES_ROOMS
   @ApiOperation({ summary: "A team room for the main backend's team `team_id`, with the caller as owner" })
   @ApiCreatedResponse({ type: RoomDoc })
   async team(@CurrentSession() caller: Session, @Body() body: TeamRoomBody): Promise<RoomSummary> {
@@ -111,7 +96,7 @@ export class RoomsController {
   }
 
   @Post('team-email')
-  @UseGuards(RoomCreationRateGuard)
+  @CREATES_ROOMS
   @ApiOperation({ summary: 'A team room whose members are found by email in the user directory; no e-mail is sent' })
   @ApiCreatedResponse({ type: TeamEmailRoomDoc })
   async teamByEmail(@CurrentSession() caller: Session, @Body() body: TeamEmailRoomBody): Promise<RoomSummary & { emails_not_found: string[] }> {
