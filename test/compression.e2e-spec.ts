@@ -61,6 +61,15 @@ describe('permessage-deflate', () => {
         status: 101,
         extensions: 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12',
       });
+      // Offers are tried one by one only when the list as a whole fails, and only the first 16: a client sends one or two.
+      const accepted = 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=12';
+      const afterUnknown = await handshake(`${ws}?token=${token('bob')}`, { 'Sec-WebSocket-Extensions': 'permessage-deflate; foo, permessage-deflate' });
+      expect(afterUnknown.headers['sec-websocket-extensions']).toBe(accepted);
+      const sixteenth = Array.from({ length: 15 }, () => 'permessage-deflate; foo').concat('permessage-deflate').join(', ');
+      expect((await handshake(`${ws}?token=${token('bob')}`, { 'Sec-WebSocket-Extensions': sixteenth })).headers['sec-websocket-extensions']).toBe(accepted);
+      const seventeenth = Array.from({ length: 16 }, () => 'permessage-deflate; foo').concat('permessage-deflate').join(', ');
+      const tooFar = await handshake(`${ws}?token=${token('bob')}`, { 'Sec-WebSocket-Extensions': seventeenth });
+      expect({ status: tooFar.status, extensions: tooFar.headers['sec-websocket-extensions'] }).toEqual({ status: 101, extensions: undefined });
       // A header that is not a list of extensions at all is refused like every malformed handshake: 400, as JSON.
       const malformed = await handshake(`${ws}?token=${token('bob')}`, { 'Sec-WebSocket-Extensions': 'permessage-deflate; a b' });
       expect({ status: malformed.status, body: malformed.body }).toEqual({

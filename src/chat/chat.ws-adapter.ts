@@ -5,7 +5,7 @@ import type { MessageMappingProperties } from '@nestjs/websockets';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isObservable, lastValueFrom } from 'rxjs';
-import { extension, PerMessageDeflate, WebSocketServer, type PerMessageDeflateOptions, type RawData, type WebSocket } from 'ws';
+import { extension, PerMessageDeflate, WebSocketServer, type ExtensionParams, type PerMessageDeflateOptions, type RawData, type WebSocket } from 'ws';
 import { AuthError } from '../auth/session.js';
 import { ACCESS_TOKEN_PROTOCOL, TokenService } from '../auth/token.service.js';
 import { SETTINGS, Settings } from '../config/settings.js';
@@ -353,7 +353,9 @@ function perMessageDeflate(deflate: Settings['ws']['deflate']): PerMessageDeflat
  * (a parameter unknown, repeated or out of range, a window smaller than its
  * own) and goes on without compression, where ws refuses the handshake. So
  * ws is shown only the offers it accepts, or none. A header that does not
- * parse is left for ws to refuse (400).
+ * parse is left for ws to refuse (400). Offers are tried one by one only
+ * when the whole list fails, and only the first `MAX_DEFLATE_OFFERS` (a
+ * client sends one or two): the rest are declined.
  */
 function keepAcceptableOffers(req: IncomingMessage, options: PerMessageDeflateOptions): void {
   const header = req.headers['sec-websocket-extensions'];
@@ -364,19 +366,24 @@ function keepAcceptableOffers(req: IncomingMessage, options: PerMessageDeflateOp
   } catch {
     return;
   }
-  const deflate = offers[PerMessageDeflate.extensionName] ?? [];
-  const acceptable = deflate.filter((offer) => {
-    try {
-      // `accept` rewrites the parameters it is given: a copy.
-      new PerMessageDeflate({ ...options, isServer: true }).accept([structuredClone(offer)]);
-      return true;
-    } catch {
-      return false;
-    }
-  });
-  if (acceptable.length === deflate.length) return;
+  const deflate = offers[PerMessageDeflate.extensionName];
+  if (deflate === undefined || acceptsOne(deflate, options)) return;
+  const acceptable = deflate.slice(0, MAX_DEFLATE_OFFERS).filter((offer) => acceptsOne([offer], options));
   if (acceptable.length > 0) req.headers['sec-websocket-extensions'] = extension.format({ [PerMessageDeflate.extensionName]: acceptable });
   else delete req.headers['sec-websocket-extensions'];
+}
+
+const MAX_DEFLATE_OFFERS = 16;
+
+/** Whether ws would accept one of these offers (it takes the first it can). */
+function acceptsOne(offers: ExtensionParams[], options: PerMessageDeflateOptions): boolean {
+  try {
+    // `accept` rewrites the parameters it is given: a copy.
+    new PerMessageDeflate({ ...options, isServer: true }).accept(structuredClone(offers));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** What RFC 6455 requires of an opening handshake (what `ws` checks): a key of 16 bytes in base64, version 13 (or draft 8). */
