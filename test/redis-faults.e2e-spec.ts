@@ -526,6 +526,30 @@ describe('presence after a Redis link cut (PROTOCOL §2 "Presence")', () => {
     const carol = await connectTo(direct, 'carol');
     expect(((await join(carol, roomId)).online as string[]).sort()).toEqual(['bob', 'carol']);
   });
+
+  it('tells the connections of an instance that was cut off who is online and typing once it is back (presence_state)', async () => {
+    const roomId = await createRoom(direct.http, 'alice', ['bob', 'carol']);
+    const bob = await connectTo(viaProxy, 'bob');
+    const alice = await connectTo(direct, 'alice');
+    const carol = await connectTo(direct, 'carol');
+    for (const client of [bob, carol, alice]) await join(client, roomId);
+    alice.send({ type: 'typing', room_id: roomId, is_typing: true });
+    expect(await bob.next('typing')).toMatchObject({ user_id: 'alice' });
+
+    proxy.cut();
+    await alice.close();
+    // Published, and heard by the instance still connected; not by the one cut off.
+    expect(await carol.next('typing_stopped')).toMatchObject({ user_id: 'alice' });
+    await waitFor(() => carol.frames.some((frame) => frame.type === 'presence' && frame.user_id === 'alice' && frame.status === 'offline'), 5000, 'alice offline');
+    proxy.heal();
+
+    const state = await bob.next('presence_state', 15_000);
+    expect({ ...state, online: (state.online as string[]).sort() }).toEqual({ type: 'presence_state', room_id: roomId, online: ['bob', 'carol'], typing: [] });
+    // Later changes follow it as before.
+    await join(await connectTo(direct, 'alice'), roomId);
+    const after = () => bob.frames.slice(bob.frames.indexOf(state));
+    await waitFor(() => after().some((frame) => frame.type === 'presence' && frame.user_id === 'alice' && frame.status === 'online'), 5000, 'alice online again');
+  });
 });
 
 describe('connection slots after a Redis link cut (PROTOCOL §1, MAX_CONNECTIONS_PER_USER)', () => {

@@ -490,6 +490,12 @@ export class ChatClient extends Emitter<ChatClientEvents> {
         return this.peerTyping(frame.room_id, frame.user_id, false);
       case 'presence':
         return this.onPresence(frame.room_id, frame.user_id, frame.status === 'online');
+      case 'presence_state': {
+        const room = this.rooms.get(frame.room_id);
+        if (!room?.joined) return;
+        this.takePresence(room, frame);
+        return this.announcePresence(room);
+      }
       case 'error':
         return this.onError(frame);
       default:
@@ -551,12 +557,9 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     room.joinSentAt = undefined;
     room.joinDueAt = undefined;
     room.joinRefusals = 0;
-    room.online = new Set(frame.online);
-    for (const timer of room.typing.values()) clearTimeout(timer);
-    room.typing = new Map(frame.typing.filter((u) => u !== this.userId).map((u) => [u, this.typingTimer(room, u)]));
+    this.takePresence(room, frame);
     this.settleJoin(room, status);
-    this.emit('presence', { roomId: room.id, online: [...room.online] });
-    this.emit('typing', { roomId: room.id, users: [...room.typing.keys()] });
+    this.announcePresence(room);
     this.flush();
   }
 
@@ -714,6 +717,18 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       }
     }
     this.emit('error', { code: frame.code, message: frame.message, ...(frame.room_id ? { roomId: frame.room_id } : {}) });
+  }
+
+  /** Who is online and typing in the room, as a whole (`joined`, `presence_state`). */
+  private takePresence(room: RoomState, state: { online: string[]; typing: string[] }): void {
+    room.online = new Set(state.online);
+    for (const timer of room.typing.values()) clearTimeout(timer);
+    room.typing = new Map(state.typing.filter((u) => u !== this.userId).map((u) => [u, this.typingTimer(room, u)]));
+  }
+
+  private announcePresence(room: RoomState): void {
+    this.emit('presence', { roomId: room.id, online: [...room.online] });
+    this.emit('typing', { roomId: room.id, users: [...room.typing.keys()] });
   }
 
   private onPresence(roomId: string, userId: string, online: boolean): void {

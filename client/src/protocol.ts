@@ -41,6 +41,7 @@ export type ServerFrame = { ref?: string } & (
   | { type: 'typing'; room_id: string; user_id: string }
   | { type: 'typing_stopped'; room_id: string; user_id: string }
   | { type: 'presence'; room_id: string; user_id: string; status: 'online' | 'offline' }
+  | { type: 'presence_state'; room_id: string; online: string[]; typing: string[] }
   | { type: 'message_ack'; client_msg_id: string | null; message: Message }
   | { type: 'token_refreshed'; expires_at: string | null }
   | { type: 'error'; code: string; message: string; room_id?: string }

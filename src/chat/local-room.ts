@@ -47,6 +47,8 @@ export class LocalRoom {
    * so it is not this room's history (a forged or stray event).
    */
   checkedAt = 0;
+  /** Presence changes may have been missed (the bus was away): the next catch-up sends `presence_state`. */
+  presenceMissed = false;
   /** A failed catch-up waiting to be tried again, and how long the last wait was (0: none failed since the last that worked). */
   retry: NodeJS.Timeout | undefined;
   retryMs = 0;

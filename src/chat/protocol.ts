@@ -41,6 +41,7 @@ export const SERVER_FRAME_TYPES = [
   'typing',
   'typing_stopped',
   'presence',
+  'presence_state',
   'message_ack',
   'token_refreshed',
   'read',
@@ -77,6 +78,8 @@ export type ServerFrame =
   | { type: 'typing'; room_id: string; user_id: string; is_typing: true }
   | { type: 'typing_stopped'; room_id: string; user_id: string }
   | { type: 'presence'; room_id: string; user_id: string; status: 'online' | 'offline' }
+  /** Who is online and typing in a joined room now, after changes may have been missed (the instance lost Redis's pub/sub). */
+  | { type: 'presence_state'; room_id: string; online: string[]; typing: string[] }
   | { type: 'message_ack'; client_msg_id: string | null; message: Message }
   | { type: 'token_refreshed'; expires_at: string | null }
   /** A member read the room up to `seq`; the answer to a `read` frame is one too. */

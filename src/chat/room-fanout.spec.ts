@@ -62,7 +62,7 @@ describe(RoomFanout.name, () => {
     const reads = new ReadStateService(new MemoryReadStore(), store, bus);
     const users = new UsersService(new MemoryUserDirectoryStore());
     const rooms = new RoomsService(roomStore, bus, messages, settings, reads, users, { online: async (ids: string[]) => ids.map(() => false) } as unknown as ConnectionSlots);
-    fanout = new RoomFanout(bus, messages, settings);
+    fanout = new RoomFanout(bus, messages, presence, settings);
     const joins = new JoinsService(fanout, rooms, presence, messages, settings, new AppLogger({ format: 'json', level: 'silent' }));
     new RoomEventsListener(bus, fanout, joins).onModuleInit();
     const at = new Date().toISOString();

@@ -3,6 +3,7 @@ import { ROOM_BUS, type RoomBus } from '../bus/room-bus.js';
 import { SETTINGS, Settings } from '../config/settings.js';
 import type { DeliveredEvent } from '../core/room-event.js';
 import { MessagesService } from '../messages/messages.service.js';
+import { PresenceService } from '../presence/presence.service.js';
 import type { Connection } from './connection.js';
 import { FrameMetrics } from './frame-metrics.js';
 import { LocalRoom, type Waiting } from './local-room.js';
@@ -41,6 +42,7 @@ export class RoomFanout {
   constructor(
     @Inject(ROOM_BUS) private readonly bus: RoomBus,
     private readonly messages: MessagesService,
+    private readonly presence: PresenceService,
     @Inject(SETTINGS) private readonly settings: Settings,
     @Optional() private readonly metrics?: FrameMetrics,
   ) {}
@@ -117,10 +119,16 @@ export class RoomFanout {
     if (room) this.enqueue(roomId, room, { event, at: ++this.arrivals });
   }
 
-  /** After the bus lost its subscription: every room reads what it missed. Resolves once they have (a catch-up never fails: it retries). */
+  /**
+   * After the bus lost its subscription: every room reads the messages it
+   * missed, and who is online and typing, which its connections are sent as
+   * `presence_state`. Resolves once they have (a catch-up never fails: it retries).
+   */
   async resync(): Promise<void> {
     const catchUps: Array<Promise<void>> = [];
     for (const [roomId, room] of this.rooms) {
+      // A room no join has been answered in yet has told no one anything; one catching up already reads presence at its end.
+      if (room.lastSeq !== undefined) room.presenceMissed = true;
       if (room.backlog || room.lastSeq === undefined) continue;
       room.backlog = [];
       catchUps.push(this.catchUp(roomId, room));
@@ -192,6 +200,13 @@ export class RoomFanout {
         }
         // A batch that starts past a trimmed head is still followed by the rest.
         if (messages.length < batch) break;
+      }
+      // Read while later events wait in the backlog: none of them is overtaken by an older state.
+      if (room.presenceMissed) {
+        const { online, typing } = await this.presence.snapshot(roomId);
+        room.presenceMissed = false;
+        const state = encode({ type: 'presence_state', room_id: roomId, online, typing });
+        this.metrics?.broadcast('presence_state', room.deliver(Buffer.from(state), undefined));
       }
       room.retryMs = 0;
     } catch (error) {

@@ -56,9 +56,14 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     if (await this.store.addConnection(roomId, participant.userId, participant.id)) {
       await this.announce(roomId, presenceEvent(participant.userId, 'online', participant.id));
     }
+    return this.snapshot(roomId);
+  }
+
+  /** Who is online and typing in a room this instance serves. */
+  async snapshot(roomId: string): Promise<{ online: string[]; typing: string[] }> {
     const [online, typing] = await Promise.all([this.store.online(roomId), this.store.typing(roomId, Date.now())]);
-    // Typing this instance has not heard start (it served no one here then) is watched from now, like typing it hears:
-    // if the instance it came through dies, it still ends within TYPING_TTL_MS (or a throttle window more).
+    // Typing this instance has not heard start (it served no one here then, or missed it) is watched from now, like
+    // typing it hears: if the instance it came through dies, it still ends within TYPING_TTL_MS (or a throttle window more).
     for (const userId of typing) if (!this.expiryTimers.has(composeKey(roomId, userId))) this.watch(roomId, userId);
     return { online, typing };
   }

@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { ChatClient, type ConnectionState, type Message, type OutboxEntry, type OutboxStore, type SocketFactory } from '../../client/src/index.js';
 import { freePort } from '../../scripts/processes.mjs';
 import { redisEnv } from '../support/instances.js';
+import { LinkProxy } from '../support/redis.js';
 import { createRoom, post } from '../support/rest.js';
 import { token } from '../support/tokens.js';
 import { startService, waitFor, type Service } from './support.js';
@@ -285,6 +286,31 @@ describe('ChatClient', () => {
 
     bob.chat.close();
     await waitFor(() => !alice.chat.online(room).includes('bob'), 'alice sees bob go offline');
+  });
+
+  it('takes who is online and typing as a whole when its instance may have missed changes (presence_state)', async () => {
+    const env = await redisEnv();
+    const link = await LinkProxy.start(env.REDIS_URL as string);
+    try {
+      const direct = await start(env);
+      const cutOff = await start({ ...env, REDIS_URL: link.url });
+      const room = await createRoom(direct.http, 'alice', ['bob', 'carol']);
+      const [alice, bob, carol] = [client(direct.ws, 'alice'), client(cutOff.ws, 'bob'), client(direct.ws, 'carol')];
+      for (const { chat } of [alice, bob, carol]) {
+        chat.connect();
+        await chat.join(room);
+      }
+      alice.chat.typing(room);
+      await waitFor(() => bob.chat.typingUsers(room).includes('alice') && bob.chat.online(room).length === 3, 'bob sees alice typing');
+      // Bob's instance loses Redis, and alice leaves meanwhile: it does not hear her go.
+      link.cut();
+      alice.chat.close();
+      await waitFor(() => !carol.chat.online(room).includes('alice'), 'carol sees alice go');
+      link.heal();
+      await waitFor(() => bob.chat.online(room).sort().join() === 'bob,carol' && bob.chat.typingUsers(room).length === 0, 'bob sees alice gone');
+    } finally {
+      await link.close();
+    }
   });
 
   it('rejects a message the server refuses for good, and keeps the connection', async () => {
