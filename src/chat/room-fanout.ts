@@ -177,6 +177,7 @@ export class RoomFanout {
   private async catchUp(roomId: string, room: LocalRoom): Promise<void> {
     const batch = this.settings.messages.recoveryMaxMessages;
     room.checkedAt = this.arrivals;
+    let caughtUp = false;
     try {
       // Batch after batch, until the store has nothing newer.
       for (;;) {
@@ -203,12 +204,17 @@ export class RoomFanout {
       }
       // Read while later events wait in the backlog: none of them is overtaken by an older state.
       if (room.presenceMissed) {
-        const { online, typing } = await this.presence.snapshot(roomId);
+        // Cleared before the read: a resync while it runs asks for a read after it.
         room.presenceMissed = false;
+        const { online, typing } = await this.presence.snapshot(roomId).catch((error: unknown) => {
+          room.presenceMissed = true;
+          throw error;
+        });
         const state = encode({ type: 'presence_state', room_id: roomId, online, typing });
         this.metrics?.broadcast('presence_state', room.deliver(Buffer.from(state), undefined));
       }
       room.retryMs = 0;
+      caughtUp = true;
     } catch (error) {
       this.logger.warn(`Could not catch up room ${roomId}: ${error instanceof Error ? error.message : String(error)}`);
       this.retryCatchUp(roomId, room);
@@ -218,7 +224,8 @@ export class RoomFanout {
     room.backlog = undefined;
     room.backlogOverflowed = false;
     for (const waiting of backlog) this.enqueue(roomId, room, waiting);
-    if (overflowed && !room.backlog && this.rooms.get(roomId) === room) {
+    // Again at once for what this read may have missed: events dropped from a full backlog, or a resync during the read.
+    if ((overflowed || (caughtUp && room.presenceMissed)) && !room.backlog && this.rooms.get(roomId) === room) {
       room.backlog = [];
       void this.catchUp(roomId, room);
     }
