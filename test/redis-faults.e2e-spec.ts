@@ -7,6 +7,7 @@ import { StoreUnavailableError } from '../src/redis/store-unavailable.error.js';
 import { freePort, waitFor } from '../scripts/processes.mjs';
 import { ask, collect, join, nextMessages, seqs } from './support/client.js';
 import { type Instance, readiness, startInstance, useInstances, waitReadiness } from './support/instances.js';
+import { handshake } from './support/handshake.js';
 import { logs } from './support/logs.js';
 import { killSubscriber, LinkProxy, RedisServer, redisUrl, uniquePrefix } from './support/redis.js';
 import { createRoom } from './support/rest.js';
@@ -549,6 +550,35 @@ describe('presence after a Redis link cut (PROTOCOL §2 "Presence")', () => {
     await join(await connectTo(direct, 'alice'), roomId);
     const after = () => bob.frames.slice(bob.frames.indexOf(state));
     await waitFor(() => after().some((frame) => frame.type === 'presence' && frame.user_id === 'alice' && frame.status === 'online'), 5000, 'alice online again');
+  });
+});
+
+describe('connection slots after a Redis link cut longer than INSTANCE_TTL_MS', () => {
+  let proxy: LinkProxy;
+  let cutOff: Instance;
+  let direct: Instance;
+  beforeAll(async () => {
+    const url = await redisUrl();
+    proxy = await LinkProxy.start(url);
+    const env = { REDIS_KEY_PREFIX: uniquePrefix(), MAX_CONNECTIONS_PER_USER: 2, INSTANCE_TTL_MS: 1500 };
+    [cutOff, direct] = await Promise.all([startInstance({ ...env, REDIS_URL: proxy.url }), startInstance({ ...env, REDIS_URL: url })]);
+  });
+  afterAll(async () => {
+    await Promise.all([cutOff.close(), direct.close()]);
+    await proxy.close();
+  });
+
+  it('counts the connections held through it again once Redis is back, on every instance', async () => {
+    const tabs = [await TestClient.connect(cutOff.ws, token('grace')), await TestClient.connect(cutOff.ws, token('grace'))];
+    proxy.cut();
+    // Longer than the slots' lifetime: Redis lets them expire.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    proxy.heal();
+    await waitReadiness(cutOff.http, 200, 15_000);
+    // Within a renewal (a third of the lifetime) the two open tabs count again: a third is refused elsewhere.
+    // (A handshake that is accepted closes at once, giving its slot back.)
+    await waitFor(async () => (await handshake(`${direct.ws}?token=${token('grace')}`)).status === 503, 3000, 'a third connection of grace refused');
+    for (const tab of tabs) await tab.close();
   });
 });
 

@@ -40,8 +40,11 @@ return 1`;
  * RENEW: pushes the expiry of the slots this instance holds, for a batch of
  * users in one call. KEYS: the users' connections sorted sets. ARGV: lifetime
  * in ms, then for each key in order the number of its slots followed by the
- * slot ids. A slot dropped meanwhile is not brought back (XX). A damaged
- * key (not a sorted set) fails alone: the other users' slots are still renewed.
+ * slot ids. A slot that expired meanwhile (Redis was away from this instance
+ * longer than the lifetime, or lost its data) is added again: its connection
+ * is still open. (A slot let go while a call is resent after NOSCRIPT may come
+ * back too; no longer renewed, it expires within the lifetime.) A damaged key (not a sorted set) fails alone: the other
+ * users' slots are still renewed.
  */
 export const RENEW = `
 local time = redis.call('TIME')
@@ -49,7 +52,7 @@ local at = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + ton
 local i = 2
 for k = 1, #KEYS do
   local count = tonumber(ARGV[i])
-  for j = i + 1, i + count do redis.pcall('ZADD', KEYS[k], 'XX', at, ARGV[j]) end
+  for j = i + 1, i + count do redis.pcall('ZADD', KEYS[k], at, ARGV[j]) end
   redis.pcall('PEXPIRE', KEYS[k], ARGV[1])
   i = i + count + 1
 end
