@@ -72,13 +72,15 @@ export class LocalRoom {
 
   /**
    * Writes one serialized frame to every connection but `except`; `seq`
-   * marks a message. Returns how many connections it was written to (open ones) or held for.
+   * marks a message. Connections still joining hold it for later, or with
+   * `toJoining` false are skipped. Returns how many connections it was written to (open ones) or held for.
    */
-  deliver(data: Buffer, seq: number | undefined, except?: string): number {
+  deliver(data: Buffer, seq: number | undefined, except?: string, toJoining = true): number {
     let count = 0;
     for (const connection of this.connections) {
       if (connection.id === except) continue;
       if (this.joining.size > 0 && this.joining.has(connection)) {
+        if (!toJoining) continue;
         const held = this.joining.get(connection);
         if (held && held.length < this.maxHeld) held.push({ seq, data });
         else this.joining.set(connection, null);

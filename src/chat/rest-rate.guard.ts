@@ -72,7 +72,7 @@ export class PerMinuteGuard implements CanActivate {
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const quota = this.reflector.get(PerMinute, context.getHandler());
+    const quota = this.reflector.getAllAndOverride(PerMinute, [context.getHandler(), context.getClass()]);
     const session = context.switchToHttp().getRequest<Request & { session?: Session }>().session;
     if (!quota || !session || session.isService) return true;
     const verdict = await this.counter.hit(quota.bucket, { user: session.userId }, quota.limit(this.settings), WINDOW_MS);

@@ -127,9 +127,9 @@ export class RoomFanout {
   async resync(): Promise<void> {
     const catchUps: Array<Promise<void>> = [];
     for (const [roomId, room] of this.rooms) {
-      // A room no join has been answered in yet has told no one anything; one catching up already reads presence at its end.
-      if (room.lastSeq !== undefined) room.presenceMissed = true;
-      if (room.backlog || room.lastSeq === undefined) continue;
+      // One catching up already reads presence at its end.
+      room.presenceMissed = true;
+      if (room.backlog) continue;
       room.backlog = [];
       catchUps.push(this.catchUp(roomId, room));
     }
@@ -141,6 +141,8 @@ export class RoomFanout {
       if (room.backlog.length < this.settings.limits.roomBacklogMax) room.backlog.push(waiting);
       else {
         room.backlogOverflowed = true;
+        // The dropped events may have been presence changes: the catch-up that reads the messages again tells them whole.
+        room.presenceMissed = true;
         this.overflowCount += 1;
       }
       return;
@@ -179,8 +181,9 @@ export class RoomFanout {
     room.checkedAt = this.arrivals;
     let caughtUp = false;
     try {
-      // Batch after batch, until the store has nothing newer.
-      for (;;) {
+      // Batch after batch, until the store has nothing newer. A room with no position yet (every
+      // join answered while the store was away, or none answered yet) waits for its next message.
+      while (room.lastSeq !== undefined) {
         // As stored: `write` signs each message's links as it makes the frame.
         const { head, messages } = await this.messages.storedAfter(roomId, room.lastSeq ?? 0, batch);
         if (room.epoch !== undefined && head.epoch !== room.epoch) {
@@ -206,12 +209,14 @@ export class RoomFanout {
       if (room.presenceMissed) {
         // Cleared before the read: a resync while it runs asks for a read after it.
         room.presenceMissed = false;
-        const { online, typing } = await this.presence.snapshot(roomId).catch((error: unknown) => {
+        // Strict: a state read from this instance alone would tell every other user offline.
+        const { online, typing } = await this.presence.snapshot(roomId, true).catch((error: unknown) => {
           room.presenceMissed = true;
           throw error;
         });
         const state = encode({ type: 'presence_state', room_id: roomId, online, typing });
-        this.metrics?.broadcast('presence_state', room.deliver(Buffer.from(state), undefined));
+        // Not held for a connection still joining: its `joined` says who is online, itself included.
+        this.metrics?.broadcast('presence_state', room.deliver(Buffer.from(state), undefined, undefined, false));
       }
       room.retryMs = 0;
       caughtUp = true;

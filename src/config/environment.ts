@@ -338,7 +338,7 @@ export class EnvironmentVariables {
   @IsInt() @Min(1) @Max(10_000)
   INVITATION_GUESSES_PER_MINUTE: number = 10;
 
-  /** Invitation codes one user may make per minute; each is kept until 7 days after it expires. */
+  /** Invitation codes one user may make per minute (service tokens are exempt); each is kept until 7 days after it expires. */
   @IsInt() @Min(1) @Max(10_000)
   INVITATIONS_CREATED_PER_MINUTE: number = 20;
 

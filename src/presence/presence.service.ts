@@ -59,9 +59,12 @@ export class PresenceService implements OnModuleInit, OnModuleDestroy {
     return this.snapshot(roomId);
   }
 
-  /** Who is online and typing in a room this instance serves. */
-  async snapshot(roomId: string): Promise<{ online: string[]; typing: string[] }> {
-    const [online, typing] = await Promise.all([this.store.online(roomId), this.store.typing(roomId, Date.now())]);
+  /**
+   * Who is online and typing in a room this instance serves. `strict`: fail
+   * rather than answer from this instance alone while the shared store cannot be read.
+   */
+  async snapshot(roomId: string, strict = false): Promise<{ online: string[]; typing: string[] }> {
+    const [online, typing] = await Promise.all([this.store.online(roomId, strict), this.store.typing(roomId, Date.now(), strict)]);
     // Typing this instance has not heard start (it served no one here then, or missed it) is watched from now, like
     // typing it hears: if the instance it came through dies, it still ends within TYPING_TTL_MS (or a throttle window more).
     for (const userId of typing) if (!this.expiryTimers.has(composeKey(roomId, userId))) this.watch(roomId, userId);

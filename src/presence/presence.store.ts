@@ -33,7 +33,11 @@ export interface PresenceStore {
    * room. A store that `announces` then also ends the user's typing there.
    */
   removeConnection(roomId: string, userId: string, connectionId: string): Promise<boolean>;
-  online(roomId: string): Promise<string[]>;
+  /**
+   * Who is online in the room. A shared store that cannot be read answers
+   * from this instance alone, or with `strict` fails (`StoreUnavailableError`).
+   */
+  online(roomId: string, strict?: boolean): Promise<string[]>;
 
   /**
    * Records a start that lasts `ttlMs`; true when no start was broadcast within
@@ -49,7 +53,8 @@ export interface PresenceStore {
   stopTyping(roomId: string, userId: string, sharedEnded?: string | null): Promise<Typist | undefined>;
   /** Ends and returns every typing in the room that expired by `now`. */
   expireTyping(roomId: string, now: number): Promise<Typist[]>;
-  typing(roomId: string, now: number): Promise<string[]>;
+  /** Who is typing in the room at `now`; `strict` as for `online`. */
+  typing(roomId: string, now: number, strict?: boolean): Promise<string[]>;
 }
 
 /** The events of the changes a presence store decides, built in one place for whoever publishes them. */

@@ -105,9 +105,10 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
     return this.orLocal(() => this.sharedLeave(roomId, userId, offline), () => this.announceAway(roomId, offline));
   }
 
-  async online(roomId: string): Promise<string[]> {
+  async online(roomId: string, strict = false): Promise<string[]> {
     const local = await this.local.online(roomId);
-    const shared = await this.orLocal(() => this.redis.client.smembers(this.redis.keys.room(roomId, 'online')), []);
+    const read = () => this.redis.call(() => this.redis.client.smembers(this.redis.keys.room(roomId, 'online')));
+    const shared = strict ? await read() : await this.orLocal(read, []);
     return [...new Set([...shared, ...local])];
   }
 
@@ -163,9 +164,10 @@ export class RedisPresenceStore implements PresenceStore, OnModuleInit, OnModule
     return [...shared, ...localOnly];
   }
 
-  async typing(roomId: string, now: number): Promise<string[]> {
+  async typing(roomId: string, now: number, strict = false): Promise<string[]> {
     const local = await this.local.typing(roomId, now);
-    const all = await this.orLocal(() => this.redis.client.hgetall(this.redis.keys.room(roomId, 'typing')), {});
+    const read = () => this.redis.call(() => this.redis.client.hgetall(this.redis.keys.room(roomId, 'typing')));
+    const all = strict ? await read() : await this.orLocal(read, {});
     const shared = Object.entries(all)
       .filter(([, value]) => Number(value.split('|')[3]) > now)
       .map(([userId]) => userId);
