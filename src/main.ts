@@ -35,7 +35,11 @@ async function bootstrap(): Promise<void> {
   if (settings.jwt.secret === DEV_JWT_SECRET) {
     logger.warn("JWT_SECRET is the development default: set the main backend's secret");
   }
-  await app.listen(settings.http.port, settings.http.host);
+  await app.listen(settings.http.port, settings.http.host).catch((error: unknown) => {
+    // The port's own failure (taken, not permitted) names the setting; any other is as it came.
+    const listening = error instanceof Error && (error as NodeJS.ErrnoException).syscall === 'listen';
+    throw listening ? new Error(`PORT ${settings.http.port}: ${error.message}`) : error;
+  });
   const bound = app.getHttpServer().address() as AddressInfo;
   const address = `http://${bound.family === 'IPv6' ? `[${bound.address}]` : bound.address}:${bound.port}`;
   const metrics = app.get(MetricsService);

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureBuilt, runUntilExit } from './support/spawned.js';
@@ -31,6 +32,20 @@ describe('a start that cannot succeed (README, "Settings")', () => {
     const file = join(dir, 'a-file');
     writeFileSync(file, 'x');
     expect(expectOneLine(runUntilExit({ UPLOAD_DIR: join(file, 'uploads') }), 'UPLOAD_DIR')).toContain('ENOTDIR');
+  });
+
+  it('names the setting whose port is taken: METRICS_PORT, or PORT (after Nest\'s own log line)', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = String((taken.address() as AddressInfo).port);
+    try {
+      expect(expectOneLine(runUntilExit({ METRICS_PORT: port }), 'METRICS_PORT')).toContain('EADDRINUSE');
+      const result = runUntilExit({ PORT: port });
+      expect(result.status).toBe(1);
+      expect(result.output.trim().split('\n').at(-1)).toMatch(new RegExp(`^PORT ${port}: .*EADDRINUSE`));
+    } finally {
+      taken.close();
+    }
   });
 
   it('refuses a JWT_PREVIOUS_SECRET_UNTIL that names no real time, rather than accept the previous secret for ever', () => {

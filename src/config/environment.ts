@@ -16,6 +16,7 @@ import {
   validateSync,
   type ValidationOptions,
 } from 'class-validator';
+import ipaddr from 'ipaddr.js';
 import { scrubText } from '../core/redact.js';
 
 export const DEV_JWT_SECRET = 'dev-secret-change-me';
@@ -63,6 +64,37 @@ function IsRedisUrl(options: ValidationOptions): PropertyDecorator {
           } catch {
             return false;
           }
+        },
+      },
+    },
+    options,
+  );
+}
+
+/** Names Express (`proxy-addr`) takes for address ranges. */
+const PROXY_PRESETS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/** One item of a TRUST_PROXY list as Express reads it: a preset, or an address with an optional prefix length or netmask. */
+function isTrustedProxy(item: string): boolean {
+  if (PROXY_PRESETS.has(item)) return true;
+  const [address, range, extra] = item.split('/');
+  if (extra !== undefined || !ipaddr.isValid(address)) return false;
+  if (range === undefined) return true;
+  const kind = ipaddr.parse(address).kind();
+  if (/^\d+$/.test(range)) return Number(range) <= (kind === 'ipv4' ? 32 : 128);
+  return kind === 'ipv4' && ipaddr.IPv4.isValidFourPartDecimal(range) && ipaddr.IPv4.parse(range).prefixLengthFromSubnetMask() !== null;
+}
+
+/** Express `trust proxy`: `false`, `true`, a hop count, or a comma-separated list of trusted addresses or subnets. */
+function IsTrustProxy(options: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'isTrustProxy',
+      validator: {
+        validate: (value: unknown) => {
+          const text = String(value).trim();
+          if (/^(false|true|\d{1,2})$/.test(text)) return true;
+          return text.split(',').every((item) => isTrustedProxy(item.trim()));
         },
       },
     },
@@ -210,8 +242,8 @@ export class EnvironmentVariables {
 
   /** Express `trust proxy`: `false`, `true`, a number of proxy hops, or comma-separated addresses/subnets of trusted proxies. */
   @IsString()
-  @Matches(/^(false|true|\d{1,2}|[0-9A-Za-z.:/_-]+(\s*,\s*[0-9A-Za-z.:/_-]+)*)$/, {
-    message: 'TRUST_PROXY must be false, true, a hop count or a comma-separated list of addresses or subnets',
+  @IsTrustProxy({
+    message: 'TRUST_PROXY must be false, true, a hop count, or a comma-separated list of addresses or subnets (10.0.0.0/8, 10.0.0.0/255.0.0.0, ::1) and loopback, linklocal or uniquelocal',
   })
   TRUST_PROXY: string = 'false';
 
