@@ -14,6 +14,8 @@ const JOIN_RETRYABLE = new Set(['unavailable', 'rate_limited', 'internal_error']
 /** After the server said it dropped frames (the rate limit), unanswered joins go again this much later. */
 const RATE_LIMITED_RETRY_MS = 1_000;
 const MAX_IN_FLIGHT = 10;
+/** Frames written per second by default (`maxFramesPerSecond`). */
+const FRAMES_PER_SECOND = 18;
 const CONNECT_TIMEOUT_MS = 10_000;
 /** A peer's typing is forgotten this long after its latest start, if no stop arrives. */
 const PEER_TYPING_MS = 6_000;
@@ -42,7 +44,11 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     connect?: ReturnType<typeof setTimeout>;
     joins?: ReturnType<typeof setTimeout>;
     flush?: ReturnType<typeof setTimeout>;
+    pace?: ReturnType<typeof setTimeout>;
   } = {};
+  /** Frames waiting for the pace (`maxFramesPerSecond`) on this socket, in order, and the pace's token bucket. */
+  private paced: string[] = [];
+  private pace = { tokens: 0, at: 0 };
   /** When the pending `timers.flush` fires. */
   private flushAt = 0;
   private lastFrameAt = 0;
@@ -124,7 +130,8 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     this.forgetRoom(room);
     for (const entry of this.outbox.entries(roomId)) this.outbox.fail(entry.client_msg_id, new ChatError('not_joined', 'The room was left', roomId));
     this.emit('outbox', this.outbox.entries());
-    if (this.isOpen() && room.joined) {
+    // A join still unanswered is left too: the server answers it first, then the leave.
+    if (this.isOpen() && (room.joined || room.joinSentAt !== undefined)) {
       const done = new Promise<void>((resolve) => this.leaving.set(roomId, resolve));
       this.write({ type: 'leave_room', room_id: roomId });
       await done;
@@ -369,11 +376,16 @@ export class ChatClient extends Emitter<ChatClientEvents> {
   /** Whatever was tied to the socket that just went away. */
   private afterSocket(): void {
     clearInterval(this.timers.heartbeat);
+    // Frames not yet written were for that socket: joins and messages go again on the next.
+    clearTimeout(this.timers.pace);
+    this.timers.pace = undefined;
+    this.paced = [];
     clearTimeout(this.timers.connect);
     clearTimeout(this.timers.joins);
     for (const room of this.rooms.values()) {
       room.joined = false;
       room.resyncing = false;
+      room.recoveringTo = undefined;
       // The next `connected` sends every join afresh.
       room.joinSentAt = undefined;
       room.joinDueAt = undefined;
@@ -399,6 +411,8 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     clearInterval(this.timers.heartbeat);
     clearTimeout(this.timers.refresh);
     clearTimeout(this.timers.connect);
+    clearTimeout(this.timers.pace);
+    this.timers.pace = undefined;
   }
 
   private isOpen(): boolean {
@@ -410,8 +424,28 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     this.emit('state', state);
   }
 
+  /** Writes in order, at most `maxFramesPerSecond` (bursts of twice that); the rest waits its turn. */
   private write(frame: ClientFrame): void {
-    if (this.socket?.readyState === OPEN) this.socket.send(JSON.stringify(frame));
+    if (this.socket?.readyState !== OPEN) return;
+    this.paced.push(JSON.stringify(frame));
+    this.writePaced();
+  }
+
+  private writePaced(): void {
+    const rate = this.options.maxFramesPerSecond ?? FRAMES_PER_SECOND;
+    const now = Date.now();
+    this.pace.tokens = Math.min(2 * rate, this.pace.tokens + ((now - this.pace.at) * rate) / 1000);
+    this.pace.at = now;
+    while (this.paced.length > 0 && this.pace.tokens >= 1 && this.socket?.readyState === OPEN) {
+      this.socket.send(this.paced.shift()!);
+      this.pace.tokens -= 1;
+    }
+    if (this.paced.length > 0 && !this.timers.pace) {
+      this.timers.pace = setTimeout(() => {
+        this.timers.pace = undefined;
+        this.writePaced();
+      }, Math.ceil(((1 - this.pace.tokens) * 1000) / rate));
+    }
   }
 
   private ref(kind: string): string {
@@ -459,6 +493,8 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     switch (frame.type) {
       case 'connected':
         clearTimeout(this.timers.connect);
+        // The server's bucket for this connection starts full: so does ours.
+        this.pace = { tokens: 2 * (this.options.maxFramesPerSecond ?? FRAMES_PER_SECOND), at: Date.now() };
         this.attempt = 0;
         this.refusals = 0;
         this.userId = frame.user_id;
@@ -552,6 +588,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     const status: RoomSync['status'] = !hadCursor ? 'fresh' : frame.recovered ? 'recovered' : 'reload';
     // Recovered messages follow this frame and move the cursor themselves.
     if (status !== 'recovered') room.reset({ seq: frame.seq, epoch: frame.epoch });
+    else if (frame.seq > (room.cursor?.seq ?? 0)) room.recoveringTo = frame.seq;
     room.joined = true;
     room.resyncing = false;
     room.joinSentAt = undefined;
@@ -612,6 +649,10 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     const { due, gap } = room.accept(message);
     for (const next of due) this.deliver(room, next);
     if (gap) this.repairGap(room);
+    if (room.recoveringTo !== undefined && (room.cursor?.seq ?? 0) >= room.recoveringTo) {
+      room.recoveringTo = undefined;
+      this.flush();
+    }
   }
 
   private deliver(room: RoomState, message: Message): void {
@@ -654,7 +695,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     if (!this.isOpen()) return;
     const now = Date.now();
     for (const room of this.rooms.values()) {
-      if (!room.joined) continue;
+      if (!room.joined || room.recoveringTo !== undefined) continue;
       for (const entry of this.outbox.due(room.id, now, this.options.ackTimeoutMs)) {
         if (this.outbox.inFlight(now, this.options.ackTimeoutMs) >= MAX_IN_FLIGHT) return;
         this.outbox.markSent(entry.client_msg_id, now);

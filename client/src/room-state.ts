@@ -14,6 +14,12 @@ export class RoomState {
   joinDueAt?: number;
   /** Joins of this room refused for now in a row: the retry backs off. */
   joinRefusals = 0;
+  /**
+   * The last seq a recovered join answered: until the messages up to it are
+   * delivered the room's queue waits, since one of them may be a queued
+   * message the server already stored (its answer lost with the connection).
+   */
+  recoveringTo?: number;
   /** Refs of the joins sent since the last answer taken: a retried join can be answered twice. */
   joinRefs: string[] = [];
   /** Refs of joins whose answer comes after another join's was taken: that second answer is ignored. */
@@ -35,6 +41,7 @@ export class RoomState {
   /** Starts over from `cursor` (a fresh join, or a history that was reset). */
   reset(cursor: Cursor): void {
     this.cursor = cursor;
+    this.recoveringTo = undefined;
     this.held.clear();
   }
 

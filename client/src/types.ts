@@ -73,6 +73,12 @@ export interface ChatClientOptions {
   pingIntervalMs?: number;
   /** A sent message without an answer this long is sent again (deduplicated by the server). */
   ackTimeoutMs?: number;
+  /**
+   * Frames written per second at most, in bursts of twice that (18): under
+   * the server's own limit (20 a second, bursts of 40), which drops frames
+   * past it, so rejoining many rooms and sending what was queued go out paced rather than lost.
+   */
+  maxFramesPerSecond?: number;
   /** A start of typing is sent at most this often while the user keeps typing. */
   typingThrottleMs?: number;
   /** Typing stops by itself this long after the latest keystroke. */

@@ -315,4 +315,67 @@ describe('ChatClient against a scripted server', () => {
     expect(new Set(delivered).size).toBe(15);
     expect(script.sockets).toHaveLength(1);
   });
+
+  it('sends nothing queued into a room until a recovered join\'s messages are in: one may be the queued message, stored before its answer was lost', async () => {
+    let stored: Message | undefined;
+    script = await scriptedServer((socket, frame, index) => {
+      if (frame.type === 'ping') send(socket, { type: 'pong', ref: frame.ref });
+      if (frame.type === 'join_room' && index === 0) {
+        send(socket, { type: 'joined', room_id: 'r', seq: 0, epoch: 'e1', recovered: false, online: [], typing: [], ref: frame.ref });
+      } else if (frame.type === 'join_room') {
+        // Past the server's deduplication window a second copy would be stored: the client must see its message first.
+        send(socket, { type: 'joined', room_id: 'r', seq: 1, epoch: 'e1', recovered: true, online: [], typing: [], ref: frame.ref });
+        send(socket, { type: 'message', message: stored });
+      }
+      if (frame.type === 'send_message' && index === 0) {
+        // Stored, and the connection dies before the answer goes out.
+        stored = { ...message(1), sender_id: 'alice', content: frame.content as string, client_msg_id: frame.client_msg_id as string };
+        socket.terminate();
+      }
+    });
+    chat = new ChatClient({ url: script.url, token: token('alice'), WebSocket: WebSocket as unknown as SocketFactory, reconnectBaseMs: 50 });
+    chat.connect();
+    await chat.join('r');
+    const sent = await chat.send('r', 'once');
+    expect(sent.message_id).toBe(stored!.message_id);
+    expect(chat.pending()).toEqual([]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(script.received[1].filter((f) => f.type === 'send_message')).toEqual([]);
+  });
+
+  it('paces its frames under the server\'s rate limit, so a reconnect into many rooms loses none of its joins', async () => {
+    const firstAt: number[] = [];
+    script = await scriptedServer((socket, frame) => {
+      if (frame.type !== 'join_room') return;
+      firstAt.push(Date.now());
+      send(socket, { type: 'joined', room_id: frame.room_id, seq: 0, epoch: 'e1', recovered: false, online: [], typing: [], ref: frame.ref });
+    });
+    chat = new ChatClient({ url: script.url, token: token('alice'), WebSocket: WebSocket as unknown as SocketFactory, maxFramesPerSecond: 10 });
+    const rooms = Array.from({ length: 30 }, (_, i) => `r${i}`);
+    const joined = Promise.all(rooms.map((room) => chat!.join(room)));
+    chat.connect();
+    await joined;
+    // A burst of twice the rate, then one frame every tenth of a second: the last ten take about a second.
+    expect(firstAt).toHaveLength(30);
+    expect(firstAt[29] - firstAt[0]).toBeGreaterThanOrEqual(800);
+    expect(firstAt[19] - firstAt[0]).toBeLessThan(500);
+  });
+
+  it('leaves a room whose join is still unanswered: the server takes the join, then the leave', async () => {
+    script = await scriptedServer((socket, frame) => {
+      if (frame.type === 'join_room') {
+        setTimeout(() => send(socket, { type: 'joined', room_id: 'r', seq: 0, epoch: 'e1', recovered: false, online: [], typing: [], ref: frame.ref }), 100);
+      }
+      if (frame.type === 'leave_room') setTimeout(() => send(socket, { type: 'left', room_id: 'r', ref: frame.ref }), 150);
+    });
+    chat = new ChatClient({ url: script.url, token: token('alice'), WebSocket: WebSocket as unknown as SocketFactory });
+    chat.connect();
+    await waitFor(() => chat!.state.status === 'open', 'connected');
+    const join = chat.join('r').catch((error: Error) => error.message);
+    await waitFor(() => script!.received[0].some((f) => f.type === 'join_room'), 'the join sent');
+    await chat.leave('r');
+    expect(await join).toBe('The room was left');
+    expect(script.received[0].map((f) => f.type).filter((type) => type !== 'ping')).toEqual(['join_room', 'leave_room']);
+    expect(chat.joinedRooms()).toEqual([]);
+  });
 });
