@@ -528,6 +528,24 @@ describe('presence after a Redis link cut (PROTOCOL §2 "Presence")', () => {
     expect(((await join(carol, roomId)).online as string[]).sort()).toEqual(['bob', 'carol']);
   });
 
+  it('sends the connections of an instance that was cut off the edits and deletions made meanwhile once it is back', async () => {
+    const roomId = await createRoom(direct.http, 'alice', ['bob']);
+    const bob = await connectTo(viaProxy, 'bob');
+    await join(bob, roomId);
+    const api = (method: 'post' | 'patch' | 'delete', path: string) =>
+      request(direct.http)[method](`/api/v1/chats/rooms/${roomId}/messages${path}`).set('Authorization', `Bearer ${token('alice')}`);
+    const [first, second] = [(await api('post', '').send({ content: 'first' }).expect(201)).body, (await api('post', '').send({ content: 'second' }).expect(201)).body];
+    await nextMessages(bob, 2);
+
+    proxy.cut();
+    await api('patch', `/${first.message_id as string}`).send({ content: 'first, edited' }).expect(200);
+    await api('delete', `/${second.message_id as string}`).expect(200);
+    proxy.heal();
+
+    expect(await bob.next('message_updated', 15_000)).toMatchObject({ message: { message_id: first.message_id, content: 'first, edited', is_edited: true } });
+    expect(await bob.next('message_deleted')).toEqual({ type: 'message_deleted', room_id: roomId, message_id: second.message_id });
+  });
+
   it('tells the connections of an instance that was cut off who is online and typing once it is back (presence_state)', async () => {
     const roomId = await createRoom(direct.http, 'alice', ['bob', 'carol']);
     const bob = await connectTo(viaProxy, 'bob');

@@ -5,7 +5,7 @@ import type { RoomEvent, RoomEventListener, UserEvent, UserEventListener } from 
 export class BusListeners {
   private readonly logger = new Logger(BusListeners.name);
   private readonly events: RoomEventListener[] = [];
-  private readonly resyncs: Array<() => void> = [];
+  private readonly resyncs: Array<(lostAt: number | undefined) => void> = [];
   private readonly userEvents: UserEventListener[] = [];
 
   onUserEvent(listener: UserEventListener): void {
@@ -20,7 +20,7 @@ export class BusListeners {
     this.events.push(listener);
   }
 
-  onResync(listener: () => void): void {
+  onResync(listener: (lostAt: number | undefined) => void): void {
     this.resyncs.push(listener);
   }
 
@@ -28,8 +28,8 @@ export class BusListeners {
     for (const listener of this.events) this.safely(() => listener(roomId, event));
   }
 
-  resync(): void {
-    for (const listener of this.resyncs) this.safely(listener);
+  resync(lostAt: number | undefined): void {
+    for (const listener of this.resyncs) this.safely(() => listener(lostAt));
   }
 
   private safely(work: () => void): void {

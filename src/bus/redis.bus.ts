@@ -57,6 +57,8 @@ export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
   private droppedCount = 0;
   /** A renewal of the sharded subscriptions, waiting for the rest of a burst of dropped ones. */
   private renewal: NodeJS.Timeout | undefined;
+  /** When a subscriber connection dropped since the last resync (for the resync listeners). */
+  private lostAt: number | undefined;
   /** Set at shutdown: a renewal still in flight then ends without a warning or a resync against a closing store. */
   private closing = false;
 
@@ -68,6 +70,7 @@ export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
   onModuleInit(): void {
     const subscriber = this.redis.subscriber;
     subscriber.on('message', (channel: string, payload: string) => this.receiveClassic(channel, payload));
+    subscriber.on('close', () => this.lost());
     if (this.redis.sharded) {
       subscriber.on('smessage', (channel: string, payload: string) => {
         const userId = this.redis.keys.userOfEvents(channel);
@@ -80,7 +83,10 @@ export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
       // as `moved` on its shard subscribers' emitter, which it does not expose, and resubscribes only if
       // the slot map it then reads has changed: after a repeated SETSLOT NODE it has not.
       const shards = (subscriber as unknown as { subscriberGroupEmitter?: EventEmitter }).subscriberGroupEmitter;
+      // A shard's subscriber dropped (replaced as unhealthy, or its node left the topology).
+      shards?.on('-subscriber', () => this.lost());
       shards?.on('moved', () => {
+        this.lost();
         if (!this.closing) this.renewal ??= setTimeout(() => void this.renewSharded(), RENEW_AFTER_MS);
       });
     } else {
@@ -102,7 +108,7 @@ export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
   }
 
   /** Called after the subscription was lost and restored: events in between were missed. */
-  onResync(listener: () => void): void {
+  onResync(listener: (lostAt: number | undefined) => void): void {
     this.listeners.onResync(listener);
   }
 
@@ -309,6 +315,12 @@ export class RedisBus implements RoomBus, OnModuleInit, OnModuleDestroy {
    */
   private async resync(): Promise<void> {
     await this.redis.commandsReady();
-    if (!this.closing) this.listeners.resync();
+    const lostAt = this.lostAt;
+    this.lostAt = undefined;
+    if (!this.closing) this.listeners.resync(lostAt);
+  }
+
+  private lost(): void {
+    this.lostAt ??= Date.now();
   }
 }

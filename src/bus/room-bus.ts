@@ -42,8 +42,13 @@ export interface RoomBus {
    * it would not hear it, so its own listeners get it from here.
    */
   published(roomId: string, event: RoomEvent): void;
-  /** Adds what to call when events may have been missed (the subscription was lost and is back). */
-  onResync(listener: () => void): void;
+  /**
+   * Adds what to call when events may have been missed (the subscription was
+   * lost and is back). `lostAt`: when it was lost, where the bus knows (a
+   * connection that dropped); undefined where it only renewed subscriptions
+   * (a cluster's subscribers rebuilt for a new shard).
+   */
+  onResync(listener: (lostAt: number | undefined) => void): void;
   /**
    * A user's events, with the same guarantees as a room's: an instance
    * subscribes the users it holds connections of. Never rejects; while the

@@ -49,6 +49,8 @@ export class LocalRoom {
   checkedAt = 0;
   /** Presence changes may have been missed (the bus was away): the next catch-up sends `presence_state`. */
   presenceMissed = false;
+  /** Message changes since then may have been missed (the bus was away): the next catch-up sends them again. */
+  changesSince: number | undefined;
   /** A failed catch-up waiting to be tried again, and how long the last wait was (0: none failed since the last that worked). */
   retry: NodeJS.Timeout | undefined;
   retryMs = 0;

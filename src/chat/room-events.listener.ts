@@ -22,6 +22,6 @@ export class RoomEventsListener implements OnModuleInit {
       else this.fanout.deliver(roomId, event);
     });
     // Members are checked once the rooms caught up: a history found reset is told before a removal.
-    this.bus.onResync(() => void this.fanout.resync().then(() => this.joins.confirmAllMembers()));
+    this.bus.onResync((lostAt) => void this.fanout.resync(lostAt).then(() => this.joins.confirmAllMembers()));
   }
 }

@@ -12,6 +12,11 @@ import { encode, type ServerFrame } from './protocol.js';
 /** The first wait before a failed catch-up is tried again; each failure after it doubles it, up to the maximum. */
 const CATCH_UP_RETRY_MS = 250;
 const CATCH_UP_RETRY_MAX_MS = 8_000;
+/**
+ * How much earlier than the moment the bus lost its subscription changes are
+ * read from: a change's time is the clock of the instance that made it.
+ */
+const CLOCK_MARGIN_MS = 10_000;
 
 /**
  * Which local connections joined which room, and the delivery of room
@@ -121,14 +126,19 @@ export class RoomFanout {
 
   /**
    * After the bus lost its subscription: every room reads the messages it
-   * missed, and who is online and typing, which its connections are sent as
-   * `presence_state`. Resolves once they have (a catch-up never fails: it retries).
+   * missed. When the bus knows when it lost it (`lostAt`), a room also reads
+   * the messages edited, deleted or reacted to since (sent again as
+   * `message_updated` and `message_deleted`) and who is online and typing
+   * (sent as `presence_state`). Resolves once they have (a catch-up never fails: it retries).
    */
-  async resync(): Promise<void> {
+  async resync(lostAt?: number): Promise<void> {
     const catchUps: Array<Promise<void>> = [];
     for (const [roomId, room] of this.rooms) {
-      // One catching up already reads presence at its end.
-      room.presenceMissed = true;
+      // One catching up already reads these at its end.
+      if (lostAt !== undefined) {
+        room.presenceMissed = true;
+        room.changesSince = Math.min(room.changesSince ?? Infinity, lostAt - CLOCK_MARGIN_MS);
+      }
       if (room.backlog) continue;
       room.backlog = [];
       catchUps.push(this.catchUp(roomId, room));
@@ -206,6 +216,21 @@ export class RoomFanout {
         if (messages.length < batch) break;
       }
       // Read while later events wait in the backlog: none of them is overtaken by an older state.
+      if (room.changesSince !== undefined) {
+        // Cleared before the read, as presence below.
+        const since = room.changesSince;
+        room.changesSince = undefined;
+        const changed = await this.messages.storedChangedSince(roomId, since).catch((error: unknown) => {
+          room.changesSince = Math.min(room.changesSince ?? since, since);
+          throw error;
+        });
+        for (const message of changed) {
+          const event: DeliveredEvent = message.is_deleted
+            ? { type: 'message_deleted', data: { room_id: roomId, message_id: message.message_id } }
+            : { type: 'message_updated', data: message };
+          this.write(room, roomId, event, undefined);
+        }
+      }
       if (room.presenceMissed) {
         // Cleared before the read: a resync while it runs asks for a read after it.
         room.presenceMissed = false;
@@ -229,8 +254,9 @@ export class RoomFanout {
     room.backlog = undefined;
     room.backlogOverflowed = false;
     for (const waiting of backlog) this.enqueue(roomId, room, waiting);
-    // Again at once for what this read may have missed: events dropped from a full backlog, or a resync during the read.
-    if ((overflowed || (caughtUp && room.presenceMissed)) && !room.backlog && this.rooms.get(roomId) === room) {
+    // Again at once for what this read may have missed: events dropped from a full backlog, or a resync during it.
+    const missed = room.presenceMissed || room.changesSince !== undefined;
+    if ((overflowed || (caughtUp && missed)) && !room.backlog && this.rooms.get(roomId) === room) {
       room.backlog = [];
       void this.catchUp(roomId, room);
     }

@@ -145,6 +145,11 @@ export class MemoryMessageStore implements MessageStore {
     return true;
   }
 
+  async changedSince(roomId: string, sinceMs: number, limit: number): Promise<Message[]> {
+    const changed = (this.rooms.get(roomId)?.messages ?? []).filter((m) => m.updated_at !== m.created_at && Date.parse(m.updated_at) >= sinceMs);
+    return changed.sort((a, b) => Date.parse(a.updated_at) - Date.parse(b.updated_at)).slice(0, limit);
+  }
+
   async page(roomId: string, beforeSeq: number | undefined, limit: number): Promise<HistoryPage> {
     const messages = this.rooms.get(roomId)?.messages ?? [];
     const oldest = messages[0]?.seq ?? 1;

@@ -121,9 +121,11 @@ end
 return {1, json, typing, event}`;
 
 /**
- * Compare-and-set of a message's current state. KEYS: ids, versions, edits, the message's dedup key.
+ * Compare-and-set of a message's current state. KEYS: ids, versions, edits, the message's dedup key, changes.
  * ARGV: message id, expected updated_at, new updated_at, new JSON, channel, event JSON, publish command (as APPEND;
- * empty: the caller publishes), '1' if the message has a client_msg_id. Returns 1 if replaced (and published),
+ * empty: the caller publishes), '1' if the message has a client_msg_id, new updated_at in ms, changes kept.
+ * The change is recorded in the room's changes (a sorted set of message ids by time, the latest kept) for
+ * `CHANGED_SINCE`. Returns 1 if replaced (and published),
  * 0 if the message changed or is gone. A retry of the message's send finds the new state in its dedup key.
  * A message without an edit is as appended, which is what the caller read; one with an edit has changed
  * unless its version is the one the caller read. A version lost with its key (evicted, deleted) counts as
@@ -137,6 +139,8 @@ if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
+redis.call('ZADD', KEYS[5], ARGV[9], ARGV[1])
+redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -1 - tonumber(ARGV[10]))
 if ARGV[8] == '1' then
   -- Only while the key is this message's: a client_msg_id may be used again once its window is over.
   local original = redis.call('GET', KEYS[4])
@@ -146,6 +150,18 @@ if ARGV[8] == '1' then
 end
 if ARGV[7] ~= '' then redis.call(ARGV[7], ARGV[5], ARGV[6]) end
 return 1`;
+
+/**
+ * The messages changed since a time, as they are now, oldest change first. KEYS: changes, edits.
+ * ARGV: time in ms, count. A change whose message is no longer retained (trimmed, or a history reset) is skipped.
+ */
+export const CHANGED_SINCE = `
+local out = {}
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))) do
+  local json = redis.call('HGET', KEYS[2], id)
+  if json then out[#out + 1] = json end
+end
+return out`;
 
 /** Stream entries as their current JSON: the edit where there is one (one HLEN when nothing was edited). */
 const CURRENT = `

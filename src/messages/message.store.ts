@@ -5,6 +5,9 @@ import type { Message } from '../core/message.js';
 
 export const MESSAGE_STORE = Symbol('MESSAGE_STORE');
 
+/** Changes of a room's messages kept track of for `changedSince`: the latest ones. */
+export const CHANGES_KEPT = 1_000;
+
 /** A message before the store gives it its id, seq and timestamps. */
 export interface MessageDraft {
   room_id: string;
@@ -131,6 +134,12 @@ export interface MessageStore {
    * keep the order of the writes.
    */
   replace(message: Message, previous: Message, event: 'message_updated' | 'message_deleted'): Promise<boolean>;
+  /**
+   * Retained messages changed (edited, deleted, reacted to) at or after
+   * `sinceMs` by their `updated_at`, as they are now, oldest change first,
+   * at most `limit` (a store may keep track of only the latest `CHANGES_KEPT` changes per room).
+   */
+  changedSince(roomId: string, sinceMs: number, limit: number): Promise<Message[]>;
   /** The newest `limit` messages with a seq below `beforeSeq` (or the newest overall). */
   page(roomId: string, beforeSeq: number | undefined, limit: number): Promise<HistoryPage>;
 }

@@ -10,7 +10,7 @@ import { PresenceService } from '../presence/presence.service.js';
 import { StoreUnavailableError } from '../redis/store-unavailable.error.js';
 import { ReadStateService } from './read-state.service.js';
 import { react, readReactions, type Reaction } from './reactions.js';
-import { MESSAGE_STORE, type HistoryHead, type MessageStore, type RoomLatest } from './message.store.js';
+import { CHANGES_KEPT, MESSAGE_STORE, type HistoryHead, type MessageStore, type RoomLatest } from './message.store.js';
 
 export interface SendInput {
   content: string;
@@ -278,6 +278,14 @@ export class MessagesService {
   ): Promise<{ head: HistoryHead; messages: Message[]; complete: boolean }> {
     const read = await this.storedAfter(roomId, afterSeq, limit);
     return { ...read, messages: read.messages.map((m) => this.present(m)) };
+  }
+
+  /**
+   * Retained messages edited, deleted or reacted to since `sinceMs`, as stored (links unsigned), at most
+   * the store keeps track of: what a bus that was away missed of them (the fan-out's catch-up).
+   */
+  storedChangedSince(roomId: string, sinceMs: number): Promise<Message[]> {
+    return this.store.changedSince(roomId, sinceMs, CHANGES_KEPT);
   }
 
   /** `readAfter` as stored, links unsigned: for a caller that presents each message as it writes it (the fan-out's catch-up). */

@@ -5,9 +5,9 @@ import { newId } from '../core/ids.js';
 import { decodeMessage, encodeMessage, encodeRoomEvent, messageEventTemplate, typingStoppedTemplate } from '../core/room-event.js';
 import type { Message } from '../core/message.js';
 import { RedisService } from '../redis/redis.service.js';
-import { APPEND, GET, HEAD, LATEST, PAGE, READ_AFTER, REPLACE } from './message.scripts.js';
+import { APPEND, CHANGED_SINCE, GET, HEAD, LATEST, PAGE, READ_AFTER, REPLACE } from './message.scripts.js';
 import type { AppendResult, HistoryHead, HistoryPage, MessageDraft, MessageStore, RoomLatest } from './message.store.js';
-import { changeEvent, newMessage } from './message.store.js';
+import { CHANGES_KEPT, changeEvent, newMessage } from './message.store.js';
 
 /** The sender's typing stop, which APPEND publishes after the message. */
 const TYPING_STOPPED = typingStoppedTemplate();
@@ -145,6 +145,7 @@ export class RedisMessageStore implements MessageStore {
           keys.room(room, 'versions'),
           keys.room(room, 'edits'),
           keys.dedup(room, message.sender_id, message.client_msg_id ?? ''),
+          keys.room(room, 'changes'),
         ],
         [
           message.message_id,
@@ -155,6 +156,8 @@ export class RedisMessageStore implements MessageStore {
           encoded,
           publishLater ? '' : this.redis.publishCommand,
           message.client_msg_id === null ? '' : '1',
+          Date.parse(message.updated_at),
+          CHANGES_KEPT,
         ],
       ),
     );
@@ -162,6 +165,14 @@ export class RedisMessageStore implements MessageStore {
     await this.redis.replicated(keys.room(room, 'ids'));
     if (publishLater) await this.redis.call(() => this.redis.publish(room, encoded));
     return true;
+  }
+
+  async changedSince(roomId: string, sinceMs: number, limit: number): Promise<Message[]> {
+    const { keys } = this.redis;
+    const jsons = (await this.redis.call(() =>
+      this.redis.run(CHANGED_SINCE, [keys.room(roomId, 'changes'), keys.room(roomId, 'edits')], [sinceMs, limit]),
+    )) as string[];
+    return this.decodeAll(jsons);
   }
 
   async page(roomId: string, beforeSeq: number | undefined, limit: number): Promise<HistoryPage> {

@@ -229,6 +229,25 @@ export function describeMessageStoreContract(
       expect(await one.store.get(await newRoom(), message.message_id)).toBeUndefined();
     });
 
+    it('tells the retained messages changed since a time, as they are now, oldest change first', async () => {
+      const roomId = await newRoom();
+      const sent: Message[] = [];
+      for (const content of ['a', 'b', 'c', 'd']) sent.push((await one.store.append(draft(roomId, content), WINDOW_MS)).message);
+      const at = (message: Message, seconds: number) => new Date(Date.parse(message.created_at) + seconds * 1000).toISOString();
+      const edited = { ...sent[2], content: 'c, edited', is_edited: true, updated_at: at(sent[2], 5) };
+      const deleted = { ...sent[0], content: '', is_deleted: true, updated_at: at(sent[0], 10) };
+      const reacted = { ...sent[1], reactions: [{ emoji: '👍', users: ['bob'], count: 1 }], updated_at: at(sent[1], 20) };
+      for (const [now, before] of [[edited, sent[2]], [deleted, sent[0]], [reacted, sent[1]]] as const) {
+        expect(await one.store.replace(now, before, now.is_deleted ? 'message_deleted' : 'message_updated')).toBe(true);
+      }
+      const since = (seconds: number, limit = 10) => one.store.changedSince(roomId, Date.parse(sent[0].created_at) + seconds * 1000, limit);
+      expect(await since(0)).toEqual([edited, deleted, reacted]);
+      expect(await since(6)).toEqual([deleted, reacted]);
+      expect(await since(6, 1)).toEqual([deleted]);
+      expect(await since(60)).toEqual([]);
+      expect(await one.store.changedSince(await newRoom(), 0, 10)).toEqual([]);
+    });
+
     it('replaces a message only from the version it was made from, and publishes each replacement once', async () => {
       const two = await deployment.open();
       const roomId = await newRoom();
