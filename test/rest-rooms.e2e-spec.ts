@@ -332,6 +332,17 @@ describe('rooms whose stored data is damaged (REDIS_URL): PROTOCOL §5 answers, 
     expect((members.body as Array<{ user_id: string }>).map((member) => member.user_id)).toEqual([alice]);
   });
 
+  it('edits and deletes in a room whose record of changes is not a sorted set, as anywhere else', async () => {
+    const alice = fresh('alice');
+    const roomId = await chat.room(alice, []);
+    const messages = `${API}/rooms/${roomId}/messages`;
+    const sent = (await api().post(messages).set('Authorization', bearer(alice)).send({ content: 'hello' }).expect(201)).body as { message_id: string };
+    await redis.set(`${chat.prefix}chat:{${roomId}}:changes`, 'not a sorted set');
+    const edited = await api().patch(`${messages}/${sent.message_id}`).set('Authorization', bearer(alice)).send({ content: 'hello again' }).expect(200);
+    expect(edited.body).toMatchObject({ content: 'hello again', is_edited: true });
+    await api().delete(`${messages}/${sent.message_id}`).set('Authorization', bearer(alice)).expect(200);
+  });
+
   it('counts a room whose message log is not a log as empty in its members’ lists (logged), which still answer', async () => {
     const [alice, bob] = [fresh('alice'), fresh('bob')];
     const good = await chat.room(alice, [bob]);

@@ -62,6 +62,8 @@ export class ChatClient extends Emitter<ChatClientEvents> {
     super();
     this.options = { reconnectBaseMs: 500, reconnectMaxMs: 20_000, ackTimeoutMs: 10_000, typingThrottleMs: 2_000, typingIdleMs: 3_000, ...options };
     this.token = options.token;
+    const rate = options.maxFramesPerSecond;
+    if (rate !== undefined && !(Number.isFinite(rate) && rate >= 1)) throw new RangeError('maxFramesPerSecond must be a number of at least 1');
     this.outbox = new Outbox(options.outboxStore ?? memoryOutboxStore(), () => {
       this.emit('outbox', this.outbox.entries());
       this.flush();
@@ -433,7 +435,8 @@ export class ChatClient extends Emitter<ChatClientEvents> {
 
   private writePaced(): void {
     const rate = this.options.maxFramesPerSecond ?? FRAMES_PER_SECOND;
-    const now = Date.now();
+    // A monotonic clock: a wall clock set back would hold every frame for as long.
+    const now = performance.now();
     this.pace.tokens = Math.min(2 * rate, this.pace.tokens + ((now - this.pace.at) * rate) / 1000);
     this.pace.at = now;
     while (this.paced.length > 0 && this.pace.tokens >= 1 && this.socket?.readyState === OPEN) {
@@ -494,7 +497,7 @@ export class ChatClient extends Emitter<ChatClientEvents> {
       case 'connected':
         clearTimeout(this.timers.connect);
         // The server's bucket for this connection starts full: so does ours.
-        this.pace = { tokens: 2 * (this.options.maxFramesPerSecond ?? FRAMES_PER_SECOND), at: Date.now() };
+        this.pace = { tokens: 2 * (this.options.maxFramesPerSecond ?? FRAMES_PER_SECOND), at: performance.now() };
         this.attempt = 0;
         this.refusals = 0;
         this.userId = frame.user_id;

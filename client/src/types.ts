@@ -76,7 +76,7 @@ export interface ChatClientOptions {
   /**
    * Frames written per second at most, in bursts of twice that (18): under
    * the server's own limit (20 a second, bursts of 40), which drops frames
-   * past it, so rejoining many rooms and sending what was queued go out paced rather than lost.
+   * past it, so rejoining many rooms and sending what was queued go out paced rather than lost. At least 1.
    */
   maxFramesPerSecond?: number;
   /** A start of typing is sent at most this often while the user keeps typing. */

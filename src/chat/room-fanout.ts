@@ -151,8 +151,10 @@ export class RoomFanout {
       if (room.backlog.length < this.settings.limits.roomBacklogMax) room.backlog.push(waiting);
       else {
         room.backlogOverflowed = true;
-        // The dropped events may have been presence changes: the catch-up that reads the messages again tells them whole.
+        // The dropped events may have been presence changes or edits: the catch-up that reads the messages again
+        // tells presence whole and sends the changes since (a change's time is its instance's clock: the margin).
         room.presenceMissed = true;
+        room.changesSince ??= Date.now() - CLOCK_MARGIN_MS;
         this.overflowCount += 1;
       }
       return;

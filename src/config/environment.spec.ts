@@ -128,7 +128,7 @@ describe(EnvironmentVariables.name, () => {
     });
 
     it('refuses a TRUST_PROXY Express would not read, naming the variable', () => {
-      for (const value of ['notanip', '10.0.0.0/99', '10.0.0.0/255.0.255.0', '::1/129', '10.0.0.1,', 'loopback, 10.0.0.0/8/8', '1.2.3']) {
+      for (const value of ['notanip', '10.0.0.0/99', '10.0.0.0/255.0.255.0', '::1/129', '10.0.0.1,', 'loopback, 10.0.0.0/8/8', '1.2.3', '0.0.0.0/0', '::/0', '10.0.0.0/0.0.0.0', '3232235777']) {
         expect(parseError({ TRUST_PROXY: value })).toContain('TRUST_PROXY');
       }
       for (const value of ['false', 'true', '2', 'loopback', '10.0.0.0/8, 192.168.1.7', '10.0.0.0/255.0.0.0', 'fd00::/8,linklocal, uniquelocal', '::ffff:10.0.0.1']) {

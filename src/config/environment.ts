@@ -78,11 +78,13 @@ const PROXY_PRESETS = new Set(['loopback', 'linklocal', 'uniquelocal']);
 function isTrustedProxy(item: string): boolean {
   if (PROXY_PRESETS.has(item)) return true;
   const [address, range, extra] = item.split('/');
-  if (extra !== undefined || !ipaddr.isValid(address)) return false;
+  // IPv4 as four decimals only: ipaddr also reads `3232235777` as an address, which alone is a hop count here.
+  if (extra !== undefined || !(ipaddr.IPv4.isValidFourPartDecimal(address) || ipaddr.IPv6.isValid(address))) return false;
   if (range === undefined) return true;
   const kind = ipaddr.parse(address).kind();
-  if (/^\d+$/.test(range)) return Number(range) <= (kind === 'ipv4' ? 32 : 128);
-  return kind === 'ipv4' && ipaddr.IPv4.isValidFourPartDecimal(range) && ipaddr.IPv4.parse(range).prefixLengthFromSubnetMask() !== null;
+  // Express refuses a range of 0 (every address): that is `true`.
+  if (/^\d+$/.test(range)) return Number(range) >= 1 && Number(range) <= (kind === 'ipv4' ? 32 : 128);
+  return kind === 'ipv4' && ipaddr.IPv4.isValidFourPartDecimal(range) && (ipaddr.IPv4.parse(range).prefixLengthFromSubnetMask() ?? 0) >= 1;
 }
 
 /** Express `trust proxy`: `false`, `true`, a hop count, or a comma-separated list of trusted addresses or subnets. */

@@ -139,8 +139,9 @@ if redis.call('HEXISTS', KEYS[3], ARGV[1]) == 1 then
 end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('HSET', KEYS[3], ARGV[1], ARGV[4])
-redis.call('ZADD', KEYS[5], ARGV[9], ARGV[1])
-redis.call('ZREMRANGEBYRANK', KEYS[5], 0, -1 - tonumber(ARGV[10]))
+-- pcall: a damaged changes key (not a sorted set) keeps no record, and fails neither the edit nor its publish.
+redis.pcall('ZADD', KEYS[5], ARGV[9], ARGV[1])
+redis.pcall('ZREMRANGEBYRANK', KEYS[5], 0, -1 - tonumber(ARGV[10]))
 if ARGV[8] == '1' then
   -- Only while the key is this message's: a client_msg_id may be used again once its window is over.
   local original = redis.call('GET', KEYS[4])
@@ -153,11 +154,14 @@ return 1`;
 
 /**
  * The messages changed since a time, as they are now, oldest change first. KEYS: changes, edits.
- * ARGV: time in ms, count. A change whose message is no longer retained (trimmed, or a history reset) is skipped.
+ * ARGV: time in ms, count. A change whose message is no longer retained (trimmed, or a history reset) is
+ * skipped; a damaged changes key (not a sorted set) reads as none.
  */
 export const CHANGED_SINCE = `
 local out = {}
-for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))) do
+local ids = redis.pcall('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf', 'LIMIT', 0, tonumber(ARGV[2]))
+if ids.err then return out end
+for _, id in ipairs(ids) do
   local json = redis.call('HGET', KEYS[2], id)
   if json then out[#out + 1] = json end
 end

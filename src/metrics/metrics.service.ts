@@ -208,7 +208,7 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
     });
     await new Promise<void>((resolve, reject) => {
       // Named, so the one line the process prints on a failed start says which setting to change.
-      server.once('error', (error: Error) => reject(new Error(`METRICS_PORT ${String(this.settings.metrics.port)}: ${error.message}`)));
+      server.once('error', (error: Error) => reject(new Error(`METRICS_PORT ${String(this.settings.metrics.port)} (HOST ${this.settings.http.host}): ${error.message}`)));
       server.listen(this.settings.metrics.port, this.settings.http.host, () => resolve());
     });
     this.server = server;

@@ -359,6 +359,10 @@ describe('ChatClient against a scripted server', () => {
     expect(firstAt).toHaveLength(30);
     expect(firstAt[29] - firstAt[0]).toBeGreaterThanOrEqual(800);
     expect(firstAt[19] - firstAt[0]).toBeLessThan(500);
+    // A pace that would never send, or not pace at all, is refused at once.
+    for (const rate of [0, 0.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => new ChatClient({ url: script!.url, token: token('alice'), WebSocket: WebSocket as unknown as SocketFactory, maxFramesPerSecond: rate })).toThrow(RangeError);
+    }
   });
 
   it('leaves a room whose join is still unanswered: the server takes the join, then the leave', async () => {
