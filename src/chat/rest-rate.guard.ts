@@ -41,9 +41,7 @@ export class RestRateGuard implements CanActivate {
       subject = { address: clientOf(request.ip) };
       limit = this.settings.http.anonymousRateLimitPerMinute;
     }
-    const verdict = await this.counter.hit('rest', subject, limit, WINDOW_MS);
-    if (verdict.allowed) return true;
-    throw tooManyRequests(http.getResponse<Response>(), verdict.retryAfterMs, 'Too many requests; slow down');
+    return countWithin(this.counter, context, 'rest', subject, limit, 'Too many requests; slow down');
   }
 }
 
@@ -75,10 +73,22 @@ export class PerMinuteGuard implements CanActivate {
     const quota = this.reflector.getAllAndOverride(PerMinute, [context.getHandler(), context.getClass()]);
     const session = context.switchToHttp().getRequest<Request & { session?: Session }>().session;
     if (!quota || !session || session.isService) return true;
-    const verdict = await this.counter.hit(quota.bucket, { user: session.userId }, quota.limit(this.settings), WINDOW_MS);
-    if (verdict.allowed) return true;
-    throw tooManyRequests(context.switchToHttp().getResponse<Response>(), verdict.retryAfterMs, quota.message);
+    return countWithin(this.counter, context, quota.bucket, { user: session.userId }, quota.limit(this.settings), quota.message);
   }
+}
+
+/** Counts a request of `subject` in the bucket: true within `limit` a minute, else the 429 (with `message`) is thrown. */
+async function countWithin(
+  counter: RateCounter,
+  context: ExecutionContext,
+  bucket: string,
+  subject: LimitSubject,
+  limit: number,
+  message: string,
+): Promise<true> {
+  const verdict = await counter.hit(bucket, subject, limit, WINDOW_MS);
+  if (verdict.allowed) return true;
+  throw tooManyRequests(context.switchToHttp().getResponse<Response>(), verdict.retryAfterMs, message);
 }
 
 /** A 429 in the REST error shape (PROTOCOL §5), with `Retry-After` in whole seconds. */

@@ -43,8 +43,8 @@ return 1`;
  * slot ids. A slot that expired meanwhile (Redis was away from this instance
  * longer than the lifetime, or lost its data) is added again: its connection
  * is still open. (A slot let go while a call is resent after NOSCRIPT may come
- * back too; no longer renewed, it expires within the lifetime.) A damaged key (not a sorted set) fails alone: the other
- * users' slots are still renewed.
+ * back too; no longer renewed, it expires within the lifetime.) A damaged key
+ * (not a sorted set) fails alone: the other users' slots are still renewed.
  */
 export const RENEW = `
 local time = redis.call('TIME')
